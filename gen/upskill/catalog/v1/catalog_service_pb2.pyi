@@ -1,0 +1,128 @@
+from buf.validate import validate_pb2 as _validate_pb2
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
+from upskill.catalog.v1 import catalog_pb2 as _catalog_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class CreateProviderRequest(_message.Message):
+    __slots__ = ("name", "website", "email")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    WEBSITE_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    website: str
+    email: str
+    def __init__(self, name: _Optional[str] = ..., website: _Optional[str] = ..., email: _Optional[str] = ...) -> None: ...
+
+class CreateProviderResponse(_message.Message):
+    __slots__ = ("provider",)
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    provider: _catalog_pb2.Provider
+    def __init__(self, provider: _Optional[_Union[_catalog_pb2.Provider, _Mapping]] = ...) -> None: ...
+
+class GetProviderRequest(_message.Message):
+    __slots__ = ("provider_id",)
+    PROVIDER_ID_FIELD_NUMBER: _ClassVar[int]
+    provider_id: str
+    def __init__(self, provider_id: _Optional[str] = ...) -> None: ...
+
+class GetProviderResponse(_message.Message):
+    __slots__ = ("provider",)
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    provider: _catalog_pb2.Provider
+    def __init__(self, provider: _Optional[_Union[_catalog_pb2.Provider, _Mapping]] = ...) -> None: ...
+
+class CreateProgramRequest(_message.Message):
+    __slots__ = ("spec",)
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    spec: _catalog_pb2.ProgramSpec
+    def __init__(self, spec: _Optional[_Union[_catalog_pb2.ProgramSpec, _Mapping]] = ...) -> None: ...
+
+class CreateProgramResponse(_message.Message):
+    __slots__ = ("program",)
+    PROGRAM_FIELD_NUMBER: _ClassVar[int]
+    program: _catalog_pb2.Program
+    def __init__(self, program: _Optional[_Union[_catalog_pb2.Program, _Mapping]] = ...) -> None: ...
+
+class UpdateProgramRequest(_message.Message):
+    __slots__ = ("program_id", "expected_version", "spec", "update_mask")
+    PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    program_id: str
+    expected_version: int
+    spec: _catalog_pb2.ProgramSpec
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, program_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., spec: _Optional[_Union[_catalog_pb2.ProgramSpec, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+
+class UpdateProgramResponse(_message.Message):
+    __slots__ = ("program",)
+    PROGRAM_FIELD_NUMBER: _ClassVar[int]
+    program: _catalog_pb2.Program
+    def __init__(self, program: _Optional[_Union[_catalog_pb2.Program, _Mapping]] = ...) -> None: ...
+
+class PublishProgramRequest(_message.Message):
+    __slots__ = ("program_id",)
+    PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
+    program_id: str
+    def __init__(self, program_id: _Optional[str] = ...) -> None: ...
+
+class PublishProgramResponse(_message.Message):
+    __slots__ = ("program",)
+    PROGRAM_FIELD_NUMBER: _ClassVar[int]
+    program: _catalog_pb2.Program
+    def __init__(self, program: _Optional[_Union[_catalog_pb2.Program, _Mapping]] = ...) -> None: ...
+
+class ArchiveProgramRequest(_message.Message):
+    __slots__ = ("program_id",)
+    PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
+    program_id: str
+    def __init__(self, program_id: _Optional[str] = ...) -> None: ...
+
+class ArchiveProgramResponse(_message.Message):
+    __slots__ = ("program",)
+    PROGRAM_FIELD_NUMBER: _ClassVar[int]
+    program: _catalog_pb2.Program
+    def __init__(self, program: _Optional[_Union[_catalog_pb2.Program, _Mapping]] = ...) -> None: ...
+
+class GetProgramRequest(_message.Message):
+    __slots__ = ("program_id",)
+    PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
+    program_id: str
+    def __init__(self, program_id: _Optional[str] = ...) -> None: ...
+
+class GetProgramResponse(_message.Message):
+    __slots__ = ("program",)
+    PROGRAM_FIELD_NUMBER: _ClassVar[int]
+    program: _catalog_pb2.Program
+    def __init__(self, program: _Optional[_Union[_catalog_pb2.Program, _Mapping]] = ...) -> None: ...
+
+class ListProgramsRequest(_message.Message):
+    __slots__ = ("query", "skill", "provider_id", "max_price_minor", "page_size", "page_token")
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    SKILL_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_ID_FIELD_NUMBER: _ClassVar[int]
+    MAX_PRICE_MINOR_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    query: str
+    skill: str
+    provider_id: str
+    max_price_minor: int
+    page_size: int
+    page_token: str
+    def __init__(self, query: _Optional[str] = ..., skill: _Optional[str] = ..., provider_id: _Optional[str] = ..., max_price_minor: _Optional[int] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListProgramsResponse(_message.Message):
+    __slots__ = ("programs", "next_page_token")
+    PROGRAMS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    programs: _containers.RepeatedCompositeFieldContainer[_catalog_pb2.Program]
+    next_page_token: str
+    def __init__(self, programs: _Optional[_Iterable[_Union[_catalog_pb2.Program, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,76 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class CredentialStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CREDENTIAL_STATUS_UNSPECIFIED: _ClassVar[CredentialStatus]
+    CREDENTIAL_STATUS_ISSUED: _ClassVar[CredentialStatus]
+    CREDENTIAL_STATUS_REVOKED: _ClassVar[CredentialStatus]
+
+class VerificationStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    VERIFICATION_STATUS_UNSPECIFIED: _ClassVar[VerificationStatus]
+    VERIFICATION_STATUS_VALID: _ClassVar[VerificationStatus]
+    VERIFICATION_STATUS_REVOKED: _ClassVar[VerificationStatus]
+    VERIFICATION_STATUS_EXPIRED: _ClassVar[VerificationStatus]
+    VERIFICATION_STATUS_NOT_YET_VALID: _ClassVar[VerificationStatus]
+    VERIFICATION_STATUS_INVALID_SIGNATURE: _ClassVar[VerificationStatus]
+    VERIFICATION_STATUS_UNKNOWN_KEY: _ClassVar[VerificationStatus]
+    VERIFICATION_STATUS_MALFORMED: _ClassVar[VerificationStatus]
+    VERIFICATION_STATUS_STATUS_UNAVAILABLE: _ClassVar[VerificationStatus]
+CREDENTIAL_STATUS_UNSPECIFIED: CredentialStatus
+CREDENTIAL_STATUS_ISSUED: CredentialStatus
+CREDENTIAL_STATUS_REVOKED: CredentialStatus
+VERIFICATION_STATUS_UNSPECIFIED: VerificationStatus
+VERIFICATION_STATUS_VALID: VerificationStatus
+VERIFICATION_STATUS_REVOKED: VerificationStatus
+VERIFICATION_STATUS_EXPIRED: VerificationStatus
+VERIFICATION_STATUS_NOT_YET_VALID: VerificationStatus
+VERIFICATION_STATUS_INVALID_SIGNATURE: VerificationStatus
+VERIFICATION_STATUS_UNKNOWN_KEY: VerificationStatus
+VERIFICATION_STATUS_MALFORMED: VerificationStatus
+VERIFICATION_STATUS_STATUS_UNAVAILABLE: VerificationStatus
+
+class Credential(_message.Message):
+    __slots__ = ("id", "enrollment_id", "program_id", "provider_id", "learner_id", "status", "jwt", "issue_time", "revoke_time", "revocation_reason", "achievement_name")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    ENROLLMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_ID_FIELD_NUMBER: _ClassVar[int]
+    LEARNER_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    JWT_FIELD_NUMBER: _ClassVar[int]
+    ISSUE_TIME_FIELD_NUMBER: _ClassVar[int]
+    REVOKE_TIME_FIELD_NUMBER: _ClassVar[int]
+    REVOCATION_REASON_FIELD_NUMBER: _ClassVar[int]
+    ACHIEVEMENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    enrollment_id: str
+    program_id: str
+    provider_id: str
+    learner_id: str
+    status: CredentialStatus
+    jwt: str
+    issue_time: _timestamp_pb2.Timestamp
+    revoke_time: _timestamp_pb2.Timestamp
+    revocation_reason: str
+    achievement_name: str
+    def __init__(self, id: _Optional[str] = ..., enrollment_id: _Optional[str] = ..., program_id: _Optional[str] = ..., provider_id: _Optional[str] = ..., learner_id: _Optional[str] = ..., status: _Optional[_Union[CredentialStatus, str]] = ..., jwt: _Optional[str] = ..., issue_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoke_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revocation_reason: _Optional[str] = ..., achievement_name: _Optional[str] = ...) -> None: ...
+
+class VerificationCheck(_message.Message):
+    __slots__ = ("name", "passed", "detail")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PASSED_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    passed: bool
+    detail: str
+    def __init__(self, name: _Optional[str] = ..., passed: _Optional[bool] = ..., detail: _Optional[str] = ...) -> None: ...

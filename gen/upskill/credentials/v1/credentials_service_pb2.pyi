@@ -1,0 +1,96 @@
+from buf.validate import validate_pb2 as _validate_pb2
+from google.protobuf import struct_pb2 as _struct_pb2
+from upskill.credentials.v1 import credentials_pb2 as _credentials_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class GetCredentialRequest(_message.Message):
+    __slots__ = ("credential_id",)
+    CREDENTIAL_ID_FIELD_NUMBER: _ClassVar[int]
+    credential_id: str
+    def __init__(self, credential_id: _Optional[str] = ...) -> None: ...
+
+class GetCredentialResponse(_message.Message):
+    __slots__ = ("credential",)
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    credential: _credentials_pb2.Credential
+    def __init__(self, credential: _Optional[_Union[_credentials_pb2.Credential, _Mapping]] = ...) -> None: ...
+
+class ListCredentialsRequest(_message.Message):
+    __slots__ = ("program_id", "page_size", "page_token")
+    PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    program_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, program_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListCredentialsResponse(_message.Message):
+    __slots__ = ("credentials", "next_page_token")
+    CREDENTIALS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    credentials: _containers.RepeatedCompositeFieldContainer[_credentials_pb2.Credential]
+    next_page_token: str
+    def __init__(self, credentials: _Optional[_Iterable[_Union[_credentials_pb2.Credential, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class VerifyCredentialRequest(_message.Message):
+    __slots__ = ("credential",)
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    credential: str
+    def __init__(self, credential: _Optional[str] = ...) -> None: ...
+
+class VerifyCredentialResponse(_message.Message):
+    __slots__ = ("verified", "status", "checks", "credential")
+    VERIFIED_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CHECKS_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    verified: bool
+    status: _credentials_pb2.VerificationStatus
+    checks: _containers.RepeatedCompositeFieldContainer[_credentials_pb2.VerificationCheck]
+    credential: _struct_pb2.Struct
+    def __init__(self, verified: _Optional[bool] = ..., status: _Optional[_Union[_credentials_pb2.VerificationStatus, str]] = ..., checks: _Optional[_Iterable[_Union[_credentials_pb2.VerificationCheck, _Mapping]]] = ..., credential: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class RevokeCredentialRequest(_message.Message):
+    __slots__ = ("credential_id", "reason")
+    CREDENTIAL_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    credential_id: str
+    reason: str
+    def __init__(self, credential_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class RevokeCredentialResponse(_message.Message):
+    __slots__ = ("credential",)
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    credential: _credentials_pb2.Credential
+    def __init__(self, credential: _Optional[_Union[_credentials_pb2.Credential, _Mapping]] = ...) -> None: ...
+
+class GetJwksRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetJwksResponse(_message.Message):
+    __slots__ = ("jwks_json",)
+    JWKS_JSON_FIELD_NUMBER: _ClassVar[int]
+    jwks_json: str
+    def __init__(self, jwks_json: _Optional[str] = ...) -> None: ...
+
+class GetStatusListRequest(_message.Message):
+    __slots__ = ("list_id",)
+    LIST_ID_FIELD_NUMBER: _ClassVar[int]
+    list_id: str
+    def __init__(self, list_id: _Optional[str] = ...) -> None: ...
+
+class GetStatusListResponse(_message.Message):
+    __slots__ = ("jwt", "credential_json")
+    JWT_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_JSON_FIELD_NUMBER: _ClassVar[int]
+    jwt: str
+    credential_json: str
+    def __init__(self, jwt: _Optional[str] = ..., credential_json: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,95 @@
+from buf.validate import validate_pb2 as _validate_pb2
+from upskill.payments.v1 import payments_pb2 as _payments_pb2
+from upskill.type.v1 import money_pb2 as _money_pb2
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class CreateCheckoutRequest(_message.Message):
+    __slots__ = ("enrollment_id", "learner_id", "learner_email", "provider_id", "amount", "description", "success_url", "cancel_url")
+    ENROLLMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    LEARNER_ID_FIELD_NUMBER: _ClassVar[int]
+    LEARNER_EMAIL_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    SUCCESS_URL_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_URL_FIELD_NUMBER: _ClassVar[int]
+    enrollment_id: str
+    learner_id: str
+    learner_email: str
+    provider_id: str
+    amount: _money_pb2.Money
+    description: str
+    success_url: str
+    cancel_url: str
+    def __init__(self, enrollment_id: _Optional[str] = ..., learner_id: _Optional[str] = ..., learner_email: _Optional[str] = ..., provider_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., description: _Optional[str] = ..., success_url: _Optional[str] = ..., cancel_url: _Optional[str] = ...) -> None: ...
+
+class CreateCheckoutResponse(_message.Message):
+    __slots__ = ("payment",)
+    PAYMENT_FIELD_NUMBER: _ClassVar[int]
+    payment: _payments_pb2.Payment
+    def __init__(self, payment: _Optional[_Union[_payments_pb2.Payment, _Mapping]] = ...) -> None: ...
+
+class GetPaymentRequest(_message.Message):
+    __slots__ = ("payment_id",)
+    PAYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    payment_id: str
+    def __init__(self, payment_id: _Optional[str] = ...) -> None: ...
+
+class GetPaymentResponse(_message.Message):
+    __slots__ = ("payment",)
+    PAYMENT_FIELD_NUMBER: _ClassVar[int]
+    payment: _payments_pb2.Payment
+    def __init__(self, payment: _Optional[_Union[_payments_pb2.Payment, _Mapping]] = ...) -> None: ...
+
+class HandleProviderWebhookRequest(_message.Message):
+    __slots__ = ("payload", "signature")
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    payload: bytes
+    signature: str
+    def __init__(self, payload: _Optional[bytes] = ..., signature: _Optional[str] = ...) -> None: ...
+
+class HandleProviderWebhookResponse(_message.Message):
+    __slots__ = ("event_id", "event_type", "duplicate")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    event_type: str
+    duplicate: bool
+    def __init__(self, event_id: _Optional[str] = ..., event_type: _Optional[str] = ..., duplicate: _Optional[bool] = ...) -> None: ...
+
+class GetCheckoutSessionRequest(_message.Message):
+    __slots__ = ("session_id",)
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+
+class GetCheckoutSessionResponse(_message.Message):
+    __slots__ = ("session",)
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    session: _payments_pb2.CheckoutSession
+    def __init__(self, session: _Optional[_Union[_payments_pb2.CheckoutSession, _Mapping]] = ...) -> None: ...
+
+class PayCheckoutSessionRequest(_message.Message):
+    __slots__ = ("session_id", "card_number")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    CARD_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    card_number: str
+    def __init__(self, session_id: _Optional[str] = ..., card_number: _Optional[str] = ...) -> None: ...
+
+class PayCheckoutSessionResponse(_message.Message):
+    __slots__ = ("session", "decline_code", "message")
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    DECLINE_CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    session: _payments_pb2.CheckoutSession
+    decline_code: str
+    message: str
+    def __init__(self, session: _Optional[_Union[_payments_pb2.CheckoutSession, _Mapping]] = ..., decline_code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
