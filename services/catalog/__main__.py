@@ -1,0 +1,26 @@
+"""Catalog service: providers, programs, publishing. Run as `python -m services.catalog`."""
+
+from __future__ import annotations
+
+import asyncio
+
+from upskill.catalog.v1 import catalog_service_pb2, catalog_service_pb2_grpc
+
+from services.catalog.api import CatalogApi
+from services.common.runtime import Servicer, ServiceRuntime, serve
+
+PORT = 50051
+
+
+async def build(runtime: ServiceRuntime) -> list[Servicer]:
+    return [
+        Servicer(
+            catalog_service_pb2_grpc.add_CatalogServiceServicer_to_server,
+            CatalogApi(runtime.pool),
+            catalog_service_pb2.DESCRIPTOR.services_by_name["CatalogService"].full_name,
+        )
+    ]
+
+
+if __name__ == "__main__":
+    asyncio.run(serve("catalog", PORT, build))

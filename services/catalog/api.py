@@ -1,0 +1,188 @@
+"""CatalogService gRPC API: authorisation and ownership here, rules in the domain."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import fields
+
+import asyncpg
+import grpc
+from upskill.catalog.v1 import catalog_service_pb2 as pb
+from upskill.catalog.v1 import catalog_service_pb2_grpc, events_pb2
+
+from services.catalog import repository
+from services.catalog.convert import program_to_pb, provider_to_pb, spec_from_pb
+from services.catalog.domain import UPDATABLE, CredentialTemplate, Program, Provider, merge
+from services.common.auth import Role, authenticated, current_principal
+from services.common.errors import (
+    FieldViolation,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from services.common.outbox import enqueue
+from services.common.paging import decode_token, encode_token, page_size
+from services.common.protos import timestamp
+from services.common.rpc import rpc
+
+SOURCE = "upskill.catalog"
+_CREDENTIAL_FIELDS = frozenset(f.name for f in fields(CredentialTemplate))
+
+
+def _check_mask(paths: list[str]) -> None:
+    bad = []
+    for path in paths:
+        top, _, sub = path.partition(".")
+        if top not in UPDATABLE or (sub and (top != "credential" or sub not in _CREDENTIAL_FIELDS)):
+            bad.append(FieldViolation("update_mask", f"unknown or read-only path {path!r}"))
+    if not paths:
+        bad.append(FieldViolation("update_mask", "must name at least one field"))
+    if bad:
+        raise InvalidArgumentError("invalid update_mask", bad)
+
+
+class CatalogApi(catalog_service_pb2_grpc.CatalogServiceServicer):
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def _owned_program(self, conn: asyncpg.Connection, program_id: str) -> Program:
+        """The program, locked for update, if the caller owns it (or is an admin)."""
+        principal = authenticated()
+        program = await repository.get_program(conn, program_id, for_update=True)
+        if principal.role is Role.ADMIN:
+            return program
+        if program.provider_id != principal.provider_id:
+            # Another provider's draft is none of this caller's business: 404, not 403.
+            if not program.visible_to(principal.provider_id, privileged=False):
+                raise NotFoundError(f"program {program_id} not found")
+            raise PermissionDeniedError("only the owning provider may change this program")
+        return program
+
+    @rpc(Role.ADMIN)
+    async def CreateProvider(
+        self, request: pb.CreateProviderRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateProviderResponse:
+        provider = Provider(
+            id=str(uuid.uuid4()),
+            name=request.name.strip(),
+            website=request.website,
+            email=request.email,
+        )
+        async with self._pool.acquire() as conn:
+            await repository.add_provider(conn, provider)
+        return pb.CreateProviderResponse(provider=provider_to_pb(provider))
+
+    @rpc(public=True)
+    async def GetProvider(
+        self, request: pb.GetProviderRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetProviderResponse:
+        async with self._pool.acquire() as conn:
+            provider = await repository.get_provider(conn, request.provider_id)
+        return pb.GetProviderResponse(provider=provider_to_pb(provider))
+
+    @rpc(Role.PROVIDER)
+    async def CreateProgram(
+        self, request: pb.CreateProgramRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateProgramResponse:
+        principal = authenticated()
+        async with self._pool.acquire() as conn:
+            try:
+                provider = await repository.get_provider(conn, principal.provider_id)
+            except NotFoundError:
+                raise PermissionDeniedError(
+                    f"provider {principal.provider_id} in the token does not exist"
+                ) from None
+            program = Program.draft(provider, spec_from_pb(request.spec))
+            await repository.add_program(conn, program)
+        return pb.CreateProgramResponse(program=program_to_pb(program))
+
+    @rpc(Role.PROVIDER, Role.ADMIN)
+    async def UpdateProgram(
+        self, request: pb.UpdateProgramRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateProgramResponse:
+        paths = list(request.update_mask.paths)
+        _check_mask(paths)
+        async with self._pool.acquire() as conn, conn.transaction():
+            program = await self._owned_program(conn, request.program_id)
+            program.update(
+                request.expected_version, merge(program.spec, spec_from_pb(request.spec), paths)
+            )
+            await repository.save_program(conn, program)
+        return pb.UpdateProgramResponse(program=program_to_pb(program))
+
+    @rpc(Role.PROVIDER, Role.ADMIN)
+    async def PublishProgram(
+        self, request: pb.PublishProgramRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PublishProgramResponse:
+        async with self._pool.acquire() as conn, conn.transaction():
+            program = await self._owned_program(conn, request.program_id)
+            program.publish()
+            await repository.save_program(conn, program)
+            await enqueue(
+                conn,
+                events_pb2.ProgramPublished(
+                    program=program_to_pb(program), occur_time=timestamp(program.updated_at)
+                ),
+                source=SOURCE,
+                subject=program.id,
+            )
+        return pb.PublishProgramResponse(program=program_to_pb(program))
+
+    @rpc(Role.PROVIDER, Role.ADMIN)
+    async def ArchiveProgram(
+        self, request: pb.ArchiveProgramRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ArchiveProgramResponse:
+        async with self._pool.acquire() as conn, conn.transaction():
+            program = await self._owned_program(conn, request.program_id)
+            program.archive()
+            await repository.save_program(conn, program)
+            await enqueue(
+                conn,
+                events_pb2.ProgramArchived(
+                    program_id=program.id,
+                    provider_id=program.provider_id,
+                    occur_time=timestamp(program.updated_at),
+                ),
+                source=SOURCE,
+                subject=program.id,
+            )
+        return pb.ArchiveProgramResponse(program=program_to_pb(program))
+
+    @rpc(public=True)
+    async def GetProgram(
+        self, request: pb.GetProgramRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetProgramResponse:
+        principal = current_principal()
+        async with self._pool.acquire() as conn:
+            program = await repository.get_program(conn, request.program_id)
+        privileged = principal is not None and principal.is_privileged
+        owner = principal.provider_id if principal is not None else ""
+        if not program.visible_to(owner, privileged):
+            raise NotFoundError(f"program {request.program_id} not found")
+        return pb.GetProgramResponse(program=program_to_pb(program))
+
+    @rpc(public=True)
+    async def ListPrograms(
+        self, request: pb.ListProgramsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListProgramsResponse:
+        limit = page_size(request.page_size)
+        async with self._pool.acquire() as conn:
+            programs = await repository.list_published(
+                conn,
+                query=request.query.strip(),
+                skill=request.skill.strip(),
+                provider_id=request.provider_id,
+                max_price_minor=(
+                    request.max_price_minor if request.HasField("max_price_minor") else None
+                ),
+                after=decode_token(request.page_token),
+                limit=limit + 1,
+            )
+        next_token = ""
+        if len(programs) > limit:
+            programs = programs[:limit]
+            last = programs[-1]
+            next_token = encode_token(last.created_at, last.id)
+        return pb.ListProgramsResponse(
+            programs=[program_to_pb(p) for p in programs], next_page_token=next_token
+        )

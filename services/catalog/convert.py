@@ -1,0 +1,91 @@
+"""Catalog domain objects <-> protobuf messages."""
+
+from __future__ import annotations
+
+from upskill.catalog.v1 import catalog_pb2
+from upskill.type.v1 import money_pb2
+
+from services.catalog.domain import CredentialTemplate, Issuance, Program, ProgramSpec, Provider
+from services.common.protos import timestamp
+
+_ISSUANCE_TO_PB = {
+    Issuance.ON_COMPLETION: catalog_pb2.ISSUANCE_POLICY_ON_COMPLETION,
+    Issuance.ON_PAYMENT: catalog_pb2.ISSUANCE_POLICY_ON_PAYMENT,
+}
+_STATUS_TO_PB = {
+    "DRAFT": catalog_pb2.PROGRAM_STATUS_DRAFT,
+    "PUBLISHED": catalog_pb2.PROGRAM_STATUS_PUBLISHED,
+    "ARCHIVED": catalog_pb2.PROGRAM_STATUS_ARCHIVED,
+}
+
+
+def template_to_pb(t: CredentialTemplate) -> catalog_pb2.CredentialTemplate:
+    pb = catalog_pb2.CredentialTemplate(
+        name=t.name,
+        description=t.description,
+        criteria=t.criteria,
+        issuance=_ISSUANCE_TO_PB[t.issuance],
+    )
+    if t.valid_for_days is not None:
+        pb.valid_for_days = t.valid_for_days
+    return pb
+
+
+def spec_to_pb(s: ProgramSpec) -> catalog_pb2.ProgramSpec:
+    pb = catalog_pb2.ProgramSpec(
+        title=s.title,
+        summary=s.summary,
+        description=s.description,
+        skills=list(s.skills),
+        duration_hours=s.duration_hours,
+        price=money_pb2.Money(amount_minor=s.price_minor, currency=s.currency),
+        credential=template_to_pb(s.credential),
+    )
+    if s.capacity is not None:
+        pb.capacity = s.capacity
+    return pb
+
+
+def spec_from_pb(pb: catalog_pb2.ProgramSpec) -> ProgramSpec:
+    c = pb.credential
+    issuance = (
+        Issuance.ON_PAYMENT
+        if c.issuance == catalog_pb2.ISSUANCE_POLICY_ON_PAYMENT
+        else Issuance.ON_COMPLETION  # the design's default when unspecified
+    )
+    return ProgramSpec(
+        title=pb.title.strip(),
+        summary=pb.summary.strip(),
+        description=pb.description,
+        skills=tuple(skill.strip() for skill in pb.skills),
+        duration_hours=pb.duration_hours,
+        price_minor=pb.price.amount_minor,
+        currency=pb.price.currency,
+        capacity=pb.capacity if pb.HasField("capacity") else None,
+        credential=CredentialTemplate(
+            name=c.name.strip(),
+            description=c.description,
+            criteria=c.criteria,
+            issuance=issuance,
+            valid_for_days=c.valid_for_days if c.HasField("valid_for_days") else None,
+        ),
+    )
+
+
+def provider_to_pb(p: Provider) -> catalog_pb2.Provider:
+    return catalog_pb2.Provider(
+        id=p.id, name=p.name, website=p.website, email=p.email, create_time=timestamp(p.created_at)
+    )
+
+
+def program_to_pb(p: Program) -> catalog_pb2.Program:
+    return catalog_pb2.Program(
+        id=p.id,
+        provider_id=p.provider_id,
+        provider_name=p.provider_name,
+        spec=spec_to_pb(p.spec),
+        status=_STATUS_TO_PB[p.status.value],
+        version=p.version,
+        create_time=timestamp(p.created_at),
+        update_time=timestamp(p.updated_at),
+    )

@@ -1,0 +1,139 @@
+"""The catalog's domain: programs and their publishing lifecycle. No I/O here."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from services.common.errors import ConflictError, FailedPreconditionError
+
+
+class ProgramStatus(StrEnum):
+    DRAFT = "DRAFT"
+    PUBLISHED = "PUBLISHED"
+    ARCHIVED = "ARCHIVED"
+
+
+class Issuance(StrEnum):
+    ON_COMPLETION = "ON_COMPLETION"
+    ON_PAYMENT = "ON_PAYMENT"
+
+
+@dataclass(frozen=True)
+class CredentialTemplate:
+    name: str
+    description: str
+    criteria: str
+    issuance: Issuance = Issuance.ON_COMPLETION
+    valid_for_days: int | None = None
+
+
+@dataclass(frozen=True)
+class Provider:
+    id: str
+    name: str
+    website: str = ""
+    email: str = ""
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass(frozen=True)
+class ProgramSpec:
+    """What a provider writes; everything else about a program is the server's."""
+
+    title: str
+    summary: str
+    description: str
+    skills: tuple[str, ...]
+    duration_hours: int
+    price_minor: int
+    currency: str
+    capacity: int | None
+    credential: CredentialTemplate
+
+
+# Fields of ProgramSpec that an update mask may name (credential.* count as "credential").
+UPDATABLE = frozenset(
+    {
+        "title",
+        "summary",
+        "description",
+        "skills",
+        "duration_hours",
+        "price",
+        "capacity",
+        "credential",
+    }
+)
+
+
+@dataclass
+class Program:
+    id: str
+    provider_id: str
+    provider_name: str
+    spec: ProgramSpec
+    status: ProgramStatus = ProgramStatus.DRAFT
+    version: int = 1
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @classmethod
+    def draft(cls, provider: Provider, spec: ProgramSpec) -> Program:
+        return cls(
+            id=str(uuid.uuid4()), provider_id=provider.id, provider_name=provider.name, spec=spec
+        )
+
+    def _touch(self) -> None:
+        self.version += 1
+        self.updated_at = datetime.now(UTC)
+
+    def update(self, expected_version: int, spec: ProgramSpec) -> None:
+        if expected_version != self.version:
+            raise ConflictError(
+                f"program {self.id} is at version {self.version}, not {expected_version}"
+            )
+        if self.status is ProgramStatus.ARCHIVED:
+            raise FailedPreconditionError("an archived program cannot be edited")
+        self.spec = spec
+        self._touch()
+
+    def publish(self) -> None:
+        if self.status is not ProgramStatus.DRAFT:
+            raise FailedPreconditionError(
+                f"only a DRAFT program can be published (is {self.status})"
+            )
+        self.status = ProgramStatus.PUBLISHED
+        self._touch()
+
+    def archive(self) -> None:
+        if self.status is ProgramStatus.ARCHIVED:
+            raise FailedPreconditionError("program is already archived")
+        self.status = ProgramStatus.ARCHIVED
+        self._touch()
+
+    def visible_to(self, provider_id: str, privileged: bool) -> bool:
+        """Drafts and archived programs are their owner's business; published ones are public."""
+        return (
+            self.status is ProgramStatus.PUBLISHED or privileged or provider_id == self.provider_id
+        )
+
+
+def merge(current: ProgramSpec, patch: ProgramSpec, paths: list[str]) -> ProgramSpec:
+    """`current` with the masked fields taken from `patch`."""
+    changes: dict[str, object] = {}
+    for path in paths:
+        top = path.split(".", 1)[0]
+        if top == "price":
+            changes["price_minor"] = patch.price_minor
+            changes["currency"] = patch.currency
+        elif top == "credential" and "." in path:
+            sub = path.split(".", 1)[1]
+            base = changes.get("credential", current.credential)
+            assert isinstance(base, CredentialTemplate)
+            changes["credential"] = replace(base, **{sub: getattr(patch.credential, sub)})
+        else:
+            changes[top] = getattr(patch, top)
+    return replace(current, **changes)  # type: ignore[arg-type]

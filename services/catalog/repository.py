@@ -1,0 +1,189 @@
+"""Catalog persistence: providers and programs in the catalog database."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+
+from services.catalog.domain import (
+    CredentialTemplate,
+    Issuance,
+    Program,
+    ProgramSpec,
+    ProgramStatus,
+    Provider,
+)
+from services.common.errors import NotFoundError
+
+_PROGRAM_COLUMNS = """p.id, p.provider_id, v.name AS provider_name, p.title, p.summary, p.description,
+    p.skills, p.duration_hours, p.price_minor, p.currency, p.capacity, p.credential, p.status,
+    p.version, p.created_at, p.updated_at"""
+
+
+def _provider(row: Any) -> Provider:
+    return Provider(
+        id=str(row["id"]),
+        name=row["name"],
+        website=row["website"],
+        email=row["email"],
+        created_at=row["created_at"],
+    )
+
+
+def _program(row: Any) -> Program:
+    credential = json.loads(row["credential"])
+    return Program(
+        id=str(row["id"]),
+        provider_id=str(row["provider_id"]),
+        provider_name=row["provider_name"],
+        spec=ProgramSpec(
+            title=row["title"],
+            summary=row["summary"],
+            description=row["description"],
+            skills=tuple(row["skills"]),
+            duration_hours=row["duration_hours"],
+            price_minor=row["price_minor"],
+            currency=row["currency"],
+            capacity=row["capacity"],
+            credential=CredentialTemplate(
+                name=credential["name"],
+                description=credential["description"],
+                criteria=credential["criteria"],
+                issuance=Issuance(credential["issuance"]),
+                valid_for_days=credential.get("valid_for_days"),
+            ),
+        ),
+        status=ProgramStatus(row["status"]),
+        version=row["version"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _credential_json(template: CredentialTemplate) -> str:
+    return json.dumps(
+        {
+            "name": template.name,
+            "description": template.description,
+            "criteria": template.criteria,
+            "issuance": template.issuance.value,
+            "valid_for_days": template.valid_for_days,
+        }
+    )
+
+
+async def add_provider(conn: asyncpg.Connection, provider: Provider) -> None:
+    await conn.execute(
+        "INSERT INTO providers (id, name, website, email, created_at) VALUES ($1, $2, $3, $4, $5)",
+        provider.id,
+        provider.name,
+        provider.website,
+        provider.email,
+        provider.created_at,
+    )
+
+
+async def get_provider(conn: asyncpg.Connection, provider_id: str) -> Provider:
+    row = await conn.fetchrow("SELECT * FROM providers WHERE id = $1", provider_id)
+    if row is None:
+        raise NotFoundError(f"provider {provider_id} not found")
+    return _provider(row)
+
+
+async def get_program(
+    conn: asyncpg.Connection, program_id: str, *, for_update: bool = False
+) -> Program:
+    row = await conn.fetchrow(
+        f"""SELECT {_PROGRAM_COLUMNS} FROM programs p JOIN providers v ON v.id = p.provider_id
+            WHERE p.id = $1 {"FOR UPDATE OF p" if for_update else ""}""",
+        program_id,
+    )
+    if row is None:
+        raise NotFoundError(f"program {program_id} not found")
+    return _program(row)
+
+
+async def add_program(conn: asyncpg.Connection, program: Program) -> None:
+    s = program.spec
+    await conn.execute(
+        """INSERT INTO programs (id, provider_id, title, summary, description, skills,
+               duration_hours, price_minor, currency, capacity, credential, status, version,
+               created_at, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)""",
+        program.id,
+        program.provider_id,
+        s.title,
+        s.summary,
+        s.description,
+        list(s.skills),
+        s.duration_hours,
+        s.price_minor,
+        s.currency,
+        s.capacity,
+        _credential_json(s.credential),
+        program.status.value,
+        program.version,
+        program.created_at,
+        program.updated_at,
+    )
+
+
+async def save_program(conn: asyncpg.Connection, program: Program) -> None:
+    s = program.spec
+    await conn.execute(
+        """UPDATE programs SET title = $2, summary = $3, description = $4, skills = $5,
+               duration_hours = $6, price_minor = $7, currency = $8, capacity = $9,
+               credential = $10, status = $11, version = $12, updated_at = $13
+           WHERE id = $1""",
+        program.id,
+        s.title,
+        s.summary,
+        s.description,
+        list(s.skills),
+        s.duration_hours,
+        s.price_minor,
+        s.currency,
+        s.capacity,
+        _credential_json(s.credential),
+        program.status.value,
+        program.version,
+        program.updated_at,
+    )
+
+
+async def list_published(
+    conn: asyncpg.Connection,
+    *,
+    query: str,
+    skill: str,
+    provider_id: str,
+    max_price_minor: int | None,
+    after: tuple[Any, str] | None,
+    limit: int,
+) -> list[Program]:
+    clauses = ["p.status = 'PUBLISHED'"]
+    args: list[Any] = []
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if query:
+        clauses.append(f"p.search @@ websearch_to_tsquery('simple', {arg(query)})")
+    if skill:
+        clauses.append(f"{arg(skill)} = ANY (p.skills)")
+    if provider_id:
+        clauses.append(f"p.provider_id = {arg(provider_id)}")
+    if max_price_minor is not None:
+        clauses.append(f"p.price_minor <= {arg(max_price_minor)}")
+    if after is not None:
+        clauses.append(f"(p.created_at, p.id) < ({arg(after[0])}, {arg(after[1])}::uuid)")
+    rows = await conn.fetch(
+        f"""SELECT {_PROGRAM_COLUMNS} FROM programs p JOIN providers v ON v.id = p.provider_id
+            WHERE {" AND ".join(clauses)}
+            ORDER BY p.created_at DESC, p.id DESC LIMIT {arg(limit)}""",
+        *args,
+    )
+    return [_program(r) for r in rows]

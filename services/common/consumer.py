@@ -1,0 +1,181 @@
+"""The consumer loop: inbox row and effect in one transaction, ack after commit.
+
+Transient failures are nak'ed with back-off; a message that can never succeed
+(undecodable, a contract violation, or out of deliveries) is copied to
+upskill.dlq.<consumer> with the reason and terminated, so it never blocks the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import asyncpg
+from google.protobuf.message import Message
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from opentelemetry import trace
+
+from services.common import events, jetstream
+from services.common.telemetry import context_from, tracer
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[asyncpg.Connection, Message, events.Envelope], Awaitable[None]]
+
+MAX_DELIVER = 8
+ACK_WAIT_SECONDS = 30.0
+FETCH_BATCH = 16
+# Long-poll: fetch returns as soon as a message arrives; the timeout only bounds idling.
+FETCH_WAIT_SECONDS = 5.0
+
+
+class ContractViolationError(Exception):
+    """The event decoded but breaks the contract (missing ids, impossible values): never retry."""
+
+
+def backoff_seconds(delivered: int) -> float:
+    return float(min(30, 2 ** max(0, delivered - 1)) * 0.5)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    event_type: type[Message]
+    handler: Handler
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        name: str,
+        pool: asyncpg.Pool,
+        js: JetStreamContext,
+        subscriptions: list[Subscription],
+        *,
+        max_deliver: int = MAX_DELIVER,
+    ) -> None:
+        self.name = name
+        self._pool = pool
+        self._js = js
+        self._handlers = {s.event_type.DESCRIPTOR.full_name: s.handler for s in subscriptions}
+        self._by_stream: dict[str, list[str]] = {}
+        for s in subscriptions:
+            stream = events.stream_for(events.service_of(s.event_type))
+            self._by_stream.setdefault(stream, []).append(events.subject_for(s.event_type))
+        self._max_deliver = max_deliver
+        self._tracer = tracer(__name__)
+
+    async def setup(self) -> list[JetStreamContext.PullSubscription]:
+        await jetstream.ensure_dlq_stream(self._js)
+        subs = []
+        for stream, subjects in sorted(self._by_stream.items()):
+            await jetstream.ensure_stream(self._js, stream.lower())
+            await jetstream.ensure_consumer(
+                self._js,
+                stream=stream,
+                durable=self.name,
+                subjects=subjects,
+                # The server must keep redelivering past our own limit, or a message could
+                # stop arriving before we dead-letter it.
+                max_deliver=-1,
+                ack_wait_seconds=ACK_WAIT_SECONDS,
+            )
+            subs.append(await self._js.pull_subscribe_bind(durable=self.name, stream=stream))
+        return subs
+
+    async def run(self) -> None:
+        subs = await self.setup()
+        async with asyncio.TaskGroup() as group:
+            for sub in subs:
+                group.create_task(self._pump(sub))
+
+    async def _pump(self, sub: JetStreamContext.PullSubscription) -> None:
+        while True:
+            try:
+                batch = await sub.fetch(FETCH_BATCH, timeout=FETCH_WAIT_SECONDS)
+            except NatsTimeoutError:
+                continue
+            except Exception as exc:  # NATS reconnecting: wait and fetch again
+                log.warning("consumer %s: fetch failed: %s", self.name, exc)
+                await asyncio.sleep(1)
+                continue
+            for msg in batch:
+                await self.handle(msg)
+
+    async def handle(self, msg: Msg) -> None:
+        delivered = msg.metadata.num_delivered
+        try:
+            envelope, event = events.parse(msg.headers, msg.data)
+        except events.UndecodableEventError as exc:
+            await self._dead_letter(msg, f"undecodable: {exc}")
+            return
+        handler = self._handlers.get(envelope.type)
+        if handler is None:
+            await self._dead_letter(msg, f"no handler for {envelope.type}")
+            return
+        if delivered > self._max_deliver:
+            await self._dead_letter(msg, f"gave up after {delivered - 1} deliveries")
+            return
+        with self._tracer.start_as_current_span(
+            f"consume {msg.subject}",
+            context=context_from(envelope.trace_headers),
+            kind=trace.SpanKind.CONSUMER,
+        ) as span:
+            span.set_attribute("messaging.system", "nats")
+            span.set_attribute("messaging.consumer.group.name", self.name)
+            span.set_attribute("messaging.message.id", envelope.id)
+            try:
+                await self._apply(handler, event, envelope)
+            except ContractViolationError as exc:
+                await self._dead_letter(msg, f"contract violation: {exc}")
+                return
+            except Exception as exc:
+                span.record_exception(exc)
+                if delivered >= self._max_deliver:
+                    await self._dead_letter(msg, f"failed {delivered} times, last: {exc!r}")
+                    return
+                log.warning(
+                    "consumer %s: %s %s failed (delivery %d), will retry: %r",
+                    self.name,
+                    envelope.type,
+                    envelope.id,
+                    delivered,
+                    exc,
+                )
+                await msg.nak(delay=backoff_seconds(delivered))
+                return
+        await msg.ack()
+
+    async def _apply(self, handler: Handler, event: Message, envelope: events.Envelope) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            first = await conn.fetchval(
+                """INSERT INTO processed_events (consumer, event_id, event_type)
+                   VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING true""",
+                self.name,
+                envelope.id,
+                envelope.type,
+            )
+            if not first:
+                log.info("consumer %s: %s already handled; skipping", self.name, envelope.id)
+                return
+            await handler(conn, event, envelope)
+
+    async def _dead_letter(self, msg: Msg, reason: str) -> None:
+        log.error("consumer %s: dead-lettering %s: %s", self.name, msg.subject, reason)
+        headers = dict(msg.headers or {})
+        original_id = headers.pop("Nats-Msg-Id", "") or f"seq-{msg.metadata.sequence.stream}"
+        headers.update(
+            {
+                "upskill-dlq-reason": reason[:1000],
+                "upskill-dlq-consumer": self.name,
+                "upskill-dlq-subject": msg.subject,
+                "upskill-dlq-stream-seq": str(msg.metadata.sequence.stream),
+                # One dead letter per consumer and message, however often we get here.
+                "Nats-Msg-Id": f"dlq-{self.name}-{original_id}",
+            }
+        )
+        await self._js.publish(f"upskill.dlq.{self.name}", msg.data, headers=headers)
+        await msg.term()

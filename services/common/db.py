@@ -1,0 +1,61 @@
+"""asyncpg pool and per-service SQL migrations applied under an advisory lock."""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+# Any fixed key works; replicas of one service share a database, so they share the lock.
+_MIGRATION_LOCK = 0x5550_534B_494C_4C
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, command_timeout=30)
+    assert pool is not None
+    return pool
+
+
+def migration_files(package: str) -> list[tuple[str, str]]:
+    """(version, sql) for every *.sql in `<package>.migrations`, in name order."""
+    folder = resources.files(f"{package}.migrations")
+    files = sorted(
+        (entry.name, entry.read_text("utf-8"))
+        for entry in folder.iterdir()
+        if entry.name.endswith(".sql")
+    )
+    prefix = package.rsplit(".", 1)[-1]
+    return [(f"{prefix}/{name}", sql) for name, sql in files]
+
+
+async def migrate(conn: asyncpg.Connection, *packages: str) -> list[str]:
+    """Apply the migrations of each package not yet applied; returns what was applied.
+
+    The advisory lock makes concurrent start-ups of N replicas apply each file once.
+    """
+    applied: list[str] = []
+    await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+    try:
+        await conn.execute(
+            """CREATE TABLE IF NOT EXISTS schema_migrations (
+                   version text PRIMARY KEY,
+                   applied_at timestamptz NOT NULL DEFAULT now())"""
+        )
+        done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+        for package in packages:
+            for version, sql in migration_files(package):
+                if version in done:
+                    continue
+                async with conn.transaction():
+                    await conn.execute(sql)
+                    await conn.execute(
+                        "INSERT INTO schema_migrations (version) VALUES ($1)", version
+                    )
+                log.info("applied migration %s", version)
+                applied.append(version)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+    return applied

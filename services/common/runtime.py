@@ -1,0 +1,154 @@
+"""Service bootstrap shared by all four services.
+
+One `ServiceRuntime` gives a service its logs, traces, database (migrated), NATS
+connection and stream, outbox relay, consumers and gRPC server (health, reflection,
+auth/validation interceptor), and drains all of it gracefully on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from opentelemetry.instrumentation.grpc import aio_server_interceptor
+
+from services.common import db, jetstream
+from services.common.auth import AuthSettings, TokenVerifier
+from services.common.consumer import EventConsumer, Subscription
+from services.common.interceptors import ServiceInterceptor
+from services.common.logs import setup_logging
+from services.common.relay import OutboxRelay
+from services.common.rpc import policies_of
+from services.common.settings import CommonSettings
+from services.common.telemetry import setup_tracing, shutdown_tracing
+
+log = logging.getLogger(__name__)
+
+DRAIN_GRACE_SECONDS = 10.0
+
+AddServicer = Callable[[Any, grpc.aio.Server], None]
+
+
+@dataclass
+class Servicer:
+    add_to_server: AddServicer
+    implementation: object
+    full_name: str
+
+
+@dataclass
+class ServiceRuntime:
+    name: str
+    settings: CommonSettings
+    pool: asyncpg.Pool
+    nc: Client
+    js: JetStreamContext
+    verifier: TokenVerifier
+    background: list[Coroutine[Any, Any, None]] = field(default_factory=list)
+
+    def service_token(self) -> str:
+        return self.verifier.service_token(self.name)
+
+    def consume(self, subscriptions: list[Subscription]) -> EventConsumer:
+        consumer = EventConsumer(self.name, self.pool, self.js, subscriptions)
+        self.background.append(consumer.run())
+        return consumer
+
+    def run_in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        self.background.append(work)
+
+
+async def _start_runtime(name: str, default_port: int) -> ServiceRuntime:
+    settings = CommonSettings.from_env(default_port)
+    auth = AuthSettings.from_env()
+    setup_logging(name, settings.log_level)
+    setup_tracing(name)
+    pool = await _retry(lambda: db.create_pool(settings.database_url), "PostgreSQL")
+    async with pool.acquire() as conn:
+        applied = await db.migrate(conn, "services.common", f"services.{name}")
+    if applied:
+        log.info("migrations applied: %s", ", ".join(applied))
+    nc, js = await _retry(lambda: jetstream.connect(settings.nats_url, name), "NATS")
+    await jetstream.ensure_stream(js, name)
+    runtime = ServiceRuntime(name, settings, pool, nc, js, TokenVerifier(auth))
+    runtime.run_in_background(OutboxRelay(pool, js, settings.database_url).run())
+    return runtime
+
+
+async def _retry(connect: Callable[[], Awaitable[Any]], what: str, attempts: int = 30) -> Any:
+    """Peers may still be starting (compose, k8s): retry briefly before failing loudly."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await connect()
+        except (OSError, asyncpg.PostgresError, Exception) as exc:
+            if attempt == attempts:
+                raise RuntimeError(f"cannot reach {what}: {exc}") from exc
+            log.warning("waiting for %s (%s)", what, exc)
+            await asyncio.sleep(1)
+    raise AssertionError("unreachable")
+
+
+async def serve(
+    name: str,
+    default_port: int,
+    build: Callable[[ServiceRuntime], Awaitable[list[Servicer]]],
+) -> None:
+    """Run a service until SIGTERM/SIGINT, then drain: stop taking RPCs, finish in-flight
+    ones, stop consumers and relay, close NATS and the pool."""
+    runtime = await _start_runtime(name, default_port)
+    servicers = await build(runtime)
+    policies: dict[str, Any] = {}
+    for s in servicers:
+        policies.update(policies_of(s.implementation, s.full_name))
+    server = grpc.aio.server(
+        interceptors=[aio_server_interceptor(), ServiceInterceptor(runtime.verifier, policies)],
+    )
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for s in servicers:
+        s.add_to_server(s.implementation, server)
+    reflection.enable_server_reflection(
+        [s.full_name for s in servicers] + [health.SERVICE_NAME, reflection.SERVICE_NAME], server
+    )
+    port = server.add_insecure_port(runtime.settings.listen_addr)
+    if port == 0:
+        raise RuntimeError(f"cannot listen on {runtime.settings.listen_addr}")
+    await server.start()
+    for service_name in ["", *(s.full_name for s in servicers)]:
+        await health_servicer.set(service_name, health_pb2.HealthCheckResponse.SERVING)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    tasks = [asyncio.create_task(work) for work in runtime.background]
+    log.info("%s listening on %s", name, runtime.settings.listen_addr)
+    waiter = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    # A dead relay or consumer must not leave a half-working process: exit non-zero so
+    # the supervisor (upskill dev, compose, k8s) restarts it.
+    failed = [t for t in done if t is not waiter]
+    for task in failed:
+        log.error("background task died: %r", task.exception())
+    log.info("%s draining", name)
+    await health_servicer.enter_graceful_shutdown()
+    await server.stop(DRAIN_GRACE_SECONDS)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await runtime.nc.drain()
+    await runtime.pool.close()
+    shutdown_tracing()
+    log.info("%s stopped", name)
+    if failed:
+        raise SystemExit(1)

@@ -1,0 +1,64 @@
+"""Settings from the environment (12-factor): a missing required one fails fast, by name."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+class MissingSettingError(RuntimeError):
+    """A required environment variable is unset or empty."""
+
+    def __init__(self, name: str, hint: str = "") -> None:
+        super().__init__(f"missing required setting {name}" + (f": {hint}" if hint else ""))
+        self.name = name
+
+
+def required(name: str, hint: str = "") -> str:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise MissingSettingError(name, hint)
+    return value
+
+
+def optional(name: str, default: str = "") -> str:
+    return os.environ.get(name, "").strip() or default
+
+
+def integer(name: str, default: int, *, minimum: int | None = None) -> int:
+    raw = optional(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"setting {name} must be an integer, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ValueError(f"setting {name} must be >= {minimum}, got {value}")
+    return value
+
+
+def choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = optional(name, default)
+    if value not in allowed:
+        raise ValueError(f"setting {name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class CommonSettings:
+    """What every gRPC service reads: its database, NATS, where it listens, logging."""
+
+    database_url: str
+    nats_url: str
+    listen_addr: str
+    log_level: str
+
+    @classmethod
+    def from_env(cls, default_port: int) -> CommonSettings:
+        return cls(
+            database_url=required("DATABASE_URL", "postgresql://user@host:5432/dbname"),
+            nats_url=required("NATS_URL", "nats://host:4222"),
+            listen_addr=optional("LISTEN_ADDR", f"0.0.0.0:{default_port}"),
+            log_level=optional("LOG_LEVEL", "INFO").upper(),
+        )
