@@ -135,6 +135,7 @@ class TokenVerifier:
 
     def __init__(self, auth: AuthSettings) -> None:
         self._auth = auth
+        self._service_tokens: dict[str, tuple[float, str]] = {}
         self._jwks = (
             jwt.PyJWKClient(auth.jwks_url, cache_keys=True) if auth.mode == "oidc" else None
         )
@@ -180,9 +181,14 @@ class TokenVerifier:
     def service_token(self, service_name: str) -> str:
         """The token this service presents when it calls another service."""
         if self._auth.mode == "dev":
-            return mint_dev_token(
-                self._auth.jwt_secret, role=Role.SERVICE, subject=f"service:{service_name}"
-            )
+            # Re-mint well before expiry: long-running services must never present a dead token.
+            minted_at, token = self._service_tokens.get(service_name, (0.0, ""))
+            if time.time() - minted_at > 3600:
+                token = mint_dev_token(
+                    self._auth.jwt_secret, role=Role.SERVICE, subject=f"service:{service_name}"
+                )
+                self._service_tokens[service_name] = (time.time(), token)
+            return token
         if not self._auth.service_token:
             raise settings.MissingSettingError(
                 "AUTH_SERVICE_TOKEN", "needed for service-to-service calls in oidc mode"

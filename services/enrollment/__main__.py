@@ -1,0 +1,35 @@
+"""Enrollment service: the purchase saga. Run as `python -m services.enrollment`."""
+
+from __future__ import annotations
+
+import asyncio
+
+from upskill.enrollment.v1 import enrollment_service_pb2, enrollment_service_pb2_grpc
+
+from services.common import settings
+from services.common.runtime import Servicer, ServiceRuntime, serve
+from services.enrollment.api import EnrollmentApi
+from services.enrollment.consumers import SUBSCRIPTIONS
+from services.enrollment.peers import Peers
+
+PORT = 50052
+
+
+async def build(runtime: ServiceRuntime) -> list[Servicer]:
+    peers = Peers(
+        settings.required("CATALOG_ADDR", "host:port of the catalog service"),
+        settings.required("PAYMENTS_ADDR", "host:port of the payments service"),
+        runtime.service_token,
+    )
+    runtime.consume(SUBSCRIPTIONS)
+    return [
+        Servicer(
+            enrollment_service_pb2_grpc.add_EnrollmentServiceServicer_to_server,
+            EnrollmentApi(runtime.pool, peers),
+            enrollment_service_pb2.DESCRIPTOR.services_by_name["EnrollmentService"].full_name,
+        )
+    ]
+
+
+if __name__ == "__main__":
+    asyncio.run(serve("enrollment", PORT, build))

@@ -1,0 +1,155 @@
+"""EnrollmentService gRPC API: the saga's first step and the enrollment reads."""
+
+from __future__ import annotations
+
+import asyncpg
+import grpc
+from upskill.catalog.v1 import catalog_pb2
+from upskill.enrollment.v1 import enrollment_pb2, enrollment_service_pb2_grpc
+from upskill.enrollment.v1 import enrollment_service_pb2 as pb
+
+from services.common.auth import Principal, Role, authenticated
+from services.common.errors import FailedPreconditionError, NotFoundError, PermissionDeniedError
+from services.common.paging import decode_token, encode_token, page_size
+from services.common.rpc import rpc
+from services.enrollment import repository, unit_of_work
+from services.enrollment.domain import Enrollment, Price, Status
+from services.enrollment.messages import enrollment_to_pb
+from services.enrollment.peers import Peers
+
+
+def _snapshot(program: catalog_pb2.Program) -> enrollment_pb2.ProgramSnapshot:
+    return enrollment_pb2.ProgramSnapshot(
+        program_id=program.id,
+        provider_id=program.provider_id,
+        provider_name=program.provider_name,
+        title=program.spec.title,
+        price=program.spec.price,
+        credential=program.spec.credential,
+        skills=list(program.spec.skills),
+        program_version=program.version,
+    )
+
+
+def _check_can_see(principal: Principal, e: Enrollment) -> None:
+    if principal.is_privileged:
+        return
+    if principal.role is Role.LEARNER and principal.subject == e.learner_id:
+        return
+    if principal.role is Role.PROVIDER and principal.provider_id == e.provider_id:
+        return
+    # Someone else's enrollment does not exist as far as this caller can tell.
+    raise NotFoundError(f"enrollment {e.id} not found")
+
+
+class EnrollmentApi(enrollment_service_pb2_grpc.EnrollmentServiceServicer):
+    def __init__(self, pool: asyncpg.Pool, peers: Peers) -> None:
+        self._pool = pool
+        self._peers = peers
+
+    @rpc(Role.LEARNER)
+    async def CreateEnrollment(
+        self, request: pb.CreateEnrollmentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateEnrollmentResponse:
+        learner = authenticated()
+        key = request.idempotency_key.strip()
+        async with self._pool.acquire() as conn:
+            existing = await repository.find_by_key(conn, learner.subject, key) if key else None
+        if existing is not None:
+            if existing.program_id != request.program_id:
+                raise FailedPreconditionError(
+                    "Idempotency-Key was already used for another program"
+                )
+            return pb.CreateEnrollmentResponse(enrollment=await self._with_checkout(existing))
+
+        program = await self._peers.program(request.program_id)
+        if program.status != catalog_pb2.PROGRAM_STATUS_PUBLISHED:
+            raise FailedPreconditionError(f"program {program.id} is not on sale")
+        enrollment = Enrollment.open(
+            learner_id=learner.subject,
+            learner_email=learner.email,
+            program_id=program.id,
+            provider_id=program.provider_id,
+            price=Price(program.spec.price.amount_minor, program.spec.price.currency),
+            snapshot=_snapshot(program).SerializeToString(),
+            idempotency_key=key,
+        )
+        async with self._pool.acquire() as conn, conn.transaction():
+            await repository.reserve_seat(
+                conn,
+                program.id,
+                program.spec.capacity if program.spec.HasField("capacity") else None,
+            )
+            await unit_of_work.commit(conn, enrollment, new=True)
+        return pb.CreateEnrollmentResponse(enrollment=await self._with_checkout(enrollment))
+
+    async def _with_checkout(self, enrollment: Enrollment) -> enrollment_pb2.Enrollment:
+        """Open the checkout if the enrollment still lacks one (first call, or a retry after
+        payments was unavailable); CreateCheckout is idempotent on the enrollment id."""
+        if enrollment.status is Status.PENDING_PAYMENT and not enrollment.checkout_url:
+            title = enrollment_to_pb(enrollment).program.title
+            payment = await self._peers.open_checkout(enrollment, title)
+            async with self._pool.acquire() as conn, conn.transaction():
+                enrollment = await repository.get(conn, enrollment.id, for_update=True)
+                if not enrollment.checkout_url:
+                    enrollment.attach_checkout(payment.id, payment.checkout_url)
+                    await unit_of_work.commit(conn, enrollment)
+        return enrollment_to_pb(enrollment)
+
+    @rpc(Role.LEARNER, Role.PROVIDER, Role.ADMIN, Role.SERVICE)
+    async def GetEnrollment(
+        self, request: pb.GetEnrollmentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetEnrollmentResponse:
+        async with self._pool.acquire() as conn:
+            enrollment = await repository.get(conn, request.enrollment_id)
+        _check_can_see(authenticated(), enrollment)
+        return pb.GetEnrollmentResponse(enrollment=enrollment_to_pb(enrollment))
+
+    @rpc(Role.LEARNER, Role.PROVIDER, Role.ADMIN, Role.SERVICE)
+    async def ListEnrollments(
+        self, request: pb.ListEnrollmentsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListEnrollmentsResponse:
+        principal = authenticated()
+        limit = page_size(request.page_size)
+        async with self._pool.acquire() as conn:
+            rows = await repository.list_for(
+                conn,
+                learner_id=principal.subject if principal.role is Role.LEARNER else None,
+                provider_id=principal.provider_id if principal.role is Role.PROVIDER else None,
+                program_id=request.program_id,
+                after=decode_token(request.page_token),
+                limit=limit + 1,
+            )
+        next_token = ""
+        if len(rows) > limit:
+            rows = rows[:limit]
+            next_token = encode_token(rows[-1].created_at, rows[-1].id)
+        return pb.ListEnrollmentsResponse(
+            enrollments=[enrollment_to_pb(e) for e in rows], next_page_token=next_token
+        )
+
+    @rpc(Role.PROVIDER, Role.ADMIN, Role.SERVICE)
+    async def CompleteEnrollment(
+        self, request: pb.CompleteEnrollmentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CompleteEnrollmentResponse:
+        principal = authenticated()
+        async with self._pool.acquire() as conn, conn.transaction():
+            enrollment = await repository.get(conn, request.enrollment_id, for_update=True)
+            _check_can_see(principal, enrollment)
+            enrollment.complete(request.grade.strip(), request.evidence_url)
+            await unit_of_work.commit(conn, enrollment)
+        return pb.CompleteEnrollmentResponse(enrollment=enrollment_to_pb(enrollment))
+
+    @rpc(Role.LEARNER, Role.ADMIN)
+    async def CancelEnrollment(
+        self, request: pb.CancelEnrollmentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CancelEnrollmentResponse:
+        principal = authenticated()
+        async with self._pool.acquire() as conn, conn.transaction():
+            enrollment = await repository.get(conn, request.enrollment_id, for_update=True)
+            _check_can_see(principal, enrollment)
+            if principal.role is Role.PROVIDER:
+                raise PermissionDeniedError("providers cannot cancel a learner's enrollment")
+            enrollment.cancel()
+            await unit_of_work.commit(conn, enrollment)
+        return pb.CancelEnrollmentResponse(enrollment=enrollment_to_pb(enrollment))

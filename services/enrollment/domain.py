@@ -1,0 +1,185 @@
+"""The enrollment aggregate: the purchase saga's state machine. No I/O here.
+
+Every transition is guarded; an illegal one raises FailedPreconditionError. Transitions
+that the saga may see twice (a redelivered or out-of-order event) are idempotent and
+record no second event.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from services.common.errors import FailedPreconditionError
+
+
+class Status(StrEnum):
+    PENDING_PAYMENT = "PENDING_PAYMENT"
+    ACTIVE = "ACTIVE"
+    COMPLETED = "COMPLETED"
+    EXPIRED = "EXPIRED"
+    CANCELLED = "CANCELLED"
+    REFUNDED = "REFUNDED"
+
+
+# States that hold a seat (and block a second enrollment of the same learner).
+SEAT_HOLDING = frozenset({Status.PENDING_PAYMENT, Status.ACTIVE, Status.COMPLETED})
+
+ALLOWED: dict[Status, frozenset[Status]] = {
+    Status.PENDING_PAYMENT: frozenset({Status.ACTIVE, Status.EXPIRED, Status.CANCELLED}),
+    # A payment that succeeds after the checkout expired or the learner cancelled still
+    # took the learner's money: invariant 1 says it yields an active enrollment.
+    Status.EXPIRED: frozenset({Status.ACTIVE}),
+    Status.CANCELLED: frozenset({Status.ACTIVE}),
+    Status.ACTIVE: frozenset({Status.COMPLETED, Status.REFUNDED}),
+    Status.COMPLETED: frozenset({Status.REFUNDED}),
+    Status.REFUNDED: frozenset(),
+}
+
+
+@dataclass(frozen=True)
+class Price:
+    amount_minor: int
+    currency: str
+
+    @property
+    def is_free(self) -> bool:
+        return self.amount_minor == 0
+
+
+@dataclass(frozen=True)
+class Activated:
+    enrollment_id: str
+    payment_id: str
+
+
+@dataclass(frozen=True)
+class Completed:
+    enrollment_id: str
+
+
+@dataclass(frozen=True)
+class Expired:
+    enrollment_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    enrollment_id: str
+
+
+DomainEvent = Activated | Completed | Expired | Cancelled
+
+
+@dataclass
+class Enrollment:
+    id: str
+    learner_id: str
+    learner_email: str
+    program_id: str
+    provider_id: str
+    price: Price
+    status: Status
+    payment_id: str = ""
+    checkout_url: str = ""
+    credential_id: str = ""
+    grade: str = ""
+    evidence_url: str = ""
+    idempotency_key: str = ""
+    # The serialized ProgramSnapshot: opaque to the domain, frozen at enrollment time.
+    snapshot: bytes = b""
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    events: list[DomainEvent] = field(default_factory=list, repr=False)
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        learner_id: str,
+        learner_email: str,
+        program_id: str,
+        provider_id: str,
+        price: Price,
+        snapshot: bytes,
+        idempotency_key: str = "",
+    ) -> Enrollment:
+        """A new enrollment: waiting for payment, or active at once when the program is free."""
+        enrollment = cls(
+            id=str(uuid.uuid4()),
+            learner_id=learner_id,
+            learner_email=learner_email,
+            program_id=program_id,
+            provider_id=provider_id,
+            price=price,
+            status=Status.PENDING_PAYMENT,
+            idempotency_key=idempotency_key,
+            snapshot=snapshot,
+        )
+        if price.is_free:
+            enrollment._move(Status.ACTIVE)
+            enrollment.events.append(Activated(enrollment.id, payment_id=""))
+        return enrollment
+
+    def _move(self, target: Status) -> None:
+        if target not in ALLOWED[self.status]:
+            raise FailedPreconditionError(
+                f"enrollment {self.id} cannot go from {self.status} to {target}"
+            )
+        self.status = target
+        self.updated_at = datetime.now(UTC)
+
+    def attach_checkout(self, payment_id: str, checkout_url: str) -> None:
+        if self.payment_id and self.payment_id != payment_id:
+            raise FailedPreconditionError(
+                f"enrollment {self.id} already has payment {self.payment_id}"
+            )
+        self.payment_id = payment_id
+        self.checkout_url = checkout_url
+        self.updated_at = datetime.now(UTC)
+
+    def payment_succeeded(self, payment_id: str) -> None:
+        if self.payment_id and payment_id != self.payment_id:
+            raise FailedPreconditionError(
+                f"payment {payment_id} is not enrollment {self.id}'s payment {self.payment_id}"
+            )
+        if self.status in (Status.ACTIVE, Status.COMPLETED, Status.REFUNDED):
+            return  # already applied: a duplicate or late event changes nothing
+        self._move(Status.ACTIVE)
+        self.payment_id = payment_id
+        self.events.append(Activated(self.id, payment_id))
+
+    def payment_failed(self, reason: str) -> None:
+        if self.status is not Status.PENDING_PAYMENT:
+            return  # paid, cancelled or already expired: nothing to release
+        self._move(Status.EXPIRED)
+        self.events.append(Expired(self.id, reason))
+
+    def cancel(self) -> None:
+        if self.status is not Status.PENDING_PAYMENT:
+            raise FailedPreconditionError(
+                f"only a pending enrollment can be cancelled (is {self.status})"
+            )
+        self._move(Status.CANCELLED)
+        self.events.append(Cancelled(self.id))
+
+    def complete(self, grade: str = "", evidence_url: str = "") -> None:
+        if self.status is not Status.ACTIVE:
+            raise FailedPreconditionError(
+                f"only an ACTIVE enrollment can be completed (is {self.status})"
+            )
+        self._move(Status.COMPLETED)
+        self.grade = grade
+        self.evidence_url = evidence_url
+        self.events.append(Completed(self.id))
+
+    def attach_credential(self, credential_id: str) -> None:
+        self.credential_id = credential_id
+        self.updated_at = datetime.now(UTC)
+
+    def pull_events(self) -> list[DomainEvent]:
+        events, self.events = self.events, []
+        return events

@@ -1,0 +1,67 @@
+"""Calls to catalog and payments: deadlines, the service's own token, errors translated."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import grpc
+from upskill.catalog.v1 import catalog_pb2, catalog_service_pb2, catalog_service_pb2_grpc
+from upskill.payments.v1 import payments_pb2, payments_service_pb2, payments_service_pb2_grpc
+from upskill.type.v1 import money_pb2
+
+from services.common.errors import NotFoundError, ServiceError, UnavailableError
+from services.common.grpc_client import DEFAULT_DEADLINE_SECONDS, auth_metadata, channel
+from services.enrollment.domain import Enrollment
+
+_RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
+
+
+class Peers:
+    def __init__(self, catalog_addr: str, payments_addr: str, token: Callable[[], str]) -> None:
+        self._catalog = catalog_service_pb2_grpc.CatalogServiceStub(channel(catalog_addr))
+        self._payments = payments_service_pb2_grpc.PaymentsServiceStub(channel(payments_addr))
+        self._token = token
+
+    def _metadata(self) -> tuple[tuple[str, str], ...]:
+        return auth_metadata(self._token())
+
+    async def program(self, program_id: str) -> catalog_pb2.Program:
+        try:
+            response = await self._catalog.GetProgram(
+                catalog_service_pb2.GetProgramRequest(program_id=program_id),
+                metadata=self._metadata(),
+                timeout=DEFAULT_DEADLINE_SECONDS,
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                raise NotFoundError(f"program {program_id} not found") from None
+            raise _translate("catalog", exc) from None
+        return response.program
+
+    async def open_checkout(self, e: Enrollment, description: str) -> payments_pb2.Payment:
+        """Idempotent on the enrollment id, so a retry never opens a second checkout."""
+        try:
+            response = await self._payments.CreateCheckout(
+                payments_service_pb2.CreateCheckoutRequest(
+                    enrollment_id=e.id,
+                    learner_id=e.learner_id,
+                    learner_email=e.learner_email,
+                    provider_id=e.provider_id,
+                    amount=money_pb2.Money(
+                        amount_minor=e.price.amount_minor, currency=e.price.currency
+                    ),
+                    description=description[:500],
+                ),
+                metadata=self._metadata(),
+                timeout=DEFAULT_DEADLINE_SECONDS,
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise _translate("payments", exc) from None
+        return response.payment
+
+
+def _translate(peer: str, exc: grpc.aio.AioRpcError) -> ServiceError:
+    if exc.code() in _RETRYABLE:
+        return UnavailableError(f"{peer} is unavailable; retry with the same Idempotency-Key")
+    error = ServiceError(f"{peer} failed: {exc.details()}")
+    return error
