@@ -1,0 +1,235 @@
+"""Open Badges 3.0 credentials: build the OpenBadgeCredential and sign it as a VC-JWT.
+
+The credential is a W3C Verifiable Credential (Data Model 2.0); the proof is the OB 3.0
+"JSON Web Token Proof Format": a compact JWS whose ``vc`` claim holds the credential and
+whose registered claims repeat its issuer, subject, id and validity window.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from joserfc import jwt
+
+from services.credentials.keys import ALG, JWS_REGISTRY, IssuerKey
+
+VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
+OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
+CREDENTIAL_TYPES = ("VerifiableCredential", "OpenBadgeCredential")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Issuance:
+    """Everything needed to issue one credential; keyword-only so fields cannot be swapped."""
+
+    credential_id: str
+    learner_id: str
+    learner_email: str | None
+    provider_id: str
+    provider_name: str
+    program_id: str
+    achievement_name: str
+    achievement_description: str
+    criteria: str
+    issued_at: datetime
+    valid_for_days: int | None
+    status_list_url: str
+    status_index: int
+    base_url: str
+    skills: Sequence[str] = field(default_factory=tuple)
+    learner_name: str | None = None
+
+
+def format_timestamp(value: datetime) -> str:
+    """ISO 8601 in UTC with a Z and whole seconds, the form JWT's integer times can match."""
+    return to_utc(value).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_timestamp(value: object) -> datetime:
+    """Parse an XSD dateTime with an explicit offset; ValueError for anything else."""
+    if not isinstance(value, str):
+        raise ValueError("timestamp must be a string")
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        # A credential without an offset means different instants in different places.
+        raise ValueError("timestamp must carry a time zone offset")
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError as exc:  # e.g. year 1 with a positive offset
+        raise ValueError("timestamp is out of range") from exc
+
+
+def to_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("datetime must be timezone-aware")
+    return value.astimezone(UTC)
+
+
+def learner_uri(learner_id: str) -> str:
+    return f"urn:upskill:learner:{quote(learner_id, safe='')}"
+
+
+def issuer_id(base_url: str, provider_id: str) -> str:
+    return f"{base_url.rstrip('/')}/issuers/{quote(provider_id, safe='')}"
+
+
+def hash_identity(value: str, salt: str) -> str:
+    """OB 3.0 IdentityObject.identityHash: ``sha256$`` + hex digest of value + salt."""
+    return "sha256$" + hashlib.sha256((value + salt).encode("utf-8")).hexdigest()
+
+
+def normalize_email(email: str) -> str:
+    # Hash a canonical form so a learner proving "Alice@Example.com" still matches.
+    return email.strip().lower()
+
+
+def identity_matches(identifier: Mapping[str, Any], email: str) -> bool:
+    """Whether a hashed emailAddress IdentityObject belongs to ``email``."""
+    salt = identifier.get("salt", "")
+    expected = identifier.get("identityHash")
+    if identifier.get("identityType") != "emailAddress" or not isinstance(salt, str):
+        return False
+    return isinstance(expected, str) and secrets.compare_digest(
+        expected, hash_identity(normalize_email(email), salt)
+    )
+
+
+def build_credential(issuance: Issuance, *, salt: str | None = None) -> dict[str, Any]:
+    """The unsigned OpenBadgeCredential for one issuance.
+
+    ``salt`` is random unless given (tests); a per-credential salt stops anyone matching
+    hashes across credentials or against a dictionary of known addresses.
+    """
+    if issuance.valid_for_days is not None and issuance.valid_for_days <= 0:
+        raise ValueError("valid_for_days must be positive or None")
+    if issuance.status_index < 0:
+        raise ValueError("status_index must not be negative")
+    base_url = issuance.base_url.rstrip("/")
+    issued_at = to_utc(issuance.issued_at).replace(microsecond=0)
+
+    credential: dict[str, Any] = {
+        "@context": [VC_CONTEXT, OB_CONTEXT],
+        "id": f"urn:uuid:{issuance.credential_id}",
+        "type": list(CREDENTIAL_TYPES),
+        "issuer": {
+            "id": issuer_id(base_url, issuance.provider_id),
+            "type": ["Profile"],
+            "name": issuance.provider_name,
+        },
+        "name": issuance.achievement_name,
+        "validFrom": format_timestamp(issued_at),
+    }
+    if issuance.valid_for_days is not None:
+        valid_until = issued_at + timedelta(days=issuance.valid_for_days)
+        credential["validUntil"] = format_timestamp(valid_until)
+    credential["credentialSubject"] = _subject(issuance, base_url, salt)
+    credential["credentialStatus"] = {
+        "id": f"{issuance.status_list_url}#{issuance.status_index}",
+        "type": "BitstringStatusListEntry",
+        "statusPurpose": "revocation",
+        "statusListIndex": str(issuance.status_index),
+        "statusListCredential": issuance.status_list_url,
+    }
+    return credential
+
+
+def _subject(issuance: Issuance, base_url: str, salt: str | None) -> dict[str, Any]:
+    identifiers: list[dict[str, Any]] = []
+    if issuance.learner_email:
+        salt = secrets.token_hex(16) if salt is None else salt
+        identifiers.append(
+            {
+                "type": "IdentityObject",
+                "identityHash": hash_identity(normalize_email(issuance.learner_email), salt),
+                "identityType": "emailAddress",
+                "hashed": True,
+                "salt": salt,
+            }
+        )
+    if issuance.learner_name:
+        # AchievementSubject has no "name"; OB 3.0 carries a display name as an
+        # unhashed IdentityObject of type "name", which the learner chose to show.
+        identifiers.append(
+            {
+                "type": "IdentityObject",
+                "identityHash": issuance.learner_name,
+                "identityType": "name",
+                "hashed": False,
+            }
+        )
+    subject: dict[str, Any] = {
+        "id": learner_uri(issuance.learner_id),
+        "type": ["AchievementSubject"],
+    }
+    if identifiers:
+        subject["identifier"] = identifiers
+    subject["achievement"] = {
+        "id": f"{base_url}/programs/{quote(issuance.program_id, safe='')}#achievement",
+        "type": ["Achievement"],
+        "name": issuance.achievement_name,
+        "description": issuance.achievement_description,
+        "criteria": {"narrative": issuance.criteria},
+        "alignment": [_alignment(base_url, skill) for skill in _unique_skills(issuance.skills)],
+    }
+    return subject
+
+
+def _unique_skills(skills: Sequence[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for skill in skills:
+        name = skill.strip()
+        if name:
+            seen.setdefault(name, None)
+    return list(seen)
+
+
+def _alignment(base_url: str, skill: str) -> dict[str, Any]:
+    return {
+        "type": ["Alignment"],
+        "targetName": skill,
+        "targetUrl": f"{base_url}/skills/{quote(skill, safe='')}",
+        "targetType": "ceterms:Skill",
+    }
+
+
+def credential_issuer_id(credential: Mapping[str, Any]) -> str | None:
+    """The issuer's id: VCDM allows the issuer as an object with an id or as a bare URL."""
+    issuer = credential.get("issuer")
+    if isinstance(issuer, str):
+        return issuer
+    if isinstance(issuer, Mapping) and isinstance(issuer.get("id"), str):
+        return str(issuer["id"])
+    return None
+
+
+def jwt_claims(credential: Mapping[str, Any]) -> dict[str, Any]:
+    """The VC-JWT claims set: the credential under ``vc`` plus the registered claims."""
+    iss = credential_issuer_id(credential)
+    if iss is None:
+        raise ValueError("credential has no issuer id")
+    valid_from = parse_timestamp(credential.get("validFrom"))
+    claims: dict[str, Any] = {"vc": dict(credential), "iss": iss}
+    subject = credential.get("credentialSubject")
+    if isinstance(subject, Mapping) and isinstance(subject.get("id"), str):
+        claims["sub"] = subject["id"]
+    if isinstance(credential.get("id"), str):
+        claims["jti"] = credential["id"]
+    claims["nbf"] = int(valid_from.timestamp())
+    claims["iat"] = claims["nbf"]
+    if "validUntil" in credential:
+        claims["exp"] = int(parse_timestamp(credential["validUntil"]).timestamp())
+    return claims
+
+
+def sign_credential(credential: Mapping[str, Any], key: IssuerKey) -> str:
+    """Sign any VC (badge or status list) as a compact VC-JWT with the issuer key."""
+    header = {"alg": ALG, "kid": key.kid, "typ": "JWT"}
+    return jwt.encode(
+        header, jwt_claims(credential), key.jose_key(), algorithms=[ALG], registry=JWS_REGISTRY
+    )

@@ -1,0 +1,258 @@
+import base64
+import dataclasses
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from cryptography.exceptions import InvalidSignature
+
+from services.credentials.badges import (
+    Issuance,
+    build_credential,
+    identity_matches,
+    jwt_claims,
+    sign_credential,
+)
+from services.credentials.keys import IssuerKey
+
+BASE = "https://upskill.example"
+ISSUED = datetime(2025, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
+
+
+def make_issuance(**changes: object) -> Issuance:
+    issuance = Issuance(
+        credential_id="0b9f4a6e-3f0c-4a55-9a55-5d3a9a3c2b10",
+        learner_id="learner-42",
+        learner_email="Ada@Example.com",
+        provider_id="prov-7",
+        provider_name="Acme Academy",
+        program_id="prog-9",
+        achievement_name="Data Wrangling",
+        achievement_description="Cleans and reshapes real-world data.",
+        criteria="Completed all labs and the capstone.",
+        skills=["Python", "SQL & joins"],
+        issued_at=ISSUED,
+        valid_for_days=365,
+        status_list_url=f"{BASE}/status-lists/1",
+        status_index=42,
+        base_url=BASE,
+    )
+    return dataclasses.replace(issuance, **changes)  # type: ignore[arg-type]
+
+
+def _b64json(segment: str) -> dict:
+    return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+
+
+def test_credential_has_the_open_badges_3_envelope():
+    vc = build_credential(make_issuance())
+
+    assert vc["@context"] == [
+        "https://www.w3.org/ns/credentials/v2",
+        "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json",
+    ]
+    assert vc["id"] == "urn:uuid:0b9f4a6e-3f0c-4a55-9a55-5d3a9a3c2b10"
+    assert vc["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
+    assert vc["issuer"] == {
+        "id": f"{BASE}/issuers/prov-7",
+        "type": ["Profile"],
+        "name": "Acme Academy",
+    }
+    assert vc["name"] == "Data Wrangling"
+
+
+def test_validity_window_is_utc_with_whole_seconds():
+    vc = build_credential(make_issuance())
+
+    assert vc["validFrom"] == "2025-03-04T05:06:07Z"
+    assert vc["validUntil"] == "2026-03-04T05:06:07Z"
+
+
+def test_issued_at_in_another_zone_is_converted_to_utc():
+    plus_two = timezone(timedelta(hours=2))
+    vc = build_credential(make_issuance(issued_at=datetime(2025, 3, 4, 7, 6, 7, tzinfo=plus_two)))
+
+    assert vc["validFrom"] == "2025-03-04T05:06:07Z"
+
+
+def test_no_valid_until_without_an_expiry():
+    vc = build_credential(make_issuance(valid_for_days=None))
+
+    assert "validUntil" not in vc
+
+
+def test_subject_names_the_learner_and_the_achievement():
+    subject = build_credential(make_issuance())["credentialSubject"]
+
+    assert subject["id"] == "urn:upskill:learner:learner-42"
+    assert subject["type"] == ["AchievementSubject"]
+    achievement = subject["achievement"]
+    assert achievement["id"] == f"{BASE}/programs/prog-9#achievement"
+    assert achievement["type"] == ["Achievement"]
+    assert achievement["name"] == "Data Wrangling"
+    assert achievement["description"] == "Cleans and reshapes real-world data."
+    assert achievement["criteria"] == {"narrative": "Completed all labs and the capstone."}
+
+
+def test_each_skill_is_an_alignment_with_a_quoted_url():
+    alignments = build_credential(make_issuance())["credentialSubject"]["achievement"]["alignment"]
+
+    assert alignments == [
+        {
+            "type": ["Alignment"],
+            "targetName": "Python",
+            "targetUrl": f"{BASE}/skills/Python",
+            "targetType": "ceterms:Skill",
+        },
+        {
+            "type": ["Alignment"],
+            "targetName": "SQL & joins",
+            "targetUrl": f"{BASE}/skills/SQL%20%26%20joins",
+            "targetType": "ceterms:Skill",
+        },
+    ]
+
+
+def test_duplicate_and_blank_skills_are_dropped():
+    issuance = make_issuance(skills=["Python", " ", "Python", "Go"])
+    alignments = build_credential(issuance)["credentialSubject"]["achievement"]["alignment"]
+
+    assert [a["targetName"] for a in alignments] == ["Python", "Go"]
+
+
+def test_email_is_only_present_as_a_salted_sha256_identity_hash():
+    vc = build_credential(make_issuance(), salt="pepper")
+    (identity,) = vc["credentialSubject"]["identifier"]
+
+    expected = hashlib.sha256(b"ada@example.compepper").hexdigest()
+    assert identity == {
+        "type": "IdentityObject",
+        "identityHash": f"sha256${expected}",
+        "identityType": "emailAddress",
+        "hashed": True,
+        "salt": "pepper",
+    }
+    assert "example.com" not in json.dumps(vc).lower()
+
+
+def test_salt_is_random_per_credential():
+    first = build_credential(make_issuance())["credentialSubject"]["identifier"][0]
+    second = build_credential(make_issuance())["credentialSubject"]["identifier"][0]
+
+    assert first["salt"] != second["salt"]
+    assert first["identityHash"] != second["identityHash"]
+
+
+def test_identity_matches_the_learners_email_in_any_case_and_nothing_else():
+    identity = build_credential(make_issuance())["credentialSubject"]["identifier"][0]
+
+    assert identity_matches(identity, "ada@example.com")
+    assert identity_matches(identity, " ADA@EXAMPLE.COM ")
+    assert not identity_matches(identity, "eve@example.com")
+
+
+def test_no_identifier_without_email_or_name():
+    subject = build_credential(make_issuance(learner_email=None))["credentialSubject"]
+
+    assert "identifier" not in subject
+
+
+def test_learner_name_is_an_unhashed_name_identity():
+    issuance = make_issuance(learner_email=None, learner_name="Ada Lovelace")
+    (identity,) = build_credential(issuance)["credentialSubject"]["identifier"]
+
+    assert identity == {
+        "type": "IdentityObject",
+        "identityHash": "Ada Lovelace",
+        "identityType": "name",
+        "hashed": False,
+    }
+
+
+def test_credential_status_points_at_the_revocation_bit():
+    vc = build_credential(make_issuance())
+
+    assert vc["credentialStatus"] == {
+        "id": f"{BASE}/status-lists/1#42",
+        "type": "BitstringStatusListEntry",
+        "statusPurpose": "revocation",
+        "statusListIndex": "42",
+        "statusListCredential": f"{BASE}/status-lists/1",
+    }
+
+
+def test_trailing_slash_on_base_url_does_not_double_up():
+    vc = build_credential(make_issuance(base_url=BASE + "/"))
+
+    assert vc["issuer"]["id"] == f"{BASE}/issuers/prov-7"
+
+
+def test_credential_is_plain_json():
+    vc = build_credential(make_issuance(learner_name="Ada"))
+
+    assert json.loads(json.dumps(vc)) == vc
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"issued_at": datetime(2025, 1, 1)}, "timezone"),
+        ({"valid_for_days": 0}, "valid_for_days"),
+        ({"status_index": -1}, "status_index"),
+    ],
+)
+def test_invalid_issuance_is_refused(changes, message):
+    with pytest.raises(ValueError, match=message):
+        build_credential(make_issuance(**changes))
+
+
+def test_signed_credential_is_a_compact_jws_with_the_vc_jwt_header():
+    key = IssuerKey.generate()
+    token = sign_credential(build_credential(make_issuance()), key)
+
+    header, _, _ = token.split(".")
+    assert _b64json(header) == {"alg": "EdDSA", "kid": key.kid, "typ": "JWT"}
+
+
+def test_jwt_claims_repeat_the_credential():
+    vc = build_credential(make_issuance())
+    token = sign_credential(vc, IssuerKey.generate())
+
+    claims = _b64json(token.split(".")[1])
+    issued = int(ISSUED.replace(microsecond=0).timestamp())
+    assert claims == {
+        "vc": vc,
+        "iss": f"{BASE}/issuers/prov-7",
+        "sub": "urn:upskill:learner:learner-42",
+        "jti": "urn:uuid:0b9f4a6e-3f0c-4a55-9a55-5d3a9a3c2b10",
+        "nbf": issued,
+        "iat": issued,
+        "exp": issued + 365 * 86400,
+    }
+
+
+def test_no_exp_claim_without_valid_until():
+    claims = jwt_claims(build_credential(make_issuance(valid_for_days=None)))
+
+    assert "exp" not in claims
+
+
+def test_signature_verifies_with_the_public_key_alone():
+    key = IssuerKey.generate()
+    token = sign_credential(build_credential(make_issuance()), key)
+
+    header, payload, signature = token.split(".")
+    raw_signature = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+    # Raises InvalidSignature if the JWS signing input was not what we signed.
+    key.public_key.verify(raw_signature, f"{header}.{payload}".encode())
+    with pytest.raises(InvalidSignature):
+        key.public_key.verify(raw_signature, f"{header}.{payload}x".encode())
+
+
+def test_signing_needs_an_issuer_id():
+    vc = build_credential(make_issuance())
+    vc["issuer"] = {"name": "nobody"}
+
+    with pytest.raises(ValueError, match="issuer"):
+        sign_credential(vc, IssuerKey.generate())
