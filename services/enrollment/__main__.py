@@ -20,6 +20,7 @@ async def build(runtime: ServiceRuntime) -> list[Servicer]:
         settings.required("CATALOG_ADDR", "host:port of the catalog service"),
         settings.required("PAYMENTS_ADDR", "host:port of the payments service"),
         runtime.service_token,
+        settings.required("PUBLIC_BASE_URL", "the public origin, e.g. https://upskill.example"),
     )
     runtime.consume(SUBSCRIPTIONS)
     return [

@@ -17,7 +17,10 @@ _RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 
 
 class Peers:
-    def __init__(self, catalog_addr: str, payments_addr: str, token: Callable[[], str]) -> None:
+    def __init__(
+        self, catalog_addr: str, payments_addr: str, token: Callable[[], str], public_base_url: str
+    ) -> None:
+        self._public = public_base_url.rstrip("/")
         self._catalog = catalog_service_pb2_grpc.CatalogServiceStub(channel(catalog_addr))
         self._payments = payments_service_pb2_grpc.PaymentsServiceStub(channel(payments_addr))
         self._token = token
@@ -51,6 +54,9 @@ class Peers:
                         amount_minor=e.price.amount_minor, currency=e.price.currency
                     ),
                     description=description[:500],
+                    # Where the hosted checkout sends the learner back to.
+                    success_url=f"{self._public}/enrollments/{e.id}",
+                    cancel_url=f"{self._public}/programs/{e.program_id}",
                 ),
                 metadata=self._metadata(),
                 timeout=DEFAULT_DEADLINE_SECONDS,

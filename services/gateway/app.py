@@ -1,0 +1,98 @@
+"""The gateway application: routers, error handling, static files and tracing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from starlette.middleware.base import RequestResponseEndpoint
+from starlette.responses import Response
+
+from services.gateway import (
+    pages,
+    routes_catalog,
+    routes_checkout,
+    routes_credentials,
+    routes_dev,
+    routes_enrollments,
+    routes_health,
+    routes_webhooks,
+)
+from services.gateway.clients import Clients
+from services.gateway.problems import install_problem_handlers
+from services.gateway.rendering import STATIC_DIR
+from services.gateway.security import Authenticator
+from services.gateway.settings import GatewaySettings
+
+API_VERSION = "1.0.0"
+_UNTRACED_URLS = "healthz,readyz,static/"
+
+
+def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> FastAPI:
+    """Build the app. Channels open at start-up unless `clients` is given (tests), and the
+    app then leaves closing them to whoever made them."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = clients is None
+        app.state.clients = Clients.connect(settings) if owned else clients
+        try:
+            yield
+        finally:
+            if owned:
+                await app.state.clients.close()
+
+    app = FastAPI(
+        title="Upskill gateway",
+        version=API_VERSION,
+        summary="HTTP/JSON API of the Upskill micro-credentials marketplace",
+        description=(
+            "JSON in and out, snake_case, money as {amount_minor, currency}. Every error is"
+            " application/problem+json (RFC 9457). Authenticate with"
+            " `Authorization: Bearer <JWT>`."
+        ),
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.authenticator = Authenticator(settings.auth)
+    install_problem_handlers(app)
+
+    for router in (
+        routes_dev.router,
+        routes_catalog.router,
+        routes_enrollments.router,
+        routes_credentials.router,
+        routes_webhooks.router,
+        routes_checkout.router,
+        routes_health.router,
+        pages.router,
+    ):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.middleware("http")(_security_headers)
+    # Server spans start at the HTTP request; the gRPC client interceptors on our
+    # channels continue the same trace into every service.
+    FastAPIInstrumentor.instrument_app(app, excluded_urls=_UNTRACED_URLS)
+    return app
+
+
+async def _security_headers(request: Request, call_next: RequestResponseEndpoint) -> Response:
+    response = await call_next(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    is_page = response.headers.get("content-type", "").startswith("text/html")
+    # /docs is Swagger UI, which loads its scripts from a CDN: no CSP there.
+    if is_page and request.url.path != "/docs":
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; style-src 'self'; form-action 'self' http: https:;"
+            " frame-ancestors 'none'",
+        )
+    return response

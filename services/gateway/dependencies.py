@@ -1,0 +1,93 @@
+"""FastAPI dependencies: the app's shared objects and the caller's identity."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from services.common.auth import Principal, bearer
+from services.common.errors import UnauthenticatedError
+from services.gateway.clients import Clients
+from services.gateway.problems import ProblemError, not_found, unauthenticated
+from services.gateway.security import SESSION_COOKIE, Authenticator
+from services.gateway.settings import GatewaySettings
+
+# Declared for the OpenAPI document; the header itself is parsed by services.common.auth.
+_bearer_scheme = HTTPBearer(
+    auto_error=False,
+    description="A JWT: from POST /api/v1/dev/tokens in dev mode, else from the OIDC issuer.",
+)
+
+
+def get_settings(request: Request) -> GatewaySettings:
+    settings: GatewaySettings = request.app.state.settings
+    return settings
+
+
+def get_clients(request: Request) -> Clients:
+    clients: Clients = request.app.state.clients
+    return clients
+
+
+def get_authenticator(request: Request) -> Authenticator:
+    authenticator: Authenticator = request.app.state.authenticator
+    return authenticator
+
+
+async def optional_principal(
+    request: Request,
+    _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)],
+) -> Principal | None:
+    """The caller when a bearer token was sent (401 if it is bad), else None."""
+    try:
+        token = bearer(request.headers.get("authorization"))
+    except UnauthenticatedError as exc:
+        raise unauthenticated(exc.message) from None
+    if token is None:
+        return None
+    return await get_authenticator(request).verify(token)
+
+
+async def require_principal(
+    principal: Annotated[Principal | None, Depends(optional_principal)],
+) -> Principal:
+    """The caller; 401 before any RPC when no bearer token was sent."""
+    if principal is None:
+        raise unauthenticated("this route needs an 'Authorization: Bearer <token>' header")
+    return principal
+
+
+async def page_viewer(request: Request) -> Principal | None:
+    """Who is looking at a page: the session cookie's principal, or None (never an error)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    principal = None
+    if token:
+        try:
+            principal = await get_authenticator(request).verify(token)
+        except ProblemError:
+            principal = None
+    request.state.viewer = principal  # the page layout shows who is signed in
+    return principal
+
+
+def resource_id(value: str, what: str) -> str:
+    """A path id as the services store it (a canonical UUID); 404 when it cannot be one."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise not_found(f"no {what} with id {value!r}") from None
+
+
+def token_of(principal: Principal | None) -> str:
+    return principal.token if principal else ""
+
+
+SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
+ClientsDep = Annotated[Clients, Depends(get_clients)]
+AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]
+Caller = Annotated[Principal, Depends(require_principal)]
+MaybeCaller = Annotated[Principal | None, Depends(optional_principal)]
+Viewer = Annotated[Principal | None, Depends(page_viewer)]

@@ -1,0 +1,306 @@
+"""Server-rendered pages for people: the storefront, a program, an enrollment, the public
+credential verification page, and (dev mode) sign-in with a dev token kept in a cookie.
+
+Pages call the services with the signed-in viewer's token, exactly as the API does with
+a bearer token; a page needs no JavaScript.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from upskill.catalog.v1 import catalog_service_pb2
+from upskill.credentials.v1 import credentials_service_pb2
+from upskill.enrollment.v1 import enrollment_service_pb2
+
+from services.common.auth import Principal
+from services.gateway import mapping
+from services.gateway.clients import Clients, invoke
+from services.gateway.dependencies import (
+    AuthenticatorDep,
+    ClientsDep,
+    SettingsDep,
+    Viewer,
+    resource_id,
+    token_of,
+)
+from services.gateway.problems import ProblemError, invalid_input, not_found
+from services.gateway.rendering import render
+from services.gateway.schemas import DevTokenRequest
+from services.gateway.security import DEV_TOKEN_TTL_SECONDS, SESSION_COOKIE
+
+router = APIRouter(include_in_schema=False)
+
+STOREFRONT_PAGE_SIZE = 12
+
+
+@router.get("/", response_class=HTMLResponse)
+async def storefront(
+    request: Request,
+    viewer: Viewer,
+    clients: ClientsDep,
+    q: Annotated[str, Query(max_length=200)] = "",
+    skill: Annotated[str, Query(max_length=100)] = "",
+    page_token: Annotated[str, Query(max_length=200)] = "",
+) -> HTMLResponse:
+    reply = await invoke(
+        clients.catalog.ListPrograms,
+        catalog_service_pb2.ListProgramsRequest(
+            query=q.strip(),
+            skill=skill.strip(),
+            page_size=STOREFRONT_PAGE_SIZE,
+            page_token=page_token,
+        ),
+        token=token_of(viewer),
+    )
+    next_url = ""
+    if reply.next_page_token:
+        next_url = "/?" + urlencode({"q": q, "skill": skill, "page_token": reply.next_page_token})
+    return render(
+        request,
+        "storefront.html",
+        {
+            "programs": [mapping.program_to_json(p) for p in reply.programs],
+            "q": q,
+            "skill": skill,
+            "next_url": next_url,
+        },
+    )
+
+
+@router.get("/skills/{skill}")
+async def skill_page(skill: str) -> RedirectResponse:
+    """Where a credential's skill alignment points: the storefront filtered by that skill."""
+    return RedirectResponse("/?" + urlencode({"skill": skill}), status_code=303)
+
+
+@router.get("/programs/{program_id}", response_class=HTMLResponse)
+async def program_page(
+    program_id: str, request: Request, viewer: Viewer, clients: ClientsDep
+) -> HTMLResponse:
+    return await _program_page(request, viewer, clients, program_id)
+
+
+async def _program_page(
+    request: Request,
+    viewer: Principal | None,
+    clients: Clients,
+    program_id: str,
+    *,
+    message: str = "",
+    status_code: int = 200,
+) -> HTMLResponse:
+    reply = await invoke(
+        clients.catalog.GetProgram,
+        catalog_service_pb2.GetProgramRequest(program_id=resource_id(program_id, "program")),
+        token=token_of(viewer),
+    )
+    return render(
+        request,
+        "program.html",
+        {
+            "program": mapping.program_to_json(reply.program),
+            # A fresh key per rendered form: a double-submitted form enrolls once.
+            "idempotency_key": str(uuid.uuid4()),
+            "message": message,
+        },
+        status_code=status_code,
+    )
+
+
+@router.post("/programs/{program_id}/enroll")
+async def enroll(
+    program_id: str,
+    request: Request,
+    viewer: Viewer,
+    clients: ClientsDep,
+    idempotency_key: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    if viewer is None:
+        return await _program_page(
+            request,
+            viewer,
+            clients,
+            program_id,
+            message="Sign in as a learner to enroll.",
+            status_code=401,
+        )
+    try:
+        reply = await invoke(
+            clients.enrollment.CreateEnrollment,
+            enrollment_service_pb2.CreateEnrollmentRequest(
+                program_id=resource_id(program_id, "program"),
+                idempotency_key=idempotency_key,
+            ),
+            token=viewer.token,
+        )
+    except ProblemError as problem:
+        if problem.status in (400, 403, 409):
+            return await _program_page(
+                request,
+                viewer,
+                clients,
+                program_id,
+                message=problem.detail,
+                status_code=problem.status,
+            )
+        raise
+    enrollment = reply.enrollment
+    target = enrollment.checkout_url or f"/enrollments/{enrollment.id}"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.get("/enrollments/{enrollment_id}", response_class=HTMLResponse)
+async def enrollment_page(
+    enrollment_id: str, request: Request, viewer: Viewer, clients: ClientsDep
+) -> HTMLResponse:
+    if viewer is None:
+        raise ProblemError(401, "Sign in to see your enrollment.", slug="unauthenticated")
+    reply = await invoke(
+        clients.enrollment.GetEnrollment,
+        enrollment_service_pb2.GetEnrollmentRequest(
+            enrollment_id=resource_id(enrollment_id, "enrollment")
+        ),
+        token=viewer.token,
+    )
+    enrollment = mapping.enrollment_to_json(reply.enrollment)
+    return render(request, "enrollment.html", {"enrollment": enrollment})
+
+
+@router.get("/credentials/{credential_id}", response_class=HTMLResponse)
+async def credential_page(
+    credential_id: str, request: Request, viewer: Viewer, clients: ClientsDep
+) -> HTMLResponse:
+    token = token_of(viewer)
+    reply = await invoke(
+        clients.credentials.GetCredential,
+        credentials_service_pb2.GetCredentialRequest(
+            credential_id=resource_id(credential_id, "credential")
+        ),
+        token=token,
+    )
+    credential = mapping.credential_to_json(reply.credential)
+    verdict = None
+    verify_error = ""
+    try:
+        verify_reply = await invoke(
+            clients.credentials.VerifyCredential,
+            credentials_service_pb2.VerifyCredentialRequest(credential=credential.jwt),
+            token=token,
+        )
+        verdict = mapping.verification_to_json(verify_reply)
+    except ProblemError as problem:
+        # Fail closed: the page says it could not verify, never that the credential is valid.
+        verify_error = problem.detail
+    return render(
+        request,
+        "credential.html",
+        {
+            "credential": credential,
+            "verdict": verdict,
+            "verify_error": verify_error,
+            "badge": _badge_facts(verdict.credential if verdict else None),
+        },
+    )
+
+
+def _badge_facts(vc: dict[str, Any] | None) -> dict[str, Any]:
+    """What the page shows from the signed credential (only once its signature verified)."""
+    if not vc:
+        return {}
+    subject = vc.get("credentialSubject") or {}
+    achievement = subject.get("achievement") or {}
+    issuer = vc.get("issuer") or {}
+    names = [
+        i.get("identityHash")
+        for i in subject.get("identifier") or []
+        if isinstance(i, dict) and i.get("identityType") == "name" and not i.get("hashed")
+    ]
+    return {
+        "name": achievement.get("name") or vc.get("name", ""),
+        "description": achievement.get("description", ""),
+        "criteria": (achievement.get("criteria") or {}).get("narrative", ""),
+        "skills": [a.get("targetName") for a in achievement.get("alignment") or [] if a],
+        "issuer_name": issuer.get("name", "") if isinstance(issuer, dict) else "",
+        "issuer_id": issuer.get("id", "") if isinstance(issuer, dict) else str(issuer),
+        "learner": names[0] if names else subject.get("id", ""),
+        "valid_from": vc.get("validFrom", ""),
+        "valid_until": vc.get("validUntil", ""),
+    }
+
+
+@router.get("/issuers/{provider_id}", response_class=HTMLResponse)
+async def issuer_page(
+    provider_id: str, request: Request, viewer: Viewer, clients: ClientsDep
+) -> HTMLResponse:
+    """Where a credential's issuer id points: the provider's public profile."""
+    reply = await invoke(
+        clients.catalog.GetProvider,
+        catalog_service_pb2.GetProviderRequest(provider_id=resource_id(provider_id, "issuer")),
+        token=token_of(viewer),
+    )
+    return render(request, "issuer.html", {"provider": mapping.provider_to_json(reply.provider)})
+
+
+# ---------------------------------------------------------------- dev sign-in
+
+
+def _safe_next(value: str) -> str:
+    """Only local paths: a sign-in form must not become an open redirect."""
+    if value.startswith("/") and not value.startswith(("//", "/\\")):
+        return value
+    return "/"
+
+
+@router.post("/session")
+async def sign_in(
+    authenticator: AuthenticatorDep,
+    settings: SettingsDep,
+    role: Annotated[str, Form()] = "learner",
+    sub: Annotated[str, Form()] = "",
+    email: Annotated[str, Form()] = "",
+    provider_id: Annotated[str, Form()] = "",
+    next_path: Annotated[str, Form(alias="next")] = "/",
+) -> RedirectResponse:
+    """Dev mode: mint a token for the form's role and subject and keep it in a cookie."""
+    if not authenticator.dev_mode:
+        raise not_found("sign-in with dev tokens exists only in AUTH_MODE=dev")
+    try:
+        wanted = DevTokenRequest(
+            role=role,  # type: ignore[arg-type]
+            sub=sub.strip(),
+            email=email.strip() or None,
+            provider_id=provider_id.strip() or None,
+        )
+    except ValidationError as exc:
+        detail = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        raise invalid_input(f"cannot sign in: {detail}") from None
+    token = authenticator.mint_dev_token(
+        role=wanted.role,
+        subject=wanted.sub,
+        email=wanted.email or "",
+        provider_id=wanted.provider_id or "",
+    )
+    response = RedirectResponse(_safe_next(next_path), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=DEV_TOKEN_TTL_SECONDS,
+        httponly=True,
+        samesite="lax",
+        secure=settings.public_base_url.startswith("https://"),
+        path="/",
+    )
+    return response
+
+
+@router.post("/session/end")
+async def sign_out(next_path: Annotated[str, Form(alias="next")] = "/") -> RedirectResponse:
+    response = RedirectResponse(_safe_next(next_path), status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response

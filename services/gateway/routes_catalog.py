@@ -1,0 +1,243 @@
+"""/api/v1/providers and /api/v1/programs: the catalog over HTTP."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response, status
+from google.protobuf import field_mask_pb2
+from upskill.catalog.v1 import catalog_pb2, catalog_service_pb2
+
+from services.gateway import mapping
+from services.gateway.clients import invoke
+from services.gateway.dependencies import Caller, ClientsDep, MaybeCaller, resource_id, token_of
+from services.gateway.problems import FieldError, ProblemError, invalid_input, problem_responses
+from services.gateway.schemas import (
+    Program,
+    ProgramCreate,
+    ProgramList,
+    ProgramPatch,
+    Provider,
+    ProviderCreate,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["catalog"])
+
+_READ_ERRORS = problem_responses(400, 401, 404, 422, 502, 503)
+_WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 422, 502, 503)
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def parse_if_match(value: str | None) -> int:
+    """`If-Match: 3` or `If-Match: "3"` (our ETag) -> 3.
+
+    Missing is 428 Precondition Required (RFC 6585): a PATCH without a version would be
+    a lost update waiting to happen. Unparseable is 400.
+    """
+    if value is None or not value.strip():
+        raise ProblemError(
+            428,
+            "PATCH needs an If-Match header with the program's version (its ETag)",
+            slug="precondition-required",
+        )
+    text = value.strip().removeprefix("W/").strip('"')
+    if not text.isdigit() or int(text) < 1:
+        raise invalid_input(
+            "If-Match must be the program's version",
+            [FieldError(field="If-Match", message='expected a version number such as "3"')],
+        )
+    return int(text)
+
+
+def _program_response(response: Response, program: catalog_pb2.Program) -> Program:
+    response.headers["ETag"] = etag(program.version)
+    return mapping.program_to_json(program)
+
+
+@router.post(
+    "/providers",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Provider,
+    responses=_WRITE_ERRORS,
+    summary="Register a provider (admin)",
+)
+async def create_provider(
+    body: ProviderCreate, caller: Caller, clients: ClientsDep, response: Response
+) -> Provider:
+    reply = await invoke(
+        clients.catalog.CreateProvider,
+        catalog_service_pb2.CreateProviderRequest(
+            name=body.name, website=body.website or "", email=body.email or ""
+        ),
+        token=caller.token,
+    )
+    response.headers["Location"] = f"/api/v1/providers/{reply.provider.id}"
+    return mapping.provider_to_json(reply.provider)
+
+
+@router.get(
+    "/providers/{provider_id}",
+    response_model=Provider,
+    responses=_READ_ERRORS,
+    summary="Get a provider",
+)
+async def get_provider(provider_id: str, caller: MaybeCaller, clients: ClientsDep) -> Provider:
+    reply = await invoke(
+        clients.catalog.GetProvider,
+        catalog_service_pb2.GetProviderRequest(provider_id=resource_id(provider_id, "provider")),
+        token=token_of(caller),
+    )
+    return mapping.provider_to_json(reply.provider)
+
+
+@router.post(
+    "/programs",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Program,
+    responses=_WRITE_ERRORS,
+    summary="Create a DRAFT program (provider)",
+)
+async def create_program(
+    body: ProgramCreate, caller: Caller, clients: ClientsDep, response: Response
+) -> Program:
+    reply = await invoke(
+        clients.catalog.CreateProgram,
+        catalog_service_pb2.CreateProgramRequest(spec=mapping.program_spec_to_proto(body)),
+        token=caller.token,
+        renames=mapping.PROGRAM_SPEC_FIELDS,
+    )
+    response.headers["Location"] = f"/api/v1/programs/{reply.program.id}"
+    return _program_response(response, reply.program)
+
+
+@router.get(
+    "/programs",
+    response_model=ProgramList,
+    responses=_READ_ERRORS,
+    summary="List published programs",
+)
+async def list_programs(
+    caller: MaybeCaller,
+    clients: ClientsDep,
+    q: Annotated[str, Query(max_length=200, description="Full-text search")] = "",
+    skill: Annotated[str, Query(max_length=100)] = "",
+    provider_id: Annotated[str, Query(max_length=64)] = "",
+    max_price: Annotated[int | None, Query(ge=0, description="Upper bound, minor units")] = None,
+    page_size: Annotated[int, Query(ge=0, le=100, description="0: the server's default")] = 0,
+    page_token: Annotated[str, Query(max_length=200)] = "",
+) -> ProgramList:
+    request = catalog_service_pb2.ListProgramsRequest(
+        query=q, skill=skill, provider_id=provider_id, page_size=page_size, page_token=page_token
+    )
+    if max_price is not None:
+        request.max_price_minor = max_price
+    reply = await invoke(
+        clients.catalog.ListPrograms,
+        request,
+        token=token_of(caller),
+        renames=mapping.LIST_PROGRAMS_FIELDS,
+    )
+    return ProgramList(
+        programs=[mapping.program_to_json(p) for p in reply.programs],
+        next_page_token=reply.next_page_token or None,
+    )
+
+
+async def _get_program(clients: ClientsDep, program_id: str, token: str) -> catalog_pb2.Program:
+    reply = await invoke(
+        clients.catalog.GetProgram,
+        catalog_service_pb2.GetProgramRequest(program_id=resource_id(program_id, "program")),
+        token=token,
+    )
+    program: catalog_pb2.Program = reply.program
+    return program
+
+
+@router.get(
+    "/programs/{program_id}",
+    response_model=Program,
+    responses=_READ_ERRORS,
+    summary="Get a program (drafts: their provider only)",
+)
+async def get_program(
+    program_id: str, caller: MaybeCaller, clients: ClientsDep, response: Response
+) -> Program:
+    return _program_response(response, await _get_program(clients, program_id, token_of(caller)))
+
+
+@router.patch(
+    "/programs/{program_id}",
+    response_model=Program,
+    responses={**_WRITE_ERRORS, **problem_responses(412, 428)},
+    summary="Change a program's fields (owning provider; needs If-Match: <version>)",
+    description=(
+        "The fields present in the body change and nothing else (null clears capacity or"
+        " credential.valid_for_days). `If-Match` must carry the version last read (the"
+        " program's ETag): missing is 428, stale is 412."
+    ),
+)
+async def update_program(
+    program_id: str,
+    body: ProgramPatch,
+    caller: Caller,
+    clients: ClientsDep,
+    response: Response,
+    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+) -> Program:
+    expected_version = parse_if_match(if_match)
+    current = await _get_program(clients, program_id, caller.token)
+    spec, paths = mapping.apply_program_patch(current.spec, body)
+    if not paths:
+        raise invalid_input(
+            "the body names no field to change", [FieldError(field="body", message="empty")]
+        )
+    reply = await invoke(
+        clients.catalog.UpdateProgram,
+        catalog_service_pb2.UpdateProgramRequest(
+            program_id=current.id,
+            expected_version=expected_version,
+            spec=spec,
+            update_mask=field_mask_pb2.FieldMask(paths=paths),
+        ),
+        token=caller.token,
+        renames=mapping.PROGRAM_SPEC_FIELDS,
+    )
+    return _program_response(response, reply.program)
+
+
+@router.post(
+    "/programs/{program_id}/publish",
+    response_model=Program,
+    responses=_WRITE_ERRORS,
+    summary="Put a DRAFT program on sale (owning provider)",
+)
+async def publish_program(
+    program_id: str, caller: Caller, clients: ClientsDep, response: Response
+) -> Program:
+    reply = await invoke(
+        clients.catalog.PublishProgram,
+        catalog_service_pb2.PublishProgramRequest(program_id=resource_id(program_id, "program")),
+        token=caller.token,
+        renames=mapping.PROGRAM_SPEC_FIELDS,
+    )
+    return _program_response(response, reply.program)
+
+
+@router.post(
+    "/programs/{program_id}/archive",
+    response_model=Program,
+    responses=_WRITE_ERRORS,
+    summary="Take a program off sale for good (owning provider)",
+)
+async def archive_program(
+    program_id: str, caller: Caller, clients: ClientsDep, response: Response
+) -> Program:
+    reply = await invoke(
+        clients.catalog.ArchiveProgram,
+        catalog_service_pb2.ArchiveProgramRequest(program_id=resource_id(program_id, "program")),
+        token=caller.token,
+    )
+    return _program_response(response, reply.program)

@@ -1,0 +1,104 @@
+"""The local payment provider's hosted checkout page (Stripe Checkout's stand-in).
+
+The learner's browser carries no bearer token here (as on Stripe's own page): whoever
+holds the session id may pay it, and the gateway calls payments as itself.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from upskill.payments.v1 import payments_pb2, payments_service_pb2
+
+from services.gateway.clients import invoke
+from services.gateway.dependencies import AuthenticatorDep, ClientsDep
+from services.gateway.problems import ProblemError, not_found
+from services.gateway.rendering import render
+from services.gateway.security import Authenticator
+
+router = APIRouter(include_in_schema=False)
+
+_SESSION_ID = re.compile(r"^cs_[A-Za-z0-9_]{1,200}$")
+_NO_STORE = {"Cache-Control": "no-store"}
+TEST_CARDS = (
+    ("4242 4242 4242 4242", "succeeds"),
+    ("4000 0000 0000 0002", "is declined"),
+    ("4000 0000 0000 9995", "is declined for insufficient funds"),
+)
+
+
+async def _session(
+    clients: ClientsDep, authenticator: Authenticator, session_id: str
+) -> payments_pb2.CheckoutSession:
+    if not _SESSION_ID.match(session_id):
+        raise not_found("no such checkout session")
+    reply = await invoke(
+        clients.payments.GetCheckoutSession,
+        payments_service_pb2.GetCheckoutSessionRequest(session_id=session_id),
+        token=authenticator.service_token(),
+    )
+    session: payments_pb2.CheckoutSession = reply.session
+    return session
+
+
+def _page(
+    request: Request,
+    session: payments_pb2.CheckoutSession,
+    *,
+    message: str = "",
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "checkout.html",
+        {"session": session, "message": message, "test_cards": TEST_CARDS},
+        status_code=status_code,
+        headers=_NO_STORE,
+    )
+
+
+@router.get("/checkout/{session_id}", response_class=HTMLResponse)
+async def checkout_page(
+    session_id: str, request: Request, clients: ClientsDep, authenticator: AuthenticatorDep
+) -> HTMLResponse:
+    return _page(request, await _session(clients, authenticator, session_id))
+
+
+@router.post("/checkout/{session_id}", response_class=HTMLResponse)
+async def pay(
+    session_id: str,
+    request: Request,
+    clients: ClientsDep,
+    authenticator: AuthenticatorDep,
+    card_number: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    session = await _session(clients, authenticator, session_id)
+    card = re.sub(r"[\s-]", "", card_number)
+    if not card:
+        return _page(request, session, message="Enter a card number.", status_code=400)
+    try:
+        reply = await invoke(
+            clients.payments.PayCheckoutSession,
+            payments_service_pb2.PayCheckoutSessionRequest(
+                session_id=session.id or session_id, card_number=card
+            ),
+            token=authenticator.service_token(),
+        )
+    except ProblemError as problem:
+        if problem.status in (400, 409):
+            # A malformed card number, or a session that is no longer open.
+            message = "; ".join(e.message for e in problem.errors) or problem.detail
+            return _page(request, session, message=message, status_code=problem.status)
+        raise
+    if reply.decline_code:
+        return _page(
+            request,
+            reply.session if reply.HasField("session") else session,
+            message=reply.message or "Your card was declined.",
+            status_code=402,
+        )
+    target = reply.session.success_url or f"/checkout/{session_id}"
+    return RedirectResponse(target, status_code=303)

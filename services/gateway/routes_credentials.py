@@ -1,0 +1,169 @@
+"""Credentials: the API, the issuer key set and the revocation status lists."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from upskill.credentials.v1 import credentials_service_pb2
+
+from services.gateway import mapping
+from services.gateway.clients import invoke
+from services.gateway.dependencies import Caller, ClientsDep, MaybeCaller, resource_id, token_of
+from services.gateway.problems import not_found, problem_responses
+from services.gateway.schemas import (
+    Credential,
+    CredentialList,
+    CredentialRevoke,
+    VerifyRequest,
+    VerifyResult,
+)
+
+router = APIRouter(tags=["credentials"])
+
+JWKS_MEDIA_TYPE = "application/jwk-set+json"
+VC_JWT_MEDIA_TYPE = "application/vc+jwt"
+# Keys change rarely (rotation adds one); status lists change on every revocation, so
+# verifiers may cache them only briefly.
+JWKS_CACHE_CONTROL = "public, max-age=300"
+STATUS_LIST_CACHE_CONTROL = "public, max-age=60"
+_STATUS_LIST_ID = re.compile(r"^[a-z0-9-]{1,64}$")
+
+_READ_ERRORS = problem_responses(400, 401, 403, 404, 422, 502, 503)
+_WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 422, 502, 503)
+
+
+@router.get(
+    "/api/v1/credentials",
+    response_model=CredentialList,
+    responses=_READ_ERRORS,
+    summary="List the credentials the caller may see",
+)
+async def list_credentials(
+    caller: Caller,
+    clients: ClientsDep,
+    program_id: Annotated[str, Query(max_length=64)] = "",
+    page_size: Annotated[int, Query(ge=0, le=100, description="0: the server's default")] = 0,
+    page_token: Annotated[str, Query(max_length=200)] = "",
+) -> CredentialList:
+    reply = await invoke(
+        clients.credentials.ListCredentials,
+        credentials_service_pb2.ListCredentialsRequest(
+            program_id=program_id, page_size=page_size, page_token=page_token
+        ),
+        token=caller.token,
+    )
+    return CredentialList(
+        credentials=[mapping.credential_to_json(c) for c in reply.credentials],
+        next_page_token=reply.next_page_token or None,
+    )
+
+
+@router.post(
+    "/api/v1/credentials/verify",
+    response_model=VerifyResult,
+    responses=problem_responses(400, 422, 502, 503),
+    summary="Verify a compact VC-JWT: signature, validity window, revocation (anyone)",
+)
+async def verify_credential(
+    body: VerifyRequest, caller: MaybeCaller, clients: ClientsDep
+) -> VerifyResult:
+    reply = await invoke(
+        clients.credentials.VerifyCredential,
+        credentials_service_pb2.VerifyCredentialRequest(credential=body.credential),
+        token=token_of(caller),
+    )
+    return mapping.verification_to_json(reply)
+
+
+@router.get(
+    "/api/v1/credentials/{credential_id}",
+    response_model=Credential,
+    responses=_READ_ERRORS,
+    summary="Get a credential (anyone holding its id: credentials are shared by link)",
+)
+async def get_credential(
+    credential_id: str, caller: MaybeCaller, clients: ClientsDep
+) -> Credential:
+    reply = await invoke(
+        clients.credentials.GetCredential,
+        credentials_service_pb2.GetCredentialRequest(
+            credential_id=resource_id(credential_id, "credential")
+        ),
+        token=token_of(caller),
+    )
+    return mapping.credential_to_json(reply.credential)
+
+
+@router.post(
+    "/api/v1/credentials/{credential_id}/revoke",
+    response_model=Credential,
+    responses=_WRITE_ERRORS,
+    summary="Revoke a credential (admin, issuing provider)",
+)
+async def revoke_credential(
+    credential_id: str, body: CredentialRevoke, caller: Caller, clients: ClientsDep
+) -> Credential:
+    reply = await invoke(
+        clients.credentials.RevokeCredential,
+        credentials_service_pb2.RevokeCredentialRequest(
+            credential_id=resource_id(credential_id, "credential"), reason=body.reason
+        ),
+        token=caller.token,
+    )
+    return mapping.credential_to_json(reply.credential)
+
+
+@router.get(
+    "/.well-known/jwks.json",
+    response_class=Response,
+    responses={
+        200: {"description": "The JWK Set", "content": {JWKS_MEDIA_TYPE: {}}},
+        **problem_responses(502, 503),
+    },
+    summary="Every issuer public key that signs or once signed credentials",
+)
+async def jwks(clients: ClientsDep) -> Response:
+    reply = await invoke(
+        clients.credentials.GetJwks, credentials_service_pb2.GetJwksRequest(), token=""
+    )
+    return Response(
+        content=reply.jwks_json,
+        media_type=JWKS_MEDIA_TYPE,
+        headers={"Cache-Control": JWKS_CACHE_CONTROL},
+    )
+
+
+@router.get(
+    "/status-lists/{list_id}",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The BitstringStatusListCredential: a VC-JWT, or its decoded JSON"
+            " when the request asks for application/json",
+            "content": {VC_JWT_MEDIA_TYPE: {}, "application/json": {}},
+        },
+        **problem_responses(404, 502, 503),
+    },
+    summary="A Bitstring Status List credential (revocation)",
+)
+async def status_list(list_id: str, request: Request, clients: ClientsDep) -> Response:
+    if not _STATUS_LIST_ID.match(list_id):
+        raise not_found(f"no status list {list_id!r}")
+    reply = await invoke(
+        clients.credentials.GetStatusList,
+        credentials_service_pb2.GetStatusListRequest(list_id=list_id),
+        token="",
+    )
+    headers = {"Cache-Control": STATUS_LIST_CACHE_CONTROL, "Vary": "Accept"}
+    if _prefers_json(request.headers.get("accept", "")):
+        return Response(reply.credential_json, media_type="application/json", headers=headers)
+    return Response(reply.jwt, media_type=VC_JWT_MEDIA_TYPE, headers=headers)
+
+
+def _prefers_json(accept: str) -> bool:
+    media_types = [part.split(";")[0].strip().lower() for part in accept.split(",")]
+    return any(m in ("application/json", "application/vc+ld+json") for m in media_types) and (
+        VC_JWT_MEDIA_TYPE not in media_types
+    )

@@ -1,0 +1,143 @@
+"""/api/v1/enrollments: the purchase saga's HTTP face.
+
+POST /api/v1/enrollments/{id}/refund is not here yet: payments has no refund RPC.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Header, Query, Response, status
+from upskill.enrollment.v1 import enrollment_service_pb2
+
+from services.gateway import mapping
+from services.gateway.clients import invoke
+from services.gateway.dependencies import Caller, ClientsDep, resource_id
+from services.gateway.problems import problem_responses
+from services.gateway.schemas import (
+    Enrollment,
+    EnrollmentComplete,
+    EnrollmentCreate,
+    EnrollmentList,
+)
+
+router = APIRouter(prefix="/api/v1/enrollments", tags=["enrollments"])
+
+_READ_ERRORS = problem_responses(400, 401, 403, 404, 422, 502, 503)
+_WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 422, 502, 503)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Enrollment,
+    responses=_WRITE_ERRORS,
+    summary="Enroll in a published program (learner)",
+    description=(
+        "201 with the enrollment: PENDING_PAYMENT with a checkout_url to pay at, or ACTIVE"
+        " for a free program. A sold-out program is 409. Retrying with the same"
+        " Idempotency-Key returns the first enrollment instead of a second one."
+    ),
+)
+async def create_enrollment(
+    body: EnrollmentCreate,
+    caller: Caller,
+    clients: ClientsDep,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+) -> Enrollment:
+    reply = await invoke(
+        clients.enrollment.CreateEnrollment,
+        enrollment_service_pb2.CreateEnrollmentRequest(
+            program_id=body.program_id, idempotency_key=idempotency_key or ""
+        ),
+        token=caller.token,
+        renames=mapping.CREATE_ENROLLMENT_FIELDS,
+    )
+    response.headers["Location"] = f"/api/v1/enrollments/{reply.enrollment.id}"
+    return mapping.enrollment_to_json(reply.enrollment)
+
+
+@router.get(
+    "",
+    response_model=EnrollmentList,
+    responses=_READ_ERRORS,
+    summary="List the enrollments the caller may see",
+)
+async def list_enrollments(
+    caller: Caller,
+    clients: ClientsDep,
+    program_id: Annotated[str, Query(max_length=64)] = "",
+    page_size: Annotated[int, Query(ge=0, le=100, description="0: the server's default")] = 0,
+    page_token: Annotated[str, Query(max_length=200)] = "",
+) -> EnrollmentList:
+    reply = await invoke(
+        clients.enrollment.ListEnrollments,
+        enrollment_service_pb2.ListEnrollmentsRequest(
+            program_id=program_id, page_size=page_size, page_token=page_token
+        ),
+        token=caller.token,
+    )
+    return EnrollmentList(
+        enrollments=[mapping.enrollment_to_json(e) for e in reply.enrollments],
+        next_page_token=reply.next_page_token or None,
+    )
+
+
+@router.get(
+    "/{enrollment_id}",
+    response_model=Enrollment,
+    responses=_READ_ERRORS,
+    summary="Get an enrollment (its learner, the program's provider, admin)",
+)
+async def get_enrollment(enrollment_id: str, caller: Caller, clients: ClientsDep) -> Enrollment:
+    reply = await invoke(
+        clients.enrollment.GetEnrollment,
+        enrollment_service_pb2.GetEnrollmentRequest(
+            enrollment_id=resource_id(enrollment_id, "enrollment")
+        ),
+        token=caller.token,
+    )
+    return mapping.enrollment_to_json(reply.enrollment)
+
+
+@router.post(
+    "/{enrollment_id}/complete",
+    response_model=Enrollment,
+    responses=_WRITE_ERRORS,
+    summary="Mark an ACTIVE enrollment COMPLETED (owning provider)",
+)
+async def complete_enrollment(
+    enrollment_id: str,
+    caller: Caller,
+    clients: ClientsDep,
+    body: Annotated[EnrollmentComplete | None, Body()] = None,
+) -> Enrollment:
+    body = body or EnrollmentComplete()
+    reply = await invoke(
+        clients.enrollment.CompleteEnrollment,
+        enrollment_service_pb2.CompleteEnrollmentRequest(
+            enrollment_id=resource_id(enrollment_id, "enrollment"),
+            grade=body.grade or "",
+            evidence_url=body.evidence_url or "",
+        ),
+        token=caller.token,
+    )
+    return mapping.enrollment_to_json(reply.enrollment)
+
+
+@router.post(
+    "/{enrollment_id}/cancel",
+    response_model=Enrollment,
+    responses=_WRITE_ERRORS,
+    summary="Cancel a PENDING_PAYMENT enrollment (its learner)",
+)
+async def cancel_enrollment(enrollment_id: str, caller: Caller, clients: ClientsDep) -> Enrollment:
+    reply = await invoke(
+        clients.enrollment.CancelEnrollment,
+        enrollment_service_pb2.CancelEnrollmentRequest(
+            enrollment_id=resource_id(enrollment_id, "enrollment")
+        ),
+        token=caller.token,
+    )
+    return mapping.enrollment_to_json(reply.enrollment)

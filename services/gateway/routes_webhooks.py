@@ -1,0 +1,66 @@
+"""Stripe webhook ingress: the raw body and its signature go to payments untouched.
+
+Status codes steer Stripe's retries: 2xx stops them; 400 says "this will never verify"
+(bad signature or payload); 5xx says "try again later" (payments unreachable or failing).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from upskill.payments.v1 import payments_service_pb2
+
+from services.gateway.clients import invoke
+from services.gateway.dependencies import AuthenticatorDep, ClientsDep
+from services.gateway.problems import ProblemError, invalid_input, problem_responses
+from services.gateway.schemas import WebhookAck
+
+router = APIRouter(tags=["webhooks"])
+
+MAX_PAYLOAD_BYTES = 1024 * 1024  # HandleProviderWebhookRequest.payload's limit
+_SIGNATURE_REJECTED = ("INVALID_ARGUMENT", "UNAUTHENTICATED")
+
+
+@router.post(
+    "/webhooks/stripe",
+    response_model=WebhookAck,
+    responses=problem_responses(400, 413, 502, 503),
+    summary="Stripe webhook events (raw body + Stripe-Signature)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+        "parameters": [
+            {
+                "name": "Stripe-Signature",
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string"},
+            }
+        ],
+    },
+)
+async def stripe_webhook(
+    request: Request, clients: ClientsDep, authenticator: AuthenticatorDep
+) -> WebhookAck:
+    signature = request.headers.get("stripe-signature", "").strip()
+    if not signature:
+        raise invalid_input("missing Stripe-Signature header")
+    payload = await request.body()
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise ProblemError(413, "webhook payload is too large", slug="payload-too-large")
+    if len(payload) < 2:
+        raise invalid_input("webhook payload is empty")
+    try:
+        await invoke(
+            clients.payments.HandleProviderWebhook,
+            payments_service_pb2.HandleProviderWebhookRequest(payload=payload, signature=signature),
+            token=authenticator.service_token(),
+        )
+    except ProblemError as problem:
+        if problem.grpc_code in _SIGNATURE_REJECTED:
+            # Payments says the event does not verify: never retry it. An UNAUTHENTICATED
+            # here is about Stripe's signature, not a caller's token, so no 401.
+            raise invalid_input(problem.detail) from None
+        raise
+    return WebhookAck()

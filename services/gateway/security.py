@@ -1,0 +1,68 @@
+"""Who is calling: bearer tokens for the API, a cookie for pages, and the gateway's own
+service identity for the calls no person's token covers (webhooks, hosted checkout).
+
+The gateway authenticates only enough to answer 401 early; the services authorise.
+"""
+
+from __future__ import annotations
+
+import time
+
+from starlette.concurrency import run_in_threadpool
+
+from services.common.auth import AuthSettings, Principal, Role, TokenVerifier, mint_dev_token
+from services.common.errors import UnauthenticatedError
+from services.gateway.problems import unauthenticated
+
+SERVICE_NAME = "gateway"
+# Dev service tokens live 12 h; mint a fresh one well before that.
+SERVICE_TOKEN_REFRESH_SECONDS = 3600.0
+DEV_TOKEN_TTL_SECONDS = 12 * 3600
+SESSION_COOKIE = "upskill_token"
+
+
+class Authenticator:
+    def __init__(self, auth: AuthSettings) -> None:
+        self._auth = auth
+        self._verifier = TokenVerifier(auth)
+        self._service_token = ""
+        self._service_token_minted = 0.0
+
+    @property
+    def dev_mode(self) -> bool:
+        return self._auth.mode == "dev"
+
+    async def verify(self, token: str) -> Principal:
+        """The principal for `token`, or a 401 ProblemError."""
+        try:
+            if self.dev_mode:
+                return self._verifier.verify(token)
+            # OIDC verification may fetch the issuer's JWKS: keep it off the event loop.
+            return await run_in_threadpool(self._verifier.verify, token)
+        except UnauthenticatedError as exc:
+            raise unauthenticated(exc.message) from None
+
+    def service_token(self) -> str:
+        """The gateway's own service token (re-minted hourly in dev mode)."""
+        now = time.monotonic()
+        if (
+            not self._service_token
+            or now - self._service_token_minted > SERVICE_TOKEN_REFRESH_SECONDS
+        ):
+            self._service_token = self._verifier.service_token(SERVICE_NAME)
+            self._service_token_minted = now
+        return self._service_token
+
+    def mint_dev_token(
+        self, *, role: Role | str, subject: str, email: str = "", provider_id: str = ""
+    ) -> str:
+        if not self.dev_mode:
+            raise RuntimeError("dev tokens exist only in AUTH_MODE=dev")
+        return mint_dev_token(
+            self._auth.jwt_secret,
+            role=role,
+            subject=subject,
+            email=email,
+            provider_id=provider_id,
+            ttl_seconds=DEV_TOKEN_TTL_SECONDS,
+        )
