@@ -21,7 +21,7 @@ from services.common.errors import (
     PermissionDeniedError,
 )
 from services.common.outbox import enqueue
-from services.common.paging import decode_token, encode_token, page_size
+from services.common.paging import decode_token, page_size, split_page
 from services.common.protos import timestamp
 from services.common.rpc import rpc
 
@@ -178,11 +178,7 @@ class CatalogApi(catalog_service_pb2_grpc.CatalogServiceServicer):
                 after=decode_token(request.page_token),
                 limit=limit + 1,
             )
-        next_token = ""
-        if len(programs) > limit:
-            programs = programs[:limit]
-            last = programs[-1]
-            next_token = encode_token(last.created_at, last.id)
+        programs, next_token = split_page(programs, limit, lambda p: (p.created_at, p.id))
         return pb.ListProgramsResponse(
             programs=[program_to_pb(p) for p in programs], next_page_token=next_token
         )

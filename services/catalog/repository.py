@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -16,6 +17,7 @@ from services.catalog.domain import (
     Provider,
 )
 from services.common.errors import NotFoundError
+from services.common.sql import Where
 
 _PROGRAM_COLUMNS = """p.id, p.provider_id, v.name AS provider_name, p.title, p.summary, p.description,
     p.skills, p.duration_hours, p.price_minor, p.currency, p.capacity, p.credential, p.status,
@@ -160,30 +162,22 @@ async def list_published(
     skill: str,
     provider_id: str,
     max_price_minor: int | None,
-    after: tuple[Any, str] | None,
+    after: tuple[datetime, str] | None,
     limit: int,
 ) -> list[Program]:
-    clauses = ["p.status = 'PUBLISHED'"]
-    args: list[Any] = []
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
+    where = Where().add("p.status = 'PUBLISHED'")
     if query:
-        clauses.append(f"p.search @@ websearch_to_tsquery('simple', {arg(query)})")
+        where.add("p.search @@ websearch_to_tsquery('simple', {})", query)
     if skill:
-        clauses.append(f"{arg(skill)} = ANY (p.skills)")
+        where.add("{} = ANY (p.skills)", skill)
     if provider_id:
-        clauses.append(f"p.provider_id = {arg(provider_id)}")
+        where.add("p.provider_id = {}::uuid", provider_id)
     if max_price_minor is not None:
-        clauses.append(f"p.price_minor <= {arg(max_price_minor)}")
-    if after is not None:
-        clauses.append(f"(p.created_at, p.id) < ({arg(after[0])}, {arg(after[1])}::uuid)")
+        where.add("p.price_minor <= {}", max_price_minor)
+    where.after(after, "p.created_at")
     rows = await conn.fetch(
         f"""SELECT {_PROGRAM_COLUMNS} FROM programs p JOIN providers v ON v.id = p.provider_id
-            WHERE {" AND ".join(clauses)}
-            ORDER BY p.created_at DESC, p.id DESC LIMIT {arg(limit)}""",
-        *args,
+            {where.sql()} ORDER BY p.created_at DESC, p.id DESC LIMIT {where.param(limit)}""",
+        *where.args,
     )
     return [_program(r) for r in rows]

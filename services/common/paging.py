@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
 from services.common.errors import FieldViolation, InvalidArgumentError
+
+T = TypeVar("T")
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -34,3 +38,13 @@ def decode_token(token: str) -> tuple[datetime, str] | None:
             "page_token is not one this service issued",
             [FieldViolation("page_token", f"malformed: {exc.__class__.__name__}")],
         ) from None
+
+
+def split_page(
+    rows: list[T], limit: int, cursor: Callable[[T], tuple[datetime, str]]
+) -> tuple[list[T], str]:
+    """Rows fetched with LIMIT limit+1 -> (this page, token for the next or "")."""
+    if len(rows) <= limit:
+        return rows, ""
+    page = rows[:limit]
+    return page, encode_token(*cursor(page[-1]))

@@ -12,7 +12,7 @@ from upskill.credentials.v1 import credentials_service_pb2 as pb
 
 from services.common.auth import Role, authenticated
 from services.common.errors import NotFoundError, PermissionDeniedError
-from services.common.paging import decode_token, encode_token, page_size
+from services.common.paging import decode_token, page_size, split_page
 from services.common.protos import timestamp
 from services.common.rpc import rpc
 from services.credentials import repository
@@ -65,10 +65,7 @@ class CredentialsApi(credentials_service_pb2_grpc.CredentialsServiceServicer):
                 after=decode_token(request.page_token),
                 limit=limit + 1,
             )
-        next_token = ""
-        if len(rows) > limit:
-            rows = rows[:limit]
-            next_token = encode_token(rows[-1].issued_at, rows[-1].id)
+        rows, next_token = split_page(rows, limit, lambda r: (r.issued_at, r.id))
         return pb.ListCredentialsResponse(
             credentials=[credential_to_pb(c) for c in rows], next_page_token=next_token
         )

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from services.common.errors import NotFoundError
+from services.common.sql import Where
 from services.credentials.status_list import MIN_BITS
 
 
@@ -167,27 +168,20 @@ async def list_for(
     learner_id: str | None,
     provider_id: str | None,
     program_id: str,
-    after: tuple[Any, str] | None,
+    after: tuple[datetime, str] | None,
     limit: int,
 ) -> list[CredentialRecord]:
-    clauses: list[str] = []
-    args: list[Any] = []
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
+    where = Where()
     if learner_id is not None:
-        clauses.append(f"learner_id = {arg(learner_id)}")
+        where.add("learner_id = {}", learner_id)
     if provider_id is not None:
-        clauses.append(f"provider_id = {arg(provider_id)}::uuid")
+        where.add("provider_id = {}::uuid", provider_id)
     if program_id:
-        clauses.append(f"program_id = {arg(program_id)}::uuid")
-    if after is not None:
-        clauses.append(f"(issued_at, id) < ({arg(after[0])}, {arg(after[1])}::uuid)")
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where.add("program_id = {}::uuid", program_id)
+    where.after(after, "issued_at")
     rows = await conn.fetch(
-        f"SELECT * FROM credentials {where} ORDER BY issued_at DESC, id DESC LIMIT {arg(limit)}",
-        *args,
+        f"""SELECT * FROM credentials {where.sql()}
+            ORDER BY issued_at DESC, id DESC LIMIT {where.param(limit)}""",
+        *where.args,
     )
     return [_record(r) for r in rows]

@@ -10,7 +10,7 @@ from upskill.enrollment.v1 import enrollment_service_pb2 as pb
 
 from services.common.auth import Principal, Role, authenticated
 from services.common.errors import FailedPreconditionError, NotFoundError, PermissionDeniedError
-from services.common.paging import decode_token, encode_token, page_size
+from services.common.paging import decode_token, page_size, split_page
 from services.common.rpc import rpc
 from services.enrollment import repository, unit_of_work
 from services.enrollment.domain import Enrollment, Price, Status
@@ -120,10 +120,7 @@ class EnrollmentApi(enrollment_service_pb2_grpc.EnrollmentServiceServicer):
                 after=decode_token(request.page_token),
                 limit=limit + 1,
             )
-        next_token = ""
-        if len(rows) > limit:
-            rows = rows[:limit]
-            next_token = encode_token(rows[-1].created_at, rows[-1].id)
+        rows, next_token = split_page(rows, limit, lambda r: (r.created_at, r.id))
         return pb.ListEnrollmentsResponse(
             enrollments=[enrollment_to_pb(e) for e in rows], next_page_token=next_token
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -11,6 +12,7 @@ from services.common.errors import (
     NotFoundError,
     ResourceExhaustedError,
 )
+from services.common.sql import Where
 from services.enrollment.domain import SEAT_HOLDING, Enrollment, Price, Status
 
 
@@ -135,27 +137,20 @@ async def list_for(
     learner_id: str | None,
     provider_id: str | None,
     program_id: str,
-    after: tuple[Any, str] | None,
+    after: tuple[datetime, str] | None,
     limit: int,
 ) -> list[Enrollment]:
-    clauses: list[str] = []
-    args: list[Any] = []
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
+    where = Where()
     if learner_id is not None:
-        clauses.append(f"learner_id = {arg(learner_id)}")
+        where.add("learner_id = {}", learner_id)
     if provider_id is not None:
-        clauses.append(f"provider_id = {arg(provider_id)}::uuid")
+        where.add("provider_id = {}::uuid", provider_id)
     if program_id:
-        clauses.append(f"program_id = {arg(program_id)}::uuid")
-    if after is not None:
-        clauses.append(f"(created_at, id) < ({arg(after[0])}, {arg(after[1])}::uuid)")
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where.add("program_id = {}::uuid", program_id)
+    where.after(after, "created_at")
     rows = await conn.fetch(
-        f"SELECT * FROM enrollments {where} ORDER BY created_at DESC, id DESC LIMIT {arg(limit)}",
-        *args,
+        f"""SELECT * FROM enrollments {where.sql()}
+            ORDER BY created_at DESC, id DESC LIMIT {where.param(limit)}""",
+        *where.args,
     )
     return [_enrollment(r) for r in rows]

@@ -4,6 +4,7 @@ transactional outbox, relay deduplication, inbox idempotency, dead letters."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -24,9 +25,9 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 SUCCEEDED_SUBJECT = events.subject_for(events_pb2.PaymentSucceeded)
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
     """Wait for an asynchronous outcome; the bound only keeps a broken build from hanging."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within
     while not await check():
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
@@ -49,10 +50,8 @@ async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
     context = nc.jetstream()
     # Each test gets clean streams, so counts below are this test's alone.
     for stream in ("PAYMENTS", jetstream.DLQ_STREAM):
-        try:
+        with contextlib.suppress(nats.js.errors.NotFoundError):
             await context.delete_stream(stream)
-        except nats.js.errors.NotFoundError:
-            pass
     await jetstream.ensure_stream(context, "payments")
     yield context
     await nc.close()
@@ -68,12 +67,15 @@ async def stream_count(js: JetStreamContext, stream: str) -> int:
 
 
 async def test_outbox_row_commits_and_rolls_back_with_the_state_change(pool: asyncpg.Pool) -> None:
+    async def change_then_fail(conn: asyncpg.Connection) -> None:
+        async with conn.transaction():
+            await conn.execute("INSERT INTO effects VALUES (gen_random_uuid(), 'state')")
+            await enqueue(conn, succeeded(), source="test")
+            raise RuntimeError("boom")
+
     async with pool.acquire() as conn:
         with pytest.raises(RuntimeError, match="boom"):
-            async with conn.transaction():
-                await conn.execute("INSERT INTO effects VALUES (gen_random_uuid(), 'state')")
-                await enqueue(conn, succeeded(), source="test")
-                raise RuntimeError("boom")
+            await change_then_fail(conn)
         assert await conn.fetchval("SELECT count(*) FROM effects") == 0
         assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
 
@@ -119,7 +121,7 @@ async def test_relay_publishes_each_row_once_even_after_crashing(
         assert await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
     sub = await js.pull_subscribe(SUCCEEDED_SUBJECT, stream="PAYMENTS")
     msgs = await sub.fetch(3, timeout=5)
-    assert [m.headers["Nats-Msg-Id"] for m in msgs] == ids
+    assert [(m.headers or {})["Nats-Msg-Id"] for m in msgs] == ids
 
 
 async def test_relay_is_woken_by_notify_without_waiting_for_the_poll(
@@ -131,7 +133,7 @@ async def test_relay_is_woken_by_notify_without_waiting_for_the_poll(
         async with pool.acquire() as conn, conn.transaction():
             await enqueue(conn, succeeded(), source="test")
         started = asyncio.get_running_loop().time()
-        await eventually(lambda: _count_is(js, 1), timeout=4.0)
+        await eventually(lambda: _count_is(js, 1), within=4.0)
         # The fallback poll is 5 s: arriving well before it proves NOTIFY woke the relay.
         assert asyncio.get_running_loop().time() - started < 4.0
     finally:
@@ -162,9 +164,7 @@ def recording_consumer(
 
     async def record(conn: asyncpg.Connection, event: Message, envelope: events.Envelope) -> None:
         assert isinstance(event, events_pb2.PaymentSucceeded)
-        await conn.execute(
-            "INSERT INTO effects VALUES ($1, $2)", envelope.id, event.enrollment_id
-        )
+        await conn.execute("INSERT INTO effects VALUES ($1, $2)", envelope.id, event.enrollment_id)
         if failures["left"] > 0:
             failures["left"] -= 1
             raise ConnectionError("transient")  # the insert above must roll back
@@ -208,7 +208,7 @@ async def test_transient_failure_is_retried_until_it_succeeds(
     await publish_raw(js, message.SerializeToString(), headers_for(message, str(uuid.uuid4())))
     task = asyncio.create_task(recording_consumer("retrier", pool, js, fail_first=1).run())
     try:
-        await eventually(lambda: _effects_are(pool, ["retried"]), timeout=15)
+        await eventually(lambda: _effects_are(pool, ["retried"]), within=15)
         await eventually(lambda: _pending_is(js, "retrier", 0))
         assert await stream_count(js, jetstream.DLQ_STREAM) == 0
     finally:
@@ -233,10 +233,10 @@ async def test_undecodable_event_is_dead_lettered_and_does_not_block_the_next(
         await eventually(lambda: _dlq_has(js, 2))
         sub = await js.pull_subscribe("upskill.dlq.dlqtest", stream=jetstream.DLQ_STREAM)
         letters = await sub.fetch(2, timeout=5)
-        reasons = sorted(m.headers["upskill-dlq-reason"] for m in letters)
+        reasons = sorted((m.headers or {})["upskill-dlq-reason"] for m in letters)
         assert reasons[0].startswith("undecodable: body is not a valid")
         assert reasons[1].startswith("undecodable: missing CloudEvents headers")
-        assert {m.headers["upskill-dlq-subject"] for m in letters} == {SUCCEEDED_SUBJECT}
+        assert {(m.headers or {})["upskill-dlq-subject"] for m in letters} == {SUCCEEDED_SUBJECT}
         assert letters[0].data in (b"\xff\xfe not protobuf", b"no headers at all")
         await eventually(lambda: _pending_is(js, "dlqtest", 0))
     finally:

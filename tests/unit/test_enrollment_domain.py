@@ -84,7 +84,11 @@ def test_complete_only_from_active() -> None:
         e.complete()
     e.payment_succeeded("pay-1")
     e.complete("A", "https://evidence.example/1")
-    assert (e.status, e.grade, e.evidence_url) == (Status.COMPLETED, "A", "https://evidence.example/1")
+    assert (e.status, e.grade, e.evidence_url) == (
+        Status.COMPLETED,
+        "A",
+        "https://evidence.example/1",
+    )
     assert e.pull_events()[-1] == Completed(e.id)
     with pytest.raises(FailedPreconditionError):
         e.complete()

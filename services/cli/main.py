@@ -1,0 +1,387 @@
+"""The `upskill` command: run the stack locally, mint dev tokens, walk the demo journey,
+inspect and replay dead letters.
+
+    upskill dev [--data-dir .data] [--port 8080]
+    upskill token --role learner --sub alice [--email alice@example.com]
+    upskill demo [--url http://127.0.0.1:8080]
+    upskill dlq list [--consumer NAME] [--json]
+    upskill dlq replay --consumer NAME (--seq N | --all)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from services.common.auth import Role, mint_dev_token
+from services.common.embedded import EmbeddedServerError
+from services.credentials.keys import IssuerKey
+
+log = logging.getLogger("upskill")
+
+DEFAULT_DATA_DIR = ".data"
+DEFAULT_URL = "http://127.0.0.1:8080"
+READY_TIMEOUT_SECONDS = 120.0
+
+
+class CliError(Exception):
+    """A user-facing failure: printed as `upskill: error: ...`, exit status 1."""
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="upskill", description="Upskill micro-credentials marketplace: developer tools."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    data_dir_default = os.environ.get("UPSKILL_DATA_DIR", DEFAULT_DATA_DIR)
+
+    dev = sub.add_parser(
+        "dev",
+        help="run everything locally on embedded PostgreSQL and NATS",
+        description=(
+            "Start PostgreSQL and NATS (embedded, or DATABASE_URL / NATS_URL when set), the "
+            "four services and the gateway; Ctrl-C stops everything. Data survives restarts."
+        ),
+    )
+    dev.add_argument("--data-dir", type=Path, default=Path(data_dir_default))
+    dev.add_argument(
+        "--port",
+        type=_port,
+        default=None,
+        help="gateway port (default 8080, or a free one when 8080 is taken)",
+    )
+    dev.add_argument("--ready-timeout", type=float, default=READY_TIMEOUT_SECONDS)
+
+    sub.add_parser(
+        "keygen",
+        help="print a new Ed25519 private key (PEM) for CREDENTIALS_SIGNING_KEY",
+    )
+
+    token = sub.add_parser("token", help="print a dev-mode JWT (AUTH_MODE=dev)")
+    token.add_argument("--role", required=True, choices=[r.value for r in Role])
+    token.add_argument("--sub", required=True, help="subject: the learner id, etc.")
+    token.add_argument("--email", default="")
+    token.add_argument("--provider-id", default="", help="required with --role provider")
+    token.add_argument("--ttl", type=int, default=12 * 3600, help="lifetime in seconds")
+    token.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(data_dir_default),
+        help="where `upskill dev` keeps its secrets (used when AUTH_JWT_SECRET is unset)",
+    )
+
+    demo = sub.add_parser("demo", help="walk the whole journey over the public HTTP API")
+    demo.add_argument(
+        "--url",
+        default=None,
+        help=f"gateway base URL (default: the running `upskill dev`, else {DEFAULT_URL})",
+    )
+    demo.add_argument("--data-dir", type=Path, default=Path(data_dir_default))
+    demo.add_argument("--timeout", type=float, default=20.0, help="deadline for each wait")
+
+    dlq = sub.add_parser("dlq", help="list and replay dead-lettered events")
+    dlq.add_argument(
+        "--nats-url", default=None, help="default: NATS_URL, else the running `upskill dev`"
+    )
+    dlq.add_argument("--data-dir", type=Path, default=Path(data_dir_default))
+    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
+    dlq_list = dlq_sub.add_parser("list", help="list dead letters")
+    dlq_list.add_argument("--consumer", default=None, help="only this consumer's")
+    dlq_list.add_argument("--json", action="store_true", help="one JSON object per line")
+    dlq_replay = dlq_sub.add_parser(
+        "replay", help="republish dead letters to their original subject and delete them"
+    )
+    dlq_replay.add_argument("--consumer", required=True)
+    which = dlq_replay.add_mutually_exclusive_group(required=True)
+    which.add_argument("--seq", type=int, help="the dead letter's sequence in stream DLQ")
+    which.add_argument("--all", action="store_true", help="every dead letter of the consumer")
+    return parser
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 < value < 65536:
+        raise argparse.ArgumentTypeError(f"port must be 1-65535, got {value}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "dev":
+            return cmd_dev(args)
+        if args.command == "keygen":
+            print(IssuerKey.generate().private_pem(), end="")
+            return 0
+        if args.command == "token":
+            return cmd_token(args, parser)
+        if args.command == "demo":
+            return cmd_demo(args)
+        if args.command == "dlq":
+            return cmd_dlq(args)
+    except CliError as exc:
+        print(f"upskill: error: {exc}", file=sys.stderr)
+        return 1
+    parser.error(f"unknown command {args.command}")
+    return 2  # unreachable: parser.error exits
+
+
+# --------------------------------------------------------------------------- token
+
+
+def jwt_secret(data_dir: Path) -> str:
+    """AUTH_JWT_SECRET, else the secret `upskill dev` generated in `data_dir`."""
+    from services.cli.stack import SECRETS_FILE, DevSecrets, StackError
+
+    secret = os.environ.get("AUTH_JWT_SECRET", "").strip()
+    if secret:
+        return secret
+    path = data_dir / SECRETS_FILE
+    if not path.exists():
+        raise CliError(
+            f"AUTH_JWT_SECRET is not set and {path} does not exist: "
+            "run `upskill dev` once, or export AUTH_JWT_SECRET"
+        )
+    try:
+        return DevSecrets.load(path).jwt_secret
+    except StackError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def cmd_token(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.role == Role.PROVIDER.value and not args.provider_id:
+        parser.error("--role provider needs --provider-id")
+    token = mint_dev_token(
+        jwt_secret(args.data_dir),
+        role=args.role,
+        subject=args.sub,
+        email=args.email,
+        provider_id=args.provider_id,
+        ttl_seconds=args.ttl,
+    )
+    print(token)
+    return 0
+
+
+# --------------------------------------------------------------------------- demo
+
+
+def _running_dev(data_dir: Path) -> dict[str, object] | None:
+    from services.cli.stack import read_run_file
+
+    return read_run_file(data_dir)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from services.cli.demo import JourneyError, run_journey
+
+    url = args.url
+    if not url:
+        running = _running_dev(args.data_dir)
+        url = str(running["gateway_url"]) if running else DEFAULT_URL
+    print(f"Walking the Upskill journey against {url}\n")
+    try:
+        result = run_journey(url, deadline_seconds=args.timeout)
+    except JourneyError as exc:
+        print(f"\nupskill demo: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"\nDone: credential {result.credential_id} for enrollment {result.enrollment_id} "
+        f"verifies. See it at {url.rstrip('/')}/credentials/{result.credential_id}"
+    )
+    return 0
+
+
+# --------------------------------------------------------------------------- dlq
+
+
+def _nats_url(args: argparse.Namespace) -> str:
+    if args.nats_url:
+        return str(args.nats_url)
+    if os.environ.get("NATS_URL"):
+        return os.environ["NATS_URL"]
+    running = _running_dev(args.data_dir)
+    if running and running.get("nats_url"):
+        return str(running["nats_url"])
+    raise CliError(
+        f"no NATS to talk to: set NATS_URL (or --nats-url), or start `upskill dev` "
+        f"(no running one found in {args.data_dir})"
+    )
+
+
+def cmd_dlq(args: argparse.Namespace) -> int:
+    url = _nats_url(args)
+    return asyncio.run(_dlq(args, url))
+
+
+async def _dlq(args: argparse.Namespace, url: str) -> int:
+    import nats
+
+    from services.cli import dlq
+
+    try:
+        nc = await nats.connect(
+            url, connect_timeout=5, max_reconnect_attempts=0, allow_reconnect=False
+        )
+    except Exception as exc:
+        raise CliError(f"cannot connect to NATS at {url}: {exc!r}") from exc
+    try:
+        js = nc.jetstream(timeout=10)
+        if args.dlq_command == "list":
+            letters = await dlq.list_dead_letters(js, args.consumer)
+            if args.json:
+                for letter in letters:
+                    print(json.dumps(letter.as_json()))
+                return 0
+            if not letters:
+                print("no dead letters" + (f" for {args.consumer}" if args.consumer else ""))
+                return 0
+            print(f"{'SEQ':>6}  {'CONSUMER':<12} {'SUBJECT':<42} {'CE-ID':<36}  REASON")
+            for letter in letters:
+                print(
+                    f"{letter.seq:>6}  {letter.consumer:<12} {letter.original_subject:<42} "
+                    f"{letter.ce_id:<36}  {letter.reason}"
+                )
+            print(f"{len(letters)} dead letter(s)")
+            return 0
+        replayed = await dlq.replay_dead_letters(js, args.consumer, None if args.all else args.seq)
+        for item in replayed:
+            note = " (duplicate: already replayed)" if item.duplicate else ""
+            print(
+                f"replayed dead letter {item.dlq_seq} -> {item.subject} "
+                f"({item.stream} seq {item.stream_seq}, Nats-Msg-Id {item.msg_id}){note}"
+            )
+        if not replayed:
+            print(f"no dead letters for {args.consumer}")
+        return 0
+    except dlq.DlqError as exc:
+        raise CliError(str(exc)) from exc
+    finally:
+        await nc.close()
+
+
+# --------------------------------------------------------------------------- dev
+
+
+def _banner(gateway_url: str, data_dir: Path, stack_info: dict[str, str]) -> str:
+    lines = [
+        "",
+        "=" * 72,
+        f"  Upskill is running:   {gateway_url}/",
+        "",
+        f"  Walk the journey:     upskill demo --url {gateway_url}",
+        "  A token:              upskill token --role learner --sub alice",
+        f"  API docs:             {gateway_url}/docs   (OpenAPI: {gateway_url}/openapi.json)",
+    ]
+    lines += [f"  {key + ':':<21} {value}" for key, value in stack_info.items()]
+    lines += [f"  Data:                 {data_dir}", "  Stop:                 Ctrl-C", "=" * 72, ""]
+    return "\n".join(lines)
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    from services.cli.stack import RUN_FILE, Stack, StackCancelled, StackError, StackOptions
+
+    logging.basicConfig(
+        level=logging.INFO, format="upskill    | %(message)s", stream=sys.stdout, force=True
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per readiness probe
+    data_dir: Path = args.data_dir.absolute()
+    stop = threading.Event()
+    options = StackOptions(
+        durable=True,
+        log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+        prefer_default_ports=True,
+        gateway_port=args.port,
+        echo_logs=sys.stdout,
+        auto_restart=True,
+        otel_endpoint=os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
+    )
+    stack = Stack(
+        data_dir,
+        database_url=os.environ.get("DATABASE_URL") or None,
+        nats_url=os.environ.get("NATS_URL") or None,
+        options=options,
+    )
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            log.warning("stopping now (killing what is left)")
+            stack.request_stop(force=True)
+            return
+        log.info(
+            "%s: stopping (press Ctrl-C again to kill right away)", signal.Signals(signum).name
+        )
+        stop.set()
+        stack.request_stop()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    run_file = data_dir / RUN_FILE
+    code = 0
+    try:
+        log.info("data in %s", data_dir)
+        stack.start_infra()
+        if stop.is_set():
+            raise StackCancelled("stop requested")
+        stack.start()
+        stack.wait_ready(args.ready_timeout)
+        info = {"PostgreSQL": _describe_dsn(stack.database.dsn), "NATS": stack.nats_url}
+        run_file.write_text(
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "gateway_url": stack.gateway_url,
+                    "nats_url": stack.nats_url,
+                    "database_url": stack.database.dsn,
+                    "ports": stack.ports,
+                },
+                indent=2,
+            )
+        )
+        print(_banner(stack.gateway_url, data_dir, info))
+        sys.stdout.flush()
+        stack.supervise(stop)
+    except StackCancelled:
+        pass
+    except (StackError, EmbeddedServerError) as exc:
+        print(f"upskill dev: {exc}", file=sys.stderr)
+        code = 1
+    finally:
+        log.info("stopping the services, NATS and PostgreSQL")
+        try:
+            stack.close()
+        finally:
+            run_file.unlink(missing_ok=True)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+    log.info("stopped")
+    return code
+
+
+def _describe_dsn(dsn: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(dsn)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+    return dsn
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

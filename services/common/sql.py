@@ -1,0 +1,30 @@
+"""A small WHERE-clause builder for asyncpg's positional parameters ($1, $2, ...)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+
+class Where:
+    def __init__(self) -> None:
+        self.clauses: list[str] = []
+        self.args: list[Any] = []
+
+    def param(self, value: Any) -> str:
+        self.args.append(value)
+        return f"${len(self.args)}"
+
+    def add(self, clause: str, *values: Any) -> Where:
+        """Add `clause`, each `{}` in it standing for the next value as a parameter."""
+        self.clauses.append(clause.format(*(self.param(v) for v in values)))
+        return self
+
+    def after(self, cursor: tuple[datetime, str] | None, time_column: str) -> Where:
+        """Keyset pagination: rows strictly after `cursor` in (time DESC, id DESC) order."""
+        if cursor is not None:
+            self.add(f"({time_column}, id) < ({{}}, {{}}::uuid)", cursor[0], cursor[1])
+        return self
+
+    def sql(self) -> str:
+        return f"WHERE {' AND '.join(self.clauses)}" if self.clauses else ""

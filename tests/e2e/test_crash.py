@@ -1,0 +1,123 @@
+"""Faults: `kill -9` the enrollment service after the payment succeeded and before it
+consumed payment_succeeded; after a restart the saga converges with exactly one credential."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from services.cli.demo import demo_program
+from services.cli.stack import Stack
+from services.common.embedded import run_coroutine_sync
+
+
+def token(http: httpx.Client, **claims: str) -> dict[str, str]:
+    response = http.post("/api/v1/dev/tokens", json=claims)
+    response.raise_for_status()
+    return {"authorization": f"Bearer {response.json()['token']}"}
+
+
+def wait_for(what: str, probe: Callable[[], Any], timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def count(dsn: str, sql: str, *args: Any) -> int:
+    async def query() -> int:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return int(await conn.fetchval(sql, *args))
+        finally:
+            await conn.close()
+
+    return run_coroutine_sync(query)
+
+
+@pytest.fixture
+def http(stack: Stack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.gateway_url, timeout=15, trust_env=False) as client:
+        yield client
+
+
+def test_kill_9_enrollment_between_payment_and_consumption(
+    stack: Stack, http: httpx.Client
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    admin = token(http, role="admin", sub=f"admin-{run}")
+    provider_id = http.post(
+        "/api/v1/providers", json={"name": f"Crash Co {run}"}, headers=admin
+    ).json()["id"]
+    provider = token(http, role="provider", sub=f"prov-{run}", provider_id=provider_id)
+    program = http.post("/api/v1/programs", json=demo_program(), headers=provider).json()
+    assert (
+        http.post(f"/api/v1/programs/{program['id']}/publish", headers=provider).status_code == 200
+    )
+    learner = token(http, role="learner", sub=f"learner-{run}", email=f"l-{run}@example.com")
+    created = http.post("/api/v1/enrollments", json={"program_id": program["id"]}, headers=learner)
+    assert created.status_code == 201, created.text
+    enrollment = created.json()
+    assert enrollment["status"] == "PENDING_PAYMENT"
+
+    stack.kill_service("enrollment")  # SIGKILL: no drain, no goodbye
+    paid = http.post(
+        enrollment["checkout_url"].replace(stack.gateway_url, ""),
+        data={"card_number": "4242424242424242"},
+        follow_redirects=False,
+    )
+    assert paid.status_code in (200, 303), paid.text
+    payments_db = stack.env_for("payments")["DATABASE_URL"]
+    wait_for(
+        "the payment to succeed while enrollment is down",
+        lambda: count(
+            payments_db,
+            "SELECT count(*) FROM payments WHERE enrollment_id = $1 AND status = 'SUCCEEDED'",
+            enrollment["id"],
+        ),
+    )
+
+    stack.restart_service("enrollment")
+
+    def status() -> str:
+        response = http.get(f"/api/v1/enrollments/{enrollment['id']}", headers=learner)
+        return str(response.json().get("status")) if response.status_code == 200 else ""
+
+    wait_for("the enrollment to turn ACTIVE after the restart", lambda: status() == "ACTIVE")
+    done = http.post(f"/api/v1/enrollments/{enrollment['id']}/complete", json={}, headers=provider)
+    assert done.status_code == 200, done.text
+
+    def credential_id() -> str:
+        body = http.get(f"/api/v1/enrollments/{enrollment['id']}", headers=learner).json()
+        return str(body.get("credential_id") or "")
+
+    issued = wait_for("the credential", credential_id)
+    credentials_db = stack.env_for("credentials")["DATABASE_URL"]
+    assert (
+        count(
+            credentials_db,
+            "SELECT count(*) FROM credentials WHERE enrollment_id = $1",
+            enrollment["id"],
+        )
+        == 1
+    )
+    enrollment_db = stack.env_for("enrollment")["DATABASE_URL"]
+    assert (
+        count(
+            enrollment_db,
+            "SELECT count(*) FROM enrollments WHERE payment_id IS NOT NULL AND id = $1",
+            enrollment["id"],
+        )
+        == 1
+    )
+    assert http.get(f"/api/v1/credentials/{issued}").json()["status"] == "ISSUED"
