@@ -1,0 +1,89 @@
+"""Payments service: checkouts, gateway webhooks, the payouts ledger.
+
+Run as `python -m services.payments`. PAYMENTS_PROVIDER picks the gateway at start-up:
+`local` (default) plays Stripe in-process, with its own webhook delivery and expiry;
+`stripe` talks to Stripe (or STRIPE_API_BASE) and Stripe sends the webhooks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from upskill.payments.v1 import payments_service_pb2, payments_service_pb2_grpc
+
+from services.common.runtime import Servicer, ServiceRuntime, serve
+from services.payments.api import PaymentsApi
+from services.payments.checkout import CheckoutOpener
+from services.payments.delivery import WebhookDeliveryWorker
+from services.payments.expiry import ExpirySweeper, Sweep, sweep_interval
+from services.payments.gateways import CheckoutGateway
+from services.payments.local_gateway import LocalGateway
+from services.payments.settings import LOCAL, PaymentsSettings
+from services.payments.stripe_gateway import StripeGateway
+from services.payments.webhooks import WebhookHandler
+
+PORT = 50053
+
+log = logging.getLogger(__name__)
+
+
+async def build(
+    runtime: ServiceRuntime, settings: PaymentsSettings | None = None
+) -> list[Servicer]:
+    settings = settings or PaymentsSettings.from_env()
+    local: LocalGateway | None = None
+    gateway: CheckoutGateway
+    if settings.provider == LOCAL:
+        delivery = WebhookDeliveryWorker(
+            runtime.pool,
+            runtime.settings.database_url,
+            settings.local_webhook_url,
+            settings.webhook_secret,
+        )
+        local = gateway = LocalGateway(runtime.pool, settings.public_base_url, delivery.wake)
+        runtime.run_in_background(delivery.run())
+    else:
+        gateway = StripeGateway(settings.stripe_api_key, settings.stripe_api_base)
+    opener = CheckoutOpener(
+        runtime.pool,
+        gateway,
+        ttl_seconds=settings.effective_ttl_seconds,
+        public_base_url=settings.public_base_url,
+    )
+    sweeps: list[Sweep] = [opener.expire_unopened]
+    if local is not None:
+        sweeps.append(local.expire_due)
+    runtime.run_in_background(
+        ExpirySweeper(sweeps, sweep_interval(settings.effective_ttl_seconds)).run()
+    )
+    log.info(
+        "payments gateway: %s (checkout TTL %ss, platform fee %s bps)",
+        gateway.name,
+        settings.effective_ttl_seconds,
+        settings.platform_fee_bps,
+    )
+    api = PaymentsApi(
+        runtime.pool,
+        opener,
+        WebhookHandler(runtime.pool, settings.webhook_secret, settings.platform_fee_bps),
+        local,
+    )
+    return [
+        Servicer(
+            payments_service_pb2_grpc.add_PaymentsServiceServicer_to_server,
+            api,
+            payments_service_pb2.DESCRIPTOR.services_by_name["PaymentsService"].full_name,
+        )
+    ]
+
+
+def main() -> None:
+    # Read (and check) our own settings before connecting to anything: a missing
+    # STRIPE_WEBHOOK_SECRET should fail in a millisecond, not after the database is up.
+    settings = PaymentsSettings.from_env()
+    asyncio.run(serve("payments", PORT, lambda runtime: build(runtime, settings)))
+
+
+if __name__ == "__main__":
+    main()

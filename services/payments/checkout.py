@@ -1,0 +1,116 @@
+"""Opening a checkout: one payment and one gateway session per enrollment, however often
+the enrollment service retries.
+
+The payment row is committed before the gateway is called (no transaction is held across
+the network), and the gateway call itself is idempotent per payment, so a crash or a
+concurrent retry at any point ends with exactly one session, attached to exactly one payment.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+import asyncpg
+
+from services.common.errors import (
+    FailedPreconditionError,
+    FieldViolation,
+    InvalidArgumentError,
+    UnavailableError,
+)
+from services.payments import repository
+from services.payments.domain import (
+    REASON_CHECKOUT_NOT_OPENED,
+    CheckoutOrder,
+    Payment,
+    PaymentStatus,
+)
+from services.payments.expiry import SWEEP_BATCH
+from services.payments.gateways import (
+    CheckoutGateway,
+    GatewayError,
+    GatewaySession,
+    GatewayUnavailableError,
+    SessionRequest,
+)
+
+log = logging.getLogger(__name__)
+
+
+class CheckoutOpener:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        gateway: CheckoutGateway,
+        *,
+        ttl_seconds: int,
+        public_base_url: str,
+    ) -> None:
+        self._pool = pool
+        self._gateway = gateway
+        self._ttl_seconds = ttl_seconds
+        self._public_base_url = public_base_url
+
+    def _with_default_urls(self, order: CheckoutOrder) -> CheckoutOrder:
+        """Where the hosted page sends the learner back to when the caller did not say."""
+        base = f"{self._public_base_url}/?enrollment_id={order.enrollment_id}&checkout="
+        return replace(
+            order,
+            success_url=order.success_url or base + "success",
+            cancel_url=order.cancel_url or base + "cancelled",
+        )
+
+    async def open(self, order: CheckoutOrder) -> Payment:
+        if order.amount.amount_minor <= 0:
+            raise InvalidArgumentError(
+                "a checkout needs a positive amount; free enrollments need no payment",
+                [FieldViolation("amount.amount_minor", "must be greater than 0")],
+            )
+        order = self._with_default_urls(order)
+        candidate = Payment.open(order, gateway=self._gateway.name, ttl_seconds=self._ttl_seconds)
+        async with self._pool.acquire() as conn:
+            payment = await repository.add_or_get(conn, candidate)
+        payment.check_same_order(order)
+        if payment.has_session or payment.status is not PaymentStatus.PENDING:
+            return payment
+        session = await self._create_session(payment)
+        async with self._pool.acquire() as conn:
+            return await repository.attach_session(
+                conn, payment.id, self._gateway.name, session.id, session.url
+            )
+
+    async def _create_session(self, payment: Payment) -> GatewaySession:
+        request = SessionRequest(
+            payment_id=payment.id,
+            enrollment_id=payment.enrollment_id,
+            customer_email=payment.learner_email,
+            amount_minor=payment.amount.amount_minor,
+            currency=payment.amount.currency,
+            description=payment.description,
+            success_url=payment.success_url,
+            cancel_url=payment.cancel_url,
+            expires_at=payment.expires_at,
+        )
+        try:
+            return await self._gateway.create_session(request)
+        except GatewayUnavailableError as exc:
+            # The payment stays PENDING without a session; the caller's retry completes it.
+            log.warning("checkout for payment %s not opened: %s", payment.id, exc)
+            raise UnavailableError(str(exc)) from exc
+        except GatewayError as exc:
+            log.error("checkout for payment %s refused by the gateway: %s", payment.id, exc)
+            raise FailedPreconditionError(str(exc)) from exc
+
+    async def expire_unopened(self, limit: int = SWEEP_BATCH) -> int:
+        """Close payments whose gateway session was never created (the gateway was down and
+        the caller stopped retrying) once their checkout would have expired anyway, so the
+        enrollment hears PaymentFailed and frees its seat instead of waiting forever."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            payments = await repository.lock_unopened_past_expiry(conn, limit)
+            for payment in payments:
+                payment.close_unpaid(PaymentStatus.EXPIRED, REASON_CHECKOUT_NOT_OPENED)
+                await repository.save(conn, payment)
+        if payments:
+            log.warning("expired %d payment(s) whose checkout was never opened", len(payments))
+        return len(payments)

@@ -1,0 +1,246 @@
+"""The payments domain: a payment's lifecycle, the checks on a paid checkout, the fee split.
+
+No I/O here. A Payment records the events its transitions raise; the repository writes
+them to the outbox in the same transaction as the new state.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from services.common.errors import FailedPreconditionError
+
+# Stable reasons carried by PaymentFailed; consumers may branch on them.
+REASON_CHECKOUT_EXPIRED = "checkout_expired"
+REASON_ASYNC_PAYMENT_FAILED = "async_payment_failed"
+REASON_CHECKOUT_NOT_OPENED = "checkout_not_opened"
+
+
+class PaymentStatus(StrEnum):
+    PENDING = "PENDING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    EXPIRED = "EXPIRED"
+    REFUNDED = "REFUNDED"
+
+
+@dataclass(frozen=True)
+class Money:
+    amount_minor: int
+    currency: str  # ISO 4217, upper case
+
+
+@dataclass(frozen=True)
+class CheckoutOrder:
+    """What the enrollment service asks to be charged; amount comes from its price snapshot."""
+
+    enrollment_id: str
+    learner_id: str
+    learner_email: str
+    provider_id: str
+    amount: Money
+    description: str
+    success_url: str
+    cancel_url: str
+
+
+@dataclass(frozen=True)
+class PaidCheckout:
+    """What a gateway says was paid, as read from its (verified) event."""
+
+    session_id: str
+    client_reference_id: str
+    metadata_enrollment_id: str
+    amount_minor: int
+    currency: str  # upper case, as we store it
+    payment_intent: str
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """A provider payout line: what the learner paid, the platform's cut, the provider's net."""
+
+    payment_id: str
+    provider_id: str
+    currency: str
+    gross_minor: int
+    fee_minor: int
+    net_minor: int
+    fee_bps: int
+
+
+@dataclass(frozen=True)
+class PaymentSucceededEvent:
+    payment_id: str
+    enrollment_id: str
+    learner_id: str
+    amount: Money
+    gateway: str
+    gateway_payment_id: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class PaymentFailedEvent:
+    payment_id: str
+    enrollment_id: str
+    reason: str
+    occurred_at: datetime
+
+
+DomainEvent = PaymentSucceededEvent | PaymentFailedEvent
+
+
+def split_fee(gross_minor: int, fee_bps: int) -> tuple[int, int]:
+    """(platform fee, provider net) in minor units; the fee rounds half up, net gets the rest,
+    so the two always add up to what was paid."""
+    fee = (gross_minor * fee_bps + 5_000) // 10_000
+    return fee, gross_minor - fee
+
+
+@dataclass
+class Payment:
+    id: str
+    enrollment_id: str
+    learner_id: str
+    learner_email: str
+    provider_id: str
+    amount: Money
+    description: str
+    gateway: str
+    status: PaymentStatus
+    success_url: str
+    cancel_url: str
+    expires_at: datetime
+    checkout_session_id: str = ""
+    checkout_url: str = ""
+    gateway_payment_id: str = ""
+    failure_reason: str = ""
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    events: list[DomainEvent] = field(default_factory=list, repr=False, compare=False)
+
+    @classmethod
+    def open(cls, order: CheckoutOrder, *, gateway: str, ttl_seconds: int) -> Payment:
+        now = datetime.now(UTC)
+        return cls(
+            id=str(uuid.uuid4()),
+            enrollment_id=order.enrollment_id,
+            learner_id=order.learner_id,
+            learner_email=order.learner_email,
+            provider_id=order.provider_id,
+            amount=order.amount,
+            description=order.description,
+            gateway=gateway,
+            status=PaymentStatus.PENDING,
+            success_url=order.success_url,
+            cancel_url=order.cancel_url,
+            # Fixed once, here: a retried gateway call must send identical parameters.
+            expires_at=now + timedelta(seconds=ttl_seconds),
+            created_at=now,
+            updated_at=now,
+        )
+
+    def check_same_order(self, order: CheckoutOrder) -> None:
+        """A retried CreateCheckout must ask for the very same charge as the first one."""
+        differences = [
+            name
+            for name, ours, theirs in (
+                ("amount", self.amount, order.amount),
+                ("learner_id", self.learner_id, order.learner_id),
+                ("provider_id", self.provider_id, order.provider_id),
+            )
+            if ours != theirs
+        ]
+        if differences:
+            raise FailedPreconditionError(
+                f"enrollment {self.enrollment_id} already has payment {self.id} with a different "
+                f"{', '.join(differences)}"
+            )
+
+    @property
+    def has_session(self) -> bool:
+        return bool(self.checkout_session_id)
+
+    def mismatches(self, paid: PaidCheckout) -> list[str]:
+        """Why `paid` is not the payment of this checkout; empty when it is."""
+        problems = []
+        if self.checkout_session_id and paid.session_id != self.checkout_session_id:
+            problems.append(
+                f"session {paid.session_id!r} is not this payment's {self.checkout_session_id!r}"
+            )
+        if paid.client_reference_id != self.enrollment_id:
+            problems.append(
+                f"client_reference_id {paid.client_reference_id!r} is not enrollment "
+                f"{self.enrollment_id}"
+            )
+        if paid.metadata_enrollment_id and paid.metadata_enrollment_id != self.enrollment_id:
+            problems.append(
+                f"metadata.enrollment_id {paid.metadata_enrollment_id!r} is not enrollment "
+                f"{self.enrollment_id}"
+            )
+        if paid.amount_minor != self.amount.amount_minor or paid.currency != self.amount.currency:
+            problems.append(
+                f"paid {paid.amount_minor} {paid.currency}, expected "
+                f"{self.amount.amount_minor} {self.amount.currency}"
+            )
+        return problems
+
+    def succeed(self, paid: PaidCheckout, *, fee_bps: int) -> LedgerEntry:
+        """PENDING -> SUCCEEDED, only for a checkout that matches (see `mismatches`)."""
+        if self.status is not PaymentStatus.PENDING:
+            raise FailedPreconditionError(f"payment {self.id} is {self.status}, not PENDING")
+        if problems := self.mismatches(paid):
+            raise FailedPreconditionError("; ".join(problems))
+        now = datetime.now(UTC)
+        self.status = PaymentStatus.SUCCEEDED
+        self.gateway_payment_id = paid.payment_intent
+        self.checkout_session_id = self.checkout_session_id or paid.session_id
+        self.updated_at = now
+        self.events.append(
+            PaymentSucceededEvent(
+                payment_id=self.id,
+                enrollment_id=self.enrollment_id,
+                learner_id=self.learner_id,
+                amount=self.amount,
+                gateway=self.gateway,
+                gateway_payment_id=paid.payment_intent,
+                occurred_at=now,
+            )
+        )
+        fee, net = split_fee(self.amount.amount_minor, fee_bps)
+        return LedgerEntry(
+            payment_id=self.id,
+            provider_id=self.provider_id,
+            currency=self.amount.currency,
+            gross_minor=self.amount.amount_minor,
+            fee_minor=fee,
+            net_minor=net,
+            fee_bps=fee_bps,
+        )
+
+    def close_unpaid(self, status: PaymentStatus, reason: str) -> None:
+        """PENDING -> EXPIRED or FAILED: the checkout ended without money moving."""
+        if status not in (PaymentStatus.EXPIRED, PaymentStatus.FAILED):
+            raise ValueError(f"close_unpaid cannot move a payment to {status}")
+        if self.status is not PaymentStatus.PENDING:
+            raise FailedPreconditionError(f"payment {self.id} is {self.status}, not PENDING")
+        now = datetime.now(UTC)
+        self.status = status
+        self.failure_reason = reason
+        self.updated_at = now
+        self.events.append(
+            PaymentFailedEvent(
+                payment_id=self.id,
+                enrollment_id=self.enrollment_id,
+                reason=reason,
+                occurred_at=now,
+            )
+        )
+
+    def collect_events(self) -> list[DomainEvent]:
+        collected, self.events = self.events, []
+        return collected

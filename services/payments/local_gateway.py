@@ -1,0 +1,211 @@
+"""The local provider: a stand-in for Stripe Checkout that needs no account or network.
+
+Sessions live in this service's database, a hosted page (served by the HTTP gateway) reads
+and pays them with Stripe's test cards, and every outcome leaves as a signed Stripe-shaped
+webhook through the delivery worker, exactly as Stripe would report it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from services.common.errors import FailedPreconditionError, NotFoundError
+from services.payments import cards
+from services.payments.expiry import SWEEP_BATCH
+from services.payments.gateways import GatewaySession, SessionRequest
+from services.payments.stripe_events import (
+    CHECKOUT_COMPLETED,
+    CHECKOUT_EXPIRED,
+    SessionSnapshot,
+    build_event,
+    checkout_session_object,
+    stripe_id,
+)
+
+log = logging.getLogger(__name__)
+
+
+_COLUMNS = """id, payment_id, enrollment_id, description, amount_minor, currency, customer_email,
+    status, payment_status, payment_intent, success_url, cancel_url, created_at, expires_at"""
+
+
+def _session(row: Any) -> SessionSnapshot:
+    return SessionSnapshot(
+        id=row["id"],
+        payment_id=str(row["payment_id"]),
+        enrollment_id=str(row["enrollment_id"]),
+        description=row["description"],
+        amount_minor=row["amount_minor"],
+        currency=row["currency"],
+        customer_email=row["customer_email"],
+        status=row["status"],
+        payment_status=row["payment_status"],
+        payment_intent=row["payment_intent"],
+        success_url=row["success_url"],
+        cancel_url=row["cancel_url"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+    )
+
+
+@dataclass(frozen=True)
+class PayResult:
+    session: SessionSnapshot
+    outcome: cards.ChargeOutcome
+
+
+class LocalGateway:
+    name = "local"
+
+    def __init__(
+        self, pool: asyncpg.Pool, public_base_url: str, on_webhook_queued: Callable[[], None]
+    ) -> None:
+        self._pool = pool
+        self._public_base_url = public_base_url
+        # Wakes the delivery worker in this process right after commit; other replicas
+        # hear the NOTIFY that the insert trigger sends.
+        self._on_webhook_queued = on_webhook_queued
+
+    def _url(self, session_id: str) -> str:
+        return f"{self._public_base_url}/checkout/{session_id}"
+
+    async def create_session(self, request: SessionRequest) -> GatewaySession:
+        async with self._pool.acquire() as conn:
+            # payment_id is UNIQUE: the local equivalent of Stripe's Idempotency-Key.
+            session_id = await conn.fetchval(
+                """INSERT INTO local_checkout_sessions (id, payment_id, enrollment_id, description,
+                       amount_minor, currency, customer_email, success_url, cancel_url, expires_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                   ON CONFLICT (payment_id) DO NOTHING
+                   RETURNING id""",
+                stripe_id("cs_test_", 40),
+                request.payment_id,
+                request.enrollment_id,
+                request.description,
+                request.amount_minor,
+                request.currency.upper(),
+                request.customer_email,
+                request.success_url,
+                request.cancel_url,
+                request.expires_at,
+            )
+            if session_id is None:
+                session_id = await conn.fetchval(
+                    "SELECT id FROM local_checkout_sessions WHERE payment_id = $1",
+                    request.payment_id,
+                )
+        return GatewaySession(id=session_id, url=self._url(session_id))
+
+    async def get(self, session_id: str) -> SessionSnapshot:
+        """The session as its hosted page shows it. An open session past its expiry already
+        reads as expired, even if the sweeper has not closed it yet."""
+        async with self._pool.acquire() as conn:
+            session = await self._get(conn, session_id)
+        if session.status == "open" and session.expires_at <= datetime.now(UTC):
+            return replace(session, status="expired")
+        return session
+
+    async def pay(self, session_id: str, card_number: str) -> PayResult:
+        """Charge a test card. A decline leaves the session open for another try, as Stripe
+        Checkout does; success completes it and queues checkout.session.completed."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            session = await self._get(conn, session_id, for_update=True)
+            if session.status != "open":
+                raise FailedPreconditionError(
+                    f"checkout session {session_id} is {session.status} and cannot be paid"
+                )
+            if session.expires_at > datetime.now(UTC):
+                outcome = cards.charge(card_number)
+                if outcome.succeeded:
+                    session = await self._complete(conn, session)
+                else:
+                    # Only the decline code is kept: card numbers never touch the database.
+                    await conn.execute(
+                        """UPDATE local_checkout_sessions
+                              SET failed_attempts = failed_attempts + 1, last_decline = $2
+                            WHERE id = $1""",
+                        session_id,
+                        outcome.decline_code,
+                    )
+            else:
+                # Past its expiry but not swept yet: close it now, as the sweeper would.
+                await self._expire(conn, session)
+                outcome = None
+        if outcome is None:
+            self._on_webhook_queued()
+            raise FailedPreconditionError(f"checkout session {session_id} has expired")
+        if outcome.succeeded:
+            self._on_webhook_queued()
+        return PayResult(session, outcome)
+
+    async def expire_due(self, limit: int = SWEEP_BATCH) -> int:
+        """Close open sessions past their expiry, each with a checkout.session.expired event."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                f"""SELECT {_COLUMNS} FROM local_checkout_sessions
+                     WHERE status = 'open' AND expires_at <= now()
+                     ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED""",
+                limit,
+            )
+            for row in rows:
+                await self._expire(conn, _session(row))
+        if rows:
+            log.info("local checkout: expired %d session(s)", len(rows))
+            self._on_webhook_queued()
+        return len(rows)
+
+    async def _get(
+        self, conn: asyncpg.Connection, session_id: str, *, for_update: bool = False
+    ) -> SessionSnapshot:
+        lock = " FOR UPDATE" if for_update else ""
+        row = await conn.fetchrow(
+            f"SELECT {_COLUMNS} FROM local_checkout_sessions WHERE id = $1{lock}", session_id
+        )
+        if row is None:
+            raise NotFoundError(f"checkout session {session_id} not found")
+        return _session(row)
+
+    async def _complete(
+        self, conn: asyncpg.Connection, session: SessionSnapshot
+    ) -> SessionSnapshot:
+        row = await conn.fetchrow(
+            f"""UPDATE local_checkout_sessions
+                   SET status = 'complete', payment_status = 'paid', payment_intent = $2,
+                       closed_at = now()
+                 WHERE id = $1
+                RETURNING {_COLUMNS}""",
+            session.id,
+            stripe_id("pi_"),
+        )
+        completed = _session(row)
+        await self._queue_webhook(conn, CHECKOUT_COMPLETED, completed)
+        return completed
+
+    async def _expire(self, conn: asyncpg.Connection, session: SessionSnapshot) -> None:
+        row = await conn.fetchrow(
+            f"""UPDATE local_checkout_sessions SET status = 'expired', closed_at = now()
+                 WHERE id = $1
+                RETURNING {_COLUMNS}""",
+            session.id,
+        )
+        await self._queue_webhook(conn, CHECKOUT_EXPIRED, _session(row))
+
+    async def _queue_webhook(
+        self, conn: asyncpg.Connection, event_type: str, session: SessionSnapshot
+    ) -> None:
+        """Owe the gateway this event, in the session change's own transaction, so a crash
+        can lose neither the change nor its webhook."""
+        event = build_event(event_type, checkout_session_object(session))
+        await conn.execute(
+            """INSERT INTO local_webhook_deliveries (event_id, event_type, payload)
+               VALUES ($1, $2, $3)""",
+            event.id,
+            event.type,
+            event.payload,
+        )

@@ -1,0 +1,177 @@
+"""Payments' idempotency under concurrency and failure, in-process on real PostgreSQL:
+racing retries, racing webhook deliveries, a gateway that is down, a crash mid-checkout."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from services.common import db
+from services.common.errors import UnavailableError
+from services.payments import repository
+from services.payments.checkout import CheckoutOpener
+from services.payments.domain import CheckoutOrder, Money, PaymentStatus
+from services.payments.gateways import GatewaySession, GatewayUnavailableError, SessionRequest
+from services.payments.local_gateway import LocalGateway
+from services.payments.stripe_events import (
+    CHECKOUT_COMPLETED,
+    build_event,
+    checkout_session_object,
+    signature_header,
+)
+from services.payments.webhooks import WebhookHandler
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+SECRET = "whsec_concurrency"
+SUCCEEDED = "upskill.payments.v1.PaymentSucceeded"
+FAILED = "upskill.payments.v1.PaymentFailed"
+
+
+@pytest.fixture
+async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await db.create_pool(fresh_database, max_size=20)
+    async with pool.acquire() as conn:
+        await db.migrate(conn, "services.common", "services.payments")
+    yield pool
+    await pool.close()
+
+
+def order(enrollment_id: str = "") -> CheckoutOrder:
+    return CheckoutOrder(
+        enrollment_id=enrollment_id or str(uuid.uuid4()),
+        learner_id="alice",
+        learner_email="alice@example.com",
+        provider_id=str(uuid.uuid4()),
+        amount=Money(4900, "USD"),
+        description="Course",
+        success_url="http://127.0.0.1:8080/ok",
+        cancel_url="http://127.0.0.1:8080/cancel",
+    )
+
+
+class DownGateway:
+    """A gateway that cannot be reached, counting how often it was tried."""
+
+    name = "stripe"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def create_session(self, request: SessionRequest) -> GatewaySession:
+        self.calls += 1
+        raise GatewayUnavailableError("connection refused")
+
+
+async def count(pool: asyncpg.Pool, sql: str, *args: object) -> int:
+    async with pool.acquire() as conn:
+        return int(await conn.fetchval(sql, *args))
+
+
+async def test_racing_retries_open_one_payment_and_one_session(pool: asyncpg.Pool) -> None:
+    local = LocalGateway(pool, "http://127.0.0.1:8080", lambda: None)
+    opener = CheckoutOpener(pool, local, ttl_seconds=1800, public_base_url="http://127.0.0.1:8080")
+    same = order()
+
+    payments = await asyncio.gather(*(opener.open(same) for _ in range(12)))
+
+    assert len({(p.id, p.checkout_session_id, p.checkout_url) for p in payments}) == 1
+    assert payments[0].checkout_session_id
+    assert await count(pool, "SELECT count(*) FROM payments") == 1
+    assert await count(pool, "SELECT count(*) FROM local_checkout_sessions") == 1
+
+
+async def test_racing_deliveries_of_one_webhook_apply_it_once(pool: asyncpg.Pool) -> None:
+    local = LocalGateway(pool, "http://127.0.0.1:8080", lambda: None)
+    opener = CheckoutOpener(pool, local, ttl_seconds=1800, public_base_url="http://127.0.0.1:8080")
+    payment = await opener.open(order())
+    result = await local.pay(payment.checkout_session_id, "4242424242424242")
+    event = build_event(CHECKOUT_COMPLETED, checkout_session_object(result.session))
+    # Another event id for the same completion: Stripe may send one twice under two ids.
+    twin = build_event(CHECKOUT_COMPLETED, checkout_session_object(result.session))
+    handler = WebhookHandler(pool, SECRET, fee_bps=1000)
+
+    results = await asyncio.gather(
+        *(
+            handler.handle(e.payload.encode(), signature_header(e.payload, SECRET))
+            for e in [event] * 8 + [twin] * 4
+        )
+    )
+
+    assert sorted(r.duplicate for r in results if r.event_id == event.id) == [False] + [True] * 7
+    assert sorted(r.duplicate for r in results if r.event_id == twin.id) == [False] + [True] * 3
+    assert await count(pool, "SELECT count(*) FROM outbox WHERE type = $1", SUCCEEDED) == 1
+    assert await count(pool, "SELECT count(*) FROM payout_ledger") == 1
+    async with pool.acquire() as conn:
+        stored = await repository.get(conn, payment.id)
+    assert stored.status is PaymentStatus.SUCCEEDED
+    # The local provider also queued the genuine event for the gateway: one delivery row.
+    assert await count(pool, "SELECT count(*) FROM local_webhook_deliveries") == 1
+
+
+async def test_a_gateway_outage_leaves_a_payment_the_retry_or_the_sweep_resolves(
+    pool: asyncpg.Pool,
+) -> None:
+    down = DownGateway()
+    opener = CheckoutOpener(pool, down, ttl_seconds=1800, public_base_url="http://127.0.0.1:8080")
+    attempt = order()
+
+    with pytest.raises(UnavailableError):
+        await opener.open(attempt)
+    async with pool.acquire() as conn:
+        stranded = await conn.fetchrow("SELECT * FROM payments")
+    assert stranded["status"] == "PENDING"
+    assert stranded["checkout_session_id"] is None
+
+    # Nobody retries in time: once its checkout would have expired, the sweep closes it.
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE payments SET expires_at = now() - interval '1 second'")
+    assert await opener.expire_unopened() == 1
+    assert await opener.expire_unopened() == 0
+    async with pool.acquire() as conn:
+        closed = await repository.get(conn, str(stranded["id"]))
+    assert (closed.status, closed.failure_reason) == (PaymentStatus.EXPIRED, "checkout_not_opened")
+    assert await count(pool, "SELECT count(*) FROM outbox WHERE type = $1", FAILED) == 1
+
+    # A late retry gets the closed payment back and never reaches the gateway again.
+    calls = down.calls
+    late = await opener.open(attempt)
+    assert (late.id, late.status) == (closed.id, PaymentStatus.EXPIRED)
+    assert down.calls == calls
+
+
+async def test_a_declined_card_leaves_the_session_open_and_queues_nothing(
+    pool: asyncpg.Pool,
+) -> None:
+    local = LocalGateway(pool, "http://127.0.0.1:8080", lambda: None)
+    opener = CheckoutOpener(pool, local, ttl_seconds=1800, public_base_url="http://127.0.0.1:8080")
+    payment = await opener.open(order())
+
+    declined = await local.pay(payment.checkout_session_id, "4000000000000002")
+
+    assert declined.outcome.decline_code == "generic_decline"
+    assert (await local.get(payment.checkout_session_id)).status == "open"
+    assert await count(pool, "SELECT count(*) FROM local_webhook_deliveries") == 0
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT failed_attempts, last_decline FROM local_checkout_sessions"
+        )
+    assert (row["failed_attempts"], row["last_decline"]) == (1, "generic_decline")
+
+
+async def test_racing_payments_of_one_session_charge_it_once(pool: asyncpg.Pool) -> None:
+    local = LocalGateway(pool, "http://127.0.0.1:8080", lambda: None)
+    opener = CheckoutOpener(pool, local, ttl_seconds=1800, public_base_url="http://127.0.0.1:8080")
+    payment = await opener.open(order())
+
+    outcomes = await asyncio.gather(
+        *(local.pay(payment.checkout_session_id, "4242424242424242") for _ in range(6)),
+        return_exceptions=True,
+    )
+
+    assert sum(1 for o in outcomes if not isinstance(o, BaseException)) == 1
+    assert await count(pool, "SELECT count(*) FROM local_webhook_deliveries") == 1
