@@ -12,8 +12,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# `npm install`, not `npm ci`: buf's lock lists only the platform packages the registry
+# serves here, which `npm ci` rejects; the version is pinned exactly in package.json.
 node_modules/.bin/buf: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
 ## make run: install into .venv and start the whole stack on embedded PostgreSQL and NATS.
