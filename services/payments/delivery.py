@@ -117,7 +117,7 @@ class WebhookDeliveryWorker:
                                   WHERE delivered_at IS NULL AND next_attempt_at <= now()
                                   ORDER BY next_attempt_at, id
                                   LIMIT $1 FOR UPDATE SKIP LOCKED)
-                RETURNING id, event_id, event_type, payload, attempts""",
+                RETURNING id, event_id, event_type, payload, attempts, traceparent, tracestate""",
                 BATCH,
                 LEASE_SECONDS,
             )
@@ -134,6 +134,8 @@ class WebhookDeliveryWorker:
                     "Content-Type": "application/json; charset=utf-8",
                     "Stripe-Signature": signature_header(row["payload"], self._secret),
                     "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+                    # Stripe sends no trace context; ours does, so one purchase is one trace.
+                    **{k: row[k] for k in ("traceparent", "tracestate") if row[k]},
                 },
             )
             status = response.status_code

@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 
 from services.common.errors import FailedPreconditionError, NotFoundError
+from services.common.telemetry import current_traceparent
 from services.payments import cards
 from services.payments.expiry import SWEEP_BATCH
 from services.payments.gateways import GatewaySession, SessionRequest
@@ -202,10 +203,14 @@ class LocalGateway:
         """Owe the gateway this event, in the session change's own transaction, so a crash
         can lose neither the change nor its webhook."""
         event = build_event(event_type, checkout_session_object(session))
+        trace = current_traceparent()
         await conn.execute(
-            """INSERT INTO local_webhook_deliveries (event_id, event_type, payload)
-               VALUES ($1, $2, $3)""",
+            """INSERT INTO local_webhook_deliveries
+                   (event_id, event_type, payload, traceparent, tracestate)
+               VALUES ($1, $2, $3, $4, $5)""",
             event.id,
             event.type,
             event.payload,
+            trace.get("traceparent", ""),
+            trace.get("tracestate", ""),
         )

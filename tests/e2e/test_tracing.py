@@ -1,0 +1,79 @@
+"""One purchase is one trace: from the learner's checkout request through the signed
+webhook, payments, the outbox relay, JetStream and enrollment to the issued credential."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from services.cli.demo import demo_program
+from services.cli.stack import Stack
+from tests.e2e.otlp_collector import OtlpCollector, ReceivedSpan
+
+
+@pytest.fixture
+def http(stack: Stack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.gateway_url, timeout=15, trust_env=False) as client:
+        yield client
+
+
+def bearer(http: httpx.Client, **claims: str) -> dict[str, str]:
+    token = http.post("/api/v1/dev/tokens", json=claims).json()["token"]
+    return {"authorization": f"Bearer {token}"}
+
+
+def test_checkout_to_credential_is_one_trace_across_every_service(
+    stack: Stack, http: httpx.Client, collector: OtlpCollector
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    provider_id = http.post(
+        "/api/v1/providers",
+        json={"name": f"Traced {run}"},
+        headers=bearer(http, role="admin", sub="a"),
+    ).json()["id"]
+    provider = bearer(http, role="provider", sub="p", provider_id=provider_id)
+    body = demo_program()
+    body["credential"]["issuance"] = "ON_PAYMENT"  # the credential follows the payment
+    program = http.post("/api/v1/programs", json=body, headers=provider).json()
+    http.post(f"/api/v1/programs/{program['id']}/publish", headers=provider).raise_for_status()
+    learner = bearer(http, role="learner", sub=f"traced-{run}")
+    enrollment = http.post(
+        "/api/v1/enrollments", json={"program_id": program["id"]}, headers=learner
+    ).json()
+
+    paid = http.post(
+        enrollment["checkout_url"].replace(stack.gateway_url, ""),
+        data={"card_number": "4242424242424242"},
+        follow_redirects=False,
+    )
+    assert paid.status_code == 303, paid.text
+
+    def pay_trace() -> list[ReceivedSpan]:
+        checkout = [
+            s
+            for s in collector.spans()
+            if s.service == "gateway" and s.name.startswith("POST /checkout/")
+        ]
+        if not checkout:
+            return []
+        trace_id = checkout[-1].trace_id
+        return [s for s in collector.spans() if s.trace_id == trace_id]
+
+    deadline = time.monotonic() + 30
+    wanted = "consume upskill.credentials.credential_issued"
+    while not any(s.name == wanted for s in pay_trace()):
+        assert time.monotonic() < deadline, sorted({(s.service, s.name) for s in pay_trace()})
+        time.sleep(0.1)
+
+    spans = pay_trace()
+    assert {s.service for s in spans} == {"gateway", "payments", "enrollment", "credentials"}
+    names = {(s.service, s.name) for s in spans}
+    assert ("gateway", "POST /webhooks/stripe") in names
+    assert ("payments", "publish upskill.payments.payment_succeeded") in names
+    assert ("enrollment", "consume upskill.payments.payment_succeeded") in names
+    assert ("credentials", "consume upskill.enrollment.enrollment_activated") in names
+    assert ("enrollment", wanted) in names
