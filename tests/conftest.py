@@ -7,11 +7,17 @@ NATS_URL point at servers to use instead (nothing here touches a server otherwis
 from __future__ import annotations
 
 import os
+
+# Before anything imports grpc: the suite forks servers while in-process gRPC threads run
+# (see services/cli/__init__.py).
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from services.cli.stack import SERVICES, Stack, StackOptions
 from services.common.embedded import (
     EmbeddedNats,
     EmbeddedPostgres,
@@ -19,6 +25,7 @@ from services.common.embedded import (
     ExternalPostgres,
     PostgresServer,
 )
+from tests.otlp_collector import OtlpCollector
 
 
 @pytest.fixture(scope="session")
@@ -63,3 +70,38 @@ def fresh_database(embedded_pg: PostgresServer) -> Iterator[str]:
     dsn = embedded_pg.create_database(name)
     yield dsn
     embedded_pg.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def collector() -> Iterator[OtlpCollector]:
+    receiver = OtlpCollector()
+    receiver.start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory,
+    embedded_pg: PostgresServer,
+    collector: OtlpCollector,
+) -> Iterator[Stack]:
+    """The whole system as real processes, one per session, on the session's PostgreSQL
+    and a NATS of its own (or NATS_URL): integration tests publish stray events to the
+    session NATS, and two stacks on one NATS would share their durable consumers."""
+    base = tmp_path_factory.mktemp("stack")
+    with Stack(
+        Path(base),
+        database_url=embedded_pg.dsn,
+        nats_url=os.environ.get("NATS_URL") or None,
+        options=StackOptions(
+            durable=False,
+            database_prefix=f"e2e{os.getpid()}",
+            # Every process exports its spans to the test's collector, promptly.
+            otel_endpoint=collector.endpoint,
+            env_overrides={name: {"OTEL_BSP_SCHEDULE_DELAY": "100"} for name in SERVICES},
+        ),
+    ) as running:
+        running.start()
+        running.wait_ready(120)
+        yield running

@@ -8,6 +8,7 @@ upskill.dlq.<consumer> with the reason and terminated, so it never blocks the ne
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,8 +29,11 @@ Handler = Callable[[asyncpg.Connection, Message, events.Envelope], Awaitable[Non
 
 MAX_DELIVER = 8
 ACK_WAIT_SECONDS = 30.0
-FETCH_BATCH = 16
-# Long-poll: fetch returns as soon as a message arrives; the timeout only bounds idling.
+# One message per pull: nats-py's batched fetch, once its first message has arrived,
+# keeps waiting for the rest of the batch until the timeout, which put seconds of latency
+# on the saga. A single-message long-poll returns the moment a message arrives; the
+# timeout only bounds idling.
+FETCH_BATCH = 1
 FETCH_WAIT_SECONDS = 5.0
 
 
@@ -67,6 +71,7 @@ class EventConsumer:
             self._by_stream.setdefault(stream, []).append(events.subject_for(s.event_type))
         self._max_deliver = max_deliver
         self._tracer = tracer(__name__)
+        self._subscriptions: list[JetStreamContext.PullSubscription] = []
 
     async def setup(self) -> list[JetStreamContext.PullSubscription]:
         await jetstream.ensure_dlq_stream(self._js)
@@ -84,7 +89,15 @@ class EventConsumer:
                 ack_wait_seconds=ACK_WAIT_SECONDS,
             )
             subs.append(await self._js.pull_subscribe_bind(durable=self.name, stream=stream))
+        self._subscriptions = subs
         return subs
+
+    async def close(self) -> None:
+        """Stop pulling (after run() was cancelled); the durable consumer stays on the server."""
+        for sub in self._subscriptions:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        self._subscriptions = []
 
     async def run(self) -> None:
         subs = await self.setup()

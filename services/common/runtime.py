@@ -8,6 +8,7 @@ auth/validation interceptor), and drains all of it gracefully on SIGTERM.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
@@ -35,7 +36,7 @@ from services.common.telemetry import setup_tracing, shutdown_tracing
 log = logging.getLogger(__name__)
 
 DRAIN_GRACE_SECONDS = 10.0
-NATS_DRAIN_SECONDS = 3.0
+NATS_FLUSH_SECONDS = 2
 
 AddServicer = Callable[[Any, grpc.aio.Server], None]
 
@@ -56,12 +57,14 @@ class ServiceRuntime:
     js: JetStreamContext
     verifier: TokenVerifier
     background: list[Coroutine[Any, Any, None]] = field(default_factory=list)
+    consumers: list[EventConsumer] = field(default_factory=list)
 
     def service_token(self) -> str:
         return self.verifier.service_token(self.name)
 
     def consume(self, subscriptions: list[Subscription]) -> EventConsumer:
         consumer = EventConsumer(self.name, self.pool, self.js, subscriptions)
+        self.consumers.append(consumer)
         self.background.append(consumer.run())
         return consumer
 
@@ -147,13 +150,13 @@ async def serve(
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    # nats-py can wait forever draining an idle pull subscription; what matters (acks,
-    # publishes) is flushed well within this bound, then the connection is just closed.
-    try:
-        await asyncio.wait_for(runtime.nc.drain(), NATS_DRAIN_SECONDS)
-    except TimeoutError:
-        log.warning("NATS drain timed out; closing the connection")
-        await runtime.nc.close()
+    for consumer in runtime.consumers:
+        await consumer.close()
+    # Publishes were awaited (JetStream acks) and acks are fire-and-forget: flushing them
+    # is all a drain would add, and nats-py's drain can hang on idle pull subscriptions.
+    with contextlib.suppress(Exception):
+        await runtime.nc.flush(timeout=NATS_FLUSH_SECONDS)
+    await runtime.nc.close()
     await runtime.pool.close()
     shutdown_tracing()
     log.info("%s stopped", name)

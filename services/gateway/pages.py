@@ -108,6 +108,9 @@ async def _program_page(
             # A fresh key per rendered form: a double-submitted form enrolls once.
             "idempotency_key": str(uuid.uuid4()),
             "message": message,
+            # Also rendered in answer to POST .../enroll: sign-in must come back to the
+            # program page, not to a URL that only takes POST.
+            "current_path": f"/programs/{program_id}",
         },
         status_code=status_code,
     )

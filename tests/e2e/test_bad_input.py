@@ -44,7 +44,7 @@ def test_invalid_program_body_names_each_bad_field(http: httpx.Client) -> None:
         "price": {"amount_minor": -5, "currency": "usd"},
         "credential": {"name": "x", "description": "d", "criteria": "c"},
     }
-    problem = assert_problem(http.post("/api/v1/programs", json=body, headers=provider), 400)
+    problem = assert_problem(http.post("/api/v1/programs", json=body, headers=provider), 422)
     fields = {e["field"] for e in problem["errors"]}  # type: ignore[attr-defined]
     assert {"title", "price.amount_minor", "price.currency"} <= fields
 

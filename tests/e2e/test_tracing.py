@@ -12,7 +12,7 @@ import pytest
 
 from services.cli.demo import demo_program
 from services.cli.stack import Stack
-from tests.e2e.otlp_collector import OtlpCollector, ReceivedSpan
+from tests.otlp_collector import OtlpCollector, ReceivedSpan
 
 
 @pytest.fixture

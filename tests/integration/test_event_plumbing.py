@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import asyncpg
 import nats
@@ -17,6 +18,7 @@ from upskill.payments.v1 import events_pb2
 
 from services.common import db, events, jetstream
 from services.common.consumer import EventConsumer, Subscription
+from services.common.embedded import EmbeddedNats
 from services.common.outbox import enqueue
 from services.common.relay import OutboxRelay
 
@@ -44,9 +46,26 @@ async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
+@pytest.fixture(scope="module")
+def own_nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A NATS of this module's own: its tests delete and recreate the PAYMENTS stream,
+    which must not pull the rug from under the session's running stack. With NATS_URL
+    set (the external-servers CI leg, no stack running) that server is used."""
+    external = os.environ.get("NATS_URL", "").strip()
+    if external:
+        yield external
+        return
+    server = EmbeddedNats(tmp_path_factory.mktemp("plumbing-nats"))
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
 @pytest.fixture
-async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
-    nc = await nats.connect(nats_url)
+async def js(own_nats_url: str) -> AsyncIterator[JetStreamContext]:
+    nc = await nats.connect(own_nats_url)
     context = nc.jetstream()
     # Each test gets clean streams, so counts below are this test's alone.
     for stream in ("PAYMENTS", jetstream.DLQ_STREAM):
