@@ -170,7 +170,11 @@ def program(api: Marketplace) -> SeededProgram:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (set BROWSER_EXECUTABLE)")
+        if os.environ.get("CI"):  # CI installs it: a missing browser there is a failure
+            pytest.fail(f"no Chromium at {CHROMIUM}")
+        pytest.skip(
+            f"no Chromium at {CHROMIUM}: apt-get install chromium, or set BROWSER_EXECUTABLE"
+        )
     expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

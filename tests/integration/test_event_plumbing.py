@@ -267,3 +267,34 @@ async def _dlq_has(js: JetStreamContext, n: int) -> bool:
         return await stream_count(js, jetstream.DLQ_STREAM) == n
     except nats.js.errors.NotFoundError:
         return False
+
+
+async def test_a_message_that_keeps_failing_is_dead_lettered_after_max_deliveries(
+    pool: asyncpg.Pool, js: JetStreamContext
+) -> None:
+    async def always_down(
+        conn: asyncpg.Connection, event: Message, envelope: events.Envelope
+    ) -> None:
+        raise ConnectionError("downstream never recovers")
+
+    message = succeeded("doomed")
+    await publish_raw(js, message.SerializeToString(), headers_for(message, str(uuid.uuid4())))
+    consumer = EventConsumer(
+        "giveup",
+        pool,
+        js,
+        [Subscription(events_pb2.PaymentSucceeded, always_down)],
+        max_deliver=2,
+    )
+    task = asyncio.create_task(consumer.run())
+    try:
+        await eventually(lambda: _dlq_has(js, 1), within=15)
+        sub = await js.pull_subscribe("upskill.dlq.giveup", stream=jetstream.DLQ_STREAM)
+        [letter] = await sub.fetch(1, timeout=5)
+        reason = (letter.headers or {})["upskill-dlq-reason"]
+        assert reason.startswith("failed 2 times")
+        assert "downstream never recovers" in reason
+        await eventually(lambda: _pending_is(js, "giveup", 0))
+        assert await effects(pool) == []
+    finally:
+        task.cancel()
