@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from upskill.catalog.v1 import catalog_service_pb2, catalog_service_pb2_grpc
 
 from services.catalog.api import CatalogApi
-from services.common.runtime import Servicer, ServiceRuntime, serve
+from services.common.runtime import Servicer, ServiceRuntime, run
 
 PORT = 50051
 
@@ -23,4 +21,4 @@ async def build(runtime: ServiceRuntime) -> list[Servicer]:
 
 
 if __name__ == "__main__":
-    asyncio.run(serve("catalog", PORT, build))
+    run("catalog", PORT, build)

@@ -93,7 +93,7 @@ class AuthSettings:
         if mode == "dev":
             secret = settings.required("AUTH_JWT_SECRET", "the HS256 secret for dev-mode tokens")
             if len(secret) < 32:
-                raise ValueError("setting AUTH_JWT_SECRET must be at least 32 characters")
+                raise settings.ConfigError("setting AUTH_JWT_SECRET must be at least 32 characters")
             return cls(mode, secret, "", DEV_ISSUER, "")
         return cls(
             mode,

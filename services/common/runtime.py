@@ -30,7 +30,7 @@ from services.common.interceptors import ServiceInterceptor
 from services.common.logs import setup_logging
 from services.common.relay import OutboxRelay
 from services.common.rpc import policies_of
-from services.common.settings import CommonSettings
+from services.common.settings import CommonSettings, ConfigError, exit_on_config_error
 from services.common.telemetry import setup_tracing, shutdown_tracing
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,10 @@ async def serve(
     """Run a service until SIGTERM/SIGINT, then drain: stop taking RPCs, finish in-flight
     ones, stop consumers and relay, close NATS and the pool."""
     runtime = await _start_runtime(name, default_port)
-    servicers = await build(runtime)
+    try:
+        servicers = await build(runtime)
+    except ValueError as exc:  # reading a service's own settings (keys, URLs, ...)
+        raise ConfigError(str(exc)) from exc
     policies: dict[str, Any] = {}
     for s in servicers:
         policies.update(policies_of(s.implementation, s.full_name))
@@ -162,3 +165,11 @@ async def serve(
     log.info("%s stopped", name)
     if failed:
         raise SystemExit(1)
+
+
+def run(
+    name: str, default_port: int, build: Callable[[ServiceRuntime], Awaitable[list[Servicer]]]
+) -> None:
+    """`python -m services.<name>`: serve until told to stop."""
+    with exit_on_config_error(name):
+        asyncio.run(serve(name, default_port, build))

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 
-class MissingSettingError(RuntimeError):
+class ConfigError(ValueError):
+    """A setting is missing or unusable: the process cannot start."""
+
+
+class MissingSettingError(ConfigError):
     """A required environment variable is unset or empty."""
 
     def __init__(self, name: str, hint: str = "") -> None:
@@ -32,16 +39,16 @@ def integer(name: str, default: int, *, minimum: int | None = None) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(f"setting {name} must be an integer, got {raw!r}") from None
+        raise ConfigError(f"setting {name} must be an integer, got {raw!r}") from None
     if minimum is not None and value < minimum:
-        raise ValueError(f"setting {name} must be >= {minimum}, got {value}")
+        raise ConfigError(f"setting {name} must be >= {minimum}, got {value}")
     return value
 
 
 def choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
     value = optional(name, default)
     if value not in allowed:
-        raise ValueError(f"setting {name} must be one of {', '.join(allowed)}, got {value!r}")
+        raise ConfigError(f"setting {name} must be one of {', '.join(allowed)}, got {value!r}")
     return value
 
 
@@ -62,3 +69,14 @@ class CommonSettings:
             listen_addr=optional("LISTEN_ADDR", f"0.0.0.0:{default_port}"),
             log_level=optional("LOG_LEVEL", "INFO").upper(),
         )
+
+
+@contextlib.contextmanager
+def exit_on_config_error(process: str) -> Iterator[None]:
+    """A configuration error ends the process at once with one line naming the setting
+    (exit status 2), instead of a traceback."""
+    try:
+        yield
+    except ConfigError as exc:
+        print(f"{process}: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -28,3 +28,16 @@ class Where:
 
     def sql(self) -> str:
         return f"WHERE {' AND '.join(self.clauses)}" if self.clauses else ""
+
+    def visible_to(
+        self, *, learner_id: str | None, provider_id: str | None, program_id: str
+    ) -> Where:
+        """The usual ownership scope of a listing: one learner's rows, one provider's rows
+        (None: not restricted that way), optionally one program's."""
+        if learner_id is not None:
+            self.add("learner_id = {}", learner_id)
+        if provider_id is not None:
+            self.add("provider_id = {}::uuid", provider_id)
+        if program_id:
+            self.add("program_id = {}::uuid", program_id)
+        return self

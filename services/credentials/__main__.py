@@ -3,12 +3,10 @@ Run as `python -m services.credentials`."""
 
 from __future__ import annotations
 
-import asyncio
-
 from upskill.credentials.v1 import credentials_service_pb2, credentials_service_pb2_grpc
 
 from services.common import settings
-from services.common.runtime import Servicer, ServiceRuntime, serve
+from services.common.runtime import Servicer, ServiceRuntime, run
 from services.credentials.api import CredentialsApi
 from services.credentials.consumers import subscriptions
 from services.credentials.issuer import Issuer
@@ -35,4 +33,4 @@ async def build(runtime: ServiceRuntime) -> list[Servicer]:
 
 
 if __name__ == "__main__":
-    asyncio.run(serve("credentials", PORT, build))
+    run("credentials", PORT, build)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from upskill.enrollment.v1 import enrollment_service_pb2, enrollment_service_pb2_grpc
 
 from services.common import settings
-from services.common.runtime import Servicer, ServiceRuntime, serve
+from services.common.runtime import Servicer, ServiceRuntime, run
 from services.enrollment.api import EnrollmentApi
 from services.enrollment.consumers import SUBSCRIPTIONS
 from services.enrollment.peers import Peers
@@ -33,4 +31,4 @@ async def build(runtime: ServiceRuntime) -> list[Servicer]:
 
 
 if __name__ == "__main__":
-    asyncio.run(serve("enrollment", PORT, build))
+    run("enrollment", PORT, build)

@@ -140,13 +140,9 @@ async def list_for(
     after: tuple[datetime, str] | None,
     limit: int,
 ) -> list[Enrollment]:
-    where = Where()
-    if learner_id is not None:
-        where.add("learner_id = {}", learner_id)
-    if provider_id is not None:
-        where.add("provider_id = {}::uuid", provider_id)
-    if program_id:
-        where.add("program_id = {}::uuid", program_id)
+    where = Where().visible_to(
+        learner_id=learner_id, provider_id=provider_id, program_id=program_id
+    )
     where.after(after, "created_at")
     rows = await conn.fetch(
         f"""SELECT * FROM enrollments {where.sql()}

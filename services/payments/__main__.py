@@ -13,6 +13,7 @@ import logging
 from upskill.payments.v1 import payments_service_pb2, payments_service_pb2_grpc
 
 from services.common.runtime import Servicer, ServiceRuntime, serve
+from services.common.settings import exit_on_config_error
 from services.payments.api import PaymentsApi
 from services.payments.checkout import CheckoutOpener
 from services.payments.delivery import WebhookDeliveryWorker
@@ -81,8 +82,9 @@ async def build(
 def main() -> None:
     # Read (and check) our own settings before connecting to anything: a missing
     # STRIPE_WEBHOOK_SECRET should fail in a millisecond, not after the database is up.
-    settings = PaymentsSettings.from_env()
-    asyncio.run(serve("payments", PORT, lambda runtime: build(runtime, settings)))
+    with exit_on_config_error("payments"):
+        settings = PaymentsSettings.from_env()
+        asyncio.run(serve("payments", PORT, lambda runtime: build(runtime, settings)))
 
 
 if __name__ == "__main__":

@@ -41,12 +41,12 @@ class PaymentsSettings:
         )
         ttl = settings.integer("CHECKOUT_TTL_SECONDS", 1800, minimum=1)
         if provider == STRIPE and ttl > STRIPE_MAX_TTL_SECONDS:
-            raise ValueError(
+            raise settings.ConfigError(
                 f"setting CHECKOUT_TTL_SECONDS must be <= {STRIPE_MAX_TTL_SECONDS} with Stripe"
             )
         fee_bps = settings.integer("PLATFORM_FEE_BPS", 1000, minimum=0)
         if fee_bps > 10_000:
-            raise ValueError(f"setting PLATFORM_FEE_BPS must be <= 10000, got {fee_bps}")
+            raise settings.ConfigError(f"setting PLATFORM_FEE_BPS must be <= 10000, got {fee_bps}")
         public_base_url = settings.optional("PUBLIC_BASE_URL", "http://127.0.0.1:8080").rstrip("/")
         return cls(
             provider=provider,

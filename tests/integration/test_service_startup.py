@@ -1,0 +1,69 @@
+"""A missing or unusable setting stops a service at start-up with one line naming it
+(exit status 2), never a half-started process or a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+SECRET = "x" * 40
+
+
+def start(service: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "SYSTEMROOT")}
+    return subprocess.run(
+        [sys.executable, "-m", f"services.{service}"],
+        env=clean | env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("service", ["catalog", "enrollment", "payments", "credentials"])
+def test_without_a_database_url_the_service_names_it(service: str) -> None:
+    result = start(service, {"NATS_URL": "nats://127.0.0.1:1", "STRIPE_WEBHOOK_SECRET": "whsec_x"})
+    assert result.returncode == 2, result.stderr
+    assert "DATABASE_URL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_gateway_names_a_missing_peer_address() -> None:
+    result = start("gateway", {"AUTH_JWT_SECRET": SECRET})
+    assert result.returncode == 2, result.stderr
+    assert "CATALOG_ADDR" in result.stderr
+
+
+def test_a_short_dev_secret_is_refused(fresh_database: str, nats_url: str) -> None:
+    result = start(
+        "catalog",
+        {"DATABASE_URL": fresh_database, "NATS_URL": nats_url, "AUTH_JWT_SECRET": "short"},
+    )
+    assert result.returncode == 2, result.stderr
+    assert "AUTH_JWT_SECRET must be at least 32 characters" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("service", "env", "named"),
+    [
+        ("enrollment", {}, "CATALOG_ADDR"),
+        ("credentials", {"PUBLIC_BASE_URL": "http://x"}, "CREDENTIALS_SIGNING_KEY"),
+        (
+            "credentials",
+            {"PUBLIC_BASE_URL": "http://x", "CREDENTIALS_SIGNING_KEY": "not a key"},
+            "CREDENTIALS_SIGNING_KEY",
+        ),
+    ],
+)
+def test_service_settings_read_after_connecting_still_fail_cleanly(
+    fresh_database: str, nats_url: str, service: str, env: dict[str, str], named: str
+) -> None:
+    base = {"DATABASE_URL": fresh_database, "NATS_URL": nats_url, "AUTH_JWT_SECRET": SECRET}
+    result = start(service, base | env)
+    assert result.returncode == 2, result.stderr
+    assert named in result.stderr
+    assert "Traceback" not in result.stderr
