@@ -35,10 +35,12 @@ def rpc(*roles: Role, public: bool = False) -> Callable[[F], F]:
 
 
 def policies_of(servicer: object, service_full_name: str) -> dict[str, RpcPolicy]:
-    """Map '/pkg.Service/Method' to the policy declared on the servicer's method."""
+    """Map '/pkg.Service/Method' to the policy declared on the servicer's (or servicer
+    class's) method."""
+    cls = servicer if isinstance(servicer, type) else type(servicer)
     found: dict[str, RpcPolicy] = {}
-    for name in dir(type(servicer)):
-        policy = getattr(getattr(type(servicer), name, None), POLICY_ATTR, None)
+    for name in dir(cls):
+        policy = getattr(getattr(cls, name, None), POLICY_ATTR, None)
         if isinstance(policy, RpcPolicy):
             found[f"/{service_full_name}/{name}"] = policy
     return found
