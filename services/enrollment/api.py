@@ -9,7 +9,12 @@ from upskill.enrollment.v1 import enrollment_pb2, enrollment_service_pb2_grpc
 from upskill.enrollment.v1 import enrollment_service_pb2 as pb
 
 from services.common.auth import Principal, Role, authenticated
-from services.common.errors import FailedPreconditionError, NotFoundError, PermissionDeniedError
+from services.common.errors import (
+    AlreadyExistsError,
+    FailedPreconditionError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from services.common.paging import decode_token, page_size, split_page
 from services.common.rpc import rpc
 from services.enrollment import repository, unit_of_work
@@ -55,12 +60,21 @@ class EnrollmentApi(enrollment_service_pb2_grpc.EnrollmentServiceServicer):
         key = request.idempotency_key.strip()
         async with self._pool.acquire() as conn:
             existing = await repository.find_by_key(conn, learner.subject, key) if key else None
+            live = await repository.find_live(conn, learner.subject, request.program_id)
         if existing is not None:
             if existing.program_id != request.program_id:
                 raise FailedPreconditionError(
                     "Idempotency-Key was already used for another program"
                 )
             return pb.CreateEnrollmentResponse(enrollment=await self._with_checkout(existing))
+        if live is not None:
+            if live.status is not Status.PENDING_PAYMENT:
+                raise AlreadyExistsError(
+                    f"learner already has enrollment {live.id} in program {live.program_id}"
+                )
+            # Not paid yet: resume it (and open its checkout if payments was down before)
+            # rather than refuse, so a learner is never stuck behind an unpayable enrollment.
+            return pb.CreateEnrollmentResponse(enrollment=await self._with_checkout(live))
 
         program = await self._peers.program(request.program_id)
         if program.status != catalog_pb2.PROGRAM_STATUS_PUBLISHED:

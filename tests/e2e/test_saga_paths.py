@@ -125,7 +125,11 @@ def test_retries_with_the_same_idempotency_key_return_the_same_enrollment(market
     assert first.status_code == 201
     assert second.json()["id"] == first.json()["id"]
     assert second.json()["checkout_url"] == first.json()["checkout_url"]
-    # Without the key, a second live enrollment in the same program is a conflict.
+    # Without the key, enrolling again resumes the unpaid enrollment...
+    assert market.enroll(learner, program["id"]).json()["id"] == first.json()["id"]
+    # ...and once it is paid, a second enrollment in the same program is a conflict.
+    assert market.pay(first.json(), "4242424242424242").status_code == 303
+    eventually(lambda: market.get(learner, first.json()["id"])["status"] == "ACTIVE")
     assert market.enroll(learner, program["id"]).status_code == 409
 
 
