@@ -121,3 +121,59 @@ def test_kill_9_enrollment_between_payment_and_consumption(
         == 1
     )
     assert http.get(f"/api/v1/credentials/{issued}").json()["status"] == "ISSUED"
+
+
+def test_kill_9_nats_while_a_payment_is_in_flight(stack: Stack, http: httpx.Client) -> None:
+    """The broker dies with the payment's events unpublished; outbox rows wait in
+    PostgreSQL, and once NATS is back (same store) the saga finishes by itself."""
+    if stack.nats is None:
+        pytest.skip("NATS is external (NATS_URL): this test kills the embedded one")
+    run = uuid.uuid4().hex[:8]
+    admin = token(http, role="admin", sub=f"admin-{run}")
+    provider_id = http.post(
+        "/api/v1/providers", json={"name": f"Broker Co {run}"}, headers=admin
+    ).json()["id"]
+    provider = token(http, role="provider", sub=f"prov-{run}", provider_id=provider_id)
+    body = demo_program()
+    body["credential"]["issuance"] = "ON_PAYMENT"
+    program = http.post("/api/v1/programs", json=body, headers=provider).json()
+    http.post(f"/api/v1/programs/{program['id']}/publish", headers=provider).raise_for_status()
+    learner = token(http, role="learner", sub=f"learner-{run}")
+    enrollment = http.post(
+        "/api/v1/enrollments", json={"program_id": program["id"]}, headers=learner
+    ).json()
+
+    stack.nats.kill()
+    paid = http.post(
+        enrollment["checkout_url"].replace(stack.gateway_url, ""),
+        data={"card_number": "4242424242424242"},
+        follow_redirects=False,
+    )
+    assert paid.status_code == 303, paid.text
+    payments_db = stack.env_for("payments")["DATABASE_URL"]
+    wait_for(
+        "the payment to succeed with the broker down",
+        lambda: count(
+            payments_db,
+            "SELECT count(*) FROM outbox WHERE published_at IS NULL AND subject = $1",
+            "upskill.payments.payment_succeeded",
+        ),
+    )
+
+    stack.nats.start()
+
+    def credential_id() -> str:
+        body = http.get(f"/api/v1/enrollments/{enrollment['id']}", headers=learner).json()
+        return str(body.get("credential_id") or "")
+
+    wait_for("the saga to converge after NATS came back", credential_id, timeout=60)
+    credentials_db = stack.env_for("credentials")["DATABASE_URL"]
+    assert (
+        count(
+            credentials_db,
+            "SELECT count(*) FROM credentials WHERE enrollment_id = $1",
+            enrollment["id"],
+        )
+        == 1
+    )
+    assert count(payments_db, "SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
