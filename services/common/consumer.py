@@ -116,7 +116,12 @@ class EventConsumer:
                 await asyncio.sleep(1)
                 continue
             for msg in batch:
-                await self.handle(msg)
+                try:
+                    await self.handle(msg)
+                except Exception:
+                    # E.g. NATS went away between the effect and the ack/dead letter: the
+                    # message stays unacked and comes back after ack_wait; keep pulling.
+                    log.exception("consumer %s: could not settle %s", self.name, msg.subject)
 
     async def handle(self, msg: Msg) -> None:
         delivered = msg.metadata.num_delivered
