@@ -44,6 +44,14 @@ class Principal:
                 f"role {self.role} may not do this (needs {', '.join(sorted(roles))})"
             )
 
+    def listing_scope(self) -> tuple[str | None, str | None]:
+        """(learner id, provider id) that a listing for this caller is restricted to; None
+        where it is not: learners see their own rows, providers their programs' rows."""
+        return (
+            self.subject if self.role is Role.LEARNER else None,
+            self.provider_id if self.role is Role.PROVIDER else None,
+        )
+
     @property
     def is_privileged(self) -> bool:
         """Admins and services see everything."""

@@ -54,13 +54,13 @@ class CredentialsApi(credentials_service_pb2_grpc.CredentialsServiceServicer):
     async def ListCredentials(
         self, request: pb.ListCredentialsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListCredentialsResponse:
-        principal = authenticated()
+        learner_id, provider_id = authenticated().listing_scope()
         limit = page_size(request.page_size)
         async with self._pool.acquire() as conn:
             rows = await repository.list_for(
                 conn,
-                learner_id=principal.subject if principal.role is Role.LEARNER else None,
-                provider_id=principal.provider_id if principal.role is Role.PROVIDER else None,
+                learner_id=learner_id,
+                provider_id=provider_id,
                 program_id=request.program_id,
                 after=decode_token(request.page_token),
                 limit=limit + 1,

@@ -123,13 +123,13 @@ class EnrollmentApi(enrollment_service_pb2_grpc.EnrollmentServiceServicer):
     async def ListEnrollments(
         self, request: pb.ListEnrollmentsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListEnrollmentsResponse:
-        principal = authenticated()
+        learner_id, provider_id = authenticated().listing_scope()
         limit = page_size(request.page_size)
         async with self._pool.acquire() as conn:
             rows = await repository.list_for(
                 conn,
-                learner_id=principal.subject if principal.role is Role.LEARNER else None,
-                provider_id=principal.provider_id if principal.role is Role.PROVIDER else None,
+                learner_id=learner_id,
+                provider_id=provider_id,
                 program_id=request.program_id,
                 after=decode_token(request.page_token),
                 limit=limit + 1,

@@ -147,3 +147,23 @@ def test_drafts_cannot_be_bought(market: Market) -> None:
     ).json()
     refused = market.enroll(market.learner(), draft["id"])
     assert refused.status_code in (404, 409), refused.text
+
+
+def test_listings_show_each_caller_only_their_own(market: Market) -> None:
+    program = market.program()
+    alice, bob = market.learner(), market.learner()
+    mine = market.enroll(alice, program["id"]).json()
+    market.enroll(bob, program["id"])
+    listed = market.http.get("/api/v1/enrollments", headers=alice).json()["enrollments"]
+    assert [e["id"] for e in listed] == [mine["id"]]
+    provider_view = market.http.get(
+        "/api/v1/enrollments", params={"program_id": program["id"]}, headers=market.provider
+    ).json()["enrollments"]
+    assert len(provider_view) == 2
+    stranger = market.token(role="provider", sub="other", provider_id=str(uuid.uuid4()))
+    assert (
+        market.http.get(
+            "/api/v1/enrollments", params={"program_id": program["id"]}, headers=stranger
+        ).json()["enrollments"]
+        == []
+    )
