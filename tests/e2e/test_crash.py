@@ -14,7 +14,7 @@ import pytest
 
 from services.cli.demo import demo_program
 from services.cli.stack import Stack
-from services.common.embedded import run_coroutine_sync
+from services.common.embedded import EmbeddedPostgres, PostgresServer, run_coroutine_sync
 
 
 def token(http: httpx.Client, **claims: str) -> dict[str, str]:
@@ -177,3 +177,72 @@ def test_kill_9_nats_while_a_payment_is_in_flight(stack: Stack, http: httpx.Clie
         == 1
     )
     assert count(payments_db, "SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+
+
+def test_kill_9_postgres_then_the_saga_still_completes(
+    stack: Stack, http: httpx.Client, embedded_pg: PostgresServer
+) -> None:
+    """PostgreSQL dies under every service (pools, LISTEN connections, relays, consumers);
+    after it restarts, pending work resumes and a purchase completes exactly once."""
+    if not isinstance(embedded_pg, EmbeddedPostgres):
+        pytest.skip("PostgreSQL is external (DATABASE_URL): this test kills the embedded one")
+    run = uuid.uuid4().hex[:8]
+    admin = token(http, role="admin", sub=f"admin-{run}")
+    provider_id = http.post(
+        "/api/v1/providers", json={"name": f"Database Co {run}"}, headers=admin
+    ).json()["id"]
+    provider = token(http, role="provider", sub=f"prov-{run}", provider_id=provider_id)
+    program = http.post("/api/v1/programs", json=demo_program(), headers=provider).json()
+    http.post(f"/api/v1/programs/{program['id']}/publish", headers=provider).raise_for_status()
+    learner = token(http, role="learner", sub=f"learner-{run}")
+    enrollment = http.post(
+        "/api/v1/enrollments", json={"program_id": program["id"]}, headers=learner
+    ).json()
+
+    embedded_pg.kill()
+    down = http.get(f"/api/v1/enrollments/{enrollment['id']}", headers=learner)
+    assert down.status_code >= 500  # an error answer, not a hang or a crash
+    embedded_pg.start()
+
+    def paid() -> bool:
+        response = http.post(
+            enrollment["checkout_url"].replace(stack.gateway_url, ""),
+            data={"card_number": "4242424242424242"},
+            follow_redirects=False,
+        )
+        last["response"] = f"{response.status_code} {response.text[:300]}"
+        return response.status_code == 303
+
+    last: dict[str, str] = {}
+    wait_for("payments to take the card once its database is back", paid)
+
+    def status() -> str:
+        response = http.get(f"/api/v1/enrollments/{enrollment['id']}", headers=learner)
+        return str(response.json().get("status")) if response.status_code == 200 else ""
+
+    wait_for("ACTIVE after the database restart", lambda: status() == "ACTIVE", timeout=60)
+    http.post(f"/api/v1/enrollments/{enrollment['id']}/complete", json={}, headers=provider)
+    wait_for(
+        "the credential",
+        lambda: (
+            http.get(f"/api/v1/enrollments/{enrollment['id']}", headers=learner)
+            .json()
+            .get("credential_id")
+        ),
+        timeout=60,
+    )
+    assert (
+        count(
+            stack.env_for("credentials")["DATABASE_URL"],
+            "SELECT count(*) FROM credentials WHERE enrollment_id = $1",
+            enrollment["id"],
+        )
+        == 1
+    )
+    assert set(stack.running_services()) == {
+        "catalog",
+        "enrollment",
+        "payments",
+        "credentials",
+        "gateway",
+    }
