@@ -1,0 +1,162 @@
+"""The saga's consumers against a real database: each event moves the enrollment once,
+writes its follow-up event to the outbox in the same transaction, and a credential is
+issued exactly once per enrollment however often (and under whatever event id) the
+triggering event arrives."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from upskill.catalog.v1 import catalog_pb2
+from upskill.enrollment.v1 import enrollment_pb2
+from upskill.enrollment.v1 import events_pb2 as enrollment_events
+from upskill.payments.v1 import events_pb2 as payment_events
+from upskill.type.v1 import money_pb2
+
+from services.common import db, events
+from services.common.consumer import ContractViolationError
+from services.credentials.consumers import subscriptions as credential_subscriptions
+from services.credentials.issuer import Issuer
+from services.credentials.keys import IssuerKey
+from services.enrollment import consumers, repository, unit_of_work
+from services.enrollment.domain import Enrollment, Price, Status
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+SNAPSHOT = enrollment_pb2.ProgramSnapshot(
+    program_id=str(uuid.uuid4()),
+    provider_id=str(uuid.uuid4()),
+    provider_name="Acme",
+    title="Intro to SQL",
+    price=money_pb2.Money(amount_minor=4900, currency="USD"),
+    credential=catalog_pb2.CredentialTemplate(
+        name="SQL Basics",
+        description="Can query",
+        criteria="Pass",
+        issuance=catalog_pb2.ISSUANCE_POLICY_ON_COMPLETION,
+    ),
+)
+
+
+def envelope() -> events.Envelope:
+    return events.Envelope(id=str(uuid.uuid4()), type="t", source="test", subject="", time="")
+
+
+async def migrated_pool(dsn: str, package: str) -> asyncpg.Pool:
+    pool = await db.create_pool(dsn)
+    async with pool.acquire() as conn:
+        await db.migrate(conn, "services.common", package)
+    return pool
+
+
+@pytest.fixture
+async def enrollments(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await migrated_pool(fresh_database, "services.enrollment")
+    yield pool
+    await pool.close()
+
+
+async def pending(pool: asyncpg.Pool) -> Enrollment:
+    enrollment = Enrollment.open(
+        learner_id="alice",
+        learner_email="alice@example.com",
+        program_id=SNAPSHOT.program_id,
+        provider_id=SNAPSHOT.provider_id,
+        price=Price(4900, "USD"),
+        snapshot=SNAPSHOT.SerializeToString(),
+    )
+    enrollment.attach_checkout(str(uuid.uuid4()), "http://checkout")
+    async with pool.acquire() as conn, conn.transaction():
+        await unit_of_work.commit(conn, enrollment, new=True)
+    return enrollment
+
+
+async def outbox_types(pool: asyncpg.Pool) -> list[str]:
+    async with pool.acquire() as conn:
+        return [r["type"] for r in await conn.fetch("SELECT type FROM outbox ORDER BY seq")]
+
+
+def succeeded(e: Enrollment, amount: int = 4900) -> payment_events.PaymentSucceeded:
+    return payment_events.PaymentSucceeded(
+        payment_id=e.payment_id,
+        enrollment_id=e.id,
+        learner_id=e.learner_id,
+        amount=money_pb2.Money(amount_minor=amount, currency="USD"),
+    )
+
+
+async def test_payment_succeeded_activates_once_with_its_event(enrollments: asyncpg.Pool) -> None:
+    e = await pending(enrollments)
+    for _ in range(2):  # the second is a redelivery under a new event id: no second effect
+        async with enrollments.acquire() as conn, conn.transaction():
+            await consumers.on_payment_succeeded(conn, succeeded(e), envelope())
+    async with enrollments.acquire() as conn:
+        assert (await repository.get(conn, e.id)).status is Status.ACTIVE
+    assert await outbox_types(enrollments) == ["upskill.enrollment.v1.EnrollmentActivated"]
+
+
+async def test_payment_failed_expires_and_frees_the_seat(enrollments: asyncpg.Pool) -> None:
+    e = await pending(enrollments)
+    async with enrollments.acquire() as conn, conn.transaction():
+        await consumers.on_payment_failed(
+            conn,
+            payment_events.PaymentFailed(
+                payment_id=e.payment_id, enrollment_id=e.id, reason="checkout_expired"
+            ),
+            envelope(),
+        )
+    async with enrollments.acquire() as conn:
+        assert (await repository.get(conn, e.id)).status is Status.EXPIRED
+        assert await repository.find_live(conn, "alice", SNAPSHOT.program_id) is None
+    assert await outbox_types(enrollments) == ["upskill.enrollment.v1.EnrollmentExpired"]
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        pytest.param("unknown enrollment", id="unknown-enrollment"),
+        pytest.param("wrong amount", id="wrong-amount"),
+    ],
+)
+async def test_contract_violations_are_not_retried(enrollments: asyncpg.Pool, event: str) -> None:
+    e = await pending(enrollments)
+    message = succeeded(e, amount=100) if event == "wrong amount" else succeeded(e)
+    if event == "unknown enrollment":
+        message.enrollment_id = str(uuid.uuid4())
+    async with enrollments.acquire() as conn:
+        with pytest.raises(ContractViolationError):
+            async with conn.transaction():
+                await consumers.on_payment_succeeded(conn, message, envelope())
+        assert (await repository.get(conn, e.id)).status is Status.PENDING_PAYMENT
+    assert await outbox_types(enrollments) == []
+
+
+async def test_a_credential_is_issued_exactly_once_per_enrollment(fresh_database: str) -> None:
+    pool = await migrated_pool(fresh_database, "services.credentials")
+    try:
+        issuer = Issuer(IssuerKey.generate(), "http://upskill.test")
+        async with pool.acquire() as conn:
+            await issuer.register_key(conn)
+        handlers = {s.event_type: s.handler for s in credential_subscriptions(issuer)}
+        enrollment_id = str(uuid.uuid4())
+        activated = enrollment_events.EnrollmentActivated(
+            enrollment_id=enrollment_id, learner_id="alice", program=SNAPSHOT
+        )
+        completed = enrollment_events.EnrollmentCompleted(
+            enrollment_id=enrollment_id, learner_id="alice", program=SNAPSHOT
+        )
+        # ON_COMPLETION: activation earns nothing; completion (twice, two event ids) one.
+        for message in (activated, completed, completed):
+            async with pool.acquire() as conn, conn.transaction():
+                await handlers[type(message)](conn, message, envelope())
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("SELECT count(*) FROM credentials") == 1
+            issued = await conn.fetchval("SELECT count(*) FROM outbox WHERE type LIKE '%Issued'")
+            assert issued == 1
+            verdict = await issuer.verify(conn, await conn.fetchval("SELECT jwt FROM credentials"))
+        assert verdict.verified
+    finally:
+        await pool.close()
