@@ -99,7 +99,10 @@ def stack(
             database_prefix=f"e2e{os.getpid()}",
             # Every process exports its spans to the test's collector, promptly.
             otel_endpoint=collector.endpoint,
-            env_overrides={name: {"OTEL_BSP_SCHEDULE_DELAY": "100"} for name in SERVICES},
+            env_overrides={
+                name: {"OTEL_BSP_SCHEDULE_DELAY": "100", "OTEL_METRIC_EXPORT_INTERVAL": "500"}
+                for name in SERVICES
+            },
         ),
     ) as running:
         running.start()

@@ -20,7 +20,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from opentelemetry import trace
 
-from services.common import events, jetstream
+from services.common import events, jetstream, metrics
 from services.common.telemetry import context_from, tracer
 
 log = logging.getLogger(__name__)
@@ -146,7 +146,7 @@ class EventConsumer:
             span.set_attribute("messaging.consumer.group.name", self.name)
             span.set_attribute("messaging.message.id", envelope.id)
             try:
-                await self._apply(handler, event, envelope)
+                first = await self._apply(handler, event, envelope)
             except ContractViolationError as exc:
                 await self._dead_letter(msg, f"contract violation: {exc}")
                 return
@@ -164,10 +164,18 @@ class EventConsumer:
                     exc,
                 )
                 await msg.nak(delay=backoff_seconds(delivered))
+                self._count(envelope.type, "retry")
                 return
         await msg.ack()
+        self._count(envelope.type, "handled" if first else "duplicate")
 
-    async def _apply(self, handler: Handler, event: Message, envelope: events.Envelope) -> None:
+    def _count(self, event_type: str, outcome: str) -> None:
+        metrics.events_consumed.add(
+            1, {"consumer": self.name, "type": event_type, "outcome": outcome}
+        )
+
+    async def _apply(self, handler: Handler, event: Message, envelope: events.Envelope) -> bool:
+        """Run the handler in the inbox row's transaction; False if it ran before."""
         async with self._pool.acquire() as conn, conn.transaction():
             first = await conn.fetchval(
                 """INSERT INTO processed_events (consumer, event_id, event_type)
@@ -178,8 +186,9 @@ class EventConsumer:
             )
             if not first:
                 log.info("consumer %s: %s already handled; skipping", self.name, envelope.id)
-                return
+                return False
             await handler(conn, event, envelope)
+            return True
 
     async def _dead_letter(self, msg: Msg, reason: str) -> None:
         log.error("consumer %s: dead-lettering %s: %s", self.name, msg.subject, reason)
@@ -197,3 +206,4 @@ class EventConsumer:
         )
         await self._js.publish(f"upskill.dlq.{self.name}", msg.data, headers=headers)
         await msg.term()
+        metrics.events_dead_lettered.add(1, {"consumer": self.name})

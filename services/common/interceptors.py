@@ -8,6 +8,7 @@ status, never as UNKNOWN.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from services.common import metrics
 from services.common.auth import Principal, TokenVerifier, acting_as, bearer
 from services.common.errors import (
     FieldViolation,
@@ -101,6 +103,20 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         inner = handler.unary_unary
 
         async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            started = time.perf_counter()
+            try:
+                return await checked(request, context)
+            finally:
+                code = context.code() or grpc.StatusCode.OK
+                metrics.rpc_duration.record(
+                    time.perf_counter() - started,
+                    {
+                        "rpc.method": method,
+                        "rpc.grpc.status_code": getattr(code, "name", str(code)),
+                    },
+                )
+
+        async def checked(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
                 principal = self._authorize(method, dict(context.invocation_metadata() or ()))
                 validate(request)

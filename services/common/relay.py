@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 from nats.js import JetStreamContext
 from opentelemetry import trace
 
+from services.common import metrics
 from services.common.events import Envelope
 from services.common.telemetry import context_from, current_traceparent, tracer
 
@@ -102,6 +104,9 @@ class OutboxRelay:
             ack = await self._js.publish(row["subject"], bytes(row["payload"]), headers=headers)
             if ack.duplicate:
                 log.info("outbox relay: %s was already published (deduplicated)", envelope.id)
+        metrics.events_published.add(1, {"subject": row["subject"]})
+        lag = (datetime.now(UTC) - row["created_at"]).total_seconds()
+        metrics.outbox_lag.record(max(lag, 0.0), {"subject": row["subject"]})
 
     async def _mark_published(self, conn: asyncpg.Connection, seq: int) -> None:
         await conn.execute("UPDATE outbox SET published_at = now() WHERE seq = $1", seq)

@@ -1,11 +1,14 @@
-"""OpenTelemetry set-up and W3C trace-context propagation over gRPC and NATS headers."""
+"""OpenTelemetry set-up (traces and metrics) and W3C trace-context propagation over gRPC
+and NATS headers."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
 
-from opentelemetry import context, propagate, trace
+from opentelemetry import context, metrics, propagate, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -14,23 +17,33 @@ _configured = False
 
 
 def setup_tracing(service_name: str) -> TracerProvider:
-    """Install the tracer provider; export over OTLP only when an endpoint is configured."""
+    """Install the tracer and meter providers; export over OTLP only when an endpoint is
+    configured (OTEL_EXPORTER_OTLP_ENDPOINT, plus the standard OTEL_* tuning variables)."""
     global _configured
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    resource = Resource.create({"service.name": service_name})
+    provider = TracerProvider(resource=resource)
+    readers = []
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
     if not _configured:
         trace.set_tracer_provider(provider)
+        metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=readers))
         _configured = True
     return provider
 
 
 def shutdown_tracing() -> None:
+    """Flush what is buffered (spans and metrics) before the process exits."""
     provider = trace.get_tracer_provider()
     if isinstance(provider, TracerProvider):
         provider.shutdown()
+    meters = metrics.get_meter_provider()
+    if isinstance(meters, MeterProvider):
+        meters.shutdown()
 
 
 def tracer(name: str) -> trace.Tracer:

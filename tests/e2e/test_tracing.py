@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from services.cli.demo import demo_program
+from services.cli.demo import demo_program, run_journey
 from services.cli.stack import Stack
 from tests.otlp_collector import OtlpCollector, ReceivedSpan
 
@@ -79,3 +79,22 @@ def test_checkout_to_credential_is_one_trace_across_every_service(
         assert time.monotonic() < deadline, f"missing from the trace: {sorted(expected - seen)}"
         time.sleep(0.1)
     assert {s.service for s in pay_trace()} == {"gateway", "payments", "enrollment", "credentials"}
+
+
+def test_services_export_their_metrics(
+    stack: Stack, http: httpx.Client, collector: OtlpCollector
+) -> None:
+    """RPC latency, events published and consumed, and outbox lag reach the collector."""
+    run_journey(stack.gateway_url, say=lambda _: None)
+    expected = {
+        ("catalog", "upskill.rpc.server.duration"),
+        ("payments", "upskill.events.published"),
+        ("payments", "upskill.outbox.lag"),
+        ("enrollment", "upskill.events.consumed"),
+        ("credentials", "upskill.events.consumed"),
+        ("credentials", "upskill.events.published"),
+    }
+    deadline = time.monotonic() + 30
+    while not expected <= (seen := collector.metric_names()):
+        assert time.monotonic() < deadline, f"missing metrics: {sorted(expected - seen)}"
+        time.sleep(0.1)
