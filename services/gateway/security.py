@@ -6,8 +6,6 @@ The gateway authenticates only enough to answer 401 early; the services authoris
 
 from __future__ import annotations
 
-import time
-
 from starlette.concurrency import run_in_threadpool
 
 from services.common.auth import AuthSettings, Principal, Role, TokenVerifier, mint_dev_token
@@ -16,7 +14,6 @@ from services.gateway.problems import unauthenticated
 
 SERVICE_NAME = "gateway"
 # Dev service tokens live 12 h; mint a fresh one well before that.
-SERVICE_TOKEN_REFRESH_SECONDS = 3600.0
 DEV_TOKEN_TTL_SECONDS = 12 * 3600
 SESSION_COOKIE = "upskill_token"
 
@@ -25,8 +22,6 @@ class Authenticator:
     def __init__(self, auth: AuthSettings) -> None:
         self._auth = auth
         self._verifier = TokenVerifier(auth)
-        self._service_token = ""
-        self._service_token_minted = 0.0
 
     @property
     def dev_mode(self) -> bool:
@@ -43,15 +38,8 @@ class Authenticator:
             raise unauthenticated(exc.message) from None
 
     def service_token(self) -> str:
-        """The gateway's own service token (re-minted hourly in dev mode)."""
-        now = time.monotonic()
-        if (
-            not self._service_token
-            or now - self._service_token_minted > SERVICE_TOKEN_REFRESH_SECONDS
-        ):
-            self._service_token = self._verifier.service_token(SERVICE_NAME)
-            self._service_token_minted = now
-        return self._service_token
+        """The gateway's own service token (TokenVerifier re-mints it before it expires)."""
+        return self._verifier.service_token(SERVICE_NAME)
 
     def mint_dev_token(
         self, *, role: Role | str, subject: str, email: str = "", provider_id: str = ""
