@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import services
+from services.common import healthcheck
 from services.common.embedded import (
     EmbeddedNats,
     EmbeddedPostgres,
@@ -738,24 +739,7 @@ class Stack:
             if response.status_code == 200:
                 return None
             return f"GET /readyz: {response.status_code} {response.text[:300]}"
-        return grpc_health(self.addr(name))
-
-
-def grpc_health(addr: str, timeout: float = 2.0) -> str | None:
-    """None when the gRPC server at `addr` reports SERVING, else what is wrong."""
-    import grpc
-    from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-    with grpc.insecure_channel(addr) as channel:
-        try:
-            response = health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(service=""), timeout=timeout
-            )
-        except grpc.RpcError as exc:
-            return f"gRPC health: {exc.code().name}"
-    if response.status != health_pb2.HealthCheckResponse.SERVING:
-        return f"gRPC health: {health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)}"
-    return None
+        return healthcheck.check(self.addr(name))
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
