@@ -219,6 +219,49 @@ def _terminate(
     return proc.wait()
 
 
+def _launch(
+    what: str,
+    port: int,
+    spawn: Callable[[IO[bytes]], subprocess.Popen[bytes]],
+    ready: Callable[[subprocess.Popen[bytes]], str | None],
+    *,
+    log_path: Path,
+    deadline: float,
+    retry_markers: tuple[str, ...],
+    stop_signal: int,
+) -> None:
+    """Start a server (its output appended to `log_path`) until `ready` says None.
+
+    A start whose log shows one of `retry_markers` (a port or shared memory still held
+    after a kill -9) is retried until the deadline; any other failure raises
+    EmbeddedServerError with the tail of this start's log.
+    """
+    attempt = 0
+    log_start = log_path.stat().st_size if log_path.exists() else 0
+    while True:
+        attempt += 1
+        with log_path.open("ab") as log_file:
+            proc = spawn(log_file)
+        problem = ready(proc)
+        if problem is None:
+            return
+        tail = _log_tail(log_path, log_start)
+        code = proc.poll()
+        if code is None:
+            _terminate(proc, stop_signal, 5)
+            raise EmbeddedServerError(
+                f"{what} did not become ready on port {port} in time ({problem}); "
+                f"log ({log_path}):\n{tail}"
+            )
+        if any(marker in tail for marker in retry_markers) and time.monotonic() < deadline:
+            log.info("%s start attempt %d failed; retrying", what, attempt)
+            time.sleep(0.25)
+            continue
+        raise EmbeddedServerError(
+            f"{what} exited with status {code} while starting; log ({log_path}):\n{tail}"
+        )
+
+
 def _signal(proc: subprocess.Popen[bytes], sig: int, *, group: bool = True) -> None:
     with contextlib.suppress(ProcessLookupError):
         if group:
@@ -637,46 +680,33 @@ class EmbeddedPostgres:
         args = [str(_pg_bin("postgres")), "-D", str(self.pgdata)]
         for key, value in settings.items():
             args += ["-c", f"{key}={value}"]
-        attempt = 0
-        log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
-        while True:
-            attempt += 1
-            with self.log_path.open("ab") as log_file:
-                self._proc = subprocess.Popen(
-                    args,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log_file,
-                    stderr=subprocess.STDOUT,
-                    cwd=self._home,
-                    env=self._child_env(),
-                    start_new_session=True,  # Ctrl-C in a terminal must not reach it directly
-                    preexec_fn=parent_death_signal(signal.SIGQUIT),
-                    **self._popen_user(),
-                )
-            if self._wait_ready(self._proc, deadline):
-                return
-            tail = _log_tail(self.log_path, log_start)
-            code = self._proc.poll()
-            if code is None:
-                _terminate(self._proc, signal.SIGQUIT, 5)
-                raise EmbeddedServerError(
-                    f"PostgreSQL did not become ready on port {self.port} in time; "
-                    f"log ({self.log_path}):\n{tail}"
-                )
+
+        def spawn(log_file: IO[bytes]) -> subprocess.Popen[bytes]:
+            self._proc = subprocess.Popen(
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                cwd=self._home,
+                env=self._child_env(),
+                start_new_session=True,  # Ctrl-C in a terminal must not reach it directly
+                preexec_fn=parent_death_signal(signal.SIGQUIT),
+                **self._popen_user(),
+            )
+            return self._proc
+
+        _launch(
+            "PostgreSQL",
+            self.port,
+            spawn,
+            lambda proc: None if self._wait_ready(proc, deadline) else "not ready",
+            log_path=self.log_path,
+            deadline=deadline,
             # After a kill -9, backends may still hold the old shared memory for a moment,
-            # and a fixed port may still be taken: retry those until the deadline.
-            retryable = any(
-                marker in tail
-                for marker in ("pre-existing shared memory", "already in use", "lock file")
-            )
-            if retryable and time.monotonic() < deadline:
-                log.info("PostgreSQL start attempt %d failed; retrying", attempt)
-                time.sleep(0.25)
-                continue
-            raise EmbeddedServerError(
-                f"PostgreSQL exited with status {code} while starting; "
-                f"log ({self.log_path}):\n{tail}"
-            )
+            # and a fixed port may still be taken.
+            retry_markers=("pre-existing shared memory", "already in use", "lock file"),
+            stop_signal=signal.SIGQUIT,
+        )
 
     def _wait_ready(self, proc: subprocess.Popen[bytes], deadline: float) -> bool:
         """Wait for postmaster.pid to say `ready` for our pid, then confirm with pg_isready."""
@@ -841,38 +871,29 @@ class EmbeddedNats:
             "-n",
             f"upskill-{self.port}",
         ]
-        attempt = 0
-        log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
-        while True:
-            attempt += 1
-            with self.log_path.open("ab") as log_file:
-                self._proc = subprocess.Popen(
-                    args,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log_file,
-                    stderr=subprocess.STDOUT,
-                    cwd=self.data_dir,
-                    start_new_session=True,
-                    preexec_fn=parent_death_signal(signal.SIGTERM),
-                )
-            error = self._wait_ready(self._proc, deadline)
-            if error is None:
-                return
-            tail = _log_tail(self.log_path, log_start)
-            code = self._proc.poll()
-            if code is None:
-                _terminate(self._proc, signal.SIGKILL, 5)
-                raise EmbeddedServerError(
-                    f"NATS did not become ready on port {self.port} in time ({error}); "
-                    f"log ({self.log_path}):\n{tail}"
-                )
-            if "address already in use" in tail and time.monotonic() < deadline:
-                log.info("NATS start attempt %d: port busy; retrying", attempt)
-                time.sleep(0.25)
-                continue
-            raise EmbeddedServerError(
-                f"NATS exited with status {code} while starting; log ({self.log_path}):\n{tail}"
+
+        def spawn(log_file: IO[bytes]) -> subprocess.Popen[bytes]:
+            self._proc = subprocess.Popen(
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                cwd=self.data_dir,
+                start_new_session=True,
+                preexec_fn=parent_death_signal(signal.SIGTERM),
             )
+            return self._proc
+
+        _launch(
+            "NATS",
+            self.port,
+            spawn,
+            lambda proc: self._wait_ready(proc, deadline),
+            log_path=self.log_path,
+            deadline=deadline,
+            retry_markers=("address already in use",),
+            stop_signal=signal.SIGKILL,
+        )
 
     def _wait_ready(self, proc: subprocess.Popen[bytes], deadline: float) -> str | None:
         """None once the port accepts and JetStream answers account_info; else why not."""
