@@ -21,7 +21,7 @@ from services.common.errors import (
     PermissionDeniedError,
 )
 from services.common.outbox import enqueue
-from services.common.paging import decode_token, page_size, split_page
+from services.common.paging import Page
 from services.common.protos import timestamp
 from services.common.rpc import rpc
 
@@ -165,20 +165,18 @@ class CatalogApi(catalog_service_pb2_grpc.CatalogServiceServicer):
     async def ListPrograms(
         self, request: pb.ListProgramsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListProgramsResponse:
-        limit = page_size(request.page_size)
+        filters = repository.CatalogFilter(
+            query=request.query.strip(),
+            skill=request.skill.strip(),
+            provider_id=request.provider_id,
+            max_price_minor=(
+                request.max_price_minor if request.HasField("max_price_minor") else None
+            ),
+        )
+        page = Page.request(repository.PUBLISHED, request.page_token, request.page_size, filters)
         async with self._pool.acquire() as conn:
-            programs = await repository.list_published(
-                conn,
-                query=request.query.strip(),
-                skill=request.skill.strip(),
-                provider_id=request.provider_id,
-                max_price_minor=(
-                    request.max_price_minor if request.HasField("max_price_minor") else None
-                ),
-                after=decode_token(request.page_token),
-                limit=limit + 1,
-            )
-        programs, next_token = split_page(programs, limit, lambda p: (p.created_at, p.id))
+            programs = await repository.list_published(conn, filters, page)
+        programs, next_token = page.split(programs, lambda p: (p.created_at, p.id))
         return pb.ListProgramsResponse(
             programs=[program_to_pb(p) for p in programs], next_page_token=next_token
         )

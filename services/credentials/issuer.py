@@ -59,7 +59,11 @@ class Issuer:
         if await repository.exists_for_enrollment(conn, enrollment_id):
             return None
         list_id, index = await repository.allocate_status_index(conn)
-        issued_at = datetime.now(UTC).replace(microsecond=0)
+        # Full precision: the credentials listing pages by (issued_at, id), and whole
+        # seconds would order same-second credentials by their random ids, so one issued
+        # while a client walks the pages could show up behind its cursor. The credential
+        # itself states whole seconds (badges.build_credential truncates validFrom).
+        issued_at = datetime.now(UTC)
         template = snapshot.credential
         credential_id = str(uuid.uuid4())
         credential = build_credential(

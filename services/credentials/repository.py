@@ -10,7 +10,8 @@ from typing import Any
 import asyncpg
 
 from services.common.errors import NotFoundError
-from services.common.sql import Where
+from services.common.paging import Listing, Page
+from services.common.sql import OwnerScope, Where, fetch_page
 from services.credentials.status_list import MIN_BITS
 
 
@@ -162,22 +163,11 @@ async def is_revoked(conn: asyncpg.Connection, list_id: str, index: int) -> bool
     return bool(revoked)
 
 
+LISTING = Listing("credentials", table="credentials", time="issued_at")
+
+
 async def list_for(
-    conn: asyncpg.Connection,
-    *,
-    learner_id: str | None,
-    provider_id: str | None,
-    program_id: str,
-    after: tuple[datetime, str] | None,
-    limit: int,
+    conn: asyncpg.Connection, scope: OwnerScope, page: Page
 ) -> list[CredentialRecord]:
-    where = Where().visible_to(
-        learner_id=learner_id, provider_id=provider_id, program_id=program_id
-    )
-    where.after(after, "issued_at")
-    rows = await conn.fetch(
-        f"""SELECT * FROM credentials {where.sql()}
-            ORDER BY issued_at DESC, id DESC LIMIT {where.param(limit)}""",
-        *where.args,
-    )
-    return [_record(r) for r in rows]
+    where = Where().visible_to(scope)
+    return [_record(r) for r in await fetch_page(conn, "SELECT * FROM credentials", where, page)]
