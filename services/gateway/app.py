@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from starlette.middleware.base import RequestResponseEndpoint
@@ -22,6 +22,7 @@ from services.gateway import (
     routes_webhooks,
 )
 from services.gateway.clients import Clients
+from services.gateway.cross_origin import refuse_cross_site
 from services.gateway.problems import install_problem_handlers
 from services.gateway.rendering import STATIC_DIR
 from services.gateway.security import Authenticator
@@ -58,6 +59,8 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        # CSRF: every state-changing route refuses a browser's cross-site request.
+        dependencies=[Depends(refuse_cross_site)],
     )
     app.state.settings = settings
     app.state.authenticator = Authenticator(settings.auth)
