@@ -74,13 +74,13 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         self._verifier = verifier
         self._policies = policies
 
-    def _authorize(self, method: str, metadata: dict[str, Any]) -> Principal | None:
+    async def _authorize(self, method: str, metadata: dict[str, Any]) -> Principal | None:
         policy = self._policies.get(method)
         if policy is None:
             log.error("rpc %s declares no access policy; refusing it", method)
             raise PermissionDeniedError("method is not exposed")
         token = bearer(metadata.get("authorization"))
-        principal = self._verifier.verify(token) if token else None
+        principal = await self._verifier.authenticate(token) if token else None
         if policy.public:
             return principal
         if principal is None:
@@ -118,7 +118,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
         async def checked(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
-                principal = self._authorize(method, dict(context.invocation_metadata() or ()))
+                metadata = dict(context.invocation_metadata() or ())
+                principal = await self._authorize(method, metadata)
                 validate(request)
                 with acting_as(principal):
                     return await inner(request, context)
