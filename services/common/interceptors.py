@@ -109,11 +109,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             finally:
                 code = context.code() or grpc.StatusCode.OK
                 metrics.rpc_duration.record(
-                    time.perf_counter() - started,
-                    {
-                        "rpc.method": method,
-                        "rpc.grpc.status_code": getattr(code, "name", str(code)),
-                    },
+                    time.perf_counter() - started, metrics.rpc_attributes(method, code)
                 )
 
         async def checked(request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -124,7 +120,12 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 with acting_as(principal):
                     return await inner(request, context)
             except ServiceError as exc:
-                await context.abort_with_status(status_for(exc))
+                # abort(), not abort_with_status(): OpenTelemetry's server wrapper around
+                # `context` sees only abort() and set_code(), and sets the span's error
+                # status and rpc.grpc.status_code from them. The rich status travels in the
+                # trailing metadata either way.
+                status = status_for(exc)
+                await context.abort(status.code, status.details, status.trailing_metadata)
             except grpc.aio.AbortError:
                 raise
             except Exception:

@@ -29,7 +29,7 @@ from services.common.consumer import EventConsumer, Subscription
 from services.common.interceptors import ServiceInterceptor
 from services.common.logs import setup_logging
 from services.common.relay import OutboxRelay
-from services.common.rpc import policies_of
+from services.common.rpc import RpcPolicy, policies_of
 from services.common.settings import CommonSettings, ConfigError, exit_on_config_error
 from services.common.telemetry import setup_tracing, shutdown_tracing
 
@@ -102,6 +102,15 @@ async def _retry(connect: Callable[[], Awaitable[Any]], what: str, attempts: int
     raise AssertionError("unreachable")
 
 
+def server_interceptors(
+    verifier: TokenVerifier, policies: dict[str, RpcPolicy]
+) -> list[grpc.aio.ServerInterceptor]:
+    """Every service's interceptors, outermost first: OpenTelemetry's server span around
+    ours (authenticate, authorise, validate, map errors), which ends every failure in
+    context.abort() so that the span records the status code."""
+    return [aio_server_interceptor(), ServiceInterceptor(verifier, policies)]
+
+
 async def serve(
     name: str,
     default_port: int,
@@ -117,9 +126,7 @@ async def serve(
     policies: dict[str, Any] = {}
     for s in servicers:
         policies.update(policies_of(s.implementation, s.full_name))
-    server = grpc.aio.server(
-        interceptors=[aio_server_interceptor(), ServiceInterceptor(runtime.verifier, policies)],
-    )
+    server = grpc.aio.server(interceptors=server_interceptors(runtime.verifier, policies))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for s in servicers:
