@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -26,6 +26,7 @@ from opentelemetry.instrumentation.grpc import aio_server_interceptor
 from services.common import db, jetstream
 from services.common.auth import AuthSettings, TokenVerifier
 from services.common.consumer import EventConsumer, Subscription
+from services.common.health import DependencyHealth, nats_probe, postgres_probe
 from services.common.interceptors import ServiceInterceptor
 from services.common.logs import setup_logging
 from services.common.relay import OutboxRelay
@@ -138,8 +139,14 @@ async def serve(
     if port == 0:
         raise RuntimeError(f"cannot listen on {runtime.settings.listen_addr}")
     await server.start()
-    for service_name in ["", *(s.full_name for s in servicers)]:
-        await health_servicer.set(service_name, health_pb2.HealthCheckResponse.SERVING)
+    # SERVING only while PostgreSQL and NATS answer: checked now, then every few seconds.
+    dependencies = DependencyHealth(
+        health_servicer,
+        ["", *(s.full_name for s in servicers)],
+        {"postgresql": postgres_probe(runtime.pool), "nats": nats_probe(runtime.nc)},
+    )
+    await dependencies.check()
+    runtime.run_in_background(dependencies.run())
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -29,7 +29,7 @@ from services.gateway.security import Authenticator
 from services.gateway.settings import GatewaySettings
 
 API_VERSION = "1.0.0"
-_UNTRACED_URLS = "healthz,readyz,static/"
+_UNTRACED_URLS = "healthz,readyz,health/,static/"
 
 
 def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> FastAPI:
@@ -40,9 +40,11 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = clients is None
         app.state.clients = Clients.connect(settings) if owned else clients
+        app.state.ready = True
         try:
             yield
         finally:
+            app.state.ready = False
             if owned:
                 await app.state.clients.close()
 
