@@ -730,7 +730,7 @@ async def test_checkout_return_urls_off_the_public_origin_are_invalid(
         await local_payments.stub.CreateCheckout(request, metadata=SERVICE, timeout=20)
 
     assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
-    status = rpc_status.from_call(refused.value)  # type: ignore[arg-type]
+    status = rpc_status.from_call(refused.value)
     assert status is not None
     bad_request = error_details_pb2.BadRequest()
     assert status.details[0].Unpack(bad_request)
