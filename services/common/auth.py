@@ -173,7 +173,6 @@ class JwksCache:
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at: float | None = None
         self._lock = asyncio.Lock()
-        self.fetches = 0
 
     def cached(self, kid: str) -> jwt.PyJWK | None:
         """The key for `kid` if we hold it (no I/O)."""
@@ -199,12 +198,14 @@ class JwksCache:
 
     async def _fetch(self) -> None:
         self._fetched_at = self._clock()
-        self.fetches += 1
         try:
             async with httpx.AsyncClient(timeout=self._timeout) as client:
                 response = await client.get(self._url)
                 response.raise_for_status()
-                key_set = jwt.PyJWKSet.from_dict(response.json())
+                document = response.json()
+            if not isinstance(document, dict):
+                raise ValueError("the JWKS is not a JSON object")
+            key_set = jwt.PyJWKSet.from_dict(document)
         except (httpx.HTTPError, ValueError, jwt.PyJWKError, jwt.PyJWKSetError) as exc:
             # Keep the keys we had: an issuer's hiccup must not sign everyone out.
             log.warning("cannot refresh the JWKS from %s: %r", self._url, exc)

@@ -236,3 +236,26 @@ def test_a_process_in_oidc_mode_without_an_issuer_exits_naming_it(process: str) 
     assert result.returncode == 2, result.stderr
     assert "AUTH_ISSUER" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("body", [b"[1, 2]", b"not json", b'{"keys": "nope"}', b"{}"])
+async def test_a_broken_jwks_refuses_tokens_without_crashing(body: bytes) -> None:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/jwks.json"
+        verifier = TokenVerifier(AuthSettings("oidc", "", url, ISSUER, ""))
+        with pytest.raises(UnauthenticatedError, match="unknown signing key"):
+            await verifier.authenticate(issued())
+    finally:
+        server.shutdown()
