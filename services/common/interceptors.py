@@ -74,13 +74,13 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         self._verifier = verifier
         self._policies = policies
 
-    def _authorize(self, method: str, metadata: dict[str, Any]) -> Principal | None:
+    async def _authorize(self, method: str, metadata: dict[str, Any]) -> Principal | None:
         policy = self._policies.get(method)
         if policy is None:
             log.error("rpc %s declares no access policy; refusing it", method)
             raise PermissionDeniedError("method is not exposed")
         token = bearer(metadata.get("authorization"))
-        principal = self._verifier.verify(token) if token else None
+        principal = await self._verifier.authenticate(token) if token else None
         if policy.public:
             return principal
         if principal is None:
@@ -109,21 +109,23 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             finally:
                 code = context.code() or grpc.StatusCode.OK
                 metrics.rpc_duration.record(
-                    time.perf_counter() - started,
-                    {
-                        "rpc.method": method,
-                        "rpc.grpc.status_code": getattr(code, "name", str(code)),
-                    },
+                    time.perf_counter() - started, metrics.rpc_attributes(method, code)
                 )
 
         async def checked(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
-                principal = self._authorize(method, dict(context.invocation_metadata() or ()))
+                metadata = dict(context.invocation_metadata() or ())
+                principal = await self._authorize(method, metadata)
                 validate(request)
                 with acting_as(principal):
                     return await inner(request, context)
             except ServiceError as exc:
-                await context.abort_with_status(status_for(exc))
+                # abort(), not abort_with_status(): OpenTelemetry's server wrapper around
+                # `context` sees only abort() and set_code(), and sets the span's error
+                # status and rpc.grpc.status_code from them. The rich status travels in the
+                # trailing metadata either way.
+                status = status_for(exc)
+                await context.abort(status.code, status.details, status.trailing_metadata)
             except grpc.aio.AbortError:
                 raise
             except Exception:

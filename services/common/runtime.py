@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -26,10 +26,11 @@ from opentelemetry.instrumentation.grpc import aio_server_interceptor
 from services.common import db, jetstream
 from services.common.auth import AuthSettings, TokenVerifier
 from services.common.consumer import EventConsumer, Subscription
+from services.common.health import DependencyHealth, nats_probe, postgres_probe
 from services.common.interceptors import ServiceInterceptor
 from services.common.logs import setup_logging
 from services.common.relay import OutboxRelay
-from services.common.rpc import policies_of
+from services.common.rpc import RpcPolicy, policies_of
 from services.common.settings import CommonSettings, ConfigError, exit_on_config_error
 from services.common.telemetry import setup_tracing, shutdown_tracing
 
@@ -102,6 +103,15 @@ async def _retry(connect: Callable[[], Awaitable[Any]], what: str, attempts: int
     raise AssertionError("unreachable")
 
 
+def server_interceptors(
+    verifier: TokenVerifier, policies: dict[str, RpcPolicy]
+) -> list[grpc.aio.ServerInterceptor]:
+    """Every service's interceptors, outermost first: OpenTelemetry's server span around
+    ours (authenticate, authorise, validate, map errors), which ends every failure in
+    context.abort() so that the span records the status code."""
+    return [aio_server_interceptor(), ServiceInterceptor(verifier, policies)]
+
+
 async def serve(
     name: str,
     default_port: int,
@@ -117,9 +127,7 @@ async def serve(
     policies: dict[str, Any] = {}
     for s in servicers:
         policies.update(policies_of(s.implementation, s.full_name))
-    server = grpc.aio.server(
-        interceptors=[aio_server_interceptor(), ServiceInterceptor(runtime.verifier, policies)],
-    )
+    server = grpc.aio.server(interceptors=server_interceptors(runtime.verifier, policies))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for s in servicers:
@@ -131,8 +139,14 @@ async def serve(
     if port == 0:
         raise RuntimeError(f"cannot listen on {runtime.settings.listen_addr}")
     await server.start()
-    for service_name in ["", *(s.full_name for s in servicers)]:
-        await health_servicer.set(service_name, health_pb2.HealthCheckResponse.SERVING)
+    # SERVING only while PostgreSQL and NATS answer: checked now, then every few seconds.
+    dependencies = DependencyHealth(
+        health_servicer,
+        ["", *(s.full_name for s in servicers)],
+        {"postgresql": postgres_probe(runtime.pool), "nats": nats_probe(runtime.nc)},
+    )
+    await dependencies.check()
+    runtime.run_in_background(dependencies.run())
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from starlette.middleware.base import RequestResponseEndpoint
@@ -22,13 +22,14 @@ from services.gateway import (
     routes_webhooks,
 )
 from services.gateway.clients import Clients
+from services.gateway.cross_origin import refuse_cross_site
 from services.gateway.problems import install_problem_handlers
 from services.gateway.rendering import STATIC_DIR
 from services.gateway.security import Authenticator
 from services.gateway.settings import GatewaySettings
 
 API_VERSION = "1.0.0"
-_UNTRACED_URLS = "healthz,readyz,static/"
+_UNTRACED_URLS = "healthz,readyz,health/,static/"
 
 
 def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> FastAPI:
@@ -39,9 +40,11 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = clients is None
         app.state.clients = Clients.connect(settings) if owned else clients
+        app.state.ready = True
         try:
             yield
         finally:
+            app.state.ready = False
             if owned:
                 await app.state.clients.close()
 
@@ -58,6 +61,8 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        # CSRF: every state-changing route refuses a browser's cross-site request.
+        dependencies=[Depends(refuse_cross_site)],
     )
     app.state.settings = settings
     app.state.authenticator = Authenticator(settings.auth)

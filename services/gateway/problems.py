@@ -29,6 +29,7 @@ _MACHINE_PREFIXES = (
     "/status-lists/",
     "/healthz",
     "/readyz",
+    "/health/",
     "/openapi.json",
     "/static/",
 )

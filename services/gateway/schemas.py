@@ -274,4 +274,16 @@ class Health(BaseModel):
 
 class Readiness(BaseModel):
     status: Literal["ready"] = "ready"
-    services: dict[str, str] = Field(description="grpc.health.v1 status of each service")
+
+
+class DependencyReport(BaseModel):
+    status: Literal["ok", "degraded"] = Field(
+        description="ok when every backend reports SERVING, else degraded"
+    )
+    dependencies: dict[str, str] = Field(
+        description=(
+            "Each backend service's grpc.health.v1 status (SERVING, NOT_SERVING while it"
+            " cannot reach its PostgreSQL or NATS), or the gRPC code that prevented an answer"
+            " (UNAVAILABLE, DEADLINE_EXCEEDED)"
+        )
+    )

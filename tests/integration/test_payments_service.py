@@ -714,3 +714,38 @@ async def test_stripe_mode_opens_checkouts_through_stripe_python(
             assert (succeeded.gateway, succeeded.enrollment_id) == ("stripe", enrollment_id)
             [failed] = await service.published(events_pb2.PaymentFailed, unpaid.id)
             assert failed.reason == "checkout_expired"
+
+
+async def test_checkout_return_urls_off_the_public_origin_are_invalid(
+    local_payments: Payments,
+) -> None:
+    """Finding 8: the hosted checkout redirects to these, so only our own origin will do."""
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+
+    request = checkout_request(str(uuid.uuid4()))
+    request.success_url = "https://evil.example/"
+    request.cancel_url = "https://127.0.0.1:18080@evil.example/"
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await local_payments.stub.CreateCheckout(request, metadata=SERVICE, timeout=20)
+
+    assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    status = rpc_status.from_call(refused.value)
+    assert status is not None
+    bad_request = error_details_pb2.BadRequest()
+    assert status.details[0].Unpack(bad_request)
+    assert [v.field for v in bad_request.field_violations] == ["success_url", "cancel_url"]
+    assert await local_payments.db.fetchval("SELECT count(*) FROM payments") == 0
+
+
+async def test_a_webhook_signed_in_the_future_is_refused(local_payments: Payments) -> None:
+    """Finding 11: a timestamp beyond the tolerance ahead is refused, as one behind is."""
+    payment = await local_payments.checkout()
+    payload, signature = completed_event(payment, timestamp=int(time.time()) + 10 * 365 * 86400)
+
+    with pytest.raises(grpc.aio.AioRpcError) as rejected:
+        await local_payments.webhook(payload, signature)
+
+    assert rejected.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "tolerance" in (rejected.value.details() or "")
+    assert await status_of(local_payments, payment.id) == payments_pb2.PAYMENT_STATUS_PENDING
