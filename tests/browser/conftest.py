@@ -9,7 +9,6 @@ downloads a browser here.
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 
 from services.cli.demo import SUCCEEDING_CARD, demo_program
 from services.cli.stack import Stack
+from tests.polling import eventually
 
 CHROMIUM = os.environ.get("BROWSER_EXECUTABLE", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -144,13 +144,13 @@ class Marketplace:
     def wait_for_enrollment(
         self, enrollment_id: str, token: str, done: Callable[[dict[str, Any]], bool]
     ) -> dict[str, Any]:
-        deadline = time.monotonic() + ASYNC_DEADLINE_SECONDS
-        while True:
-            enrollment = self.call("GET", f"/api/v1/enrollments/{enrollment_id}", token=token)
-            if done(enrollment):
-                return enrollment
-            assert time.monotonic() < deadline, f"enrollment never got there: {enrollment}"
-            time.sleep(0.1)  # poll interval of a bounded wait
+        return eventually(
+            lambda: self.call("GET", f"/api/v1/enrollments/{enrollment_id}", token=token),
+            until=done,
+            within=ASYNC_DEADLINE_SECONDS,
+            interval=0.1,
+            what=f"enrollment {enrollment_id} to get there",
+        )
 
 
 @pytest.fixture(scope="session")

@@ -3,9 +3,8 @@ consumed payment_succeeded; after a restart the saga converges with exactly one 
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
@@ -15,23 +14,13 @@ import pytest
 from services.cli.demo import demo_program
 from services.cli.stack import Stack
 from services.common.embedded import EmbeddedPostgres, PostgresServer, run_coroutine_sync
+from tests.polling import eventually
 
 
 def token(http: httpx.Client, **claims: str) -> dict[str, str]:
     response = http.post("/api/v1/dev/tokens", json=claims)
     response.raise_for_status()
     return {"authorization": f"Bearer {response.json()['token']}"}
-
-
-def wait_for(what: str, probe: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def count(dsn: str, sql: str, *args: Any) -> int:
@@ -78,13 +67,13 @@ def test_kill_9_enrollment_between_payment_and_consumption(
     )
     assert paid.status_code in (200, 303), paid.text
     payments_db = stack.env_for("payments")["DATABASE_URL"]
-    wait_for(
-        "the payment to succeed while enrollment is down",
+    eventually(
         lambda: count(
             payments_db,
             "SELECT count(*) FROM payments WHERE enrollment_id = $1 AND status = 'SUCCEEDED'",
             enrollment["id"],
         ),
+        what="the payment to succeed while enrollment is down",
     )
 
     stack.restart_service("enrollment")
@@ -93,7 +82,7 @@ def test_kill_9_enrollment_between_payment_and_consumption(
         response = http.get(f"/api/v1/enrollments/{enrollment['id']}", headers=learner)
         return str(response.json().get("status")) if response.status_code == 200 else ""
 
-    wait_for("the enrollment to turn ACTIVE after the restart", lambda: status() == "ACTIVE")
+    eventually(lambda: status() == "ACTIVE", what="the enrollment to turn ACTIVE after the restart")
     done = http.post(f"/api/v1/enrollments/{enrollment['id']}/complete", json={}, headers=provider)
     assert done.status_code == 200, done.text
 
@@ -101,7 +90,7 @@ def test_kill_9_enrollment_between_payment_and_consumption(
         body = http.get(f"/api/v1/enrollments/{enrollment['id']}", headers=learner).json()
         return str(body.get("credential_id") or "")
 
-    issued = wait_for("the credential", credential_id)
+    issued = eventually(credential_id, what="the credential")
     credentials_db = stack.env_for("credentials")["DATABASE_URL"]
     assert (
         count(
@@ -151,13 +140,13 @@ def test_kill_9_nats_while_a_payment_is_in_flight(stack: Stack, http: httpx.Clie
     )
     assert paid.status_code == 303, paid.text
     payments_db = stack.env_for("payments")["DATABASE_URL"]
-    wait_for(
-        "the payment to succeed with the broker down",
+    eventually(
         lambda: count(
             payments_db,
             "SELECT count(*) FROM outbox WHERE published_at IS NULL AND subject = $1",
             "upskill.payments.payment_succeeded",
         ),
+        what="the payment to succeed with the broker down",
     )
 
     stack.nats.start()
@@ -166,7 +155,7 @@ def test_kill_9_nats_while_a_payment_is_in_flight(stack: Stack, http: httpx.Clie
         body = http.get(f"/api/v1/enrollments/{enrollment['id']}", headers=learner).json()
         return str(body.get("credential_id") or "")
 
-    wait_for("the saga to converge after NATS came back", credential_id, timeout=60)
+    eventually(credential_id, what="the saga to converge after NATS came back", within=60)
     credentials_db = stack.env_for("credentials")["DATABASE_URL"]
     assert (
         count(
@@ -214,22 +203,22 @@ def test_kill_9_postgres_then_the_saga_still_completes(
         return response.status_code == 303
 
     last: dict[str, str] = {}
-    wait_for("payments to take the card once its database is back", paid)
+    eventually(paid, what="payments to take the card once its database is back")
 
     def status() -> str:
         response = http.get(f"/api/v1/enrollments/{enrollment['id']}", headers=learner)
         return str(response.json().get("status")) if response.status_code == 200 else ""
 
-    wait_for("ACTIVE after the database restart", lambda: status() == "ACTIVE", timeout=60)
+    eventually(lambda: status() == "ACTIVE", what="ACTIVE after the database restart", within=60)
     http.post(f"/api/v1/enrollments/{enrollment['id']}/complete", json={}, headers=provider)
-    wait_for(
-        "the credential",
+    eventually(
         lambda: (
             http.get(f"/api/v1/enrollments/{enrollment['id']}", headers=learner)
             .json()
             .get("credential_id")
         ),
-        timeout=60,
+        what="the credential",
+        within=60,
     )
     assert (
         count(

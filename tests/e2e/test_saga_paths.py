@@ -3,9 +3,8 @@ programs, idempotent retries, declined cards, ON_PAYMENT issuance."""
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -13,6 +12,7 @@ import pytest
 
 from services.cli.demo import demo_program
 from services.cli.stack import Stack
+from tests.polling import eventually
 
 
 class Market:
@@ -59,14 +59,6 @@ class Market:
 
     def get(self, learner: dict[str, str], enrollment_id: str) -> dict[str, Any]:
         return dict(self.http.get(f"/api/v1/enrollments/{enrollment_id}", headers=learner).json())
-
-
-def eventually(probe: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := probe()):
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
-    return value
 
 
 @pytest.fixture

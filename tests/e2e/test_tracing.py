@@ -3,7 +3,6 @@ webhook, payments, the outbox relay, JetStream and enrollment to the issued cred
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 
@@ -13,6 +12,7 @@ import pytest
 from services.cli.demo import demo_program, run_journey
 from services.cli.stack import Stack
 from tests.otlp_collector import OtlpCollector, ReceivedSpan
+from tests.polling import eventually
 
 
 @pytest.fixture
@@ -74,10 +74,12 @@ def test_checkout_to_credential_is_one_trace_across_every_service(
         ("enrollment", "process upskill.credentials.credential_issued"),
     }
     # Each process exports on its own schedule: wait until every hop has reported.
-    deadline = time.monotonic() + 30
-    while not expected <= (seen := {(s.service, s.name) for s in pay_trace()}):
-        assert time.monotonic() < deadline, f"missing from the trace: {sorted(expected - seen)}"
-        time.sleep(0.1)
+    eventually(
+        lambda: {(s.service, s.name) for s in pay_trace()},
+        until=expected.issubset,
+        what=f"every hop in the trace: {sorted(expected)}",
+        interval=0.1,
+    )
     assert {s.service for s in pay_trace()} == {"gateway", "payments", "enrollment", "credentials"}
 
 
@@ -94,7 +96,9 @@ def test_services_export_their_metrics(
         ("credentials", "upskill.events.consumed"),
         ("credentials", "upskill.events.published"),
     }
-    deadline = time.monotonic() + 30
-    while not expected <= (seen := collector.metric_names()):
-        assert time.monotonic() < deadline, f"missing metrics: {sorted(expected - seen)}"
-        time.sleep(0.1)
+    eventually(
+        collector.metric_names,
+        until=expected.issubset,
+        what=f"every metric: {sorted(expected)}",
+        interval=0.1,
+    )

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import nats
@@ -21,19 +21,11 @@ from services.common.consumer import EventConsumer, Subscription
 from services.common.embedded import EmbeddedNats
 from services.common.outbox import enqueue
 from services.common.relay import OutboxRelay
+from tests.polling import eventually_async as eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 SUCCEEDED_SUBJECT = events.subject_for(events_pb2.PaymentSucceeded)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
-    """Wait for an asynchronous outcome; the bound only keeps a broken build from hanging."""
-    deadline = asyncio.get_running_loop().time() + within
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture

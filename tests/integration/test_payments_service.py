@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -40,6 +40,7 @@ from upskill.type.v1 import money_pb2
 from services.common import events
 from services.common.auth import Role, mint_dev_token
 from tests.fakes.stripe_server import FakeStripe, sign
+from tests.polling import eventually_async as eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -58,14 +59,6 @@ def token(role: Role, subject: str) -> tuple[tuple[str, str], ...]:
 
 SERVICE = token(Role.SERVICE, "service:enrollment")
 ADMIN = token(Role.ADMIN, "admin")
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 15.0) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 def free_port() -> int:
@@ -283,18 +276,17 @@ async def payments_service(
 
 async def _wait_serving(channel: grpc.aio.Channel, proc: Any, log_path: Path) -> None:
     health = health_pb2_grpc.HealthStub(channel)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    async def serving() -> bool:
         if proc.returncode is not None:
             raise AssertionError(f"payments exited {proc.returncode}:\n{_read(log_path)}")
-        try:
-            reply = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
-            if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                return
-        except grpc.aio.AioRpcError:
-            pass
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"payments did not start:\n{_read(log_path)}")
+        reply = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
+        return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+    try:
+        await eventually(serving, within=60, interval=0.1, ignoring=(grpc.aio.AioRpcError,))
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\npayments did not start:\n{_read(log_path)}") from None
 
 
 def _read(path: Path) -> str:

@@ -33,6 +33,7 @@ from services.common.errors import (
     ServiceError,
     UnauthenticatedError,
 )
+from services.common.grpc_client import DEFAULT_DEADLINE_SECONDS
 from services.common.interceptors import status_for
 from services.gateway.app import create_app
 from services.gateway.clients import Clients, invoke
@@ -286,15 +287,41 @@ def _serialize(message: health_pb2.HealthCheckRequest) -> bytes:
     return message.SerializeToString()
 
 
-async def test_invoke_sets_a_deadline_and_forwards_the_token(wire: WireServer) -> None:
+class _RecordTimeouts(grpc.aio.UnaryUnaryClientInterceptor):
+    """Records the timeout each call is made with, as the channel sees it."""
+
+    def __init__(self) -> None:
+        self.timeouts: list[float | None] = []
+
+    async def intercept_unary_unary(
+        self, continuation: Any, client_call_details: grpc.aio.ClientCallDetails, request: Any
+    ) -> Any:
+        self.timeouts.append(client_call_details.timeout)
+        return await continuation(client_call_details, request)
+
+
+@pytest.mark.parametrize(
+    ("deadline", "expected"),
+    [(None, DEFAULT_DEADLINE_SECONDS), (1.25, 1.25)],
+    ids=["default", "explicit"],
+)
+async def test_invoke_sets_a_deadline_and_forwards_the_token(
+    wire: WireServer, deadline: float | None, expected: float
+) -> None:
+    # The deadline is checked where it is set, not by reading the clock at the server: gRPC
+    # rounds the deadline it sends up, so the server's time_remaining can exceed it.
     wire.answer = Answer(reply=b"")
-    async with grpc.aio.insecure_channel(wire.address) as chan:
+    timeouts = _RecordTimeouts()
+    async with grpc.aio.insecure_channel(wire.address, interceptors=[timeouts]) as chan:
         method = chan.unary_unary("/test.v1.Anything/Do", request_serializer=_serialize)
-        assert await invoke(method, _message(), token="tok-123") == b""
+        if deadline is None:
+            assert await invoke(method, _message(), token="tok-123") == b""
+        else:
+            assert await invoke(method, _message(), token="tok-123", deadline=deadline) == b""
+    assert timeouts.timeouts == [expected]
     (call,) = wire.calls
     assert call.metadata["authorization"] == "Bearer tok-123"
-    assert call.time_remaining is not None
-    assert 0 < call.time_remaining <= 5.0
+    assert call.time_remaining is not None  # the deadline reached the server
 
 
 async def test_invoke_raises_a_problem(wire: WireServer) -> None:
