@@ -85,7 +85,7 @@ async def _start_runtime(name: str, default_port: int) -> ServiceRuntime:
     nc, js = await _retry(lambda: jetstream.connect(settings.nats_url, name), "NATS")
     await jetstream.ensure_stream(js, name)
     runtime = ServiceRuntime(name, settings, pool, nc, js, TokenVerifier(auth))
-    runtime.run_in_background(OutboxRelay(pool, js, settings.database_url).run())
+    runtime.run_in_background(OutboxRelay(pool, nc, settings.database_url).run())
     return runtime
 
 
