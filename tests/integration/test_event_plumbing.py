@@ -17,6 +17,10 @@ import pytest
 from google.protobuf.message import Message
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from upskill.payments.v1 import events_pb2
 
 from services.common import db, events, jetstream
@@ -468,3 +472,48 @@ async def test_a_message_that_keeps_failing_is_dead_lettered_after_max_deliverie
         assert await effects(pool) == []
     finally:
         task.cancel()
+
+
+@pytest.fixture(scope="module")
+def spans() -> InMemorySpanExporter:
+    """Spans finished in this process (added to the global provider, or installed)."""
+    exporter = InMemorySpanExporter()
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return exporter
+
+
+async def test_publish_spans_follow_the_messaging_conventions(
+    pool: asyncpg.Pool,
+    nc: Client,
+    js: JetStreamContext,
+    fresh_database: str,
+    spans: InMemorySpanExporter,
+) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        good = await enqueue(conn, succeeded("traced"), source="test")
+        bad = await enqueue(conn, succeeded("untraceable"), source="test")
+        await conn.execute("UPDATE outbox SET subject = 'upskill.nowhere.y' WHERE id = $1", bad)
+    spans.clear()
+    await OutboxRelay(pool, nc, fresh_database).drain_once()
+    by_id = {
+        dict(s.attributes or {})["messaging.message.id"]: s for s in spans.get_finished_spans()
+    }
+    sent, failed = by_id[good], by_id[bad]
+    sent_attributes, failed_attributes = dict(sent.attributes or {}), dict(failed.attributes or {})
+    assert sent.name == f"publish {SUCCEEDED_SUBJECT}"
+    assert sent.kind == trace.SpanKind.PRODUCER
+    del sent_attributes["messaging.message.id"]
+    assert sent_attributes == {
+        "messaging.system": "nats",
+        "messaging.operation.name": "publish",
+        "messaging.operation.type": "send",
+        "messaging.destination.name": SUCCEEDED_SUBJECT,
+    }
+    assert sent.status.status_code == trace.StatusCode.UNSET
+    assert failed_attributes["messaging.destination.name"] == "upskill.nowhere.y"
+    assert failed.status.status_code == trace.StatusCode.ERROR
+    assert [e.name for e in failed.events] == ["exception"]
