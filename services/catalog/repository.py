@@ -169,7 +169,8 @@ async def list_published(
     if query:
         where.add("p.search @@ websearch_to_tsquery('simple', {})", query)
     if skill:
-        where.add("{} = ANY (p.skills)", skill)
+        # Containment, not `= ANY`: only @> can use the GIN index on skills.
+        where.add("p.skills @> ARRAY[{}]::text[]", skill)
     if provider_id:
         where.add("p.provider_id = {}::uuid", provider_id)
     if max_price_minor is not None:

@@ -4,7 +4,7 @@
   customer's email and name) is blanked after this; the event id stays, so a late
   duplicate is still recognised. Longer than Stripe's automatic retries (3 days).
 - WEBHOOK_EVENT_RETENTION_HOURS (1080): the event id itself is deleted after this, unless
-  an anomaly refers to it. Longer than Stripe keeps an event to resend by hand (30 days).
+  an anomaly refers to it (only once its body is blanked, which the rule above does first). Longer than Stripe keeps an event to resend by hand (30 days).
 - LOCAL_WEBHOOK_RETENTION_HOURS (168): webhooks the local provider has delivered; an
   undelivered one is never pruned.
 """
@@ -31,7 +31,8 @@ NULL_WEBHOOK_PAYLOADS_SQL = """
 PRUNE_WEBHOOK_EVENTS_SQL = """
     DELETE FROM webhook_events
      WHERE event_id IN (SELECT w.event_id FROM webhook_events w
-                         WHERE w.received_at < now() - make_interval(secs => $1)
+                         WHERE w.payload IS NULL
+                           AND w.received_at < now() - make_interval(secs => $1)
                            AND NOT EXISTS (SELECT 1 FROM payment_anomalies a
                                             WHERE a.event_id = w.event_id)
                          ORDER BY w.received_at LIMIT $2
