@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from upskill.payments.v1 import events_pb2
 
+from services.cli.main import main
 from services.common import db, events, jetstream
 from services.common.consumer import EventConsumer, Subscription
 from services.common.embedded import EmbeddedNats
@@ -300,6 +301,45 @@ async def test_a_row_that_cannot_be_published_is_parked_and_the_rest_go_out(
     assert await relay.drain_once() == 0
     for event_id in (before, after):
         assert (await outbox_row(pool, event_id))["published_at"] is not None
+
+
+async def test_an_operator_lists_parked_events_and_sends_them_again(
+    pool: asyncpg.Pool,
+    js: JetStreamContext,
+    nc: Client,
+    fresh_database: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        stuck = await enqueue(conn, succeeded("stuck"), source="test")
+        await conn.execute("UPDATE outbox SET subject = 'upskill.nowhere.z' WHERE id = $1", stuck)
+    relay = OutboxRelay(pool, nc, fresh_database, RelayOptions(max_attempts=1))
+    await relay.drain_once()
+    seq = (await outbox_row(pool, stuck))["seq"]
+
+    def upskill(*argv: str) -> int:
+        return main(["outbox", "--database-url", fresh_database, *argv])
+
+    assert await asyncio.to_thread(upskill, "list") == 0
+    listing = capsys.readouterr().out
+    assert stuck in listing
+    assert "upskill.nowhere.z" in listing
+    assert "NoStreamResponseError" in listing
+    assert "1 parked event(s)" in listing
+
+    # Once the cause is fixed, the operator hands the row back and the relay sends it.
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE outbox SET subject = $2 WHERE id = $1", stuck, SUCCEEDED_SUBJECT)
+    assert await asyncio.to_thread(upskill, "retry", "--seq", str(seq)) == 0
+    assert f"seq {seq}" in capsys.readouterr().out
+    assert await relay.drain_once() == 1
+    assert (await outbox_row(pool, stuck))["published_at"] is not None
+    assert await stream_count(js, "PAYMENTS") == 1
+    # Nothing parked is left, and retrying a seq that is not parked says so.
+    assert await asyncio.to_thread(upskill, "list") == 0
+    assert "no parked events" in capsys.readouterr().out
+    assert await asyncio.to_thread(upskill, "retry", "--seq", str(seq)) == 1
+    assert f"no parked event with seq {seq}" in capsys.readouterr().err
 
 
 async def test_a_payload_over_the_servers_limit_is_parked(
