@@ -17,11 +17,8 @@ Nats-Msg-Id = event id, so a re-send after a crash between publish and mark is d
 the stream's duplicate window. While NATS is disconnected nothing is claimed and no
 attempt is counted: an outage is not the row's fault.
 
-Parked rows, for an operator (README, "Operating the outbox"):
-    SELECT seq, id, subject, attempts, last_error, parked_at FROM outbox
-     WHERE parked_at IS NOT NULL ORDER BY seq;
-and to send one again once its cause is fixed:
-    UPDATE outbox SET parked_at = NULL, attempts = 0, claimed_until = NULL WHERE seq = <seq>;
+Parked rows, for an operator: `upskill outbox list` / `upskill outbox retry` (README,
+"Operating"; the SQL is in services/common/outbox.py).
 """
 
 from __future__ import annotations
