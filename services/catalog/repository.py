@@ -176,7 +176,8 @@ async def list_published(
     if filters.query:
         where.add("p.search @@ websearch_to_tsquery('simple', {})", filters.query)
     if filters.skill:
-        where.add("{} = ANY (p.skills)", filters.skill)
+        # Containment, not `= ANY`: only @> can use the GIN index on skills.
+        where.add("p.skills @> ARRAY[{}]::text[]", filters.skill)
     if filters.provider_id:
         where.add("p.provider_id = {}::uuid", filters.provider_id)
     if filters.max_price_minor is not None:

@@ -6,6 +6,8 @@ inspect and replay dead letters.
     upskill demo [--url http://127.0.0.1:8080]
     upskill dlq list [--consumer NAME] [--json]
     upskill dlq replay --consumer NAME (--seq N | --all)
+    upskill outbox [--database-url URL] list [--json]
+    upskill outbox [--database-url URL] retry (--seq N | --all)
 """
 
 from __future__ import annotations
@@ -107,6 +109,20 @@ def build_parser() -> argparse.ArgumentParser:
     which = dlq_replay.add_mutually_exclusive_group(required=True)
     which.add_argument("--seq", type=int, help="the dead letter's sequence in stream DLQ")
     which.add_argument("--all", action="store_true", help="every dead letter of the consumer")
+
+    outbox = sub.add_parser("outbox", help="list and re-send outbox events the relay parked")
+    outbox.add_argument(
+        "--database-url", default=None, help="the service's database (default: DATABASE_URL)"
+    )
+    outbox_sub = outbox.add_subparsers(dest="outbox_command", required=True, metavar="ACTION")
+    outbox_list = outbox_sub.add_parser("list", help="list parked events with their last error")
+    outbox_list.add_argument("--json", action="store_true", help="one JSON object per line")
+    outbox_retry = outbox_sub.add_parser(
+        "retry", help="hand parked events back to the relay (the stream deduplicates)"
+    )
+    parked = outbox_retry.add_mutually_exclusive_group(required=True)
+    parked.add_argument("--seq", type=int, help="the parked row's seq")
+    parked.add_argument("--all", action="store_true", help="every parked row")
     return parser
 
 
@@ -135,6 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_demo(args)
         if args.command == "dlq":
             return cmd_dlq(args)
+        if args.command == "outbox":
+            return cmd_outbox(args)
     except CliError as exc:
         print(f"upskill: error: {exc}", file=sys.stderr)
         return 1
@@ -274,6 +292,58 @@ async def _dlq(args: argparse.Namespace, url: str) -> int:
         raise CliError(str(exc)) from exc
     finally:
         await nc.close()
+
+
+# --------------------------------------------------------------------------- outbox
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    dsn = args.database_url or os.environ.get("DATABASE_URL", "").strip()
+    if not dsn:
+        raise CliError("no database to look in: pass --database-url or set DATABASE_URL")
+    return asyncio.run(_outbox(args, dsn))
+
+
+async def _outbox(args: argparse.Namespace, dsn: str) -> int:
+    import asyncpg
+
+    from services.common import outbox
+
+    try:
+        conn = await asyncpg.connect(dsn, timeout=10)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise CliError(f"cannot connect to the database: {exc!r}") from exc
+    try:
+        if args.outbox_command == "retry":
+            seqs = await outbox.unpark(conn, None if args.all else args.seq)
+            if not seqs and not args.all:
+                raise CliError(f"no parked event with seq {args.seq}")
+            if not seqs:
+                print("no parked events")
+                return 0
+            print(f"handed back to the relay: seq {', '.join(map(str, seqs))}")
+            return 0
+        rows = await outbox.parked(conn)
+        if args.json:
+            for row in rows:
+                print(json.dumps({k: str(v) if k.endswith("_at") else v for k, v in row.items()}))
+            return 0
+        if not rows:
+            print("no parked events")
+            return 0
+        print(f"{'SEQ':>8}  {'SUBJECT':<42} {'ID':<36} {'TRIES':>5}  LAST ERROR")
+        for row in rows:
+            error = row["last_error"].splitlines()[-1] if row["last_error"] else ""
+            print(
+                f"{row['seq']:>8}  {row['subject']:<42} {row['id']:<36} "
+                f"{row['attempts']:>5}  {error}"
+            )
+        print(f"{len(rows)} parked event(s)")
+        return 0
+    except asyncpg.UndefinedColumnError as exc:
+        raise CliError(f"not a migrated service database: {exc}") from exc
+    finally:
+        await conn.close()
 
 
 # --------------------------------------------------------------------------- dev

@@ -64,3 +64,7 @@ events_consumed = _meter.create_counter(
 events_dead_lettered = _meter.create_counter(
     "upskill.events.dead_lettered", description="events sent to upskill.dlq.<consumer>"
 )
+outbox_parked = _meter.create_counter(
+    "upskill.outbox.parked",
+    description="outbox rows that kept failing to publish and were parked for an operator",
+)

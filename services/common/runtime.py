@@ -30,6 +30,7 @@ from services.common.health import DependencyHealth, nats_probe, postgres_probe
 from services.common.interceptors import ServiceInterceptor
 from services.common.logs import setup_logging
 from services.common.relay import OutboxRelay
+from services.common.retention import Pruner, RetentionSettings, common_jobs
 from services.common.rpc import RpcPolicy, policies_of
 from services.common.settings import CommonSettings, ConfigError, exit_on_config_error
 from services.common.telemetry import setup_tracing, shutdown_tracing
@@ -57,6 +58,8 @@ class ServiceRuntime:
     nc: Client
     js: JetStreamContext
     verifier: TokenVerifier
+    retention: RetentionSettings
+    pruner: Pruner
     background: list[Coroutine[Any, Any, None]] = field(default_factory=list)
     consumers: list[EventConsumer] = field(default_factory=list)
 
@@ -75,6 +78,7 @@ class ServiceRuntime:
 
 async def _start_runtime(name: str, default_port: int) -> ServiceRuntime:
     settings = CommonSettings.from_env(default_port)
+    retention = RetentionSettings.from_env()
     auth = AuthSettings.from_env()
     setup_logging(name, settings.log_level)
     setup_tracing(name)
@@ -84,9 +88,13 @@ async def _start_runtime(name: str, default_port: int) -> ServiceRuntime:
     if applied:
         log.info("migrations applied: %s", ", ".join(applied))
     nc, js = await _retry(lambda: jetstream.connect(settings.nats_url, name), "NATS")
-    await jetstream.ensure_stream(js, name)
-    runtime = ServiceRuntime(name, settings, pool, nc, js, TokenVerifier(auth))
-    runtime.run_in_background(OutboxRelay(pool, js, settings.database_url).run())
+    await jetstream.ensure_stream(js, name, max_age_seconds=retention.stream_max_age_seconds)
+    await jetstream.ensure_dlq_stream(js, max_age_seconds=retention.dlq_max_age_seconds)
+    pruner = Pruner(pool, retention.prune_interval_seconds, common_jobs(retention))
+    runtime = ServiceRuntime(name, settings, pool, nc, js, TokenVerifier(auth), retention, pruner)
+    runtime.run_in_background(OutboxRelay(pool, nc, settings.database_url).run())
+    # A service adds its own rules (runtime.pruner.add) while it is built, before this runs.
+    runtime.run_in_background(pruner.run())
     return runtime
 
 

@@ -20,6 +20,7 @@ from services.payments.delivery import WebhookDeliveryWorker
 from services.payments.expiry import ExpirySweeper, Sweep, sweep_interval
 from services.payments.gateways import CheckoutGateway
 from services.payments.local_gateway import LocalGateway
+from services.payments.retention import PaymentsRetention
 from services.payments.settings import LOCAL, PaymentsSettings
 from services.payments.stripe_gateway import StripeGateway
 from services.payments.webhooks import WebhookHandler
@@ -30,9 +31,12 @@ log = logging.getLogger(__name__)
 
 
 async def build(
-    runtime: ServiceRuntime, settings: PaymentsSettings | None = None
+    runtime: ServiceRuntime,
+    settings: PaymentsSettings | None = None,
+    retention: PaymentsRetention | None = None,
 ) -> list[Servicer]:
     settings = settings or PaymentsSettings.from_env()
+    runtime.pruner.add(*(retention or PaymentsRetention.from_env()).jobs())
     local: LocalGateway | None = None
     gateway: CheckoutGateway
     if settings.provider == LOCAL:
@@ -84,7 +88,8 @@ def main() -> None:
     # STRIPE_WEBHOOK_SECRET should fail in a millisecond, not after the database is up.
     with exit_on_config_error("payments"):
         settings = PaymentsSettings.from_env()
-        asyncio.run(serve("payments", PORT, lambda runtime: build(runtime, settings)))
+        retention = PaymentsRetention.from_env()
+        asyncio.run(serve("payments", PORT, lambda runtime: build(runtime, settings, retention)))
 
 
 if __name__ == "__main__":
