@@ -5,8 +5,8 @@ Control characters have no business in stored text: PostgreSQL cannot store NUL 
 backspace...) only ever arrive from a bug or an attack on whoever displays the text.
 Tab, line feed and carriage return are allowed everywhere because descriptions,
 criteria and reasons are multi-line; a single-line field that receives one is merely
-odd, not harmful. Lone UTF-16 surrogates cannot be encoded as UTF-8 (protobuf, JSON and
-PostgreSQL all refuse them), so they are refused too.
+odd, not harmful. (Lone UTF-16 surrogates never get this far: the JSON parser and
+protobuf refuse them.)
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import re
 
 # An ECMAScript- and Python-compatible pattern: the OpenAPI document publishes it as the
 # `pattern` of every text field, so clients (and the contract fuzzer) know the rule.
-ALLOWED_TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]*$"
+ALLOWED_TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
 REFUSED_TEXT_MESSAGE = "must not contain control characters (other than tab and newline)"
 
-_REFUSED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+_REFUSED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def is_clean(value: str) -> bool:

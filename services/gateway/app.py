@@ -22,6 +22,7 @@ from services.gateway import (
     routes_webhooks,
 )
 from services.gateway.clients import Clients
+from services.gateway.limits import BodySizeLimit
 from services.gateway.problems import install_problem_handlers
 from services.gateway.rendering import STATIC_DIR
 from services.gateway.security import Authenticator
@@ -76,6 +77,12 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.middleware("http")(_security_headers)
+    # Outermost of ours: an oversized body is refused before anything reads it.
+    app.add_middleware(
+        BodySizeLimit,
+        default_limit=settings.max_request_bytes,
+        limits={routes_webhooks.STRIPE_WEBHOOK_PATH: settings.max_webhook_bytes},
+    )
     # Server spans start at the HTTP request; the gRPC client interceptors on our
     # channels continue the same trace into every service.
     FastAPIInstrumentor.instrument_app(app, excluded_urls=_UNTRACED_URLS)
