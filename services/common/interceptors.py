@@ -76,7 +76,7 @@ def text_violations(message: Message, prefix: str = "") -> list[FieldViolation]:
 
 
 def _is_repeated(field: FieldDescriptor) -> bool:
-    return bool(field.label == FieldDescriptor.LABEL_REPEATED)
+    return bool(field.is_repeated)
 
 
 def validate(message: Message) -> None:

@@ -76,13 +76,14 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.middleware("http")(_security_headers)
-    # Outermost of ours: an oversized body is refused before anything reads it.
+    # Inside the header middleware (added after it, so outside this one): its 413 gets the
+    # same headers, and a body cut off mid-stream reaches the app's problem handlers.
     app.add_middleware(
         BodySizeLimit,
         default_limit=settings.max_request_bytes,
         limits={routes_webhooks.STRIPE_WEBHOOK_PATH: settings.max_webhook_bytes},
     )
+    app.middleware("http")(_security_headers)
     # Server spans start at the HTTP request; the gRPC client interceptors on our
     # channels continue the same trace into every service.
     FastAPIInstrumentor.instrument_app(app, excluded_urls=_UNTRACED_URLS)

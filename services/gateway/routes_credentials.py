@@ -153,7 +153,7 @@ async def jwks(clients: ClientsDep) -> Response:
             " when the request asks for application/json",
             "content": {VC_JWT_MEDIA_TYPE: {}, "application/json": {}},
         },
-        **problem_responses(404, 502, 503),
+        **problem_responses(404, 422, 502, 503),
     },
     summary="A Bitstring Status List credential (revocation)",
 )

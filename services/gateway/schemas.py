@@ -38,7 +38,10 @@ TokenRole = Literal["learner", "provider", "admin", "service"]
 
 # The protobuf wire types' ranges: a value past them cannot even be put in a message.
 INT32_MAX = 2**31 - 1
-INT64_MAX = 2**63 - 1
+# int64's bound as the API states it: JSON Schema numbers go through doubles (FastAPI's
+# OpenAPI model and most clients), and 2**63 - 1 would be published as 2**63, a value the
+# server refuses. 2**63 - 1024 is the largest int64 a double holds exactly.
+INT64_MAX = 2**63 - 1024
 
 
 def _refuse_controls(value: str) -> str:
@@ -60,6 +63,11 @@ Text = Annotated[
     Field(json_schema_extra={"pattern": ALLOWED_TEXT_PATTERN}),
 ]
 Skill = Annotated[Text, Field(min_length=1, max_length=100)]
+# Formats are shown where a service enforces them (protovalidate's email and uri rules);
+# the gateway leaves the check to that one place and answers its INVALID_ARGUMENT as 422.
+EmailText = Annotated[Text, Field(json_schema_extra={"format": "email"})]
+UriText = Annotated[Text, Field(json_schema_extra={"format": "uri"})]
+UuidText = Annotated[Text, Field(json_schema_extra={"format": "uuid"})]
 CurrencyCode = Annotated[
     str,
     AfterValidator(_iso_currency),
@@ -123,8 +131,8 @@ class DevToken(BaseModel):
 
 class ProviderCreate(StrictModel):
     name: Text = Field(min_length=1, max_length=200, description="Not blank")
-    website: Text | None = Field(default=None, max_length=500, json_schema_extra={"format": "uri"})
-    email: Text | None = Field(default=None, max_length=320, json_schema_extra={"format": "email"})
+    website: UriText | None = Field(default=None, max_length=500)
+    email: EmailText | None = Field(default=None, max_length=320)
 
 
 class Provider(BaseModel):
@@ -166,6 +174,7 @@ class ProgramCreate(StrictModel):
 # "absent" (it is never validated, and the schema shows these fields as not nullable),
 # and a null sent for one is refused by a `_not_null` validator, before its type check.
 _NOT_NULL = "may not be null"
+_ABSENT: Any = None  # typed Any: the field's type says what a present value is
 
 
 def _refuse_null(value: Any) -> Any:
@@ -177,10 +186,10 @@ def _refuse_null(value: Any) -> Any:
 class CredentialTemplatePatch(StrictModel):
     """Only the fields present change; valid_for_days may be null (never expires)."""
 
-    name: Text = Field(default=None, min_length=1, max_length=200)
-    description: Text = Field(default=None, min_length=1, max_length=4000)
-    criteria: Text = Field(default=None, min_length=1, max_length=4000)
-    issuance: Issuance = Field(default=None)
+    name: Text = Field(default=_ABSENT, min_length=1, max_length=200)
+    description: Text = Field(default=_ABSENT, min_length=1, max_length=4000)
+    criteria: Text = Field(default=_ABSENT, min_length=1, max_length=4000)
+    issuance: Issuance = Field(default=_ABSENT)
     valid_for_days: int | None = Field(default=None, ge=1, le=36500)
 
     _not_null = field_validator("name", "description", "criteria", "issuance", mode="before")(
@@ -192,14 +201,14 @@ class ProgramPatch(StrictModel):
     """A JSON merge-style patch: present fields change (they form the update mask), absent
     ones stay; capacity and credential.valid_for_days may be set to null."""
 
-    title: Text = Field(default=None, min_length=1, max_length=200)
-    summary: Text = Field(default=None, max_length=500)
-    description: Text = Field(default=None, max_length=20000)
-    skills: list[Skill] = Field(default=None, max_length=50)
-    duration_hours: int = Field(default=None, ge=1, le=10000)
-    price: MoneyIn = Field(default=None)
+    title: Text = Field(default=_ABSENT, min_length=1, max_length=200)
+    summary: Text = Field(default=_ABSENT, max_length=500)
+    description: Text = Field(default=_ABSENT, max_length=20000)
+    skills: list[Skill] = Field(default=_ABSENT, max_length=50)
+    duration_hours: int = Field(default=_ABSENT, ge=1, le=10000)
+    price: MoneyIn = Field(default=_ABSENT)
     capacity: int | None = Field(default=None, ge=1, le=INT32_MAX)
-    credential: CredentialTemplatePatch = Field(default=None)
+    credential: CredentialTemplatePatch = Field(default=_ABSENT)
 
     _not_null = field_validator(
         "title",
@@ -247,14 +256,12 @@ class ProgramList(Page):
 
 
 class EnrollmentCreate(StrictModel):
-    program_id: Text = Field(min_length=1, max_length=64, json_schema_extra={"format": "uuid"})
+    program_id: UuidText = Field(min_length=1, max_length=64)
 
 
 class EnrollmentComplete(StrictModel):
     grade: Text | None = Field(default=None, max_length=50)
-    evidence_url: Text | None = Field(
-        default=None, max_length=2000, json_schema_extra={"format": "uri"}
-    )
+    evidence_url: UriText | None = Field(default=None, max_length=2000)
 
 
 class Enrollment(BaseModel):
