@@ -18,6 +18,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.gateway.problems import ProblemError, problem_response
 
 PAYLOAD_TOO_LARGE = "payload-too-large"
+# The rest of the body is never read: the connection cannot carry another request, and
+# closing it is what stops the server from draining the unread bytes to keep it alive.
+_CLOSE = {"Connection": "close"}
 
 
 def too_large_detail(limit: int) -> str:
@@ -42,7 +45,9 @@ class BodySizeLimit:
         # The server already refused a malformed Content-Length; the length test keeps a
         # 5,000-digit one (if any got through) from costing an int() parse.
         if declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
-            problem = ProblemError(413, too_large_detail(limit), slug=PAYLOAD_TOO_LARGE)
+            problem = ProblemError(
+                413, too_large_detail(limit), slug=PAYLOAD_TOO_LARGE, headers=_CLOSE
+            )
             await problem_response(problem)(scope, receive, send)
             return
         received = 0
@@ -56,7 +61,7 @@ class BodySizeLimit:
                     # An HTTPException, so FastAPI's body parsing re-raises it as it is
                     # (anything else becomes its generic 400) and the app's handler
                     # renders it as problem+json (problems.install_problem_handlers).
-                    raise HTTPException(413, too_large_detail(limit))
+                    raise HTTPException(413, too_large_detail(limit), headers=_CLOSE)
             return message
 
         await self.app(scope, receive_within_limit, send)
