@@ -73,9 +73,7 @@ def program(**changes: Any) -> dict[str, Any]:
 # ---------------------------------------------------------------- HTTP, the audit's inputs
 
 
-def test_numbers_past_the_wire_types_are_422(
-    http: httpx.Client, provider: dict[str, str]
-) -> None:
+def test_numbers_past_the_wire_types_are_422(http: httpx.Client, provider: dict[str, str]) -> None:
     too_big = program(price={"amount_minor": 2**63, "currency": "USD"}, capacity=2**31)
     body = problem(http.post("/api/v1/programs", json=too_big, headers=provider), 422)
     assert fields(body) == {"price.amount_minor", "capacity"}
