@@ -12,7 +12,14 @@ from upskill.catalog.v1 import catalog_service_pb2_grpc, events_pb2
 
 from services.catalog import repository
 from services.catalog.convert import program_to_pb, provider_to_pb, spec_from_pb
-from services.catalog.domain import UPDATABLE, CredentialTemplate, Program, Provider, merge
+from services.catalog.domain import (
+    UPDATABLE,
+    CredentialTemplate,
+    Program,
+    Provider,
+    merge,
+    provider_name,
+)
 from services.common.auth import Role, authenticated, current_principal
 from services.common.errors import (
     FieldViolation,
@@ -64,7 +71,7 @@ class CatalogApi(catalog_service_pb2_grpc.CatalogServiceServicer):
     ) -> pb.CreateProviderResponse:
         provider = Provider(
             id=str(uuid.uuid4()),
-            name=request.name.strip(),
+            name=provider_name(request.name),
             website=request.website,
             email=request.email,
         )

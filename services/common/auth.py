@@ -21,6 +21,9 @@ import jwt
 
 from services.common import settings
 from services.common.errors import PermissionDeniedError, UnauthenticatedError
+from services.common.text import is_clean
+
+log = logging.getLogger(__name__)
 
 log = logging.getLogger(__name__)
 
@@ -253,20 +256,32 @@ class TokenVerifier:
                     issuer=DEV_ISSUER,
                     options={"require": ["exp", "sub"]},
                 )
+        except jwt.ExpiredSignatureError:
+            raise UnauthenticatedError("the bearer token has expired") from None
         except jwt.PyJWTError as exc:
-            raise UnauthenticatedError(f"invalid bearer token: {exc}") from None
+            # PyJWT's text names decoders, codecs and the JWKS fetch (urlopen errors): the
+            # log gets it, with the trace id; the caller gets a stable sentence.
+            log.info("bearer token refused: %s: %s", type(exc).__name__, exc)
+            raise UnauthenticatedError("invalid bearer token") from None
         try:
             role = Role(str(claims.get("role", "")))
         except ValueError:
             raise UnauthenticatedError("token has no valid role claim") from None
-        provider_id = str(claims.get("provider_id", ""))
-        if role is Role.PROVIDER and not provider_id:
+        identity = {name: claims.get(name, "") for name in ("sub", "email", "provider_id")}
+        for name, value in identity.items():
+            # A subject or email with a NUL or another control character would be stored
+            # (enrollments, payments) and shown: such a token identifies nobody.
+            if not isinstance(value, str) or not is_clean(value):
+                raise UnauthenticatedError(f"token claim {name} must be a plain string")
+        if not identity["sub"]:
+            raise UnauthenticatedError("token claim sub must not be empty")
+        if role is Role.PROVIDER and not identity["provider_id"]:
             raise UnauthenticatedError("a provider token needs a provider_id claim")
         return Principal(
-            subject=str(claims["sub"]),
+            subject=identity["sub"],
             role=role,
-            email=str(claims.get("email", "")),
-            provider_id=provider_id,
+            email=identity["email"],
+            provider_id=identity["provider_id"],
             token=token,
         )
 

@@ -23,6 +23,7 @@ from services.gateway import (
 )
 from services.gateway.clients import Clients
 from services.gateway.cross_origin import refuse_cross_site
+from services.gateway.limits import BodySizeLimit
 from services.gateway.problems import install_problem_handlers
 from services.gateway.rendering import STATIC_DIR
 from services.gateway.security import Authenticator
@@ -80,6 +81,13 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Inside the header middleware (added after it, so outside this one): its 413 gets the
+    # same headers, and a body cut off mid-stream reaches the app's problem handlers.
+    app.add_middleware(
+        BodySizeLimit,
+        default_limit=settings.max_request_bytes,
+        limits={routes_webhooks.STRIPE_WEBHOOK_PATH: settings.max_webhook_bytes},
+    )
     app.middleware("http")(_security_headers)
     # Server spans start at the HTTP request; the gRPC client interceptors on our
     # channels continue the same trace into every service.

@@ -49,7 +49,7 @@ def money_to_json(money: money_pb2.Money) -> schemas.Money:
     return schemas.Money(amount_minor=money.amount_minor, currency=money.currency)
 
 
-def money_to_proto(money: schemas.Money) -> money_pb2.Money:
+def money_to_proto(money: schemas.MoneyIn) -> money_pb2.Money:
     return money_pb2.Money(amount_minor=money.amount_minor, currency=money.currency)
 
 

@@ -104,7 +104,7 @@ async def pay(
             token=authenticator.service_token(),
         )
     except ProblemError as problem:
-        if problem.status in (400, 409):
+        if problem.status in (400, 409, 422):
             # A malformed card number, or a session that is no longer open.
             message = "; ".join(e.message for e in problem.errors) or problem.detail
             return _page(request, session, message=message, status_code=problem.status)

@@ -10,12 +10,20 @@ from upskill.credentials.v1 import credentials_service_pb2
 
 from services.gateway import mapping
 from services.gateway.clients import invoke
-from services.gateway.dependencies import Caller, ClientsDep, MaybeCaller, resource_id, token_of
+from services.gateway.dependencies import (
+    Caller,
+    ClientsDep,
+    MaybeCaller,
+    resource_id,
+    token_of,
+    uuid_path,
+)
 from services.gateway.problems import not_found, problem_responses
 from services.gateway.schemas import (
     Credential,
     CredentialList,
     CredentialRevoke,
+    Text,
     VerifyRequest,
     VerifyResult,
 )
@@ -30,8 +38,9 @@ JWKS_CACHE_CONTROL = "public, max-age=300"
 STATUS_LIST_CACHE_CONTROL = "public, max-age=60"
 _STATUS_LIST_ID = re.compile(r"^[a-z0-9-]{1,64}$")
 
-_READ_ERRORS = problem_responses(400, 401, 403, 404, 422, 502, 503)
-_WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 422, 502, 503)
+_READ_ERRORS = problem_responses(401, 403, 404, 422, 502, 503)
+_WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 422, 502, 503)
+CredentialId = Annotated[str, uuid_path("credential")]
 
 
 @router.get(
@@ -43,9 +52,9 @@ _WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 422, 502, 503)
 async def list_credentials(
     caller: Caller,
     clients: ClientsDep,
-    program_id: Annotated[str, Query(max_length=64)] = "",
+    program_id: Annotated[Text, Query(max_length=64, json_schema_extra={"format": "uuid"})] = "",
     page_size: Annotated[int, Query(ge=0, le=100, description="0: the server's default")] = 0,
-    page_token: Annotated[str, Query(max_length=200)] = "",
+    page_token: Annotated[Text, Query(max_length=200)] = "",
 ) -> CredentialList:
     reply = await invoke(
         clients.credentials.ListCredentials,
@@ -63,7 +72,7 @@ async def list_credentials(
 @router.post(
     "/api/v1/credentials/verify",
     response_model=VerifyResult,
-    responses=problem_responses(400, 422, 502, 503),
+    responses=problem_responses(400, 401, 413, 422, 502, 503),
     summary="Verify a compact VC-JWT: signature, validity window, revocation (anyone)",
 )
 async def verify_credential(
@@ -84,7 +93,7 @@ async def verify_credential(
     summary="Get a credential (anyone holding its id: credentials are shared by link)",
 )
 async def get_credential(
-    credential_id: str, caller: MaybeCaller, clients: ClientsDep
+    credential_id: CredentialId, caller: MaybeCaller, clients: ClientsDep
 ) -> Credential:
     reply = await invoke(
         clients.credentials.GetCredential,
@@ -103,7 +112,7 @@ async def get_credential(
     summary="Revoke a credential (admin, issuing provider)",
 )
 async def revoke_credential(
-    credential_id: str, body: CredentialRevoke, caller: Caller, clients: ClientsDep
+    credential_id: CredentialId, body: CredentialRevoke, caller: Caller, clients: ClientsDep
 ) -> Credential:
     reply = await invoke(
         clients.credentials.RevokeCredential,
@@ -144,7 +153,7 @@ async def jwks(clients: ClientsDep) -> Response:
             " when the request asks for application/json",
             "content": {VC_JWT_MEDIA_TYPE: {}, "application/json": {}},
         },
-        **problem_responses(404, 502, 503),
+        **problem_responses(404, 422, 502, 503),
     },
     summary="A Bitstring Status List credential (revocation)",
 )

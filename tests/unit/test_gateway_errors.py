@@ -175,7 +175,7 @@ async def test_invalid_argument_carries_bad_request_field_violations(wire: WireS
 
     problem = problem_from_rpc_error(rpc_error, {"spec": ""})
 
-    assert problem.status == 400
+    assert problem.status == 422
     assert problem.type == "urn:upskill:problem:invalid-input"
     assert [(e.field, e.message) for e in problem.errors] == [
         ("price.currency", "value does not match regex pattern"),
@@ -189,11 +189,14 @@ async def test_invalid_argument_carries_bad_request_field_violations(wire: WireS
     }
 
 
-async def test_invalid_argument_without_details_still_maps_to_400(wire: WireServer) -> None:
+async def test_invalid_argument_without_details_still_maps_to_422(wire: WireServer) -> None:
     rpc_error = await _fail_with(wire, Answer(raw_code=grpc.StatusCode.INVALID_ARGUMENT))
     problem = problem_from_rpc_error(rpc_error)
-    assert problem.status == 400
+    assert problem.status == 422
     assert problem.errors == []
+    # A bare status's text was not written for callers ("stack trace at db.py:42"): the
+    # client gets a stable sentence instead.
+    assert problem.detail == "invalid input"
 
 
 @pytest.mark.parametrize("code", [grpc.StatusCode.UNAVAILABLE])
