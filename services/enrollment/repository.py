@@ -13,7 +13,8 @@ from services.common.errors import (
     ResourceExhaustedError,
 )
 from services.common.sql import Where
-from services.enrollment.domain import SEAT_HOLDING, Enrollment, Price, Status
+from services.enrollment.domain import Enrollment, Price, Status
+from services.enrollment.seats import SEAT_HOLDING
 
 
 def _enrollment(row: Any) -> Enrollment:
