@@ -27,3 +27,10 @@ events_consumed = _meter.create_counter(
 events_dead_lettered = _meter.create_counter(
     "upskill.events.dead_lettered", description="events sent to upskill.dlq.<consumer>"
 )
+payments_returned = _meter.create_counter(
+    "upskill.payments.returned",
+    description=(
+        "payments returned automatically because their enrollment could not take them "
+        "(closed before the money arrived), by reason and outcome (requested, refunded, failed)"
+    ),
+)
