@@ -9,14 +9,22 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+from upskill.enrollment.v1 import events_pb2 as enrollment_events
 
-from services.common import db
+from services.common import db, events
 from services.common.errors import UnavailableError
-from services.payments import repository
+from services.payments import consumers, repository
 from services.payments.checkout import CheckoutOpener
-from services.payments.domain import CheckoutOrder, Money, PaymentStatus
-from services.payments.gateways import GatewaySession, GatewayUnavailableError, SessionRequest
+from services.payments.domain import CheckoutOrder, Money, PaymentStatus, RefundStatus
+from services.payments.gateways import (
+    GatewayRefund,
+    GatewaySession,
+    GatewayUnavailableError,
+    RefundRequest,
+    SessionRequest,
+)
 from services.payments.local_gateway import LocalGateway
+from services.payments.refunds import Refunder
 from services.payments.stripe_events import (
     CHECKOUT_COMPLETED,
     build_event,
@@ -63,6 +71,14 @@ class DownGateway:
         self.calls = 0
 
     async def create_session(self, request: SessionRequest) -> GatewaySession:
+        self.calls += 1
+        raise GatewayUnavailableError("connection refused")
+
+    async def expire_session(self, session_id: str) -> str:
+        self.calls += 1
+        raise GatewayUnavailableError("connection refused")
+
+    async def refund(self, request: RefundRequest) -> GatewayRefund:
         self.calls += 1
         raise GatewayUnavailableError("connection refused")
 
@@ -175,3 +191,55 @@ async def test_racing_payments_of_one_session_charge_it_once(pool: asyncpg.Pool)
 
     assert sum(1 for o in outcomes if not isinstance(o, BaseException)) == 1
     assert await count(pool, "SELECT count(*) FROM local_webhook_deliveries") == 1
+
+
+async def test_a_rejected_payment_is_refunded_once_through_an_outage_and_racing_workers(
+    pool: asyncpg.Pool,
+) -> None:
+    local = LocalGateway(pool, "http://127.0.0.1:8080", lambda: None)
+    opener = CheckoutOpener(pool, local, ttl_seconds=1800, public_base_url="http://127.0.0.1:8080")
+    payment = await opener.open(order())
+    await local.pay(payment.checkout_session_id, "4242424242424242")
+    async with pool.acquire() as conn:
+        payload = await conn.fetchval(
+            "SELECT payload FROM local_webhook_deliveries WHERE event_type = $1", CHECKOUT_COMPLETED
+        )
+    await WebhookHandler(pool, SECRET, 1000).handle(
+        payload.encode(), signature_header(payload, SECRET)
+    )
+    rejected = enrollment_events.EnrollmentPaymentRejected(
+        enrollment_id=payment.enrollment_id, payment_id=payment.id, reason="enrollment_expired"
+    )
+    for _ in range(2):  # a re-sent rejection records no second refund
+        async with pool.acquire() as conn, conn.transaction():
+            await consumers.on_payment_rejected(
+                conn, rejected, events.new_envelope(rejected, source="test")
+            )
+    assert await count(pool, "SELECT count(*) FROM refunds") == 1
+
+    # The gateway is down: the refund waits, with its error, and the money is not booked.
+    down = DownGateway()
+    assert await Refunder(pool, down).refund_due() == 1
+    async with pool.acquire() as conn:
+        [waiting] = await conn.fetch("SELECT * FROM refunds")
+        assert (await repository.get(conn, payment.id)).status is PaymentStatus.SUCCEEDED
+    assert (waiting["status"], waiting["attempts"]) == ("PENDING", 1)
+    assert "connection refused" in waiting["last_error"]
+    assert await Refunder(pool, down).refund_due() == 0  # not due again yet
+
+    # Back up, and two workers (say one whose lease ran out) make the same refund at once.
+    async with pool.acquire() as conn:
+        refund = await repository.get_refund(conn, str(waiting["id"]))
+    await asyncio.gather(Refunder(pool, local)._make(refund), Refunder(pool, local)._make(refund))
+    assert await count(pool, "SELECT count(*) FROM local_refunds") == 1
+    async with pool.acquire() as conn:
+        made = await repository.get_refund(conn, refund.id)
+        assert (await repository.get(conn, payment.id)).status is PaymentStatus.REFUNDED
+    assert made.status is RefundStatus.SUCCEEDED
+    assert made.gateway_refund_id.startswith("re_")
+    assert await count(pool, "SELECT count(*) FROM payout_ledger WHERE kind = 'refund'") == 1
+    assert await count(pool, "SELECT sum(gross_amount_minor) FROM payout_ledger") == 0
+    refunded_type = "upskill.payments.v1.PaymentRefunded"
+    assert await count(pool, "SELECT count(*) FROM outbox WHERE type = $1", refunded_type) == 1
+    charge_refunded = "SELECT count(*) FROM local_webhook_deliveries WHERE event_type = $1"
+    assert await count(pool, charge_refunded, "charge.refunded") == 1
