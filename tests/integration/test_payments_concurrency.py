@@ -13,9 +13,17 @@ from upskill.enrollment.v1 import events_pb2 as enrollment_events
 
 from services.common import db, events
 from services.common.errors import UnavailableError
+from services.common.paging import decode_token, split_page
 from services.payments import consumers, repository
 from services.payments.checkout import CheckoutOpener
-from services.payments.domain import CheckoutOrder, Money, PaymentStatus, RefundStatus
+from services.payments.domain import (
+    CheckoutOrder,
+    Money,
+    PaidCheckout,
+    Payment,
+    PaymentStatus,
+    RefundStatus,
+)
 from services.payments.gateways import (
     GatewayRefund,
     GatewaySession,
@@ -243,3 +251,61 @@ async def test_a_rejected_payment_is_refunded_once_through_an_outage_and_racing_
     assert await count(pool, "SELECT count(*) FROM outbox WHERE type = $1", refunded_type) == 1
     charge_refunded = "SELECT count(*) FROM local_webhook_deliveries WHERE event_type = $1"
     assert await count(pool, charge_refunded, "charge.refunded") == 1
+
+
+async def succeeded_payment(pool: asyncpg.Pool) -> Payment:
+    """A SUCCEEDED payment, as the webhook handler leaves one (without a gateway)."""
+    opener = CheckoutOpener(
+        pool, DownGateway(), ttl_seconds=1800, public_base_url="http://127.0.0.1:8080"
+    )
+    with pytest.raises(UnavailableError):
+        await opener.open(order())
+    async with pool.acquire() as conn, conn.transaction():
+        payment_id = await conn.fetchval("SELECT id FROM payments WHERE status = 'PENDING'")
+        payment = await repository.get(conn, str(payment_id), for_update=True)
+        paid = PaidCheckout(
+            session_id=f"cs_test_{payment_id.hex}",
+            client_reference_id=payment.enrollment_id,
+            metadata_enrollment_id=payment.enrollment_id,
+            amount_minor=4900,
+            currency="USD",
+            payment_intent=f"pi_{payment_id.hex}",
+        )
+        await repository.add_ledger_entry(conn, payment.succeed(paid, fee_bps=1000))
+        await repository.save(conn, payment)
+    return payment
+
+
+async def test_refund_listing_walks_every_page_once_while_refunds_arrive(
+    pool: asyncpg.Pool,
+) -> None:
+    async def refund_one() -> str:
+        payment = await succeeded_payment(pool)
+        refund = payment.full_refund(reason="enrollment_cancelled", idempotency_key=payment.id)
+        async with pool.acquire() as conn:
+            assert await repository.add_refund(conn, refund)
+        return refund.id
+
+    existing = [await refund_one() for _ in range(7)]
+    seen: list[str] = []
+    token = ""
+    while True:
+        async with pool.acquire() as conn:
+            rows = await repository.list_refunds(
+                conn, enrollment_id="", after=decode_token(token), limit=4
+            )
+        page, token = split_page(rows, 3, lambda r: (r.created_at, r.id))
+        seen += [r.id for r in page]
+        if not token:
+            break
+        await refund_one()  # newer than every page still to come: never on them
+    assert seen == list(reversed(existing))
+    # One enrollment's refunds only, by filter.
+    async with pool.acquire() as conn:
+        [one] = await repository.list_refunds(
+            conn,
+            enrollment_id=(await repository.get_refund(conn, existing[0])).enrollment_id,
+            after=None,
+            limit=10,
+        )
+    assert one.id == existing[0]
