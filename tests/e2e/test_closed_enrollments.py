@@ -8,6 +8,7 @@ program. The rule is services/enrollment/seats.py `decide_payment`.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -17,6 +18,7 @@ import nats
 import pytest
 
 from services.cli.dlq import list_dead_letters
+from services.cli.main import main as cli_main
 from services.cli.stack import Stack
 from tests.e2e.test_saga_paths import Market, eventually
 
@@ -140,6 +142,34 @@ def test_paying_the_first_checkout_after_enrolling_again_is_refunded_not_dead_le
     assert market.pay(second, CARD).status_code == 303
     eventually(lambda: market.get(learner, second["id"])["status"] == "ACTIVE")
     assert dead_letters_about(stack.nats_url, [first["id"], second["id"]]) == []
+
+
+def test_operators_list_returned_payments_from_the_command_line(
+    market: Market, stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    program = market.program()
+    learner = market.learner()
+    enrollment = market.enroll(learner, program["id"]).json()
+    # Paid, then cancelled before the payment reached the enrollment (or, if the payment
+    # won, an ordinary purchase: then nothing is returned and nothing is listed).
+    paid = market.pay(enrollment, CARD)
+    assert paid.status_code == 303
+    cancelled = cancel(market, learner, enrollment["id"])
+    expected = 1 if cancelled.status_code == 200 else 0
+    if expected:
+        eventually(lambda: refunded(market, enrollment["id"]))
+    admin = market.token(role="admin", sub="operator")["authorization"].removeprefix("Bearer ")
+    args = ["refunds", "--url", stack.gateway_url, "--token", admin]
+    assert cli_main([*args, "--enrollment-id", enrollment["id"], "--json"]) == 0
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["enrollment_id"], r["status"]) for r in listed] == [
+        (enrollment["id"], "SUCCEEDED")
+    ] * expected
+    assert cli_main(args) == 0
+    assert "refund(s)" in capsys.readouterr().out
+    learner_token = learner["authorization"].removeprefix("Bearer ")
+    assert cli_main(["refunds", "--url", stack.gateway_url, "--token", learner_token]) == 1
+    assert "403" in capsys.readouterr().err
 
 
 def race_cancel_and_pay(market: Market, gateway_url: str) -> str:
