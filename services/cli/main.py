@@ -8,6 +8,7 @@ inspect and replay dead letters.
     upskill dlq replay --consumer NAME (--seq N | --all)
     upskill outbox [--database-url URL] list [--json]
     upskill outbox [--database-url URL] retry (--seq N | --all)
+    upskill refunds [--enrollment-id ID] [--json]
 """
 
 from __future__ import annotations
@@ -123,6 +124,22 @@ def build_parser() -> argparse.ArgumentParser:
     parked = outbox_retry.add_mutually_exclusive_group(required=True)
     parked.add_argument("--seq", type=int, help="the parked row's seq")
     parked.add_argument("--all", action="store_true", help="every parked row")
+    refunds = sub.add_parser(
+        "refunds", help="list payments returned to learners (e.g. paid after a cancellation)"
+    )
+    refunds.add_argument(
+        "--url",
+        default=None,
+        help=f"gateway base URL (default: the running `upskill dev`, else {DEFAULT_URL})",
+    )
+    refunds.add_argument(
+        "--token",
+        default=os.environ.get("UPSKILL_TOKEN", ""),
+        help="an admin bearer token (default: UPSKILL_TOKEN, else a dev-mode admin token)",
+    )
+    refunds.add_argument("--enrollment-id", default="", help="only this enrollment's")
+    refunds.add_argument("--json", action="store_true", help="one JSON object per line")
+    refunds.add_argument("--data-dir", type=Path, default=Path(data_dir_default))
     return parser
 
 
@@ -153,6 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_dlq(args)
         if args.command == "outbox":
             return cmd_outbox(args)
+        if args.command == "refunds":
+            return cmd_refunds(args)
     except CliError as exc:
         print(f"upskill: error: {exc}", file=sys.stderr)
         return 1
@@ -223,6 +242,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"\nDone: credential {result.credential_id} for enrollment {result.enrollment_id} "
         f"verifies. See it at {url.rstrip('/')}/credentials/{result.credential_id}"
     )
+    return 0
+
+
+# --------------------------------------------------------------------------- refunds
+
+
+def cmd_refunds(args: argparse.Namespace) -> int:
+    from services.cli.refunds import RefundsError, fetch_refunds, table
+
+    url = args.url
+    if not url:
+        running = _running_dev(args.data_dir)
+        url = str(running["gateway_url"]) if running else DEFAULT_URL
+    token = args.token or mint_dev_token(
+        jwt_secret(args.data_dir), role=Role.ADMIN, subject="upskill-cli", ttl_seconds=300
+    )
+    try:
+        refunds = fetch_refunds(url, token, args.enrollment_id)
+    except RefundsError as exc:
+        raise CliError(str(exc)) from exc
+    if args.json:
+        for refund in refunds:
+            print(json.dumps(refund))
+    else:
+        print(table(refunds))
     return 0
 
 

@@ -68,3 +68,10 @@ outbox_parked = _meter.create_counter(
     "upskill.outbox.parked",
     description="outbox rows that kept failing to publish and were parked for an operator",
 )
+payments_returned = _meter.create_counter(
+    "upskill.payments.returned",
+    description=(
+        "payments returned automatically because their enrollment could not take them "
+        "(closed before the money arrived), by reason and outcome (requested, refunded, failed)"
+    ),
+)

@@ -106,7 +106,8 @@ class EnrollmentApi(enrollment_service_pb2_grpc.EnrollmentServiceServicer):
             payment = await self._peers.open_checkout(enrollment, title)
             async with self._pool.acquire() as conn, conn.transaction():
                 enrollment = await repository.get(conn, enrollment.id, for_update=True)
-                if not enrollment.checkout_url:
+                # Cancelled meanwhile: keep no payable link (payments closes that checkout).
+                if enrollment.status is Status.PENDING_PAYMENT and not enrollment.checkout_url:
                     enrollment.attach_checkout(payment.id, payment.checkout_url)
                     await unit_of_work.commit(conn, enrollment)
         return enrollment_to_pb(enrollment)

@@ -13,7 +13,8 @@ from services.common.errors import (
 )
 from services.common.paging import Listing, Page
 from services.common.sql import OwnerScope, Where, fetch_page
-from services.enrollment.domain import SEAT_HOLDING, Enrollment, Price, Status
+from services.enrollment.domain import Enrollment, Price, Status
+from services.enrollment.seats import SEAT_HOLDING
 
 
 def _enrollment(row: Any) -> Enrollment:

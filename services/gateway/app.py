@@ -19,6 +19,7 @@ from services.gateway import (
     routes_dev,
     routes_enrollments,
     routes_health,
+    routes_refunds,
     routes_webhooks,
 )
 from services.gateway.clients import Clients
@@ -74,6 +75,7 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
         routes_catalog.router,
         routes_enrollments.router,
         routes_credentials.router,
+        routes_refunds.router,
         routes_webhooks.router,
         routes_checkout.router,
         routes_health.router,

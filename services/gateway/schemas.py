@@ -355,3 +355,29 @@ class DependencyReport(BaseModel):
             " (UNAVAILABLE, DEADLINE_EXCEEDED)"
         )
     )
+
+
+# ---------------------------------------------------------------- refunds
+
+RefundStatus = Literal["PENDING", "SUCCEEDED", "FAILED"]
+
+
+class Refund(BaseModel):
+    id: str
+    payment_id: str
+    enrollment_id: str
+    learner_id: str
+    provider_id: str
+    amount: Money
+    reason: str = Field(description="Why the money went back, e.g. enrollment_cancelled")
+    status: RefundStatus
+    gateway: str
+    gateway_refund_id: str | None = Field(description="The gateway's refund id (re_...)")
+    full_refund: bool
+    last_error: str | None
+    created_at: datetime | None
+    completed_at: datetime | None
+
+
+class RefundList(Page):
+    refunds: list[Refund]

@@ -81,6 +81,11 @@ class CheckoutOpener:
         order = self._with_default_urls(order)
         candidate = Payment.open(order, gateway=self._gateway.name, ttl_seconds=self._ttl_seconds)
         async with self._pool.acquire() as conn:
+            if await repository.is_enrollment_closed(conn, order.enrollment_id):
+                # Cancelled or expired while its checkout was being opened: nothing to pay.
+                raise FailedPreconditionError(
+                    f"enrollment {order.enrollment_id} is closed; it takes no payment"
+                )
             payment = await repository.add_or_get(conn, candidate)
         payment.check_same_order(order)
         if payment.has_session or payment.status is not PaymentStatus.PENDING:
