@@ -42,6 +42,9 @@ Cursor = tuple[datetime, str]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+# What the List requests allow (page_token max_len in the protos); longer is not ours, and
+# decoding it could nest JSON deep enough to exhaust the parser's recursion.
+MAX_TOKEN_LENGTH = 200
 _TOKEN = re.compile(r"[A-Za-z0-9_-]+")
 
 
@@ -129,8 +132,8 @@ def _decode(listing: Listing, token: str, fingerprint: str) -> Cursor | None:
     """The key after which the page starts; None for the first page."""
     if not token:
         return None
-    if not _TOKEN.fullmatch(token):
-        raise _refuse(_MALFORMED, "not base64url")
+    if len(token) > MAX_TOKEN_LENGTH or not _TOKEN.fullmatch(token):
+        raise _refuse(_MALFORMED, "too long or not base64url")
     try:
         fields = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (ValueError, binascii.Error) as exc:  # JSON and UTF-8 errors are ValueErrors

@@ -219,3 +219,31 @@ def test_cancel_and_pay_racing_end_cancelled_and_refunded_or_active_never_both(
     outcomes = [race_cancel_and_pay(market, stack.gateway_url) for _ in range(RACE_RUNS)]
     print("cancel vs pay outcomes:", outcomes)  # which interleavings this run saw
     assert set(outcomes) <= {"cancelled", "cancelled+refunded", "active"}
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"enrollment_id": "not-a-uuid"}, 422),
+        ({"enrollment_id": "a\x00b"}, 422),
+        ({"page_size": "101"}, 422),
+        ({"page_size": "-1"}, 422),
+        ({"page_token": "x" * 201}, 422),
+        ({"page_token": "not-a-token"}, 400),
+        ({"page_token": "a\x00b"}, 400),
+    ],
+)
+def test_the_refund_listing_refuses_bad_input_precisely(
+    market: Market, params: dict[str, str], status: int
+) -> None:
+    admin = market.token(role="admin", sub="operator")
+    response = market.http.get("/api/v1/refunds", params=params, headers=admin)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_only_operators_list_refunds(market: Market) -> None:
+    assert market.http.get("/api/v1/refunds").status_code == 401
+    learner = market.http.get("/api/v1/refunds", headers=market.learner())
+    assert learner.status_code == 403, learner.text
+    assert market.http.get("/api/v1/refunds", headers=market.provider).status_code == 403
