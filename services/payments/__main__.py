@@ -22,8 +22,8 @@ from services.payments.delivery import WebhookDeliveryWorker
 from services.payments.expiry import ExpirySweeper, Sweep, sweep_interval
 from services.payments.gateways import CheckoutGateway
 from services.payments.local_gateway import LocalGateway
-from services.payments.retention import PaymentsRetention
 from services.payments.refunds import Refunder
+from services.payments.retention import PaymentsRetention
 from services.payments.settings import LOCAL, PaymentsSettings
 from services.payments.stripe_gateway import StripeGateway
 from services.payments.webhooks import WebhookHandler

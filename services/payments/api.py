@@ -9,7 +9,7 @@ from upskill.payments.v1 import payments_service_pb2_grpc
 
 from services.common.auth import Principal, Role, authenticated
 from services.common.errors import FailedPreconditionError, NotFoundError
-from services.common.paging import decode_token, page_size, split_page
+from services.common.paging import Page
 from services.common.rpc import rpc
 from services.payments import repository
 from services.payments.checkout import CheckoutOpener
@@ -116,15 +116,11 @@ class PaymentsApi(payments_service_pb2_grpc.PaymentsServiceServicer):
         self, request: pb.ListRefundsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListRefundsResponse:
         """Money returned to learners, for operators: every automatic return is here."""
-        limit = page_size(request.page_size)
+        filters = repository.RefundFilter(enrollment_id=request.enrollment_id)
+        page = Page.request(repository.REFUNDS, request.page_token, request.page_size, filters)
         async with self._pool.acquire() as conn:
-            rows = await repository.list_refunds(
-                conn,
-                enrollment_id=request.enrollment_id,
-                after=decode_token(request.page_token),
-                limit=limit + 1,
-            )
-        rows, next_token = split_page(rows, limit, lambda r: (r.created_at, r.id))
+            rows = await repository.list_refunds(conn, filters, page)
+        rows, next_token = page.split(rows, lambda r: (r.created_at, r.id))
         return pb.ListRefundsResponse(
             refunds=[refund_to_pb(r) for r in rows], next_page_token=next_token
         )

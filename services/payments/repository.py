@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -19,8 +18,9 @@ from upskill.type.v1 import money_pb2
 
 from services.common.errors import NotFoundError
 from services.common.outbox import enqueue
+from services.common.paging import Listing, Page
 from services.common.protos import timestamp
-from services.common.sql import Where
+from services.common.sql import Where, fetch_page
 from services.payments.domain import (
     DomainEvent,
     LedgerEntry,
@@ -450,23 +450,26 @@ async def add_refund_ledger_line(conn: asyncpg.Connection, refund: Refund) -> No
     )
 
 
-async def list_refunds(
-    conn: asyncpg.Connection,
-    *,
-    enrollment_id: str,
-    after: tuple[datetime, str] | None,
-    limit: int,
-) -> list[Refund]:
-    """Newest first; keyset-paged on (created_at, id)."""
+REFUNDS = Listing("refunds", table="r")
+
+
+@dataclass(frozen=True)
+class RefundFilter:
+    """The filters of the operators' refund listing (also what its page tokens bind to)."""
+
+    enrollment_id: str = ""
+
+
+async def list_refunds(conn: asyncpg.Connection, filters: RefundFilter, page: Page) -> list[Refund]:
+    """Newest first, one page of the shared keyset listing."""
     where = Where()
-    if enrollment_id:
-        where.add("p.enrollment_id = {}::uuid", enrollment_id)
-    if after is not None:
-        where.add("(r.created_at, r.id) < ({}, {}::uuid)", *after)
-    rows = await conn.fetch(
-        f"""SELECT {_REFUND_COLUMNS} FROM refunds r JOIN payments p ON p.id = r.payment_id
-            {where.sql()} ORDER BY r.created_at DESC, r.id DESC LIMIT {where.param(limit)}""",
-        *where.args,
+    if filters.enrollment_id:
+        where.add("p.enrollment_id = {}::uuid", filters.enrollment_id)
+    rows = await fetch_page(
+        conn,
+        f"SELECT {_REFUND_COLUMNS} FROM refunds r JOIN payments p ON p.id = r.payment_id",
+        where,
+        page,
     )
     return [_refund(r) for r in rows]
 

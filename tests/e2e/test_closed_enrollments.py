@@ -67,6 +67,7 @@ def assert_money_returned_if_taken(
     """A paid checkout of a closed enrollment is refunded in full; a refused one took nothing."""
     if paid.status_code == 303:
         refund = eventually(lambda: refunded(market, enrollment_id))
+        assert refund is not None
         assert refund["full_refund"] is True
         assert refund["reason"] == "enrollment_cancelled"
         assert refund["amount"]["amount_minor"] > 0

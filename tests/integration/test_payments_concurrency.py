@@ -13,7 +13,7 @@ from upskill.enrollment.v1 import events_pb2 as enrollment_events
 
 from services.common import db, events
 from services.common.errors import UnavailableError
-from services.common.paging import decode_token, split_page
+from services.common.paging import Page
 from services.payments import consumers, repository
 from services.payments.checkout import CheckoutOpener
 from services.payments.domain import (
@@ -290,22 +290,22 @@ async def test_refund_listing_walks_every_page_once_while_refunds_arrive(
     seen: list[str] = []
     token = ""
     while True:
+        everything = repository.RefundFilter()
+        page = Page.request(repository.REFUNDS, token, 3, everything)
         async with pool.acquire() as conn:
-            rows = await repository.list_refunds(
-                conn, enrollment_id="", after=decode_token(token), limit=4
-            )
-        page, token = split_page(rows, 3, lambda r: (r.created_at, r.id))
-        seen += [r.id for r in page]
+            rows = await repository.list_refunds(conn, everything, page)
+        shown, token = page.split(rows, lambda r: (r.created_at, r.id))
+        seen += [r.id for r in shown]
         if not token:
             break
         await refund_one()  # newer than every page still to come: never on them
     assert seen == list(reversed(existing))
     # One enrollment's refunds only, by filter.
     async with pool.acquire() as conn:
+        one_enrollment = repository.RefundFilter(
+            enrollment_id=(await repository.get_refund(conn, existing[0])).enrollment_id
+        )
         [one] = await repository.list_refunds(
-            conn,
-            enrollment_id=(await repository.get_refund(conn, existing[0])).enrollment_id,
-            after=None,
-            limit=10,
+            conn, one_enrollment, Page.request(repository.REFUNDS, "", 10, one_enrollment)
         )
     assert one.id == existing[0]

@@ -743,6 +743,8 @@ async def test_a_webhook_signed_in_the_future_is_refused(local_payments: Payment
     assert rejected.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert "tolerance" in (rejected.value.details() or "")
     assert await status_of(local_payments, payment.id) == payments_pb2.PAYMENT_STATUS_PENDING
+
+
 # ----------------------------------------------------------------------- closed enrollments
 
 REFUNDED = payments_pb2.PAYMENT_STATUS_REFUNDED

@@ -36,7 +36,9 @@ from services.catalog import repository as catalog
 from services.common import db, relay
 from services.common.consumer import EventConsumer
 from services.common.events import Envelope
+from services.common.paging import Cursor, Page
 from services.common.retention import Pruner, RetentionSettings, common_jobs
+from services.common.sql import OwnerScope
 from services.credentials import repository as credentials
 from services.enrollment import repository as enrollments
 from services.payments import repository as payments
@@ -271,10 +273,12 @@ async def test_enrollment_queries_use_indexes(fresh_database: str) -> None:
             "enrollments_program_seats",
         )
 
-        def listing(**scope: Any) -> Callable[[Any], Awaitable[Any]]:
-            arguments: dict[str, Any] = {"learner_id": None, "provider_id": None, "program_id": ""}
-            arguments |= scope
-            return lambda c: enrollments.list_for(c, limit=21, **({"after": None} | arguments))
+        def listing(after: Cursor | None = None, **scope: Any) -> Callable[[Any], Awaitable[Any]]:
+            owner = OwnerScope(
+                **({"learner_id": None, "provider_id": None, "program_id": ""} | scope)
+            )
+            page = Page(enrollments.LISTING, after, 20, "")
+            return lambda c: enrollments.list_for(c, owner, page)
 
         assert_served(await x.explain(listing(learner_id=learner)), "enrollments_learner")
         assert_served(
@@ -315,10 +319,12 @@ async def test_credentials_queries_use_indexes(fresh_database: str) -> None:
             "credentials_status_list_id_status_index_key",
         )
 
-        def listing(**scope: Any) -> Callable[[Any], Awaitable[Any]]:
-            arguments: dict[str, Any] = {"learner_id": None, "provider_id": None, "program_id": ""}
-            arguments |= scope
-            return lambda c: credentials.list_for(c, limit=21, **({"after": None} | arguments))
+        def listing(after: Cursor | None = None, **scope: Any) -> Callable[[Any], Awaitable[Any]]:
+            owner = OwnerScope(
+                **({"learner_id": None, "provider_id": None, "program_id": ""} | scope)
+            )
+            page = Page(credentials.LISTING, after, 20, "")
+            return lambda c: credentials.list_for(c, owner, page)
 
         program, provider = uid(), uid()
         assert_served(await x.explain(listing(learner_id="l-1")), "credentials_learner")
@@ -363,14 +369,8 @@ async def test_catalog_queries_use_indexes(fresh_database: str) -> None:
         )
 
         def listing(**filters: Any) -> Callable[[Any], Awaitable[Any]]:
-            arguments = {
-                "query": "",
-                "skill": "",
-                "provider_id": "",
-                "max_price_minor": None,
-                "after": None,
-            } | filters
-            return lambda c: catalog.list_published(c, limit=21, **arguments)
+            page = Page(catalog.PUBLISHED, None, 20, "")
+            return lambda c: catalog.list_published(c, catalog.CatalogFilter(**filters), page)
 
         assert_served(await x.explain(listing()), "programs_listing")
         assert_served(
@@ -381,13 +381,7 @@ async def test_catalog_queries_use_indexes(fresh_database: str) -> None:
         # The index-friendly form still finds exactly the programs teaching the skill.
         async with pool.acquire() as conn:
             found = await catalog.list_published(
-                conn,
-                query="",
-                skill="skill7",
-                provider_id="",
-                max_price_minor=None,
-                after=None,
-                limit=21,
+                conn, catalog.CatalogFilter(skill="skill7"), Page(catalog.PUBLISHED, None, 21, "")
             )
         assert sorted(p.spec.skills[0] for p in found) == ["skill7"] * 10
     finally:
