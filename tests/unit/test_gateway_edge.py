@@ -407,6 +407,6 @@ def test_an_unreachable_issuer_is_a_plain_401() -> None:
         token = jwt.encode({"sub": "x"}, "k" * 40, algorithm="HS256", headers={"kid": "k1"})
         response = oidc_client.get("/api/v1/programs", headers={"authorization": f"Bearer {token}"})
     body = _problem(response, 401)
-    assert body["detail"] == "invalid bearer token"
+    assert body["detail"] == "invalid bearer token: unknown signing key"
     assert "urlopen" not in response.text
     assert "Error" not in response.text
