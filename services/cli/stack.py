@@ -85,6 +85,7 @@ CONFIG_VARS = frozenset(
         "CHECKOUT_TTL_SECONDS",
         "LOCAL_WEBHOOK_URL",
         "PLATFORM_FEE_BPS",
+        "REFUND_WINDOW_DAYS",
         "CREDENTIALS_SIGNING_KEY",
     }
 )

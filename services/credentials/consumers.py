@@ -1,6 +1,9 @@
-"""Issue a credential when an enrollment meets its program's issuance policy."""
+"""Issue a credential when an enrollment meets its program's issuance policy; revoke it
+(reason `refunded`) when the enrollment's payment comes back."""
 
 from __future__ import annotations
+
+import uuid
 
 import asyncpg
 from google.protobuf.message import Message
@@ -9,6 +12,8 @@ from upskill.enrollment.v1 import events_pb2 as enrollment_events
 from services.common.consumer import ContractViolationError, Subscription
 from services.common.events import Envelope
 from services.credentials.issuer import Issuer, earns_credential_on
+
+REVOCATION_REFUNDED = "refunded"
 
 
 def subscriptions(issuer: Issuer) -> list[Subscription]:
@@ -30,7 +35,20 @@ def subscriptions(issuer: Issuer) -> list[Subscription]:
                 snapshot=event.program,
             )
 
+    async def revoke_refunded(conn: asyncpg.Connection, event: Message, _: Envelope) -> None:
+        assert isinstance(event, enrollment_events.EnrollmentRefunded)
+        try:
+            uuid.UUID(event.enrollment_id)
+        except ValueError:
+            raise ContractViolationError(
+                f"EnrollmentRefunded names no enrollment: {event.enrollment_id!r}"
+            ) from None
+        # One reason for every way the money came back (API, dashboard, lost dispute):
+        # what a verifier needs to know is that the credential was not paid for.
+        await issuer.withdraw(conn, event.enrollment_id, REVOCATION_REFUNDED)
+
     return [
         Subscription(enrollment_events.EnrollmentActivated, issue_if_earned),
         Subscription(enrollment_events.EnrollmentCompleted, issue_if_earned),
+        Subscription(enrollment_events.EnrollmentRefunded, revoke_refunded),
     ]

@@ -55,8 +55,10 @@ class Issuer:
         snapshot: enrollment_pb2.ProgramSnapshot,
     ) -> CredentialRecord | None:
         """Issue the enrollment's one credential, in the caller's transaction; None if it
-        already has one."""
+        already has one, or its payment came back before it was earned (withdraw)."""
         if await repository.exists_for_enrollment(conn, enrollment_id):
+            return None
+        if await repository.is_withdrawn(conn, enrollment_id):
             return None
         list_id, index = await repository.allocate_status_index(conn)
         # Full precision: the credentials listing pages by (issued_at, id), and whole
@@ -137,6 +139,16 @@ class Issuer:
             subject=record.id,
         )
         return True
+
+    async def withdraw(self, conn: asyncpg.Connection, enrollment_id: str, reason: str) -> bool:
+        """The enrollment's payment came back: revoke its credential, and remember, so one
+        that was not issued yet never is (in the caller's transaction). True when a
+        credential was revoked now."""
+        await repository.withdraw_enrollment(conn, enrollment_id, reason)
+        record = await repository.find_for_enrollment(conn, enrollment_id, for_update=True)
+        if record is None:
+            return False
+        return await self.revoke(conn, record, reason)
 
     async def verify(self, conn: asyncpg.Connection, token: str) -> Verification:
         verdict = verify_jwt(token, await repository.public_keys(conn), datetime.now(UTC))

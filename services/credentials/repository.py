@@ -72,6 +72,33 @@ async def exists_for_enrollment(conn: asyncpg.Connection, enrollment_id: str) ->
     return bool(found)
 
 
+async def withdraw_enrollment(conn: asyncpg.Connection, enrollment_id: str, reason: str) -> None:
+    await conn.execute(
+        """INSERT INTO withdrawn_enrollments (enrollment_id, reason) VALUES ($1, $2)
+           ON CONFLICT (enrollment_id) DO NOTHING""",
+        enrollment_id,
+        reason,
+    )
+
+
+async def is_withdrawn(conn: asyncpg.Connection, enrollment_id: str) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT true FROM withdrawn_enrollments WHERE enrollment_id = $1", enrollment_id
+        )
+    )
+
+
+async def find_for_enrollment(
+    conn: asyncpg.Connection, enrollment_id: str, *, for_update: bool = False
+) -> CredentialRecord | None:
+    row = await conn.fetchrow(
+        f"SELECT * FROM credentials WHERE enrollment_id = $1 {'FOR UPDATE' if for_update else ''}",
+        enrollment_id,
+    )
+    return _record(row) if row else None
+
+
 async def allocate_status_index(conn: asyncpg.Connection) -> tuple[str, int]:
     """The next free (list id, index); opens a new list when the current one is full."""
     for _ in range(3):

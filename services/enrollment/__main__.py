@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from upskill.enrollment.v1 import enrollment_service_pb2, enrollment_service_pb2_grpc
 
 from services.common import settings
@@ -20,11 +22,12 @@ async def build(runtime: ServiceRuntime) -> list[Servicer]:
         runtime.service_token,
         settings.required("PUBLIC_BASE_URL", "the public origin, e.g. https://upskill.example"),
     )
+    refund_window = timedelta(days=settings.integer("REFUND_WINDOW_DAYS", 14, minimum=0))
     runtime.consume(SUBSCRIPTIONS)
     return [
         Servicer(
             enrollment_service_pb2_grpc.add_EnrollmentServiceServicer_to_server,
-            EnrollmentApi(runtime.pool, peers),
+            EnrollmentApi(runtime.pool, peers, refund_window),
             enrollment_service_pb2.DESCRIPTOR.services_by_name["EnrollmentService"].full_name,
         )
     ]

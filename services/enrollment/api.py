@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import asyncpg
 import grpc
 from upskill.catalog.v1 import catalog_pb2
@@ -12,6 +14,8 @@ from services.common.auth import Principal, Role, authenticated
 from services.common.errors import (
     AlreadyExistsError,
     FailedPreconditionError,
+    FieldViolation,
+    InvalidArgumentError,
     NotFoundError,
     PermissionDeniedError,
 )
@@ -22,6 +26,12 @@ from services.enrollment import repository, unit_of_work
 from services.enrollment.domain import Enrollment, Price, Status
 from services.enrollment.messages import enrollment_to_pb
 from services.enrollment.peers import Peers
+from services.enrollment.seats import (
+    DEFAULT_REFUND_WINDOW,
+    RefundActor,
+    RefundVerdict,
+    decide_refund,
+)
 
 
 def _snapshot(program: catalog_pb2.Program) -> enrollment_pb2.ProgramSnapshot:
@@ -49,9 +59,12 @@ def _check_can_see(principal: Principal, e: Enrollment) -> None:
 
 
 class EnrollmentApi(enrollment_service_pb2_grpc.EnrollmentServiceServicer):
-    def __init__(self, pool: asyncpg.Pool, peers: Peers) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, peers: Peers, refund_window: timedelta = DEFAULT_REFUND_WINDOW
+    ) -> None:
         self._pool = pool
         self._peers = peers
+        self._refund_window = refund_window
 
     @rpc(Role.LEARNER)
     async def CreateEnrollment(
@@ -159,3 +172,48 @@ class EnrollmentApi(enrollment_service_pb2_grpc.EnrollmentServiceServicer):
             enrollment.cancel()
             await unit_of_work.commit(conn, enrollment)
         return pb.CancelEnrollmentResponse(enrollment=enrollment_to_pb(enrollment))
+
+    @rpc(Role.LEARNER, Role.PROVIDER, Role.ADMIN)
+    async def RefundEnrollment(
+        self, request: pb.RefundEnrollmentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RefundEnrollmentResponse:
+        principal = authenticated()
+        async with self._pool.acquire() as conn:
+            enrollment = await repository.get(conn, request.enrollment_id)
+        _check_can_see(principal, enrollment)
+        partial = request.amount_minor > 0
+        if partial and not request.idempotency_key.strip():
+            raise InvalidArgumentError(
+                "a partial refund needs an Idempotency-Key",
+                [FieldViolation("idempotency_key", "required with amount_minor")],
+            )
+        decision = decide_refund(
+            actor=_refund_actor(principal),
+            status=enrollment.status,
+            paid=bool(enrollment.payment_id) and not enrollment.price.is_free,
+            enrolled_at=enrollment.created_at,
+            now=datetime.now(UTC),
+            window=self._refund_window,
+            partial=partial,
+        )
+        if decision.verdict is RefundVerdict.NOT_REFUNDABLE:
+            raise FailedPreconditionError(decision.reason)
+        if decision.verdict is RefundVerdict.FORBIDDEN:
+            raise PermissionDeniedError(decision.reason)
+        # The enrollment changes when payments reports the money returned (PaymentRefunded).
+        refund = await self._peers.refund_payment(
+            enrollment,
+            reason=decision.reason,
+            note=request.note.strip(),
+            amount_minor=request.amount_minor,
+            idempotency_key=request.idempotency_key.strip(),
+        )
+        return pb.RefundEnrollmentResponse(refund=refund)
+
+
+def _refund_actor(principal: Principal) -> RefundActor:
+    if principal.is_privileged:
+        return RefundActor.ADMIN
+    if principal.role is Role.PROVIDER:
+        return RefundActor.PROVIDER  # of this program: _check_can_see let it through
+    return RefundActor.LEARNER

@@ -41,6 +41,20 @@ async def on_payment_failed(conn: asyncpg.Connection, event: Message, _: Envelop
     await unit_of_work.commit(conn, enrollment)
 
 
+async def on_payment_refunded(conn: asyncpg.Connection, event: Message, _: Envelope) -> None:
+    assert isinstance(event, payment_events.PaymentRefunded)
+    enrollment = await _locked(conn, event.enrollment_id)
+    # A full refund of its own payment makes it REFUNDED (EnrollmentRefunded then revokes
+    # the credential); a partial one, or the return of a payment it rejected, changes nothing.
+    enrollment.payment_refunded(
+        event.payment_id,
+        refund_id=event.refund_id,
+        reason=event.reason,
+        full_refund=event.full_refund,
+    )
+    await unit_of_work.commit(conn, enrollment)
+
+
 async def on_credential_issued(conn: asyncpg.Connection, event: Message, _: Envelope) -> None:
     assert isinstance(event, credential_events.CredentialIssued)
     enrollment = await _locked(conn, event.enrollment_id)
@@ -51,5 +65,6 @@ async def on_credential_issued(conn: asyncpg.Connection, event: Message, _: Enve
 SUBSCRIPTIONS = [
     Subscription(payment_events.PaymentSucceeded, on_payment_succeeded),
     Subscription(payment_events.PaymentFailed, on_payment_failed),
+    Subscription(payment_events.PaymentRefunded, on_payment_refunded),
     Subscription(credential_events.CredentialIssued, on_credential_issued),
 ]

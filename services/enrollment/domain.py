@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from services.common.errors import FailedPreconditionError
 from services.enrollment.seats import (
     ALLOWED,
+    SEAT_HOLDING,
     IncomingPayment,
     Status,
     Verdict,
@@ -64,7 +65,17 @@ class PaymentRejected:
     status: Status
 
 
-DomainEvent = Activated | Completed | Expired | Cancelled | PaymentRejected
+@dataclass(frozen=True)
+class Refunded:
+    """The enrollment's payment came back in full: the seat is free, the credential goes."""
+
+    enrollment_id: str
+    payment_id: str
+    refund_id: str
+    reason: str
+
+
+DomainEvent = Activated | Completed | Expired | Cancelled | PaymentRejected | Refunded
 
 
 @dataclass
@@ -176,6 +187,19 @@ class Enrollment:
         self.grade = grade
         self.evidence_url = evidence_url
         self.events.append(Completed(self.id))
+
+    def payment_refunded(
+        self, payment_id: str, *, refund_id: str, reason: str, full_refund: bool
+    ) -> None:
+        """Its own payment came back. In full: REFUNDED (from any seat-holding state, also
+        pending, should the refund be delivered before the payment). In part, or another
+        payment (one it rejected), or already closed: nothing changes."""
+        if not full_refund or not payment_id or payment_id != self.payment_id:
+            return
+        if self.status not in SEAT_HOLDING:
+            return  # already refunded (a redelivery), or closed before the money came
+        self._move(Status.REFUNDED)
+        self.events.append(Refunded(self.id, payment_id, refund_id, reason))
 
     def attach_credential(self, credential_id: str) -> None:
         self.credential_id = credential_id

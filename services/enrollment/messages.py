@@ -16,6 +16,7 @@ from services.enrollment.domain import (
     Enrollment,
     Expired,
     PaymentRejected,
+    Refunded,
 )
 
 
@@ -85,5 +86,15 @@ def event_to_pb(e: Enrollment, event: DomainEvent) -> Message:
                     f"ENROLLMENT_STATUS_{status.value}"
                 ),
                 occur_time=timestamp(datetime.now(UTC)),
+            )
+        case Refunded(payment_id=payment_id, refund_id=refund_id, reason=reason):
+            return events_pb2.EnrollmentRefunded(
+                enrollment_id=e.id,
+                learner_id=e.learner_id,
+                program_id=e.program_id,
+                payment_id=payment_id,
+                refund_id=refund_id,
+                reason=reason,
+                occur_time=now,
             )
     raise TypeError(f"unknown domain event {event!r}")

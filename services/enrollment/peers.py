@@ -9,7 +9,12 @@ from upskill.catalog.v1 import catalog_pb2, catalog_service_pb2, catalog_service
 from upskill.payments.v1 import payments_pb2, payments_service_pb2, payments_service_pb2_grpc
 from upskill.type.v1 import money_pb2
 
-from services.common.errors import NotFoundError, ServiceError, UnavailableError
+from services.common.errors import (
+    FailedPreconditionError,
+    NotFoundError,
+    ServiceError,
+    UnavailableError,
+)
 from services.common.grpc_client import DEFAULT_DEADLINE_SECONDS, auth_metadata, channel
 from services.enrollment.domain import Enrollment
 
@@ -50,6 +55,7 @@ class Peers:
                     learner_id=e.learner_id,
                     learner_email=e.learner_email,
                     provider_id=e.provider_id,
+                    program_id=e.program_id,
                     amount=money_pb2.Money(
                         amount_minor=e.price.amount_minor, currency=e.price.currency
                     ),
@@ -64,6 +70,33 @@ class Peers:
         except grpc.aio.AioRpcError as exc:
             raise _translate("payments", exc) from None
         return response.payment
+
+    async def refund_payment(
+        self, e: Enrollment, *, reason: str, note: str, amount_minor: int, idempotency_key: str
+    ) -> payments_pb2.Refund:
+        """Ask payments to return (part of) the enrollment's payment; idempotent (one full
+        refund per payment, one partial refund per key). Its refusals (nothing left to
+        refund, say) keep their status code."""
+        try:
+            response = await self._payments.RefundPayment(
+                payments_service_pb2.RefundPaymentRequest(
+                    payment_id=e.payment_id,
+                    enrollment_id=e.id,
+                    reason=reason,
+                    note=note,
+                    amount_minor=amount_minor,
+                    idempotency_key=idempotency_key,
+                ),
+                metadata=self._metadata(),
+                timeout=DEFAULT_DEADLINE_SECONDS,
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
+                raise FailedPreconditionError(
+                    exc.details() or "payment cannot be refunded"
+                ) from None
+            raise _translate("payments", exc) from None
+        return response.refund
 
 
 def _translate(peer: str, exc: grpc.aio.AioRpcError) -> ServiceError:

@@ -1,5 +1,6 @@
 """Seats and money: the one place that decides which enrollments hold a seat, which
-transitions exist, and whether an enrollment may take a payment that arrives for it.
+transitions exist, whether an enrollment may take a payment that arrives for it, and who
+may have its payment refunded when.
 
 Payments never re-decides any of this: it records the money that moved and publishes
 `payment_succeeded`; the enrollment applies `decide_payment` and either activates or
@@ -13,6 +14,7 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -34,7 +36,11 @@ SEAT_HOLDING = frozenset({Status.PENDING_PAYMENT, Status.ACTIVE, Status.COMPLETE
 CLOSED = frozenset({Status.EXPIRED, Status.CANCELLED, Status.REFUNDED})
 
 ALLOWED: dict[Status, frozenset[Status]] = {
-    Status.PENDING_PAYMENT: frozenset({Status.ACTIVE, Status.EXPIRED, Status.CANCELLED}),
+    # REFUNDED from pending: the refund of its own payment was delivered before the payment
+    # (events may come in any order); the payment, when it comes, is then already applied.
+    Status.PENDING_PAYMENT: frozenset(
+        {Status.ACTIVE, Status.EXPIRED, Status.CANCELLED, Status.REFUNDED}
+    ),
     # No way back from a closed state: its seat may already be someone else's. Money that
     # arrives for it anyway is rejected (see decide_payment) and returned by payments.
     Status.EXPIRED: frozenset(),
@@ -102,3 +108,81 @@ def decide_payment(
     if status is Status.PENDING_PAYMENT:
         return PaymentDecision(Verdict.ACCEPT)
     return PaymentDecision(Verdict.REJECT, _CLOSED_REASON[status])
+
+
+# ------------------------------------------------------------------ refunds
+
+DEFAULT_REFUND_WINDOW = timedelta(days=14)
+
+# Stable refund reasons: who asked (payments adds its own for refunds it did not get from us).
+REASON_REQUESTED_BY_ADMIN = "requested_by_admin"
+REASON_REQUESTED_BY_PROVIDER = "requested_by_provider"
+REASON_REQUESTED_BY_LEARNER = "requested_by_learner"
+
+
+class RefundActor(StrEnum):
+    """Who asks. Seeing the enrollment at all (its learner, its program's provider, an
+    admin) is checked before; another caller never learns that it exists."""
+
+    ADMIN = "admin"
+    PROVIDER = "provider"  # staff of the program's own provider
+    LEARNER = "learner"  # the enrollment's own learner
+
+
+class RefundVerdict(StrEnum):
+    ALLOW = "allow"
+    FORBIDDEN = "forbidden"  # this caller may not ask (now)
+    NOT_REFUNDABLE = "not_refundable"  # nobody may: there is no payment to return
+
+
+@dataclass(frozen=True)
+class RefundDecision:
+    verdict: RefundVerdict
+    reason: str = ""  # when allowed: the refund's stable reason; otherwise why not
+
+
+_ASKED_BY = {
+    RefundActor.ADMIN: REASON_REQUESTED_BY_ADMIN,
+    RefundActor.PROVIDER: REASON_REQUESTED_BY_PROVIDER,
+    RefundActor.LEARNER: REASON_REQUESTED_BY_LEARNER,
+}
+
+
+def decide_refund(
+    *,
+    actor: RefundActor,
+    status: Status,
+    paid: bool,
+    enrolled_at: datetime,
+    now: datetime,
+    window: timedelta,
+    partial: bool,
+) -> RefundDecision:
+    """May `actor` ask for (part of) the payment of an enrollment in `status` back?
+
+    Admins at any time, the program's provider for its own programs, the learner in full,
+    within `window` of enrolling and before completing. A REFUNDED enrollment may be asked
+    again (payments answers with the refund it already made), so a retry is idempotent.
+    """
+    if not paid:
+        return RefundDecision(
+            RefundVerdict.NOT_REFUNDABLE, "a free enrollment has no payment to refund"
+        )
+    if status in (Status.PENDING_PAYMENT, Status.EXPIRED, Status.CANCELLED):
+        return RefundDecision(
+            RefundVerdict.NOT_REFUNDABLE,
+            f"the enrollment is {status}: it holds no payment to refund",
+        )
+    if actor is RefundActor.LEARNER and status is not Status.REFUNDED:
+        if partial:
+            return RefundDecision(RefundVerdict.FORBIDDEN, "only staff may refund in part")
+        if status is Status.COMPLETED:
+            return RefundDecision(
+                RefundVerdict.FORBIDDEN, "a completed enrollment is no longer refundable"
+            )
+        if now - enrolled_at > window:
+            return RefundDecision(
+                RefundVerdict.FORBIDDEN,
+                f"the refund window of {window.days} days after enrolling has closed",
+            )
+    return RefundDecision(RefundVerdict.ALLOW, _ASKED_BY[actor])

@@ -1,6 +1,7 @@
 """/api/v1/enrollments: the purchase saga's HTTP face.
 
-POST /api/v1/enrollments/{id}/refund is not here yet: payments has no refund RPC.
+Who may refund when is not decided here: the enrollment service does
+(services/enrollment/seats.py `decide_refund`); this route forwards the ask.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from services.gateway.schemas import (
     EnrollmentComplete,
     EnrollmentCreate,
     EnrollmentList,
+    Refund,
+    RefundRequest,
     Text,
 )
 
@@ -149,3 +152,43 @@ async def cancel_enrollment(
         token=caller.token,
     )
     return mapping.enrollment_to_json(reply.enrollment)
+
+
+@router.post(
+    "/{enrollment_id}/refund",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Refund,
+    responses=_WRITE_ERRORS,
+    summary="Refund an enrollment's payment (admin; owning provider; learner within the window)",
+    description=(
+        "202 with the refund, usually PENDING: it completes asynchronously, and then the"
+        " enrollment becomes REFUNDED and its credential is revoked (reason `refunded`)."
+        " Admins may refund at any time, the program's provider its own programs, the learner"
+        " within REFUND_WINDOW_DAYS of enrolling and before completion (403 otherwise)."
+        " Asking again for a full refund returns the same refund; a partial refund"
+        " (`amount_minor`) needs an Idempotency-Key and is one refund per key. A free or"
+        " unpaid enrollment has nothing to refund (409)."
+    ),
+)
+async def refund_enrollment(
+    enrollment_id: EnrollmentId,
+    caller: Caller,
+    clients: ClientsDep,
+    body: Annotated[RefundRequest | None, Body()] = None,
+    idempotency_key: Annotated[
+        Text | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
+    ] = None,
+) -> Refund:
+    body = body or RefundRequest()
+    reply = await invoke(
+        clients.enrollment.RefundEnrollment,
+        enrollment_service_pb2.RefundEnrollmentRequest(
+            enrollment_id=resource_id(enrollment_id, "enrollment"),
+            note=body.reason or "",
+            amount_minor=body.amount_minor or 0,
+            idempotency_key=idempotency_key or "",
+        ),
+        token=caller.token,
+        renames={"note": "reason", "idempotency_key": "Idempotency-Key"},
+    )
+    return mapping.refund_to_json(reply.refund)

@@ -259,6 +259,21 @@ class EnrollmentCreate(StrictModel):
     program_id: UuidText = Field(min_length=1, max_length=64)
 
 
+class RefundRequest(StrictModel):
+    reason: Text | None = Field(
+        default=None, max_length=500, description="Why, in the caller's words; kept with it"
+    )
+    amount_minor: int | None = Field(
+        default=None,
+        ge=1,
+        le=99_999_999_999,
+        description=(
+            "Refund only this much, in the payment currency's minor unit (admin and provider"
+            " only; needs an Idempotency-Key). Omitted: the whole payment, once."
+        ),
+    )
+
+
 class EnrollmentComplete(StrictModel):
     grade: Text | None = Field(default=None, max_length=50)
     evidence_url: UriText | None = Field(default=None, max_length=2000)

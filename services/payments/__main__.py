@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 
 from upskill.payments.v1 import payments_service_pb2, payments_service_pb2_grpc
 
@@ -85,6 +86,7 @@ async def build(
         opener,
         WebhookHandler(runtime.pool, settings.webhook_secret, settings.platform_fee_bps),
         local,
+        earnings_hold=timedelta(days=settings.refund_window_days),
     )
     return [
         Servicer(

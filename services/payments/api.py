@@ -2,20 +2,38 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
 import asyncpg
 import grpc
 from upskill.payments.v1 import payments_service_pb2 as pb
 from upskill.payments.v1 import payments_service_pb2_grpc
 
 from services.common.auth import Principal, Role, authenticated
-from services.common.errors import FailedPreconditionError, NotFoundError
+from services.common.errors import (
+    FailedPreconditionError,
+    FieldViolation,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from services.common.paging import Page
 from services.common.rpc import rpc
 from services.payments import repository
 from services.payments.checkout import CheckoutOpener
-from services.payments.convert import order_from_pb, payment_to_pb, refund_to_pb, session_to_pb
+from services.payments.convert import (
+    dispute_to_pb,
+    earnings_to_pb,
+    ledger_line_to_pb,
+    order_from_pb,
+    payment_to_pb,
+    refund_to_pb,
+    session_to_pb,
+)
 from services.payments.domain import Payment
 from services.payments.local_gateway import LocalGateway
+from services.payments.refunds import request_refund
 from services.payments.stripe_events import SessionSnapshot
 from services.payments.webhooks import WebhookHandler
 
@@ -37,7 +55,9 @@ class PaymentsApi(payments_service_pb2_grpc.PaymentsServiceServicer):
         opener: CheckoutOpener,
         webhooks: WebhookHandler,
         local: LocalGateway | None,
+        earnings_hold: timedelta = timedelta(days=14),
     ) -> None:
+        self._earnings_hold = earnings_hold
         self._pool = pool
         self._opener = opener
         self._webhooks = webhooks
@@ -124,3 +144,106 @@ class PaymentsApi(payments_service_pb2_grpc.PaymentsServiceServicer):
         return pb.ListRefundsResponse(
             refunds=[refund_to_pb(r) for r in rows], next_page_token=next_token
         )
+
+    @rpc(Role.SERVICE, Role.ADMIN)
+    async def RefundPayment(
+        self, request: pb.RefundPaymentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RefundPaymentResponse:
+        """Record a refund to make (the refund worker makes it and books it). Who may ask
+        is not decided here: the enrollment decides (seats.decide_refund) and calls."""
+        if request.amount_minor and not request.idempotency_key.strip():
+            raise InvalidArgumentError(
+                "a partial refund needs an idempotency_key",
+                [FieldViolation("idempotency_key", "required with amount_minor")],
+            )
+        async with self._pool.acquire() as conn, conn.transaction():
+            payment = await repository.find(conn, request.payment_id, for_update=True)
+            if payment is None or payment.enrollment_id != request.enrollment_id:
+                raise NotFoundError(
+                    f"payment {request.payment_id} of enrollment {request.enrollment_id} not found"
+                )
+            refund = await request_refund(
+                conn,
+                payment,
+                reason=request.reason.strip(),
+                note=request.note.strip(),
+                amount_minor=request.amount_minor,
+                idempotency_key=request.idempotency_key.strip(),
+            )
+        return pb.RefundPaymentResponse(refund=refund_to_pb(refund))
+
+    @rpc(Role.ADMIN, Role.SERVICE)
+    async def ListDisputes(
+        self, request: pb.ListDisputesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListDisputesResponse:
+        """Chargebacks, for operators (a lost one was booked as a refund)."""
+        page = Page.request(repository.DISPUTES, request.page_token, request.page_size, _NoFilter())
+        async with self._pool.acquire() as conn:
+            rows = await repository.list_disputes(conn, page)
+        rows, next_token = page.split(rows, lambda d: (d.created_at, d.id))
+        return pb.ListDisputesResponse(
+            disputes=[dispute_to_pb(d) for d in rows], next_page_token=next_token
+        )
+
+    @rpc(Role.ADMIN, Role.SERVICE, Role.PROVIDER)
+    async def GetProviderEarnings(
+        self, request: pb.GetProviderEarningsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetProviderEarningsResponse:
+        _check_provider_books(authenticated(), request.provider_id)
+        start, end = _period(request)
+        async with self._pool.acquire() as conn:
+            rows = await repository.provider_earnings(
+                conn, request.provider_id, start, end, self._earnings_hold.total_seconds()
+            )
+        totals = [earnings_to_pb(r) for r in rows if not r.program_id]
+        programs = [earnings_to_pb(r) for r in rows if r.program_id]
+        return pb.GetProviderEarningsResponse(totals=totals, programs=programs)
+
+    @rpc(Role.ADMIN, Role.SERVICE, Role.PROVIDER)
+    async def ListLedgerLines(
+        self, request: pb.ListLedgerLinesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListLedgerLinesResponse:
+        _check_provider_books(authenticated(), request.provider_id)
+        start, end = _period(request)
+        size = min(request.page_size or 100, 1000)
+        async with self._pool.acquire() as conn:
+            lines = await repository.ledger_lines(
+                conn,
+                request.provider_id,
+                start,
+                end,
+                self._earnings_hold.total_seconds(),
+                int(request.page_token or 0),
+                size + 1,
+            )
+        next_token = str(lines[size - 1].id) if len(lines) > size else ""
+        return pb.ListLedgerLinesResponse(
+            lines=[ledger_line_to_pb(line) for line in lines[:size]], next_page_token=next_token
+        )
+
+
+def _check_provider_books(principal: Principal, provider_id: str) -> None:
+    """A provider's books are its own staff's and the operators'."""
+    if principal.is_privileged:
+        return
+    if principal.role is Role.PROVIDER and principal.provider_id == provider_id:
+        return
+    raise PermissionDeniedError("only the provider's own staff and admins see its earnings")
+
+
+def _period(
+    request: pb.GetProviderEarningsRequest | pb.ListLedgerLinesRequest,
+) -> tuple[datetime | None, datetime | None]:
+    start = request.start_time.ToDatetime(UTC) if request.HasField("start_time") else None
+    end = request.end_time.ToDatetime(UTC) if request.HasField("end_time") else None
+    if start is not None and end is not None and end < start:
+        raise InvalidArgumentError(
+            "the period ends before it starts",
+            [FieldViolation("end_time", "must not be before start_time")],
+        )
+    return start, end
+
+
+@dataclass(frozen=True)
+class _NoFilter:
+    """A listing without filters (its page tokens bind to nothing)."""

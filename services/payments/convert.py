@@ -6,7 +6,8 @@ from upskill.payments.v1 import payments_pb2, payments_service_pb2
 from upskill.type.v1 import money_pb2
 
 from services.common.protos import timestamp
-from services.payments.domain import CheckoutOrder, Money, Payment, Refund
+from services.payments.domain import CheckoutOrder, Dispute, Money, Payment, Refund
+from services.payments.repository import EarningsRow, LedgerLine
 from services.payments.stripe_events import SessionSnapshot
 
 _STATUS = {
@@ -32,6 +33,7 @@ def order_from_pb(request: payments_service_pb2.CreateCheckoutRequest) -> Checko
         description=request.description.strip(),
         success_url=request.success_url,
         cancel_url=request.cancel_url,
+        program_id=request.program_id,
     )
 
 
@@ -48,6 +50,7 @@ def payment_to_pb(payment: Payment) -> payments_pb2.Payment:
         checkout_url=payment.checkout_url,
         gateway_payment_id=payment.gateway_payment_id,
         failure_reason=payment.failure_reason,
+        program_id=payment.program_id,
         create_time=timestamp(payment.created_at),
         update_time=timestamp(payment.updated_at),
     )
@@ -92,3 +95,51 @@ def refund_to_pb(refund: Refund) -> payments_pb2.Refund:
     if refund.completed_at is not None:
         message.complete_time.CopyFrom(timestamp(refund.completed_at))
     return message
+
+
+def dispute_to_pb(dispute: Dispute) -> payments_pb2.Dispute:
+    return payments_pb2.Dispute(
+        id=dispute.id,
+        gateway_dispute_id=dispute.gateway_dispute_id,
+        payment_id=dispute.payment_id,
+        enrollment_id=dispute.enrollment_id,
+        provider_id=dispute.provider_id,
+        amount=money_to_pb(dispute.amount),
+        reason=dispute.reason,
+        status=dispute.status,
+        create_time=timestamp(dispute.created_at),
+        update_time=timestamp(dispute.updated_at),
+    )
+
+
+def earnings_to_pb(row: EarningsRow) -> payments_pb2.EarningsTotal:
+    return payments_pb2.EarningsTotal(
+        currency=row.currency,
+        program_id=row.program_id,
+        gross_minor=row.gross_minor,
+        platform_fee_minor=row.fee_minor,
+        refunds_minor=row.refunds_minor,
+        disputes_minor=row.disputes_minor,
+        net_minor=row.net_minor,
+        available_minor=row.available_minor,
+        pending_minor=row.net_minor - row.available_minor,
+        charges=row.charges,
+    )
+
+
+def ledger_line_to_pb(line: LedgerLine) -> payments_pb2.LedgerLine:
+    return payments_pb2.LedgerLine(
+        id=line.id,
+        payment_id=line.payment_id,
+        enrollment_id=line.enrollment_id,
+        program_id=line.program_id,
+        kind=line.kind,
+        currency=line.currency,
+        gross_minor=line.gross_minor,
+        platform_fee_minor=line.fee_minor,
+        provider_net_minor=line.net_minor,
+        fee_bps=line.fee_bps,
+        refund_id=line.refund_id,
+        create_time=timestamp(line.created_at),
+        available=line.available,
+    )

@@ -17,6 +17,9 @@ from services.common.errors import FailedPreconditionError
 REASON_CHECKOUT_EXPIRED = "checkout_expired"
 REASON_ASYNC_PAYMENT_FAILED = "async_payment_failed"
 REASON_CHECKOUT_NOT_OPENED = "checkout_not_opened"
+# Stable reasons of refunds that were not asked through our API.
+REASON_GATEWAY_REFUND = "gateway_refund"  # made at the gateway (e.g. Stripe's dashboard)
+REASON_DISPUTE_LOST = "dispute_lost"  # a chargeback the learner's bank decided against us
 
 
 class PaymentStatus(StrEnum):
@@ -45,6 +48,7 @@ class CheckoutOrder:
     description: str
     success_url: str
     cancel_url: str
+    program_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,27 @@ class Refund:
     enrollment_id: str = ""
     learner_id: str = ""
     provider_id: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Dispute:
+    """A chargeback the gateway reported (dp_...), as last reported."""
+
+    id: str
+    gateway_dispute_id: str
+    payment_id: str
+    amount: Money
+    reason: str
+    status: str  # Stripe's: warning_needs_response, needs_response, under_review, won, lost
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    enrollment_id: str = ""
+    provider_id: str = ""
+
+    @property
+    def lost(self) -> bool:
+        return self.status == "lost"
 
 
 def split_fee(gross_minor: int, fee_bps: int) -> tuple[int, int]:
@@ -144,6 +169,19 @@ def split_fee(gross_minor: int, fee_bps: int) -> tuple[int, int]:
     so the two always add up to what was paid."""
     fee = (gross_minor * fee_bps + 5_000) // 10_000
     return fee, gross_minor - fee
+
+
+def fee_returned(charge_gross: int, charge_fee: int, refunded_before: int, amount: int) -> int:
+    """The part of the platform's fee a refund of `amount` gives back, after refunds of
+    `refunded_before` of the same charge. Computed on the running total, so partial refunds
+    that add up to the whole charge give back exactly the whole fee (no cent lost)."""
+    if not 0 < amount <= charge_gross - refunded_before:
+        raise ValueError(f"refund of {amount} does not fit a charge of {charge_gross}")
+
+    def share(refunded: int) -> int:
+        return (charge_fee * refunded * 2 + charge_gross) // (charge_gross * 2)  # half up
+
+    return share(refunded_before + amount) - share(refunded_before)
 
 
 @dataclass
@@ -164,8 +202,11 @@ class Payment:
     checkout_url: str = ""
     gateway_payment_id: str = ""
     failure_reason: str = ""
+    program_id: str = ""
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # Money already returned (refunds the gateway made), kept by the repository.
+    refunded_minor: int = 0
     events: list[DomainEvent] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
@@ -183,6 +224,7 @@ class Payment:
             status=PaymentStatus.PENDING,
             success_url=order.success_url,
             cancel_url=order.cancel_url,
+            program_id=order.program_id,
             # Fixed once, here: a retried gateway call must send identical parameters.
             expires_at=now + timedelta(seconds=ttl_seconds),
             created_at=now,
@@ -286,17 +328,46 @@ class Payment:
             )
         )
 
-    def full_refund(self, *, reason: str, idempotency_key: str) -> Refund:
+    @property
+    def refundable_minor(self) -> int:
+        return self.amount.amount_minor - self.refunded_minor
+
+    def full_refund(self, *, reason: str, idempotency_key: str, note: str = "") -> Refund:
         """A refund of everything this (succeeded) payment took; not yet made."""
+        return self.refund(
+            reason=reason, idempotency_key=idempotency_key, amount_minor=None, note=note
+        )
+
+    def refund(
+        self,
+        *,
+        reason: str,
+        idempotency_key: str,
+        amount_minor: int | None,
+        note: str = "",
+        pending_minor: int = 0,
+    ) -> Refund:
+        """A refund (None: of everything still refundable), not yet made. It is "full" when
+        it returns the rest of the payment: only that may close what the payment bought.
+        `pending_minor` is asked for already, on its way back."""
         if self.status is not PaymentStatus.SUCCEEDED:
-            raise FailedPreconditionError(f"payment {self.id} is {self.status}, not SUCCEEDED")
+            raise FailedPreconditionError(
+                f"payment {self.id} is {self.status}: there is nothing left to refund"
+            )
+        left = self.refundable_minor - pending_minor
+        amount = left if amount_minor is None else amount_minor
+        if not 0 < amount <= left:
+            raise FailedPreconditionError(
+                f"payment {self.id} has {left} {self.amount.currency} left to refund, not {amount}"
+            )
         return Refund(
             id=str(uuid.uuid4()),
             payment_id=self.id,
             idempotency_key=idempotency_key,
-            amount=self.amount,
+            amount=Money(amount, self.amount.currency),
             reason=reason,
-            full_refund=True,
+            note=note,
+            full_refund=amount == left and pending_minor == 0,
             gateway=self.gateway,
             enrollment_id=self.enrollment_id,
             learner_id=self.learner_id,
@@ -304,15 +375,24 @@ class Payment:
         )
 
     def refunded(self, refund: Refund, gateway_refund_id: str) -> None:
-        """SUCCEEDED -> REFUNDED once the gateway returned the money of `refund` (full)."""
+        """The gateway returned the money of `refund`: SUCCEEDED -> REFUNDED once all of the
+        payment is back (a partial refund leaves it SUCCEEDED)."""
         if refund.payment_id != self.id:
             raise ValueError(f"refund {refund.id} is not for payment {self.id}")
         if self.status is not PaymentStatus.SUCCEEDED:
             raise FailedPreconditionError(f"payment {self.id} is {self.status}, not SUCCEEDED")
+        if refund.amount.amount_minor > self.refundable_minor:
+            raise FailedPreconditionError(
+                f"refund {refund.id} of {refund.amount.amount_minor} exceeds the "
+                f"{self.refundable_minor} left on payment {self.id}"
+            )
         now = datetime.now(UTC)
         refund.status = RefundStatus.SUCCEEDED
         refund.gateway_refund_id = gateway_refund_id
         refund.completed_at = now
+        self.refunded_minor += refund.amount.amount_minor
+        # Full when nothing is left, however many refunds it took.
+        refund.full_refund = self.refundable_minor == 0
         if refund.full_refund:
             self.status = PaymentStatus.REFUNDED
         self.updated_at = now

@@ -33,6 +33,7 @@ from services.payments.stripe_events import (
     CHARGE_REFUNDED,
     CHECKOUT_COMPLETED,
     CHECKOUT_EXPIRED,
+    LocalRefund,
     SessionSnapshot,
     StripeEvent,
     build_event,
@@ -196,22 +197,38 @@ class LocalGateway:
                 request.payment_intent,
                 request.amount_minor,
                 request.currency.upper(),
-                json.dumps({"reason": request.reason, "payment_id": request.payment_id}),
+                json.dumps(
+                    {
+                        "refund_id": request.refund_id,
+                        "reason": request.reason,
+                        "payment_id": request.payment_id,
+                    }
+                ),
             )
             if refund_id is None:  # a retry: the first request's refund, and no second event
                 refund_id = await conn.fetchval(
                     "SELECT id FROM local_refunds WHERE idempotency_key = $1", key
                 )
                 return GatewayRefund(id=refund_id, status="succeeded")
-            refunded = await conn.fetchval(
-                "SELECT sum(amount_minor) FROM local_refunds WHERE payment_intent = $1",
-                request.payment_intent,
-            )
+            made = [
+                LocalRefund(
+                    id=r["id"],
+                    amount_minor=r["amount_minor"],
+                    metadata=json.loads(r["metadata"]),
+                    created=int(r["created_at"].timestamp()),
+                )
+                for r in await conn.fetch(
+                    """SELECT id, amount_minor, metadata, created_at FROM local_refunds
+                        WHERE payment_intent = $1 ORDER BY created_at DESC, id""",
+                    request.payment_intent,
+                )
+            ]
             charge = refunded_charge_object(
                 session,
                 charge_id="ch_" + session.payment_intent.removeprefix("pi_"),
-                amount_refunded=int(refunded),
+                amount_refunded=sum(r.amount_minor for r in made),
                 created=int(session.created_at.timestamp()),
+                refunds=made,
             )
             await self._queue_event(conn, build_event(CHARGE_REFUNDED, charge))
         self._on_webhook_queued()

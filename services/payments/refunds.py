@@ -1,11 +1,14 @@
-"""Returning money: makes the refunds recorded in the `refunds` table at the gateway, then
-books them (payment REFUNDED, a reversing ledger line, PaymentRefunded) in one transaction.
+"""Returning money: records refunds to make (`request_refund`), makes the ones recorded in
+the `refunds` table at the gateway, then books them (payment REFUNDED when nothing is left,
+a reversing ledger line, PaymentRefunded) in one transaction.
 
-Today every refund here is automatic: a payment its enrollment rejected because it could no
-longer take it (services/enrollment/seats.py decides; services/payments/consumers.py
-records the refund). Rows are leased, so no transaction is open across the gateway call;
-the refund's id is the gateway's Idempotency-Key, so a retry (ours, stripe-python's, or
-another replica's after a lease ran out) never refunds twice.
+Refunds to make come from two places: a payment its enrollment rejected because it could no
+longer take it (services/payments/consumers.py), and RefundPayment (asked through the API;
+who may ask is services/enrollment/seats.py `decide_refund`). Refunds made elsewhere (the
+gateway's dashboard, a lost dispute) arrive as webhooks (services/payments/webhooks.py).
+Rows are leased, so no transaction is open across the gateway call; the refund's id is the
+gateway's Idempotency-Key, so a retry (ours, stripe-python's, or another replica's after a
+lease ran out) never refunds twice.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ import logging
 import asyncpg
 
 from services.common import metrics
+from services.common.errors import FailedPreconditionError
 from services.payments import repository
-from services.payments.domain import Refund, RefundStatus
+from services.payments.domain import Payment, PaymentStatus, Refund, RefundStatus
 from services.payments.gateways import (
     CheckoutGateway,
     GatewayError,
@@ -29,6 +33,74 @@ log = logging.getLogger(__name__)
 BATCH = 20
 LEASE_SECONDS = 90.0
 MAX_RETRY_SECONDS = 300.0
+
+
+def full_refund_key(payment_id: str) -> str:
+    """One full refund per payment asked through the API, however often it is asked."""
+    return f"full:{payment_id}"
+
+
+def partial_refund_key(payment_id: str, idempotency_key: str) -> str:
+    return f"partial:{payment_id}:{idempotency_key}"
+
+
+async def request_refund(
+    conn: asyncpg.Connection,
+    payment: Payment,
+    *,
+    reason: str,
+    note: str,
+    amount_minor: int,
+    idempotency_key: str,
+) -> Refund:
+    """The refund to make for `payment` (locked by the caller): the one already asked for
+    with the same key, or a new PENDING one. A full refund (amount 0) of a payment that is
+    already refunded, or has a full refund on its way, is that refund: asking twice is safe.
+    """
+    refunds = await repository.refunds_of(conn, payment.id)
+    if amount_minor == 0:
+        key = full_refund_key(payment.id)
+        live_full = [
+            r
+            for r in refunds
+            if r.idempotency_key == key or (r.full_refund and r.status is not RefundStatus.FAILED)
+        ]
+        if live_full:
+            return live_full[-1]
+        if payment.status is PaymentStatus.REFUNDED and refunds:
+            return refunds[-1]
+    else:
+        key = partial_refund_key(payment.id, idempotency_key)
+        for existing in refunds:
+            if existing.idempotency_key == key:
+                if existing.amount.amount_minor != amount_minor:
+                    raise FailedPreconditionError(
+                        "Idempotency-Key was already used for a refund of another amount"
+                    )
+                return existing
+    pending = sum(r.amount.amount_minor for r in refunds if r.status is RefundStatus.PENDING)
+    refund = payment.refund(
+        reason=reason,
+        idempotency_key=key,
+        amount_minor=amount_minor or None,
+        note=note,
+        pending_minor=pending,
+    )
+    if not await repository.add_refund(conn, refund):  # unreachable under the payment lock
+        found = await repository.find_refund_by_key(conn, key)
+        assert found is not None
+        return found
+    log.warning(
+        "refund %s of payment %s (enrollment %s) asked: %d %s (%s)",
+        refund.id,
+        payment.id,
+        payment.enrollment_id,
+        refund.amount.amount_minor,
+        refund.amount.currency,
+        reason,
+    )
+    metrics.payments_returned.add(1, {"reason": reason, "outcome": "requested"})
+    return await repository.get_refund(conn, refund.id)
 
 
 def retry_delay(attempts: int) -> float:
@@ -101,7 +173,12 @@ class Refunder:
             locked_payment = await repository.get(conn, payment.id, for_update=True)
             locked = await repository.get_refund(conn, refund.id, for_update=True)
             if locked.status is not RefundStatus.PENDING:
-                return  # another replica booked it after its lease ran out
+                # Booked already: by another replica after its lease ran out, or by the
+                # gateway's webhook, which may not have known the gateway's refund id.
+                if locked.status is RefundStatus.SUCCEEDED and not locked.gateway_refund_id:
+                    locked.gateway_refund_id = made.id
+                    await repository.save_refund(conn, locked)
+                return
             locked_payment.refunded(locked, made.id)
             await repository.save(conn, locked_payment)
             await repository.save_refund(conn, locked)

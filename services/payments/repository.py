@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -22,6 +23,7 @@ from services.common.paging import Listing, Page
 from services.common.protos import timestamp
 from services.common.sql import Where, fetch_page
 from services.payments.domain import (
+    Dispute,
     DomainEvent,
     LedgerEntry,
     Money,
@@ -32,13 +34,16 @@ from services.payments.domain import (
     PaymentSucceededEvent,
     Refund,
     RefundStatus,
+    fee_returned,
 )
 
 SOURCE = "upskill.payments"
 
 _COLUMNS = """id, enrollment_id, learner_id, learner_email, provider_id, amount_minor, currency,
     description, status, gateway, checkout_session_id, checkout_url, success_url, cancel_url,
-    gateway_payment_id, failure_reason, expires_at, created_at, updated_at"""
+    gateway_payment_id, failure_reason, expires_at, created_at, updated_at, program_id,
+    (SELECT coalesce(sum(r.amount_minor), 0) FROM refunds r
+      WHERE r.payment_id = payments.id AND r.status = 'SUCCEEDED') AS refunded_minor"""
 
 
 def _payment(row: Any) -> Payment:
@@ -61,6 +66,8 @@ def _payment(row: Any) -> Payment:
         expires_at=row["expires_at"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        program_id=str(row["program_id"] or ""),
+        refunded_minor=int(row["refunded_minor"]),
     )
 
 
@@ -80,8 +87,9 @@ async def add_or_get(conn: asyncpg.Connection, payment: Payment) -> Payment:
     row = await conn.fetchrow(
         f"""INSERT INTO payments (id, enrollment_id, learner_id, learner_email, provider_id,
                 amount_minor, currency, description, status, gateway, success_url, cancel_url,
-                expires_at, created_at, updated_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
+                expires_at, created_at, updated_at, program_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14,
+                    NULLIF($15, '')::uuid)
             ON CONFLICT (enrollment_id) DO NOTHING
             RETURNING {_COLUMNS}""",
         payment.id,
@@ -98,6 +106,7 @@ async def add_or_get(conn: asyncpg.Connection, payment: Payment) -> Payment:
         payment.cancel_url,
         payment.expires_at,
         payment.created_at,
+        payment.program_id,
     )
     if row is None:
         row = await conn.fetchrow(
@@ -329,7 +338,7 @@ async def retry_closure(
 
 _REFUND_COLUMNS = """r.id, r.payment_id, r.idempotency_key, r.amount_minor, r.currency, r.reason,
     r.full_refund, r.status, r.gateway, r.gateway_refund_id, r.attempts, r.last_error,
-    r.created_at, r.completed_at, p.enrollment_id, p.learner_id, p.provider_id"""
+    r.created_at, r.completed_at, r.note, p.enrollment_id, p.learner_id, p.provider_id"""
 
 
 def _refund(row: Any) -> Refund:
@@ -350,6 +359,7 @@ def _refund(row: Any) -> Refund:
         enrollment_id=str(row["enrollment_id"]),
         learner_id=row["learner_id"],
         provider_id=str(row["provider_id"]),
+        note=row["note"],
     )
 
 
@@ -357,8 +367,8 @@ async def add_refund(conn: asyncpg.Connection, refund: Refund) -> bool:
     """Record a refund to make; False when one with its idempotency key exists already."""
     inserted = await conn.fetchval(
         """INSERT INTO refunds (id, payment_id, idempotency_key, amount_minor, currency, reason,
-               full_refund, status, gateway, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+               full_refund, status, gateway, created_at, note, gateway_refund_id, completed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
            ON CONFLICT (idempotency_key) DO NOTHING RETURNING true""",
         refund.id,
         refund.payment_id,
@@ -370,8 +380,30 @@ async def add_refund(conn: asyncpg.Connection, refund: Refund) -> bool:
         refund.status.value,
         refund.gateway,
         refund.created_at,
+        refund.note,
+        refund.gateway_refund_id,
+        refund.completed_at,
     )
     return bool(inserted)
+
+
+async def find_refund_by_key(conn: asyncpg.Connection, idempotency_key: str) -> Refund | None:
+    row = await conn.fetchrow(
+        f"""SELECT {_REFUND_COLUMNS} FROM refunds r JOIN payments p ON p.id = r.payment_id
+             WHERE r.idempotency_key = $1""",
+        idempotency_key,
+    )
+    return _refund(row) if row else None
+
+
+async def refunds_of(conn: asyncpg.Connection, payment_id: str) -> list[Refund]:
+    """Every refund of a payment, oldest first."""
+    rows = await conn.fetch(
+        f"""SELECT {_REFUND_COLUMNS} FROM refunds r JOIN payments p ON p.id = r.payment_id
+             WHERE r.payment_id = $1 ORDER BY r.created_at, r.id""",
+        payment_id,
+    )
+    return [_refund(r) for r in rows]
 
 
 async def claim_due_refunds(
@@ -412,13 +444,14 @@ async def get_refund(
 async def save_refund(conn: asyncpg.Connection, refund: Refund) -> None:
     await conn.execute(
         """UPDATE refunds SET status = $2, gateway_refund_id = $3, last_error = $4,
-               completed_at = $5
+               completed_at = $5, full_refund = $6
            WHERE id = $1""",
         refund.id,
         refund.status.value,
         refund.gateway_refund_id,
         refund.last_error[:2000],
         refund.completed_at,
+        refund.full_refund,
     )
 
 
@@ -434,18 +467,38 @@ async def retry_refund(
     )
 
 
-async def add_refund_ledger_line(conn: asyncpg.Connection, refund: Refund) -> None:
-    """Book a full refund as the exact reverse of the payment's charge line (the platform
-    gives its fee back too)."""
-    if not refund.full_refund:
-        raise ValueError("only full refunds are booked today")
+async def add_refund_ledger_line(
+    conn: asyncpg.Connection, refund: Refund, kind: str = "refund"
+) -> None:
+    """Book a refund (or a lost dispute) as a line that reverses its share of the payment's
+    charge line: the platform gives back its fee in proportion (fee_returned), so refunds
+    that add up to the whole charge reverse it exactly."""
+    charge = await conn.fetchrow(
+        """SELECT provider_id, currency, gross_amount_minor, platform_fee_minor, fee_bps
+             FROM payout_ledger WHERE payment_id = $1 AND kind = 'charge'""",
+        refund.payment_id,
+    )
+    if charge is None:
+        raise ValueError(f"payment {refund.payment_id} has no charge line to reverse")
+    before = await conn.fetchval(
+        """SELECT coalesce(-sum(gross_amount_minor), 0) FROM payout_ledger
+            WHERE payment_id = $1 AND kind <> 'charge'""",
+        refund.payment_id,
+    )
+    amount = refund.amount.amount_minor
+    fee = fee_returned(charge["gross_amount_minor"], charge["platform_fee_minor"], before, amount)
     await conn.execute(
         """INSERT INTO payout_ledger (payment_id, provider_id, kind, currency, gross_amount_minor,
                platform_fee_minor, provider_net_minor, fee_bps, refund_id)
-           SELECT payment_id, provider_id, 'refund', currency, -gross_amount_minor,
-                  -platform_fee_minor, -provider_net_minor, fee_bps, $2
-             FROM payout_ledger WHERE payment_id = $1 AND kind = 'charge'""",
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
         refund.payment_id,
+        charge["provider_id"],
+        kind,
+        charge["currency"],
+        -amount,
+        -fee,
+        -(amount - fee),
+        charge["fee_bps"],
         refund.id,
     )
 
@@ -510,3 +563,224 @@ def event_message(event: DomainEvent) -> Message:
         reason=event.reason,
         occur_time=timestamp(event.occurred_at),
     )
+
+
+# ------------------------------------------------------------------ refunds from every source
+
+
+async def find_by_payment_intent(
+    conn: asyncpg.Connection, payment_intent: str, *, for_update: bool = False
+) -> Payment | None:
+    if not payment_intent:
+        return None
+    lock = " FOR UPDATE" if for_update else ""
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM payments WHERE gateway_payment_id = $1{lock}", payment_intent
+    )
+    return _payment(row) if row else None
+
+
+async def find_refund_by_gateway_id(
+    conn: asyncpg.Connection, gateway_refund_id: str
+) -> Refund | None:
+    if not gateway_refund_id:
+        return None
+    row = await conn.fetchrow(
+        f"""SELECT {_REFUND_COLUMNS} FROM refunds r JOIN payments p ON p.id = r.payment_id
+             WHERE r.gateway_refund_id = $1""",
+        gateway_refund_id,
+    )
+    return _refund(row) if row else None
+
+
+async def deferred_webhooks(conn: asyncpg.Connection, payment_id: str) -> list[dict[str, Any]]:
+    """Events about a payment that came before it succeeded (a refund delivered before the
+    payment), oldest first, to apply once it has."""
+    rows = await conn.fetch(
+        """SELECT payload FROM webhook_events
+            WHERE payment_id = $1 AND outcome LIKE 'deferred%'
+            ORDER BY received_at, event_id""",
+        payment_id,
+    )
+    return [json.loads(r["payload"]) for r in rows]
+
+
+# ------------------------------------------------------------------ disputes
+
+_DISPUTE_COLUMNS = """d.id, d.gateway_dispute_id, d.payment_id, d.amount_minor, d.currency, d.reason, d.status,
+    d.created_at, d.updated_at, p.enrollment_id, p.provider_id"""
+
+
+def _dispute(row: Any) -> Dispute:
+    return Dispute(
+        id=str(row["id"]),
+        gateway_dispute_id=row["gateway_dispute_id"],
+        payment_id=str(row["payment_id"]),
+        amount=Money(row["amount_minor"], row["currency"]),
+        reason=row["reason"],
+        status=row["status"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        enrollment_id=str(row["enrollment_id"]),
+        provider_id=str(row["provider_id"]),
+    )
+
+
+async def upsert_dispute(conn: asyncpg.Connection, dispute: Dispute) -> None:
+    await conn.execute(
+        """INSERT INTO disputes (id, gateway_dispute_id, payment_id, amount_minor, currency,
+               reason, status)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
+           ON CONFLICT (gateway_dispute_id) DO UPDATE
+              SET status = EXCLUDED.status, reason = EXCLUDED.reason,
+                  amount_minor = EXCLUDED.amount_minor, updated_at = now()""",
+        dispute.id,
+        dispute.gateway_dispute_id,
+        dispute.payment_id,
+        dispute.amount.amount_minor,
+        dispute.amount.currency,
+        dispute.reason,
+        dispute.status,
+    )
+
+
+DISPUTES = Listing("disputes", table="d")
+
+
+async def list_disputes(conn: asyncpg.Connection, page: Page) -> list[Dispute]:
+    rows = await fetch_page(
+        conn,
+        f"SELECT {_DISPUTE_COLUMNS} FROM disputes d JOIN payments p ON p.id = d.payment_id",
+        Where(),
+        page,
+    )
+    return [_dispute(r) for r in rows]
+
+
+# ------------------------------------------------------------------ provider earnings
+
+
+@dataclass(frozen=True)
+class EarningsRow:
+    currency: str
+    program_id: str  # "" in the per-currency totals
+    gross_minor: int
+    fee_minor: int
+    refunds_minor: int
+    disputes_minor: int
+    net_minor: int
+    available_minor: int
+    charges: int
+
+
+@dataclass(frozen=True)
+class LedgerLine:
+    id: int
+    payment_id: str
+    enrollment_id: str
+    program_id: str
+    kind: str
+    currency: str
+    gross_minor: int
+    fee_minor: int
+    net_minor: int
+    fee_bps: int
+    refund_id: str
+    created_at: datetime
+    available: bool
+
+
+# A line is available once its payment's charge is older than the hold (the refund window):
+# a refund of an old charge then lowers what is available, not what is pending.
+_LEDGER_FROM = """FROM payout_ledger l
+    JOIN payments p ON p.id = l.payment_id
+    JOIN payout_ledger c ON c.payment_id = l.payment_id AND c.kind = 'charge'
+   WHERE l.provider_id = $1
+     AND ($2::timestamptz IS NULL OR l.created_at >= $2)
+     AND ($3::timestamptz IS NULL OR l.created_at < $3)"""
+_AVAILABLE = "c.created_at <= now() - make_interval(secs => $4)"
+
+
+async def provider_earnings(
+    conn: asyncpg.Connection,
+    provider_id: str,
+    start: datetime | None,
+    end: datetime | None,
+    hold_seconds: float,
+) -> list[EarningsRow]:
+    """Totals per currency, and per (program, currency), of the provider's ledger lines
+    booked in [start, end)."""
+    rows = await conn.fetch(
+        f"""SELECT l.currency, p.program_id, GROUPING(p.program_id) AS all_programs,
+                   sum(l.gross_amount_minor) FILTER (WHERE l.kind = 'charge') AS gross,
+                   sum(l.platform_fee_minor) AS fee,
+                   -sum(l.gross_amount_minor) FILTER (WHERE l.kind = 'refund') AS refunds,
+                   -sum(l.gross_amount_minor) FILTER (WHERE l.kind = 'dispute') AS disputes,
+                   sum(l.provider_net_minor) AS net,
+                   sum(l.provider_net_minor) FILTER (WHERE {_AVAILABLE}) AS available,
+                   count(*) FILTER (WHERE l.kind = 'charge') AS charges
+              {_LEDGER_FROM}
+             GROUP BY GROUPING SETS ((l.currency), (l.currency, p.program_id))
+             ORDER BY all_programs DESC, l.currency, p.program_id NULLS FIRST""",
+        provider_id,
+        start,
+        end,
+        hold_seconds,
+    )
+    return [
+        EarningsRow(
+            currency=r["currency"],
+            program_id="" if r["all_programs"] else str(r["program_id"] or ""),
+            gross_minor=int(r["gross"] or 0),
+            fee_minor=int(r["fee"] or 0),
+            refunds_minor=int(r["refunds"] or 0),
+            disputes_minor=int(r["disputes"] or 0),
+            net_minor=int(r["net"] or 0),
+            available_minor=int(r["available"] or 0),
+            charges=int(r["charges"]),
+        )
+        for r in rows
+    ]
+
+
+async def ledger_lines(
+    conn: asyncpg.Connection,
+    provider_id: str,
+    start: datetime | None,
+    end: datetime | None,
+    hold_seconds: float,
+    after_id: int,
+    limit: int,
+) -> list[LedgerLine]:
+    """The provider's lines booked in [start, end), in booking order, after line `after_id`."""
+    rows = await conn.fetch(
+        f"""SELECT l.id, l.payment_id, p.enrollment_id, p.program_id, l.kind, l.currency,
+                   l.gross_amount_minor, l.platform_fee_minor, l.provider_net_minor, l.fee_bps,
+                   l.refund_id, l.created_at, {_AVAILABLE} AS available
+              {_LEDGER_FROM} AND l.id > $5
+             ORDER BY l.id LIMIT $6""",
+        provider_id,
+        start,
+        end,
+        hold_seconds,
+        after_id,
+        limit,
+    )
+    return [
+        LedgerLine(
+            id=r["id"],
+            payment_id=str(r["payment_id"]),
+            enrollment_id=str(r["enrollment_id"]),
+            program_id=str(r["program_id"] or ""),
+            kind=r["kind"],
+            currency=r["currency"],
+            gross_minor=r["gross_amount_minor"],
+            fee_minor=r["platform_fee_minor"],
+            net_minor=r["provider_net_minor"],
+            fee_bps=r["fee_bps"],
+            refund_id=str(r["refund_id"] or ""),
+            created_at=r["created_at"],
+            available=bool(r["available"]),
+        )
+        for r in rows
+    ]

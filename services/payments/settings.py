@@ -26,6 +26,8 @@ class PaymentsSettings:
     public_base_url: str
     local_webhook_url: str
     platform_fee_bps: int
+    # Charges count as pending in a provider's earnings while they may still be refunded.
+    refund_window_days: int = 14
 
     @classmethod
     def from_env(cls) -> PaymentsSettings:
@@ -59,6 +61,7 @@ class PaymentsSettings:
                 "LOCAL_WEBHOOK_URL", f"{public_base_url}/webhooks/stripe"
             ),
             platform_fee_bps=fee_bps,
+            refund_window_days=settings.integer("REFUND_WINDOW_DAYS", 14, minimum=0),
         )
 
     @property

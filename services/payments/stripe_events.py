@@ -22,6 +22,11 @@ CHECKOUT_EXPIRED = "checkout.session.expired"
 CHECKOUT_ASYNC_SUCCEEDED = "checkout.session.async_payment_succeeded"
 CHECKOUT_ASYNC_FAILED = "checkout.session.async_payment_failed"
 CHARGE_REFUNDED = "charge.refunded"
+REFUND_CREATED = "refund.created"
+REFUND_UPDATED = "refund.updated"
+DISPUTE_CREATED = "charge.dispute.created"
+DISPUTE_UPDATED = "charge.dispute.updated"
+DISPUTE_CLOSED = "charge.dispute.closed"
 
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -82,11 +87,44 @@ def checkout_session_object(session: SessionSnapshot) -> dict[str, Any]:
     }
 
 
-def refunded_charge_object(
-    session: SessionSnapshot, *, charge_id: str, amount_refunded: int, created: int
+@dataclass(frozen=True)
+class LocalRefund:
+    id: str  # re_...
+    amount_minor: int
+    metadata: dict[str, str]
+    created: int
+
+
+def refund_object(
+    session: SessionSnapshot, refund: LocalRefund, *, charge_id: str
 ) -> dict[str, Any]:
-    """The charge behind a paid local session, as Stripe's charge.refunded event shows it."""
+    """A refund as Stripe's refund object (and a charge's `refunds` list) shows it."""
+    return {
+        "id": refund.id,
+        "object": "refund",
+        "amount": refund.amount_minor,
+        "charge": charge_id,
+        "created": refund.created,
+        "currency": session.currency.lower(),
+        "metadata": refund.metadata,
+        "payment_intent": session.payment_intent,
+        "reason": "requested_by_customer",
+        "status": "succeeded",
+    }
+
+
+def refunded_charge_object(
+    session: SessionSnapshot,
+    *,
+    charge_id: str,
+    amount_refunded: int,
+    created: int,
+    refunds: list[LocalRefund] | None = None,
+) -> dict[str, Any]:
+    """The charge behind a paid local session, as Stripe's charge.refunded event shows it
+    (with its `refunds` list expanded, as older API versions send it)."""
     metadata = {"payment_id": session.payment_id, "enrollment_id": session.enrollment_id}
+    listed = [refund_object(session, r, charge_id=charge_id) for r in refunds or []]
     return {
         "id": charge_id,
         "object": "charge",
@@ -102,6 +140,13 @@ def refunded_charge_object(
         "payment_intent": session.payment_intent,
         "receipt_email": session.customer_email or None,
         "refunded": amount_refunded >= session.amount_minor,
+        "refunds": {
+            "object": "list",
+            "data": listed,
+            "has_more": False,
+            "total_count": len(listed),
+            "url": f"/v1/charges/{charge_id}/refunds",
+        },
         "status": "succeeded",
     }
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,20 +20,32 @@ from typing import Any
 import asyncpg
 import stripe
 
-from services.common.errors import FieldViolation, InvalidArgumentError
+from services.common.errors import FieldViolation, InvalidArgumentError, NotFoundError
 from services.payments import repository
 from services.payments.domain import (
     REASON_ASYNC_PAYMENT_FAILED,
     REASON_CHECKOUT_EXPIRED,
+    REASON_DISPUTE_LOST,
+    REASON_GATEWAY_REFUND,
+    Dispute,
+    Money,
     PaidCheckout,
     Payment,
     PaymentStatus,
+    Refund,
+    RefundStatus,
 )
 from services.payments.stripe_events import (
+    CHARGE_REFUNDED,
     CHECKOUT_ASYNC_FAILED,
     CHECKOUT_ASYNC_SUCCEEDED,
     CHECKOUT_COMPLETED,
     CHECKOUT_EXPIRED,
+    DISPUTE_CLOSED,
+    DISPUTE_CREATED,
+    DISPUTE_UPDATED,
+    REFUND_CREATED,
+    REFUND_UPDATED,
 )
 
 log = logging.getLogger(__name__)
@@ -177,6 +190,13 @@ class WebhookHandler:
             payment = await repository.find(conn, payment_id, for_update=True)
             if payment is not None:
                 return payment
+        if session.get("object") != "checkout.session":
+            # A charge, refund or dispute (one made in the dashboard may carry no metadata of
+            # ours): its PaymentIntent is the payment's.
+            intent = session.get("payment_intent")
+            if isinstance(intent, str) and intent:
+                return await repository.find_by_payment_intent(conn, intent, for_update=True)
+            return None
         session_id = session.get("id")
         if isinstance(session_id, str) and session_id:
             return await repository.find_by_session(conn, session_id, for_update=True)
@@ -217,6 +237,13 @@ class WebhookHandler:
         ledger_entry = payment.succeed(paid, fee_bps=self._fee_bps)
         await repository.save(conn, payment)
         await repository.add_ledger_entry(conn, ledger_entry)
+        # Refunds or disputes delivered before this payment: apply them now, in order, so
+        # the end state does not depend on the order Stripe delivered them in.
+        for deferred in await repository.deferred_webhooks(conn, payment.id):
+            apply = _HANDLERS[deferred["type"]]
+            outcome = await apply(self, conn, deferred["id"], deferred["data"]["object"], payment)
+            await repository.set_webhook_outcome(conn, deferred["id"], outcome, payment.id)
+            log.info("deferred webhook %s (%s): %s", deferred["id"], deferred["type"], outcome)
         return "payment SUCCEEDED"
 
     async def _on_expired(
@@ -258,10 +285,191 @@ class WebhookHandler:
         await repository.save(conn, payment)
         return f"payment {payment.status}"
 
+    # ------------------------------------------------------------- money going back
+
+    async def _not_yet_paid(
+        self, conn: asyncpg.Connection, event_id: str, payment: Payment, what: str
+    ) -> str | None:
+        """None when `payment` has been paid; otherwise the outcome to record."""
+        if payment.status in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED):
+            return None
+        if payment.status is PaymentStatus.PENDING:
+            # Delivered before the payment's own success: applied right after it.
+            return f"deferred: {what} before the payment succeeded"
+        return await self._anomaly(
+            conn, event_id, payment, "refund_of_unpaid", f"{what} for a {payment.status} payment"
+        )
+
+    async def _on_charge_refunded(
+        self, conn: asyncpg.Connection, event_id: str, charge: dict[str, Any], payment: Payment
+    ) -> str:
+        """The charge's money went back, in part or in full: book what is not booked yet.
+        Its refunds list (when the API version includes it) names each refund; otherwise
+        its running total `amount_refunded` says how much more came back."""
+        if (waiting := await self._not_yet_paid(conn, event_id, payment, "a refund")) is not None:
+            return waiting
+        booked = 0
+        refunds = charge.get("refunds")
+        listed = refunds.get("data") if isinstance(refunds, dict) else None
+        for item in listed if isinstance(listed, list) else []:
+            if (
+                isinstance(item, dict)
+                and item.get("status") == "succeeded"
+                and await self._book_gateway_refund(conn, event_id, payment, item)
+            ):
+                booked += 1
+        total = charge.get("amount_refunded")
+        if isinstance(total, int) and total > payment.refunded_minor:
+            booked += await self._book_refunded_total(conn, event_id, payment, total, charge)
+        return f"refunds booked: {booked}" if booked else "ignored: refunds already booked"
+
+    async def _on_refund(
+        self, conn: asyncpg.Connection, event_id: str, refund: dict[str, Any], payment: Payment
+    ) -> str:
+        if refund.get("status") != "succeeded":
+            return f"ignored: refund status is {refund.get('status')!r}"
+        if (waiting := await self._not_yet_paid(conn, event_id, payment, "a refund")) is not None:
+            return waiting
+        if await self._book_gateway_refund(conn, event_id, payment, refund):
+            return "refund booked"
+        return "ignored: refund already booked"
+
+    async def _book_gateway_refund(
+        self, conn: asyncpg.Connection, event_id: str, payment: Payment, item: dict[str, Any]
+    ) -> bool:
+        """Book one gateway refund (re_...) once: ours that was on its way, or a new one made
+        outside our API. False when it was booked before."""
+        gateway_id = str(item.get("id") or "")
+        amount = item.get("amount")
+        if not gateway_id or not isinstance(amount, int) or amount <= 0:
+            return False
+        if await repository.find_refund_by_gateway_id(conn, gateway_id) is not None:
+            return False
+        ours = _metadata(item).get("refund_id")
+        refund = None
+        if isinstance(ours, str) and ours:
+            try:
+                refund = await repository.get_refund(conn, ours, for_update=True)
+            except NotFoundError:
+                refund = None
+            if refund is not None and refund.payment_id != payment.id:
+                refund = None
+            if refund is not None and refund.status is RefundStatus.SUCCEEDED:
+                return False  # booked by the refund worker, which knew the gateway's id
+        if refund is None:
+            if amount > payment.refundable_minor:
+                await self._anomaly(
+                    conn,
+                    event_id,
+                    payment,
+                    "refund_exceeds_payment",
+                    f"gateway refund {gateway_id} of {amount} exceeds the "
+                    f"{payment.refundable_minor} left",
+                )
+                return False
+            refund = payment.refund(
+                reason=REASON_GATEWAY_REFUND,
+                idempotency_key=f"gateway:{gateway_id}",
+                amount_minor=amount,
+            )
+            await repository.add_refund(conn, refund)
+        await self._book(conn, payment, refund, gateway_id, kind="refund")
+        return True
+
+    async def _book_refunded_total(
+        self,
+        conn: asyncpg.Connection,
+        event_id: str,
+        payment: Payment,
+        total: int,
+        charge: dict[str, Any],
+    ) -> int:
+        """The gateway says `total` came back but less is booked: ours on their way fill the
+        gap first (the webhook can outrun the refund worker), the rest was made elsewhere."""
+        booked = 0
+        for pending in await repository.refunds_of(conn, payment.id):
+            gap = total - payment.refunded_minor
+            if pending.status is RefundStatus.PENDING and 0 < pending.amount.amount_minor <= gap:
+                locked = await repository.get_refund(conn, pending.id, for_update=True)
+                await self._book(conn, payment, locked, "", kind="refund")
+                booked += 1
+        gap = min(total, payment.amount.amount_minor) - payment.refunded_minor
+        if gap > 0:
+            refund = payment.refund(
+                reason=REASON_GATEWAY_REFUND,
+                # The running total names this step of the charge: a redelivery finds it.
+                idempotency_key=f"gateway:{charge.get('id')}:{total}",
+                amount_minor=gap,
+            )
+            if await repository.add_refund(conn, refund):
+                await self._book(conn, payment, refund, "", kind="refund")
+                booked += 1
+        return booked
+
+    async def _book(
+        self, conn: asyncpg.Connection, payment: Payment, refund: Refund, gateway_id: str, kind: str
+    ) -> None:
+        payment.refunded(refund, gateway_id)
+        await repository.save(conn, payment)
+        await repository.save_refund(conn, refund)
+        await repository.add_refund_ledger_line(conn, refund, kind)
+
+    async def _on_dispute(
+        self, conn: asyncpg.Connection, event_id: str, obj: dict[str, Any], payment: Payment
+    ) -> str:
+        """Record the chargeback for operators; a lost one takes the money back like a full
+        refund (and so closes the enrollment and revokes its credential)."""
+        amount = obj.get("amount")
+        dispute = Dispute(
+            id=str(uuid.uuid4()),
+            gateway_dispute_id=str(obj.get("id") or ""),
+            payment_id=payment.id,
+            amount=Money(
+                amount if isinstance(amount, int) else payment.amount.amount_minor,
+                str(obj.get("currency") or payment.amount.currency).upper(),
+            ),
+            reason=str(obj.get("reason") or ""),
+            status=str(obj.get("status") or ""),
+        )
+        if not dispute.gateway_dispute_id:
+            return await self._anomaly(conn, event_id, payment, "mismatch", "dispute without id")
+        await repository.upsert_dispute(conn, dispute)
+        log.warning(
+            "DISPUTE %s on payment %s (enrollment %s): %s, %s",
+            dispute.gateway_dispute_id,
+            payment.id,
+            payment.enrollment_id,
+            dispute.status,
+            dispute.reason,
+        )
+        if not dispute.lost:
+            return f"dispute {dispute.status}"
+        if (waiting := await self._not_yet_paid(conn, event_id, payment, "a dispute")) is not None:
+            return waiting
+        key = f"dispute:{dispute.gateway_dispute_id}"
+        if await repository.find_refund_by_key(conn, key) is not None:
+            return "ignored: lost dispute already booked"
+        if payment.refundable_minor <= 0:
+            return "dispute lost; nothing left to take back"
+        refund = payment.refund(
+            reason=REASON_DISPUTE_LOST,
+            idempotency_key=key,
+            amount_minor=min(dispute.amount.amount_minor, payment.refundable_minor),
+        )
+        await repository.add_refund(conn, refund)
+        await self._book(conn, payment, refund, dispute.gateway_dispute_id, kind="dispute")
+        return "dispute lost: booked as a refund"
+
 
 _HANDLERS = {
     CHECKOUT_COMPLETED: WebhookHandler._on_paid,
     CHECKOUT_ASYNC_SUCCEEDED: WebhookHandler._on_paid,
     CHECKOUT_EXPIRED: WebhookHandler._on_expired,
     CHECKOUT_ASYNC_FAILED: WebhookHandler._on_async_failed,
+    CHARGE_REFUNDED: WebhookHandler._on_charge_refunded,
+    REFUND_CREATED: WebhookHandler._on_refund,
+    REFUND_UPDATED: WebhookHandler._on_refund,
+    DISPUTE_CREATED: WebhookHandler._on_dispute,
+    DISPUTE_UPDATED: WebhookHandler._on_dispute,
+    DISPUTE_CLOSED: WebhookHandler._on_dispute,
 }

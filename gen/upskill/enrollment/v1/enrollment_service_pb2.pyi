@@ -1,5 +1,6 @@
 from buf.validate import validate_pb2 as _validate_pb2
 from upskill.enrollment.v1 import enrollment_pb2 as _enrollment_pb2
+from upskill.payments.v1 import payments_pb2 as _payments_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -79,3 +80,21 @@ class CancelEnrollmentResponse(_message.Message):
     ENROLLMENT_FIELD_NUMBER: _ClassVar[int]
     enrollment: _enrollment_pb2.Enrollment
     def __init__(self, enrollment: _Optional[_Union[_enrollment_pb2.Enrollment, _Mapping]] = ...) -> None: ...
+
+class RefundEnrollmentRequest(_message.Message):
+    __slots__ = ("enrollment_id", "note", "amount_minor", "idempotency_key")
+    ENROLLMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_MINOR_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    enrollment_id: str
+    note: str
+    amount_minor: int
+    idempotency_key: str
+    def __init__(self, enrollment_id: _Optional[str] = ..., note: _Optional[str] = ..., amount_minor: _Optional[int] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
+class RefundEnrollmentResponse(_message.Message):
+    __slots__ = ("refund",)
+    REFUND_FIELD_NUMBER: _ClassVar[int]
+    refund: _payments_pb2.Refund
+    def __init__(self, refund: _Optional[_Union[_payments_pb2.Refund, _Mapping]] = ...) -> None: ...

@@ -60,6 +60,11 @@ class EnrollmentServiceStub:
                 request_serializer=upskill_dot_enrollment_dot_v1_dot_enrollment__service__pb2.CancelEnrollmentRequest.SerializeToString,
                 response_deserializer=upskill_dot_enrollment_dot_v1_dot_enrollment__service__pb2.CancelEnrollmentResponse.FromString,
                 _registered_method=True)
+        self.RefundEnrollment = channel.unary_unary(
+                '/upskill.enrollment.v1.EnrollmentService/RefundEnrollment',
+                request_serializer=upskill_dot_enrollment_dot_v1_dot_enrollment__service__pb2.RefundEnrollmentRequest.SerializeToString,
+                response_deserializer=upskill_dot_enrollment_dot_v1_dot_enrollment__service__pb2.RefundEnrollmentResponse.FromString,
+                _registered_method=True)
 
 
 class EnrollmentServiceServicer:
@@ -101,6 +106,16 @@ class EnrollmentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RefundEnrollment(self, request, context):
+        """RefundEnrollment asks payments to return an enrollment's payment, if the caller may
+        (services/enrollment/seats.py `decide_refund`): admin any time, the owning provider,
+        the learner within the refund window and before completion. The enrollment becomes
+        REFUNDED when payments reports the refund made (PaymentRefunded).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EnrollmentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -128,6 +143,11 @@ def add_EnrollmentServiceServicer_to_server(servicer, server):
                     servicer.CancelEnrollment,
                     request_deserializer=upskill_dot_enrollment_dot_v1_dot_enrollment__service__pb2.CancelEnrollmentRequest.FromString,
                     response_serializer=upskill_dot_enrollment_dot_v1_dot_enrollment__service__pb2.CancelEnrollmentResponse.SerializeToString,
+            ),
+            'RefundEnrollment': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefundEnrollment,
+                    request_deserializer=upskill_dot_enrollment_dot_v1_dot_enrollment__service__pb2.RefundEnrollmentRequest.FromString,
+                    response_serializer=upskill_dot_enrollment_dot_v1_dot_enrollment__service__pb2.RefundEnrollmentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -266,6 +286,33 @@ class EnrollmentService:
             '/upskill.enrollment.v1.EnrollmentService/CancelEnrollment',
             upskill_dot_enrollment_dot_v1_dot_enrollment__service__pb2.CancelEnrollmentRequest.SerializeToString,
             upskill_dot_enrollment_dot_v1_dot_enrollment__service__pb2.CancelEnrollmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RefundEnrollment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.enrollment.v1.EnrollmentService/RefundEnrollment',
+            upskill_dot_enrollment_dot_v1_dot_enrollment__service__pb2.RefundEnrollmentRequest.SerializeToString,
+            upskill_dot_enrollment_dot_v1_dot_enrollment__service__pb2.RefundEnrollmentResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -37,7 +37,7 @@ REFUND_STATUS_SUCCEEDED: RefundStatus
 REFUND_STATUS_FAILED: RefundStatus
 
 class Payment(_message.Message):
-    __slots__ = ("id", "enrollment_id", "learner_id", "provider_id", "amount", "status", "gateway", "checkout_session_id", "checkout_url", "gateway_payment_id", "failure_reason", "create_time", "update_time")
+    __slots__ = ("id", "enrollment_id", "learner_id", "provider_id", "amount", "status", "gateway", "checkout_session_id", "checkout_url", "gateway_payment_id", "failure_reason", "create_time", "update_time", "program_id")
     ID_FIELD_NUMBER: _ClassVar[int]
     ENROLLMENT_ID_FIELD_NUMBER: _ClassVar[int]
     LEARNER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -51,6 +51,7 @@ class Payment(_message.Message):
     FAILURE_REASON_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     enrollment_id: str
     learner_id: str
@@ -64,7 +65,8 @@ class Payment(_message.Message):
     failure_reason: str
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., enrollment_id: _Optional[str] = ..., learner_id: _Optional[str] = ..., provider_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., status: _Optional[_Union[PaymentStatus, str]] = ..., gateway: _Optional[str] = ..., checkout_session_id: _Optional[str] = ..., checkout_url: _Optional[str] = ..., gateway_payment_id: _Optional[str] = ..., failure_reason: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    program_id: str
+    def __init__(self, id: _Optional[str] = ..., enrollment_id: _Optional[str] = ..., learner_id: _Optional[str] = ..., provider_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., status: _Optional[_Union[PaymentStatus, str]] = ..., gateway: _Optional[str] = ..., checkout_session_id: _Optional[str] = ..., checkout_url: _Optional[str] = ..., gateway_payment_id: _Optional[str] = ..., failure_reason: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., program_id: _Optional[str] = ...) -> None: ...
 
 class CheckoutSession(_message.Message):
     __slots__ = ("id", "payment_id", "description", "amount", "status", "success_url", "cancel_url", "expire_time")
@@ -117,3 +119,81 @@ class Refund(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     complete_time: _timestamp_pb2.Timestamp
     def __init__(self, id: _Optional[str] = ..., payment_id: _Optional[str] = ..., enrollment_id: _Optional[str] = ..., learner_id: _Optional[str] = ..., provider_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., reason: _Optional[str] = ..., status: _Optional[_Union[RefundStatus, str]] = ..., gateway: _Optional[str] = ..., gateway_refund_id: _Optional[str] = ..., full_refund: _Optional[bool] = ..., last_error: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Dispute(_message.Message):
+    __slots__ = ("id", "gateway_dispute_id", "payment_id", "enrollment_id", "provider_id", "amount", "reason", "status", "create_time", "update_time")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    GATEWAY_DISPUTE_ID_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    ENROLLMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    gateway_dispute_id: str
+    payment_id: str
+    enrollment_id: str
+    provider_id: str
+    amount: _money_pb2.Money
+    reason: str
+    status: str
+    create_time: _timestamp_pb2.Timestamp
+    update_time: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., gateway_dispute_id: _Optional[str] = ..., payment_id: _Optional[str] = ..., enrollment_id: _Optional[str] = ..., provider_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., reason: _Optional[str] = ..., status: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class LedgerLine(_message.Message):
+    __slots__ = ("id", "payment_id", "enrollment_id", "program_id", "kind", "currency", "gross_minor", "platform_fee_minor", "provider_net_minor", "fee_bps", "refund_id", "create_time", "available")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    ENROLLMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    GROSS_MINOR_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_FEE_MINOR_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_NET_MINOR_FIELD_NUMBER: _ClassVar[int]
+    FEE_BPS_FIELD_NUMBER: _ClassVar[int]
+    REFUND_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    payment_id: str
+    enrollment_id: str
+    program_id: str
+    kind: str
+    currency: str
+    gross_minor: int
+    platform_fee_minor: int
+    provider_net_minor: int
+    fee_bps: int
+    refund_id: str
+    create_time: _timestamp_pb2.Timestamp
+    available: bool
+    def __init__(self, id: _Optional[int] = ..., payment_id: _Optional[str] = ..., enrollment_id: _Optional[str] = ..., program_id: _Optional[str] = ..., kind: _Optional[str] = ..., currency: _Optional[str] = ..., gross_minor: _Optional[int] = ..., platform_fee_minor: _Optional[int] = ..., provider_net_minor: _Optional[int] = ..., fee_bps: _Optional[int] = ..., refund_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., available: _Optional[bool] = ...) -> None: ...
+
+class EarningsTotal(_message.Message):
+    __slots__ = ("currency", "program_id", "gross_minor", "platform_fee_minor", "refunds_minor", "disputes_minor", "net_minor", "available_minor", "pending_minor", "charges")
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
+    GROSS_MINOR_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_FEE_MINOR_FIELD_NUMBER: _ClassVar[int]
+    REFUNDS_MINOR_FIELD_NUMBER: _ClassVar[int]
+    DISPUTES_MINOR_FIELD_NUMBER: _ClassVar[int]
+    NET_MINOR_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_MINOR_FIELD_NUMBER: _ClassVar[int]
+    PENDING_MINOR_FIELD_NUMBER: _ClassVar[int]
+    CHARGES_FIELD_NUMBER: _ClassVar[int]
+    currency: str
+    program_id: str
+    gross_minor: int
+    platform_fee_minor: int
+    refunds_minor: int
+    disputes_minor: int
+    net_minor: int
+    available_minor: int
+    pending_minor: int
+    charges: int
+    def __init__(self, currency: _Optional[str] = ..., program_id: _Optional[str] = ..., gross_minor: _Optional[int] = ..., platform_fee_minor: _Optional[int] = ..., refunds_minor: _Optional[int] = ..., disputes_minor: _Optional[int] = ..., net_minor: _Optional[int] = ..., available_minor: _Optional[int] = ..., pending_minor: _Optional[int] = ..., charges: _Optional[int] = ...) -> None: ...

@@ -23,11 +23,12 @@ _sym_db = _symbol_database.Default()
 
 
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from upskill.payments.v1 import payments_pb2 as upskill_dot_payments_dot_v1_dot_payments__pb2
 from upskill.type.v1 import money_pb2 as upskill_dot_type_dot_v1_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*upskill/payments/v1/payments_service.proto\x12\x13upskill.payments.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\"upskill/payments/v1/payments.proto\x1a\x1bupskill/type/v1/money.proto\"\xae\x02\n\x15\x43reateCheckoutRequest\x12\x1f\n\renrollment_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1e\n\nlearner_id\x18\x02 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x12!\n\rlearner_email\x18\x03 \x01(\tB\n\xbaH\x07r\x02`\x01\xd8\x01\x01\x12\x1d\n\x0bprovider_id\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12.\n\x06\x61mount\x18\x05 \x01(\x0b\x32\x16.upskill.type.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01\x12\x1f\n\x0b\x64\x65scription\x18\x06 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xf4\x03\x12 \n\x0bsuccess_url\x18\x07 \x01(\tB\x0b\xbaH\x08r\x03\x88\x01\x01\xd8\x01\x01\x12\x1f\n\ncancel_url\x18\x08 \x01(\tB\x0b\xbaH\x08r\x03\x88\x01\x01\xd8\x01\x01\"G\n\x16\x43reateCheckoutResponse\x12-\n\x07payment\x18\x01 \x01(\x0b\x32\x1c.upskill.payments.v1.Payment\"1\n\x11GetPaymentRequest\x12\x1c\n\npayment_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"C\n\x12GetPaymentResponse\x12-\n\x07payment\x18\x01 \x01(\x0b\x32\x1c.upskill.payments.v1.Payment\"[\n\x1cHandleProviderWebhookRequest\x12\x1c\n\x07payload\x18\x01 \x01(\x0c\x42\x0b\xbaH\x08z\x06\x10\x02\x18\x80\x80@\x12\x1d\n\tsignature\x18\x02 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80 \"X\n\x1dHandleProviderWebhookResponse\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x12\n\nevent_type\x18\x02 \x01(\t\x12\x11\n\tduplicate\x18\x03 \x01(\x08\"P\n\x19GetCheckoutSessionRequest\x12\x33\n\nsession_id\x18\x01 \x01(\tB\x1f\xbaH\x1cr\x1a\x32\x18^cs_[A-Za-z0-9_]{1,200}$\"S\n\x1aGetCheckoutSessionResponse\x12\x35\n\x07session\x18\x01 \x01(\x0b\x32$.upskill.payments.v1.CheckoutSession\"|\n\x19PayCheckoutSessionRequest\x12\x33\n\nsession_id\x18\x01 \x01(\tB\x1f\xbaH\x1cr\x1a\x32\x18^cs_[A-Za-z0-9_]{1,200}$\x12*\n\x0b\x63\x61rd_number\x18\x02 \x01(\tB\x15\xbaH\x12r\x10\x32\x0e^[0-9]{12,19}$\"z\n\x1aPayCheckoutSessionResponse\x12\x35\n\x07session\x18\x01 \x01(\x0b\x32$.upskill.payments.v1.CheckoutSession\x12\x14\n\x0c\x64\x65\x63line_code\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"t\n\x12ListRefundsRequest\x12\"\n\renrollment_id\x18\x01 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\x12\x1c\n\tpage_size\x18\x02 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00\x12\x1c\n\npage_token\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01\"\\\n\x13ListRefundsResponse\x12,\n\x07refunds\x18\x01 \x03(\x0b\x32\x1b.upskill.payments.v1.Refund\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xab\x05\n\x0fPaymentsService\x12i\n\x0e\x43reateCheckout\x12*.upskill.payments.v1.CreateCheckoutRequest\x1a+.upskill.payments.v1.CreateCheckoutResponse\x12]\n\nGetPayment\x12&.upskill.payments.v1.GetPaymentRequest\x1a\'.upskill.payments.v1.GetPaymentResponse\x12~\n\x15HandleProviderWebhook\x12\x31.upskill.payments.v1.HandleProviderWebhookRequest\x1a\x32.upskill.payments.v1.HandleProviderWebhookResponse\x12u\n\x12GetCheckoutSession\x12..upskill.payments.v1.GetCheckoutSessionRequest\x1a/.upskill.payments.v1.GetCheckoutSessionResponse\x12u\n\x12PayCheckoutSession\x12..upskill.payments.v1.PayCheckoutSessionRequest\x1a/.upskill.payments.v1.PayCheckoutSessionResponse\x12`\n\x0bListRefunds\x12\'.upskill.payments.v1.ListRefundsRequest\x1a(.upskill.payments.v1.ListRefundsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*upskill/payments/v1/payments_service.proto\x12\x13upskill.payments.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"upskill/payments/v1/payments.proto\x1a\x1bupskill/type/v1/money.proto\"\xcf\x02\n\x15\x43reateCheckoutRequest\x12\x1f\n\renrollment_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1e\n\nlearner_id\x18\x02 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x12!\n\rlearner_email\x18\x03 \x01(\tB\n\xbaH\x07r\x02`\x01\xd8\x01\x01\x12\x1d\n\x0bprovider_id\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12.\n\x06\x61mount\x18\x05 \x01(\x0b\x32\x16.upskill.type.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01\x12\x1f\n\x0b\x64\x65scription\x18\x06 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xf4\x03\x12 \n\x0bsuccess_url\x18\x07 \x01(\tB\x0b\xbaH\x08r\x03\x88\x01\x01\xd8\x01\x01\x12\x1f\n\ncancel_url\x18\x08 \x01(\tB\x0b\xbaH\x08r\x03\x88\x01\x01\xd8\x01\x01\x12\x1f\n\nprogram_id\x18\t \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\"G\n\x16\x43reateCheckoutResponse\x12-\n\x07payment\x18\x01 \x01(\x0b\x32\x1c.upskill.payments.v1.Payment\"1\n\x11GetPaymentRequest\x12\x1c\n\npayment_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"C\n\x12GetPaymentResponse\x12-\n\x07payment\x18\x01 \x01(\x0b\x32\x1c.upskill.payments.v1.Payment\"[\n\x1cHandleProviderWebhookRequest\x12\x1c\n\x07payload\x18\x01 \x01(\x0c\x42\x0b\xbaH\x08z\x06\x10\x02\x18\x80\x80@\x12\x1d\n\tsignature\x18\x02 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80 \"X\n\x1dHandleProviderWebhookResponse\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x12\n\nevent_type\x18\x02 \x01(\t\x12\x11\n\tduplicate\x18\x03 \x01(\x08\"P\n\x19GetCheckoutSessionRequest\x12\x33\n\nsession_id\x18\x01 \x01(\tB\x1f\xbaH\x1cr\x1a\x32\x18^cs_[A-Za-z0-9_]{1,200}$\"S\n\x1aGetCheckoutSessionResponse\x12\x35\n\x07session\x18\x01 \x01(\x0b\x32$.upskill.payments.v1.CheckoutSession\"|\n\x19PayCheckoutSessionRequest\x12\x33\n\nsession_id\x18\x01 \x01(\tB\x1f\xbaH\x1cr\x1a\x32\x18^cs_[A-Za-z0-9_]{1,200}$\x12*\n\x0b\x63\x61rd_number\x18\x02 \x01(\tB\x15\xbaH\x12r\x10\x32\x0e^[0-9]{12,19}$\"z\n\x1aPayCheckoutSessionResponse\x12\x35\n\x07session\x18\x01 \x01(\x0b\x32$.upskill.payments.v1.CheckoutSession\x12\x14\n\x0c\x64\x65\x63line_code\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"t\n\x12ListRefundsRequest\x12\"\n\renrollment_id\x18\x01 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\x12\x1c\n\tpage_size\x18\x02 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00\x12\x1c\n\npage_token\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01\"\\\n\x13ListRefundsResponse\x12,\n\x07refunds\x18\x01 \x03(\x0b\x32\x1b.upskill.payments.v1.Refund\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xd1\x01\n\x14RefundPaymentRequest\x12\x1c\n\npayment_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1f\n\renrollment_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x19\n\x06reason\x18\x03 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18\x64\x12\x16\n\x04note\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\xf4\x03\x12$\n\x0c\x61mount_minor\x18\x05 \x01(\x03\x42\x0e\xbaH\x0b\"\t\x18\xff\xcf\xdb\xc3\xf4\x02(\x00\x12!\n\x0fidempotency_key\x18\x06 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01\"D\n\x15RefundPaymentResponse\x12+\n\x06refund\x18\x01 \x01(\x0b\x32\x1b.upskill.payments.v1.Refund\"Q\n\x13ListDisputesRequest\x12\x1c\n\tpage_size\x18\x01 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00\x12\x1c\n\npage_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01\"_\n\x14ListDisputesResponse\x12.\n\x08\x64isputes\x18\x01 \x03(\x0b\x32\x1c.upskill.payments.v1.Dispute\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x99\x01\n\x1aGetProviderEarningsRequest\x12\x1d\n\x0bprovider_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x87\x01\n\x1bGetProviderEarningsResponse\x12\x32\n\x06totals\x18\x01 \x03(\x0b\x32\".upskill.payments.v1.EarningsTotal\x12\x34\n\x08programs\x18\x02 \x03(\x0b\x32\".upskill.payments.v1.EarningsTotal\"\xde\x01\n\x16ListLedgerLinesRequest\x12\x1d\n\x0bprovider_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1d\n\tpage_size\x18\x04 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12(\n\npage_token\x18\x05 \x01(\tB\x14\xbaH\x11r\x0f\x32\r^[0-9]{0,18}$\"b\n\x17ListLedgerLinesResponse\x12.\n\x05lines\x18\x01 \x03(\x0b\x32\x1f.upskill.payments.v1.LedgerLine\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xe0\x08\n\x0fPaymentsService\x12i\n\x0e\x43reateCheckout\x12*.upskill.payments.v1.CreateCheckoutRequest\x1a+.upskill.payments.v1.CreateCheckoutResponse\x12]\n\nGetPayment\x12&.upskill.payments.v1.GetPaymentRequest\x1a\'.upskill.payments.v1.GetPaymentResponse\x12~\n\x15HandleProviderWebhook\x12\x31.upskill.payments.v1.HandleProviderWebhookRequest\x1a\x32.upskill.payments.v1.HandleProviderWebhookResponse\x12u\n\x12GetCheckoutSession\x12..upskill.payments.v1.GetCheckoutSessionRequest\x1a/.upskill.payments.v1.GetCheckoutSessionResponse\x12u\n\x12PayCheckoutSession\x12..upskill.payments.v1.PayCheckoutSessionRequest\x1a/.upskill.payments.v1.PayCheckoutSessionResponse\x12`\n\x0bListRefunds\x12\'.upskill.payments.v1.ListRefundsRequest\x1a(.upskill.payments.v1.ListRefundsResponse\x12\x66\n\rRefundPayment\x12).upskill.payments.v1.RefundPaymentRequest\x1a*.upskill.payments.v1.RefundPaymentResponse\x12\x63\n\x0cListDisputes\x12(.upskill.payments.v1.ListDisputesRequest\x1a).upskill.payments.v1.ListDisputesResponse\x12x\n\x13GetProviderEarnings\x12/.upskill.payments.v1.GetProviderEarningsRequest\x1a\x30.upskill.payments.v1.GetProviderEarningsResponse\x12l\n\x0fListLedgerLines\x12+.upskill.payments.v1.ListLedgerLinesRequest\x1a,.upskill.payments.v1.ListLedgerLinesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -50,6 +51,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATECHECKOUTREQUEST'].fields_by_name['success_url']._serialized_options = b'\272H\010r\003\210\001\001\330\001\001'
   _globals['_CREATECHECKOUTREQUEST'].fields_by_name['cancel_url']._loaded_options = None
   _globals['_CREATECHECKOUTREQUEST'].fields_by_name['cancel_url']._serialized_options = b'\272H\010r\003\210\001\001\330\001\001'
+  _globals['_CREATECHECKOUTREQUEST'].fields_by_name['program_id']._loaded_options = None
+  _globals['_CREATECHECKOUTREQUEST'].fields_by_name['program_id']._serialized_options = b'\272H\010r\003\260\001\001\330\001\001'
   _globals['_GETPAYMENTREQUEST'].fields_by_name['payment_id']._loaded_options = None
   _globals['_GETPAYMENTREQUEST'].fields_by_name['payment_id']._serialized_options = b'\272H\005r\003\260\001\001'
   _globals['_HANDLEPROVIDERWEBHOOKREQUEST'].fields_by_name['payload']._loaded_options = None
@@ -68,30 +71,70 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTREFUNDSREQUEST'].fields_by_name['page_size']._serialized_options = b'\272H\006\032\004\030d(\000'
   _globals['_LISTREFUNDSREQUEST'].fields_by_name['page_token']._loaded_options = None
   _globals['_LISTREFUNDSREQUEST'].fields_by_name['page_token']._serialized_options = b'\272H\005r\003\030\310\001'
-  _globals['_CREATECHECKOUTREQUEST']._serialized_start=162
-  _globals['_CREATECHECKOUTREQUEST']._serialized_end=464
-  _globals['_CREATECHECKOUTRESPONSE']._serialized_start=466
-  _globals['_CREATECHECKOUTRESPONSE']._serialized_end=537
-  _globals['_GETPAYMENTREQUEST']._serialized_start=539
-  _globals['_GETPAYMENTREQUEST']._serialized_end=588
-  _globals['_GETPAYMENTRESPONSE']._serialized_start=590
-  _globals['_GETPAYMENTRESPONSE']._serialized_end=657
-  _globals['_HANDLEPROVIDERWEBHOOKREQUEST']._serialized_start=659
-  _globals['_HANDLEPROVIDERWEBHOOKREQUEST']._serialized_end=750
-  _globals['_HANDLEPROVIDERWEBHOOKRESPONSE']._serialized_start=752
-  _globals['_HANDLEPROVIDERWEBHOOKRESPONSE']._serialized_end=840
-  _globals['_GETCHECKOUTSESSIONREQUEST']._serialized_start=842
-  _globals['_GETCHECKOUTSESSIONREQUEST']._serialized_end=922
-  _globals['_GETCHECKOUTSESSIONRESPONSE']._serialized_start=924
-  _globals['_GETCHECKOUTSESSIONRESPONSE']._serialized_end=1007
-  _globals['_PAYCHECKOUTSESSIONREQUEST']._serialized_start=1009
-  _globals['_PAYCHECKOUTSESSIONREQUEST']._serialized_end=1133
-  _globals['_PAYCHECKOUTSESSIONRESPONSE']._serialized_start=1135
-  _globals['_PAYCHECKOUTSESSIONRESPONSE']._serialized_end=1257
-  _globals['_LISTREFUNDSREQUEST']._serialized_start=1259
-  _globals['_LISTREFUNDSREQUEST']._serialized_end=1375
-  _globals['_LISTREFUNDSRESPONSE']._serialized_start=1377
-  _globals['_LISTREFUNDSRESPONSE']._serialized_end=1469
-  _globals['_PAYMENTSSERVICE']._serialized_start=1472
-  _globals['_PAYMENTSSERVICE']._serialized_end=2155
+  _globals['_REFUNDPAYMENTREQUEST'].fields_by_name['payment_id']._loaded_options = None
+  _globals['_REFUNDPAYMENTREQUEST'].fields_by_name['payment_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_REFUNDPAYMENTREQUEST'].fields_by_name['enrollment_id']._loaded_options = None
+  _globals['_REFUNDPAYMENTREQUEST'].fields_by_name['enrollment_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_REFUNDPAYMENTREQUEST'].fields_by_name['reason']._loaded_options = None
+  _globals['_REFUNDPAYMENTREQUEST'].fields_by_name['reason']._serialized_options = b'\272H\006r\004\020\001\030d'
+  _globals['_REFUNDPAYMENTREQUEST'].fields_by_name['note']._loaded_options = None
+  _globals['_REFUNDPAYMENTREQUEST'].fields_by_name['note']._serialized_options = b'\272H\005r\003\030\364\003'
+  _globals['_REFUNDPAYMENTREQUEST'].fields_by_name['amount_minor']._loaded_options = None
+  _globals['_REFUNDPAYMENTREQUEST'].fields_by_name['amount_minor']._serialized_options = b'\272H\013\"\t\030\377\317\333\303\364\002(\000'
+  _globals['_REFUNDPAYMENTREQUEST'].fields_by_name['idempotency_key']._loaded_options = None
+  _globals['_REFUNDPAYMENTREQUEST'].fields_by_name['idempotency_key']._serialized_options = b'\272H\005r\003\030\310\001'
+  _globals['_LISTDISPUTESREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTDISPUTESREQUEST'].fields_by_name['page_size']._serialized_options = b'\272H\006\032\004\030d(\000'
+  _globals['_LISTDISPUTESREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTDISPUTESREQUEST'].fields_by_name['page_token']._serialized_options = b'\272H\005r\003\030\310\001'
+  _globals['_GETPROVIDEREARNINGSREQUEST'].fields_by_name['provider_id']._loaded_options = None
+  _globals['_GETPROVIDEREARNINGSREQUEST'].fields_by_name['provider_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_LISTLEDGERLINESREQUEST'].fields_by_name['provider_id']._loaded_options = None
+  _globals['_LISTLEDGERLINESREQUEST'].fields_by_name['provider_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_LISTLEDGERLINESREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTLEDGERLINESREQUEST'].fields_by_name['page_size']._serialized_options = b'\272H\007\032\005\030\350\007(\000'
+  _globals['_LISTLEDGERLINESREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTLEDGERLINESREQUEST'].fields_by_name['page_token']._serialized_options = b'\272H\021r\0172\r^[0-9]{0,18}$'
+  _globals['_CREATECHECKOUTREQUEST']._serialized_start=195
+  _globals['_CREATECHECKOUTREQUEST']._serialized_end=530
+  _globals['_CREATECHECKOUTRESPONSE']._serialized_start=532
+  _globals['_CREATECHECKOUTRESPONSE']._serialized_end=603
+  _globals['_GETPAYMENTREQUEST']._serialized_start=605
+  _globals['_GETPAYMENTREQUEST']._serialized_end=654
+  _globals['_GETPAYMENTRESPONSE']._serialized_start=656
+  _globals['_GETPAYMENTRESPONSE']._serialized_end=723
+  _globals['_HANDLEPROVIDERWEBHOOKREQUEST']._serialized_start=725
+  _globals['_HANDLEPROVIDERWEBHOOKREQUEST']._serialized_end=816
+  _globals['_HANDLEPROVIDERWEBHOOKRESPONSE']._serialized_start=818
+  _globals['_HANDLEPROVIDERWEBHOOKRESPONSE']._serialized_end=906
+  _globals['_GETCHECKOUTSESSIONREQUEST']._serialized_start=908
+  _globals['_GETCHECKOUTSESSIONREQUEST']._serialized_end=988
+  _globals['_GETCHECKOUTSESSIONRESPONSE']._serialized_start=990
+  _globals['_GETCHECKOUTSESSIONRESPONSE']._serialized_end=1073
+  _globals['_PAYCHECKOUTSESSIONREQUEST']._serialized_start=1075
+  _globals['_PAYCHECKOUTSESSIONREQUEST']._serialized_end=1199
+  _globals['_PAYCHECKOUTSESSIONRESPONSE']._serialized_start=1201
+  _globals['_PAYCHECKOUTSESSIONRESPONSE']._serialized_end=1323
+  _globals['_LISTREFUNDSREQUEST']._serialized_start=1325
+  _globals['_LISTREFUNDSREQUEST']._serialized_end=1441
+  _globals['_LISTREFUNDSRESPONSE']._serialized_start=1443
+  _globals['_LISTREFUNDSRESPONSE']._serialized_end=1535
+  _globals['_REFUNDPAYMENTREQUEST']._serialized_start=1538
+  _globals['_REFUNDPAYMENTREQUEST']._serialized_end=1747
+  _globals['_REFUNDPAYMENTRESPONSE']._serialized_start=1749
+  _globals['_REFUNDPAYMENTRESPONSE']._serialized_end=1817
+  _globals['_LISTDISPUTESREQUEST']._serialized_start=1819
+  _globals['_LISTDISPUTESREQUEST']._serialized_end=1900
+  _globals['_LISTDISPUTESRESPONSE']._serialized_start=1902
+  _globals['_LISTDISPUTESRESPONSE']._serialized_end=1997
+  _globals['_GETPROVIDEREARNINGSREQUEST']._serialized_start=2000
+  _globals['_GETPROVIDEREARNINGSREQUEST']._serialized_end=2153
+  _globals['_GETPROVIDEREARNINGSRESPONSE']._serialized_start=2156
+  _globals['_GETPROVIDEREARNINGSRESPONSE']._serialized_end=2291
+  _globals['_LISTLEDGERLINESREQUEST']._serialized_start=2294
+  _globals['_LISTLEDGERLINESREQUEST']._serialized_end=2516
+  _globals['_LISTLEDGERLINESRESPONSE']._serialized_start=2518
+  _globals['_LISTLEDGERLINESRESPONSE']._serialized_end=2616
+  _globals['_PAYMENTSSERVICE']._serialized_start=2619
+  _globals['_PAYMENTSSERVICE']._serialized_end=3739
 # @@protoc_insertion_point(module_scope)

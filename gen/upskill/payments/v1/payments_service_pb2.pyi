@@ -1,4 +1,7 @@
+import datetime
+
 from buf.validate import validate_pb2 as _validate_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from upskill.payments.v1 import payments_pb2 as _payments_pb2
 from upskill.type.v1 import money_pb2 as _money_pb2
 from google.protobuf.internal import containers as _containers
@@ -10,7 +13,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CreateCheckoutRequest(_message.Message):
-    __slots__ = ("enrollment_id", "learner_id", "learner_email", "provider_id", "amount", "description", "success_url", "cancel_url")
+    __slots__ = ("enrollment_id", "learner_id", "learner_email", "provider_id", "amount", "description", "success_url", "cancel_url", "program_id")
     ENROLLMENT_ID_FIELD_NUMBER: _ClassVar[int]
     LEARNER_ID_FIELD_NUMBER: _ClassVar[int]
     LEARNER_EMAIL_FIELD_NUMBER: _ClassVar[int]
@@ -19,6 +22,7 @@ class CreateCheckoutRequest(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     SUCCESS_URL_FIELD_NUMBER: _ClassVar[int]
     CANCEL_URL_FIELD_NUMBER: _ClassVar[int]
+    PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
     enrollment_id: str
     learner_id: str
     learner_email: str
@@ -27,7 +31,8 @@ class CreateCheckoutRequest(_message.Message):
     description: str
     success_url: str
     cancel_url: str
-    def __init__(self, enrollment_id: _Optional[str] = ..., learner_id: _Optional[str] = ..., learner_email: _Optional[str] = ..., provider_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., description: _Optional[str] = ..., success_url: _Optional[str] = ..., cancel_url: _Optional[str] = ...) -> None: ...
+    program_id: str
+    def __init__(self, enrollment_id: _Optional[str] = ..., learner_id: _Optional[str] = ..., learner_email: _Optional[str] = ..., provider_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., description: _Optional[str] = ..., success_url: _Optional[str] = ..., cancel_url: _Optional[str] = ..., program_id: _Optional[str] = ...) -> None: ...
 
 class CreateCheckoutResponse(_message.Message):
     __slots__ = ("payment",)
@@ -112,3 +117,81 @@ class ListRefundsResponse(_message.Message):
     refunds: _containers.RepeatedCompositeFieldContainer[_payments_pb2.Refund]
     next_page_token: str
     def __init__(self, refunds: _Optional[_Iterable[_Union[_payments_pb2.Refund, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class RefundPaymentRequest(_message.Message):
+    __slots__ = ("payment_id", "enrollment_id", "reason", "note", "amount_minor", "idempotency_key")
+    PAYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    ENROLLMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_MINOR_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    payment_id: str
+    enrollment_id: str
+    reason: str
+    note: str
+    amount_minor: int
+    idempotency_key: str
+    def __init__(self, payment_id: _Optional[str] = ..., enrollment_id: _Optional[str] = ..., reason: _Optional[str] = ..., note: _Optional[str] = ..., amount_minor: _Optional[int] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
+class RefundPaymentResponse(_message.Message):
+    __slots__ = ("refund",)
+    REFUND_FIELD_NUMBER: _ClassVar[int]
+    refund: _payments_pb2.Refund
+    def __init__(self, refund: _Optional[_Union[_payments_pb2.Refund, _Mapping]] = ...) -> None: ...
+
+class ListDisputesRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListDisputesResponse(_message.Message):
+    __slots__ = ("disputes", "next_page_token")
+    DISPUTES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    disputes: _containers.RepeatedCompositeFieldContainer[_payments_pb2.Dispute]
+    next_page_token: str
+    def __init__(self, disputes: _Optional[_Iterable[_Union[_payments_pb2.Dispute, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GetProviderEarningsRequest(_message.Message):
+    __slots__ = ("provider_id", "start_time", "end_time")
+    PROVIDER_ID_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    provider_id: str
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    def __init__(self, provider_id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetProviderEarningsResponse(_message.Message):
+    __slots__ = ("totals", "programs")
+    TOTALS_FIELD_NUMBER: _ClassVar[int]
+    PROGRAMS_FIELD_NUMBER: _ClassVar[int]
+    totals: _containers.RepeatedCompositeFieldContainer[_payments_pb2.EarningsTotal]
+    programs: _containers.RepeatedCompositeFieldContainer[_payments_pb2.EarningsTotal]
+    def __init__(self, totals: _Optional[_Iterable[_Union[_payments_pb2.EarningsTotal, _Mapping]]] = ..., programs: _Optional[_Iterable[_Union[_payments_pb2.EarningsTotal, _Mapping]]] = ...) -> None: ...
+
+class ListLedgerLinesRequest(_message.Message):
+    __slots__ = ("provider_id", "start_time", "end_time", "page_size", "page_token")
+    PROVIDER_ID_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    provider_id: str
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    page_size: int
+    page_token: str
+    def __init__(self, provider_id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListLedgerLinesResponse(_message.Message):
+    __slots__ = ("lines", "next_page_token")
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    lines: _containers.RepeatedCompositeFieldContainer[_payments_pb2.LedgerLine]
+    next_page_token: str
+    def __init__(self, lines: _Optional[_Iterable[_Union[_payments_pb2.LedgerLine, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

@@ -65,6 +65,26 @@ class PaymentsServiceStub:
                 request_serializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.ListRefundsRequest.SerializeToString,
                 response_deserializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.ListRefundsResponse.FromString,
                 _registered_method=True)
+        self.RefundPayment = channel.unary_unary(
+                '/upskill.payments.v1.PaymentsService/RefundPayment',
+                request_serializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.RefundPaymentRequest.SerializeToString,
+                response_deserializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.RefundPaymentResponse.FromString,
+                _registered_method=True)
+        self.ListDisputes = channel.unary_unary(
+                '/upskill.payments.v1.PaymentsService/ListDisputes',
+                request_serializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.ListDisputesRequest.SerializeToString,
+                response_deserializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.ListDisputesResponse.FromString,
+                _registered_method=True)
+        self.GetProviderEarnings = channel.unary_unary(
+                '/upskill.payments.v1.PaymentsService/GetProviderEarnings',
+                request_serializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.GetProviderEarningsRequest.SerializeToString,
+                response_deserializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.GetProviderEarningsResponse.FromString,
+                _registered_method=True)
+        self.ListLedgerLines = channel.unary_unary(
+                '/upskill.payments.v1.PaymentsService/ListLedgerLines',
+                request_serializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.ListLedgerLinesRequest.SerializeToString,
+                response_deserializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.ListLedgerLinesResponse.FromString,
+                _registered_method=True)
 
 
 class PaymentsServiceServicer:
@@ -113,6 +133,37 @@ class PaymentsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RefundPayment(self, request, context):
+        """RefundPayment records a refund of a succeeded payment and makes it asynchronously
+        (service, admin). Whether the caller's principal may ask is decided before this call,
+        by the enrollment (services/enrollment/seats.py `decide_refund`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDisputes(self, request, context):
+        """ListDisputes lists chargebacks reported by the gateway, newest first (admin).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetProviderEarnings(self, request, context):
+        """GetProviderEarnings totals a provider's ledger lines in a period, per currency and
+        per program (the provider's own staff, admin).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListLedgerLines(self, request, context):
+        """ListLedgerLines lists a provider's ledger lines in a period, oldest first: the statement.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PaymentsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -145,6 +196,26 @@ def add_PaymentsServiceServicer_to_server(servicer, server):
                     servicer.ListRefunds,
                     request_deserializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.ListRefundsRequest.FromString,
                     response_serializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.ListRefundsResponse.SerializeToString,
+            ),
+            'RefundPayment': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefundPayment,
+                    request_deserializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.RefundPaymentRequest.FromString,
+                    response_serializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.RefundPaymentResponse.SerializeToString,
+            ),
+            'ListDisputes': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDisputes,
+                    request_deserializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.ListDisputesRequest.FromString,
+                    response_serializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.ListDisputesResponse.SerializeToString,
+            ),
+            'GetProviderEarnings': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetProviderEarnings,
+                    request_deserializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.GetProviderEarningsRequest.FromString,
+                    response_serializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.GetProviderEarningsResponse.SerializeToString,
+            ),
+            'ListLedgerLines': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLedgerLines,
+                    request_deserializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.ListLedgerLinesRequest.FromString,
+                    response_serializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.ListLedgerLinesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -310,6 +381,114 @@ class PaymentsService:
             '/upskill.payments.v1.PaymentsService/ListRefunds',
             upskill_dot_payments_dot_v1_dot_payments__service__pb2.ListRefundsRequest.SerializeToString,
             upskill_dot_payments_dot_v1_dot_payments__service__pb2.ListRefundsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RefundPayment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.payments.v1.PaymentsService/RefundPayment',
+            upskill_dot_payments_dot_v1_dot_payments__service__pb2.RefundPaymentRequest.SerializeToString,
+            upskill_dot_payments_dot_v1_dot_payments__service__pb2.RefundPaymentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDisputes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.payments.v1.PaymentsService/ListDisputes',
+            upskill_dot_payments_dot_v1_dot_payments__service__pb2.ListDisputesRequest.SerializeToString,
+            upskill_dot_payments_dot_v1_dot_payments__service__pb2.ListDisputesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetProviderEarnings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.payments.v1.PaymentsService/GetProviderEarnings',
+            upskill_dot_payments_dot_v1_dot_payments__service__pb2.GetProviderEarningsRequest.SerializeToString,
+            upskill_dot_payments_dot_v1_dot_payments__service__pb2.GetProviderEarningsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLedgerLines(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.payments.v1.PaymentsService/ListLedgerLines',
+            upskill_dot_payments_dot_v1_dot_payments__service__pb2.ListLedgerLinesRequest.SerializeToString,
+            upskill_dot_payments_dot_v1_dot_payments__service__pb2.ListLedgerLinesResponse.FromString,
             options,
             channel_credentials,
             insecure,
