@@ -275,3 +275,33 @@ def refund_to_json(refund: payments_pb2.Refund) -> schemas.Refund:
         created_at=timestamp(refund.create_time, refund.HasField("create_time")),
         completed_at=timestamp(refund.complete_time, refund.HasField("complete_time")),
     )
+
+
+def dispute_to_json(dispute: payments_pb2.Dispute) -> schemas.Dispute:
+    return schemas.Dispute(
+        id=dispute.id,
+        gateway_dispute_id=dispute.gateway_dispute_id,
+        payment_id=dispute.payment_id,
+        enrollment_id=dispute.enrollment_id,
+        provider_id=dispute.provider_id,
+        amount=money_to_json(dispute.amount),
+        reason=dispute.reason,
+        status=dispute.status,
+        created_at=timestamp(dispute.create_time, dispute.HasField("create_time")),
+        updated_at=timestamp(dispute.update_time, dispute.HasField("update_time")),
+    )
+
+
+def earnings_to_json(total: payments_pb2.EarningsTotal) -> schemas.EarningsTotal:
+    return schemas.EarningsTotal(
+        currency=total.currency,
+        program_id=or_none(total.program_id),
+        gross_minor=total.gross_minor,
+        platform_fee_minor=total.platform_fee_minor,
+        refunds_minor=total.refunds_minor,
+        disputes_minor=total.disputes_minor,
+        net_minor=total.net_minor,
+        available_minor=total.available_minor,
+        pending_minor=total.pending_minor,
+        charges=total.charges,
+    )

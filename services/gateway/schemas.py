@@ -396,3 +396,48 @@ class Refund(BaseModel):
 
 class RefundList(Page):
     refunds: list[Refund]
+
+
+class Dispute(BaseModel):
+    id: str
+    gateway_dispute_id: str = Field(description="The gateway's dispute id (dp_...)")
+    payment_id: str
+    enrollment_id: str
+    provider_id: str
+    amount: Money
+    reason: str = Field(description="The gateway's reason, e.g. fraudulent")
+    status: str = Field(description="The gateway's status: needs_response, won, lost, ...")
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+class DisputeList(Page):
+    disputes: list[Dispute]
+
+
+# ---------------------------------------------------------------- earnings
+
+
+class EarningsTotal(BaseModel):
+    currency: str
+    program_id: str | None = Field(description="null in the per-currency totals")
+    gross_minor: int = Field(description="What learners paid (charges)")
+    platform_fee_minor: int = Field(description="The platform's fees, net of fees returned")
+    refunds_minor: int = Field(description="Money refunded (positive)")
+    disputes_minor: int = Field(description="Money lost to disputes (positive)")
+    net_minor: int = Field(
+        description="The provider's earnings: gross - refunds - disputes - platform_fee"
+    )
+    available_minor: int = Field(description="Net of charges older than the refund window")
+    pending_minor: int = Field(description="Net of charges that may still be refunded")
+    charges: int
+
+
+class Earnings(BaseModel):
+    provider_id: str
+    from_: datetime | None = Field(alias="from", serialization_alias="from")
+    to: datetime | None
+    totals: list[EarningsTotal] = Field(description="One per currency")
+    programs: list[EarningsTotal] = Field(description="One per program and currency")
+
+    model_config = ConfigDict(populate_by_name=True)

@@ -79,6 +79,24 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
+async def _one(
+    conn: asyncpg.Connection, column: str, value: str, for_update: bool
+) -> Payment | None:
+    """The payment whose `column` is `value`. Locked: the row is locked first and read
+    after, in a statement of its own, so that what it shows (refunded_minor above all) is
+    what the transaction that held the lock committed, not the snapshot taken before
+    waiting for it."""
+    if for_update:
+        payment_id = await conn.fetchval(
+            f"SELECT id FROM payments WHERE {column} = $1 FOR UPDATE", value
+        )
+        if payment_id is None:
+            return None
+        column, value = "id", payment_id
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM payments WHERE {column} = $1", value)
+    return _payment(row) if row else None
+
+
 async def add_or_get(conn: asyncpg.Connection, payment: Payment) -> Payment:
     """Insert `payment`, or return the one that already exists for its enrollment.
 
@@ -149,19 +167,13 @@ async def find(
 ) -> Payment | None:
     if not _is_uuid(payment_id):
         return None
-    lock = " FOR UPDATE" if for_update else ""
-    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM payments WHERE id = $1{lock}", payment_id)
-    return _payment(row) if row else None
+    return await _one(conn, "id", payment_id, for_update)
 
 
 async def find_by_session(
     conn: asyncpg.Connection, session_id: str, *, for_update: bool = False
 ) -> Payment | None:
-    lock = " FOR UPDATE" if for_update else ""
-    row = await conn.fetchrow(
-        f"SELECT {_COLUMNS} FROM payments WHERE checkout_session_id = $1{lock}", session_id
-    )
-    return _payment(row) if row else None
+    return await _one(conn, "checkout_session_id", session_id, for_update)
 
 
 async def lock_unopened_past_expiry(conn: asyncpg.Connection, limit: int) -> list[Payment]:
@@ -256,11 +268,7 @@ async def add_anomaly(
 async def find_by_enrollment(
     conn: asyncpg.Connection, enrollment_id: str, *, for_update: bool = False
 ) -> Payment | None:
-    lock = " FOR UPDATE" if for_update else ""
-    row = await conn.fetchrow(
-        f"SELECT {_COLUMNS} FROM payments WHERE enrollment_id = $1{lock}", enrollment_id
-    )
-    return _payment(row) if row else None
+    return await _one(conn, "enrollment_id", enrollment_id, for_update)
 
 
 # ------------------------------------------------------------------ closed enrollments
@@ -573,11 +581,7 @@ async def find_by_payment_intent(
 ) -> Payment | None:
     if not payment_intent:
         return None
-    lock = " FOR UPDATE" if for_update else ""
-    row = await conn.fetchrow(
-        f"SELECT {_COLUMNS} FROM payments WHERE gateway_payment_id = $1{lock}", payment_intent
-    )
-    return _payment(row) if row else None
+    return await _one(conn, "gateway_payment_id", payment_intent, for_update)
 
 
 async def find_refund_by_gateway_id(

@@ -1,0 +1,180 @@
+"""/api/v1/providers/{id}/earnings: what a provider earned, from payments' payouts ledger.
+
+The totals and the CSV statement read the same ledger lines, so they always agree.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+from google.protobuf import timestamp_pb2
+from upskill.payments.v1 import payments_service_pb2
+
+from services.gateway import mapping
+from services.gateway.clients import invoke
+from services.gateway.dependencies import Caller, ClientsDep, resource_id, uuid_path
+from services.gateway.problems import FieldError, ProblemError, problem_responses
+from services.gateway.schemas import Earnings
+
+router = APIRouter(prefix="/api/v1/providers", tags=["earnings"])
+
+ProviderId = Annotated[str, uuid_path("provider")]
+From = Annotated[
+    datetime | None,
+    Query(alias="from", description="Lines booked at or after this instant (RFC 3339)"),
+]
+To = Annotated[datetime | None, Query(description="Lines booked before this instant (RFC 3339)")]
+_ERRORS = problem_responses(401, 403, 404, 422, 502, 503)
+
+CSV_COLUMNS = (
+    "line_id",
+    "booked_at",
+    "kind",
+    "payment_id",
+    "enrollment_id",
+    "program_id",
+    "refund_id",
+    "currency",
+    "gross_minor",
+    "platform_fee_minor",
+    "provider_net_minor",
+    "fee_bps",
+    "available",
+)
+_STATEMENT_PAGE = 500
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """An instant; one without a zone is read as UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _period(start: datetime | None, end: datetime | None) -> dict[str, timestamp_pb2.Timestamp]:
+    start, end = _utc(start), _utc(end)
+    if start is not None and end is not None and end < start:
+        raise ProblemError(
+            422,
+            "the period ends before it starts",
+            slug="invalid-input",
+            errors=[FieldError(field="to", message="must not be before from")],
+        )
+    fields = {}
+    for name, value in (("start_time", start), ("end_time", end)):
+        if value is not None:
+            stamp = timestamp_pb2.Timestamp()
+            stamp.FromDatetime(value)
+            fields[name] = stamp
+    return fields
+
+
+@router.get(
+    "/{provider_id}/earnings",
+    response_model=Earnings,
+    responses=_ERRORS,
+    summary="A provider's earnings in a period (its own staff, admin)",
+    description=(
+        "Totals per currency and per program of the ledger lines booked in [from, to):"
+        " gross, platform fee, refunds, disputes, net; net is available once the charge is"
+        " older than the refund window, pending before. Amounts in minor units."
+    ),
+)
+async def earnings(
+    provider_id: ProviderId,
+    caller: Caller,
+    clients: ClientsDep,
+    start: From = None,
+    to: To = None,
+) -> Earnings:
+    provider = resource_id(provider_id, "provider")
+    reply = await invoke(
+        clients.payments.GetProviderEarnings,
+        payments_service_pb2.GetProviderEarningsRequest(provider_id=provider, **_period(start, to)),
+        token=caller.token,
+    )
+    return Earnings.model_validate(
+        {
+            "provider_id": provider,
+            "from": _utc(start),
+            "to": _utc(to),
+            "totals": [mapping.earnings_to_json(t) for t in reply.totals],
+            "programs": [mapping.earnings_to_json(t) for t in reply.programs],
+        }
+    )
+
+
+@router.get(
+    "/{provider_id}/earnings.csv",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "OK"},
+        **_ERRORS,
+    },
+    summary="A provider's statement: every ledger line in a period, as CSV",
+)
+async def statement(
+    provider_id: ProviderId,
+    caller: Caller,
+    clients: ClientsDep,
+    start: From = None,
+    to: To = None,
+) -> StreamingResponse:
+    provider = resource_id(provider_id, "provider")
+    period = _period(start, to)
+
+    def request(token: str) -> payments_service_pb2.ListLedgerLinesRequest:
+        return payments_service_pb2.ListLedgerLinesRequest(
+            provider_id=provider, page_size=_STATEMENT_PAGE, page_token=token, **period
+        )
+
+    # The first page is read before answering, so a refusal is a proper problem response.
+    first = await invoke(clients.payments.ListLedgerLines, request(""), token=caller.token)
+
+    async def rows() -> AsyncIterator[str]:
+        reply = first
+        yield _csv_line(CSV_COLUMNS)
+        while True:
+            for line in reply.lines:
+                yield _csv_line(
+                    (
+                        str(line.id),
+                        line.create_time.ToDatetime(tzinfo=UTC).isoformat(),
+                        line.kind,
+                        line.payment_id,
+                        line.enrollment_id,
+                        line.program_id,
+                        line.refund_id,
+                        line.currency,
+                        str(line.gross_minor),
+                        str(line.platform_fee_minor),
+                        str(line.provider_net_minor),
+                        str(line.fee_bps),
+                        "true" if line.available else "false",
+                    )
+                )
+            if not reply.next_page_token:
+                return
+            reply = await invoke(
+                clients.payments.ListLedgerLines,
+                request(reply.next_page_token),
+                token=caller.token,
+            )
+
+    return StreamingResponse(
+        rows(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="earnings-{provider}.csv"'},
+    )
+
+
+def _csv_line(values: tuple[str, ...]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerow(values)
+    return out.getvalue()
