@@ -1,0 +1,213 @@
+"""Refunds in payments, in-process on real PostgreSQL: the refund worker racing the gateway's
+own webhook about the same refund, partial refunds in the ledger, and earnings that add up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from services.common import db
+from services.payments import repository
+from services.payments.checkout import CheckoutOpener
+from services.payments.domain import CheckoutOrder, Money, Payment, RefundStatus
+from services.payments.local_gateway import LocalGateway
+from services.payments.refunds import Refunder, request_refund
+from services.payments.stripe_events import (
+    CHARGE_REFUNDED,
+    CHECKOUT_COMPLETED,
+    build_event,
+    checkout_session_object,
+    signature_header,
+    stripe_id,
+)
+from services.payments.webhooks import WebhookHandler
+from tests.polling import eventually_async
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+SECRET = "whsec_refunds"
+BASE = "http://127.0.0.1:8080"
+
+
+@pytest.fixture
+async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await db.create_pool(fresh_database, max_size=20)
+    async with pool.acquire() as conn:
+        await db.migrate(conn, "services.common", "services.payments")
+    yield pool
+    await pool.close()
+
+
+def order(provider_id: str, program_id: str, amount: int = 4900) -> CheckoutOrder:
+    return CheckoutOrder(
+        enrollment_id=str(uuid.uuid4()),
+        learner_id="alice",
+        learner_email="alice@example.com",
+        provider_id=provider_id,
+        amount=Money(amount, "USD"),
+        description="Course",
+        success_url=f"{BASE}/ok",
+        cancel_url=f"{BASE}/cancel",
+        program_id=program_id,
+    )
+
+
+async def paid(
+    pool: asyncpg.Pool, handler: WebhookHandler, local: LocalGateway, o: CheckoutOrder
+) -> Payment:
+    opener = CheckoutOpener(pool, local, ttl_seconds=1800, public_base_url=BASE)
+    payment = await opener.open(o)
+    result = await local.pay(payment.checkout_session_id, "4242424242424242")
+    event = build_event(CHECKOUT_COMPLETED, checkout_session_object(result.session))
+    await handler.handle(event.payload.encode(), signature_header(event.payload, SECRET))
+    async with pool.acquire() as conn:
+        return await repository.get(conn, payment.id)
+
+
+async def ask(pool: asyncpg.Pool, payment: Payment, amount: int = 0, key: str = "") -> str:
+    async with pool.acquire() as conn, conn.transaction():
+        locked = await repository.get(conn, payment.id, for_update=True)
+        made = await request_refund(
+            conn,
+            locked,
+            reason="requested_by_admin",
+            note="",
+            amount_minor=amount,
+            idempotency_key=key,
+        )
+    return made.id
+
+
+async def count(pool: asyncpg.Pool, sql: str, *args: object) -> int:
+    async with pool.acquire() as conn:
+        return int(await conn.fetchval(sql, *args))
+
+
+async def test_a_refund_webhook_waiting_on_the_workers_lock_books_nothing_twice(
+    pool: asyncpg.Pool,
+) -> None:
+    """The gateway's charge.refunded can arrive while the refund worker books the same
+    refund: it waits for the payment's lock and must then see the refund booked (a bug
+    read the payment from the snapshot taken before the wait, and booked it again)."""
+    local = LocalGateway(pool, BASE, lambda: None)
+    handler = WebhookHandler(pool, SECRET, fee_bps=1000)
+    payment = await paid(pool, handler, local, order(str(uuid.uuid4()), str(uuid.uuid4())))
+    refund_id = await ask(pool, payment, amount=100, key="k1")
+    async with pool.acquire() as conn:
+        refund = await repository.get_refund(conn, refund_id)
+    gateway_refund = stripe_id("re_")
+    charge = {
+        "id": "ch_x",
+        "object": "charge",
+        "amount": 4900,
+        "amount_refunded": 100,
+        "currency": "usd",
+        "metadata": {"payment_id": payment.id},
+        "payment_intent": payment.gateway_payment_id,
+        # As in API versions that do not list the refunds: only the running total.
+    }
+    event = build_event(CHARGE_REFUNDED, charge)
+
+    # The worker's booking transaction holds the payment...
+    worker = await pool.acquire()
+    tx = worker.transaction()
+    await tx.start()
+    locked = await repository.get(worker, payment.id, for_update=True)
+    held = await repository.get_refund(worker, refund.id, for_update=True)
+    locked.refunded(held, gateway_refund)
+    await repository.save(worker, locked)
+    await repository.save_refund(worker, held)
+    await repository.add_refund_ledger_line(worker, held)
+    # ...while the webhook comes in and waits for it.
+    delivery = asyncio.create_task(
+        handler.handle(event.payload.encode(), signature_header(event.payload, SECRET))
+    )
+
+    async def waiting() -> bool:
+        return (
+            await count(
+                pool,
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'",
+            )
+            > 0
+        )
+
+    await eventually_async(waiting, what="the webhook to wait for the payment's lock")
+    await tx.commit()
+    await pool.release(worker)
+    result = await delivery
+
+    assert result.duplicate is False
+    assert await count(pool, "SELECT count(*) FROM refunds WHERE payment_id = $1", payment.id) == 1
+    assert (
+        await count(
+            pool,
+            "SELECT count(*) FROM payout_ledger WHERE payment_id = $1 AND kind = 'refund'",
+            payment.id,
+        )
+        == 1
+    )
+
+
+async def test_partial_refunds_reverse_the_fee_exactly_and_earnings_match_the_lines(
+    pool: asyncpg.Pool,
+) -> None:
+    local = LocalGateway(pool, BASE, lambda: None)
+    handler = WebhookHandler(pool, SECRET, fee_bps=1000)
+    refunder = Refunder(pool, local)
+    provider, program_a, program_b = (str(uuid.uuid4()) for _ in range(3))
+    # A scripted mix: prices with odd fees, partial refunds that add up, a full refund.
+    first = await paid(pool, handler, local, order(provider, program_a, 4999))
+    second = await paid(pool, handler, local, order(provider, program_a, 1234))
+    third = await paid(pool, handler, local, order(provider, program_b, 777))
+    await ask(pool, first, 333, "a")
+    await ask(pool, first, 1001, "b")
+    await ask(pool, first)  # the rest
+    await ask(pool, third, 1, "c")
+    while await refunder.refund_due():
+        pass
+
+    async with pool.acquire() as conn:
+        statuses = await conn.fetch("SELECT status FROM refunds")
+        assert {r["status"] for r in statuses} == {RefundStatus.SUCCEEDED.value}
+        lines = await repository.ledger_lines(conn, provider, None, None, 0, 0, 1000)
+        earnings = await repository.provider_earnings(conn, provider, None, None, 0)
+
+    first_lines = [line for line in lines if line.payment_id == first.id]
+    # The charge and its three refunds cancel out to the cent: fee included.
+    assert sum(line.gross_minor for line in first_lines) == 0
+    assert sum(line.fee_minor for line in first_lines) == 0
+    assert sum(line.net_minor for line in first_lines) == 0
+    for line in lines:
+        assert line.fee_minor + line.net_minor == line.gross_minor
+
+    totals = [row for row in earnings if not row.program_id]
+    assert len(totals) == 1
+    total = totals[0]
+    assert total.net_minor == sum(line.net_minor for line in lines)
+    assert total.fee_minor == sum(line.fee_minor for line in lines)
+    assert total.gross_minor == 4999 + 1234 + 777
+    assert total.refunds_minor == 4999 + 1
+    assert total.gross_minor - total.refunds_minor - total.disputes_minor == (
+        total.fee_minor + total.net_minor
+    )
+    assert total.available_minor == total.net_minor  # no hold in this call
+    per_program = {row.program_id: row for row in earnings if row.program_id}
+    assert set(per_program) == {program_a, program_b}
+    assert sum(row.net_minor for row in per_program.values()) == total.net_minor
+    assert per_program[program_b].charges == 1
+    assert second.status.value == "SUCCEEDED"
+
+
+async def test_a_second_full_refund_request_is_the_first(pool: asyncpg.Pool) -> None:
+    local = LocalGateway(pool, BASE, lambda: None)
+    handler = WebhookHandler(pool, SECRET, fee_bps=1000)
+    payment = await paid(pool, handler, local, order(str(uuid.uuid4()), str(uuid.uuid4())))
+    ids = await asyncio.gather(*(ask(pool, payment) for _ in range(6)))
+    assert len(set(ids)) == 1
+    assert await count(pool, "SELECT count(*) FROM refunds") == 1
