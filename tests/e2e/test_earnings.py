@@ -9,6 +9,7 @@ import io
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import httpx
@@ -78,13 +79,12 @@ def test_earnings_add_up_to_the_ledger_and_the_statement(market: Market, stack: 
             "status": "lost",
         },
     )
+
+    def booked(enrollment_id: str) -> list[dict[str, Any]]:
+        return [r for r in refunds_of(market, enrollment_id) if r["status"] == "SUCCEEDED"]
+
     for enrolled in (full, part, euro[2], disputed[2]):
-        eventually(
-            lambda e=enrolled: [
-                r for r in refunds_of(market, e["id"]) if r["status"] == "SUCCEEDED"
-            ],
-            what="every refund booked",
-        )
+        eventually(partial(booked, enrolled["id"]), what="every refund booked")
 
     answer = market.http.get(f"/api/v1/providers/{provider}/earnings", headers=market.provider)
     assert answer.status_code == 200, answer.text
