@@ -50,15 +50,23 @@ CSV_COLUMNS = (
 _STATEMENT_PAGE = 500
 
 
-def _utc(value: datetime | None) -> datetime | None:
+def _utc(value: datetime | None, name: str) -> datetime | None:
     """An instant; one without a zone is read as UTC."""
     if value is None:
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+05:00 is before year 1 in UTC
+        raise ProblemError(
+            422,
+            f"{name} is out of range",
+            slug="invalid-input",
+            errors=[FieldError(field=name, message="must be within years 1 to 9999 in UTC")],
+        ) from None
 
 
 def _period(start: datetime | None, end: datetime | None) -> dict[str, timestamp_pb2.Timestamp]:
-    start, end = _utc(start), _utc(end)
+    start, end = _utc(start, "from"), _utc(end, "to")
     if start is not None and end is not None and end < start:
         raise ProblemError(
             422,
@@ -102,8 +110,8 @@ async def earnings(
     return Earnings.model_validate(
         {
             "provider_id": provider,
-            "from": _utc(start),
-            "to": _utc(to),
+            "from": _utc(start, "from"),
+            "to": _utc(to, "to"),
             "totals": [mapping.earnings_to_json(t) for t in reply.totals],
             "programs": [mapping.earnings_to_json(t) for t in reply.programs],
         }

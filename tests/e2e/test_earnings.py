@@ -164,6 +164,8 @@ def test_earnings_are_for_their_provider_and_admins_only(market: Market) -> None
         (None, {"to": "2026-13-40T00:00:00Z"}, 422),
         (None, {"from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"}, 422),
         (None, {"from": "\x00"}, 422),
+        (None, {"from": "0001-01-01T00:00:00+05:00"}, 422),
+        (None, {"to": "9999-12-31T23:59:59-05:00"}, 422),
         (None, {"from": "0001-01-01T00:00:00Z", "to": "9999-12-31T23:59:59Z"}, 200),
     ],
 )
