@@ -9,6 +9,7 @@ inspect and replay dead letters.
     upskill outbox [--database-url URL] list [--json]
     upskill outbox [--database-url URL] retry (--seq N | --all)
     upskill refunds [--enrollment-id ID] [--json]
+    upskill reconcile [--payments-db URL --enrollment-db URL --credentials-db URL] [--repair]
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from types import FrameType
 
@@ -140,6 +142,28 @@ def build_parser() -> argparse.ArgumentParser:
     refunds.add_argument("--enrollment-id", default="", help="only this enrollment's")
     refunds.add_argument("--json", action="store_true", help="one JSON object per line")
     refunds.add_argument("--data-dir", type=Path, default=Path(data_dir_default))
+    reconcile = sub.add_parser(
+        "reconcile",
+        help="compare payments with enrollments and credentials; exit 3 on drift",
+    )
+    for service in ("payments", "enrollment", "credentials"):
+        variable = f"{service.upper()}_DATABASE_URL"
+        reconcile.add_argument(
+            f"--{service}-db",
+            default=os.environ.get(variable, ""),
+            help=f"the {service} service's database (default: {variable})",
+        )
+    reconcile.add_argument("--provider-id", default="", help="only this provider's sales")
+    reconcile.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=60.0,
+        help="ignore rows changed more recently than this (a saga in flight is not drift)",
+    )
+    reconcile.add_argument(
+        "--repair", action="store_true", help="re-publish the events that were lost"
+    )
+    reconcile.add_argument("--json", action="store_true", help="one JSON object per line")
     return parser
 
 
@@ -172,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_outbox(args)
         if args.command == "refunds":
             return cmd_refunds(args)
+        if args.command == "reconcile":
+            return cmd_reconcile(args)
     except CliError as exc:
         print(f"upskill: error: {exc}", file=sys.stderr)
         return 1
@@ -388,6 +414,44 @@ async def _outbox(args: argparse.Namespace, dsn: str) -> int:
         raise CliError(f"not a migrated service database: {exc}") from exc
     finally:
         await conn.close()
+
+
+# --------------------------------------------------------------------------- reconcile
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    import asyncpg
+
+    from services.cli import reconcile
+
+    dbs = reconcile.Databases(args.payments_db, args.enrollment_db, args.credentials_db)
+    missing = [name for name, dsn in asdict(dbs).items() if not dsn]
+    if missing:
+        raise CliError(
+            "no database for " + ", ".join(missing) + ": pass --<service>-db or set "
+            "<SERVICE>_DATABASE_URL"
+        )
+    if args.settle_seconds < 0:
+        raise CliError("--settle-seconds must not be negative")
+
+    async def run() -> int:
+        drifts = await reconcile.find_drift(
+            dbs, provider_id=args.provider_id, settle_seconds=args.settle_seconds
+        )
+        repaired = await reconcile.repair(dbs, drifts) if args.repair else []
+        if args.json:
+            for drift in drifts:
+                print(json.dumps(reconcile.as_json(drift) | {"repaired": drift in repaired}))
+        else:
+            print(reconcile.table(drifts))
+            if args.repair:
+                print(f"{len(repaired)} repaired (events re-published; run again to confirm)")
+        return reconcile.EXIT_DRIFT if drifts else 0
+
+    try:
+        return asyncio.run(run())
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise CliError(f"cannot read the databases: {exc!r}") from exc
 
 
 # --------------------------------------------------------------------------- dev
