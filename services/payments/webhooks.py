@@ -320,7 +320,10 @@ class WebhookHandler:
                 booked += 1
         total = charge.get("amount_refunded")
         if isinstance(total, int) and total > payment.refunded_minor:
-            booked += await self._book_refunded_total(conn, event_id, payment, total, charge)
+            more = await self._book_refunded_total(conn, event_id, payment, total, charge)
+            if more is None and not booked:
+                return "ignored: refunds of ours on their way book themselves"
+            booked += more or 0
         return f"refunds booked: {booked}" if booked else "ignored: refunds already booked"
 
     async def _on_refund(
@@ -383,28 +386,35 @@ class WebhookHandler:
         payment: Payment,
         total: int,
         charge: dict[str, Any],
-    ) -> int:
-        """The gateway says `total` came back but less is booked: ours on their way fill the
-        gap first (the webhook can outrun the refund worker), the rest was made elsewhere."""
-        booked = 0
-        for pending in await repository.refunds_of(conn, payment.id):
-            gap = total - payment.refunded_minor
-            if pending.status is RefundStatus.PENDING and 0 < pending.amount.amount_minor <= gap:
-                locked = await repository.get_refund(conn, pending.id, for_update=True)
-                await self._book(conn, payment, locked, "", kind="refund")
-                booked += 1
-        gap = min(total, payment.amount.amount_minor) - payment.refunded_minor
-        if gap > 0:
-            refund = payment.refund(
-                reason=REASON_GATEWAY_REFUND,
-                # The running total names this step of the charge: a redelivery finds it.
-                idempotency_key=f"gateway:{charge.get('id')}:{total}",
-                amount_minor=gap,
+    ) -> int | None:
+        """The gateway says `total` came back but less is booked (None: left to refunds of
+        ours that are on their way). While refunds of ours are
+        on their way, the difference may be theirs: those are booked by the refund worker
+        (or by the refund's own event, which names it), never guessed from a total. With
+        none on its way, the difference was refunded elsewhere (the dashboard)."""
+        refunds = await repository.refunds_of(conn, payment.id)
+        if any(r.status is RefundStatus.PENDING for r in refunds):
+            log.info(
+                "webhook %s: %d refunded of payment %s while refunds of ours are on their way; "
+                "they book themselves",
+                event_id,
+                total,
+                payment.id,
             )
-            if await repository.add_refund(conn, refund):
-                await self._book(conn, payment, refund, "", kind="refund")
-                booked += 1
-        return booked
+            return None
+        gap = min(total, payment.amount.amount_minor) - payment.refunded_minor
+        if gap <= 0:
+            return 0
+        refund = payment.refund(
+            reason=REASON_GATEWAY_REFUND,
+            # The running total names this step of the charge: a redelivery finds it.
+            idempotency_key=f"gateway:{charge.get('id')}:{total}",
+            amount_minor=gap,
+        )
+        if not await repository.add_refund(conn, refund):
+            return 0
+        await self._book(conn, payment, refund, "", kind="refund")
+        return 1
 
     async def _book(
         self, conn: asyncpg.Connection, payment: Payment, refund: Refund, gateway_id: str, kind: str

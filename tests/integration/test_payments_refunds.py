@@ -211,3 +211,46 @@ async def test_a_second_full_refund_request_is_the_first(pool: asyncpg.Pool) -> 
     ids = await asyncio.gather(*(ask(pool, payment) for _ in range(6)))
     assert len(set(ids)) == 1
     assert await count(pool, "SELECT count(*) FROM refunds") == 1
+
+
+async def test_a_running_total_never_books_refunds_of_ours_on_their_way(
+    pool: asyncpg.Pool,
+) -> None:
+    """Two partial refunds of ours are on their way when Stripe's charge.refunded (without
+    its refunds list) reports 200 back: which of them that is, the total cannot say, so it
+    books nothing; the refund worker then books each exactly once."""
+    local = LocalGateway(pool, BASE, lambda: None)
+    handler = WebhookHandler(pool, SECRET, fee_bps=1000)
+    payment = await paid(pool, handler, local, order(str(uuid.uuid4()), str(uuid.uuid4())))
+    await ask(pool, payment, 100, "small")
+    await ask(pool, payment, 200, "large")
+    charge = {
+        "id": "ch_y",
+        "object": "charge",
+        "amount": 4900,
+        "amount_refunded": 200,
+        "currency": "usd",
+        "metadata": {"payment_id": payment.id},
+        "payment_intent": payment.gateway_payment_id,
+    }
+    event = build_event(CHARGE_REFUNDED, charge)
+    result = await handler.handle(event.payload.encode(), signature_header(event.payload, SECRET))
+    assert result.outcome == "ignored: refunds of ours on their way book themselves"
+    assert await count(pool, "SELECT count(*) FROM refunds WHERE status = 'SUCCEEDED'") == 0
+
+    while await Refunder(pool, local).refund_due():
+        pass
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT amount_minor, status, reason FROM refunds ORDER BY amount_minor"
+        )
+    assert [(r["amount_minor"], r["status"], r["reason"]) for r in rows] == [
+        (100, "SUCCEEDED", "requested_by_admin"),
+        (200, "SUCCEEDED", "requested_by_admin"),
+    ]
+    assert (
+        await count(
+            pool, "SELECT -sum(gross_amount_minor) FROM payout_ledger WHERE kind = 'refund'"
+        )
+        == 300
+    )
