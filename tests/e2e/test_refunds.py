@@ -105,6 +105,10 @@ def assert_refunded_and_revoked(
         what="the credential to be revoked",
     )
     assert revoked["revocation_reason"] == "refunded"
+    page = market.http.get(f"/credentials/{revoked['id']}")
+    assert page.status_code == 200, page.text
+    assert "Revoked" in page.text
+    assert "refunded" in page.text
     verified = market.http.post("/api/v1/credentials/verify", json={"credential": revoked["jwt"]})
     assert verified.status_code == 200, verified.text
     assert verified.json()["verified"] is False
