@@ -360,6 +360,18 @@ class WebhookHandler:
             if refund is not None and refund.status is RefundStatus.SUCCEEDED:
                 return False  # booked by the refund worker, which knew the gateway's id
         if refund is None:
+            # Booked already from the charge's running total (charge.refunded came first
+            # and did not name it): that booking is this refund; give it its id.
+            for booked in await repository.refunds_of(conn, payment.id):
+                if (
+                    booked.reason == REASON_GATEWAY_REFUND
+                    and booked.status is RefundStatus.SUCCEEDED
+                    and not booked.gateway_refund_id
+                    and booked.amount.amount_minor == amount
+                ):
+                    booked.gateway_refund_id = gateway_id
+                    await repository.save_refund(conn, booked)
+                    return False
             if amount > payment.refundable_minor:
                 await self._anomaly(
                     conn,

@@ -1,12 +1,13 @@
-"""A stateful fake of Stripe's Checkout Sessions and Refunds APIs, on a real HTTP port on
-127.0.0.1.
+"""A stateful fake of Stripe's Checkout Sessions and Refunds APIs (and of the disputes a
+cardholder's bank opens), on a real HTTP port on 127.0.0.1.
 
 Real, unmodified stripe-python talks to it (point `base_addresses={"api": fake.api_base}`
 or STRIPE_API_BASE at it). It speaks Stripe's wire format: form-encoded nested parameters
 in, Stripe-shaped JSON out, Stripe-style errors (400 with `error.type`, `error.param`),
 API-key authentication and Idempotency-Key replay. Test helpers then play the customer:
 `complete_session` and `expire_session` return the webhook event Stripe would send,
-signed with Stripe's scheme, and can POST it to a webhook URL. Refunds and charges take
+signed with Stripe's scheme, and can POST it to a webhook URL; `dispute` opens or decides a
+chargeback; `events` lists every event sent. Refunds, charges and disputes take
 their shape from Stripe's own API fixtures (../shared/standards/stripe/fixtures3.json, read
 here, not copied), with the values of this fake's state.
 
@@ -196,6 +197,9 @@ class _State:
     # Idempotency-Key -> (request fingerprint, response status, response body)
     idempotency: dict[str, tuple[str, int, dict[str, Any]]] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
+    # Every event this fake sent (or would have), in order.
+    events: list[SignedEvent] = field(default_factory=list)
+    disputes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class FakeStripe:
@@ -270,6 +274,11 @@ class FakeStripe:
         with self._lock:
             return list(self._state.requests)
 
+    @property
+    def events(self) -> list[SignedEvent]:
+        with self._lock:
+            return list(self._state.events)
+
     # ------------------------------------------------------------------ customer actions
 
     def complete_session(self, session_id: str, **tamper: Any) -> SignedEvent:
@@ -294,6 +303,36 @@ class FakeStripe:
             session.update(status="expired", url=None)
             snapshot = dict(session)
         return self._emit("checkout.session.expired", snapshot)
+
+    def dispute(self, payment_intent: str, status: str, dispute_id: str = "") -> SignedEvent:
+        """The cardholder's bank disputes the charge (charge.dispute.created), or decides it
+        (charge.dispute.closed, status won or lost): a dispute as Stripe's fixtures shape it."""
+        with self._lock:
+            paid = [
+                s
+                for s in self._state.sessions.values()
+                if s.get("payment_intent") == payment_intent and s["payment_status"] == "paid"
+            ]
+            if not paid:
+                raise KeyError(f"no paid session with payment_intent {payment_intent}")
+            session = paid[0]
+            dispute = self._state.disputes.get(dispute_id) if dispute_id else None
+            if dispute is None:
+                dispute = {
+                    **stripe_fixture("dispute"),
+                    "id": dispute_id or _stripe_id("dp_"),
+                    "amount": session["amount_total"],
+                    "charge": "ch_" + payment_intent.removeprefix("pi_"),
+                    "created": int(time.time()),
+                    "currency": session["currency"],
+                    "payment_intent": payment_intent,
+                    "reason": "fraudulent",
+                }
+                self._state.disputes[dispute["id"]] = dispute
+            dispute["status"] = status
+            closed = status in ("won", "lost")
+            snapshot = dict(dispute)
+        return self._emit("charge.dispute.closed" if closed else "charge.dispute.created", snapshot)
 
     def event(self, event_type: str, data_object: dict[str, Any]) -> SignedEvent:
         """Any event, signed: for types the helpers above do not cover."""
@@ -346,6 +385,8 @@ class FakeStripe:
             }
         )
         event = SignedEvent(event_id, event_type, payload, self.sign(payload))
+        with self._lock:
+            self._state.events.append(event)
         if self.webhook_url:
             self.deliver(event)
         return event
@@ -607,7 +648,9 @@ class FakeStripe:
                 "payment_intent": intent,
                 "refunded": already + amount == session["amount_total"],
             }
+        # As Stripe does: the charge's event, then the refund's own.
         self._emit("charge.refunded", charge)
+        self._emit("refund.created", dict(refund))
         return 200, dict(refund)
 
     def _retrieve_session(self, session_id: str) -> dict[str, Any]:
