@@ -27,6 +27,7 @@ _MACHINE_PREFIXES = (
     "/webhooks/",
     "/.well-known/",
     "/status-lists/",
+    "/keys/",
     "/healthz",
     "/readyz",
     "/openapi.json",
