@@ -176,6 +176,21 @@ async def test_status_indexes_are_random_unique_and_not_in_issuance_order(
     assert entry["statusListIndex"] == str(indexes[0])
 
 
+async def test_concurrent_issuance_never_shares_an_index(pool: asyncpg.Pool) -> None:
+    issuer = await started(pool)
+    provider = str(uuid.uuid4())
+
+    records = await asyncio.gather(*(issue(pool, issuer, snapshot(provider)) for _ in range(16)))
+
+    slots = {(r.status_list_id, r.status_index) for r in records}
+    assert len(slots) == len(records)
+    async with pool.acquire() as conn:
+        allocated = await conn.fetchval(
+            "SELECT sum(allocated) FROM status_lists WHERE provider_id = $1", provider
+        )
+    assert allocated == len(records)
+
+
 async def test_each_provider_has_its_own_lists(pool: asyncpg.Pool) -> None:
     issuer = await started(pool)
     a = await issue(pool, issuer, snapshot(str(uuid.uuid4())))
