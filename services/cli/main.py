@@ -87,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--provider-id", default="", help="required with --role provider")
     token.add_argument("--ttl", type=int, default=12 * 3600, help="lifetime in seconds")
     token.add_argument(
+        "--scope",
+        default="",
+        help="space-separated OAuth 2.0 scopes, e.g. the Open Badges API's "
+        "https://purl.imsglobal.org/spec/ob/v3p0/scope/credential.readonly",
+    )
+    token.add_argument(
         "--data-dir",
         type=Path,
         default=Path(data_dir_default),
@@ -187,6 +193,7 @@ def cmd_token(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         email=args.email,
         provider_id=args.provider_id,
         ttl_seconds=args.ttl,
+        scope=args.scope,
     )
     print(token)
     return 0

@@ -28,6 +28,7 @@ _MACHINE_PREFIXES = (
     "/.well-known/",
     "/status-lists/",
     "/keys/",
+    "/ims/",
     "/healthz",
     "/readyz",
     "/openapi.json",

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from upskill.credentials.v1 import credentials_service_pb2
 
-from services.gateway import mapping
+from services.gateway import mapping, routes_ob3
 from services.gateway.clients import invoke
 from services.gateway.dependencies import Caller, ClientsDep, MaybeCaller, resource_id, token_of
 from services.gateway.problems import not_found, problem_responses
@@ -22,6 +22,8 @@ from services.gateway.schemas import (
 )
 
 router = APIRouter(tags=["credentials"])
+# The Open Badges 3.0 API for wallets: the same credentials, in the OB 3.0 protocol.
+router.include_router(routes_ob3.router)
 
 JWKS_MEDIA_TYPE = "application/jwk-set+json"
 JWK_MEDIA_TYPE = "application/jwk+json"
@@ -116,6 +118,39 @@ async def revoke_credential(
         token=caller.token,
     )
     return mapping.credential_to_json(reply.credential)
+
+
+@router.get(
+    "/api/v1/credentials/{credential_id}/download",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The credential as a .jwt file (compact VC-JWT) that Open Badges 3.0"
+            " wallets import",
+            "content": {VC_JWT_MEDIA_TYPE: {}},
+        },
+        **_READ_ERRORS,
+    },
+    summary="Download a credential as a file (anyone holding its id)",
+)
+async def download_credential(
+    credential_id: str, caller: MaybeCaller, clients: ClientsDep
+) -> Response:
+    reply = await invoke(
+        clients.credentials.GetCredential,
+        credentials_service_pb2.GetCredentialRequest(
+            credential_id=resource_id(credential_id, "credential")
+        ),
+        token=token_of(caller),
+    )
+    credential = reply.credential
+    name = re.sub(r"[^a-z0-9]+", "-", credential.achievement_name.lower()).strip("-")[:60]
+    filename = f"{name or 'credential'}-{credential.id}.jwt"
+    return Response(
+        credential.jwt,
+        media_type=VC_JWT_MEDIA_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @router.get(
