@@ -76,7 +76,7 @@ async def _run(args: argparse.Namespace, dsn: str) -> int:
     conn = await asyncpg.connect(dsn)
     try:
         if args.keys_command == "list":
-            for record in await repository.keys(conn):
+            for record in await repository.keys(conn, with_counts=True):
                 row = {
                     "kid": record.kid,
                     "alg": record.alg,

@@ -61,7 +61,8 @@ class Issuer:
 
     async def register_key(self, conn: asyncpg.Connection) -> None:
         """Publish every key this process holds (a key already published keeps its schedule);
-        NoSigningKeyError when all of them are withdrawn, so start-up fails loudly."""
+        NoSigningKeyError when none of them may sign now (all withdrawn, or all scheduled
+        for later), so start-up fails loudly instead of every issuance failing later."""
         for key in self.keys:
             await repository.register_key(conn, key.kid, key.alg, key.public_jwk())
         withdrawn = set(await repository.withdrawn_kids(conn))
@@ -69,6 +70,11 @@ class Issuer:
             raise NoSigningKeyError(
                 "every key in CREDENTIALS_SIGNING_KEY is withdrawn: add a new one "
                 "(`upskill keygen`)"
+            )
+        if await repository.active_signer(conn, [k.kid for k in self.keys]) is None:
+            raise NoSigningKeyError(
+                "no key in CREDENTIALS_SIGNING_KEY may sign yet (each is scheduled for later): "
+                "keep the current key in the setting until the new one's moment"
             )
 
     async def signer(self, conn: asyncpg.Connection, now: datetime | None = None) -> IssuerKey:

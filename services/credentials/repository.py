@@ -105,11 +105,14 @@ async def register_key(
     return bool(inserted)
 
 
-async def keys(conn: asyncpg.Connection) -> list[KeyRecord]:
-    """Every key ever registered, withdrawn ones too, oldest first, with how much each signed."""
+async def keys(conn: asyncpg.Connection, *, with_counts: bool = False) -> list[KeyRecord]:
+    """Every key ever registered, withdrawn ones too, oldest first. ``with_counts`` adds how
+    many credentials each signed: a scan of all credentials, for operators, never for the
+    public JWKS."""
+    counted = "(SELECT count(*) FROM credentials c WHERE c.kid = k.kid)" if with_counts else "0"
     rows = await conn.fetch(
-        """SELECT k.*, (SELECT count(*) FROM credentials c WHERE c.kid = k.kid) AS credentials
-           FROM issuer_keys k ORDER BY k.signs_from, k.created_at, k.kid"""
+        f"""SELECT k.*, {counted} AS credentials
+            FROM issuer_keys k ORDER BY k.signs_from, k.created_at, k.kid"""
     )
     return [_key(r) for r in rows]
 

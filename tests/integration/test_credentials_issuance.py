@@ -306,10 +306,11 @@ async def test_a_withdrawn_key_leaves_the_jwks_and_what_it_signed_stops_verifyin
     both = await started(pool, compromised, successor)
     async with pool.acquire() as conn:
         jwks = await both.jwks(conn)
-        listed = {k.kid: k for k in await repository.keys(conn)}
+        listed = {k.kid: k for k in await repository.keys(conn, with_counts=True)}
         assert (await both.signer(conn, datetime.now(UTC))).kid == successor.kid
     assert [k["kid"] for k in jwks["keys"]] == [f"{BASE}/keys/{successor.kid}"]
     assert listed[compromised.kid].withdrawn_reason == "leak"
+    assert listed[compromised.kid].credentials == 1
     assert await verify(pool, both, signed.jwt) is VerificationStatus.UNKNOWN_KEY
     async with pool.acquire() as conn:
         verdict = await both.verify(conn, signed.jwt)
@@ -324,6 +325,23 @@ async def test_a_service_holding_only_withdrawn_keys_refuses_to_start(pool: asyn
         await repository.withdraw_key(conn, key.kid, "compromised")
         with pytest.raises(NoSigningKeyError, match="withdrawn"):
             await Issuer(key, BASE).register_key(conn)
+
+
+async def test_a_service_holding_only_keys_scheduled_for_later_refuses_to_start(
+    pool: asyncpg.Pool,
+) -> None:
+    await started(pool)
+    later = IssuerKey.generate()
+    async with pool.acquire() as conn:
+        await repository.register_key(
+            conn,
+            later.kid,
+            later.alg,
+            later.public_jwk(),
+            signs_from=datetime.now(UTC) + timedelta(days=1),
+        )
+        with pytest.raises(NoSigningKeyError, match="scheduled for later"):
+            await Issuer(later, BASE).register_key(conn)
 
 
 async def test_keys_cli_schedules_and_lists(
