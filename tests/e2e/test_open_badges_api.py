@@ -11,6 +11,8 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from services.cli.demo import JourneyResult, run_journey
 from services.cli.stack import Stack
@@ -204,3 +206,40 @@ def test_downloading_an_unknown_credential_is_404(stack: Stack, credential_id: s
 
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+# What an HTTP client can put in a header at all (no CR, LF or non-ASCII).
+_HEADER_CHARS = st.characters(min_codepoint=0x20, max_codepoint=0x7E)
+_QUERY = st.dictionaries(
+    st.sampled_from(["limit", "offset", "since", "other"]),
+    st.one_of(
+        st.integers(min_value=-(2**40), max_value=2**40).map(str),
+        st.text(max_size=40),
+        st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()),
+    ),
+    max_size=4,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(params=_QUERY, authorization=st.one_of(st.none(), st.text(_HEADER_CHARS, max_size=60)))
+def test_hostile_requests_get_a_spec_answer_never_a_server_error(
+    stack: Stack, journey: JourneyResult, params: dict[str, str], authorization: str | None
+) -> None:
+    # A small contract fuzzer: whatever the query and Authorization header, the answer is
+    # 200 with the response shape or an Imsx_StatusInfo 400/401/403, never a 5xx or HTML.
+    token = learner_token(stack, journey, CREDENTIALS)
+    headers = {"authorization": f"Bearer {token}"}
+    if authorization is not None:
+        headers = {"authorization": authorization}
+    response = httpx.get(
+        f"{stack.gateway_url}{API}/credentials", params=params, headers=headers, timeout=10
+    )
+
+    assert response.status_code in (200, 400, 401, 403), response.text
+    body = response.json()
+    if response.status_code == 200:
+        assert set(body) == {"credential", "compactJwsString"}
+        assert int(response.headers["x-total-count"]) >= len(body["compactJwsString"])
+    else:
+        assert body["imsx_codeMajor"] == "failure"
