@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from services.credentials.keys import IssuerKey
+
 SECRET = "x" * 40
 
 
@@ -47,6 +49,10 @@ def test_a_short_dev_secret_is_refused(fresh_database: str, nats_url: str) -> No
     assert "AUTH_JWT_SECRET must be at least 32 characters" in result.stderr
 
 
+ED25519_PEM = IssuerKey.generate("EdDSA").private_pem()
+ES256_PEM = IssuerKey.generate("ES256").private_pem()
+
+
 @pytest.mark.parametrize(
     ("service", "env", "named"),
     [
@@ -56,6 +62,21 @@ def test_a_short_dev_secret_is_refused(fresh_database: str, nats_url: str) -> No
             "credentials",
             {"PUBLIC_BASE_URL": "http://x", "CREDENTIALS_SIGNING_KEY": "not a key"},
             "CREDENTIALS_SIGNING_KEY",
+        ),
+        # An Ed25519 key (what earlier releases generated) signs only by explicit choice.
+        (
+            "credentials",
+            {"PUBLIC_BASE_URL": "http://x", "CREDENTIALS_SIGNING_KEY": ED25519_PEM},
+            "CREDENTIALS_SIGNING_ALG=EdDSA",
+        ),
+        (
+            "credentials",
+            {
+                "PUBLIC_BASE_URL": "http://x",
+                "CREDENTIALS_SIGNING_KEY": ES256_PEM,
+                "CREDENTIALS_SIGNING_ALG": "RS256",
+            },
+            "CREDENTIALS_SIGNING_ALG=RS256",
         ),
     ],
 )
