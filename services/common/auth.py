@@ -319,6 +319,8 @@ def _kid_of(token: str) -> str:
     if not isinstance(kid, str) or not kid:
         raise UnauthenticatedError("invalid bearer token: no key id (kid) in its header")
     return kid
+
+
 def _scopes(claim: object) -> frozenset[str]:
     """The "scope" claim: a space-separated string (RFC 8693/9068); some issuers send a list."""
     if isinstance(claim, str):
