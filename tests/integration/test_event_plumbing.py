@@ -262,6 +262,40 @@ async def test_no_transaction_is_open_while_publishing(
     assert await unpublished(pool) == 0
 
 
+class RecordingRelay(OutboxRelay):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.claimed: list[str] = []
+
+    async def _publish_all(self, rows: list[Any]) -> list[BaseException | None]:
+        self.claimed.extend(str(r["id"]) for r in rows)
+        return await super()._publish_all(rows)
+
+
+async def test_replicas_share_the_outbox_without_sending_a_row_twice(
+    pool: asyncpg.Pool, js: JetStreamContext, nc: Client, fresh_database: str
+) -> None:
+    options = RelayOptions(batch=7, fallback_poll_seconds=3600)
+    relays = [RecordingRelay(pool, nc, fresh_database, options) for _ in range(3)]
+    tasks = [asyncio.create_task(r.run()) for r in relays]
+    try:
+        ids: list[str] = []
+        for burst in range(10):
+            async with pool.acquire() as conn, conn.transaction():
+                ids += [await enqueue(conn, succeeded(f"b{burst}"), source="t") for _ in range(20)]
+        await eventually(lambda: _count_is(js, 200))
+        await eventually(lambda: _unpublished_is(pool, 0))
+    finally:
+        for task in tasks:
+            task.cancel()
+    claims = [event_id for r in relays for event_id in r.claimed]
+    assert sorted(claims) == sorted(ids)  # each row claimed by exactly one relay, once
+
+
+async def _unpublished_is(pool: asyncpg.Pool, n: int) -> bool:
+    return await unpublished(pool) == n
+
+
 async def test_a_row_that_cannot_be_published_is_parked_and_the_rest_go_out(
     pool: asyncpg.Pool,
     js: JetStreamContext,
