@@ -17,7 +17,10 @@ import pytest
 from google.protobuf.message import Message
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from opentelemetry import metrics as otel_metrics
 from opentelemetry import trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader, NumberDataPoint
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -302,6 +305,7 @@ async def test_a_row_that_cannot_be_published_is_parked_and_the_rest_go_out(
     nc: Client,
     fresh_database: str,
     caplog: pytest.LogCaptureFixture,
+    metric_reader: InMemoryMetricReader,
 ) -> None:
     """Finding 3: one row that could never publish blocked every row behind it, forever,
     with a warning and no stack trace; attempts and last_error were never written."""
@@ -313,6 +317,7 @@ async def test_a_row_that_cannot_be_published_is_parked_and_the_rest_go_out(
             "UPDATE outbox SET subject = 'upskill.nowhere.x' WHERE id = $1", poisoned
         )
         after = await enqueue(conn, succeeded("after"), source="test")
+    parked_before = counted(metric_reader, "upskill.outbox.parked", subject="upskill.nowhere.x")
     options = RelayOptions(max_attempts=3, first_retry_seconds=0.0, publish_timeout_seconds=5)
     relay = OutboxRelay(pool, nc, fresh_database, options)
 
@@ -331,6 +336,8 @@ async def test_a_row_that_cannot_be_published_is_parked_and_the_rest_go_out(
     [parked_log] = [r for r in caplog.records if "parked event" in r.getMessage()]
     assert poisoned in parked_log.getMessage()
     assert parked_log.exc_info is not None  # logged with its stack trace
+    parked_after = counted(metric_reader, "upskill.outbox.parked", subject="upskill.nowhere.x")
+    assert parked_after == parked_before + 1
     # Parked means left alone: nothing more is claimed, the good rows are done.
     assert await relay.drain_once() == 0
     for event_id in (before, after):
@@ -546,6 +553,33 @@ async def test_a_message_that_keeps_failing_is_dead_lettered_after_max_deliverie
         assert await effects(pool) == []
     finally:
         task.cancel()
+
+
+@pytest.fixture(scope="module")
+def metric_reader() -> InMemoryMetricReader:
+    """Reads this process's metrics (services.common.metrics), installing a meter provider
+    for it: nothing in the test process installs one otherwise."""
+    reader = InMemoryMetricReader()
+    if isinstance(otel_metrics.get_meter_provider(), MeterProvider):
+        pytest.skip("a meter provider is already installed in this process")
+    otel_metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+    return reader
+
+
+def counted(reader: InMemoryMetricReader, name: str, **attributes: str) -> int:
+    data = reader.get_metrics_data()
+    total = 0
+    for resource in data.resource_metrics if data else []:
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                if metric.name != name:
+                    continue
+                for point in metric.data.data_points:
+                    if not isinstance(point, NumberDataPoint):
+                        continue
+                    if attributes.items() <= dict(point.attributes or {}).items():
+                        total += int(point.value)
+    return total
 
 
 @pytest.fixture(scope="module")
