@@ -58,7 +58,6 @@ class ServiceRuntime:
     nc: Client
     js: JetStreamContext
     verifier: TokenVerifier
-    retention: RetentionSettings
     pruner: Pruner
     background: list[Coroutine[Any, Any, None]] = field(default_factory=list)
     consumers: list[EventConsumer] = field(default_factory=list)
@@ -91,7 +90,7 @@ async def _start_runtime(name: str, default_port: int) -> ServiceRuntime:
     await jetstream.ensure_stream(js, name, max_age_seconds=retention.stream_max_age_seconds)
     await jetstream.ensure_dlq_stream(js, max_age_seconds=retention.dlq_max_age_seconds)
     pruner = Pruner(pool, retention.prune_interval_seconds, common_jobs(retention))
-    runtime = ServiceRuntime(name, settings, pool, nc, js, TokenVerifier(auth), retention, pruner)
+    runtime = ServiceRuntime(name, settings, pool, nc, js, TokenVerifier(auth), pruner)
     runtime.run_in_background(OutboxRelay(pool, nc, settings.database_url).run())
     # A service adds its own rules (runtime.pruner.add) while it is built, before this runs.
     runtime.run_in_background(pruner.run())

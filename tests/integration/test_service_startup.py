@@ -88,3 +88,27 @@ def test_service_settings_read_after_connecting_still_fail_cleanly(
     assert result.returncode == 2, result.stderr
     assert named in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("service", "env", "named"),
+    [
+        # Before connecting to anything: no database or NATS is needed to refuse these.
+        ("catalog", {"INBOX_RETENTION_HOURS": "24"}, "INBOX_RETENTION_HOURS"),
+        ("enrollment", {"OUTBOX_RETENTION_HOURS": "1"}, "OUTBOX_RETENTION_HOURS"),
+        ("payments", {"WEBHOOK_PAYLOAD_RETENTION_HOURS": "24"}, "WEBHOOK_PAYLOAD_RETENTION_HOURS"),
+    ],
+)
+def test_a_retention_too_short_for_its_guarantee_stops_start_up(
+    service: str, env: dict[str, str], named: str
+) -> None:
+    base = {
+        "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
+        "NATS_URL": "nats://127.0.0.1:1",
+        "AUTH_JWT_SECRET": SECRET,
+        "STRIPE_WEBHOOK_SECRET": "whsec_x",
+    }
+    result = start(service, base | env)
+    assert result.returncode == 2, result.stderr
+    assert named in result.stderr
+    assert "Traceback" not in result.stderr
