@@ -58,7 +58,7 @@ async def test_a_failed_then_retried_delivery_is_two_process_spans_the_first_an_
 
     failed, succeeded_span = sorted(
         _process_spans(exporter, event_id),
-        key=lambda s: int(str((s.attributes or {})["messaging.message.delivery_count"])),
+        key=lambda s: int(str((s.attributes or {})["upskill.message.delivery_count"])),
     )
     for span in (failed, succeeded_span):
         assert span.name == f"process {SUCCEEDED_SUBJECT}"
