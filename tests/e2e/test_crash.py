@@ -144,14 +144,6 @@ def test_kill_9_nats_while_a_payment_is_in_flight(stack: Stack, http: httpx.Clie
     ).json()
 
     stack.nats.kill()
-    # Health (finding 17): every service reports the outage; the gateway stays in rotation.
-    wait_for(
-        "every service NOT_SERVING without NATS",
-        lambda: (
-            set(http.get("/health/dependencies").json()["dependencies"].values()) == {"NOT_SERVING"}
-        ),
-    )
-    assert http.get("/readyz").status_code == 200
     paid = http.post(
         enrollment["checkout_url"].replace(stack.gateway_url, ""),
         data={"card_number": "4242424242424242"},
@@ -169,11 +161,6 @@ def test_kill_9_nats_while_a_payment_is_in_flight(stack: Stack, http: httpx.Clie
     )
 
     stack.nats.start()
-    wait_for(
-        "every service SERVING again once NATS is back",
-        lambda: http.get("/health/dependencies").json()["status"] == "ok",
-        timeout=60,
-    )
 
     def credential_id() -> str:
         body = http.get(f"/api/v1/enrollments/{enrollment['id']}", headers=learner).json()

@@ -17,7 +17,7 @@ import pytest
 
 from services.common import healthcheck
 from services.common.embedded import EmbeddedNats, EmbeddedPostgres, free_port
-from tests.e2e.test_crash import wait_for
+from tests.polling import eventually
 
 SECRET = "h" * 40
 NOT_SERVING = "gRPC health: NOT_SERVING"
@@ -63,7 +63,7 @@ def catalog(
             cwd=Path(__file__).resolve().parents[2],
         )
     try:
-        wait_for("catalog to serve", lambda: healthcheck.check(addr) is None, timeout=60)
+        eventually(lambda: healthcheck.check(addr) is None, within=60, what="catalog to serve")
         yield addr, proc
     finally:
         proc.terminate()
@@ -85,11 +85,19 @@ def test_not_serving_without_postgres_and_serving_again_after(
 
     pg.kill()
     try:
-        wait_for("NOT_SERVING without PostgreSQL", lambda: _status(addr) == NOT_SERVING)
+        eventually(
+            lambda: _status(addr),
+            until=lambda s: s == NOT_SERVING,
+            what="NOT_SERVING without PostgreSQL",
+        )
         assert proc.poll() is None  # alive: readiness, not liveness, reports the outage
     finally:
         pg.start()
-    wait_for("SERVING once PostgreSQL is back", lambda: _status(addr) == "SERVING")
+    eventually(
+        lambda: _status(addr),
+        until=lambda s: s == "SERVING",
+        what="SERVING once PostgreSQL is back",
+    )
     assert proc.poll() is None
 
 
@@ -102,9 +110,16 @@ def test_not_serving_without_nats_and_serving_again_after(
 
     nats.kill()
     try:
-        wait_for("NOT_SERVING without NATS", lambda: _status(addr) == NOT_SERVING)
+        eventually(
+            lambda: _status(addr), until=lambda s: s == NOT_SERVING, what="NOT_SERVING without NATS"
+        )
         assert proc.poll() is None
     finally:
         nats.start()
-    wait_for("SERVING once NATS is back", lambda: _status(addr) == "SERVING", timeout=60)
+    eventually(
+        lambda: _status(addr),
+        until=lambda s: s == "SERVING",
+        what="SERVING once NATS is back",
+        within=60,
+    )
     assert proc.poll() is None
