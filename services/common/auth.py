@@ -292,7 +292,9 @@ def _kid_of(token: str) -> str:
     try:
         kid = jwt.get_unverified_header(token).get("kid")
     except jwt.PyJWTError as exc:
-        raise UnauthenticatedError(f"invalid bearer token: {exc}") from None
+        # PyJWT's text goes to the log; the caller gets a stable sentence.
+        log.info("bearer token refused: %s: %s", type(exc).__name__, exc)
+        raise UnauthenticatedError("invalid bearer token") from None
     if not isinstance(kid, str) or not kid:
         raise UnauthenticatedError("invalid bearer token: no key id (kid) in its header")
     return kid
