@@ -314,6 +314,7 @@ def _kid_of(token: str) -> str:
     try:
         kid = jwt.get_unverified_header(token).get("kid")
     except jwt.PyJWTError as exc:
+        # PyJWT's text goes to the log; the caller gets a stable sentence.
         log.info("bearer token refused: %s: %s", type(exc).__name__, exc)
         raise UnauthenticatedError("invalid bearer token") from None
     if not isinstance(kid, str) or not kid:

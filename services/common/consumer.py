@@ -159,7 +159,8 @@ class EventConsumer:
                 "messaging.destination.name": msg.subject,
                 "messaging.consumer.group.name": self.name,
                 "messaging.message.id": envelope.id,
-                "messaging.message.delivery_count": delivered,
+                # Ours: semconv has no system-neutral delivery count.
+                "upskill.message.delivery_count": delivered,
             },
             # Failures are recorded below, where we know which kind they are.
             record_exception=False,

@@ -63,7 +63,7 @@ def catalog(
             cwd=Path(__file__).resolve().parents[2],
         )
     try:
-        eventually(lambda: healthcheck.check(addr) is None, what="catalog to serve", within=60)
+        eventually(lambda: healthcheck.check(addr) is None, within=60, what="catalog to serve")
         yield addr, proc
     finally:
         proc.terminate()
@@ -85,11 +85,19 @@ def test_not_serving_without_postgres_and_serving_again_after(
 
     pg.kill()
     try:
-        eventually(lambda: _status(addr) == NOT_SERVING, what="NOT_SERVING without PostgreSQL")
+        eventually(
+            lambda: _status(addr),
+            until=lambda s: s == NOT_SERVING,
+            what="NOT_SERVING without PostgreSQL",
+        )
         assert proc.poll() is None  # alive: readiness, not liveness, reports the outage
     finally:
         pg.start()
-    eventually(lambda: _status(addr) == "SERVING", what="SERVING once PostgreSQL is back")
+    eventually(
+        lambda: _status(addr),
+        until=lambda s: s == "SERVING",
+        what="SERVING once PostgreSQL is back",
+    )
     assert proc.poll() is None
 
 
@@ -102,9 +110,16 @@ def test_not_serving_without_nats_and_serving_again_after(
 
     nats.kill()
     try:
-        eventually(lambda: _status(addr) == NOT_SERVING, what="NOT_SERVING without NATS")
+        eventually(
+            lambda: _status(addr), until=lambda s: s == NOT_SERVING, what="NOT_SERVING without NATS"
+        )
         assert proc.poll() is None
     finally:
         nats.start()
-    eventually(lambda: _status(addr) == "SERVING", what="SERVING once NATS is back", within=60)
+    eventually(
+        lambda: _status(addr),
+        until=lambda s: s == "SERVING",
+        what="SERVING once NATS is back",
+        within=60,
+    )
     assert proc.poll() is None
