@@ -26,7 +26,7 @@ from opentelemetry.instrumentation.grpc import aio_server_interceptor
 from services.common import db, jetstream
 from services.common.auth import AuthSettings, TokenVerifier
 from services.common.consumer import EventConsumer, Subscription
-from services.common.health import DependencyHealth, nats_probe, postgres_probe
+from services.common.health import LIVENESS, SERVING, DependencyHealth, nats_probe, postgres_probe
 from services.common.interceptors import ServiceInterceptor
 from services.common.logs import setup_logging
 from services.common.relay import OutboxRelay
@@ -67,7 +67,13 @@ class ServiceRuntime:
         return self.verifier.service_token(self.name)
 
     def consume(self, subscriptions: list[Subscription]) -> EventConsumer:
-        consumer = EventConsumer(self.name, self.pool, self.js, subscriptions)
+        consumer = EventConsumer(
+            self.name,
+            self.pool,
+            self.js,
+            subscriptions,
+            stream_replicas=self.settings.nats_stream_replicas,
+        )
         self.consumers.append(consumer)
         self.background.append(consumer.run())
         return consumer
@@ -88,8 +94,13 @@ async def _start_runtime(name: str, default_port: int) -> ServiceRuntime:
     if applied:
         log.info("migrations applied: %s", ", ".join(applied))
     nc, js = await _retry(lambda: jetstream.connect(settings.nats_url, name), "NATS")
-    await jetstream.ensure_stream(js, name, max_age_seconds=retention.stream_max_age_seconds)
-    await jetstream.ensure_dlq_stream(js, max_age_seconds=retention.dlq_max_age_seconds)
+    replicas = settings.nats_stream_replicas
+    await jetstream.ensure_stream(
+        js, name, max_age_seconds=retention.stream_max_age_seconds, replicas=replicas
+    )
+    await jetstream.ensure_dlq_stream(
+        js, max_age_seconds=retention.dlq_max_age_seconds, replicas=replicas
+    )
     pruner = Pruner(pool, retention.prune_interval_seconds, common_jobs(retention))
     runtime = ServiceRuntime(name, settings, pool, nc, js, TokenVerifier(auth), retention, pruner)
     runtime.run_in_background(OutboxRelay(pool, nc, settings.database_url).run())
@@ -147,6 +158,9 @@ async def serve(
     if port == 0:
         raise RuntimeError(f"cannot listen on {runtime.settings.listen_addr}")
     await server.start()
+    # Alive (and started: migrations applied, streams there) from here on, whatever the
+    # dependencies do; readiness ("") follows them below.
+    await health_servicer.set(LIVENESS, SERVING)
     # SERVING only while PostgreSQL and NATS answer: checked now, then every few seconds.
     dependencies = DependencyHealth(
         health_servicer,
