@@ -42,6 +42,14 @@ NATS_FLUSH_SECONDS = 2
 
 AddServicer = Callable[[Any, grpc.aio.Server], None]
 
+# A client connection is closed (GOAWAY, in-flight calls finish) after about five minutes:
+# the caller then resolves the peer's name again and spreads its calls over the replicas
+# that exist now, including those an autoscaler added since. No RPC here streams.
+SERVER_OPTIONS = [
+    ("grpc.max_connection_age_ms", 300_000),
+    ("grpc.max_connection_age_grace_ms", 30_000),
+]
+
 
 @dataclass
 class Servicer:
@@ -146,7 +154,9 @@ async def serve(
     policies: dict[str, Any] = {}
     for s in servicers:
         policies.update(policies_of(s.implementation, s.full_name))
-    server = grpc.aio.server(interceptors=server_interceptors(runtime.verifier, policies))
+    server = grpc.aio.server(
+        interceptors=server_interceptors(runtime.verifier, policies), options=SERVER_OPTIONS
+    )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for s in servicers:

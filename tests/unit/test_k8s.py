@@ -310,6 +310,8 @@ def test_each_deployment_has_its_service_pdb_and_autoscaler(
         port = services[name]["spec"]["ports"][0]
         assert _selects({"matchLabels": services[name]["spec"]["selector"]}, labels)
         assert port["port"] == DEFAULT_PORTS[name]
+        # gRPC peers are headless: callers balance per call over the ready pods.
+        assert (services[name]["spec"].get("clusterIP") == "None") == (name in GRPC_SERVICES)
         assert port["targetPort"] == container(d)["ports"][0]["name"]
         assert _selects(pdbs[name]["spec"]["selector"], labels)
         assert pdbs[name]["spec"]["maxUnavailable"] == 1
