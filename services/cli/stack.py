@@ -86,6 +86,7 @@ CONFIG_VARS = frozenset(
         "LOCAL_WEBHOOK_URL",
         "PLATFORM_FEE_BPS",
         "CREDENTIALS_SIGNING_KEY",
+        "NATS_STREAM_REPLICAS",
     }
 )
 SECRETS_FILE = "dev-secrets.json"
