@@ -10,6 +10,8 @@ inspect and replay dead letters.
     upskill outbox [--database-url URL] retry (--seq N | --all)
     upskill refunds [--enrollment-id ID] [--json]
     upskill reconcile [--payments-db URL --enrollment-db URL --credentials-db URL] [--repair]
+    upskill keygen [--alg ES256|RS256|EdDSA]
+    upskill keys (list | schedule | withdraw)   see services/cli/keys.py
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from dataclasses import asdict
 from pathlib import Path
 from types import FrameType
 
+from services.cli import keys as keys_cli
 from services.common.auth import Role, mint_dev_token
 from services.common.embedded import EmbeddedServerError
-from services.credentials.keys import IssuerKey
+from services.credentials.keys import ALGORITHMS, DEFAULT_ALG, IssuerKey
 
 log = logging.getLogger("upskill")
 
@@ -69,10 +72,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dev.add_argument("--ready-timeout", type=float, default=READY_TIMEOUT_SECONDS)
 
-    sub.add_parser(
+    keygen = sub.add_parser(
         "keygen",
-        help="print a new Ed25519 private key (PEM) for CREDENTIALS_SIGNING_KEY",
+        help="print a new private key (PEM) for CREDENTIALS_SIGNING_KEY (EC P-256, ES256)",
     )
+    keygen.add_argument(
+        "--alg",
+        choices=ALGORITHMS,
+        default=DEFAULT_ALG,
+        help="ES256 (default) or RS256 are what every Open Badges 3.0 verifier accepts; "
+        "EdDSA also needs CREDENTIALS_SIGNING_ALG=EdDSA",
+    )
+    keys_cli.add_parser(sub, Path(data_dir_default))
 
     token = sub.add_parser("token", help="print a dev-mode JWT (AUTH_MODE=dev)")
     token.add_argument("--role", required=True, choices=[r.value for r in Role])
@@ -80,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--email", default="")
     token.add_argument("--provider-id", default="", help="required with --role provider")
     token.add_argument("--ttl", type=int, default=12 * 3600, help="lifetime in seconds")
+    token.add_argument(
+        "--scope",
+        default="",
+        help="space-separated OAuth 2.0 scopes, e.g. the Open Badges API's "
+        "https://purl.imsglobal.org/spec/ob/v3p0/scope/credential.readonly",
+    )
     token.add_argument(
         "--data-dir",
         type=Path,
@@ -184,8 +201,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "dev":
             return cmd_dev(args)
         if args.command == "keygen":
-            print(IssuerKey.generate().private_pem(), end="")
+            print(IssuerKey.generate(args.alg).private_pem(), end="")
             return 0
+        if args.command == "keys":
+            return keys_cli.run(args, _credentials_database_url(args))
         if args.command == "token":
             return cmd_token(args, parser)
         if args.command == "demo":
@@ -198,7 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_refunds(args)
         if args.command == "reconcile":
             return cmd_reconcile(args)
-    except CliError as exc:
+    except (CliError, keys_cli.KeysError) as exc:
         print(f"upskill: error: {exc}", file=sys.stderr)
         return 1
     parser.error(f"unknown command {args.command}")
@@ -237,6 +256,7 @@ def cmd_token(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         email=args.email,
         provider_id=args.provider_id,
         ttl_seconds=args.ttl,
+        scope=args.scope,
     )
     print(token)
     return 0
@@ -310,6 +330,20 @@ def _nats_url(args: argparse.Namespace) -> str:
     raise CliError(
         f"no NATS to talk to: set NATS_URL (or --nats-url), or start `upskill dev` "
         f"(no running one found in {args.data_dir})"
+    )
+
+
+def _credentials_database_url(args: argparse.Namespace) -> str:
+    if args.database_url:
+        return str(args.database_url)
+    if os.environ.get("CREDENTIALS_DATABASE_URL"):
+        return os.environ["CREDENTIALS_DATABASE_URL"]
+    running = _running_dev(args.data_dir)
+    if running and running.get("credentials_database_url"):
+        return str(running["credentials_database_url"])
+    raise CliError(
+        "no credentials database: set CREDENTIALS_DATABASE_URL (or --database-url), or "
+        f"start `upskill dev` (no running one found in {args.data_dir})"
     )
 
 
@@ -526,6 +560,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
                     "gateway_url": stack.gateway_url,
                     "nats_url": stack.nats_url,
                     "database_url": stack.database.dsn,
+                    "credentials_database_url": stack.database_urls.get("credentials", ""),
                     "ports": stack.ports,
                 },
                 indent=2,

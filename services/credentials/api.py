@@ -103,8 +103,8 @@ class CredentialsApi(credentials_service_pb2_grpc.CredentialsServiceServicer):
         self, request: pb.GetJwksRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetJwksResponse:
         async with self._pool.acquire() as conn:
-            keys = await repository.public_keys(conn)
-        return pb.GetJwksResponse(jwks_json=json.dumps({"keys": keys}))
+            jwks = await self._issuer.jwks(conn)
+        return pb.GetJwksResponse(jwks_json=json.dumps(jwks))
 
     @rpc(public=True)
     async def GetStatusList(

@@ -32,6 +32,8 @@ _MACHINE_PREFIXES = (
     "/webhooks/",
     "/.well-known/",
     "/status-lists/",
+    "/keys/",
+    "/ims/",
     "/healthz",
     "/readyz",
     "/health/",

@@ -4,7 +4,9 @@ Rows are claimed with a short lease (FOR UPDATE SKIP LOCKED, then next_attempt_a
 past the HTTP timeout) so replicas share the work without holding a transaction open
 across an HTTP call; a worker that dies mid-POST simply lets the lease run out. Failures
 are retried with exponential back-off until the endpoint answers 2xx. Each attempt is
-signed afresh, because the receiver rejects signatures older than five minutes.
+signed afresh, because the receiver rejects signatures older than five minutes. The loop
+that wakes it (NOTIFY on insert, a fallback poll) is the shared one in
+services/common/wakeup.py.
 """
 
 from __future__ import annotations

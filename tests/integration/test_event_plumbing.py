@@ -18,6 +18,7 @@ from google.protobuf.message import Message
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from opentelemetry import trace
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader, NumberDataPoint
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -254,12 +255,47 @@ async def test_no_transaction_is_open_while_publishing(
     assert await unpublished(pool) == 0
 
 
+class RecordingRelay(OutboxRelay):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.claimed: list[str] = []
+
+    async def _publish_all(self, rows: list[Any]) -> list[BaseException | None]:
+        self.claimed.extend(str(r["id"]) for r in rows)
+        return await super()._publish_all(rows)
+
+
+async def test_replicas_share_the_outbox_without_sending_a_row_twice(
+    pool: asyncpg.Pool, js: JetStreamContext, nc: Client, fresh_database: str
+) -> None:
+    options = RelayOptions(batch=7, fallback_poll_seconds=3600)
+    relays = [RecordingRelay(pool, nc, fresh_database, options) for _ in range(3)]
+    tasks = [asyncio.create_task(r.run()) for r in relays]
+    try:
+        ids: list[str] = []
+        for burst in range(10):
+            async with pool.acquire() as conn, conn.transaction():
+                ids += [await enqueue(conn, succeeded(f"b{burst}"), source="t") for _ in range(20)]
+        await eventually(lambda: _count_is(js, 200))
+        await eventually(lambda: _unpublished_is(pool, 0))
+    finally:
+        for task in tasks:
+            task.cancel()
+    claims = [event_id for r in relays for event_id in r.claimed]
+    assert sorted(claims) == sorted(ids)  # each row claimed by exactly one relay, once
+
+
+async def _unpublished_is(pool: asyncpg.Pool, n: int) -> bool:
+    return await unpublished(pool) == n
+
+
 async def test_a_row_that_cannot_be_published_is_parked_and_the_rest_go_out(
     pool: asyncpg.Pool,
     js: JetStreamContext,
     nc: Client,
     fresh_database: str,
     caplog: pytest.LogCaptureFixture,
+    metric_reader: InMemoryMetricReader,
 ) -> None:
     """Finding 3: one row that could never publish blocked every row behind it, forever,
     with a warning and no stack trace; attempts and last_error were never written."""
@@ -271,6 +307,7 @@ async def test_a_row_that_cannot_be_published_is_parked_and_the_rest_go_out(
             "UPDATE outbox SET subject = 'upskill.nowhere.x' WHERE id = $1", poisoned
         )
         after = await enqueue(conn, succeeded("after"), source="test")
+    parked_before = counted(metric_reader, "upskill.outbox.parked", subject="upskill.nowhere.x")
     options = RelayOptions(max_attempts=3, first_retry_seconds=0.0, publish_timeout_seconds=5)
     relay = OutboxRelay(pool, nc, fresh_database, options)
 
@@ -289,6 +326,8 @@ async def test_a_row_that_cannot_be_published_is_parked_and_the_rest_go_out(
     [parked_log] = [r for r in caplog.records if "parked event" in r.getMessage()]
     assert poisoned in parked_log.getMessage()
     assert parked_log.exc_info is not None  # logged with its stack trace
+    parked_after = counted(metric_reader, "upskill.outbox.parked", subject="upskill.nowhere.x")
+    assert parked_after == parked_before + 1
     # Parked means left alone: nothing more is claimed, the good rows are done.
     assert await relay.drain_once() == 0
     for event_id in (before, after):
@@ -504,6 +543,22 @@ async def test_a_message_that_keeps_failing_is_dead_lettered_after_max_deliverie
         assert await effects(pool) == []
     finally:
         task.cancel()
+
+
+def counted(reader: InMemoryMetricReader, name: str, **attributes: str) -> int:
+    data = reader.get_metrics_data()
+    total = 0
+    for resource in data.resource_metrics if data else []:
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                if metric.name != name:
+                    continue
+                for point in metric.data.data_points:
+                    if not isinstance(point, NumberDataPoint):
+                        continue
+                    if attributes.items() <= dict(point.attributes or {}).items():
+                        total += int(point.value)
+    return total
 
 
 @pytest.fixture(scope="module")

@@ -356,7 +356,7 @@ async def test_enrollments_walk_exactly_in_every_scope(enrollment_db: asyncpg.Po
 async def credential_db(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
     pool = await migrated_pool(fresh_database, "services.credentials")
     async with pool.acquire() as conn:
-        await credentials.register_key(conn, "k1", {"kty": "OKP"})
+        await credentials.register_key(conn, "k1", "ES256", {"kty": "EC"})
     yield pool
     await pool.close()
 
@@ -364,7 +364,7 @@ async def credential_db(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
 async def _add_credential(
     conn: asyncpg.Connection, learner: str, program: tuple[str, str], at: datetime
 ) -> Row:
-    list_id, index = await credentials.allocate_status_index(conn)
+    list_id, index = await credentials.allocate_status_index(conn, program[1], "Provider")
     record = credentials.CredentialRecord(
         id=str(uuid.uuid4()),
         enrollment_id=str(uuid.uuid4()),

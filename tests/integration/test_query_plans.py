@@ -308,9 +308,12 @@ async def test_credentials_queries_use_indexes(fresh_database: str) -> None:
             "credentials_enrollment_id_key",
         )
         async with pool.acquire() as conn:
-            await conn.execute("INSERT INTO status_lists (id, size) VALUES ('revocation-1', 16)")
+            await conn.execute(
+                """INSERT INTO status_lists (id, size, capacity, provider_id, issuer_name)
+                   VALUES ('revocation-1', 16, 8, gen_random_uuid(), 'p')"""
+            )
         assert_served(
-            await x.explain(lambda c: credentials.revoked_indexes(c, "revocation-1")),
+            await x.explain(lambda c: credentials.status_list(c, "revocation-1")),
             "status_lists_pkey",
             "credentials_status_list_id_status_index_key",
         )

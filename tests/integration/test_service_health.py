@@ -2,7 +2,8 @@
 
 One real service process (catalog) on a PostgreSQL and a NATS of this module's own,
 which the test stops and restarts: the service turns NOT_SERVING while either is gone,
-SERVING again once it is back, and stays alive throughout (no restart needed).
+SERVING again once it is back, and stays alive throughout (no restart needed): the
+`liveness` health name that Kubernetes' liveness probe asks for stays SERVING.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 
 from services.common import healthcheck
 from services.common.embedded import EmbeddedNats, EmbeddedPostgres, free_port
+from services.common.health import LIVENESS
 from tests.polling import eventually
 
 SECRET = "h" * 40
@@ -63,7 +65,7 @@ def catalog(
             cwd=Path(__file__).resolve().parents[2],
         )
     try:
-        eventually(lambda: healthcheck.check(addr) is None, what="catalog to serve", within=60)
+        eventually(lambda: healthcheck.check(addr) is None, within=60, what="catalog to serve")
         yield addr, proc
     finally:
         proc.terminate()
@@ -82,14 +84,25 @@ def test_not_serving_without_postgres_and_serving_again_after(
     pg, _ = servers
     addr, proc = catalog
     assert _status(addr) == "SERVING"
+    assert healthcheck.check(addr, service=LIVENESS) is None
 
     pg.kill()
     try:
-        eventually(lambda: _status(addr) == NOT_SERVING, what="NOT_SERVING without PostgreSQL")
+        eventually(
+            lambda: _status(addr),
+            until=lambda s: s == NOT_SERVING,
+            what="NOT_SERVING without PostgreSQL",
+        )
         assert proc.poll() is None  # alive: readiness, not liveness, reports the outage
+        # What Kubernetes' liveness probe asks: still SERVING, so no restart.
+        assert healthcheck.check(addr, service=LIVENESS) is None
     finally:
         pg.start()
-    eventually(lambda: _status(addr) == "SERVING", what="SERVING once PostgreSQL is back")
+    eventually(
+        lambda: _status(addr),
+        until=lambda s: s == "SERVING",
+        what="SERVING once PostgreSQL is back",
+    )
     assert proc.poll() is None
 
 
@@ -102,9 +115,17 @@ def test_not_serving_without_nats_and_serving_again_after(
 
     nats.kill()
     try:
-        eventually(lambda: _status(addr) == NOT_SERVING, what="NOT_SERVING without NATS")
+        eventually(
+            lambda: _status(addr), until=lambda s: s == NOT_SERVING, what="NOT_SERVING without NATS"
+        )
         assert proc.poll() is None
+        assert healthcheck.check(addr, service=LIVENESS) is None
     finally:
         nats.start()
-    eventually(lambda: _status(addr) == "SERVING", what="SERVING once NATS is back", within=60)
+    eventually(
+        lambda: _status(addr),
+        until=lambda s: s == "SERVING",
+        what="SERVING once NATS is back",
+        within=60,
+    )
     assert proc.poll() is None

@@ -259,3 +259,13 @@ async def test_a_broken_jwks_refuses_tokens_without_crashing(body: bytes) -> Non
             await verifier.authenticate(issued())
     finally:
         server.shutdown()
+
+
+@pytest.mark.parametrize("token", ["not-a-jwt", "a.b.c", "e30.e30.", issued(kid="")])
+async def test_a_malformed_token_is_refused_with_a_stable_message(
+    verifier: TokenVerifier, token: str
+) -> None:
+    with pytest.raises(UnauthenticatedError) as refused:
+        await verifier.authenticate(token)
+    assert refused.value.message.startswith("invalid bearer token")
+    assert "Error" not in refused.value.message  # no exception class names
