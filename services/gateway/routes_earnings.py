@@ -1,4 +1,5 @@
-"""/api/v1/providers/{id}/earnings: what a provider earned, from payments' payouts ledger.
+"""/api/v1/providers/{id}/earnings and /payout-account: what a provider earned, from
+payments' payouts ledger, and the Stripe Connect account its share is paid to.
 
 The totals and the CSV statement read the same ledger lines, so they always agree.
 """
@@ -20,7 +21,7 @@ from services.gateway import mapping
 from services.gateway.clients import invoke
 from services.gateway.dependencies import Caller, ClientsDep, resource_id, uuid_path
 from services.gateway.problems import FieldError, ProblemError, problem_responses
-from services.gateway.schemas import Earnings
+from services.gateway.schemas import Earnings, PayoutAccountLink
 
 router = APIRouter(prefix="/api/v1/providers", tags=["earnings"])
 
@@ -186,3 +187,27 @@ def _csv_line(values: tuple[str, ...]) -> str:
     out = io.StringIO()
     csv.writer(out, lineterminator="\r\n").writerow(values)
     return out.getvalue()
+
+
+@router.post(
+    "/{provider_id}/payout-account",
+    response_model=PayoutAccountLink,
+    responses=problem_responses(401, 403, 404, 409, 502, 503),
+    summary="The provider's payout (Connect) account and a link to onboard it",
+    description=(
+        "Made on the first call (one account per provider); every call returns a fresh"
+        " onboarding link. Once it exists, the provider's checkouts are destination charges:"
+        " the platform keeps its fee (PLATFORM_FEE_BPS) and the rest goes to the account."
+    ),
+)
+async def payout_account(
+    provider_id: ProviderId, caller: Caller, clients: ClientsDep
+) -> PayoutAccountLink:
+    reply = await invoke(
+        clients.payments.CreatePayoutAccountLink,
+        payments_service_pb2.CreatePayoutAccountLinkRequest(
+            provider_id=resource_id(provider_id, "provider")
+        ),
+        token=caller.token,
+    )
+    return PayoutAccountLink(account_id=reply.account_id, url=reply.url)

@@ -441,3 +441,8 @@ class Earnings(BaseModel):
     programs: list[EarningsTotal] = Field(description="One per program and currency")
 
     model_config = ConfigDict(populate_by_name=True)
+
+
+class PayoutAccountLink(BaseModel):
+    account_id: str = Field(description="The provider's connected account (acct_...)")
+    url: str = Field(description="Where the provider completes onboarding; short-lived")

@@ -62,6 +62,7 @@ async def build(
         gateway,
         ttl_seconds=settings.effective_ttl_seconds,
         public_base_url=settings.public_base_url,
+        fee_bps=settings.platform_fee_bps,
     )
     sweeps: list[Sweep] = [opener.expire_unopened]
     if local is not None:
@@ -87,6 +88,8 @@ async def build(
         WebhookHandler(runtime.pool, settings.webhook_secret, settings.platform_fee_bps),
         local,
         earnings_hold=timedelta(days=settings.refund_window_days),
+        gateway=gateway,
+        public_base_url=settings.public_base_url,
     )
     return [
         Servicer(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +18,7 @@ from services.common.errors import (
     InvalidArgumentError,
     NotFoundError,
     PermissionDeniedError,
+    UnavailableError,
 )
 from services.common.paging import Page
 from services.common.rpc import rpc
@@ -32,6 +34,7 @@ from services.payments.convert import (
     session_to_pb,
 )
 from services.payments.domain import Payment
+from services.payments.gateways import CheckoutGateway, GatewayError, GatewayUnavailableError
 from services.payments.local_gateway import LocalGateway
 from services.payments.refunds import request_refund
 from services.payments.stripe_events import SessionSnapshot
@@ -56,7 +59,11 @@ class PaymentsApi(payments_service_pb2_grpc.PaymentsServiceServicer):
         webhooks: WebhookHandler,
         local: LocalGateway | None,
         earnings_hold: timedelta = timedelta(days=14),
+        gateway: CheckoutGateway | None = None,
+        public_base_url: str = "",
     ) -> None:
+        self._gateway = gateway
+        self._public_base_url = public_base_url.rstrip("/")
         self._earnings_hold = earnings_hold
         self._pool = pool
         self._opener = opener
@@ -220,6 +227,36 @@ class PaymentsApi(payments_service_pb2_grpc.PaymentsServiceServicer):
         return pb.ListLedgerLinesResponse(
             lines=[ledger_line_to_pb(line) for line in lines[:size]], next_page_token=next_token
         )
+
+    @rpc(Role.ADMIN, Role.PROVIDER)
+    async def CreatePayoutAccountLink(
+        self, request: pb.CreatePayoutAccountLinkRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreatePayoutAccountLinkResponse:
+        """The provider's connected account (made on first call) and a link to onboard it;
+        from then on its programs' checkouts are destination charges."""
+        _check_provider_books(authenticated(), request.provider_id)
+        if self._gateway is None:
+            raise FailedPreconditionError("this payments service has no gateway")
+        async with self._pool.acquire() as conn:
+            account_id = await repository.payout_account(conn, request.provider_id)
+        if not account_id:
+            made = await _gateway_call(self._gateway.create_payout_account(request.provider_id))
+            async with self._pool.acquire() as conn:
+                account_id = await repository.add_payout_account(
+                    conn, request.provider_id, made, self._gateway.name
+                )
+        studio = f"{self._public_base_url}/studio"
+        url = await _gateway_call(self._gateway.onboarding_link(account_id, studio, studio))
+        return pb.CreatePayoutAccountLinkResponse(account_id=account_id, url=url)
+
+
+async def _gateway_call(call: Awaitable[str]) -> str:
+    try:
+        return await call
+    except GatewayUnavailableError as exc:
+        raise UnavailableError(str(exc)) from exc
+    except GatewayError as exc:
+        raise FailedPreconditionError(str(exc)) from exc
 
 
 def _check_provider_books(principal: Principal, provider_id: str) -> None:

@@ -47,7 +47,9 @@ class CheckoutOpener:
         *,
         ttl_seconds: int,
         public_base_url: str,
+        fee_bps: int = 0,
     ) -> None:
+        self._fee_bps = fee_bps
         self._pool = pool
         self._gateway = gateway
         self._ttl_seconds = ttl_seconds
@@ -79,7 +81,16 @@ class CheckoutOpener:
                 "checkout return URLs must be on this site's public origin", off_site
             )
         order = self._with_default_urls(order)
-        candidate = Payment.open(order, gateway=self._gateway.name, ttl_seconds=self._ttl_seconds)
+        async with self._pool.acquire() as conn:
+            # With a payout account, a destination charge: the provider is paid by Stripe.
+            destination = await repository.payout_account(conn, order.provider_id)
+        candidate = Payment.open(
+            order,
+            gateway=self._gateway.name,
+            ttl_seconds=self._ttl_seconds,
+            destination_account=destination,
+            fee_bps=self._fee_bps,
+        )
         async with self._pool.acquire() as conn:
             if await repository.is_enrollment_closed(conn, order.enrollment_id):
                 # Cancelled or expired while its checkout was being opened: nothing to pay.
@@ -107,6 +118,8 @@ class CheckoutOpener:
             success_url=payment.success_url,
             cancel_url=payment.cancel_url,
             expires_at=payment.expires_at,
+            destination_account=payment.destination_account,
+            application_fee_minor=payment.application_fee_minor,
         )
         try:
             return await self._gateway.create_session(request)

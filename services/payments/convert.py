@@ -51,6 +51,8 @@ def payment_to_pb(payment: Payment) -> payments_pb2.Payment:
         gateway_payment_id=payment.gateway_payment_id,
         failure_reason=payment.failure_reason,
         program_id=payment.program_id,
+        destination_account=payment.destination_account,
+        application_fee_minor=payment.application_fee_minor,
         create_time=timestamp(payment.created_at),
         update_time=timestamp(payment.updated_at),
     )

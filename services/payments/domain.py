@@ -203,6 +203,10 @@ class Payment:
     gateway_payment_id: str = ""
     failure_reason: str = ""
     program_id: str = ""
+    # Stripe Connect: the provider's connected account the money goes to (a destination
+    # charge) and the platform's application fee; empty and 0 without one.
+    destination_account: str = ""
+    application_fee_minor: int = 0
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     # Money already returned (refunds the gateway made), kept by the repository.
@@ -210,8 +214,19 @@ class Payment:
     events: list[DomainEvent] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
-    def open(cls, order: CheckoutOrder, *, gateway: str, ttl_seconds: int) -> Payment:
+    def open(
+        cls,
+        order: CheckoutOrder,
+        *,
+        gateway: str,
+        ttl_seconds: int,
+        destination_account: str = "",
+        fee_bps: int = 0,
+    ) -> Payment:
+        """A payment to collect; with `destination_account`, a destination charge whose
+        application fee is the platform's cut (the same split as the ledger's)."""
         now = datetime.now(UTC)
+        fee = split_fee(order.amount.amount_minor, fee_bps)[0] if destination_account else 0
         return cls(
             id=str(uuid.uuid4()),
             enrollment_id=order.enrollment_id,
@@ -225,6 +240,8 @@ class Payment:
             success_url=order.success_url,
             cancel_url=order.cancel_url,
             program_id=order.program_id,
+            destination_account=destination_account,
+            application_fee_minor=fee,
             # Fixed once, here: a retried gateway call must send identical parameters.
             expires_at=now + timedelta(seconds=ttl_seconds),
             created_at=now,

@@ -25,6 +25,9 @@ class SessionRequest:
     success_url: str
     cancel_url: str
     expires_at: datetime
+    # Stripe Connect: a destination charge to this connected account, keeping the fee.
+    destination_account: str = ""
+    application_fee_minor: int = 0
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,9 @@ class RefundRequest:
     amount_minor: int
     currency: str
     reason: str  # ours, e.g. enrollment_cancelled; kept in the refund's metadata
+    # A destination charge: take the money back from the connected account too, and give
+    # back the application fee in proportion.
+    reverse_transfer: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,4 +90,13 @@ class CheckoutGateway(Protocol):
 
     async def refund(self, request: RefundRequest) -> GatewayRefund:
         """Return money; idempotent on request.refund_id."""
+        ...
+
+    async def create_payout_account(self, provider_id: str) -> str:
+        """A connected account for the provider's payouts (acct_...); idempotent per
+        provider."""
+        ...
+
+    async def onboarding_link(self, account_id: str, refresh_url: str, return_url: str) -> str:
+        """A short-lived link where the provider completes the account's onboarding."""
         ...

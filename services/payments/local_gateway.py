@@ -94,8 +94,9 @@ class LocalGateway:
             # payment_id is UNIQUE: the local equivalent of Stripe's Idempotency-Key.
             session_id = await conn.fetchval(
                 """INSERT INTO local_checkout_sessions (id, payment_id, enrollment_id, description,
-                       amount_minor, currency, customer_email, success_url, cancel_url, expires_at)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                       amount_minor, currency, customer_email, success_url, cancel_url, expires_at,
+                       destination_account, application_fee_minor)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                    ON CONFLICT (payment_id) DO NOTHING
                    RETURNING id""",
                 stripe_id("cs_test_", 40),
@@ -108,6 +109,8 @@ class LocalGateway:
                 request.success_url,
                 request.cancel_url,
                 request.expires_at,
+                request.destination_account,
+                request.application_fee_minor,
             )
             if session_id is None:
                 session_id = await conn.fetchval(
@@ -202,6 +205,8 @@ class LocalGateway:
                         "refund_id": request.refund_id,
                         "reason": request.reason,
                         "payment_id": request.payment_id,
+                        # As Stripe's reverse_transfer and refund_application_fee would.
+                        "reverse_transfer": "true" if request.reverse_transfer else "false",
                     }
                 ),
             )
@@ -233,6 +238,16 @@ class LocalGateway:
             await self._queue_event(conn, build_event(CHARGE_REFUNDED, charge))
         self._on_webhook_queued()
         return GatewayRefund(id=refund_id, status="succeeded")
+
+    async def create_payout_account(self, provider_id: str) -> str:
+        """A simulated connected account: the local provider pays nobody out, but keeps the
+        account and each destination charge's fee as Stripe would."""
+        return stripe_id("acct_", 16)
+
+    async def onboarding_link(self, account_id: str, refresh_url: str, return_url: str) -> str:
+        # Nothing to fill in locally: onboarding is done, so the link leads straight back.
+        separator = "&" if "?" in return_url else "?"
+        return f"{return_url}{separator}payout_account={account_id}&onboarding=complete"
 
     async def expire_due(self, limit: int = SWEEP_BATCH) -> int:
         """Close open sessions past their expiry, each with a checkout.session.expired event."""

@@ -140,6 +140,7 @@ class Refunder:
             amount_minor=refund.amount.amount_minor,
             currency=refund.amount.currency,
             reason=refund.reason,
+            reverse_transfer=bool(payment.destination_account),
         )
         try:
             made = await self._gateway.refund(request)

@@ -42,6 +42,7 @@ SOURCE = "upskill.payments"
 _COLUMNS = """id, enrollment_id, learner_id, learner_email, provider_id, amount_minor, currency,
     description, status, gateway, checkout_session_id, checkout_url, success_url, cancel_url,
     gateway_payment_id, failure_reason, expires_at, created_at, updated_at, program_id,
+    destination_account, application_fee_minor,
     (SELECT coalesce(sum(r.amount_minor), 0) FROM refunds r
       WHERE r.payment_id = payments.id AND r.status = 'SUCCEEDED') AS refunded_minor"""
 
@@ -67,6 +68,8 @@ def _payment(row: Any) -> Payment:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         program_id=str(row["program_id"] or ""),
+        destination_account=row["destination_account"],
+        application_fee_minor=row["application_fee_minor"],
         refunded_minor=int(row["refunded_minor"]),
     )
 
@@ -105,9 +108,10 @@ async def add_or_get(conn: asyncpg.Connection, payment: Payment) -> Payment:
     row = await conn.fetchrow(
         f"""INSERT INTO payments (id, enrollment_id, learner_id, learner_email, provider_id,
                 amount_minor, currency, description, status, gateway, success_url, cancel_url,
-                expires_at, created_at, updated_at, program_id)
+                expires_at, created_at, updated_at, program_id, destination_account,
+                application_fee_minor)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14,
-                    NULLIF($15, '')::uuid)
+                    NULLIF($15, '')::uuid, $16, $17)
             ON CONFLICT (enrollment_id) DO NOTHING
             RETURNING {_COLUMNS}""",
         payment.id,
@@ -125,6 +129,8 @@ async def add_or_get(conn: asyncpg.Connection, payment: Payment) -> Payment:
         payment.expires_at,
         payment.created_at,
         payment.program_id,
+        payment.destination_account,
+        payment.application_fee_minor,
     )
     if row is None:
         row = await conn.fetchrow(
@@ -788,3 +794,28 @@ async def ledger_lines(
         )
         for r in rows
     ]
+
+
+# ------------------------------------------------------------------ payout accounts
+
+
+async def payout_account(conn: asyncpg.Connection, provider_id: str) -> str:
+    """The provider's connected account id, or "" without one."""
+    found = await conn.fetchval(
+        "SELECT account_id FROM payout_accounts WHERE provider_id = $1", provider_id
+    )
+    return str(found or "")
+
+
+async def add_payout_account(
+    conn: asyncpg.Connection, provider_id: str, account_id: str, gateway: str
+) -> str:
+    """Record the provider's account; the one recorded first wins (its id is returned)."""
+    await conn.execute(
+        """INSERT INTO payout_accounts (provider_id, account_id, gateway) VALUES ($1, $2, $3)
+           ON CONFLICT (provider_id) DO NOTHING""",
+        provider_id,
+        account_id,
+        gateway,
+    )
+    return await payout_account(conn, provider_id)

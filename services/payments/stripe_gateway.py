@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterator
 
 import stripe
+from stripe.params import RefundCreateParams
 from stripe.params.checkout import SessionCreateParams
 
 from services.payments.gateways import (
@@ -51,6 +52,14 @@ def session_params(request: SessionRequest) -> SessionCreateParams:
     }
     if request.customer_email:
         params["customer_email"] = request.customer_email
+    if request.destination_account:
+        # A destination charge: the provider's connected account receives the payment less
+        # the platform's application fee.
+        params["payment_intent_data"] = {
+            "metadata": metadata,
+            "application_fee_amount": request.application_fee_minor,
+            "transfer_data": {"destination": request.destination_account},
+        }
     return params
 
 
@@ -91,26 +100,53 @@ class StripeGateway:
             return SESSION_COMPLETE if session.status == "complete" else SESSION_EXPIRED
 
     async def refund(self, request: RefundRequest) -> GatewayRefund:
+        params: RefundCreateParams = {
+            "payment_intent": request.payment_intent,
+            "amount": request.amount_minor,
+            # Stripe's closest reason; ours (e.g. enrollment_cancelled) is metadata.
+            "reason": "requested_by_customer",
+            "metadata": {
+                "refund_id": request.refund_id,
+                "payment_id": request.payment_id,
+                "enrollment_id": request.enrollment_id,
+                "reason": request.reason,
+            },
+        }
+        if request.reverse_transfer:
+            # A destination charge: the connected account gives its share back, and the
+            # platform its application fee, both in proportion to the refund.
+            params["reverse_transfer"] = True
+            params["refund_application_fee"] = True
         with _translated_errors("the refund"):
             refund = await self._client.v1.refunds.create_async(
-                {
-                    "payment_intent": request.payment_intent,
-                    "amount": request.amount_minor,
-                    # Stripe's closest reason; ours (e.g. enrollment_cancelled) is metadata.
-                    "reason": "requested_by_customer",
-                    "metadata": {
-                        "refund_id": request.refund_id,
-                        "payment_id": request.payment_id,
-                        "enrollment_id": request.enrollment_id,
-                        "reason": request.reason,
-                    },
-                },
+                params,
                 # One refund per refund row, however often the worker or stripe-python retry.
                 {"idempotency_key": f"refund-{request.refund_id}"},
             )
         if refund.status in ("failed", "canceled"):
             raise GatewayError(f"Stripe refund {refund.id} is {refund.status}")
         return GatewayRefund(id=refund.id, status=refund.status or "")
+
+    async def create_payout_account(self, provider_id: str) -> str:
+        with _translated_errors("the payout account"):
+            account = await self._client.v1.accounts.create_async(
+                {"type": "express", "metadata": {"provider_id": provider_id}},
+                # One connected account per provider, however often it is asked for.
+                {"idempotency_key": f"account-{provider_id}"},
+            )
+        return account.id
+
+    async def onboarding_link(self, account_id: str, refresh_url: str, return_url: str) -> str:
+        with _translated_errors("the onboarding link"):
+            link = await self._client.v1.account_links.create_async(
+                {
+                    "account": account_id,
+                    "refresh_url": refresh_url,
+                    "return_url": return_url,
+                    "type": "account_onboarding",
+                }
+            )
+        return link.url
 
 
 @contextlib.contextmanager

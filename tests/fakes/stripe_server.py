@@ -68,8 +68,23 @@ _KNOWN_PARAMS = frozenset(
     }
 )
 _REFUND_PARAMS = frozenset(
-    {"amount", "charge", "expand", "metadata", "payment_intent", "reason", "instructions_email"}
+    {
+        "amount",
+        "charge",
+        "expand",
+        "metadata",
+        "payment_intent",
+        "reason",
+        "instructions_email",
+        "reverse_transfer",
+        "refund_application_fee",
+    }
 )
+_PAYMENT_INTENT_DATA_PARAMS = frozenset(
+    {"application_fee_amount", "metadata", "transfer_data", "description", "transfer_group"}
+)
+_ACCOUNT_PARAMS = frozenset({"type", "country", "email", "metadata", "capabilities", "controller"})
+_ACCOUNT_LINK_PARAMS = frozenset({"account", "refresh_url", "return_url", "type", "collect"})
 _REFUND_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer"})
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 _CURRENCY = re.compile(r"^[a-z]{3}$")
@@ -85,6 +100,11 @@ def stripe_fixture(resource: str) -> dict[str, Any]:
     """Stripe's own example object for `resource` (e.g. "refund", "charge")."""
     fixture: dict[str, Any] = json.loads(FIXTURES.read_text())["resources"][resource]
     return fixture
+
+
+def _public(obj: dict[str, Any]) -> dict[str, Any]:
+    """An object as the API shows it: without the fake's own bookkeeping (`_` keys)."""
+    return {k: v for k, v in obj.items() if not k.startswith("_")}
 
 
 def sign(payload: str, secret: str, timestamp: int | None = None) -> str:
@@ -200,6 +220,11 @@ class _State:
     # Every event this fake sent (or would have), in order.
     events: list[SignedEvent] = field(default_factory=list)
     disputes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Stripe Connect: connected accounts, the transfers of destination charges, the
+    # platform's application fees, and what refunds reversed of them.
+    accounts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    transfers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    application_fees: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class FakeStripe:
@@ -275,6 +300,21 @@ class FakeStripe:
             return list(self._state.requests)
 
     @property
+    def accounts(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return json.loads(json.dumps(self._state.accounts))
+
+    @property
+    def transfers(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return json.loads(json.dumps(self._state.transfers))
+
+    @property
+    def application_fees(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return json.loads(json.dumps(self._state.application_fees))
+
+    @property
     def events(self) -> list[SignedEvent]:
         with self._lock:
             return list(self._state.events)
@@ -293,15 +333,55 @@ class FakeStripe:
                 payment_intent=_stripe_id("pi_"),
                 url=None,
             )
-            snapshot = dict(session)
+            self._destination_charge(session)
+            snapshot = _public(session)
         return self._emit("checkout.session.completed", {**snapshot, **tamper})
+
+    def _destination_charge(self, session: dict[str, Any]) -> None:
+        """A paid destination charge: the connected account gets a transfer of the amount
+        less the application fee, which the platform keeps. Under _lock."""
+        intent_data = session.get("_payment_intent_data") or {}
+        destination = (intent_data.get("transfer_data") or {}).get("destination")
+        if not destination:
+            return
+        fee = int(intent_data.get("application_fee_amount") or 0)
+        charge_id = "ch_" + session["payment_intent"].removeprefix("pi_")
+        now = int(time.time())
+        transfer = {
+            **stripe_fixture("transfer"),
+            "id": _stripe_id("tr_"),
+            "amount": session["amount_total"] - fee,
+            "amount_reversed": 0,
+            "created": now,
+            "currency": session["currency"],
+            "destination": destination,
+            "metadata": {},
+            "reversals": {"object": "list", "data": [], "has_more": False},
+            "reversed": False,
+            "source_transaction": charge_id,
+        }
+        self._state.transfers[transfer["id"]] = transfer
+        if fee:
+            application_fee = {
+                **stripe_fixture("application_fee"),
+                "id": _stripe_id("fee_"),
+                "account": destination,
+                "amount": fee,
+                "amount_refunded": 0,
+                "charge": charge_id,
+                "created": now,
+                "currency": session["currency"],
+                "refunded": False,
+                "refunds": {"object": "list", "data": [], "has_more": False},
+            }
+            self._state.application_fees[application_fee["id"]] = application_fee
 
     def expire_session(self, session_id: str) -> SignedEvent:
         """The session times out (or is expired through the API): checkout.session.expired."""
         with self._lock:
             session = self._open_session(session_id)
             session.update(status="expired", url=None)
-            snapshot = dict(session)
+            snapshot = _public(session)
         return self._emit("checkout.session.expired", snapshot)
 
     def dispute(self, payment_intent: str, status: str, dispute_id: str = "") -> SignedEvent:
@@ -419,6 +499,11 @@ class FakeStripe:
             if method == "POST" and route == "/v1/refunds":
                 with self._create_lock:
                     return self._idempotent(headers, params, self._create_refund)
+            if method == "POST" and route == "/v1/accounts":
+                with self._create_lock:
+                    return self._idempotent(headers, params, self._create_account)
+            if method == "POST" and route == "/v1/account_links":
+                return 200, self._create_account_link(params), {}
             raise StripeRequestError(
                 404, f"Unrecognized request URL ({method}: {urlsplit(path).path})."
             )
@@ -530,6 +615,45 @@ class FakeStripe:
         metadata = params.get("metadata") or {}
         if not isinstance(metadata, dict) or len(metadata) > 50:
             raise StripeRequestError(400, "Invalid metadata", param="metadata")
+        intent_data = params.get("payment_intent_data") or {}
+        if not isinstance(intent_data, dict):
+            raise StripeRequestError(400, "Invalid object", param="payment_intent_data")
+        unknown_intent = sorted(set(intent_data) - _PAYMENT_INTENT_DATA_PARAMS)
+        if unknown_intent:
+            raise StripeRequestError(
+                400,
+                f"Received unknown parameter: payment_intent_data[{unknown_intent[0]}]",
+                param=f"payment_intent_data[{unknown_intent[0]}]",
+            )
+        if "application_fee_amount" in intent_data:
+            fee = _integer(
+                intent_data["application_fee_amount"], "payment_intent_data[application_fee_amount]"
+            )
+            if not 0 <= fee <= total:
+                raise StripeRequestError(
+                    400,
+                    "The application fee cannot exceed the amount of the charge.",
+                    param="payment_intent_data[application_fee_amount]",
+                )
+            if not (intent_data.get("transfer_data") or {}).get("destination"):
+                raise StripeRequestError(
+                    400,
+                    "Can only apply an application_fee_amount when the PaymentIntent is "
+                    "attempting a direct payment (using an OAuth key or Stripe-Account header) "
+                    "or destination payment (using `transfer_data[destination]`).",
+                    param="payment_intent_data[application_fee_amount]",
+                )
+        destination = (intent_data.get("transfer_data") or {}).get("destination")
+        if destination is not None:
+            with self._lock:
+                known = destination in self._state.accounts
+            if not known:
+                raise StripeRequestError(
+                    400,
+                    f"No such destination: '{destination}'",
+                    param="payment_intent_data[transfer_data][destination]",
+                    code="resource_missing",
+                )
         session_id = _stripe_id("cs_test_", 58)
         session = {
             "id": session_id,
@@ -552,7 +676,8 @@ class FakeStripe:
             "url": f"{self.api_base}/c/pay/{session_id}",
         }
         with self._lock:
-            self._state.sessions[session_id] = session
+            # Kept apart (underscore): Checkout does not show it on the session object.
+            self._state.sessions[session_id] = {**session, "_payment_intent_data": intent_data}
         return 200, dict(session)
 
     def _expire_via_api(self, session_id: str) -> dict[str, Any]:
@@ -572,7 +697,7 @@ class FakeStripe:
                     400, 'Only Checkout Sessions with a status in ["open"] can be expired.'
                 )
             session.update(status="expired", url=None)
-            snapshot = dict(session)
+            snapshot = _public(session)
         self._emit("checkout.session.expired", snapshot)
         return snapshot
 
@@ -636,6 +761,12 @@ class FakeStripe:
                 "reason": reason,
                 "status": "succeeded",
             }
+            if params.get("reverse_transfer") in ("true", True):
+                refund["transfer_reversal"] = self._reverse(
+                    charge_id, amount, session["amount_total"], refund["id"]
+                )
+            if params.get("refund_application_fee") in ("true", True):
+                self._refund_fee(charge_id, amount, session["amount_total"])
             self._state.refunds[refund["id"]] = refund
             charge = {
                 **stripe_fixture("charge"),
@@ -653,6 +784,106 @@ class FakeStripe:
         self._emit("refund.created", dict(refund))
         return 200, dict(refund)
 
+    def _reverse(self, charge_id: str, amount: int, total: int, refund_id: str) -> str | None:
+        """Reverse the charge's transfer in proportion to the refund. Under _lock."""
+        for transfer in self._state.transfers.values():
+            if transfer["source_transaction"] != charge_id:
+                continue
+            share = (transfer["amount"] * amount * 2 + total) // (total * 2)
+            share = min(share, transfer["amount"] - transfer["amount_reversed"])
+            reversal = {
+                **stripe_fixture("transfer_reversal"),
+                "id": _stripe_id("trr_"),
+                "amount": share,
+                "created": int(time.time()),
+                "currency": transfer["currency"],
+                "metadata": {},
+                "source_refund": refund_id,
+                "transfer": transfer["id"],
+            }
+            transfer["reversals"]["data"].append(reversal)
+            transfer["amount_reversed"] += share
+            transfer["reversed"] = transfer["amount_reversed"] == transfer["amount"]
+            return str(reversal["id"])
+        return None
+
+    def _refund_fee(self, charge_id: str, amount: int, total: int) -> None:
+        """Give back the application fee in proportion to the refund. Under _lock."""
+        for fee in self._state.application_fees.values():
+            if fee["charge"] != charge_id:
+                continue
+            share = (fee["amount"] * amount * 2 + total) // (total * 2)
+            share = min(share, fee["amount"] - fee["amount_refunded"])
+            fee["refunds"]["data"].append(
+                {
+                    **stripe_fixture("fee_refund"),
+                    "id": _stripe_id("fr_"),
+                    "amount": share,
+                    "created": int(time.time()),
+                    "currency": fee["currency"],
+                    "fee": fee["id"],
+                    "metadata": {},
+                }
+            )
+            fee["amount_refunded"] += share
+            fee["refunded"] = fee["amount_refunded"] == fee["amount"]
+
+    def _create_account(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        unknown = sorted(set(params) - _ACCOUNT_PARAMS)
+        if unknown:
+            raise StripeRequestError(
+                400, f"Received unknown parameter: {unknown[0]}", param=unknown[0]
+            )
+        kind = params.get("type", "express")
+        if kind not in ("standard", "express", "custom"):
+            raise StripeRequestError(400, f"Invalid type: {kind}", param="type")
+        account = {
+            **stripe_fixture("account"),
+            "id": _stripe_id("acct_", 16),
+            "type": kind,
+            "created": int(time.time()),
+            "charges_enabled": False,
+            "details_submitted": False,
+            "payouts_enabled": False,
+            "email": params.get("email"),
+            "metadata": params.get("metadata") or {},
+        }
+        with self._lock:
+            self._state.accounts[account["id"]] = account
+        return 200, dict(account)
+
+    def _create_account_link(self, params: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(params) - _ACCOUNT_LINK_PARAMS)
+        if unknown:
+            raise StripeRequestError(
+                400, f"Received unknown parameter: {unknown[0]}", param=unknown[0]
+            )
+        account = _require(params, "account")
+        for name in ("refresh_url", "return_url"):
+            _require(params, name)
+            _check_url(params, name)
+        if params.get("type") not in ("account_onboarding", "account_update"):
+            raise StripeRequestError(400, "Invalid type", param="type")
+        with self._lock:
+            if account not in self._state.accounts:
+                raise StripeRequestError(
+                    400, f"No such account: '{account}'", param="account", code="resource_missing"
+                )
+        now = int(time.time())
+        return {
+            **stripe_fixture("account_link"),
+            "created": now,
+            "expires_at": now + 300,
+            "url": f"{self.api_base}/setup/e/{account}/{_stripe_id('', 12)}",
+        }
+
+    def onboard(self, account_id: str) -> None:
+        """The provider finishes onboarding: the account can take charges and payouts."""
+        with self._lock:
+            self._state.accounts[account_id].update(
+                charges_enabled=True, details_submitted=True, payouts_enabled=True
+            )
+
     def _retrieve_session(self, session_id: str) -> dict[str, Any]:
         with self._lock:
             session = self._state.sessions.get(session_id)
@@ -663,7 +894,7 @@ class FakeStripe:
                     param="session",
                     code="resource_missing",
                 )
-            return dict(session)
+            return _public(session)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -90,6 +90,14 @@ class DownGateway:
         self.calls += 1
         raise GatewayUnavailableError("connection refused")
 
+    async def create_payout_account(self, provider_id: str) -> str:
+        self.calls += 1
+        raise GatewayUnavailableError("connection refused")
+
+    async def onboarding_link(self, account_id: str, refresh_url: str, return_url: str) -> str:
+        self.calls += 1
+        raise GatewayUnavailableError("connection refused")
+
 
 async def count(pool: asyncpg.Pool, sql: str, *args: object) -> int:
     async with pool.acquire() as conn:

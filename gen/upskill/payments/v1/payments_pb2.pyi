@@ -37,7 +37,7 @@ REFUND_STATUS_SUCCEEDED: RefundStatus
 REFUND_STATUS_FAILED: RefundStatus
 
 class Payment(_message.Message):
-    __slots__ = ("id", "enrollment_id", "learner_id", "provider_id", "amount", "status", "gateway", "checkout_session_id", "checkout_url", "gateway_payment_id", "failure_reason", "create_time", "update_time", "program_id")
+    __slots__ = ("id", "enrollment_id", "learner_id", "provider_id", "amount", "status", "gateway", "checkout_session_id", "checkout_url", "gateway_payment_id", "failure_reason", "create_time", "update_time", "program_id", "destination_account", "application_fee_minor")
     ID_FIELD_NUMBER: _ClassVar[int]
     ENROLLMENT_ID_FIELD_NUMBER: _ClassVar[int]
     LEARNER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -52,6 +52,8 @@ class Payment(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    APPLICATION_FEE_MINOR_FIELD_NUMBER: _ClassVar[int]
     id: str
     enrollment_id: str
     learner_id: str
@@ -66,7 +68,9 @@ class Payment(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
     program_id: str
-    def __init__(self, id: _Optional[str] = ..., enrollment_id: _Optional[str] = ..., learner_id: _Optional[str] = ..., provider_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., status: _Optional[_Union[PaymentStatus, str]] = ..., gateway: _Optional[str] = ..., checkout_session_id: _Optional[str] = ..., checkout_url: _Optional[str] = ..., gateway_payment_id: _Optional[str] = ..., failure_reason: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., program_id: _Optional[str] = ...) -> None: ...
+    destination_account: str
+    application_fee_minor: int
+    def __init__(self, id: _Optional[str] = ..., enrollment_id: _Optional[str] = ..., learner_id: _Optional[str] = ..., provider_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., status: _Optional[_Union[PaymentStatus, str]] = ..., gateway: _Optional[str] = ..., checkout_session_id: _Optional[str] = ..., checkout_url: _Optional[str] = ..., gateway_payment_id: _Optional[str] = ..., failure_reason: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., program_id: _Optional[str] = ..., destination_account: _Optional[str] = ..., application_fee_minor: _Optional[int] = ...) -> None: ...
 
 class CheckoutSession(_message.Message):
     __slots__ = ("id", "payment_id", "description", "amount", "status", "success_url", "cancel_url", "expire_time")

@@ -195,3 +195,17 @@ class ListLedgerLinesResponse(_message.Message):
     lines: _containers.RepeatedCompositeFieldContainer[_payments_pb2.LedgerLine]
     next_page_token: str
     def __init__(self, lines: _Optional[_Iterable[_Union[_payments_pb2.LedgerLine, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class CreatePayoutAccountLinkRequest(_message.Message):
+    __slots__ = ("provider_id",)
+    PROVIDER_ID_FIELD_NUMBER: _ClassVar[int]
+    provider_id: str
+    def __init__(self, provider_id: _Optional[str] = ...) -> None: ...
+
+class CreatePayoutAccountLinkResponse(_message.Message):
+    __slots__ = ("account_id", "url")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    url: str
+    def __init__(self, account_id: _Optional[str] = ..., url: _Optional[str] = ...) -> None: ...

@@ -85,6 +85,11 @@ class PaymentsServiceStub:
                 request_serializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.ListLedgerLinesRequest.SerializeToString,
                 response_deserializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.ListLedgerLinesResponse.FromString,
                 _registered_method=True)
+        self.CreatePayoutAccountLink = channel.unary_unary(
+                '/upskill.payments.v1.PaymentsService/CreatePayoutAccountLink',
+                request_serializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.CreatePayoutAccountLinkRequest.SerializeToString,
+                response_deserializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.CreatePayoutAccountLinkResponse.FromString,
+                _registered_method=True)
 
 
 class PaymentsServiceServicer:
@@ -164,6 +169,14 @@ class PaymentsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreatePayoutAccountLink(self, request, context):
+        """CreatePayoutAccountLink returns the provider's connected (Stripe Connect) account,
+        made on the first call, and a link to onboard it (the provider's own staff, admin).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PaymentsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -216,6 +229,11 @@ def add_PaymentsServiceServicer_to_server(servicer, server):
                     servicer.ListLedgerLines,
                     request_deserializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.ListLedgerLinesRequest.FromString,
                     response_serializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.ListLedgerLinesResponse.SerializeToString,
+            ),
+            'CreatePayoutAccountLink': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreatePayoutAccountLink,
+                    request_deserializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.CreatePayoutAccountLinkRequest.FromString,
+                    response_serializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.CreatePayoutAccountLinkResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -489,6 +507,33 @@ class PaymentsService:
             '/upskill.payments.v1.PaymentsService/ListLedgerLines',
             upskill_dot_payments_dot_v1_dot_payments__service__pb2.ListLedgerLinesRequest.SerializeToString,
             upskill_dot_payments_dot_v1_dot_payments__service__pb2.ListLedgerLinesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreatePayoutAccountLink(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.payments.v1.PaymentsService/CreatePayoutAccountLink',
+            upskill_dot_payments_dot_v1_dot_payments__service__pb2.CreatePayoutAccountLinkRequest.SerializeToString,
+            upskill_dot_payments_dot_v1_dot_payments__service__pb2.CreatePayoutAccountLinkResponse.FromString,
             options,
             channel_credentials,
             insecure,
