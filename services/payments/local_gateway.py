@@ -46,7 +46,8 @@ log = logging.getLogger(__name__)
 
 
 _COLUMNS = """id, payment_id, enrollment_id, description, amount_minor, currency, customer_email,
-    status, payment_status, payment_intent, success_url, cancel_url, created_at, expires_at"""
+    status, payment_status, payment_intent, success_url, cancel_url, created_at, expires_at,
+    destination_account, application_fee_minor"""
 
 
 def _session(row: Any) -> SessionSnapshot:
@@ -65,6 +66,8 @@ def _session(row: Any) -> SessionSnapshot:
         cancel_url=row["cancel_url"],
         created_at=row["created_at"],
         expires_at=row["expires_at"],
+        destination_account=row["destination_account"],
+        application_fee_minor=row["application_fee_minor"],
     )
 
 

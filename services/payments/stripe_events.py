@@ -61,6 +61,9 @@ class SessionSnapshot:
     cancel_url: str
     created_at: datetime
     expires_at: datetime
+    # A destination charge's connected account and application fee (Stripe Connect).
+    destination_account: str = ""
+    application_fee_minor: int = 0
 
 
 def checkout_session_object(session: SessionSnapshot) -> dict[str, Any]:
@@ -140,6 +143,12 @@ def refunded_charge_object(
         "payment_intent": session.payment_intent,
         "receipt_email": session.customer_email or None,
         "refunded": amount_refunded >= session.amount_minor,
+        "application_fee_amount": session.application_fee_minor or None,
+        "transfer_data": (
+            {"amount": None, "destination": session.destination_account}
+            if session.destination_account
+            else None
+        ),
         "refunds": {
             "object": "list",
             "data": listed,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ from services.payments.stripe_events import stripe_id
 from tests.e2e.test_refunds import (
     admin,
     charge,
+    db_row,
     intent_of,
     paid_enrollment,
     refund,
@@ -189,3 +191,47 @@ def test_an_unknown_provider_has_no_earnings(market: Market) -> None:
     body: dict[str, Any] = answer.json()
     assert body["totals"] == []
     assert body["programs"] == []
+
+
+# ---------------------------------------------------------------- payouts (Connect)
+
+
+def test_a_payout_account_makes_checkouts_destination_charges(market: Market, stack: Stack) -> None:
+    provider = market.program()["provider_id"]
+    path = f"/api/v1/providers/{provider}/payout-account"
+    made = market.http.post(path, headers=market.provider)
+    assert made.status_code == 200, made.text
+    account = made.json()["account_id"]
+    assert account.startswith("acct_")
+    assert "onboarding=complete" in made.json()["url"]  # the local provider onboards at once
+    assert market.http.post(path, headers=admin(market)).json()["account_id"] == account
+    assert market.http.post(path, headers=Market(market.http).provider).status_code == 403
+    assert market.http.post(path, headers=market.learner()).status_code == 403
+    assert market.http.post(path).status_code == 401
+    for bad in ("not-a-uuid", "%00"):
+        answer = market.http.post(f"/api/v1/providers/{bad}/payout-account", headers=admin(market))
+        assert answer.status_code == 404, answer.text
+
+    learner, _, enrolled = paid_enrollment(market)
+    price = enrolled["price"]["amount_minor"]
+    row = db_row(
+        stack,
+        "payments",
+        "SELECT destination_account, application_fee_minor FROM payments WHERE id = $1",
+        enrolled["payment_id"],
+    )
+    assert (row["destination_account"], row["application_fee_minor"]) == (
+        account,
+        (price * PLATFORM_FEE_BPS + 5_000) // 10_000,
+    )
+    assert refund(market, admin(market), enrolled["id"]).status_code == 202
+    eventually(lambda: market.get(learner, enrolled["id"])["status"] == "REFUNDED")
+    # The local provider's refund reversed the transfer and the fee, as Stripe's would.
+    metadata = db_row(
+        stack,
+        "payments",
+        """SELECT r.metadata FROM local_refunds r JOIN payments p
+             ON p.gateway_payment_id = r.payment_intent WHERE p.id = $1""",
+        enrolled["payment_id"],
+    )["metadata"]
+    assert json.loads(metadata)["reverse_transfer"] == "true"

@@ -126,6 +126,17 @@ def db_value(stack: Stack, service: str, sql: str, *args: Any) -> Any:
     return asyncio.run(run())
 
 
+def db_row(stack: Stack, service: str, sql: str, *args: Any) -> Any:
+    async def run() -> Any:
+        conn = await asyncpg.connect(stack.database_urls[service])
+        try:
+            return await conn.fetchrow(sql, *args)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
 def send_webhook(market: Market, stack: Stack, event_type: str, obj: dict[str, Any]) -> str:
     """Sign and post a Stripe event as Stripe itself would (what a dashboard refund or a
     dispute looks like to us); returns its body, to send again verbatim."""
