@@ -5,6 +5,10 @@ Starts the whole stack (embedded PostgreSQL and NATS), then for N enrollments me
                      (signed webhook delivery, payments, outbox relay, JetStream, enrollment)
   complete -> credential  CompleteEnrollment until the enrollment shows its credential
                      (enrollment outbox, credentials issues and signs, back to enrollment)
+  refund -> revoked  an admin's refund (every --refund-every'th enrollment) until the
+                     enrollment is REFUNDED and its credential REVOKED (refund worker,
+                     gateway, booking, payments -> enrollment -> credentials)
+With --reconcile, `upskill reconcile` then checks the books of every purchase made.
 Timed targets live here, not in the test suite.
 """
 
@@ -42,8 +46,12 @@ def _token(http: httpx.Client, **claims: str) -> dict[str, str]:
     }
 
 
-def measure(base_url: str, runs: int) -> dict[str, list[float]]:
-    timings: dict[str, list[float]] = {"pay -> ACTIVE": [], "complete -> credential": []}
+def measure(base_url: str, runs: int, refund_every: int = 1) -> dict[str, list[float]]:
+    timings: dict[str, list[float]] = {
+        "pay -> ACTIVE": [],
+        "complete -> credential": [],
+        "refund -> revoked": [],
+    }
     with httpx.Client(base_url=base_url, timeout=15, trust_env=False) as http:
         admin = _token(http, role="admin", sub="bench-admin")
         provider_id = http.post("/api/v1/providers", json={"name": "Bench"}, headers=admin).json()[
@@ -52,7 +60,7 @@ def measure(base_url: str, runs: int) -> dict[str, list[float]]:
         provider = _token(http, role="provider", sub="bench-provider", provider_id=provider_id)
         program = http.post("/api/v1/programs", json=demo_program(), headers=provider).json()
         http.post(f"/api/v1/programs/{program['id']}/publish", headers=provider).raise_for_status()
-        for _ in range(runs):
+        for run in range(runs):
             learner = _token(http, role="learner", sub=f"bench-{uuid.uuid4().hex[:8]}")
             enrollment = http.post(
                 "/api/v1/enrollments", json={"program_id": program["id"]}, headers=learner
@@ -73,16 +81,47 @@ def measure(base_url: str, runs: int) -> dict[str, list[float]]:
             timings["pay -> ACTIVE"].append(_until(lambda: state("status", "ACTIVE")))
             http.post(f"{url}/complete", json={}, headers=provider).raise_for_status()
             timings["complete -> credential"].append(_until(lambda: state("credential_id", None)))
+            if refund_every and run % refund_every == 0:
+                credential = http.get(url, headers=learner).json()["credential_id"]
+                http.post(f"{url}/refund", json={}, headers=admin).raise_for_status()
+
+                def revoked(credential: str = credential) -> bool:
+                    shown = http.get(f"/api/v1/credentials/{credential}").json()
+                    return state("status", "REFUNDED") and shown["status"] == "REVOKED"
+
+                timings["refund -> revoked"].append(_until(revoked))
     return timings
+
+
+def reconcile(stack: Stack) -> int:
+    """`upskill reconcile` over everything the stack holds; its exit status."""
+    from services.cli.main import main as cli
+
+    return cli(
+        [
+            "reconcile",
+            *(
+                f"--{name}-db={stack.database_urls[name]}"
+                for name in ("payments", "enrollment", "credentials")
+            ),
+            "--settle-seconds=0",
+        ]
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--url", help="measure a running stack instead of starting one")
+    parser.add_argument(
+        "--refund-every", type=int, default=1, help="refund every Nth purchase (0: none)"
+    )
+    parser.add_argument(
+        "--reconcile", action="store_true", help="then reconcile the books (own stack only)"
+    )
     args = parser.parse_args()
     if args.url:
-        timings = measure(args.url.rstrip("/"), args.runs)
+        timings = measure(args.url.rstrip("/"), args.runs, args.refund_every)
     else:
         with (
             tempfile.TemporaryDirectory() as tmp,
@@ -91,11 +130,16 @@ def main() -> int:
             stack.start()
             stack.wait_ready(120)
             measure(stack.gateway_url, 3)  # warm-up: connections, JIT-free caches, plans
-            timings = measure(stack.gateway_url, args.runs)
+            timings = measure(stack.gateway_url, args.runs, args.refund_every)
+            if args.reconcile and reconcile(stack) != 0:
+                print("reconcile found drift", file=sys.stderr)
+                return 1
     print(
         f"{'step':<24} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}  (n={args.runs}, polled every 2 ms)"
     )
     for step, values in timings.items():
+        if not values:
+            continue
         ms = sorted(v * 1000 for v in values)
         p95 = ms[min(len(ms) - 1, int(len(ms) * 0.95))]
         print(f"{step:<24} {statistics.median(ms):8.1f} {p95:8.1f} {ms[-1]:8.1f}")
