@@ -466,3 +466,63 @@ def test_a_lost_dispute_behaves_like_a_refund(market: Market, stack: Stack) -> N
     assert [(r["reason"], r["full_refund"]) for r in listed] == [("dispute_lost", True)]
     # Disputes are for operators only.
     assert market.http.get("/api/v1/disputes", headers=learner).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"page_size": "101"}, 422),
+        ({"page_size": "-1"}, 422),
+        ({"page_size": "x"}, 422),
+        ({"page_token": "x" * 201}, 422),
+        ({"page_token": "not-a-token"}, 422),
+        ({"page_token": "a\x00b"}, 422),
+    ],
+)
+def test_the_dispute_listing_refuses_bad_input(
+    market: Market, params: dict[str, str], status: int
+) -> None:
+    response = market.http.get("/api/v1/disputes", params=params, headers=admin(market))
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_only_operators_list_disputes(market: Market) -> None:
+    assert market.http.get("/api/v1/disputes").status_code == 401
+    assert market.http.get("/api/v1/disputes", headers=market.provider).status_code == 403
+    page = market.http.get("/api/v1/disputes", params={"page_size": 1}, headers=admin(market))
+    assert page.status_code == 200, page.text
+
+
+def test_the_dispute_listing_walks_every_page_once(market: Market, stack: Stack) -> None:
+    opened = []
+    for _ in range(2):
+        _, _, enrolled = paid_enrollment(market)
+        intent = intent_of(stack, enrolled["payment_id"])
+        dispute_id = stripe_id("dp_")
+        send_webhook(
+            market,
+            stack,
+            "charge.dispute.created",
+            {
+                "id": dispute_id,
+                "object": "dispute",
+                "amount": 100,
+                "currency": "usd",
+                "payment_intent": intent,
+                "reason": "general",
+                "status": "needs_response",
+            },
+        )
+        opened.append(dispute_id)
+    seen: list[str] = []
+    params: dict[str, Any] = {"page_size": 1}
+    while True:
+        page = market.http.get("/api/v1/disputes", params=params, headers=admin(market)).json()
+        assert len(page["disputes"]) <= 1
+        seen += [d["gateway_dispute_id"] for d in page["disputes"]]
+        if not page["next_page_token"]:
+            break
+        params["page_token"] = page["next_page_token"]
+    assert len(seen) == len(set(seen))
+    assert set(opened) <= set(seen)
