@@ -58,7 +58,10 @@ def measure(base_url: str, runs: int, refund_every: int = 1) -> dict[str, list[f
             "id"
         ]
         provider = _token(http, role="provider", sub="bench-provider", provider_id=provider_id)
-        program = http.post("/api/v1/programs", json=demo_program(), headers=provider).json()
+        # Unlimited seats: a run may be longer than the demo program's capacity.
+        program = http.post(
+            "/api/v1/programs", json=demo_program() | {"capacity": None}, headers=provider
+        ).json()
         http.post(f"/api/v1/programs/{program['id']}/publish", headers=provider).raise_for_status()
         for run in range(runs):
             learner = _token(http, role="learner", sub=f"bench-{uuid.uuid4().hex[:8]}")

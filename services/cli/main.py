@@ -172,6 +172,16 @@ def build_parser() -> argparse.ArgumentParser:
         )
     reconcile.add_argument("--provider-id", default="", help="only this provider's sales")
     reconcile.add_argument(
+        "--stripe-api-key",
+        default=os.environ.get("STRIPE_API_KEY", ""),
+        help="also compare with Stripe's records (default: STRIPE_API_KEY; none: skipped)",
+    )
+    reconcile.add_argument(
+        "--stripe-api-base",
+        default=os.environ.get("STRIPE_API_BASE", ""),
+        help="another Stripe API base (default: STRIPE_API_BASE)",
+    )
+    reconcile.add_argument(
         "--settle-seconds",
         type=float,
         default=60.0,
@@ -455,6 +465,7 @@ async def _outbox(args: argparse.Namespace, dsn: str) -> int:
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
     import asyncpg
+    import stripe
 
     from services.cli import reconcile
 
@@ -472,6 +483,15 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
         drifts = await reconcile.find_drift(
             dbs, provider_id=args.provider_id, settle_seconds=args.settle_seconds
         )
+        if args.stripe_api_key:
+            client = stripe.StripeClient(
+                args.stripe_api_key,
+                base_addresses={"api": args.stripe_api_base} if args.stripe_api_base else None,
+                http_client=stripe.HTTPXClient(timeout=20),
+            )
+            drifts += await reconcile.stripe_drift(
+                dbs, client, provider_id=args.provider_id, settle_seconds=args.settle_seconds
+            )
         repaired = await reconcile.repair(dbs, drifts) if args.repair else []
         if args.json:
             for drift in drifts:
@@ -486,6 +506,8 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
         return asyncio.run(run())
     except (OSError, asyncpg.PostgresError) as exc:
         raise CliError(f"cannot read the databases: {exc!r}") from exc
+    except stripe.StripeError as exc:
+        raise CliError(f"cannot read Stripe's records: {exc.user_message or exc}") from exc
 
 
 # --------------------------------------------------------------------------- dev

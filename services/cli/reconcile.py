@@ -10,7 +10,10 @@ enrollments and the credentials, and reports each disagreement with its ids:
 - refund_not_applied: a fully refunded payment whose enrollment is not REFUNDED;
 - refund_without_revocation: a REFUNDED enrollment whose credential is still ISSUED;
 - credential_without_paid_enrollment: an ISSUED credential whose enrollment is not (or no
-  longer) paid and live.
+  longer) paid and live;
+- with a Stripe key (Stripe mode), against Stripe's own records through its API:
+  gateway_refund_not_booked (Stripe returned more of a payment, in refunds and lost
+  disputes, than our books say) and booked_refund_not_at_gateway (the reverse).
 
 It reads each service's database directly, read-only, in one snapshot per database: an
 operator's audit must see the ground truth (rows the APIs do not show, such as payments of
@@ -28,6 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import stripe
 from upskill.enrollment.v1 import events_pb2 as enrollment_events
 
 from services.common.outbox import enqueue
@@ -226,6 +230,59 @@ async def find_drift(
                     e["payment_id"] if e else "",
                     c["id"],
                     detail=f"credential ISSUED, enrollment {state}",
+                )
+            )
+    return drifts
+
+
+async def stripe_drift(
+    dbs: Databases,
+    client: stripe.StripeClient,
+    *,
+    provider_id: str = "",
+    settle_seconds: float = 60.0,
+) -> list[Drift]:
+    """What Stripe says came back of each Stripe payment (succeeded refunds and lost
+    disputes) against what payments booked. Reported only: a missing booking is a webhook
+    Stripe can resend from its dashboard, a surplus one needs a person."""
+    rows = (
+        await _rows(
+            dbs.payments,
+            {
+                "payments": (
+                    """SELECT p.id::text, p.enrollment_id::text, p.gateway_payment_id,
+                              coalesce(sum(r.amount_minor) FILTER
+                                  (WHERE r.status = 'SUCCEEDED'), 0) AS booked
+                         FROM payments p LEFT JOIN refunds r ON r.payment_id = p.id
+                        WHERE p.gateway = 'stripe' AND p.gateway_payment_id <> ''
+                          AND p.status IN ('SUCCEEDED', 'REFUNDED')
+                          AND ($1 = '' OR p.provider_id::text = $1)
+                          AND p.updated_at < now() - make_interval(secs => $2)
+                        GROUP BY p.id""",
+                    (provider_id, float(settle_seconds)),
+                )
+            },
+        )
+    )["payments"]
+    drifts: list[Drift] = []
+    for row in rows:
+        intent = row["gateway_payment_id"]
+        # A payment has a handful of refunds and disputes at most; 100 is Stripe's page.
+        refunds = await client.v1.refunds.list_async({"payment_intent": intent, "limit": 100})
+        disputes = await client.v1.disputes.list_async({"payment_intent": intent, "limit": 100})
+        at_stripe = sum(r.amount for r in refunds.data if r.status == "succeeded") + sum(
+            d.amount for d in disputes.data if d.status == "lost"
+        )
+        booked = int(row["booked"])
+        if at_stripe != booked:
+            drifts.append(
+                Drift(
+                    "gateway_refund_not_booked"
+                    if at_stripe > booked
+                    else "booked_refund_not_at_gateway",
+                    row["enrollment_id"],
+                    row["id"],
+                    detail=f"Stripe returned {at_stripe}, payments booked {booked} ({intent})",
                 )
             )
     return drifts

@@ -499,6 +499,8 @@ class FakeStripe:
             if method == "POST" and route == "/v1/refunds":
                 with self._create_lock:
                     return self._idempotent(headers, params, self._create_refund)
+            if method == "GET" and route in ("/v1/refunds", "/v1/disputes"):
+                return 200, self._list(route, params), {}
             if method == "POST" and route == "/v1/accounts":
                 with self._create_lock:
                     return self._idempotent(headers, params, self._create_account)
@@ -783,6 +785,31 @@ class FakeStripe:
         self._emit("charge.refunded", charge)
         self._emit("refund.created", dict(refund))
         return 200, dict(refund)
+
+    def _list(self, route: str, params: dict[str, Any]) -> dict[str, Any]:
+        """GET /v1/refunds or /v1/disputes, filtered by payment_intent, newest first."""
+        unknown = sorted(set(params) - {"payment_intent", "limit", "charge"})
+        if unknown:
+            raise StripeRequestError(
+                400, f"Received unknown parameter: {unknown[0]}", param=unknown[0]
+            )
+        limit = _integer(params.get("limit", 10), "limit")
+        if not 1 <= limit <= 100:
+            raise StripeRequestError(400, "Invalid limit", param="limit")
+        with self._lock:
+            pool = self._state.refunds if route == "/v1/refunds" else self._state.disputes
+            found = [
+                dict(o)
+                for o in pool.values()
+                if "payment_intent" not in params or o["payment_intent"] == params["payment_intent"]
+            ]
+        found.sort(key=lambda o: o["created"], reverse=True)
+        return {
+            "object": "list",
+            "data": found[:limit],
+            "has_more": len(found) > limit,
+            "url": route,
+        }
 
     def _reverse(self, charge_id: str, amount: int, total: int, refund_id: str) -> str | None:
         """Reverse the charge's transfer in proportion to the refund. Under _lock."""

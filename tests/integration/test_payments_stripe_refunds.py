@@ -9,14 +9,22 @@ sends is delivered, in order, and the books come out right.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import pytest
 import stripe
 from upskill.payments.v1 import payments_pb2
 from upskill.payments.v1 import payments_service_pb2 as pb
 
+from services.cli.main import main as cli_main
+from services.common import db
+from services.common.embedded import PostgresServer
 from tests.fakes.stripe_server import FakeStripe
 from tests.integration.test_payments_service import (
     ADMIN,
@@ -135,3 +143,71 @@ async def test_api_dashboard_and_dispute_refunds_in_stripe_mode(
                 0,
                 0,
             ]
+
+
+@pytest.fixture
+async def other_databases(embedded_pg: PostgresServer) -> AsyncIterator[tuple[str, str]]:
+    """Empty, migrated enrollment and credentials databases (for reconcile)."""
+    names = [f"t_{uuid.uuid4().hex[:16]}" for _ in range(2)]
+    dsns = [embedded_pg.create_database(name) for name in names]
+    for dsn, package in zip(dsns, ("services.enrollment", "services.credentials"), strict=True):
+        conn = await asyncpg.connect(dsn)
+        try:
+            await db.migrate(conn, "services.common", package)
+        finally:
+            await conn.close()
+    yield dsns[0], dsns[1]
+    for name in names:
+        embedded_pg.drop_database(name)
+
+
+async def test_reconcile_compares_the_books_with_stripes_records(
+    fresh_database: str,
+    nats_url: str,
+    tmp_path: Path,
+    other_databases: tuple[str, str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with FakeStripe(webhook_secret=WEBHOOK_SECRET) as fake:
+        async with payments_service(
+            fresh_database,
+            nats_url,
+            tmp_path,
+            PAYMENTS_PROVIDER="stripe",
+            STRIPE_API_KEY=fake.api_key,
+            STRIPE_API_BASE=fake.api_base,
+        ) as service:
+            seen: set[str] = set()
+            paid = await service.checkout(str(uuid.uuid4()))
+            fake.complete_session(paid.checkout_session_id)
+            await deliver_all(service, fake, seen)
+            intent = (await service.payment(paid.id)).gateway_payment_id
+            argv = [
+                "reconcile",
+                f"--payments-db={fresh_database}",
+                f"--enrollment-db={other_databases[0]}",
+                f"--credentials-db={other_databases[1]}",
+                f"--stripe-api-key={fake.api_key}",
+                f"--stripe-api-base={fake.api_base}",
+                "--settle-seconds=0",
+                "--json",
+            ]
+
+            def run() -> tuple[int, list[dict[str, Any]]]:
+                status = cli_main(argv)
+                out = capsys.readouterr().out
+                return status, [json.loads(line) for line in out.splitlines() if line]
+
+            assert await asyncio.to_thread(run) == (0, [])
+            # A dashboard refund whose webhooks never arrived: only Stripe knows.
+            dashboard = stripe.StripeClient(fake.api_key, base_addresses={"api": fake.api_base})
+            dashboard.v1.refunds.create({"payment_intent": intent, "amount": 700})
+            status, drifts = await asyncio.to_thread(run)
+            assert status == 3
+            assert [(d["kind"], d["payment_id"]) for d in drifts] == [
+                ("gateway_refund_not_booked", paid.id)
+            ]
+            assert "Stripe returned 700, payments booked 0" in drifts[0]["detail"]
+            # Stripe resends them (from its dashboard): the books agree again.
+            await deliver_all(service, fake, seen)
+            assert await asyncio.to_thread(run) == (0, [])
