@@ -605,10 +605,11 @@ async def find_refund_by_gateway_id(
 
 async def deferred_webhooks(conn: asyncpg.Connection, payment_id: str) -> list[dict[str, Any]]:
     """Events about a payment that came before it succeeded (a refund delivered before the
-    payment), oldest first, to apply once it has."""
+    payment), oldest first, to apply once it has. (A checkout lives at most a day, far less
+    than webhook payloads are kept, so a deferred event still has its body.)"""
     rows = await conn.fetch(
         """SELECT payload FROM webhook_events
-            WHERE payment_id = $1 AND outcome LIKE 'deferred%'
+            WHERE payment_id = $1 AND outcome LIKE 'deferred%' AND payload IS NOT NULL
             ORDER BY received_at, event_id""",
         payment_id,
     )
