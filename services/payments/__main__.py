@@ -73,9 +73,8 @@ async def build(
     # Closed enrollments' checkouts are expired, and payments they rejected returned.
     runtime.consume(SUBSCRIPTIONS)
     closer, refunder = CheckoutCloser(runtime.pool, gateway), Refunder(runtime.pool, gateway)
-    runtime.run_in_background(
-        ExpirySweeper([closer.close_due, refunder.refund_due], FOLLOW_UP_POLL_SECONDS).run()
-    )
+    follow_up = ExpirySweeper([closer.close_due, refunder.refund_due], FOLLOW_UP_POLL_SECONDS)
+    runtime.run_in_background(follow_up.run())
     log.info(
         "payments gateway: %s (checkout TTL %ss, platform fee %s bps)",
         gateway.name,
@@ -90,6 +89,7 @@ async def build(
         earnings_hold=timedelta(days=settings.refund_window_days),
         gateway=gateway,
         public_base_url=settings.public_base_url,
+        wake_refunder=follow_up.wake,
     )
     return [
         Servicer(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -61,7 +61,10 @@ class PaymentsApi(payments_service_pb2_grpc.PaymentsServiceServicer):
         earnings_hold: timedelta = timedelta(days=14),
         gateway: CheckoutGateway | None = None,
         public_base_url: str = "",
+        wake_refunder: Callable[[], None] = lambda: None,
     ) -> None:
+        # A refund asked here is made at once, not at the refund worker's next poll.
+        self._wake_refunder = wake_refunder
         self._gateway = gateway
         self._public_base_url = public_base_url.rstrip("/")
         self._earnings_hold = earnings_hold
@@ -177,6 +180,7 @@ class PaymentsApi(payments_service_pb2_grpc.PaymentsServiceServicer):
                 amount_minor=request.amount_minor,
                 idempotency_key=request.idempotency_key.strip(),
             )
+        self._wake_refunder()
         return pb.RefundPaymentResponse(refund=refund_to_pb(refund))
 
     @rpc(Role.ADMIN, Role.SERVICE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -25,6 +26,11 @@ class ExpirySweeper:
     def __init__(self, sweeps: list[Sweep], interval_seconds: float) -> None:
         self._sweeps = sweeps
         self._interval = interval_seconds
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Sweep now rather than at the next interval (work was just committed here)."""
+        self._wake.set()
 
     async def run(self) -> None:
         while True:
@@ -35,4 +41,6 @@ class ExpirySweeper:
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                     log.warning("expiry sweep: database unavailable, retrying: %s", exc)
             if not backlog:
-                await asyncio.sleep(self._interval)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._interval)
+            self._wake.clear()
