@@ -16,6 +16,7 @@ from services.gateway.problems import ProblemError
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 
+
 def format_money(money: Any) -> str:
     """{"amount_minor": 4900, "currency": "USD"} (or a Money model/proto) -> '49.00 USD'."""
     if money is None:
