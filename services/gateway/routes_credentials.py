@@ -147,7 +147,7 @@ async def revoke_credential(
     summary="Download a credential as a file (anyone holding its id)",
 )
 async def download_credential(
-    credential_id: str, caller: MaybeCaller, clients: ClientsDep
+    credential_id: CredentialId, caller: MaybeCaller, clients: ClientsDep
 ) -> Response:
     reply = await invoke(
         clients.credentials.GetCredential,

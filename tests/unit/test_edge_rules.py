@@ -26,7 +26,7 @@ from services.common.interceptors import text_violations, validate
 from services.common.text import is_clean
 from services.credentials import verification
 from services.gateway.rendering import format_money
-from tests.unit.test_verification import DURING, KEY, issue
+from tests.unit.test_verification import DURING, KEY, issue, verify
 
 SPEC = ProgramSpec(
     title="Intro to SQL",
@@ -154,7 +154,7 @@ def test_an_unforeseen_failure_in_verification_names_no_exception(
 
     monkeypatch.setattr(verification, "_check_validity", broken)
     with caplog.at_level(logging.WARNING, logger=verification.__name__):
-        verdict = verification.verify_jwt(issue(), [KEY.public_jwk()], DURING)
+        verdict = verify(issue(), [KEY.public_jwk()], DURING)
     assert verdict.status is verification.VerificationStatus.MALFORMED
     detail = verdict.checks[-1].detail
     assert detail == "could not be checked"
