@@ -22,6 +22,12 @@ def channel(addr: str) -> grpc.aio.Channel:
             ("grpc.keepalive_time_ms", 30_000),
             ("grpc.enable_retries", 1),
             ("grpc.lb_policy_name", "round_robin"),
+            # round_robin reconnects a lost peer with back-off (pick_first waited for the next
+            # call instead); gRPC's default cap of 120 s would leave a restarted peer
+            # unreachable for minutes, so retry soon and often.
+            ("grpc.initial_reconnect_backoff_ms", 250),
+            ("grpc.min_reconnect_backoff_ms", 250),
+            ("grpc.max_reconnect_backoff_ms", 5_000),
         ],
     )
 
