@@ -12,9 +12,10 @@ import asyncpg
 import pytest
 
 from services.common import db
+from services.common.paging import Page
 from services.payments import repository
 from services.payments.checkout import CheckoutOpener
-from services.payments.domain import CheckoutOrder, Money, Payment, RefundStatus
+from services.payments.domain import CheckoutOrder, Money, Payment, Refund, RefundStatus
 from services.payments.local_gateway import LocalGateway
 from services.payments.refunds import Refunder, request_refund
 from services.payments.stripe_events import (
@@ -26,6 +27,7 @@ from services.payments.stripe_events import (
     stripe_id,
 )
 from services.payments.webhooks import WebhookHandler
+from tests.integration.test_query_plans import PAGE_2, ExplainingPool, assert_served, migrated, uid
 from tests.polling import eventually_async
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -254,3 +256,74 @@ async def test_a_running_total_never_books_refunds_of_ours_on_their_way(
         )
         == 300
     )
+
+
+async def test_the_money_paths_queries_use_indexes(fresh_database: str) -> None:
+    """Per-event lookups of refunds, disputes, Connect and earnings run on indexes (see
+    tests/integration/test_query_plans.py for the method)."""
+    pool = await migrated(fresh_database, "payments")
+    try:
+        x = ExplainingPool(pool)
+        assert_served(
+            await x.explain(
+                lambda c: repository.find_by_payment_intent(c, "pi_1", for_update=True)
+            ),
+            "payments_gateway_payment",
+        )
+        assert_served(
+            await x.explain(lambda c: repository.deferred_webhooks(c, uid())),
+            "webhook_events_deferred",
+        )
+        assert_served(
+            await x.explain(lambda c: repository.find_refund_by_gateway_id(c, "re_1")),
+            "refunds_gateway_refund",
+        )
+        assert_served(
+            await x.explain(lambda c: repository.find_refund_by_key(c, "full:x")),
+            "refunds_idempotency_key_key",
+        )
+        assert_served(await x.explain(lambda c: repository.refunds_of(c, uid())), "refunds_payment")
+        assert_served(
+            await x.explain(lambda c: repository.payout_account(c, uid())), "payout_accounts_pkey"
+        )
+        assert_served(
+            await x.explain(
+                lambda c: repository.list_disputes(c, Page(repository.DISPUTES, PAGE_2, 20, ""))
+            ),
+            "disputes_newest",
+        )
+        refund = Refund(
+            id=uid(),
+            payment_id=uid(),
+            idempotency_key="k",
+            amount=Money(100, "USD"),
+            reason="r",
+            full_refund=False,
+            gateway="local",
+        )
+        assert_served(
+            await x.explain(lambda c: repository.add_refund_ledger_line(c, refund)),
+            "payout_ledger_one_charge",
+        )
+        assert_served(
+            await x.explain(
+                lambda c: c.fetchval(
+                    """SELECT coalesce(-sum(gross_amount_minor), 0) FROM payout_ledger
+                        WHERE payment_id = $1 AND kind <> 'charge'""",
+                    uid(),
+                )
+            ),
+            "payout_ledger_payment|payout_ledger_one_charge",
+        )
+        assert_served(
+            await x.explain(lambda c: repository.provider_earnings(c, uid(), None, None, 0)),
+            # On empty tables the planner may drive from either side of the join; what
+            # matters is that no side is scanned.
+            "payout_ledger_provider|payout_ledger_one_charge|payout_ledger_payment",
+        )
+        assert_served(
+            await x.explain(lambda c: repository.ledger_lines(c, uid(), None, None, 0, 0, 100)),
+            "payout_ledger_provider|payout_ledger_pkey|payout_ledger_one_charge",
+        )
+    finally:
+        await pool.close()
