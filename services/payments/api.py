@@ -206,8 +206,8 @@ class PaymentsApi(payments_service_pb2_grpc.PaymentsServiceServicer):
             rows = await repository.provider_earnings(
                 conn, request.provider_id, start, end, self._earnings_hold.total_seconds()
             )
-        totals = [earnings_to_pb(r) for r in rows if not r.program_id]
-        programs = [earnings_to_pb(r) for r in rows if r.program_id]
+        totals = [earnings_to_pb(r) for r in rows if r.all_programs]
+        programs = [earnings_to_pb(r) for r in rows if not r.all_programs]
         return pb.GetProviderEarningsResponse(totals=totals, programs=programs)
 
     @rpc(Role.ADMIN, Role.SERVICE, Role.PROVIDER)

@@ -674,7 +674,9 @@ async def list_disputes(conn: asyncpg.Connection, page: Page) -> list[Dispute]:
 @dataclass(frozen=True)
 class EarningsRow:
     currency: str
-    program_id: str  # "" in the per-currency totals
+    # The program ("" for payments made before programs were recorded), unless all_programs.
+    program_id: str
+    all_programs: bool  # a per-currency total
     gross_minor: int
     fee_minor: int
     refunds_minor: int
@@ -742,6 +744,7 @@ async def provider_earnings(
         EarningsRow(
             currency=r["currency"],
             program_id="" if r["all_programs"] else str(r["program_id"] or ""),
+            all_programs=bool(r["all_programs"]),
             gross_minor=int(r["gross"] or 0),
             fee_minor=int(r["fee"] or 0),
             refunds_minor=int(r["refunds"] or 0),

@@ -166,6 +166,7 @@ async def test_partial_refunds_reverse_the_fee_exactly_and_earnings_match_the_li
     # A scripted mix: prices with odd fees, partial refunds that add up, a full refund.
     first = await paid(pool, handler, local, order(provider, program_a, 4999))
     second = await paid(pool, handler, local, order(provider, program_a, 1234))
+    await paid(pool, handler, local, order(provider, "", 1000))
     third = await paid(pool, handler, local, order(provider, program_b, 777))
     await ask(pool, first, 333, "a")
     await ask(pool, first, 1001, "b")
@@ -188,19 +189,19 @@ async def test_partial_refunds_reverse_the_fee_exactly_and_earnings_match_the_li
     for line in lines:
         assert line.fee_minor + line.net_minor == line.gross_minor
 
-    totals = [row for row in earnings if not row.program_id]
+    totals = [row for row in earnings if row.all_programs]
     assert len(totals) == 1
     total = totals[0]
     assert total.net_minor == sum(line.net_minor for line in lines)
     assert total.fee_minor == sum(line.fee_minor for line in lines)
-    assert total.gross_minor == 4999 + 1234 + 777
+    assert total.gross_minor == 4999 + 1234 + 777 + 1000
     assert total.refunds_minor == 4999 + 1
     assert total.gross_minor - total.refunds_minor - total.disputes_minor == (
         total.fee_minor + total.net_minor
     )
     assert total.available_minor == total.net_minor  # no hold in this call
-    per_program = {row.program_id: row for row in earnings if row.program_id}
-    assert set(per_program) == {program_a, program_b}
+    per_program = {row.program_id: row for row in earnings if not row.all_programs}
+    assert set(per_program) == {program_a, program_b, ""}  # "": bought before programs counted
     assert sum(row.net_minor for row in per_program.values()) == total.net_minor
     assert per_program[program_b].charges == 1
     assert second.status.value == "SUCCEEDED"
