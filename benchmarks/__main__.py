@@ -21,8 +21,8 @@ from pathlib import Path
 
 import httpx
 
-from services.cli.demo import demo_program
-from services.cli.stack import Stack, StackOptions
+from services.devstack.demo import demo_program
+from services.devstack.stack import Stack, StackOptions
 
 POLL_SECONDS = 0.002
 

@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from services.cli.stack import SERVICES, Stack, StackOptions
-from services.common.embedded import (
+from services.devstack.embedded import (
     EmbeddedNats,
     EmbeddedPostgres,
     ExternalNats,
     ExternalPostgres,
     PostgresServer,
 )
+from services.devstack.stack import SERVICES, Stack, StackOptions
 from tests.otlp_collector import OtlpCollector
 
 
