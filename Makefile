@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 CONSTRAINTS := constraints.txt
 
 .PHONY: run test test-unit test-integration test-e2e test-browser lint protos check-protos \
-	check-package lock bench clean
+	check-package check-floors lock bench clean
 
 # Editable, with the `dev` extra (tests, linters) and through it `local` (the embedded
 # servers): the dev tooling in services/devstack/ is imported from the checkout.
@@ -54,6 +54,16 @@ lock: $(STAMP)
 	$(VENV)/bin/uv pip compile pyproject.toml --all-extras --universal --python-version 3.11 \
 		$(if $(UPGRADE),--upgrade) --custom-compile-command "make lock" --annotation-style line -o $(CONSTRAINTS)
 
+## check-floors: the unit tests with every direct dependency at its floor in pyproject.toml,
+## in a venv of its own: run it after lowering or raising a floor.
+FLOORS := $(VENV)-floors
+check-floors: $(STAMP)
+	rm -rf $(FLOORS) && $(PYTHON) -m venv $(FLOORS)
+	$(VENV)/bin/uv pip compile pyproject.toml --all-extras --python-version 3.11 --quiet \
+		--resolution lowest-direct --no-header -o $(FLOORS)/constraints.txt
+	$(FLOORS)/bin/python -m pip install --quiet -c $(FLOORS)/constraints.txt -e '.[dev]'
+	$(FLOORS)/bin/python -m pytest tests/unit -q -p no:cacheprovider
+
 ## check-package: the runtime wheel (what the image installs) has no dev-only code or deps.
 check-package: $(STAMP)
 	$(PY) tools/check_runtime_package.py
@@ -74,4 +84,4 @@ check-protos: protos
 	test -z "$$(git status --porcelain -- gen)" || (git status --porcelain -- gen; echo "gen/ has untracked stubs: run 'make protos' and commit" >&2; exit 1)
 
 clean:
-	rm -rf $(VENV) .data node_modules
+	rm -rf $(VENV) $(FLOORS) .data node_modules
