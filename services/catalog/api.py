@@ -12,7 +12,14 @@ from upskill.catalog.v1 import catalog_service_pb2_grpc, events_pb2
 
 from services.catalog import repository
 from services.catalog.convert import program_to_pb, provider_to_pb, spec_from_pb
-from services.catalog.domain import UPDATABLE, CredentialTemplate, Program, Provider, merge
+from services.catalog.domain import (
+    UPDATABLE,
+    CredentialTemplate,
+    Program,
+    Provider,
+    merge,
+    provider_name,
+)
 from services.common.auth import Role, authenticated, current_principal
 from services.common.errors import (
     FieldViolation,
@@ -21,7 +28,7 @@ from services.common.errors import (
     PermissionDeniedError,
 )
 from services.common.outbox import enqueue
-from services.common.paging import decode_token, page_size, split_page
+from services.common.paging import Page
 from services.common.protos import timestamp
 from services.common.rpc import rpc
 
@@ -64,7 +71,7 @@ class CatalogApi(catalog_service_pb2_grpc.CatalogServiceServicer):
     ) -> pb.CreateProviderResponse:
         provider = Provider(
             id=str(uuid.uuid4()),
-            name=request.name.strip(),
+            name=provider_name(request.name),
             website=request.website,
             email=request.email,
         )
@@ -165,20 +172,18 @@ class CatalogApi(catalog_service_pb2_grpc.CatalogServiceServicer):
     async def ListPrograms(
         self, request: pb.ListProgramsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListProgramsResponse:
-        limit = page_size(request.page_size)
+        filters = repository.CatalogFilter(
+            query=request.query.strip(),
+            skill=request.skill.strip(),
+            provider_id=request.provider_id,
+            max_price_minor=(
+                request.max_price_minor if request.HasField("max_price_minor") else None
+            ),
+        )
+        page = Page.request(repository.PUBLISHED, request.page_token, request.page_size, filters)
         async with self._pool.acquire() as conn:
-            programs = await repository.list_published(
-                conn,
-                query=request.query.strip(),
-                skill=request.skill.strip(),
-                provider_id=request.provider_id,
-                max_price_minor=(
-                    request.max_price_minor if request.HasField("max_price_minor") else None
-                ),
-                after=decode_token(request.page_token),
-                limit=limit + 1,
-            )
-        programs, next_token = split_page(programs, limit, lambda p: (p.created_at, p.id))
+            programs = await repository.list_published(conn, filters, page)
+        programs, next_token = page.split(programs, lambda p: (p.created_at, p.id))
         return pb.ListProgramsResponse(
             programs=[program_to_pb(p) for p in programs], next_page_token=next_token
         )

@@ -7,7 +7,15 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from services.common.errors import ConflictError, FailedPreconditionError
+from services.common.currency import INVALID_CURRENCY_MESSAGE, is_currency
+from services.common.errors import (
+    ConflictError,
+    FailedPreconditionError,
+    FieldViolation,
+    InvalidArgumentError,
+)
+
+BLANK_MESSAGE = "must not be empty or only whitespace"
 
 
 class ProgramStatus(StrEnum):
@@ -53,6 +61,47 @@ class ProgramSpec:
     capacity: int | None
     credential: CredentialTemplate
 
+    def violations(self) -> list[FieldViolation]:
+        """The catalog's own rules for a whole spec, beyond each field's wire rules
+        (protovalidate): text that is blank once stripped, a program of no duration, a
+        currency that is not ISO 4217. Paths are those of the `spec` field of the
+        requests that carry one."""
+        found = []
+        texts = {
+            "spec.title": self.title,
+            "spec.credential.name": self.credential.name,
+            "spec.credential.description": self.credential.description,
+            "spec.credential.criteria": self.credential.criteria,
+        }
+        texts |= {f"spec.skills[{i}]": skill for i, skill in enumerate(self.skills)}
+        for path, text in texts.items():
+            if not text.strip():
+                found.append(FieldViolation(path, BLANK_MESSAGE))
+        if len({skill.strip() for skill in self.skills}) != len(self.skills):
+            found.append(FieldViolation("spec.skills", "must not repeat a skill"))
+        if self.duration_hours < 1:
+            found.append(FieldViolation("spec.duration_hours", "must be at least 1 hour"))
+        if not is_currency(self.currency):
+            found.append(FieldViolation("spec.price.currency", INVALID_CURRENCY_MESSAGE))
+        return found
+
+    def check(self) -> ProgramSpec:
+        """This spec, or InvalidArgumentError naming every field that breaks a rule."""
+        found = self.violations()
+        if found:
+            summary = "; ".join(f"{v.field}: {v.message}" for v in found)
+            raise InvalidArgumentError(f"invalid program: {summary}", found)
+        return self
+
+
+def provider_name(name: str) -> str:
+    """A provider's name as stored (stripped); InvalidArgumentError when it is blank."""
+    if not name.strip():
+        raise InvalidArgumentError(
+            f"invalid provider: name: {BLANK_MESSAGE}", [FieldViolation("name", BLANK_MESSAGE)]
+        )
+    return name.strip()
+
 
 # Fields of ProgramSpec that an update mask may name (credential.* count as "credential").
 UPDATABLE = frozenset(
@@ -83,7 +132,10 @@ class Program:
     @classmethod
     def draft(cls, provider: Provider, spec: ProgramSpec) -> Program:
         return cls(
-            id=str(uuid.uuid4()), provider_id=provider.id, provider_name=provider.name, spec=spec
+            id=str(uuid.uuid4()),
+            provider_id=provider.id,
+            provider_name=provider.name,
+            spec=spec.check(),
         )
 
     def _touch(self) -> None:
@@ -97,7 +149,7 @@ class Program:
             )
         if self.status is ProgramStatus.ARCHIVED:
             raise FailedPreconditionError("an archived program cannot be edited")
-        self.spec = spec
+        self.spec = spec.check()
         self._touch()
 
     def publish(self) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -17,7 +17,8 @@ from services.catalog.domain import (
     Provider,
 )
 from services.common.errors import NotFoundError
-from services.common.sql import Where
+from services.common.paging import Listing, Page
+from services.common.sql import Where, fetch_page
 
 _PROGRAM_COLUMNS = """p.id, p.provider_id, v.name AS provider_name, p.title, p.summary, p.description,
     p.skills, p.duration_hours, p.price_minor, p.currency, p.capacity, p.credential, p.status,
@@ -155,29 +156,36 @@ async def save_program(conn: asyncpg.Connection, program: Program) -> None:
     )
 
 
+PUBLISHED = Listing("programs", table="p")
+
+
+@dataclass(frozen=True)
+class CatalogFilter:
+    """The filters of the public catalog listing (normalised: text stripped)."""
+
+    query: str = ""
+    skill: str = ""
+    provider_id: str = ""
+    max_price_minor: int | None = None
+
+
 async def list_published(
-    conn: asyncpg.Connection,
-    *,
-    query: str,
-    skill: str,
-    provider_id: str,
-    max_price_minor: int | None,
-    after: tuple[datetime, str] | None,
-    limit: int,
+    conn: asyncpg.Connection, filters: CatalogFilter, page: Page
 ) -> list[Program]:
     where = Where().add("p.status = 'PUBLISHED'")
-    if query:
-        where.add("p.search @@ websearch_to_tsquery('simple', {})", query)
-    if skill:
-        where.add("{} = ANY (p.skills)", skill)
-    if provider_id:
-        where.add("p.provider_id = {}::uuid", provider_id)
-    if max_price_minor is not None:
-        where.add("p.price_minor <= {}", max_price_minor)
-    where.after(after, "p.created_at")
-    rows = await conn.fetch(
-        f"""SELECT {_PROGRAM_COLUMNS} FROM programs p JOIN providers v ON v.id = p.provider_id
-            {where.sql()} ORDER BY p.created_at DESC, p.id DESC LIMIT {where.param(limit)}""",
-        *where.args,
+    if filters.query:
+        where.add("p.search @@ websearch_to_tsquery('simple', {})", filters.query)
+    if filters.skill:
+        # Containment, not `= ANY`: only @> can use the GIN index on skills.
+        where.add("p.skills @> ARRAY[{}]::text[]", filters.skill)
+    if filters.provider_id:
+        where.add("p.provider_id = {}::uuid", filters.provider_id)
+    if filters.max_price_minor is not None:
+        where.add("p.price_minor <= {}", filters.max_price_minor)
+    rows = await fetch_page(
+        conn,
+        f"SELECT {_PROGRAM_COLUMNS} FROM programs p JOIN providers v ON v.id = p.provider_id",
+        where,
+        page,
     )
     return [_program(r) for r in rows]

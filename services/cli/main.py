@@ -4,13 +4,17 @@ inspect and replay dead letters.
     upskill dev [--data-dir .data] [--port 8080]         (dev: needs the `local` extra)
     upskill demo [--url http://127.0.0.1:8080]           (dev: needs the `local` extra)
     upskill token --role learner --sub alice [--email alice@example.com]
-    upskill keygen
     upskill dlq list [--consumer NAME] [--json]
     upskill dlq replay --consumer NAME (--seq N | --all)
+    upskill outbox [--database-url URL] list [--json]
+    upskill outbox [--database-url URL] retry (--seq N | --all)
+    upskill refunds [--enrollment-id ID] [--json]
+    upskill keygen [--alg ES256|RS256|EdDSA]
+    upskill keys (list | schedule | withdraw)   see services/cli/keys.py
 
-`token`, `keygen` and `dlq` are part of the runtime (they work in the image). `dev` and `demo`
-live in services.devstack, which the runtime package leaves out: they are imported only when
-run, through devstack(), which says which extra to install when it is missing.
+Everything but `dev` and `demo` is part of the runtime (it works in the image). `dev` and
+`demo` live in services.devstack, which the runtime package leaves out: they are imported
+only when run, through devstack(), which says which extra to install when it is missing.
 """
 
 from __future__ import annotations
@@ -28,8 +32,9 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from services.cli import keys as keys_cli
 from services.common.auth import Role, mint_dev_token
-from services.credentials.keys import IssuerKey
+from services.credentials.keys import ALGORITHMS, DEFAULT_ALG, IssuerKey
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -101,10 +106,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dev.add_argument("--ready-timeout", type=float, default=READY_TIMEOUT_SECONDS)
 
-    sub.add_parser(
+    keygen = sub.add_parser(
         "keygen",
-        help="print a new Ed25519 private key (PEM) for CREDENTIALS_SIGNING_KEY",
+        help="print a new private key (PEM) for CREDENTIALS_SIGNING_KEY (EC P-256, ES256)",
     )
+    keygen.add_argument(
+        "--alg",
+        choices=ALGORITHMS,
+        default=DEFAULT_ALG,
+        help="ES256 (default) or RS256 are what every Open Badges 3.0 verifier accepts; "
+        "EdDSA also needs CREDENTIALS_SIGNING_ALG=EdDSA",
+    )
+    keys_cli.add_parser(sub, Path(data_dir_default))
 
     token = sub.add_parser("token", help="print a dev-mode JWT (AUTH_MODE=dev)")
     token.add_argument("--role", required=True, choices=[r.value for r in Role])
@@ -112,6 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--email", default="")
     token.add_argument("--provider-id", default="", help="required with --role provider")
     token.add_argument("--ttl", type=int, default=12 * 3600, help="lifetime in seconds")
+    token.add_argument(
+        "--scope",
+        default="",
+        help="space-separated OAuth 2.0 scopes, e.g. the Open Badges API's "
+        "https://purl.imsglobal.org/spec/ob/v3p0/scope/credential.readonly",
+    )
     token.add_argument(
         "--data-dir",
         type=Path,
@@ -144,6 +163,36 @@ def build_parser() -> argparse.ArgumentParser:
     which = dlq_replay.add_mutually_exclusive_group(required=True)
     which.add_argument("--seq", type=int, help="the dead letter's sequence in stream DLQ")
     which.add_argument("--all", action="store_true", help="every dead letter of the consumer")
+
+    outbox = sub.add_parser("outbox", help="list and re-send outbox events the relay parked")
+    outbox.add_argument(
+        "--database-url", default=None, help="the service's database (default: DATABASE_URL)"
+    )
+    outbox_sub = outbox.add_subparsers(dest="outbox_command", required=True, metavar="ACTION")
+    outbox_list = outbox_sub.add_parser("list", help="list parked events with their last error")
+    outbox_list.add_argument("--json", action="store_true", help="one JSON object per line")
+    outbox_retry = outbox_sub.add_parser(
+        "retry", help="hand parked events back to the relay (the stream deduplicates)"
+    )
+    parked = outbox_retry.add_mutually_exclusive_group(required=True)
+    parked.add_argument("--seq", type=int, help="the parked row's seq")
+    parked.add_argument("--all", action="store_true", help="every parked row")
+    refunds = sub.add_parser(
+        "refunds", help="list payments returned to learners (e.g. paid after a cancellation)"
+    )
+    refunds.add_argument(
+        "--url",
+        default=None,
+        help=f"gateway base URL (default: the running `upskill dev`, else {DEFAULT_URL})",
+    )
+    refunds.add_argument(
+        "--token",
+        default=os.environ.get("UPSKILL_TOKEN", ""),
+        help="an admin bearer token (default: UPSKILL_TOKEN, else a dev-mode admin token)",
+    )
+    refunds.add_argument("--enrollment-id", default="", help="only this enrollment's")
+    refunds.add_argument("--json", action="store_true", help="one JSON object per line")
+    refunds.add_argument("--data-dir", type=Path, default=Path(data_dir_default))
     return parser
 
 
@@ -164,15 +213,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "dev":
             return cmd_dev(args)
         if args.command == "keygen":
-            print(IssuerKey.generate().private_pem(), end="")
+            print(IssuerKey.generate(args.alg).private_pem(), end="")
             return 0
+        if args.command == "keys":
+            return keys_cli.run(args, _credentials_database_url(args))
         if args.command == "token":
             return cmd_token(args, parser)
         if args.command == "demo":
             return cmd_demo(args)
         if args.command == "dlq":
             return cmd_dlq(args)
-    except CliError as exc:
+        if args.command == "outbox":
+            return cmd_outbox(args)
+        if args.command == "refunds":
+            return cmd_refunds(args)
+    except (CliError, keys_cli.KeysError) as exc:
         print(f"upskill: error: {exc}", file=sys.stderr)
         return 1
     parser.error(f"unknown command {args.command}")
@@ -210,6 +265,7 @@ def cmd_token(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         email=args.email,
         provider_id=args.provider_id,
         ttl_seconds=args.ttl,
+        scope=args.scope,
     )
     print(token)
     return 0
@@ -247,6 +303,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- refunds
+
+
+def cmd_refunds(args: argparse.Namespace) -> int:
+    from services.cli.refunds import RefundsError, fetch_refunds, table
+
+    url = args.url
+    if not url:
+        running = _running_dev(args.data_dir)
+        url = str(running["gateway_url"]) if running else DEFAULT_URL
+    token = args.token or mint_dev_token(
+        jwt_secret(args.data_dir), role=Role.ADMIN, subject="upskill-cli", ttl_seconds=300
+    )
+    try:
+        refunds = fetch_refunds(url, token, args.enrollment_id)
+    except RefundsError as exc:
+        raise CliError(str(exc)) from exc
+    if args.json:
+        for refund in refunds:
+            print(json.dumps(refund))
+    else:
+        print(table(refunds))
+    return 0
+
+
 # --------------------------------------------------------------------------- dlq
 
 
@@ -261,6 +342,20 @@ def _nats_url(args: argparse.Namespace) -> str:
     raise CliError(
         f"no NATS to talk to: set NATS_URL (or --nats-url), or start `upskill dev` "
         f"(no running one found in {args.data_dir})"
+    )
+
+
+def _credentials_database_url(args: argparse.Namespace) -> str:
+    if args.database_url:
+        return str(args.database_url)
+    if os.environ.get("CREDENTIALS_DATABASE_URL"):
+        return os.environ["CREDENTIALS_DATABASE_URL"]
+    running = _running_dev(args.data_dir)
+    if running and running.get("credentials_database_url"):
+        return str(running["credentials_database_url"])
+    raise CliError(
+        "no credentials database: set CREDENTIALS_DATABASE_URL (or --database-url), or "
+        f"start `upskill dev` (no running one found in {args.data_dir})"
     )
 
 
@@ -313,6 +408,58 @@ async def _dlq(args: argparse.Namespace, url: str) -> int:
         raise CliError(str(exc)) from exc
     finally:
         await nc.close()
+
+
+# --------------------------------------------------------------------------- outbox
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    dsn = args.database_url or os.environ.get("DATABASE_URL", "").strip()
+    if not dsn:
+        raise CliError("no database to look in: pass --database-url or set DATABASE_URL")
+    return asyncio.run(_outbox(args, dsn))
+
+
+async def _outbox(args: argparse.Namespace, dsn: str) -> int:
+    import asyncpg
+
+    from services.common import outbox
+
+    try:
+        conn = await asyncpg.connect(dsn, timeout=10)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise CliError(f"cannot connect to the database: {exc!r}") from exc
+    try:
+        if args.outbox_command == "retry":
+            seqs = await outbox.unpark(conn, None if args.all else args.seq)
+            if not seqs and not args.all:
+                raise CliError(f"no parked event with seq {args.seq}")
+            if not seqs:
+                print("no parked events")
+                return 0
+            print(f"handed back to the relay: seq {', '.join(map(str, seqs))}")
+            return 0
+        rows = await outbox.parked(conn)
+        if args.json:
+            for row in rows:
+                print(json.dumps({k: str(v) if k.endswith("_at") else v for k, v in row.items()}))
+            return 0
+        if not rows:
+            print("no parked events")
+            return 0
+        print(f"{'SEQ':>8}  {'SUBJECT':<42} {'ID':<36} {'TRIES':>5}  LAST ERROR")
+        for row in rows:
+            error = row["last_error"].splitlines()[-1] if row["last_error"] else ""
+            print(
+                f"{row['seq']:>8}  {row['subject']:<42} {row['id']:<36} "
+                f"{row['attempts']:>5}  {error}"
+            )
+        print(f"{len(rows)} parked event(s)")
+        return 0
+    except asyncpg.UndefinedColumnError as exc:
+        raise CliError(f"not a migrated service database: {exc}") from exc
+    finally:
+        await conn.close()
 
 
 # --------------------------------------------------------------------------- dev
@@ -389,6 +536,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
                     "gateway_url": stack.gateway_url,
                     "nats_url": stack.nats_url,
                     "database_url": stack.database.dsn,
+                    "credentials_database_url": stack.database_urls.get("credentials", ""),
                     "ports": stack.ports,
                 },
                 indent=2,

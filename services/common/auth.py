@@ -7,20 +7,34 @@ ownership on it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
+import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
+import httpx
 import jwt
 
 from services.common import settings
 from services.common.errors import PermissionDeniedError, UnauthenticatedError
+from services.common.text import is_clean
+
+log = logging.getLogger(__name__)
+
+log = logging.getLogger(__name__)
 
 DEV_ISSUER = "upskill-dev"
 AUDIENCE = "upskill"
+# A token check waits at most this long on the issuer (PyJWKClient's default was 30 s).
+JWKS_TIMEOUT_SECONDS = 5.0
+# However many tokens name an unknown key, ask the issuer at most this often.
+JWKS_MIN_REFRESH_SECONDS = 30.0
+# Keys the issuer has dropped stop being trusted within this long.
+JWKS_MAX_AGE_SECONDS = 300.0
 
 
 class Role(StrEnum):
@@ -37,6 +51,9 @@ class Principal:
     email: str = ""
     provider_id: str = ""
     token: str = ""
+    # OAuth 2.0 scopes the token grants (its space-separated "scope" claim, RFC 9068), for
+    # APIs that third parties call on a user's behalf (the Open Badges 3.0 API).
+    scopes: frozenset[str] = frozenset()
 
     def require(self, *roles: Role) -> None:
         if self.role not in roles:
@@ -107,7 +124,8 @@ class AuthSettings:
             mode,
             "",
             settings.required("AUTH_JWKS_URL", "the OIDC issuer's JWKS URL"),
-            settings.optional("AUTH_ISSUER"),
+            # Without it any issuer whose keys happen to be in the JWKS would be trusted.
+            settings.required("AUTH_ISSUER", "the OIDC issuer URL, the tokens' `iss` claim"),
             settings.optional("AUTH_SERVICE_TOKEN"),
         )
 
@@ -120,6 +138,7 @@ def mint_dev_token(
     email: str = "",
     provider_id: str = "",
     ttl_seconds: int = 12 * 3600,
+    scope: str = "",
 ) -> str:
     now = int(time.time())
     claims: dict[str, object] = {
@@ -135,30 +154,104 @@ def mint_dev_token(
         claims["email"] = email
     if provider_id:
         claims["provider_id"] = provider_id
+    if scope:
+        claims["scope"] = scope
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
+class JwksCache:
+    """The issuer's signing keys by `kid`, fetched with async HTTP so that no event loop
+    ever waits on the issuer: a short timeout, refreshed when a token names a key we do not
+    have (key rotation) or the set is older than `max_age`, at most once per
+    `min_refresh_interval` whatever tokens arrive, and one fetch at a time."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = JWKS_TIMEOUT_SECONDS,
+        min_refresh_interval: float = JWKS_MIN_REFRESH_SECONDS,
+        max_age: float = JWKS_MAX_AGE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._url = url
+        self._timeout = timeout
+        self._min_refresh_interval = min_refresh_interval
+        self._max_age = max_age
+        self._clock = clock
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at: float | None = None
+        self._lock = asyncio.Lock()
+
+    def cached(self, kid: str) -> jwt.PyJWK | None:
+        """The key for `kid` if we hold it (no I/O)."""
+        return self._keys.get(kid)
+
+    async def key(self, kid: str) -> jwt.PyJWK | None:
+        """The key for `kid`, fetching the set when we lack it or ours is old."""
+        if kid in self._keys and not self._stale():
+            return self._keys[kid]
+        async with self._lock:
+            if (kid not in self._keys or self._stale()) and self._may_fetch():
+                await self._fetch()
+        return self._keys.get(kid)
+
+    def _stale(self) -> bool:
+        return self._fetched_at is None or self._clock() - self._fetched_at > self._max_age
+
+    def _may_fetch(self) -> bool:
+        return (
+            self._fetched_at is None
+            or self._clock() - self._fetched_at >= self._min_refresh_interval
+        )
+
+    async def _fetch(self) -> None:
+        self._fetched_at = self._clock()
+        try:
+            async with httpx.AsyncClient(timeout=self._timeout) as client:
+                response = await client.get(self._url)
+                response.raise_for_status()
+                document = response.json()
+            if not isinstance(document, dict):
+                raise ValueError("the JWKS is not a JSON object")
+            key_set = jwt.PyJWKSet.from_dict(document)
+        except (httpx.HTTPError, ValueError, jwt.PyJWKError, jwt.PyJWKSetError) as exc:
+            # Keep the keys we had: an issuer's hiccup must not sign everyone out.
+            log.warning("cannot refresh the JWKS from %s: %r", self._url, exc)
+            return
+        self._keys = {k.key_id: k for k in key_set.keys if k.key_id}
+
+
 class TokenVerifier:
-    """Turns a bearer token into a Principal, or raises UnauthenticatedError."""
+    """Turns a bearer token into a Principal, or raises UnauthenticatedError.
+
+    `authenticate` is the one to await in servers: in OIDC mode it first makes sure the
+    token's signing key is known (fetching the JWKS off the event loop). `verify` does the
+    checks with the keys at hand and never does I/O."""
 
     def __init__(self, auth: AuthSettings) -> None:
         self._auth = auth
         self._service_tokens: dict[str, tuple[float, str]] = {}
-        self._jwks = (
-            jwt.PyJWKClient(auth.jwks_url, cache_keys=True) if auth.mode == "oidc" else None
-        )
+        self._jwks = JwksCache(auth.jwks_url) if auth.mode == "oidc" else None
+
+    async def authenticate(self, token: str) -> Principal:
+        if self._jwks is not None:
+            await self._jwks.key(_kid_of(token))
+        return self.verify(token)
 
     def verify(self, token: str) -> Principal:
         try:
             if self._jwks is not None:
-                key = self._jwks.get_signing_key_from_jwt(token).key
+                key = self._jwks.cached(_kid_of(token))
+                if key is None:
+                    raise UnauthenticatedError("invalid bearer token: unknown signing key")
                 claims = jwt.decode(
                     token,
-                    key,
+                    key.key,
                     algorithms=["RS256", "ES256", "EdDSA"],
                     audience=AUDIENCE,
-                    issuer=self._auth.issuer or None,
-                    options={"require": ["exp", "sub"]},
+                    issuer=self._auth.issuer,
+                    options={"require": ["exp", "sub", "iss"]},
                 )
             else:
                 claims = jwt.decode(
@@ -169,21 +262,34 @@ class TokenVerifier:
                     issuer=DEV_ISSUER,
                     options={"require": ["exp", "sub"]},
                 )
+        except jwt.ExpiredSignatureError:
+            raise UnauthenticatedError("the bearer token has expired") from None
         except jwt.PyJWTError as exc:
-            raise UnauthenticatedError(f"invalid bearer token: {exc}") from None
+            # PyJWT's text names decoders, codecs and the JWKS fetch (urlopen errors): the
+            # log gets it, with the trace id; the caller gets a stable sentence.
+            log.info("bearer token refused: %s: %s", type(exc).__name__, exc)
+            raise UnauthenticatedError("invalid bearer token") from None
         try:
             role = Role(str(claims.get("role", "")))
         except ValueError:
             raise UnauthenticatedError("token has no valid role claim") from None
-        provider_id = str(claims.get("provider_id", ""))
-        if role is Role.PROVIDER and not provider_id:
+        identity = {name: claims.get(name, "") for name in ("sub", "email", "provider_id")}
+        for name, value in identity.items():
+            # A subject or email with a NUL or another control character would be stored
+            # (enrollments, payments) and shown: such a token identifies nobody.
+            if not isinstance(value, str) or not is_clean(value):
+                raise UnauthenticatedError(f"token claim {name} must be a plain string")
+        if not identity["sub"]:
+            raise UnauthenticatedError("token claim sub must not be empty")
+        if role is Role.PROVIDER and not identity["provider_id"]:
             raise UnauthenticatedError("a provider token needs a provider_id claim")
         return Principal(
-            subject=str(claims["sub"]),
+            subject=identity["sub"],
             role=role,
-            email=str(claims.get("email", "")),
-            provider_id=provider_id,
+            email=identity["email"],
+            provider_id=identity["provider_id"],
             token=token,
+            scopes=_scopes(claims.get("scope")),
         )
 
     def service_token(self, service_name: str) -> str:
@@ -202,6 +308,27 @@ class TokenVerifier:
                 "AUTH_SERVICE_TOKEN", "needed for service-to-service calls in oidc mode"
             )
         return self._auth.service_token
+
+
+def _kid_of(token: str) -> str:
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+    except jwt.PyJWTError as exc:
+        # PyJWT's text goes to the log; the caller gets a stable sentence.
+        log.info("bearer token refused: %s: %s", type(exc).__name__, exc)
+        raise UnauthenticatedError("invalid bearer token") from None
+    if not isinstance(kid, str) or not kid:
+        raise UnauthenticatedError("invalid bearer token: no key id (kid) in its header")
+    return kid
+
+
+def _scopes(claim: object) -> frozenset[str]:
+    """The "scope" claim: a space-separated string (RFC 8693/9068); some issuers send a list."""
+    if isinstance(claim, str):
+        return frozenset(claim.split())
+    if isinstance(claim, list):
+        return frozenset(s for s in claim if isinstance(s, str) and s and " " not in s)
+    return frozenset()
 
 
 def bearer(header_value: str | None) -> str | None:

@@ -35,10 +35,19 @@ ACK_WAIT_SECONDS = 30.0
 # timeout only bounds idling.
 FETCH_BATCH = 1
 FETCH_WAIT_SECONDS = 5.0
+# Semconv has no well-known value for NATS; this is the one its instrumentations use.
+MESSAGING_SYSTEM = "nats"
+PROCESS = "process"
 
 
 class ContractViolationError(Exception):
     """The event decoded but breaks the contract (missing ids, impossible values): never retry."""
+
+
+def _failed(span: trace.Span, exc: Exception) -> None:
+    span.record_exception(exc)
+    span.set_attribute("error.type", type(exc).__qualname__)
+    span.set_status(trace.Status(trace.StatusCode.ERROR, f"{type(exc).__name__}: {exc}"[:200]))
 
 
 def backoff_seconds(delivered: int) -> float:
@@ -137,21 +146,34 @@ class EventConsumer:
         if delivered > self._max_deliver:
             await self._dead_letter(msg, f"gave up after {delivered - 1} deliveries")
             return
+        # OTel messaging semantic conventions: a "process" span per delivery, named
+        # "{operation} {destination}".
         with self._tracer.start_as_current_span(
-            f"consume {msg.subject}",
+            f"{PROCESS} {msg.subject}",
             context=context_from(envelope.trace_headers),
             kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": MESSAGING_SYSTEM,
+                "messaging.operation.name": PROCESS,
+                "messaging.operation.type": PROCESS,
+                "messaging.destination.name": msg.subject,
+                "messaging.consumer.group.name": self.name,
+                "messaging.message.id": envelope.id,
+                # Ours: semconv has no system-neutral delivery count.
+                "upskill.message.delivery_count": delivered,
+            },
+            # Failures are recorded below, where we know which kind they are.
+            record_exception=False,
+            set_status_on_exception=False,
         ) as span:
-            span.set_attribute("messaging.system", "nats")
-            span.set_attribute("messaging.consumer.group.name", self.name)
-            span.set_attribute("messaging.message.id", envelope.id)
             try:
                 first = await self._apply(handler, event, envelope)
             except ContractViolationError as exc:
+                _failed(span, exc)
                 await self._dead_letter(msg, f"contract violation: {exc}")
                 return
             except Exception as exc:
-                span.record_exception(exc)
+                _failed(span, exc)
                 if delivered >= self._max_deliver:
                     await self._dead_letter(msg, f"failed {delivered} times, last: {exc!r}")
                     return

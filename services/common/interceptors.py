@@ -14,6 +14,7 @@ from typing import Any
 
 import grpc
 import protovalidate
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
@@ -28,6 +29,7 @@ from services.common.errors import (
     UnauthenticatedError,
 )
 from services.common.rpc import RpcPolicy
+from services.common.text import REFUSED_TEXT_MESSAGE, is_clean
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +49,39 @@ def violations_of(message: Message) -> list[FieldViolation]:
     return found
 
 
+def text_violations(message: Message, prefix: str = "") -> list[FieldViolation]:
+    """Every string in `message` (nested, repeated and map fields included) that breaks the
+    one text rule (services.common.text): checked here, for every request of every
+    service, so no handler and no proto annotation can forget it."""
+    found: list[FieldViolation] = []
+    for field, value in message.ListFields():
+        path = f"{prefix}{field.name}"
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            entries = [(f"{path}[{key!r}]", key, item) for key, item in value.items()]
+            value_field = field.message_type.fields_by_name["value"]
+        elif _is_repeated(field):
+            entries = [(f"{path}[{index}]", None, item) for index, item in enumerate(value)]
+            value_field = field
+        else:
+            entries = [(path, None, value)]
+            value_field = field
+        for where, key, item in entries:
+            if isinstance(key, str) and not is_clean(key):
+                found.append(FieldViolation(where, REFUSED_TEXT_MESSAGE))
+            if value_field.type == FieldDescriptor.TYPE_STRING and not is_clean(item):
+                found.append(FieldViolation(where, REFUSED_TEXT_MESSAGE))
+            elif value_field.type == FieldDescriptor.TYPE_MESSAGE:
+                found.extend(text_violations(item, f"{where}."))
+    return found
+
+
+def _is_repeated(field: FieldDescriptor) -> bool:
+    return bool(field.is_repeated)
+
+
 def validate(message: Message) -> None:
     """Raise InvalidArgumentError, with every field violation, when `message` breaks its rules."""
-    violations = violations_of(message)
+    violations = text_violations(message) + violations_of(message)
     if violations:
         summary = "; ".join(f"{v.field}: {v.message}" for v in violations)
         raise InvalidArgumentError(f"invalid request: {summary}", violations)
@@ -74,13 +106,13 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         self._verifier = verifier
         self._policies = policies
 
-    def _authorize(self, method: str, metadata: dict[str, Any]) -> Principal | None:
+    async def _authorize(self, method: str, metadata: dict[str, Any]) -> Principal | None:
         policy = self._policies.get(method)
         if policy is None:
             log.error("rpc %s declares no access policy; refusing it", method)
             raise PermissionDeniedError("method is not exposed")
         token = bearer(metadata.get("authorization"))
-        principal = self._verifier.verify(token) if token else None
+        principal = await self._verifier.authenticate(token) if token else None
         if policy.public:
             return principal
         if principal is None:
@@ -109,21 +141,23 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             finally:
                 code = context.code() or grpc.StatusCode.OK
                 metrics.rpc_duration.record(
-                    time.perf_counter() - started,
-                    {
-                        "rpc.method": method,
-                        "rpc.grpc.status_code": getattr(code, "name", str(code)),
-                    },
+                    time.perf_counter() - started, metrics.rpc_attributes(method, code)
                 )
 
         async def checked(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
-                principal = self._authorize(method, dict(context.invocation_metadata() or ()))
+                metadata = dict(context.invocation_metadata() or ())
+                principal = await self._authorize(method, metadata)
                 validate(request)
                 with acting_as(principal):
                     return await inner(request, context)
             except ServiceError as exc:
-                await context.abort_with_status(status_for(exc))
+                # abort(), not abort_with_status(): OpenTelemetry's server wrapper around
+                # `context` sees only abort() and set_code(), and sets the span's error
+                # status and rpc.grpc.status_code from them. The rich status travels in the
+                # trailing metadata either way.
+                status = status_for(exc)
+                await context.abort(status.code, status.details, status.trailing_metadata)
             except grpc.aio.AbortError:
                 raise
             except Exception:

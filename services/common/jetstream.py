@@ -34,18 +34,31 @@ async def connect(url: str, name: str) -> tuple[Client, JetStreamContext]:
     return nc, nc.jetstream(timeout=10)
 
 
-async def _ensure(js: JetStreamContext, config: StreamConfig) -> None:
+# Used when a stream is created by a consumer before its producer has started: the
+# producer then sets its configured limits (services/common/retention.py).
+DEFAULT_MAX_AGE_SECONDS = 7 * 24 * 3600
+DEFAULT_DLQ_MAX_AGE_SECONDS = 30 * 24 * 3600
+
+
+async def _ensure(js: JetStreamContext, config: StreamConfig, *, update: bool) -> None:
+    """Create the stream, or (update=True) bring an existing one to `config`: a changed
+    limit such as max_age takes effect on the next start-up."""
     try:
         await js.stream_info(config.name or "")
     except NotFoundError:
         await js.add_stream(config)
         log.info("created stream %s", config.name)
         return
-    await js.update_stream(config)
+    if update:
+        await js.update_stream(config)
 
 
-async def ensure_stream(js: JetStreamContext, service: str) -> str:
-    """The producing service's stream on upskill.<service>.>."""
+async def ensure_stream(
+    js: JetStreamContext, service: str, *, max_age_seconds: float | None = None
+) -> str:
+    """The producing service's stream on upskill.<service>.>. Its producer passes the
+    configured max_age and owns the config; anyone else (a consumer binding to it) only
+    creates it when missing, so it never overwrites the producer's limits."""
     name = stream_for(service)
     await _ensure(
         js,
@@ -54,12 +67,16 @@ async def ensure_stream(js: JetStreamContext, service: str) -> str:
             subjects=[f"upskill.{service}.>"],
             storage=StorageType.FILE,
             duplicate_window=DUPLICATE_WINDOW_SECONDS,
+            max_age=max_age_seconds or DEFAULT_MAX_AGE_SECONDS,
         ),
+        update=max_age_seconds is not None,
     )
     return name
 
 
-async def ensure_dlq_stream(js: JetStreamContext) -> str:
+async def ensure_dlq_stream(js: JetStreamContext, *, max_age_seconds: float | None = None) -> str:
+    """The dead-letter stream; with max_age_seconds (the runtime's setting) its config is
+    brought up to date, without it (consumers) it is only created when missing."""
     await _ensure(
         js,
         StreamConfig(
@@ -67,7 +84,9 @@ async def ensure_dlq_stream(js: JetStreamContext) -> str:
             subjects=["upskill.dlq.>"],
             storage=StorageType.FILE,
             duplicate_window=DUPLICATE_WINDOW_SECONDS,
+            max_age=max_age_seconds or DEFAULT_DLQ_MAX_AGE_SECONDS,
         ),
+        update=max_age_seconds is not None,
     )
     return DLQ_STREAM
 

@@ -1,89 +1,203 @@
-"""Outbox relay: publishes committed outbox rows to JetStream, in order, at least once.
+"""Outbox relay: publishes committed outbox rows to JetStream, at least once.
 
-Woken by LISTEN/NOTIFY the moment a row commits (no fixed poll on the hot path), with a
-slow poll as a fallback for a missed notification. Rows are claimed with FOR UPDATE
-SKIP LOCKED so replicas share the work, and Nats-Msg-Id = event id makes a re-send
-after a crash a no-op at the stream.
+Driven by the shared wake-and-drain loop (services/common/wakeup.py): LISTEN/NOTIFY wakes
+it the moment a row commits, a slow poll covers a missed notification.
+
+Each drain:
+1. claims a batch in one short statement: a lease (`claimed_until`) set on the oldest due
+   rows, picked with FOR UPDATE SKIP LOCKED, so replicas share the work and a relay that
+   dies mid-batch only delays its rows until the lease runs out;
+2. publishes the batch with no transaction open: pipelined (`publish_async`, in seq order
+   on one connection, so the stream keeps their order) and the acks awaited together;
+3. marks the published rows in one statement; a row that failed gets attempts+1, its
+   error and a back-off, and after `max_attempts` it is parked (`parked_at`), logged with
+   its stack trace and counted (`upskill.outbox.parked`), while the rows behind it go out.
+
+Nats-Msg-Id = event id, so a re-send after a crash between publish and mark is dropped by
+the stream's duplicate window. While NATS is disconnected nothing is claimed and no
+attempt is counted: an outage is not the row's fault.
+
+Parked rows, for an operator: `upskill outbox list` / `upskill outbox retry` (README,
+"Operating"; the SQL is in services/common/outbox.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import traceback
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+from nats.aio.client import Client
 from nats.js import JetStreamContext
 from opentelemetry import trace
+from opentelemetry.trace import Span, StatusCode
 
 from services.common import metrics
 from services.common.events import Envelope
 from services.common.telemetry import context_from, current_traceparent, tracer
+from services.common.wakeup import WakeAndDrain
 
 log = logging.getLogger(__name__)
 
-BATCH = 100
-FALLBACK_POLL_SECONDS = 5.0
-RETRY_SECONDS = 1.0
+CHANNEL = "outbox"
+
+
+@dataclass(frozen=True)
+class RelayOptions:
+    batch: int = 100
+    # A lease outlives a publish (every ack is awaited at most publish_timeout), so a live
+    # relay keeps its rows; a dead relay's rows are taken over when it lapses.
+    publish_timeout_seconds: float = 10.0
+    lease_seconds: float = 30.0
+    max_attempts: int = 10
+    # Back-off before attempt n+1: first_retry * 2**(n-1), capped, with jitter.
+    first_retry_seconds: float = 1.0
+    max_retry_seconds: float = 300.0
+    fallback_poll_seconds: float = 5.0
+    # While NATS is reconnecting: how often to look again.
+    disconnected_pause_seconds: float = 0.5
+
+
+_ROW_COLUMNS = """seq, id, subject, type, source, ce_subject, payload, traceparent, tracestate,
+                  created_at, attempts"""
+
+# The claim: due rows (unpublished, not parked, lease free) in seq order; the sub-select's
+# SKIP LOCKED lets concurrent replicas claim disjoint batches, and the lease keeps them
+# disjoint after this statement's transaction has ended.
+CLAIM_SQL = f"""
+    UPDATE outbox SET claimed_until = now() + make_interval(secs => $2)
+     WHERE seq IN (SELECT seq FROM outbox
+                    WHERE published_at IS NULL AND parked_at IS NULL
+                      AND (claimed_until IS NULL OR claimed_until <= now())
+                    ORDER BY seq LIMIT $1
+                    FOR UPDATE SKIP LOCKED)
+    RETURNING {_ROW_COLUMNS}"""
+
+MARK_PUBLISHED_SQL = """
+    UPDATE outbox SET published_at = now(), claimed_until = NULL
+     WHERE seq = ANY($1::bigint[]) AND published_at IS NULL"""
+
+# One statement for every failed row of a batch: count the attempt, keep the error, and
+# either schedule the retry (the lease doubles as "not before") or park the row.
+RECORD_FAILURES_SQL = """
+    UPDATE outbox o
+       SET attempts = o.attempts + 1,
+           last_error = f.error,
+           parked_at = CASE WHEN o.attempts + 1 >= $3 THEN now() END,
+           claimed_until = now() + make_interval(
+               secs => least($5, $4 * power(2, o.attempts)) * (0.8 + random() * 0.4))
+      FROM unnest($1::bigint[], $2::text[]) AS f(seq, error)
+     WHERE o.seq = f.seq AND o.published_at IS NULL
+    RETURNING o.seq, o.attempts, o.parked_at IS NOT NULL AS parked"""
+
+RELEASE_SQL = """
+    UPDATE outbox SET claimed_until = NULL
+     WHERE seq = ANY($1::bigint[]) AND published_at IS NULL"""
+
+# When the earliest leased (backing-off or in-flight elsewhere) row is due again.
+NEXT_DUE_SQL = """
+    SELECT min(claimed_until) FROM outbox
+     WHERE published_at IS NULL AND parked_at IS NULL"""
+
+MAX_ERROR_CHARS = 2000
 
 
 class OutboxRelay:
-    def __init__(self, pool: asyncpg.Pool, js: JetStreamContext, dsn: str) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, nc: Client, dsn: str, options: RelayOptions | None = None
+    ) -> None:
         self._pool = pool
-        self._js = js
-        self._dsn = dsn
-        self._wake = asyncio.Event()
+        self._nc = nc
+        self.options = options or RelayOptions()
+        self._js: JetStreamContext = nc.jetstream(timeout=self.options.publish_timeout_seconds)
         self._tracer = tracer(__name__)
+        self.worker = WakeAndDrain(
+            "outbox relay",
+            dsn,
+            CHANNEL,
+            self.drain,
+            fallback_poll_seconds=self.options.fallback_poll_seconds,
+        )
 
     async def run(self) -> None:
-        listener = await self._listen()
-        try:
-            while True:
-                try:
-                    published = await self.drain_once()
-                except Exception as exc:  # NATS or PostgreSQL down: keep the rows, retry
-                    log.warning("outbox relay: publish failed, retrying: %s", exc)
-                    await asyncio.sleep(RETRY_SECONDS)
-                    continue
-                if published == BATCH:
-                    continue  # more rows are waiting
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), FALLBACK_POLL_SECONDS)
-                if listener is None or listener.is_closed():
-                    listener = await self._listen()
-        finally:
-            if listener is not None and not listener.is_closed():
-                await listener.close()
+        await self.worker.run()
 
-    async def _listen(self) -> asyncpg.Connection | None:
-        try:
-            conn = await asyncpg.connect(self._dsn)
-            await conn.add_listener("outbox", lambda *_: self._wake.set())
-            return conn
-        except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("outbox relay: cannot LISTEN (falling back to polling): %s", exc)
-            return None
+    async def drain(self) -> float:
+        """One drain for the wake-and-drain loop: seconds it may sleep afterwards."""
+        if not self._nc.is_connected:
+            return self.options.disconnected_pause_seconds
+        claimed = await self.drain_once()
+        if claimed >= self.options.batch:
+            return 0.0  # more rows are waiting
+        return await self._seconds_until_next_due()
 
     async def drain_once(self) -> int:
-        """Publish up to BATCH unpublished rows; returns how many were published."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(
-                """SELECT seq, id, subject, type, source, ce_subject, payload, traceparent,
-                          tracestate, created_at
-                     FROM outbox WHERE published_at IS NULL
-                    ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED""",
-                BATCH,
-            )
-            for row in rows:
-                await self._publish(row)
-                await self._mark_published(conn, row["seq"])
+        """Claim, publish and record up to one batch; returns how many rows were claimed."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(CLAIM_SQL, self.options.batch, self.options.lease_seconds)
+        if not rows:
+            return 0
+        rows = sorted(rows, key=lambda r: r["seq"])
+        outcomes = await self._publish_all(rows)
+        published = [r["seq"] for r, error in zip(rows, outcomes, strict=True) if error is None]
+        failed = [(r, e) for r, e in zip(rows, outcomes, strict=True) if e is not None]
+        if published:
+            await self._mark_published(published)
+        if failed:
+            await self._record_failures(failed)
         return len(rows)
 
-    async def _publish(self, row: Any) -> None:
-        envelope = Envelope(
+    async def _publish_all(self, rows: list[Any]) -> list[BaseException | None]:
+        """Publish every row, pipelined; None for each row the stream acknowledged."""
+        spans: list[Span] = []
+        pending: list[asyncio.Future[Any] | BaseException] = []
+        for row in rows:
+            span = self._start_span(row)
+            spans.append(span)
+            try:
+                with trace.use_span(span, end_on_exit=False):
+                    # The consumer's span should be a child of this publish span.
+                    headers = self._envelope(row).headers() | current_traceparent()
+                pending.append(
+                    await self._js.publish_async(
+                        row["subject"], bytes(row["payload"]), headers=headers
+                    )
+                )
+            except Exception as exc:  # refused before sending (e.g. over max_payload)
+                pending.append(exc)
+        acks = await asyncio.gather(
+            *(self._ack(p) for p in pending),
+            return_exceptions=True,
+        )
+        outcomes: list[BaseException | None] = []
+        for row, span, ack in zip(rows, spans, acks, strict=True):
+            if isinstance(ack, BaseException):
+                span.record_exception(ack)
+                span.set_status(StatusCode.ERROR, _describe(ack))
+                outcomes.append(ack)
+            else:
+                if ack.duplicate:
+                    log.info("outbox relay: %s was already published (deduplicated)", row["id"])
+                metrics.events_published.add(1, {"subject": row["subject"]})
+                lag = (datetime.now(UTC) - row["created_at"]).total_seconds()
+                metrics.outbox_lag.record(max(lag, 0.0), {"subject": row["subject"]})
+                outcomes.append(None)
+            span.end()
+        return outcomes
+
+    async def _ack(self, pending: asyncio.Future[Any] | BaseException) -> Any:
+        if isinstance(pending, BaseException):
+            raise pending
+        # publish_async's future has no deadline of its own; cancelling it on timeout
+        # also frees its slot in the client's pending window.
+        return await asyncio.wait_for(pending, self.options.publish_timeout_seconds)
+
+    def _envelope(self, row: Any) -> Envelope:
+        return Envelope(
             id=str(row["id"]),
             type=row["type"],
             source=row["source"],
@@ -92,21 +206,76 @@ class OutboxRelay:
             traceparent=row["traceparent"],
             tracestate=row["tracestate"],
         )
-        parent = context_from(envelope.trace_headers)
-        with self._tracer.start_as_current_span(
-            f"publish {row['subject']}", context=parent, kind=trace.SpanKind.PRODUCER
-        ) as span:
-            span.set_attribute("messaging.system", "nats")
-            span.set_attribute("messaging.destination.name", row["subject"])
-            span.set_attribute("messaging.message.id", envelope.id)
-            # The consumer's span should be a child of this publish span, not of the request.
-            headers = envelope.headers() | current_traceparent()
-            ack = await self._js.publish(row["subject"], bytes(row["payload"]), headers=headers)
-            if ack.duplicate:
-                log.info("outbox relay: %s was already published (deduplicated)", envelope.id)
-        metrics.events_published.add(1, {"subject": row["subject"]})
-        lag = (datetime.now(UTC) - row["created_at"]).total_seconds()
-        metrics.outbox_lag.record(max(lag, 0.0), {"subject": row["subject"]})
 
-    async def _mark_published(self, conn: asyncpg.Connection, seq: int) -> None:
-        await conn.execute("UPDATE outbox SET published_at = now() WHERE seq = $1", seq)
+    def _start_span(self, row: Any) -> Span:
+        envelope = self._envelope(row)
+        return self._tracer.start_span(
+            f"publish {row['subject']}",
+            context=context_from(envelope.trace_headers),
+            kind=trace.SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.operation.name": "publish",
+                "messaging.operation.type": "send",
+                "messaging.destination.name": row["subject"],
+                "messaging.message.id": envelope.id,
+            },
+        )
+
+    async def _mark_published(self, seqs: list[int]) -> None:
+        async with self._pool.acquire() as conn:
+            await conn.execute(MARK_PUBLISHED_SQL, seqs)
+
+    async def _record_failures(self, failed: list[tuple[Any, BaseException]]) -> None:
+        seqs = [row["seq"] for row, _ in failed]
+        if not self._nc.is_connected:
+            # The connection dropped under the batch: the broker's fault, not the rows'.
+            log.warning("outbox relay: NATS disconnected while publishing %d row(s)", len(seqs))
+            async with self._pool.acquire() as conn:
+                await conn.execute(RELEASE_SQL, seqs)
+            return
+        o = self.options
+        async with self._pool.acquire() as conn:
+            results = await conn.fetch(
+                RECORD_FAILURES_SQL,
+                seqs,
+                [_describe(exc)[:MAX_ERROR_CHARS] for _, exc in failed],
+                o.max_attempts,
+                o.first_retry_seconds,
+                o.max_retry_seconds,
+            )
+        by_seq = {row["seq"]: (row, exc) for row, exc in failed}
+        for result in results:
+            row, exc = by_seq[result["seq"]]
+            if result["parked"]:
+                metrics.outbox_parked.add(1, {"subject": row["subject"]})
+                log.error(
+                    "outbox relay: parked event %s (seq %d, %s) after %d attempts",
+                    row["id"],
+                    row["seq"],
+                    row["subject"],
+                    result["attempts"],
+                    exc_info=(type(exc), exc, exc.__traceback__),
+                )
+            else:
+                log.warning(
+                    "outbox relay: publishing event %s (seq %d, %s) failed, attempt %d of %d: %s",
+                    row["id"],
+                    row["seq"],
+                    row["subject"],
+                    result["attempts"],
+                    o.max_attempts,
+                    _describe(exc),
+                )
+
+    async def _seconds_until_next_due(self) -> float:
+        async with self._pool.acquire() as conn:
+            due: datetime | None = await conn.fetchval(NEXT_DUE_SQL)
+        if due is None:
+            return self.options.fallback_poll_seconds
+        return max(0.01, (due - datetime.now(UTC)).total_seconds())
+
+
+def _describe(exc: BaseException) -> str:
+    text = "".join(traceback.format_exception_only(exc)).strip()
+    return text or type(exc).__name__

@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -26,10 +26,12 @@ from opentelemetry.instrumentation.grpc import aio_server_interceptor
 from services.common import db, jetstream
 from services.common.auth import AuthSettings, TokenVerifier
 from services.common.consumer import EventConsumer, Subscription
+from services.common.health import DependencyHealth, nats_probe, postgres_probe
 from services.common.interceptors import ServiceInterceptor
 from services.common.logs import setup_logging
 from services.common.relay import OutboxRelay
-from services.common.rpc import policies_of
+from services.common.retention import Pruner, RetentionSettings, common_jobs
+from services.common.rpc import RpcPolicy, policies_of
 from services.common.settings import CommonSettings, ConfigError, exit_on_config_error
 from services.common.telemetry import setup_tracing, shutdown_tracing
 
@@ -56,6 +58,7 @@ class ServiceRuntime:
     nc: Client
     js: JetStreamContext
     verifier: TokenVerifier
+    pruner: Pruner
     background: list[Coroutine[Any, Any, None]] = field(default_factory=list)
     consumers: list[EventConsumer] = field(default_factory=list)
 
@@ -74,6 +77,7 @@ class ServiceRuntime:
 
 async def _start_runtime(name: str, default_port: int) -> ServiceRuntime:
     settings = CommonSettings.from_env(default_port)
+    retention = RetentionSettings.from_env()
     auth = AuthSettings.from_env()
     setup_logging(name, settings.log_level)
     setup_tracing(name)
@@ -83,9 +87,13 @@ async def _start_runtime(name: str, default_port: int) -> ServiceRuntime:
     if applied:
         log.info("migrations applied: %s", ", ".join(applied))
     nc, js = await _retry(lambda: jetstream.connect(settings.nats_url, name), "NATS")
-    await jetstream.ensure_stream(js, name)
-    runtime = ServiceRuntime(name, settings, pool, nc, js, TokenVerifier(auth))
-    runtime.run_in_background(OutboxRelay(pool, js, settings.database_url).run())
+    await jetstream.ensure_stream(js, name, max_age_seconds=retention.stream_max_age_seconds)
+    await jetstream.ensure_dlq_stream(js, max_age_seconds=retention.dlq_max_age_seconds)
+    pruner = Pruner(pool, retention.prune_interval_seconds, common_jobs(retention))
+    runtime = ServiceRuntime(name, settings, pool, nc, js, TokenVerifier(auth), pruner)
+    runtime.run_in_background(OutboxRelay(pool, nc, settings.database_url).run())
+    # A service adds its own rules (runtime.pruner.add) while it is built, before this runs.
+    runtime.run_in_background(pruner.run())
     return runtime
 
 
@@ -100,6 +108,15 @@ async def _retry(connect: Callable[[], Awaitable[Any]], what: str, attempts: int
             log.warning("waiting for %s (%s)", what, exc)
             await asyncio.sleep(1)
     raise AssertionError("unreachable")
+
+
+def server_interceptors(
+    verifier: TokenVerifier, policies: dict[str, RpcPolicy]
+) -> list[grpc.aio.ServerInterceptor]:
+    """Every service's interceptors, outermost first: OpenTelemetry's server span around
+    ours (authenticate, authorise, validate, map errors), which ends every failure in
+    context.abort() so that the span records the status code."""
+    return [aio_server_interceptor(), ServiceInterceptor(verifier, policies)]
 
 
 async def serve(
@@ -117,9 +134,7 @@ async def serve(
     policies: dict[str, Any] = {}
     for s in servicers:
         policies.update(policies_of(s.implementation, s.full_name))
-    server = grpc.aio.server(
-        interceptors=[aio_server_interceptor(), ServiceInterceptor(runtime.verifier, policies)],
-    )
+    server = grpc.aio.server(interceptors=server_interceptors(runtime.verifier, policies))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for s in servicers:
@@ -131,8 +146,14 @@ async def serve(
     if port == 0:
         raise RuntimeError(f"cannot listen on {runtime.settings.listen_addr}")
     await server.start()
-    for service_name in ["", *(s.full_name for s in servicers)]:
-        await health_servicer.set(service_name, health_pb2.HealthCheckResponse.SERVING)
+    # SERVING only while PostgreSQL and NATS answer: checked now, then every few seconds.
+    dependencies = DependencyHealth(
+        health_servicer,
+        ["", *(s.full_name for s in servicers)],
+        {"postgresql": postgres_probe(runtime.pool), "nats": nats_probe(runtime.nc)},
+    )
+    await dependencies.check()
+    runtime.run_in_background(dependencies.run())
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -1,9 +1,25 @@
-"""A small WHERE-clause builder for asyncpg's positional parameters ($1, $2, ...)."""
+"""A small WHERE-clause builder for asyncpg's positional parameters ($1, $2, ...), and the
+one keyset query every listing pages with."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
+
+import asyncpg
+
+from services.common.paging import Page
+
+
+@dataclass(frozen=True)
+class OwnerScope:
+    """The filters of a listing of owned rows (enrollments, credentials): one learner's
+    rows, one provider's rows (None: not restricted that way), optionally one program's.
+    Also what a page token of such a listing is bound to."""
+
+    learner_id: str | None
+    provider_id: str | None
+    program_id: str
 
 
 class Where:
@@ -20,24 +36,31 @@ class Where:
         self.clauses.append(clause.format(*(self.param(v) for v in values)))
         return self
 
-    def after(self, cursor: tuple[datetime, str] | None, time_column: str) -> Where:
-        """Keyset pagination: rows strictly after `cursor` in (time DESC, id DESC) order."""
-        if cursor is not None:
-            self.add(f"({time_column}, id) < ({{}}, {{}}::uuid)", cursor[0], cursor[1])
-        return self
-
     def sql(self) -> str:
         return f"WHERE {' AND '.join(self.clauses)}" if self.clauses else ""
 
-    def visible_to(
-        self, *, learner_id: str | None, provider_id: str | None, program_id: str
-    ) -> Where:
-        """The usual ownership scope of a listing: one learner's rows, one provider's rows
-        (None: not restricted that way), optionally one program's."""
-        if learner_id is not None:
-            self.add("learner_id = {}", learner_id)
-        if provider_id is not None:
-            self.add("provider_id = {}::uuid", provider_id)
-        if program_id:
-            self.add("program_id = {}::uuid", program_id)
+    def page(self, page: Page) -> str:
+        """This WHERE, plus: rows strictly after the page's cursor in (time DESC, id DESC)
+        order, in that order, one more than the page holds (to know whether another page
+        follows). The condition and the ORDER BY name the same qualified columns."""
+        time, row_id = page.listing.time_column, page.listing.id_column
+        if page.after is not None:
+            self.add(f"({time}, {row_id}) < ({{}}, {{}}::uuid)", *page.after)
+        return f"{self.sql()} ORDER BY {time} DESC, {row_id} DESC LIMIT {self.param(page.size + 1)}"
+
+    def visible_to(self, scope: OwnerScope) -> Where:
+        """The ownership scope of a listing of owned rows."""
+        if scope.learner_id is not None:
+            self.add("learner_id = {}", scope.learner_id)
+        if scope.provider_id is not None:
+            self.add("provider_id = {}::uuid", scope.provider_id)
+        if scope.program_id:
+            self.add("program_id = {}::uuid", scope.program_id)
         return self
+
+
+async def fetch_page(
+    conn: asyncpg.Connection, select: str, where: Where, page: Page
+) -> list[asyncpg.Record]:
+    """`select` ("SELECT ... FROM ... [JOIN ...]") filtered by `where`, one page of it."""
+    return list(await conn.fetch(f"{select} {where.page(page)}", *where.args))

@@ -9,19 +9,23 @@ from services.common import settings
 from services.common.runtime import Servicer, ServiceRuntime, run
 from services.credentials.api import CredentialsApi
 from services.credentials.consumers import subscriptions
-from services.credentials.issuer import Issuer
-from services.credentials.keys import IssuerKey
+from services.credentials.issuer import Issuer, NoSigningKeyError
+from services.credentials.keys import ALG_SETTING, SETTING, IssuerKey, check_signing_policy
 
 PORT = 50054
 
 
 async def build(runtime: ServiceRuntime) -> list[Servicer]:
-    key = IssuerKey.from_setting(
-        settings.required("CREDENTIALS_SIGNING_KEY", "an Ed25519 private key (PKCS#8 PEM or JWK)")
+    keys = IssuerKey.all_from_setting(
+        settings.required(SETTING, "an EC P-256 private key (PKCS#8 PEM or JWK): `upskill keygen`")
     )
-    issuer = Issuer(key, settings.required("PUBLIC_BASE_URL", "e.g. https://upskill.example"))
+    check_signing_policy(keys, settings.optional(ALG_SETTING))
+    issuer = Issuer(keys, settings.required("PUBLIC_BASE_URL", "e.g. https://upskill.example"))
     async with runtime.pool.acquire() as conn:
-        await issuer.register_key(conn)
+        try:
+            await issuer.register_key(conn)
+        except NoSigningKeyError as exc:
+            raise ValueError(str(exc)) from exc  # a configuration error: fail start-up
     runtime.consume(subscriptions(issuer))
     return [
         Servicer(

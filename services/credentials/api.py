@@ -12,9 +12,10 @@ from upskill.credentials.v1 import credentials_service_pb2 as pb
 
 from services.common.auth import Role, authenticated
 from services.common.errors import NotFoundError, PermissionDeniedError
-from services.common.paging import decode_token, page_size, split_page
+from services.common.paging import Page
 from services.common.protos import timestamp
 from services.common.rpc import rpc
+from services.common.sql import OwnerScope
 from services.credentials import repository
 from services.credentials.issuer import Issuer
 from services.credentials.repository import CredentialRecord
@@ -54,18 +55,11 @@ class CredentialsApi(credentials_service_pb2_grpc.CredentialsServiceServicer):
     async def ListCredentials(
         self, request: pb.ListCredentialsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListCredentialsResponse:
-        learner_id, provider_id = authenticated().listing_scope()
-        limit = page_size(request.page_size)
+        scope = OwnerScope(*authenticated().listing_scope(), program_id=request.program_id)
+        page = Page.request(repository.LISTING, request.page_token, request.page_size, scope)
         async with self._pool.acquire() as conn:
-            rows = await repository.list_for(
-                conn,
-                learner_id=learner_id,
-                provider_id=provider_id,
-                program_id=request.program_id,
-                after=decode_token(request.page_token),
-                limit=limit + 1,
-            )
-        rows, next_token = split_page(rows, limit, lambda r: (r.issued_at, r.id))
+            rows = await repository.list_for(conn, scope, page)
+        rows, next_token = page.split(rows, lambda r: (r.issued_at, r.id))
         return pb.ListCredentialsResponse(
             credentials=[credential_to_pb(c) for c in rows], next_page_token=next_token
         )
@@ -109,8 +103,8 @@ class CredentialsApi(credentials_service_pb2_grpc.CredentialsServiceServicer):
         self, request: pb.GetJwksRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetJwksResponse:
         async with self._pool.acquire() as conn:
-            keys = await repository.public_keys(conn)
-        return pb.GetJwksResponse(jwks_json=json.dumps({"keys": keys}))
+            jwks = await self._issuer.jwks(conn)
+        return pb.GetJwksResponse(jwks_json=json.dumps(jwks))
 
     @rpc(public=True)
     async def GetStatusList(

@@ -1,8 +1,10 @@
 """Open Badges 3.0 credentials: build the OpenBadgeCredential and sign it as a VC-JWT.
 
 The credential is a W3C Verifiable Credential (Data Model 2.0); the proof is the OB 3.0
-"JSON Web Token Proof Format": a compact JWS whose ``vc`` claim holds the credential and
-whose registered claims repeat its issuer, subject, id and validity window.
+"JSON Web Token Proof Format" as VC-JOSE-COSE defines it for VCDM 2.0: the JWT payload IS the
+credential (no ``vc`` claim), with the registered claims ``iss``, ``sub``, ``jti``, ``nbf``
+and ``exp`` repeating its issuer, subject, id and validity window. The JOSE header names the
+key by an absolute URL (``kid``) that resolves to that one public JWK.
 """
 
 from __future__ import annotations
@@ -17,11 +19,26 @@ from urllib.parse import quote
 
 from joserfc import jwt
 
-from services.credentials.keys import ALG, JWS_REGISTRY, IssuerKey
+from services.credentials.keys import JWS_REGISTRY, IssuerKey
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
 CREDENTIAL_TYPES = ("VerifiableCredential", "OpenBadgeCredential")
+# OB 3.0 JOSE header: "typ: If present, MUST be set to JWT" (and no other headers). The
+# status list is not an OpenBadgeCredential, so it follows VC-JOSE-COSE ("SHOULD be vc+jwt").
+BADGE_JWT_TYP = "JWT"
+VC_JWT_TYP = "vc+jwt"
+# A skill is a competency; 1EdTech's AlignmentTargetType has no "skill" value.
+SKILL_TARGET_TYPE = "ceasn:Competency"
+# Public skill frameworks whose concept URIs a provider may give as a skill, so that an
+# employer's system can match the alignment without knowing our catalog.
+SKILL_FRAMEWORKS = (
+    ("http://data.europa.eu/esco/", "ESCO"),
+    ("https://data.europa.eu/esco/", "ESCO"),
+    ("https://www.onetonline.org/", "O*NET"),
+    ("https://www.onetcenter.org/", "O*NET"),
+    ("https://services.onetcenter.org/", "O*NET"),
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -190,12 +207,33 @@ def _unique_skills(skills: Sequence[str]) -> list[str]:
 
 
 def _alignment(base_url: str, skill: str) -> dict[str, Any]:
+    framework = skill_framework(skill)
+    if framework is not None:
+        # The catalog keeps a skill as one string: a provider who wants a public framework
+        # gives the concept's URI itself, which then is both the target and its name.
+        return {
+            "type": ["Alignment"],
+            "targetName": skill,
+            "targetUrl": skill,
+            "targetFramework": framework,
+            "targetType": SKILL_TARGET_TYPE,
+        }
     return {
         "type": ["Alignment"],
         "targetName": skill,
         "targetUrl": f"{base_url}/skills/{quote(skill, safe='')}",
-        "targetType": "ceterms:Skill",
+        "targetType": SKILL_TARGET_TYPE,
     }
+
+
+def skill_framework(skill: str) -> str | None:
+    """The public framework (ESCO, O*NET) whose concept URI ``skill`` is, if it is one."""
+    if any(c.isspace() for c in skill):
+        return None
+    for prefix, name in SKILL_FRAMEWORKS:
+        if skill.startswith(prefix) and len(skill) > len(prefix):
+            return name
+    return None
 
 
 def credential_issuer_id(credential: Mapping[str, Any]) -> str | None:
@@ -209,27 +247,49 @@ def credential_issuer_id(credential: Mapping[str, Any]) -> str | None:
 
 
 def jwt_claims(credential: Mapping[str, Any]) -> dict[str, Any]:
-    """The VC-JWT claims set: the credential under ``vc`` plus the registered claims."""
+    """The VC-JWT claims set: the credential itself plus the registered claims mapped from it."""
     iss = credential_issuer_id(credential)
     if iss is None:
         raise ValueError("credential has no issuer id")
+    clash = sorted(REGISTERED_CLAIMS.intersection(credential))
+    if clash:
+        raise ValueError(f"credential already has JWT claim names {clash}")
     valid_from = parse_timestamp(credential.get("validFrom"))
-    claims: dict[str, Any] = {"vc": dict(credential), "iss": iss}
+    claims: dict[str, Any] = dict(credential)
+    claims["iss"] = iss
     subject = credential.get("credentialSubject")
     if isinstance(subject, Mapping) and isinstance(subject.get("id"), str):
         claims["sub"] = subject["id"]
     if isinstance(credential.get("id"), str):
         claims["jti"] = credential["id"]
     claims["nbf"] = int(valid_from.timestamp())
-    claims["iat"] = claims["nbf"]
     if "validUntil" in credential:
         claims["exp"] = int(parse_timestamp(credential["validUntil"]).timestamp())
     return claims
 
 
-def sign_credential(credential: Mapping[str, Any], key: IssuerKey) -> str:
-    """Sign any VC (badge or status list) as a compact VC-JWT with the issuer key."""
-    header = {"alg": ALG, "kid": key.kid, "typ": "JWT"}
+REGISTERED_CLAIMS = frozenset({"iss", "sub", "jti", "nbf", "exp", "iat", "vc", "vp"})
+
+
+def credential_from_claims(claims: Mapping[str, Any]) -> dict[str, Any]:
+    """The credential a VC-JWT's claims carry: the 1.1-era ``vc`` claim of tokens we issued
+    before the flat format, else the payload without the JWT registered claims."""
+    legacy = claims.get("vc")
+    if isinstance(legacy, dict):
+        return legacy
+    return {k: v for k, v in claims.items() if k not in REGISTERED_CLAIMS}
+
+
+def key_url(base_url: str, kid: str) -> str:
+    """The absolute URL that names a key in a JOSE header and resolves to its public JWK."""
+    return f"{base_url.rstrip('/')}/keys/{quote(kid, safe='')}"
+
+
+def sign_credential(
+    credential: Mapping[str, Any], key: IssuerKey, base_url: str, *, typ: str = BADGE_JWT_TYP
+) -> str:
+    """Sign a VC (badge or status list) as a compact VC-JWT with an issuer key."""
+    header = {"alg": key.alg, "kid": key_url(base_url, key.kid), "typ": typ}
     return jwt.encode(
-        header, jwt_claims(credential), key.jose_key(), algorithms=[ALG], registry=JWS_REGISTRY
+        header, jwt_claims(credential), key.jose_key(), algorithms=[key.alg], registry=JWS_REGISTRY
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +15,14 @@ from upskill.enrollment.v1 import enrollment_pb2
 from services.common.outbox import enqueue
 from services.common.protos import timestamp
 from services.credentials import repository
-from services.credentials.badges import Issuance, build_credential, issuer_id, sign_credential
+from services.credentials.badges import (
+    VC_JWT_TYP,
+    Issuance,
+    build_credential,
+    issuer_id,
+    key_url,
+    sign_credential,
+)
 from services.credentials.keys import IssuerKey
 from services.credentials.repository import CredentialRecord
 from services.credentials.status_list import (
@@ -34,16 +42,49 @@ def earns_credential_on(snapshot: enrollment_pb2.ProgramSnapshot, event: str) ->
     return event == ("activated" if on_payment else "completed")
 
 
+class NoSigningKeyError(RuntimeError):
+    """None of the keys this process holds may sign now (all withdrawn, or not yet due)."""
+
+
 class Issuer:
-    def __init__(self, key: IssuerKey, base_url: str) -> None:
-        self.key = key
+    def __init__(self, keys: IssuerKey | Sequence[IssuerKey], base_url: str) -> None:
+        self.keys = [keys] if isinstance(keys, IssuerKey) else list(keys)
+        if not self.keys:
+            raise ValueError("an issuer needs at least one signing key")
         self.base_url = base_url.rstrip("/")
 
     def status_list_url(self, list_id: str) -> str:
         return f"{self.base_url}/status-lists/{list_id}"
 
+    def key_url(self, kid: str) -> str:
+        return key_url(self.base_url, kid)
+
     async def register_key(self, conn: asyncpg.Connection) -> None:
-        await repository.register_key(conn, self.key.kid, self.key.public_jwk())
+        """Publish every key this process holds (a key already published keeps its schedule);
+        NoSigningKeyError when none of them may sign now (all withdrawn, or all scheduled
+        for later), so start-up fails loudly instead of every issuance failing later."""
+        for key in self.keys:
+            await repository.register_key(conn, key.kid, key.alg, key.public_jwk())
+        withdrawn = set(await repository.withdrawn_kids(conn))
+        if all(key.kid in withdrawn for key in self.keys):
+            raise NoSigningKeyError(
+                "every key in CREDENTIALS_SIGNING_KEY is withdrawn: add a new one "
+                "(`upskill keygen`)"
+            )
+        if await repository.active_signer(conn, [k.kid for k in self.keys]) is None:
+            raise NoSigningKeyError(
+                "no key in CREDENTIALS_SIGNING_KEY may sign yet (each is scheduled for later): "
+                "keep the current key in the setting until the new one's moment"
+            )
+
+    async def signer(self, conn: asyncpg.Connection, now: datetime | None = None) -> IssuerKey:
+        """The key that signs at ``now`` (default: the database's now, the clock that wrote
+        the schedule): the held key whose scheduled moment came last."""
+        kid = await repository.active_signer(conn, [k.kid for k in self.keys], now)
+        for key in self.keys:
+            if key.kid == kid:
+                return key
+        raise NoSigningKeyError("no key in CREDENTIALS_SIGNING_KEY may sign now")
 
     async def issue(
         self,
@@ -58,8 +99,15 @@ class Issuer:
         already has one."""
         if await repository.exists_for_enrollment(conn, enrollment_id):
             return None
-        list_id, index = await repository.allocate_status_index(conn)
-        issued_at = datetime.now(UTC).replace(microsecond=0)
+        list_id, index = await repository.allocate_status_index(
+            conn, snapshot.provider_id, snapshot.provider_name
+        )
+        # Full precision: the credentials listing pages by (issued_at, id), and whole
+        # seconds would order same-second credentials by their random ids, so one issued
+        # while a client walks the pages could show up behind its cursor. The credential
+        # itself states whole seconds (badges.build_credential truncates validFrom).
+        issued_at = datetime.now(UTC)
+        key = await self.signer(conn)
         template = snapshot.credential
         credential_id = str(uuid.uuid4())
         credential = build_credential(
@@ -91,8 +139,8 @@ class Issuer:
             learner_id=learner_id,
             achievement_name=template.name,
             status="ISSUED",
-            jwt=sign_credential(credential, self.key),
-            kid=self.key.kid,
+            jwt=sign_credential(credential, key, self.base_url),
+            kid=key.kid,
             status_list_id=list_id,
             status_index=index,
             issued_at=issued_at,
@@ -135,7 +183,13 @@ class Issuer:
         return True
 
     async def verify(self, conn: asyncpg.Connection, token: str) -> Verification:
-        verdict = verify_jwt(token, await repository.public_keys(conn), datetime.now(UTC))
+        verdict = verify_jwt(
+            token,
+            await repository.public_keys(conn),
+            datetime.now(UTC),
+            base_url=self.base_url,
+            withdrawn=await repository.withdrawn_kids(conn),
+        )
         if verdict.credential is None:
             return verdict
         return apply_revocation(verdict, await self._revoked(conn, verdict.credential))
@@ -156,19 +210,35 @@ class Issuer:
     async def status_list(
         self, conn: asyncpg.Connection, list_id: str
     ) -> tuple[str, dict[str, Any]] | None:
-        """The signed BitstringStatusListCredential (JWT, decoded), or None if unknown."""
-        found = await repository.revoked_indexes(conn, list_id)
+        """The signed BitstringStatusListCredential (JWT, decoded), or None if unknown.
+
+        Its issuer is the credentials' issuer (the provider), so a verifier can require
+        the two to match; lists from before per-provider lists were the platform's."""
+        found = await repository.status_list(conn, list_id)
         if found is None:
             return None
-        size, revoked = found
-        bits = StatusBits(size)
-        for index in revoked:
+        bits = StatusBits(found.size)
+        for index in found.revoked:
             bits.set(index)
         url = self.status_list_url(list_id)
-        credential = build_status_list_credential(
-            url,
-            {"id": issuer_id(self.base_url, "platform"), "type": ["Profile"], "name": "Upskill"},
-            encode_list(bits),
-            datetime.now(UTC),
-        )
-        return sign_credential(credential, self.key), credential
+        now = datetime.now(UTC)
+        issuer = {
+            "id": issuer_id(self.base_url, found.provider_id or "platform"),
+            "type": ["Profile"],
+            "name": found.issuer_name,
+        }
+        credential = build_status_list_credential(url, issuer, encode_list(bits), now)
+        jwt = sign_credential(credential, await self.signer(conn), self.base_url, typ=VC_JWT_TYP)
+        return jwt, credential
+
+    async def jwks(self, conn: asyncpg.Connection) -> dict[str, Any]:
+        """The published JWK Set: each key under its URL kid (what new tokens name), and keys
+        that signed before URL kids also under their bare thumbprint (what those tokens name)."""
+        entries: list[dict[str, Any]] = []
+        for record in await repository.keys(conn):
+            if record.withdrawn_at is not None:
+                continue
+            entries.append({**record.public_jwk, "kid": self.key_url(record.kid)})
+            if record.legacy_kid:
+                entries.append(dict(record.public_jwk))
+        return {"keys": entries}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,7 +12,8 @@ from typing import Any
 import asyncpg
 
 from services.common.errors import NotFoundError
-from services.common.sql import Where
+from services.common.paging import Listing, Page
+from services.common.sql import OwnerScope, Where, fetch_page
 from services.credentials.status_list import MIN_BITS
 
 
@@ -51,17 +54,123 @@ def _record(row: Any) -> CredentialRecord:
     )
 
 
-async def register_key(conn: asyncpg.Connection, kid: str, public_jwk: dict[str, str]) -> None:
-    await conn.execute(
-        "INSERT INTO issuer_keys (kid, public_jwk) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        kid,
-        json.dumps(public_jwk),
+@dataclass(frozen=True)
+class KeyRecord:
+    """One issuer key as published: its public JWK (kid = thumbprint) and its lifecycle."""
+
+    kid: str
+    alg: str
+    public_jwk: dict[str, Any]
+    signs_from: datetime
+    created_at: datetime
+    withdrawn_at: datetime | None
+    withdrawn_reason: str
+    legacy_kid: bool
+    credentials: int = 0
+
+
+def _key(row: Any) -> KeyRecord:
+    return KeyRecord(
+        kid=row["kid"],
+        alg=row["alg"],
+        public_jwk=json.loads(row["public_jwk"]),
+        signs_from=row["signs_from"],
+        created_at=row["created_at"],
+        withdrawn_at=row["withdrawn_at"],
+        withdrawn_reason=row["withdrawn_reason"],
+        legacy_kid=row["legacy_kid"],
+        credentials=row.get("credentials") or 0,
     )
 
 
+async def register_key(
+    conn: asyncpg.Connection,
+    kid: str,
+    alg: str,
+    public_jwk: dict[str, str],
+    *,
+    signs_from: datetime | None = None,
+) -> bool:
+    """Publish a key; False (and nothing changed) when it already is. ``signs_from`` None
+    means "from now": a key first seen at start-up signs at once, as before rotation existed;
+    ``upskill keys schedule`` publishes one ahead of its moment."""
+    inserted = await conn.fetchval(
+        """INSERT INTO issuer_keys (kid, alg, public_jwk, signs_from)
+           VALUES ($1, $2, $3, coalesce($4::timestamptz, now()))
+           ON CONFLICT (kid) DO NOTHING RETURNING true""",
+        kid,
+        alg,
+        json.dumps(public_jwk),
+        signs_from,
+    )
+    return bool(inserted)
+
+
+async def keys(conn: asyncpg.Connection, *, with_counts: bool = False) -> list[KeyRecord]:
+    """Every key ever registered, withdrawn ones too, oldest first. ``with_counts`` adds how
+    many credentials each signed: a scan of all credentials, for operators, never for the
+    public JWKS."""
+    counted = "(SELECT count(*) FROM credentials c WHERE c.kid = k.kid)" if with_counts else "0"
+    rows = await conn.fetch(
+        f"""SELECT k.*, {counted} AS credentials
+            FROM issuer_keys k ORDER BY k.signs_from, k.created_at, k.kid"""
+    )
+    return [_key(r) for r in rows]
+
+
 async def public_keys(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-    rows = await conn.fetch("SELECT public_jwk FROM issuer_keys ORDER BY created_at")
+    """The JWKs of the keys that verify: every key but the withdrawn ones (kid = thumbprint)."""
+    rows = await conn.fetch(
+        """SELECT public_jwk FROM issuer_keys WHERE withdrawn_at IS NULL
+           ORDER BY signs_from, created_at, kid"""
+    )
     return [json.loads(r["public_jwk"]) for r in rows]
+
+
+async def withdrawn_kids(conn: asyncpg.Connection) -> list[str]:
+    rows = await conn.fetch("SELECT kid FROM issuer_keys WHERE withdrawn_at IS NOT NULL")
+    return [r["kid"] for r in rows]
+
+
+async def active_signer(
+    conn: asyncpg.Connection, kids: list[str], now: datetime | None = None
+) -> str | None:
+    """Which of ``kids`` (the keys this process holds) signs at ``now`` (default: the
+    database's clock, the one ``signs_from`` was written with): the one whose
+    ``signs_from`` came last, never a withdrawn one; None when none may sign."""
+    found = await conn.fetchval(
+        """SELECT kid FROM issuer_keys
+           WHERE kid = ANY($1::text[]) AND withdrawn_at IS NULL
+             AND signs_from <= coalesce($2::timestamptz, now())
+           ORDER BY signs_from DESC, created_at DESC, kid LIMIT 1""",
+        kids,
+        now,
+    )
+    return str(found) if found is not None else None
+
+
+async def schedule_key(conn: asyncpg.Connection, kid: str, signs_from: datetime) -> bool:
+    """Move a published key's signing moment; False when no such (unwithdrawn) key."""
+    updated = await conn.fetchval(
+        """UPDATE issuer_keys SET signs_from = $2 WHERE kid = $1 AND withdrawn_at IS NULL
+           RETURNING true""",
+        kid,
+        signs_from,
+    )
+    return bool(updated)
+
+
+async def withdraw_key(conn: asyncpg.Connection, kid: str, reason: str) -> KeyRecord | None:
+    """Withdraw a key (idempotent: the first withdrawal's time and reason stay)."""
+    row = await conn.fetchrow(
+        """UPDATE issuer_keys
+           SET withdrawn_at = coalesce(withdrawn_at, now()),
+               withdrawn_reason = CASE WHEN withdrawn_at IS NULL THEN $2 ELSE withdrawn_reason END
+           WHERE kid = $1 RETURNING *""",
+        kid,
+        reason,
+    )
+    return _key(row) if row is not None else None
 
 
 async def exists_for_enrollment(conn: asyncpg.Connection, enrollment_id: str) -> bool:
@@ -71,24 +180,58 @@ async def exists_for_enrollment(conn: asyncpg.Connection, enrollment_id: str) ->
     return bool(found)
 
 
-async def allocate_status_index(conn: asyncpg.Connection) -> tuple[str, int]:
-    """The next free (list id, index); opens a new list when the current one is full."""
+# Draws before giving up on a list; with a list at most half full, the chance that all of
+# them hit taken indexes is below 2**-64.
+MAX_DRAWS = 64
+
+
+async def allocate_status_index(
+    conn: asyncpg.Connection, provider_id: str, issuer_name: str, *, size: int = MIN_BITS
+) -> tuple[str, int]:
+    """A free (list id, index) in one of the provider's lists, the index drawn uniformly at
+    random from a CSPRNG so a list reveals neither issuance order nor volume. Opens a new
+    list when the newest is full. Call inside the issuing transaction: the list row stays
+    locked until it commits, so no concurrent issuance draws against a stale view."""
     for _ in range(3):
         row = await conn.fetchrow(
-            """UPDATE status_lists SET next_index = next_index + 1
-               WHERE id = (SELECT id FROM status_lists WHERE next_index < size
+            """UPDATE status_lists SET allocated = allocated + 1
+               WHERE id = (SELECT id FROM status_lists
+                           WHERE provider_id = $1 AND allocated < capacity
                            ORDER BY created_at DESC, id DESC LIMIT 1 FOR UPDATE)
-               RETURNING id, next_index - 1 AS idx"""
+                 AND allocated < capacity
+               RETURNING id, size""",
+            provider_id,
         )
-        if row is not None:
-            return row["id"], row["idx"]
-        count = await conn.fetchval("SELECT count(*) FROM status_lists")
-        await conn.execute(
-            "INSERT INTO status_lists (id, size) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
-            f"revocation-{count + 1}",
-            MIN_BITS,
-        )
+        if row is None:
+            await conn.execute(
+                """INSERT INTO status_lists (id, size, capacity, provider_id, issuer_name)
+                   VALUES ($1, $2, $3, $4, $5)""",
+                str(uuid.uuid4()),
+                size,
+                size // 2,
+                provider_id,
+                issuer_name,
+            )
+            continue
+        for _ in range(MAX_DRAWS):
+            index = secrets.randbelow(row["size"])
+            taken = await conn.fetchval(
+                "SELECT true FROM credentials WHERE status_list_id = $1 AND status_index = $2",
+                row["id"],
+                index,
+            )
+            if not taken:
+                return row["id"], index
     raise RuntimeError("could not allocate a status-list index")
+
+
+@dataclass(frozen=True)
+class StatusListRecord:
+    id: str
+    size: int
+    provider_id: str | None
+    issuer_name: str
+    revoked: list[int]
 
 
 async def add(conn: asyncpg.Connection, c: CredentialRecord) -> bool:
@@ -136,16 +279,25 @@ async def revoke(conn: asyncpg.Connection, c: CredentialRecord) -> None:
     )
 
 
-async def revoked_indexes(conn: asyncpg.Connection, list_id: str) -> tuple[int, list[int]] | None:
-    """(list size, revoked indexes), or None when the list does not exist."""
-    size = await conn.fetchval("SELECT size FROM status_lists WHERE id = $1", list_id)
-    if size is None:
+async def status_list(conn: asyncpg.Connection, list_id: str) -> StatusListRecord | None:
+    """The list and its revoked indexes, or None when the list does not exist."""
+    row = await conn.fetchrow(
+        "SELECT size, provider_id, issuer_name FROM status_lists WHERE id = $1", list_id
+    )
+    if row is None:
         return None
     rows = await conn.fetch(
         "SELECT status_index FROM credentials WHERE status_list_id = $1 AND status = 'REVOKED'",
         list_id,
     )
-    return size, [r["status_index"] for r in rows]
+    provider = row["provider_id"]
+    return StatusListRecord(
+        id=list_id,
+        size=row["size"],
+        provider_id=str(provider) if provider is not None else None,
+        issuer_name=row["issuer_name"],
+        revoked=[r["status_index"] for r in rows],
+    )
 
 
 async def is_revoked(conn: asyncpg.Connection, list_id: str, index: int) -> bool | None:
@@ -162,22 +314,11 @@ async def is_revoked(conn: asyncpg.Connection, list_id: str, index: int) -> bool
     return bool(revoked)
 
 
+LISTING = Listing("credentials", table="credentials", time="issued_at")
+
+
 async def list_for(
-    conn: asyncpg.Connection,
-    *,
-    learner_id: str | None,
-    provider_id: str | None,
-    program_id: str,
-    after: tuple[datetime, str] | None,
-    limit: int,
+    conn: asyncpg.Connection, scope: OwnerScope, page: Page
 ) -> list[CredentialRecord]:
-    where = Where().visible_to(
-        learner_id=learner_id, provider_id=provider_id, program_id=program_id
-    )
-    where.after(after, "issued_at")
-    rows = await conn.fetch(
-        f"""SELECT * FROM credentials {where.sql()}
-            ORDER BY issued_at DESC, id DESC LIMIT {where.param(limit)}""",
-        *where.args,
-    )
-    return [_record(r) for r in rows]
+    where = Where().visible_to(scope)
+    return [_record(r) for r in await fetch_page(conn, "SELECT * FROM credentials", where, page)]

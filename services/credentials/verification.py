@@ -1,4 +1,9 @@
-"""Offline verification of an Open Badges 3.0 VC-JWT against a JWKS.
+"""Offline verification of an Open Badges 3.0 VC-JWT against the issuer's keys.
+
+Two shapes verify: the OB 3.0 / VCDM 2.0 one (the payload is the credential, ``kid`` is the
+absolute URL of the key, ES256/RS256/EdDSA), and the VCDM 1.1-style one we issued before
+(the credential under a ``vc`` claim, EdDSA, ``kid`` the bare key thumbprint), so credentials
+already in learners' hands keep verifying.
 
 Each step is recorded as a named check and the first failing step decides the status, so
 the verification page can show how far a credential got. Revocation is a separate step
@@ -10,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -19,11 +25,24 @@ from typing import Any
 
 from joserfc import jws
 from joserfc.errors import BadSignatureError, JoseError
-from joserfc.jwk import OKPKey
 
-from services.credentials.badges import OB_CONTEXT, VC_CONTEXT, credential_issuer_id
+from services.credentials.badges import (
+    OB_CONTEXT,
+    VC_CONTEXT,
+    credential_from_claims,
+    credential_issuer_id,
+    key_url,
+)
 from services.credentials.badges import parse_timestamp as _parse_timestamp
-from services.credentials.keys import ALG, JWS_REGISTRY, public_jose_key
+from services.credentials.keys import (
+    ALGORITHMS,
+    JWS_REGISTRY,
+    JoseKey,
+    jwk_algorithm,
+    public_jose_key,
+)
+
+log = logging.getLogger(__name__)
 
 # Same bound as VerifyCredentialRequest.credential, so pure callers get the same answer.
 MAX_TOKEN_LENGTH = 65_536
@@ -91,8 +110,20 @@ class _Run:
         return Verification(status, list(self.checks), self.credential, self.claims)
 
 
-def verify_jwt(token: str, jwks: Sequence[Mapping[str, Any]], now: datetime) -> Verification:
+def verify_jwt(
+    token: str,
+    jwks: Sequence[Mapping[str, Any]],
+    now: datetime,
+    *,
+    base_url: str = "",
+    withdrawn: Sequence[str] = (),
+) -> Verification:
     """Verify signature, structure and validity window; never raises on bad input.
+
+    ``jwks`` are the issuer's published public keys, each with its thumbprint as ``kid``;
+    a header ``kid`` names one either as ``key_url(base_url, thumbprint)`` or (tokens from
+    before that) as the bare thumbprint. ``withdrawn`` are thumbprints of keys the issuer
+    withdrew: what they signed is UNKNOWN_KEY, with a detail that says so.
 
     A VALID result still needs ``apply_revocation`` before anyone is told "valid".
     A naive ``now`` is taken as UTC.
@@ -101,13 +132,14 @@ def verify_jwt(token: str, jwks: Sequence[Mapping[str, Any]], now: datetime) -> 
     step = "format"
     try:
         header = _check_format(token)
-        run.passed(step, f"compact JWS signed with {ALG}")
+        alg = header["alg"]
+        run.passed(step, f"compact JWS signed with {alg}")
         step = "key"
-        kid, key = _find_key(header, jwks)
+        kid, key = _find_key(header, jwks, base_url, withdrawn)
         run.passed(step, f"kid {kid} is in the issuer key set")
         step = "signature"
-        payload = _check_signature(token, key)
-        run.passed(step, "Ed25519 signature matches the issuer key")
+        payload = _check_signature(token, key, alg)
+        run.passed(step, f"{alg} signature matches the issuer key")
         step = "structure"
         run.claims = _parse_claims(payload)
         run.credential = _check_structure(run.claims)
@@ -118,7 +150,10 @@ def verify_jwt(token: str, jwks: Sequence[Mapping[str, Any]], now: datetime) -> 
         run.checks.append(Check(step, False, failure.detail))
         return run.result(failure.status)
     except Exception as exc:  # the contract is "never raise on bad input"
-        run.checks.append(Check(step, False, f"could not be checked ({type(exc).__name__})"))
+        # A bug of ours or an input shape nobody foresaw: the caller gets a stable
+        # sentence, the log gets the exception (with the trace id).
+        log.warning("verification step %s failed unexpectedly", step, exc_info=exc)
+        run.checks.append(Check(step, False, "could not be checked"))
         return run.result(VerificationStatus.MALFORMED)
     return run.result(VerificationStatus.VALID)
 
@@ -168,12 +203,13 @@ def _check_format(token: object) -> dict[str, Any]:
     alg = header.get("alg")
     if not isinstance(alg, str):
         raise _Failed(malformed, "JWS header has no alg")
-    if alg != ALG:
+    if alg not in ALGORITHMS:
         # Well-formed, but "none", HS256 and friends cannot carry an issuer's signature:
         # it is the signature that is unacceptable, whatever the rest says.
         raise _Failed(
             VerificationStatus.INVALID_SIGNATURE,
-            f"alg {alg[:20]!r} is not accepted; issuer credentials are signed with {ALG}",
+            f"alg {alg[:20]!r} is not accepted; issuer credentials are signed with "
+            + ", ".join(ALGORITHMS),
         )
     if "crit" in header:
         raise _Failed(malformed, "JWS critical header extensions are not supported")
@@ -197,34 +233,63 @@ def _b64_json(segment: str, name: str) -> dict[str, Any]:
     return value
 
 
-def _find_key(header: Mapping[str, Any], jwks: Sequence[Mapping[str, Any]]) -> tuple[str, OKPKey]:
+def _find_key(
+    header: Mapping[str, Any],
+    jwks: Sequence[Mapping[str, Any]],
+    base_url: str,
+    withdrawn: Sequence[str],
+) -> tuple[str, JoseKey]:
     unknown = VerificationStatus.UNKNOWN_KEY
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
         raise _Failed(unknown, "JWS header names no kid")
-    shown = kid[:64]
-    matches = [jwk for jwk in jwks if isinstance(jwk, Mapping) and jwk.get("kid") == kid]
+    shown = kid[:120]
+    thumbprint = _thumbprint_of(kid, base_url)
+    if thumbprint is None:
+        raise _Failed(unknown, f"kid {shown} is not one of this issuer's key URLs")
+    if thumbprint in withdrawn:
+        raise _Failed(
+            unknown,
+            f"kid {shown} names a key the issuer withdrew; what it signed is not verifiable",
+        )
+    matches = [jwk for jwk in jwks if isinstance(jwk, Mapping) and jwk.get("kid") == thumbprint]
     if not matches:
         raise _Failed(unknown, f"kid {shown} is not in the issuer key set")
+    alg = header["alg"]
     for jwk in matches:
-        if jwk.get("use", "sig") != "sig" or jwk.get("alg", ALG) != ALG:
+        if jwk.get("use", "sig") != "sig":
             continue
+        if jwk_algorithm(jwk) != alg or jwk.get("alg", alg) != alg:
+            continue  # the header cannot pick how a key is used: an EC key verifies ES256 only
         try:
-            return kid, public_jose_key(dict(jwk))
+            return kid, public_jose_key(jwk)
         except ValueError:
             continue
-    raise _Failed(unknown, f"kid {shown} is in the key set but is not an Ed25519 signing key")
+    raise _Failed(unknown, f"kid {shown} is in the key set but is not a usable {alg} signing key")
 
 
-def _check_signature(token: str, key: OKPKey) -> bytes:
+def _thumbprint_of(kid: str, base_url: str) -> str | None:
+    """The thumbprint a header kid names: our key URL, or (older tokens) the bare thumbprint."""
+    if _SEGMENT.fullmatch(kid):
+        return kid
+    if base_url:
+        prefix = key_url(base_url, "")
+        rest = kid.removeprefix(prefix)
+        if rest != kid and _SEGMENT.fullmatch(rest):
+            return rest
+    return None
+
+
+def _check_signature(token: str, key: JoseKey, alg: str) -> bytes:
     try:
-        obj = jws.deserialize_compact(token, key, algorithms=[ALG], registry=JWS_REGISTRY)
+        obj = jws.deserialize_compact(token, key, algorithms=[alg], registry=JWS_REGISTRY)
     except BadSignatureError:
         raise _Failed(
             VerificationStatus.INVALID_SIGNATURE, "signature does not match the issuer key"
         ) from None
     except JoseError as exc:
-        raise _Failed(VerificationStatus.MALFORMED, f"JWS rejected: {exc.error}") from None
+        log.info("JWS rejected by joserfc: %s", exc.error)
+        raise _Failed(VerificationStatus.MALFORMED, "JWS could not be decoded") from None
     return obj.payload
 
 
@@ -242,9 +307,7 @@ def _check_structure(claims: Mapping[str, Any]) -> dict[str, Any]:
     def fail(detail: str) -> _Failed:
         return _Failed(VerificationStatus.MALFORMED, detail)
 
-    vc = claims.get("vc")
-    if not isinstance(vc, dict):
-        raise fail("JWT has no vc claim holding a credential")
+    vc = credential_from_claims(claims)
     contexts = vc.get("@context")
     if not isinstance(contexts, list) or not contexts or contexts[0] != VC_CONTEXT:
         raise fail(f"@context must start with {VC_CONTEXT}")
@@ -273,6 +336,8 @@ def _check_structure(claims: Mapping[str, Any]) -> dict[str, Any]:
     # and a verifier checking the other would disagree about what was issued.
     if claims.get("iss") != issuer:
         raise fail("JWT iss differs from the credential issuer")
+    if "nbf" not in claims:
+        raise fail("JWT has no nbf claim")
     if "sub" in claims and claims["sub"] != subject.get("id"):
         raise fail("JWT sub differs from the credential subject")
     if "jti" in claims and claims["jti"] != vc.get("id"):

@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -106,6 +106,21 @@ class StackCancelled(StackError):
 # --------------------------------------------------------------------------- secrets
 
 
+def _new_signing_key() -> str:
+    from services.credentials.keys import IssuerKey
+
+    return IssuerKey.generate().private_pem()
+
+
+def _signs_by_default(pem: str) -> bool:
+    from services.credentials.keys import DEFAULT_ALG, IssuerKey
+
+    try:
+        return IssuerKey.from_setting(pem).alg == DEFAULT_ALG
+    except ValueError:
+        return True  # not ours to judge here: the service names the problem at start-up
+
+
 @dataclass(frozen=True)
 class DevSecrets:
     """The development secrets, generated once and kept in the data directory."""
@@ -116,23 +131,11 @@ class DevSecrets:
 
     @classmethod
     def generate(cls) -> DevSecrets:
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-        pem = (
-            Ed25519PrivateKey.generate()
-            .private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-            .decode("ascii")
-        )
         webhook = base64.b64encode(secrets.token_bytes(32)).decode("ascii")
         return cls(
             jwt_secret=secrets.token_urlsafe(48),
             stripe_webhook_secret=f"whsec_{webhook}",
-            signing_key_pem=pem,
+            signing_key_pem=_new_signing_key(),
         )
 
     @classmethod
@@ -151,16 +154,26 @@ class DevSecrets:
     def load_or_create(cls, data_dir: Path) -> DevSecrets:
         path = data_dir / SECRETS_FILE
         if path.exists():
-            return cls.load(path)
+            loaded = cls.load(path)
+            if not _signs_by_default(loaded.signing_key_pem):
+                # A data dir from before ES256 holds an Ed25519 key: rotate to the default
+                # type. The old key stays published in the database, so what it signed
+                # still verifies.
+                loaded = replace(loaded, signing_key_pem=_new_signing_key())
+                loaded.save(path)
+            return loaded
         data_dir.mkdir(parents=True, exist_ok=True)
         created = cls.generate()
+        created.save(path)
+        return created
+
+    def save(self, path: Path) -> None:
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
-            json.dump(created.as_env(), f, indent=2)
+            json.dump(self.as_env(), f, indent=2)
             f.write("\n")
         tmp.replace(path)
-        return created
 
     def as_env(self) -> dict[str, str]:
         return {

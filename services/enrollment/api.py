@@ -15,8 +15,9 @@ from services.common.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from services.common.paging import decode_token, page_size, split_page
+from services.common.paging import Page
 from services.common.rpc import rpc
+from services.common.sql import OwnerScope
 from services.enrollment import repository, unit_of_work
 from services.enrollment.domain import Enrollment, Price, Status
 from services.enrollment.messages import enrollment_to_pb
@@ -105,7 +106,8 @@ class EnrollmentApi(enrollment_service_pb2_grpc.EnrollmentServiceServicer):
             payment = await self._peers.open_checkout(enrollment, title)
             async with self._pool.acquire() as conn, conn.transaction():
                 enrollment = await repository.get(conn, enrollment.id, for_update=True)
-                if not enrollment.checkout_url:
+                # Cancelled meanwhile: keep no payable link (payments closes that checkout).
+                if enrollment.status is Status.PENDING_PAYMENT and not enrollment.checkout_url:
                     enrollment.attach_checkout(payment.id, payment.checkout_url)
                     await unit_of_work.commit(conn, enrollment)
         return enrollment_to_pb(enrollment)
@@ -123,18 +125,11 @@ class EnrollmentApi(enrollment_service_pb2_grpc.EnrollmentServiceServicer):
     async def ListEnrollments(
         self, request: pb.ListEnrollmentsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListEnrollmentsResponse:
-        learner_id, provider_id = authenticated().listing_scope()
-        limit = page_size(request.page_size)
+        scope = OwnerScope(*authenticated().listing_scope(), program_id=request.program_id)
+        page = Page.request(repository.LISTING, request.page_token, request.page_size, scope)
         async with self._pool.acquire() as conn:
-            rows = await repository.list_for(
-                conn,
-                learner_id=learner_id,
-                provider_id=provider_id,
-                program_id=request.program_id,
-                after=decode_token(request.page_token),
-                limit=limit + 1,
-            )
-        rows, next_token = split_page(rows, limit, lambda r: (r.created_at, r.id))
+            rows = await repository.list_for(conn, scope, page)
+        rows, next_token = page.split(rows, lambda r: (r.created_at, r.id))
         return pb.ListEnrollmentsResponse(
             enrollments=[enrollment_to_pb(e) for e in rows], next_page_token=next_token
         )

@@ -11,7 +11,7 @@ from services.common.consumer import ContractViolationError, Subscription
 from services.common.errors import NotFoundError
 from services.common.events import Envelope
 from services.enrollment import repository, unit_of_work
-from services.enrollment.domain import Enrollment
+from services.enrollment.domain import Enrollment, Price
 
 
 async def _locked(conn: asyncpg.Connection, enrollment_id: str) -> Enrollment:
@@ -26,14 +26,11 @@ async def _locked(conn: asyncpg.Connection, enrollment_id: str) -> Enrollment:
 async def on_payment_succeeded(conn: asyncpg.Connection, event: Message, _: Envelope) -> None:
     assert isinstance(event, payment_events.PaymentSucceeded)
     enrollment = await _locked(conn, event.enrollment_id)
-    if event.amount.amount_minor != enrollment.price.amount_minor or (
-        event.amount.currency != enrollment.price.currency
-    ):
-        raise ContractViolationError(
-            f"payment {event.payment_id} is {event.amount.amount_minor} {event.amount.currency}, "
-            f"enrollment price is {enrollment.price.amount_minor} {enrollment.price.currency}"
-        )
-    enrollment.payment_succeeded(event.payment_id)
+    # Activates, or (a closed enrollment, another payment, another price) stages
+    # EnrollmentPaymentRejected so payments returns the money: see seats.decide_payment.
+    enrollment.payment_succeeded(
+        event.payment_id, Price(event.amount.amount_minor, event.amount.currency)
+    )
     await unit_of_work.commit(conn, enrollment)
 
 

@@ -2,7 +2,8 @@
 
 Every transition is guarded; an illegal one raises FailedPreconditionError. Transitions
 that the saga may see twice (a redelivered or out-of-order event) are idempotent and
-record no second event.
+record no second event. The states, which of them hold a seat, and whether a payment may
+be taken are decided in services/enrollment/seats.py.
 """
 
 from __future__ import annotations
@@ -10,33 +11,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 
 from services.common.errors import FailedPreconditionError
-
-
-class Status(StrEnum):
-    PENDING_PAYMENT = "PENDING_PAYMENT"
-    ACTIVE = "ACTIVE"
-    COMPLETED = "COMPLETED"
-    EXPIRED = "EXPIRED"
-    CANCELLED = "CANCELLED"
-    REFUNDED = "REFUNDED"
-
-
-# States that hold a seat (and block a second enrollment of the same learner).
-SEAT_HOLDING = frozenset({Status.PENDING_PAYMENT, Status.ACTIVE, Status.COMPLETED})
-
-ALLOWED: dict[Status, frozenset[Status]] = {
-    Status.PENDING_PAYMENT: frozenset({Status.ACTIVE, Status.EXPIRED, Status.CANCELLED}),
-    # A payment that succeeds after the checkout expired or the learner cancelled still
-    # took the learner's money: invariant 1 says it yields an active enrollment.
-    Status.EXPIRED: frozenset({Status.ACTIVE}),
-    Status.CANCELLED: frozenset({Status.ACTIVE}),
-    Status.ACTIVE: frozenset({Status.COMPLETED, Status.REFUNDED}),
-    Status.COMPLETED: frozenset({Status.REFUNDED}),
-    Status.REFUNDED: frozenset(),
-}
+from services.enrollment.seats import (
+    ALLOWED,
+    IncomingPayment,
+    Status,
+    Verdict,
+    decide_payment,
+)
 
 
 @dataclass(frozen=True)
@@ -71,7 +54,17 @@ class Cancelled:
     enrollment_id: str
 
 
-DomainEvent = Activated | Completed | Expired | Cancelled
+@dataclass(frozen=True)
+class PaymentRejected:
+    """A payment arrived that this enrollment may not take; the money must go back."""
+
+    enrollment_id: str
+    payment_id: str
+    reason: str
+    status: Status
+
+
+DomainEvent = Activated | Completed | Expired | Cancelled | PaymentRejected
 
 
 @dataclass
@@ -141,13 +134,21 @@ class Enrollment:
         self.checkout_url = checkout_url
         self.updated_at = datetime.now(UTC)
 
-    def payment_succeeded(self, payment_id: str) -> None:
-        if self.payment_id and payment_id != self.payment_id:
-            raise FailedPreconditionError(
-                f"payment {payment_id} is not enrollment {self.id}'s payment {self.payment_id}"
-            )
-        if self.status in (Status.ACTIVE, Status.COMPLETED, Status.REFUNDED):
-            return  # already applied: a duplicate or late event changes nothing
+    def payment_succeeded(self, payment_id: str, amount: Price) -> None:
+        """Take the payment, or (see seats.decide_payment) ignore a copy already taken, or
+        refuse it without changing anything and say so, so that payments returns it."""
+        decision = decide_payment(
+            status=self.status,
+            own_payment_id=self.payment_id,
+            price_minor=self.price.amount_minor,
+            currency=self.price.currency,
+            payment=IncomingPayment(payment_id, amount.amount_minor, amount.currency),
+        )
+        if decision.verdict is Verdict.ALREADY_APPLIED:
+            return
+        if decision.verdict is Verdict.REJECT:
+            self.events.append(PaymentRejected(self.id, payment_id, decision.reason, self.status))
+            return
         self._move(Status.ACTIVE)
         self.payment_id = payment_id
         self.events.append(Activated(self.id, payment_id))

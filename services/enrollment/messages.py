@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from google.protobuf.message import Message
 from upskill.enrollment.v1 import enrollment_pb2, events_pb2
 
@@ -13,6 +15,7 @@ from services.enrollment.domain import (
     DomainEvent,
     Enrollment,
     Expired,
+    PaymentRejected,
 )
 
 
@@ -70,5 +73,17 @@ def event_to_pb(e: Enrollment, event: DomainEvent) -> Message:
         case Cancelled():
             return events_pb2.EnrollmentCancelled(
                 enrollment_id=e.id, program_id=e.program_id, payment_id=e.payment_id, occur_time=now
+            )
+        case PaymentRejected(payment_id=payment_id, reason=reason, status=status):
+            return events_pb2.EnrollmentPaymentRejected(
+                enrollment_id=e.id,
+                payment_id=payment_id,
+                learner_id=e.learner_id,
+                program_id=e.program_id,
+                reason=reason,
+                enrollment_status=enrollment_pb2.EnrollmentStatus.Value(
+                    f"ENROLLMENT_STATUS_{status.value}"
+                ),
+                occur_time=timestamp(datetime.now(UTC)),
             )
     raise TypeError(f"unknown domain event {event!r}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -12,8 +11,10 @@ from services.common.errors import (
     NotFoundError,
     ResourceExhaustedError,
 )
-from services.common.sql import Where
-from services.enrollment.domain import SEAT_HOLDING, Enrollment, Price, Status
+from services.common.paging import Listing, Page
+from services.common.sql import OwnerScope, Where, fetch_page
+from services.enrollment.domain import Enrollment, Price, Status
+from services.enrollment.seats import SEAT_HOLDING
 
 
 def _enrollment(row: Any) -> Enrollment:
@@ -131,22 +132,11 @@ async def save(conn: asyncpg.Connection, e: Enrollment) -> None:
     )
 
 
-async def list_for(
-    conn: asyncpg.Connection,
-    *,
-    learner_id: str | None,
-    provider_id: str | None,
-    program_id: str,
-    after: tuple[datetime, str] | None,
-    limit: int,
-) -> list[Enrollment]:
-    where = Where().visible_to(
-        learner_id=learner_id, provider_id=provider_id, program_id=program_id
-    )
-    where.after(after, "created_at")
-    rows = await conn.fetch(
-        f"""SELECT * FROM enrollments {where.sql()}
-            ORDER BY created_at DESC, id DESC LIMIT {where.param(limit)}""",
-        *where.args,
-    )
-    return [_enrollment(r) for r in rows]
+LISTING = Listing("enrollments", table="enrollments")
+
+
+async def list_for(conn: asyncpg.Connection, scope: OwnerScope, page: Page) -> list[Enrollment]:
+    where = Where().visible_to(scope)
+    return [
+        _enrollment(r) for r in await fetch_page(conn, "SELECT * FROM enrollments", where, page)
+    ]

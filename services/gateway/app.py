@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from starlette.middleware.base import RequestResponseEndpoint
@@ -19,16 +19,19 @@ from services.gateway import (
     routes_dev,
     routes_enrollments,
     routes_health,
+    routes_refunds,
     routes_webhooks,
 )
 from services.gateway.clients import Clients
+from services.gateway.cross_origin import refuse_cross_site
+from services.gateway.limits import BodySizeLimit
 from services.gateway.problems import install_problem_handlers
 from services.gateway.rendering import STATIC_DIR
 from services.gateway.security import Authenticator
 from services.gateway.settings import GatewaySettings
 
 API_VERSION = "1.0.0"
-_UNTRACED_URLS = "healthz,readyz,static/"
+_UNTRACED_URLS = "healthz,readyz,health/,static/"
 
 
 def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> FastAPI:
@@ -39,9 +42,11 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = clients is None
         app.state.clients = Clients.connect(settings) if owned else clients
+        app.state.ready = True
         try:
             yield
         finally:
+            app.state.ready = False
             if owned:
                 await app.state.clients.close()
 
@@ -58,6 +63,8 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        # CSRF: every state-changing route refuses a browser's cross-site request.
+        dependencies=[Depends(refuse_cross_site)],
     )
     app.state.settings = settings
     app.state.authenticator = Authenticator(settings.auth)
@@ -68,6 +75,7 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
         routes_catalog.router,
         routes_enrollments.router,
         routes_credentials.router,
+        routes_refunds.router,
         routes_webhooks.router,
         routes_checkout.router,
         routes_health.router,
@@ -75,6 +83,13 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Inside the header middleware (added after it, so outside this one): its 413 gets the
+    # same headers, and a body cut off mid-stream reaches the app's problem handlers.
+    app.add_middleware(
+        BodySizeLimit,
+        default_limit=settings.max_request_bytes,
+        limits={routes_webhooks.STRIPE_WEBHOOK_PATH: settings.max_webhook_bytes},
+    )
     app.middleware("http")(_security_headers)
     # Server spans start at the HTTP request; the gRPC client interceptors on our
     # channels continue the same trace into every service.

@@ -51,7 +51,7 @@ class Clients:
             self.channels["credentials"]
         )
 
-    async def readiness(self) -> dict[str, str]:
+    async def health(self) -> dict[str, str]:
         """Each service's grpc.health.v1 status name, or the gRPC code that prevented one."""
         names = list(self.channels)
         results = await asyncio.gather(*(self._check(self.channels[n]) for n in names))

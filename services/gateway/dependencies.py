@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.common.auth import Principal, bearer
@@ -71,6 +71,15 @@ async def page_viewer(request: Request) -> Principal | None:
             principal = None
     request.state.viewer = principal  # the page layout shows who is signed in
     return principal
+
+
+def uuid_path(what: str) -> Any:
+    """A path parameter holding a resource id: documented as a UUID, and a value that
+    cannot be one is answered 404 by resource_id (no such resource), like an unknown id."""
+    return Path(
+        description=f"The {what}'s id; anything but a UUID is 404",
+        json_schema_extra={"format": "uuid"},
+    )
 
 
 def resource_id(value: str, what: str) -> str:

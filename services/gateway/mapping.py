@@ -13,6 +13,7 @@ from google.protobuf import json_format, timestamp_pb2
 from upskill.catalog.v1 import catalog_pb2
 from upskill.credentials.v1 import credentials_pb2, credentials_service_pb2
 from upskill.enrollment.v1 import enrollment_pb2
+from upskill.payments.v1 import payments_pb2
 from upskill.type.v1 import money_pb2
 
 from services.gateway import schemas
@@ -49,7 +50,7 @@ def money_to_json(money: money_pb2.Money) -> schemas.Money:
     return schemas.Money(amount_minor=money.amount_minor, currency=money.currency)
 
 
-def money_to_proto(money: schemas.Money) -> money_pb2.Money:
+def money_to_proto(money: schemas.MoneyIn) -> money_pb2.Money:
     return money_pb2.Money(amount_minor=money.amount_minor, currency=money.currency)
 
 
@@ -249,4 +250,28 @@ def verification_to_json(
             if response.HasField("credential")
             else None
         ),
+    )
+
+
+# ---------------------------------------------------------------- refunds
+
+
+def refund_to_json(refund: payments_pb2.Refund) -> schemas.Refund:
+    return schemas.Refund(
+        id=refund.id,
+        payment_id=refund.payment_id,
+        enrollment_id=refund.enrollment_id,
+        learner_id=refund.learner_id,
+        provider_id=refund.provider_id,
+        amount=money_to_json(refund.amount),
+        reason=refund.reason,
+        status=enum_name(  # type: ignore[arg-type]
+            payments_pb2.RefundStatus, refund.status, "REFUND_STATUS_"
+        ),
+        gateway=refund.gateway,
+        gateway_refund_id=or_none(refund.gateway_refund_id),
+        full_refund=refund.full_refund,
+        last_error=or_none(refund.last_error),
+        created_at=timestamp(refund.create_time, refund.HasField("create_time")),
+        completed_at=timestamp(refund.complete_time, refund.HasField("complete_time")),
     )

@@ -20,6 +20,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+# A problem lists at most this many field errors (and says how many it left out): a
+# request with 100,000 bad fields must not cost a 100,000-entry answer.
+MAX_FIELD_ERRORS = 20
+# Request headers that carry a precondition: missing is 428 (RFC 6585), not 422.
+PRECONDITION_HEADERS = frozenset({"If-Match"})
 
 # Paths that are machine interfaces: never answered with an HTML error page.
 _MACHINE_PREFIXES = (
@@ -27,8 +32,11 @@ _MACHINE_PREFIXES = (
     "/webhooks/",
     "/.well-known/",
     "/status-lists/",
+    "/keys/",
+    "/ims/",
     "/healthz",
     "/readyz",
+    "/health/",
     "/openapi.json",
     "/static/",
 )
@@ -51,7 +59,12 @@ class Problem(BaseModel):
     status: int = Field(description="The HTTP status code")
     detail: str = Field(description="What went wrong this time, for a person")
     errors: list[FieldError] | None = Field(
-        default=None, description="Per-field problems, for invalid input"
+        default=None,
+        max_length=MAX_FIELD_ERRORS,
+        description=f"Per-field problems, for invalid input (the first {MAX_FIELD_ERRORS})",
+    )
+    errors_omitted: int | None = Field(
+        default=None, ge=1, description="How many more field errors were not listed"
     )
 
 
@@ -93,7 +106,9 @@ class ProblemError(Exception):
             "detail": self.detail,
         }
         if self.errors:
-            body["errors"] = [e.model_dump() for e in self.errors]
+            body["errors"] = [e.model_dump() for e in self.errors[:MAX_FIELD_ERRORS]]
+            if len(self.errors) > MAX_FIELD_ERRORS:
+                body["errors_omitted"] = len(self.errors) - MAX_FIELD_ERRORS
         body.update(self.extensions)
         return body
 
@@ -162,11 +177,25 @@ def _validation_problem(exc: RequestValidationError) -> ProblemError:
     errors = exc.errors()
     if any(error.get("type") == "json_invalid" for error in errors):
         return ProblemError(400, "the request body is not valid JSON", slug="malformed-json")
+    for error in errors:
+        location = tuple(error.get("loc", ()))
+        missing_header = error.get("type") == "missing" and location[:1] == ("header",)
+        if missing_header and location[-1] in PRECONDITION_HEADERS:
+            return ProblemError(
+                428,
+                f"this request needs an {location[-1]} header with the version last read"
+                " (the ETag)",
+                slug="precondition-required",
+            )
+    # Only the listed errors are rendered: a body of a million bad keys costs no more.
     field_errors = [
         FieldError(field=field_path(error.get("loc", ())), message=_clean(error.get("msg", "")))
-        for error in errors
+        for error in errors[:MAX_FIELD_ERRORS]
     ]
-    return invalid_input("the request has invalid fields", field_errors, status=422)
+    problem = invalid_input("the request has invalid fields", field_errors, status=422)
+    if len(errors) > MAX_FIELD_ERRORS:
+        problem.extensions["errors_omitted"] = len(errors) - MAX_FIELD_ERRORS
+    return problem
 
 
 def _clean(message: str) -> str:
@@ -192,7 +221,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no route for {request.method} {request.url.path}"
-        problem = ProblemError(exc.status_code, detail, headers=exc.headers)
+        slug = "payload-too-large" if exc.status_code == 413 else None
+        problem = ProblemError(exc.status_code, detail, slug=slug, headers=exc.headers)
         return await _render(request, problem)
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:

@@ -10,44 +10,57 @@ from upskill.catalog.v1 import catalog_pb2, catalog_service_pb2
 
 from services.gateway import mapping
 from services.gateway.clients import invoke
-from services.gateway.dependencies import Caller, ClientsDep, MaybeCaller, resource_id, token_of
-from services.gateway.problems import FieldError, ProblemError, invalid_input, problem_responses
+from services.gateway.dependencies import (
+    Caller,
+    ClientsDep,
+    MaybeCaller,
+    resource_id,
+    token_of,
+    uuid_path,
+)
+from services.gateway.problems import FieldError, invalid_input, problem_responses
 from services.gateway.schemas import (
+    INT64_MAX,
     Program,
     ProgramCreate,
     ProgramList,
     ProgramPatch,
     Provider,
     ProviderCreate,
+    Text,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
 
-_READ_ERRORS = problem_responses(400, 401, 404, 422, 502, 503)
-_WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 422, 502, 503)
+_READ_ERRORS = problem_responses(401, 404, 422, 502, 503)
+_WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 422, 502, 503)
+ProviderId = Annotated[str, uuid_path("provider")]
+ProgramId = Annotated[str, uuid_path("program")]
+# If-Match as RFC 9110 allows it for our ETags ("3", or W/"3", or a bare 3); the version
+# is an int64 of at least 1, which parse_if_match checks after this pattern.
+IF_MATCH_PATTERN = r'^(W/)?"?[0-9]{1,19}"?$'
 
 
 def etag(version: int) -> str:
     return f'"{version}"'
 
 
-def parse_if_match(value: str | None) -> int:
-    """`If-Match: 3` or `If-Match: "3"` (our ETag) -> 3.
+def parse_if_match(value: str) -> int:
+    """`If-Match: 3` or `If-Match: "3"` (our ETag) -> 3; 422 naming If-Match otherwise.
 
-    Missing is 428 Precondition Required (RFC 6585): a PATCH without a version would be
-    a lost update waiting to happen. Unparseable is 400.
+    Missing is 428 Precondition Required (RFC 6585), answered before this runs (see
+    problems.PRECONDITION_HEADERS): a PATCH without a version would be a lost update
+    waiting to happen.
     """
-    if value is None or not value.strip():
-        raise ProblemError(
-            428,
-            "PATCH needs an If-Match header with the program's version (its ETag)",
-            slug="precondition-required",
-        )
     text = value.strip().removeprefix("W/").strip('"')
-    if not text.isdigit() or int(text) < 1:
+    # The length test comes first: int() of thousands of digits is slow, then refused.
+    if not (0 < len(text) <= 19 and text.isascii() and text.isdigit()) or not (
+        1 <= int(text) <= INT64_MAX
+    ):
         raise invalid_input(
             "If-Match must be the program's version",
             [FieldError(field="If-Match", message='expected a version number such as "3"')],
+            status=422,
         )
     return int(text)
 
@@ -84,7 +97,9 @@ async def create_provider(
     responses=_READ_ERRORS,
     summary="Get a provider",
 )
-async def get_provider(provider_id: str, caller: MaybeCaller, clients: ClientsDep) -> Provider:
+async def get_provider(
+    provider_id: ProviderId, caller: MaybeCaller, clients: ClientsDep
+) -> Provider:
     reply = await invoke(
         clients.catalog.GetProvider,
         catalog_service_pb2.GetProviderRequest(provider_id=resource_id(provider_id, "provider")),
@@ -122,12 +137,14 @@ async def create_program(
 async def list_programs(
     caller: MaybeCaller,
     clients: ClientsDep,
-    q: Annotated[str, Query(max_length=200, description="Full-text search")] = "",
-    skill: Annotated[str, Query(max_length=100)] = "",
-    provider_id: Annotated[str, Query(max_length=64)] = "",
-    max_price: Annotated[int | None, Query(ge=0, description="Upper bound, minor units")] = None,
+    q: Annotated[Text, Query(max_length=200, description="Full-text search")] = "",
+    skill: Annotated[Text, Query(max_length=100)] = "",
+    provider_id: Annotated[Text, Query(max_length=64, json_schema_extra={"format": "uuid"})] = "",
+    max_price: Annotated[
+        int | None, Query(ge=0, le=INT64_MAX, description="Upper bound, minor units")
+    ] = None,
     page_size: Annotated[int, Query(ge=0, le=100, description="0: the server's default")] = 0,
-    page_token: Annotated[str, Query(max_length=200)] = "",
+    page_token: Annotated[Text, Query(max_length=200)] = "",
 ) -> ProgramList:
     request = catalog_service_pb2.ListProgramsRequest(
         query=q, skill=skill, provider_id=provider_id, page_size=page_size, page_token=page_token
@@ -163,7 +180,7 @@ async def _get_program(clients: ClientsDep, program_id: str, token: str) -> cata
     summary="Get a program (drafts: their provider only)",
 )
 async def get_program(
-    program_id: str, caller: MaybeCaller, clients: ClientsDep, response: Response
+    program_id: ProgramId, caller: MaybeCaller, clients: ClientsDep, response: Response
 ) -> Program:
     return _program_response(response, await _get_program(clients, program_id, token_of(caller)))
 
@@ -180,12 +197,20 @@ async def get_program(
     ),
 )
 async def update_program(
-    program_id: str,
+    program_id: ProgramId,
     body: ProgramPatch,
     caller: Caller,
     clients: ClientsDep,
     response: Response,
-    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+    if_match: Annotated[
+        str,
+        Header(
+            alias="If-Match",
+            # Documented, not enforced here: parse_if_match says what is wrong in words.
+            json_schema_extra={"pattern": IF_MATCH_PATTERN, "maxLength": 32},
+            description='The program\'s version as last read (its ETag, e.g. "3")',
+        ),
+    ],
 ) -> Program:
     expected_version = parse_if_match(if_match)
     current = await _get_program(clients, program_id, caller.token)
@@ -215,7 +240,7 @@ async def update_program(
     summary="Put a DRAFT program on sale (owning provider)",
 )
 async def publish_program(
-    program_id: str, caller: Caller, clients: ClientsDep, response: Response
+    program_id: ProgramId, caller: Caller, clients: ClientsDep, response: Response
 ) -> Program:
     reply = await invoke(
         clients.catalog.PublishProgram,
@@ -233,7 +258,7 @@ async def publish_program(
     summary="Take a program off sale for good (owning provider)",
 )
 async def archive_program(
-    program_id: str, caller: Caller, clients: ClientsDep, response: Response
+    program_id: ProgramId, caller: Caller, clients: ClientsDep, response: Response
 ) -> Program:
     reply = await invoke(
         clients.catalog.ArchiveProgram,

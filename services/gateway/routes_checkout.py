@@ -13,11 +13,13 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from upskill.payments.v1 import payments_pb2, payments_service_pb2
 
+from services.common.urls import local_path_or
 from services.gateway.clients import invoke
 from services.gateway.dependencies import AuthenticatorDep, ClientsDep
 from services.gateway.problems import ProblemError, not_found
 from services.gateway.rendering import render
 from services.gateway.security import Authenticator
+from services.gateway.settings import GatewaySettings
 
 router = APIRouter(include_in_schema=False)
 
@@ -44,6 +46,14 @@ async def _session(
     return session
 
 
+def _return_url(request: Request, url: str) -> str:
+    """A stored success/cancel URL, only when it is on our public origin: payments refuses
+    others, and this page still never sends a learner off-site (say, a URL stored before
+    that rule existed). '' when there is none to show."""
+    settings: GatewaySettings = request.app.state.settings
+    return local_path_or(url, settings.public_base_url, "")
+
+
 def _page(
     request: Request,
     session: payments_pb2.CheckoutSession,
@@ -54,7 +64,13 @@ def _page(
     return render(
         request,
         "checkout.html",
-        {"session": session, "message": message, "test_cards": TEST_CARDS},
+        {
+            "session": session,
+            "message": message,
+            "test_cards": TEST_CARDS,
+            "success_url": _return_url(request, session.success_url),
+            "cancel_url": _return_url(request, session.cancel_url),
+        },
         status_code=status_code,
         headers=_NO_STORE,
     )
@@ -88,7 +104,7 @@ async def pay(
             token=authenticator.service_token(),
         )
     except ProblemError as problem:
-        if problem.status in (400, 409):
+        if problem.status in (400, 409, 422):
             # A malformed card number, or a session that is no longer open.
             message = "; ".join(e.message for e in problem.errors) or problem.detail
             return _page(request, session, message=message, status_code=problem.status)
@@ -100,5 +116,5 @@ async def pay(
             message=reply.message or "Your card was declined.",
             status_code=402,
         )
-    target = reply.session.success_url or f"/checkout/{session_id}"
+    target = _return_url(request, reply.session.success_url) or f"/checkout/{session_id}"
     return RedirectResponse(target, status_code=303)

@@ -2,36 +2,50 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from upskill.credentials.v1 import credentials_service_pb2
 
-from services.gateway import mapping
+from services.gateway import mapping, routes_ob3
 from services.gateway.clients import invoke
-from services.gateway.dependencies import Caller, ClientsDep, MaybeCaller, resource_id, token_of
+from services.gateway.dependencies import (
+    Caller,
+    ClientsDep,
+    MaybeCaller,
+    resource_id,
+    token_of,
+    uuid_path,
+)
 from services.gateway.problems import not_found, problem_responses
 from services.gateway.schemas import (
     Credential,
     CredentialList,
     CredentialRevoke,
+    Text,
     VerifyRequest,
     VerifyResult,
 )
 
 router = APIRouter(tags=["credentials"])
+# The Open Badges 3.0 API for wallets: the same credentials, in the OB 3.0 protocol.
+router.include_router(routes_ob3.router)
 
 JWKS_MEDIA_TYPE = "application/jwk-set+json"
+JWK_MEDIA_TYPE = "application/jwk+json"
 VC_JWT_MEDIA_TYPE = "application/vc+jwt"
 # Keys change rarely (rotation adds one); status lists change on every revocation, so
 # verifiers may cache them only briefly.
 JWKS_CACHE_CONTROL = "public, max-age=300"
 STATUS_LIST_CACHE_CONTROL = "public, max-age=60"
 _STATUS_LIST_ID = re.compile(r"^[a-z0-9-]{1,64}$")
+_THUMBPRINT = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
-_READ_ERRORS = problem_responses(400, 401, 403, 404, 422, 502, 503)
-_WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 422, 502, 503)
+_READ_ERRORS = problem_responses(401, 403, 404, 422, 502, 503)
+_WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 422, 502, 503)
+CredentialId = Annotated[str, uuid_path("credential")]
 
 
 @router.get(
@@ -43,9 +57,9 @@ _WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 422, 502, 503)
 async def list_credentials(
     caller: Caller,
     clients: ClientsDep,
-    program_id: Annotated[str, Query(max_length=64)] = "",
+    program_id: Annotated[Text, Query(max_length=64, json_schema_extra={"format": "uuid"})] = "",
     page_size: Annotated[int, Query(ge=0, le=100, description="0: the server's default")] = 0,
-    page_token: Annotated[str, Query(max_length=200)] = "",
+    page_token: Annotated[Text, Query(max_length=200)] = "",
 ) -> CredentialList:
     reply = await invoke(
         clients.credentials.ListCredentials,
@@ -63,7 +77,7 @@ async def list_credentials(
 @router.post(
     "/api/v1/credentials/verify",
     response_model=VerifyResult,
-    responses=problem_responses(400, 422, 502, 503),
+    responses=problem_responses(400, 401, 413, 422, 502, 503),
     summary="Verify a compact VC-JWT: signature, validity window, revocation (anyone)",
 )
 async def verify_credential(
@@ -84,7 +98,7 @@ async def verify_credential(
     summary="Get a credential (anyone holding its id: credentials are shared by link)",
 )
 async def get_credential(
-    credential_id: str, caller: MaybeCaller, clients: ClientsDep
+    credential_id: CredentialId, caller: MaybeCaller, clients: ClientsDep
 ) -> Credential:
     reply = await invoke(
         clients.credentials.GetCredential,
@@ -103,7 +117,7 @@ async def get_credential(
     summary="Revoke a credential (admin, issuing provider)",
 )
 async def revoke_credential(
-    credential_id: str, body: CredentialRevoke, caller: Caller, clients: ClientsDep
+    credential_id: CredentialId, body: CredentialRevoke, caller: Caller, clients: ClientsDep
 ) -> Credential:
     reply = await invoke(
         clients.credentials.RevokeCredential,
@@ -113,6 +127,39 @@ async def revoke_credential(
         token=caller.token,
     )
     return mapping.credential_to_json(reply.credential)
+
+
+@router.get(
+    "/api/v1/credentials/{credential_id}/download",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The credential as a .jwt file (compact VC-JWT) that Open Badges 3.0"
+            " wallets import",
+            "content": {VC_JWT_MEDIA_TYPE: {}},
+        },
+        **_READ_ERRORS,
+    },
+    summary="Download a credential as a file (anyone holding its id)",
+)
+async def download_credential(
+    credential_id: str, caller: MaybeCaller, clients: ClientsDep
+) -> Response:
+    reply = await invoke(
+        clients.credentials.GetCredential,
+        credentials_service_pb2.GetCredentialRequest(
+            credential_id=resource_id(credential_id, "credential")
+        ),
+        token=token_of(caller),
+    )
+    credential = reply.credential
+    name = re.sub(r"[^a-z0-9]+", "-", credential.achievement_name.lower()).strip("-")[:60]
+    filename = f"{name or 'credential'}-{credential.id}.jwt"
+    return Response(
+        credential.jwt,
+        media_type=VC_JWT_MEDIA_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @router.get(
@@ -136,19 +183,49 @@ async def jwks(clients: ClientsDep) -> Response:
 
 
 @router.get(
+    "/keys/{kid}",
+    response_class=Response,
+    responses={
+        200: {"description": "One issuer public key as a JWK", "content": {JWK_MEDIA_TYPE: {}}},
+        **problem_responses(404, 502, 503),
+    },
+    summary="One issuer public key: what a credential's JOSE kid URL resolves to",
+)
+async def issuer_key(kid: str, clients: ClientsDep) -> Response:
+    # OB 3.0 verifiers (the 1EdTech validator among them) dereference the kid URL and expect
+    # one JWK, not a set; the set's entry is named by exactly this URL.
+    if not _THUMBPRINT.match(kid):
+        raise not_found("no such issuer key")
+    reply = await invoke(
+        clients.credentials.GetJwks, credentials_service_pb2.GetJwksRequest(), token=""
+    )
+    keys = json.loads(reply.jwks_json).get("keys", [])
+    suffix = f"/keys/{kid}"
+    for jwk in keys:
+        if isinstance(jwk.get("kid"), str) and jwk["kid"].endswith(suffix):
+            return Response(
+                content=json.dumps(jwk),
+                media_type=JWK_MEDIA_TYPE,
+                headers={"Cache-Control": JWKS_CACHE_CONTROL},
+            )
+    # Unknown or withdrawn: a withdrawn key must stop resolving, like it left the JWKS.
+    raise not_found("no such issuer key")
+
+
+@router.get(
     "/status-lists/{list_id}",
     response_class=Response,
     responses={
         200: {
-            "description": "The BitstringStatusListCredential: a VC-JWT, or its decoded JSON"
-            " when the request asks for application/json",
-            "content": {VC_JWT_MEDIA_TYPE: {}, "application/json": {}},
+            "description": "The BitstringStatusListCredential, secured as a VC-JWT (whatever"
+            " the Accept header asks: an unsecured status list proves nothing)",
+            "content": {VC_JWT_MEDIA_TYPE: {}},
         },
-        **problem_responses(404, 502, 503),
+        **problem_responses(404, 422, 502, 503),
     },
     summary="A Bitstring Status List credential (revocation)",
 )
-async def status_list(list_id: str, request: Request, clients: ClientsDep) -> Response:
+async def status_list(list_id: str, clients: ClientsDep) -> Response:
     if not _STATUS_LIST_ID.match(list_id):
         raise not_found(f"no status list {list_id!r}")
     reply = await invoke(
@@ -156,14 +233,8 @@ async def status_list(list_id: str, request: Request, clients: ClientsDep) -> Re
         credentials_service_pb2.GetStatusListRequest(list_id=list_id),
         token="",
     )
-    headers = {"Cache-Control": STATUS_LIST_CACHE_CONTROL, "Vary": "Accept"}
-    if _prefers_json(request.headers.get("accept", "")):
-        return Response(reply.credential_json, media_type="application/json", headers=headers)
-    return Response(reply.jwt, media_type=VC_JWT_MEDIA_TYPE, headers=headers)
-
-
-def _prefers_json(accept: str) -> bool:
-    media_types = [part.split(";")[0].strip().lower() for part in accept.split(",")]
-    return any(m in ("application/json", "application/vc+ld+json") for m in media_types) and (
-        VC_JWT_MEDIA_TYPE not in media_types
+    return Response(
+        reply.jwt,
+        media_type=VC_JWT_MEDIA_TYPE,
+        headers={"Cache-Control": STATUS_LIST_CACHE_CONTROL},
     )

@@ -22,7 +22,7 @@ def require_dev_mode(authenticator: AuthenticatorDep) -> None:
     "/tokens",
     response_model=DevToken,
     dependencies=[Depends(require_dev_mode)],
-    responses=problem_responses(404, 422),
+    responses=problem_responses(400, 404, 413, 422),
     summary="Mint a development token (only when AUTH_MODE=dev; 404 otherwise)",
 )
 async def create_dev_token(body: DevTokenRequest, authenticator: AuthenticatorDep) -> DevToken:

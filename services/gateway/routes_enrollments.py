@@ -12,19 +12,21 @@ from upskill.enrollment.v1 import enrollment_service_pb2
 
 from services.gateway import mapping
 from services.gateway.clients import invoke
-from services.gateway.dependencies import Caller, ClientsDep, resource_id
+from services.gateway.dependencies import Caller, ClientsDep, resource_id, uuid_path
 from services.gateway.problems import problem_responses
 from services.gateway.schemas import (
     Enrollment,
     EnrollmentComplete,
     EnrollmentCreate,
     EnrollmentList,
+    Text,
 )
 
 router = APIRouter(prefix="/api/v1/enrollments", tags=["enrollments"])
 
-_READ_ERRORS = problem_responses(400, 401, 403, 404, 422, 502, 503)
-_WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 422, 502, 503)
+_READ_ERRORS = problem_responses(401, 403, 404, 422, 502, 503)
+_WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 422, 502, 503)
+EnrollmentId = Annotated[str, uuid_path("enrollment")]
 
 
 @router.post(
@@ -44,7 +46,9 @@ async def create_enrollment(
     caller: Caller,
     clients: ClientsDep,
     response: Response,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+    idempotency_key: Annotated[
+        Text | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
+    ] = None,
 ) -> Enrollment:
     reply = await invoke(
         clients.enrollment.CreateEnrollment,
@@ -67,9 +71,9 @@ async def create_enrollment(
 async def list_enrollments(
     caller: Caller,
     clients: ClientsDep,
-    program_id: Annotated[str, Query(max_length=64)] = "",
+    program_id: Annotated[Text, Query(max_length=64, json_schema_extra={"format": "uuid"})] = "",
     page_size: Annotated[int, Query(ge=0, le=100, description="0: the server's default")] = 0,
-    page_token: Annotated[str, Query(max_length=200)] = "",
+    page_token: Annotated[Text, Query(max_length=200)] = "",
 ) -> EnrollmentList:
     reply = await invoke(
         clients.enrollment.ListEnrollments,
@@ -90,7 +94,9 @@ async def list_enrollments(
     responses=_READ_ERRORS,
     summary="Get an enrollment (its learner, the program's provider, admin)",
 )
-async def get_enrollment(enrollment_id: str, caller: Caller, clients: ClientsDep) -> Enrollment:
+async def get_enrollment(
+    enrollment_id: EnrollmentId, caller: Caller, clients: ClientsDep
+) -> Enrollment:
     reply = await invoke(
         clients.enrollment.GetEnrollment,
         enrollment_service_pb2.GetEnrollmentRequest(
@@ -108,7 +114,7 @@ async def get_enrollment(enrollment_id: str, caller: Caller, clients: ClientsDep
     summary="Mark an ACTIVE enrollment COMPLETED (owning provider)",
 )
 async def complete_enrollment(
-    enrollment_id: str,
+    enrollment_id: EnrollmentId,
     caller: Caller,
     clients: ClientsDep,
     body: Annotated[EnrollmentComplete | None, Body()] = None,
@@ -132,7 +138,9 @@ async def complete_enrollment(
     responses=_WRITE_ERRORS,
     summary="Cancel a PENDING_PAYMENT enrollment (its learner)",
 )
-async def cancel_enrollment(enrollment_id: str, caller: Caller, clients: ClientsDep) -> Enrollment:
+async def cancel_enrollment(
+    enrollment_id: EnrollmentId, caller: Caller, clients: ClientsDep
+) -> Enrollment:
     reply = await invoke(
         clients.enrollment.CancelEnrollment,
         enrollment_service_pb2.CancelEnrollmentRequest(

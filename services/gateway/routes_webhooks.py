@@ -17,11 +17,13 @@ from services.gateway.schemas import WebhookAck
 router = APIRouter(tags=["webhooks"])
 
 MAX_PAYLOAD_BYTES = 1024 * 1024  # HandleProviderWebhookRequest.payload's limit
+# The body cap (MAX_WEBHOOK_BYTES, services.gateway.limits) applies before this route runs.
+STRIPE_WEBHOOK_PATH = "/webhooks/stripe"
 _SIGNATURE_REJECTED = ("INVALID_ARGUMENT", "UNAUTHENTICATED")
 
 
 @router.post(
-    "/webhooks/stripe",
+    STRIPE_WEBHOOK_PATH,
     response_model=WebhookAck,
     responses=problem_responses(400, 413, 502, 503),
     summary="Stripe webhook events (raw body + Stripe-Signature)",

@@ -1,6 +1,8 @@
 """gRPC statuses from the services, as problem details for HTTP clients.
 
-4xx answers pass the service's message through (services write them for callers);
+4xx answers pass the service's message through when the service wrote it for callers
+(a domain error, sent by the shared interceptor with a google.rpc.Status); a bare status
+(a library's or a crash's) gets a stable sentence instead, its text going to the log.
 5xx answers say nothing about internals. INVALID_ARGUMENT carries google.rpc.BadRequest
 field violations, renamed from proto paths to the JSON fields the client sent.
 """
@@ -11,7 +13,7 @@ import logging
 from collections.abc import Mapping
 
 import grpc
-from google.rpc import error_details_pb2
+from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from services.gateway.problems import FieldError, ProblemError
@@ -20,8 +22,10 @@ log = logging.getLogger(__name__)
 
 # code -> (HTTP status, problem slug)
 _CLIENT_ERRORS: dict[grpc.StatusCode, tuple[int, str]] = {
-    grpc.StatusCode.INVALID_ARGUMENT: (400, "invalid-input"),
-    grpc.StatusCode.OUT_OF_RANGE: (400, "invalid-input"),
+    # The request was well-formed but breaks a rule: 422 with the fields, like the
+    # gateway's own validation (400 stays for what cannot be parsed at all).
+    grpc.StatusCode.INVALID_ARGUMENT: (422, "invalid-input"),
+    grpc.StatusCode.OUT_OF_RANGE: (422, "invalid-input"),
     grpc.StatusCode.UNAUTHENTICATED: (401, "unauthenticated"),
     grpc.StatusCode.PERMISSION_DENIED: (403, "forbidden"),
     grpc.StatusCode.NOT_FOUND: (404, "not-found"),
@@ -36,6 +40,7 @@ _CLIENT_ERRORS: dict[grpc.StatusCode, tuple[int, str]] = {
 _RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 
 RETRY_AFTER_SECONDS = "2"
+_RICH_STATUS_KEY = "grpc-status-details-bin"
 
 
 def problem_from_rpc_error(
@@ -51,9 +56,12 @@ def problem_from_rpc_error(
     if code is not None and code in _CLIENT_ERRORS:
         status, slug = _CLIENT_ERRORS[code]
         headers = {"WWW-Authenticate": 'Bearer realm="upskill"'} if status == 401 else None
+        written_for_callers = _has_rich_status(error)
+        if not written_for_callers:
+            log.warning("upstream %s without a rich status: %s", code.name, details)
         return ProblemError(
             status,
-            details or slug.replace("-", " "),
+            (details if written_for_callers else "") or slug.replace("-", " "),
             slug=slug,
             errors=field_errors(error, renames or {}),
             headers=headers,
@@ -79,10 +87,7 @@ def problem_from_rpc_error(
 
 def field_errors(error: grpc.RpcError, renames: Mapping[str, str]) -> list[FieldError]:
     """The BadRequest field violations carried in grpc-status-details-bin, if any."""
-    try:
-        status = rpc_status.from_call(error)
-    except (ValueError, AttributeError, TypeError):
-        return []
+    status = _rich_status(error)
     if status is None:
         return []
     found: list[FieldError] = []
@@ -108,6 +113,22 @@ def rename(path: str, renames: Mapping[str, str]) -> str:
             head = renames[prefix]
             return ".".join([head, *rest] if head else rest) or path
     return path
+
+
+def _has_rich_status(error: grpc.RpcError) -> bool:
+    """Whether the call carries a google.rpc.Status, as every error our services mean to
+    send does (services.common.interceptors.status_for)."""
+    trailing = getattr(error, "trailing_metadata", None)
+    metadata = trailing() if callable(trailing) else None
+    return any(key == _RICH_STATUS_KEY for key, _ in metadata or ())
+
+
+def _rich_status(error: grpc.RpcError) -> status_pb2.Status | None:
+    """The google.rpc.Status our services attach to every error they mean to send."""
+    try:
+        return rpc_status.from_call(error)
+    except (ValueError, AttributeError, TypeError):
+        return None
 
 
 def _code_of(error: grpc.RpcError) -> grpc.StatusCode | None:

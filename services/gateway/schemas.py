@@ -1,9 +1,11 @@
 """The JSON shapes of the public API (DESIGN.md, "Public HTTP API").
 
 Request models are strict: unknown fields are refused and types are not coerced, so a
-client bug is a 422 with field errors rather than a silent guess. Their length and range
-limits mirror the protovalidate rules in protos/ so the OpenAPI document states them; the
-services stay the authority and re-check everything.
+client bug is a 422 with field errors rather than a silent guess. Their limits mirror
+the wire types and protovalidate rules in protos/ (an int32 field is bounded by int32,
+an int64 one by int64, and each by its domain), so the OpenAPI document states them and
+no number the services cannot carry gets past the edge; the services stay the authority
+and re-check everything. Every text field follows services.common.text's rule.
 """
 
 from __future__ import annotations
@@ -11,7 +13,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from services.common.currency import INVALID_CURRENCY_MESSAGE, currency_codes, is_currency
+from services.common.text import ALLOWED_TEXT_PATTERN, REFUSED_TEXT_MESSAGE, is_clean
 
 ProgramStatus = Literal["DRAFT", "PUBLISHED", "ARCHIVED"]
 Issuance = Literal["ON_COMPLETION", "ON_PAYMENT"]
@@ -30,7 +35,48 @@ VerificationStatus = Literal[
     "STATUS_UNAVAILABLE",
 ]
 TokenRole = Literal["learner", "provider", "admin", "service"]
-Skill = Annotated[str, Field(min_length=1, max_length=100)]
+
+# The protobuf wire types' ranges: a value past them cannot even be put in a message.
+INT32_MAX = 2**31 - 1
+# int64's bound as the API states it: JSON Schema numbers go through doubles (FastAPI's
+# OpenAPI model and most clients), and 2**63 - 1 would be published as 2**63, a value the
+# server refuses. 2**63 - 1024 is the largest int64 a double holds exactly.
+INT64_MAX = 2**63 - 1024
+
+
+def _refuse_controls(value: str) -> str:
+    if not is_clean(value):
+        raise ValueError(REFUSED_TEXT_MESSAGE)
+    return value
+
+
+def _iso_currency(value: str) -> str:
+    if not is_currency(value):
+        raise ValueError(INVALID_CURRENCY_MESSAGE)
+    return value
+
+
+# Text as every service accepts it (services.common.text); the pattern documents the rule.
+Text = Annotated[
+    str,
+    AfterValidator(_refuse_controls),
+    Field(json_schema_extra={"pattern": ALLOWED_TEXT_PATTERN}),
+]
+Skill = Annotated[Text, Field(min_length=1, max_length=100)]
+# Formats are shown where a service enforces them (protovalidate's email and uri rules);
+# the gateway leaves the check to that one place and answers its INVALID_ARGUMENT as 422.
+EmailText = Annotated[Text, Field(json_schema_extra={"format": "email"})]
+UriText = Annotated[Text, Field(json_schema_extra={"format": "uri"})]
+UuidText = Annotated[Text, Field(json_schema_extra={"format": "uuid"})]
+CurrencyCode = Annotated[
+    str,
+    AfterValidator(_iso_currency),
+    Field(
+        description="ISO 4217 code of a currency with minor units",
+        examples=["USD"],
+        json_schema_extra={"enum": currency_codes()},
+    ),
+]
 
 
 class StrictModel(BaseModel):
@@ -40,9 +86,16 @@ class StrictModel(BaseModel):
 # ---------------------------------------------------------------- shared
 
 
-class Money(StrictModel):
-    amount_minor: int = Field(ge=0, description="Amount in the currency's minor unit (cents)")
-    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code", examples=["USD"])
+class MoneyIn(StrictModel):
+    amount_minor: int = Field(
+        ge=0, le=INT64_MAX, description="Amount in the currency's minor unit (cents)"
+    )
+    currency: CurrencyCode
+
+
+class Money(BaseModel):
+    amount_minor: int = Field(description="Amount in the currency's minor unit (cents)")
+    currency: str = Field(description="ISO 4217 code", examples=["USD"])
 
 
 class Page(BaseModel):
@@ -56,9 +109,9 @@ class Page(BaseModel):
 
 class DevTokenRequest(StrictModel):
     role: TokenRole
-    sub: str = Field(min_length=1, max_length=200, description="Subject: the learner id etc.")
-    email: str | None = Field(default=None, max_length=320)
-    provider_id: str | None = Field(default=None, max_length=64)
+    sub: Text = Field(min_length=1, max_length=200, description="Subject: the learner id etc.")
+    email: Text | None = Field(default=None, max_length=320)
+    provider_id: Text | None = Field(default=None, max_length=64)
 
     @model_validator(mode="after")
     def _provider_needs_provider_id(self) -> DevTokenRequest:
@@ -77,9 +130,9 @@ class DevToken(BaseModel):
 
 
 class ProviderCreate(StrictModel):
-    name: str = Field(min_length=1, max_length=200)
-    website: str | None = Field(default=None, max_length=500)
-    email: str | None = Field(default=None, max_length=320)
+    name: Text = Field(min_length=1, max_length=200, description="Not blank")
+    website: UriText | None = Field(default=None, max_length=500)
+    email: EmailText | None = Field(default=None, max_length=320)
 
 
 class Provider(BaseModel):
@@ -91,9 +144,11 @@ class Provider(BaseModel):
 
 
 class CredentialTemplateIn(StrictModel):
-    name: str = Field(min_length=1, max_length=200, description="The badge's name")
-    description: str = Field(min_length=1, max_length=4000)
-    criteria: str = Field(min_length=1, max_length=4000, description="What earns the badge")
+    name: Text = Field(min_length=1, max_length=200, description="The badge's name; not blank")
+    description: Text = Field(min_length=1, max_length=4000, description="Not blank")
+    criteria: Text = Field(
+        min_length=1, max_length=4000, description="What earns the badge; not blank"
+    )
     issuance: Issuance = "ON_COMPLETION"
     valid_for_days: int | None = Field(
         default=None, ge=1, le=36500, description="null: the credential never expires"
@@ -101,57 +156,70 @@ class CredentialTemplateIn(StrictModel):
 
 
 class ProgramCreate(StrictModel):
-    title: str = Field(min_length=1, max_length=200)
-    summary: str = Field(default="", max_length=500)
-    description: str = Field(default="", max_length=20000)
-    skills: list[Skill] = Field(default_factory=list, max_length=50)
-    duration_hours: int = Field(default=0, ge=0, le=10000)
-    price: Money
-    capacity: int | None = Field(default=None, ge=1, description="Seats; null = unlimited")
+    title: Text = Field(min_length=1, max_length=200, description="Not blank")
+    summary: Text = Field(default="", max_length=500)
+    description: Text = Field(default="", max_length=20000)
+    skills: list[Skill] = Field(
+        default_factory=list, max_length=50, description="Distinct, none blank"
+    )
+    duration_hours: int = Field(default=1, ge=1, le=10000)
+    price: MoneyIn
+    capacity: int | None = Field(
+        default=None, ge=1, le=INT32_MAX, description="Seats; null = unlimited"
+    )
     credential: CredentialTemplateIn
 
 
+# PATCH fields that may be absent but never null: the Python default None means
+# "absent" (it is never validated, and the schema shows these fields as not nullable),
+# and a null sent for one is refused by a `_not_null` validator, before its type check.
 _NOT_NULL = "may not be null"
+_ABSENT: Any = None  # typed Any: the field's type says what a present value is
+
+
+def _refuse_null(value: Any) -> Any:
+    if value is None:
+        raise ValueError(_NOT_NULL)
+    return value
 
 
 class CredentialTemplatePatch(StrictModel):
     """Only the fields present change; valid_for_days may be null (never expires)."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, min_length=1, max_length=4000)
-    criteria: str | None = Field(default=None, min_length=1, max_length=4000)
-    issuance: Issuance | None = None
+    name: Text = Field(default=_ABSENT, min_length=1, max_length=200)
+    description: Text = Field(default=_ABSENT, min_length=1, max_length=4000)
+    criteria: Text = Field(default=_ABSENT, min_length=1, max_length=4000)
+    issuance: Issuance = Field(default=_ABSENT)
     valid_for_days: int | None = Field(default=None, ge=1, le=36500)
 
-    @field_validator("name", "description", "criteria", "issuance")
-    @classmethod
-    def _not_null(cls, value: Any) -> Any:
-        if value is None:
-            raise ValueError(_NOT_NULL)
-        return value
+    _not_null = field_validator("name", "description", "criteria", "issuance", mode="before")(
+        _refuse_null
+    )
 
 
 class ProgramPatch(StrictModel):
     """A JSON merge-style patch: present fields change (they form the update mask), absent
     ones stay; capacity and credential.valid_for_days may be set to null."""
 
-    title: str | None = Field(default=None, min_length=1, max_length=200)
-    summary: str | None = Field(default=None, max_length=500)
-    description: str | None = Field(default=None, max_length=20000)
-    skills: list[Skill] | None = Field(default=None, max_length=50)
-    duration_hours: int | None = Field(default=None, ge=0, le=10000)
-    price: Money | None = None
-    capacity: int | None = Field(default=None, ge=1)
-    credential: CredentialTemplatePatch | None = None
+    title: Text = Field(default=_ABSENT, min_length=1, max_length=200)
+    summary: Text = Field(default=_ABSENT, max_length=500)
+    description: Text = Field(default=_ABSENT, max_length=20000)
+    skills: list[Skill] = Field(default=_ABSENT, max_length=50)
+    duration_hours: int = Field(default=_ABSENT, ge=1, le=10000)
+    price: MoneyIn = Field(default=_ABSENT)
+    capacity: int | None = Field(default=None, ge=1, le=INT32_MAX)
+    credential: CredentialTemplatePatch = Field(default=_ABSENT)
 
-    @field_validator(
-        "title", "summary", "description", "skills", "duration_hours", "price", "credential"
-    )
-    @classmethod
-    def _not_null(cls, value: Any) -> Any:
-        if value is None:
-            raise ValueError(_NOT_NULL)
-        return value
+    _not_null = field_validator(
+        "title",
+        "summary",
+        "description",
+        "skills",
+        "duration_hours",
+        "price",
+        "credential",
+        mode="before",
+    )(_refuse_null)
 
 
 class CredentialTemplate(BaseModel):
@@ -188,12 +256,12 @@ class ProgramList(Page):
 
 
 class EnrollmentCreate(StrictModel):
-    program_id: str = Field(min_length=1, max_length=64)
+    program_id: UuidText = Field(min_length=1, max_length=64)
 
 
 class EnrollmentComplete(StrictModel):
-    grade: str | None = Field(default=None, max_length=50)
-    evidence_url: str | None = Field(default=None, max_length=2000)
+    grade: Text | None = Field(default=None, max_length=50)
+    evidence_url: UriText | None = Field(default=None, max_length=2000)
 
 
 class Enrollment(BaseModel):
@@ -239,11 +307,11 @@ class CredentialList(Page):
 
 
 class CredentialRevoke(StrictModel):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Text = Field(min_length=1, max_length=500)
 
 
 class VerifyRequest(StrictModel):
-    credential: str = Field(min_length=1, max_length=65536, description="A compact VC-JWT")
+    credential: Text = Field(min_length=1, max_length=65536, description="A compact VC-JWT")
 
 
 class VerificationCheck(BaseModel):
@@ -274,4 +342,42 @@ class Health(BaseModel):
 
 class Readiness(BaseModel):
     status: Literal["ready"] = "ready"
-    services: dict[str, str] = Field(description="grpc.health.v1 status of each service")
+
+
+class DependencyReport(BaseModel):
+    status: Literal["ok", "degraded"] = Field(
+        description="ok when every backend reports SERVING, else degraded"
+    )
+    dependencies: dict[str, str] = Field(
+        description=(
+            "Each backend service's grpc.health.v1 status (SERVING, NOT_SERVING while it"
+            " cannot reach its PostgreSQL or NATS), or the gRPC code that prevented an answer"
+            " (UNAVAILABLE, DEADLINE_EXCEEDED)"
+        )
+    )
+
+
+# ---------------------------------------------------------------- refunds
+
+RefundStatus = Literal["PENDING", "SUCCEEDED", "FAILED"]
+
+
+class Refund(BaseModel):
+    id: str
+    payment_id: str
+    enrollment_id: str
+    learner_id: str
+    provider_id: str
+    amount: Money
+    reason: str = Field(description="Why the money went back, e.g. enrollment_cancelled")
+    status: RefundStatus
+    gateway: str
+    gateway_refund_id: str | None = Field(description="The gateway's refund id (re_...)")
+    full_refund: bool
+    last_error: str | None
+    created_at: datetime | None
+    completed_at: datetime | None
+
+
+class RefundList(Page):
+    refunds: list[Refund]

@@ -6,8 +6,6 @@ The gateway authenticates only enough to answer 401 early; the services authoris
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
-
 from services.common.auth import AuthSettings, Principal, Role, TokenVerifier, mint_dev_token
 from services.common.errors import UnauthenticatedError
 from services.gateway.problems import unauthenticated
@@ -30,10 +28,8 @@ class Authenticator:
     async def verify(self, token: str) -> Principal:
         """The principal for `token`, or a 401 ProblemError."""
         try:
-            if self.dev_mode:
-                return self._verifier.verify(token)
-            # OIDC verification may fetch the issuer's JWKS: keep it off the event loop.
-            return await run_in_threadpool(self._verifier.verify, token)
+            # In OIDC mode this may fetch the issuer's JWKS, with async HTTP.
+            return await self._verifier.authenticate(token)
         except UnauthenticatedError as exc:
             raise unauthenticated(exc.message) from None
 

@@ -8,6 +8,15 @@ from services.common import settings
 from services.common.auth import AuthSettings
 
 DEFAULT_LISTEN_ADDR = "0.0.0.0:8080"
+# Request body caps (services.gateway.limits). The API's JSON bodies are small: the largest
+# legitimate ones are a credential to verify (up to 65,536 characters) and a program
+# (a 20,000-character description plus its badge's texts: ~115 KB if every character
+# takes four bytes). Stripe's webhook events are well under 512 KiB; payments refuses a
+# payload over 1 MiB in any case (HandleProviderWebhookRequest.payload).
+DEFAULT_MAX_REQUEST_BYTES = 128 * 1024
+DEFAULT_MAX_WEBHOOK_BYTES = 512 * 1024
+MIN_BODY_CAP_BYTES = 1024
+MAX_WEBHOOK_PAYLOAD_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -21,6 +30,8 @@ class GatewaySettings:
     auth: AuthSettings
     public_base_url: str
     log_level: str = "INFO"
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    max_webhook_bytes: int = DEFAULT_MAX_WEBHOOK_BYTES
 
     @property
     def dev_mode(self) -> bool:
@@ -57,7 +68,18 @@ class GatewaySettings:
                 "PUBLIC_BASE_URL", f"http://{public_host}:{port}"
             ).rstrip("/"),
             log_level=settings.optional("LOG_LEVEL", "INFO").upper(),
+            max_request_bytes=_body_cap("MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES),
+            max_webhook_bytes=_body_cap(
+                "MAX_WEBHOOK_BYTES", DEFAULT_MAX_WEBHOOK_BYTES, maximum=MAX_WEBHOOK_PAYLOAD_BYTES
+            ),
         )
+
+
+def _body_cap(name: str, default: int, *, maximum: int | None = None) -> int:
+    value = settings.integer(name, default, minimum=MIN_BODY_CAP_BYTES)
+    if maximum is not None and value > maximum:
+        raise settings.ConfigError(f"setting {name} must be <= {maximum}, got {value}")
+    return value
 
 
 def parse_listen_addr(value: str) -> tuple[str, int]:

@@ -16,23 +16,33 @@ from services.common.runtime import Servicer, ServiceRuntime, serve
 from services.common.settings import exit_on_config_error
 from services.payments.api import PaymentsApi
 from services.payments.checkout import CheckoutOpener
+from services.payments.closing import CheckoutCloser
+from services.payments.consumers import SUBSCRIPTIONS
 from services.payments.delivery import WebhookDeliveryWorker
 from services.payments.expiry import ExpirySweeper, Sweep, sweep_interval
 from services.payments.gateways import CheckoutGateway
 from services.payments.local_gateway import LocalGateway
+from services.payments.refunds import Refunder
+from services.payments.retention import PaymentsRetention
 from services.payments.settings import LOCAL, PaymentsSettings
 from services.payments.stripe_gateway import StripeGateway
 from services.payments.webhooks import WebhookHandler
 
 PORT = 50053
+# How often the checkout closer and the refunder look for work: closing a cancelled
+# enrollment's checkout promptly narrows the window in which it can still be paid.
+FOLLOW_UP_POLL_SECONDS = 0.5
 
 log = logging.getLogger(__name__)
 
 
 async def build(
-    runtime: ServiceRuntime, settings: PaymentsSettings | None = None
+    runtime: ServiceRuntime,
+    settings: PaymentsSettings | None = None,
+    retention: PaymentsRetention | None = None,
 ) -> list[Servicer]:
     settings = settings or PaymentsSettings.from_env()
+    runtime.pruner.add(*(retention or PaymentsRetention.from_env()).jobs())
     local: LocalGateway | None = None
     gateway: CheckoutGateway
     if settings.provider == LOCAL:
@@ -57,6 +67,12 @@ async def build(
         sweeps.append(local.expire_due)
     runtime.run_in_background(
         ExpirySweeper(sweeps, sweep_interval(settings.effective_ttl_seconds)).run()
+    )
+    # Closed enrollments' checkouts are expired, and payments they rejected returned.
+    runtime.consume(SUBSCRIPTIONS)
+    closer, refunder = CheckoutCloser(runtime.pool, gateway), Refunder(runtime.pool, gateway)
+    runtime.run_in_background(
+        ExpirySweeper([closer.close_due, refunder.refund_due], FOLLOW_UP_POLL_SECONDS).run()
     )
     log.info(
         "payments gateway: %s (checkout TTL %ss, platform fee %s bps)",
@@ -84,7 +100,8 @@ def main() -> None:
     # STRIPE_WEBHOOK_SECRET should fail in a millisecond, not after the database is up.
     with exit_on_config_error("payments"):
         settings = PaymentsSettings.from_env()
-        asyncio.run(serve("payments", PORT, lambda runtime: build(runtime, settings)))
+        retention = PaymentsRetention.from_env()
+        asyncio.run(serve("payments", PORT, lambda runtime: build(runtime, settings, retention)))
 
 
 if __name__ == "__main__":

@@ -9,10 +9,11 @@ from upskill.payments.v1 import payments_service_pb2_grpc
 
 from services.common.auth import Principal, Role, authenticated
 from services.common.errors import FailedPreconditionError, NotFoundError
+from services.common.paging import Page
 from services.common.rpc import rpc
 from services.payments import repository
 from services.payments.checkout import CheckoutOpener
-from services.payments.convert import order_from_pb, payment_to_pb, session_to_pb
+from services.payments.convert import order_from_pb, payment_to_pb, refund_to_pb, session_to_pb
 from services.payments.domain import Payment
 from services.payments.local_gateway import LocalGateway
 from services.payments.stripe_events import SessionSnapshot
@@ -108,4 +109,18 @@ class PaymentsApi(payments_service_pb2_grpc.PaymentsServiceServicer):
             session=session_to_pb(result.session),
             decline_code=result.outcome.decline_code,
             message=result.outcome.message,
+        )
+
+    @rpc(Role.ADMIN, Role.SERVICE)
+    async def ListRefunds(
+        self, request: pb.ListRefundsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListRefundsResponse:
+        """Money returned to learners, for operators: every automatic return is here."""
+        filters = repository.RefundFilter(enrollment_id=request.enrollment_id)
+        page = Page.request(repository.REFUNDS, request.page_token, request.page_size, filters)
+        async with self._pool.acquire() as conn:
+            rows = await repository.list_refunds(conn, filters, page)
+        rows, next_token = page.split(rows, lambda r: (r.created_at, r.id))
+        return pb.ListRefundsResponse(
+            refunds=[refund_to_pb(r) for r in rows], next_page_token=next_token
         )

@@ -19,6 +19,7 @@ from services.common.errors import (
     InvalidArgumentError,
     UnavailableError,
 )
+from services.common.urls import is_on_origin
 from services.payments import repository
 from services.payments.domain import (
     REASON_CHECKOUT_NOT_OPENED,
@@ -67,9 +68,24 @@ class CheckoutOpener:
                 "a checkout needs a positive amount; free enrollments need no payment",
                 [FieldViolation("amount.amount_minor", "must be greater than 0")],
             )
+        off_site = [
+            FieldViolation(name, f"must be a URL on {self._public_base_url} (PUBLIC_BASE_URL)")
+            for name, url in (("success_url", order.success_url), ("cancel_url", order.cancel_url))
+            if url and not is_on_origin(url, self._public_base_url)
+        ]
+        if off_site:
+            # The hosted checkout redirects there: anything else would be an open redirect.
+            raise InvalidArgumentError(
+                "checkout return URLs must be on this site's public origin", off_site
+            )
         order = self._with_default_urls(order)
         candidate = Payment.open(order, gateway=self._gateway.name, ttl_seconds=self._ttl_seconds)
         async with self._pool.acquire() as conn:
+            if await repository.is_enrollment_closed(conn, order.enrollment_id):
+                # Cancelled or expired while its checkout was being opened: nothing to pay.
+                raise FailedPreconditionError(
+                    f"enrollment {order.enrollment_id} is closed; it takes no payment"
+                )
             payment = await repository.add_or_get(conn, candidate)
         payment.check_same_order(order)
         if payment.has_session or payment.status is not PaymentStatus.PENDING:

@@ -6,7 +6,7 @@ from upskill.payments.v1 import payments_pb2, payments_service_pb2
 from upskill.type.v1 import money_pb2
 
 from services.common.protos import timestamp
-from services.payments.domain import CheckoutOrder, Money, Payment
+from services.payments.domain import CheckoutOrder, Money, Payment, Refund
 from services.payments.stripe_events import SessionSnapshot
 
 _STATUS = {
@@ -64,3 +64,31 @@ def session_to_pb(session: SessionSnapshot) -> payments_pb2.CheckoutSession:
         cancel_url=session.cancel_url,
         expire_time=timestamp(session.expires_at),
     )
+
+
+_REFUND_STATUS = {
+    "PENDING": payments_pb2.REFUND_STATUS_PENDING,
+    "SUCCEEDED": payments_pb2.REFUND_STATUS_SUCCEEDED,
+    "FAILED": payments_pb2.REFUND_STATUS_FAILED,
+}
+
+
+def refund_to_pb(refund: Refund) -> payments_pb2.Refund:
+    message = payments_pb2.Refund(
+        id=refund.id,
+        payment_id=refund.payment_id,
+        enrollment_id=refund.enrollment_id,
+        learner_id=refund.learner_id,
+        provider_id=refund.provider_id,
+        amount=money_to_pb(refund.amount),
+        reason=refund.reason,
+        status=_REFUND_STATUS[refund.status.value],
+        gateway=refund.gateway,
+        gateway_refund_id=refund.gateway_refund_id,
+        full_refund=refund.full_refund,
+        last_error=refund.last_error,
+        create_time=timestamp(refund.created_at),
+    )
+    if refund.completed_at is not None:
+        message.complete_time.CopyFrom(timestamp(refund.completed_at))
+    return message

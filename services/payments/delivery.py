@@ -4,13 +4,14 @@ Rows are claimed with a short lease (FOR UPDATE SKIP LOCKED, then next_attempt_a
 past the HTTP timeout) so replicas share the work without holding a transaction open
 across an HTTP call; a worker that dies mid-POST simply lets the lease run out. Failures
 are retried with exponential back-off until the endpoint answers 2xx. Each attempt is
-signed afresh, because the receiver rejects signatures older than five minutes.
+signed afresh, because the receiver rejects signatures older than five minutes. The loop
+that wakes it (NOTIFY on insert, a fallback poll) is the shared one in
+services/common/wakeup.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from services.common.wakeup import WakeAndDrain
 from services.payments.stripe_events import signature_header
 
 log = logging.getLogger(__name__)
@@ -54,48 +56,36 @@ class WebhookDeliveryWorker:
         http: httpx.AsyncClient | None = None,
     ) -> None:
         self._pool = pool
-        self._dsn = dsn
         self._url = url
         self._secret = secret
         self._http = http
-        self._wake = asyncio.Event()
+        self._client: httpx.AsyncClient | None = http
+        self.worker = WakeAndDrain(
+            "webhook delivery",
+            dsn,
+            CHANNEL,
+            self._drain,
+            fallback_poll_seconds=FALLBACK_POLL_SECONDS,
+            error_pause_seconds=ERROR_PAUSE_SECONDS,
+        )
 
     def wake(self) -> None:
-        self._wake.set()
+        self.worker.wake()
 
     async def run(self) -> None:
-        http = self._http or httpx.AsyncClient(timeout=HTTP_TIMEOUT_SECONDS)
-        listener = await self._listen()
+        self._client = self._http or httpx.AsyncClient(timeout=HTTP_TIMEOUT_SECONDS)
         log.info("webhook delivery to %s started", self._url)
         try:
-            while True:
-                self._wake.clear()
-                try:
-                    claimed = await self.deliver_due(http)
-                    if claimed == BATCH:
-                        continue  # more rows are due
-                    pause = await self._seconds_until_next_due()
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                    log.warning("webhook delivery: database unavailable, retrying: %s", exc)
-                    pause = ERROR_PAUSE_SECONDS
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), pause)
-                if listener is None or listener.is_closed():
-                    listener = await self._listen()
+            await self.worker.run()
         finally:
-            if listener is not None and not listener.is_closed():
-                await listener.close()
             if self._http is None:
-                await http.aclose()
+                await self._client.aclose()
 
-    async def _listen(self) -> asyncpg.Connection | None:
-        try:
-            conn = await asyncpg.connect(self._dsn)
-            await conn.add_listener(CHANNEL, lambda *_: self._wake.set())
-            return conn
-        except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("webhook delivery: cannot LISTEN (polling instead): %s", exc)
-            return None
+    async def _drain(self) -> float:
+        assert self._client is not None
+        if await self.deliver_due(self._client) == BATCH:
+            return 0.0  # more rows are due
+        return await self._seconds_until_next_due()
 
     async def _seconds_until_next_due(self) -> float:
         async with self._pool.acquire() as conn:

@@ -91,7 +91,52 @@ class PaymentFailedEvent:
     occurred_at: datetime
 
 
-DomainEvent = PaymentSucceededEvent | PaymentFailedEvent
+@dataclass(frozen=True)
+class PaymentRefundedEvent:
+    payment_id: str
+    enrollment_id: str
+    learner_id: str
+    provider_id: str
+    refund_id: str
+    gateway_refund_id: str
+    amount: Money
+    reason: str
+    full_refund: bool
+    gateway: str
+    occurred_at: datetime
+
+
+DomainEvent = PaymentSucceededEvent | PaymentFailedEvent | PaymentRefundedEvent
+
+
+class RefundStatus(StrEnum):
+    PENDING = "PENDING"  # recorded; the gateway has not confirmed it yet
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"  # the gateway refused it for good: an operator must act
+
+
+@dataclass
+class Refund:
+    """Money going back for one payment. Created PENDING in the transaction that decides
+    it; the refund worker then asks the gateway (its id is the Idempotency-Key)."""
+
+    id: str
+    payment_id: str
+    idempotency_key: str
+    amount: Money
+    reason: str
+    full_refund: bool
+    gateway: str
+    status: RefundStatus = RefundStatus.PENDING
+    gateway_refund_id: str = ""
+    attempts: int = 0
+    last_error: str = ""
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    completed_at: datetime | None = None
+    # Of the payment, for whoever lists refunds.
+    enrollment_id: str = ""
+    learner_id: str = ""
+    provider_id: str = ""
 
 
 def split_fee(gross_minor: int, fee_bps: int) -> tuple[int, int]:
@@ -237,6 +282,52 @@ class Payment:
                 payment_id=self.id,
                 enrollment_id=self.enrollment_id,
                 reason=reason,
+                occurred_at=now,
+            )
+        )
+
+    def full_refund(self, *, reason: str, idempotency_key: str) -> Refund:
+        """A refund of everything this (succeeded) payment took; not yet made."""
+        if self.status is not PaymentStatus.SUCCEEDED:
+            raise FailedPreconditionError(f"payment {self.id} is {self.status}, not SUCCEEDED")
+        return Refund(
+            id=str(uuid.uuid4()),
+            payment_id=self.id,
+            idempotency_key=idempotency_key,
+            amount=self.amount,
+            reason=reason,
+            full_refund=True,
+            gateway=self.gateway,
+            enrollment_id=self.enrollment_id,
+            learner_id=self.learner_id,
+            provider_id=self.provider_id,
+        )
+
+    def refunded(self, refund: Refund, gateway_refund_id: str) -> None:
+        """SUCCEEDED -> REFUNDED once the gateway returned the money of `refund` (full)."""
+        if refund.payment_id != self.id:
+            raise ValueError(f"refund {refund.id} is not for payment {self.id}")
+        if self.status is not PaymentStatus.SUCCEEDED:
+            raise FailedPreconditionError(f"payment {self.id} is {self.status}, not SUCCEEDED")
+        now = datetime.now(UTC)
+        refund.status = RefundStatus.SUCCEEDED
+        refund.gateway_refund_id = gateway_refund_id
+        refund.completed_at = now
+        if refund.full_refund:
+            self.status = PaymentStatus.REFUNDED
+        self.updated_at = now
+        self.events.append(
+            PaymentRefundedEvent(
+                payment_id=self.id,
+                enrollment_id=self.enrollment_id,
+                learner_id=self.learner_id,
+                provider_id=self.provider_id,
+                refund_id=refund.id,
+                gateway_refund_id=gateway_refund_id,
+                amount=refund.amount,
+                reason=refund.reason,
+                full_refund=refund.full_refund,
+                gateway=self.gateway,
                 occurred_at=now,
             )
         )

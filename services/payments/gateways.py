@@ -1,4 +1,5 @@
-"""The one seam between payments and a payment gateway: opening a hosted checkout.
+"""The one seam between payments and a payment gateway: opening a hosted checkout,
+closing one that must no longer be paid, and returning money.
 
 Everything after that (paid, expired) comes back as a signed Stripe-shaped webhook, from
 Stripe itself or from the local provider, so both share the same verification and handling.
@@ -32,6 +33,30 @@ class GatewaySession:
     url: str
 
 
+@dataclass(frozen=True)
+class RefundRequest:
+    """Return `amount_minor` of a paid checkout's PaymentIntent."""
+
+    refund_id: str  # ours; also the Idempotency-Key, so a retry never refunds twice
+    payment_id: str
+    enrollment_id: str
+    payment_intent: str  # pi_...
+    amount_minor: int
+    currency: str
+    reason: str  # ours, e.g. enrollment_cancelled; kept in the refund's metadata
+
+
+@dataclass(frozen=True)
+class GatewayRefund:
+    id: str  # re_...
+    status: str  # Stripe's: succeeded, pending, ...
+
+
+# What expire_session reports: the session is closed now, or it was paid before we got there.
+SESSION_EXPIRED = "expired"
+SESSION_COMPLETE = "complete"
+
+
 class GatewayError(Exception):
     """The gateway refused the request; retrying the same request will not help."""
 
@@ -48,4 +73,15 @@ class CheckoutGateway(Protocol):
 
         Must be idempotent per payment: a retry never opens a second session.
         """
+        ...
+
+    async def expire_session(self, session_id: str) -> str:
+        """Close an open session so it can no longer be paid (Stripe then sends
+        checkout.session.expired). SESSION_EXPIRED when it is closed (also if it already
+        was), SESSION_COMPLETE when it was paid first: that money comes back as a
+        payment the enrollment rejects, and is refunded."""
+        ...
+
+    async def refund(self, request: RefundRequest) -> GatewayRefund:
+        """Return money; idempotent on request.refund_id."""
         ...

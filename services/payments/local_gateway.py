@@ -7,6 +7,7 @@ webhook through the delivery worker, exactly as Stripe would report it.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -19,13 +20,24 @@ from services.common.errors import FailedPreconditionError, NotFoundError
 from services.common.telemetry import current_traceparent
 from services.payments import cards
 from services.payments.expiry import SWEEP_BATCH
-from services.payments.gateways import GatewaySession, SessionRequest
+from services.payments.gateways import (
+    SESSION_COMPLETE,
+    SESSION_EXPIRED,
+    GatewayError,
+    GatewayRefund,
+    GatewaySession,
+    RefundRequest,
+    SessionRequest,
+)
 from services.payments.stripe_events import (
+    CHARGE_REFUNDED,
     CHECKOUT_COMPLETED,
     CHECKOUT_EXPIRED,
     SessionSnapshot,
+    StripeEvent,
     build_event,
     checkout_session_object,
+    refunded_charge_object,
     stripe_id,
 )
 
@@ -145,6 +157,66 @@ class LocalGateway:
             self._on_webhook_queued()
         return PayResult(session, outcome)
 
+    async def expire_session(self, session_id: str) -> str:
+        """Close an open session now (as Stripe's POST .../expire does, with the same
+        checkout.session.expired event); a paid one stays paid."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            session = await self._get(conn, session_id, for_update=True)
+            if session.status == "open":
+                await self._expire(conn, session)
+        if session.status == "open":
+            self._on_webhook_queued()
+            return SESSION_EXPIRED
+        return SESSION_COMPLETE if session.status == "complete" else SESSION_EXPIRED
+
+    async def refund(self, request: RefundRequest) -> GatewayRefund:
+        """Return a paid session's money and send charge.refunded, once per refund id."""
+        key = f"refund-{request.refund_id}"
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                f"""SELECT {_COLUMNS} FROM local_checkout_sessions
+                     WHERE payment_intent = $1 AND payment_status = 'paid' FOR UPDATE""",
+                request.payment_intent,
+            )
+            if row is None:
+                raise GatewayError(f"no paid checkout with payment_intent {request.payment_intent}")
+            session = _session(row)
+            if request.amount_minor > session.amount_minor:
+                raise GatewayError(
+                    f"refund of {request.amount_minor} exceeds the charge of {session.amount_minor}"
+                )
+            refund_id = await conn.fetchval(
+                """INSERT INTO local_refunds (id, idempotency_key, payment_intent, amount_minor,
+                       currency, metadata)
+                   VALUES ($1, $2, $3, $4, $5, $6::jsonb)
+                   ON CONFLICT (idempotency_key) DO NOTHING
+                   RETURNING id""",
+                stripe_id("re_"),
+                key,
+                request.payment_intent,
+                request.amount_minor,
+                request.currency.upper(),
+                json.dumps({"reason": request.reason, "payment_id": request.payment_id}),
+            )
+            if refund_id is None:  # a retry: the first request's refund, and no second event
+                refund_id = await conn.fetchval(
+                    "SELECT id FROM local_refunds WHERE idempotency_key = $1", key
+                )
+                return GatewayRefund(id=refund_id, status="succeeded")
+            refunded = await conn.fetchval(
+                "SELECT sum(amount_minor) FROM local_refunds WHERE payment_intent = $1",
+                request.payment_intent,
+            )
+            charge = refunded_charge_object(
+                session,
+                charge_id="ch_" + session.payment_intent.removeprefix("pi_"),
+                amount_refunded=int(refunded),
+                created=int(session.created_at.timestamp()),
+            )
+            await self._queue_event(conn, build_event(CHARGE_REFUNDED, charge))
+        self._on_webhook_queued()
+        return GatewayRefund(id=refund_id, status="succeeded")
+
     async def expire_due(self, limit: int = SWEEP_BATCH) -> int:
         """Close open sessions past their expiry, each with a checkout.session.expired event."""
         async with self._pool.acquire() as conn, conn.transaction():
@@ -202,7 +274,9 @@ class LocalGateway:
     ) -> None:
         """Owe the gateway this event, in the session change's own transaction, so a crash
         can lose neither the change nor its webhook."""
-        event = build_event(event_type, checkout_session_object(session))
+        await self._queue_event(conn, build_event(event_type, checkout_session_object(session)))
+
+    async def _queue_event(self, conn: asyncpg.Connection, event: StripeEvent) -> None:
         trace = current_traceparent()
         await conn.execute(
             """INSERT INTO local_webhook_deliveries

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -17,14 +18,20 @@ from upskill.type.v1 import money_pb2
 
 from services.common.errors import NotFoundError
 from services.common.outbox import enqueue
+from services.common.paging import Listing, Page
 from services.common.protos import timestamp
+from services.common.sql import Where, fetch_page
 from services.payments.domain import (
     DomainEvent,
     LedgerEntry,
     Money,
     Payment,
+    PaymentFailedEvent,
+    PaymentRefundedEvent,
     PaymentStatus,
     PaymentSucceededEvent,
+    Refund,
+    RefundStatus,
 )
 
 SOURCE = "upskill.payments"
@@ -237,7 +244,253 @@ async def add_anomaly(
     )
 
 
+async def find_by_enrollment(
+    conn: asyncpg.Connection, enrollment_id: str, *, for_update: bool = False
+) -> Payment | None:
+    lock = " FOR UPDATE" if for_update else ""
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM payments WHERE enrollment_id = $1{lock}", enrollment_id
+    )
+    return _payment(row) if row else None
+
+
+# ------------------------------------------------------------------ closed enrollments
+
+
+@dataclass(frozen=True)
+class Closure:
+    enrollment_id: str
+    reason: str
+    attempts: int
+
+
+async def record_closed_enrollment(
+    conn: asyncpg.Connection, enrollment_id: str, reason: str
+) -> bool:
+    """Remember that the enrollment closed; False when it was known already."""
+    inserted = await conn.fetchval(
+        """INSERT INTO closed_enrollments (enrollment_id, reason) VALUES ($1, $2)
+           ON CONFLICT (enrollment_id) DO NOTHING RETURNING true""",
+        enrollment_id,
+        reason,
+    )
+    return bool(inserted)
+
+
+async def is_enrollment_closed(conn: asyncpg.Connection, enrollment_id: str) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT true FROM closed_enrollments WHERE enrollment_id = $1", enrollment_id
+        )
+    )
+
+
+async def claim_due_closures(
+    conn: asyncpg.Connection, limit: int, lease_seconds: float
+) -> list[Closure]:
+    """Closed enrollments whose checkout may still be open, leased to this worker (no
+    transaction is held while the gateway is called; a dead worker's lease runs out)."""
+    rows = await conn.fetch(
+        """UPDATE closed_enrollments
+              SET attempts = attempts + 1,
+                  next_attempt_at = now() + make_interval(secs => $2)
+            WHERE enrollment_id IN (
+                SELECT enrollment_id FROM closed_enrollments
+                 WHERE settled_at IS NULL AND next_attempt_at <= now()
+                 ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+           RETURNING enrollment_id, reason, attempts""",
+        limit,
+        lease_seconds,
+    )
+    return [Closure(str(r["enrollment_id"]), r["reason"], r["attempts"]) for r in rows]
+
+
+async def settle_closure(conn: asyncpg.Connection, enrollment_id: str) -> None:
+    await conn.execute(
+        "UPDATE closed_enrollments SET settled_at = now(), last_error = '' WHERE enrollment_id = $1",
+        enrollment_id,
+    )
+
+
+async def retry_closure(
+    conn: asyncpg.Connection, enrollment_id: str, error: str, delay_seconds: float
+) -> None:
+    await conn.execute(
+        """UPDATE closed_enrollments
+              SET last_error = $2, next_attempt_at = now() + make_interval(secs => $3)
+            WHERE enrollment_id = $1""",
+        enrollment_id,
+        error[:2000],
+        delay_seconds,
+    )
+
+
+# ------------------------------------------------------------------ refunds
+
+_REFUND_COLUMNS = """r.id, r.payment_id, r.idempotency_key, r.amount_minor, r.currency, r.reason,
+    r.full_refund, r.status, r.gateway, r.gateway_refund_id, r.attempts, r.last_error,
+    r.created_at, r.completed_at, p.enrollment_id, p.learner_id, p.provider_id"""
+
+
+def _refund(row: Any) -> Refund:
+    return Refund(
+        id=str(row["id"]),
+        payment_id=str(row["payment_id"]),
+        idempotency_key=row["idempotency_key"],
+        amount=Money(row["amount_minor"], row["currency"]),
+        reason=row["reason"],
+        full_refund=row["full_refund"],
+        gateway=row["gateway"],
+        status=RefundStatus(row["status"]),
+        gateway_refund_id=row["gateway_refund_id"],
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+        created_at=row["created_at"],
+        completed_at=row["completed_at"],
+        enrollment_id=str(row["enrollment_id"]),
+        learner_id=row["learner_id"],
+        provider_id=str(row["provider_id"]),
+    )
+
+
+async def add_refund(conn: asyncpg.Connection, refund: Refund) -> bool:
+    """Record a refund to make; False when one with its idempotency key exists already."""
+    inserted = await conn.fetchval(
+        """INSERT INTO refunds (id, payment_id, idempotency_key, amount_minor, currency, reason,
+               full_refund, status, gateway, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+           ON CONFLICT (idempotency_key) DO NOTHING RETURNING true""",
+        refund.id,
+        refund.payment_id,
+        refund.idempotency_key,
+        refund.amount.amount_minor,
+        refund.amount.currency,
+        refund.reason,
+        refund.full_refund,
+        refund.status.value,
+        refund.gateway,
+        refund.created_at,
+    )
+    return bool(inserted)
+
+
+async def claim_due_refunds(
+    conn: asyncpg.Connection, limit: int, lease_seconds: float
+) -> list[Refund]:
+    """PENDING refunds that are due, leased to this worker (see claim_due_closures)."""
+    rows = await conn.fetch(
+        f"""WITH claimed AS (
+                UPDATE refunds
+                   SET attempts = attempts + 1,
+                       next_attempt_at = now() + make_interval(secs => $2)
+                 WHERE id IN (
+                     SELECT id FROM refunds
+                      WHERE status = 'PENDING' AND next_attempt_at <= now()
+                      ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+                RETURNING *)
+            SELECT {_REFUND_COLUMNS} FROM claimed r JOIN payments p ON p.id = r.payment_id""",
+        limit,
+        lease_seconds,
+    )
+    return [_refund(r) for r in rows]
+
+
+async def get_refund(
+    conn: asyncpg.Connection, refund_id: str, *, for_update: bool = False
+) -> Refund:
+    lock = " FOR UPDATE OF r" if for_update else ""
+    row = await conn.fetchrow(
+        f"""SELECT {_REFUND_COLUMNS} FROM refunds r JOIN payments p ON p.id = r.payment_id
+             WHERE r.id = $1{lock}""",
+        refund_id,
+    )
+    if row is None:
+        raise NotFoundError(f"refund {refund_id} not found")
+    return _refund(row)
+
+
+async def save_refund(conn: asyncpg.Connection, refund: Refund) -> None:
+    await conn.execute(
+        """UPDATE refunds SET status = $2, gateway_refund_id = $3, last_error = $4,
+               completed_at = $5
+           WHERE id = $1""",
+        refund.id,
+        refund.status.value,
+        refund.gateway_refund_id,
+        refund.last_error[:2000],
+        refund.completed_at,
+    )
+
+
+async def retry_refund(
+    conn: asyncpg.Connection, refund_id: str, error: str, delay_seconds: float
+) -> None:
+    await conn.execute(
+        """UPDATE refunds SET last_error = $2, next_attempt_at = now() + make_interval(secs => $3)
+            WHERE id = $1 AND status = 'PENDING'""",
+        refund_id,
+        error[:2000],
+        delay_seconds,
+    )
+
+
+async def add_refund_ledger_line(conn: asyncpg.Connection, refund: Refund) -> None:
+    """Book a full refund as the exact reverse of the payment's charge line (the platform
+    gives its fee back too)."""
+    if not refund.full_refund:
+        raise ValueError("only full refunds are booked today")
+    await conn.execute(
+        """INSERT INTO payout_ledger (payment_id, provider_id, kind, currency, gross_amount_minor,
+               platform_fee_minor, provider_net_minor, fee_bps, refund_id)
+           SELECT payment_id, provider_id, 'refund', currency, -gross_amount_minor,
+                  -platform_fee_minor, -provider_net_minor, fee_bps, $2
+             FROM payout_ledger WHERE payment_id = $1 AND kind = 'charge'""",
+        refund.payment_id,
+        refund.id,
+    )
+
+
+REFUNDS = Listing("refunds", table="r")
+
+
+@dataclass(frozen=True)
+class RefundFilter:
+    """The filters of the operators' refund listing (also what its page tokens bind to)."""
+
+    enrollment_id: str = ""
+
+
+async def list_refunds(conn: asyncpg.Connection, filters: RefundFilter, page: Page) -> list[Refund]:
+    """Newest first, one page of the shared keyset listing."""
+    where = Where()
+    if filters.enrollment_id:
+        where.add("p.enrollment_id = {}::uuid", filters.enrollment_id)
+    rows = await fetch_page(
+        conn,
+        f"SELECT {_REFUND_COLUMNS} FROM refunds r JOIN payments p ON p.id = r.payment_id",
+        where,
+        page,
+    )
+    return [_refund(r) for r in rows]
+
+
 def event_message(event: DomainEvent) -> Message:
+    if isinstance(event, PaymentRefundedEvent):
+        return events_pb2.PaymentRefunded(
+            payment_id=event.payment_id,
+            enrollment_id=event.enrollment_id,
+            learner_id=event.learner_id,
+            provider_id=event.provider_id,
+            refund_id=event.refund_id,
+            gateway_refund_id=event.gateway_refund_id,
+            amount=money_pb2.Money(
+                amount_minor=event.amount.amount_minor, currency=event.amount.currency
+            ),
+            reason=event.reason,
+            full_refund=event.full_refund,
+            gateway=event.gateway,
+            occur_time=timestamp(event.occurred_at),
+        )
     if isinstance(event, PaymentSucceededEvent):
         return events_pb2.PaymentSucceeded(
             payment_id=event.payment_id,
@@ -250,6 +503,7 @@ def event_message(event: DomainEvent) -> Message:
             gateway_payment_id=event.gateway_payment_id,
             occur_time=timestamp(event.occurred_at),
         )
+    assert isinstance(event, PaymentFailedEvent)
     return events_pb2.PaymentFailed(
         payment_id=event.payment_id,
         enrollment_id=event.enrollment_id,

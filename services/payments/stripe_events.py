@@ -21,6 +21,7 @@ CHECKOUT_COMPLETED = "checkout.session.completed"
 CHECKOUT_EXPIRED = "checkout.session.expired"
 CHECKOUT_ASYNC_SUCCEEDED = "checkout.session.async_payment_succeeded"
 CHECKOUT_ASYNC_FAILED = "checkout.session.async_payment_failed"
+CHARGE_REFUNDED = "charge.refunded"
 
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -78,6 +79,30 @@ def checkout_session_object(session: SessionSnapshot) -> dict[str, Any]:
         "status": session.status,
         "success_url": session.success_url,
         "url": None,
+    }
+
+
+def refunded_charge_object(
+    session: SessionSnapshot, *, charge_id: str, amount_refunded: int, created: int
+) -> dict[str, Any]:
+    """The charge behind a paid local session, as Stripe's charge.refunded event shows it."""
+    metadata = {"payment_id": session.payment_id, "enrollment_id": session.enrollment_id}
+    return {
+        "id": charge_id,
+        "object": "charge",
+        "amount": session.amount_minor,
+        "amount_captured": session.amount_minor,
+        "amount_refunded": amount_refunded,
+        "captured": True,
+        "created": created,
+        "currency": session.currency.lower(),
+        "livemode": False,
+        "metadata": metadata,
+        "paid": True,
+        "payment_intent": session.payment_intent,
+        "receipt_email": session.customer_email or None,
+        "refunded": amount_refunded >= session.amount_minor,
+        "status": "succeeded",
     }
 
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 
 import stripe
 from stripe.params.checkout import SessionCreateParams
 
 from services.payments.gateways import (
+    SESSION_COMPLETE,
+    SESSION_EXPIRED,
     GatewayError,
+    GatewayRefund,
     GatewaySession,
     GatewayUnavailableError,
+    RefundRequest,
     SessionRequest,
 )
 
@@ -61,19 +67,61 @@ class StripeGateway:
         )
 
     async def create_session(self, request: SessionRequest) -> GatewaySession:
-        try:
+        with _translated_errors("the checkout"):
             session = await self._client.v1.checkout.sessions.create_async(
                 session_params(request),
                 # One checkout per enrollment, even when our caller or stripe-python retries.
                 {"idempotency_key": request.enrollment_id},
             )
-        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
-            raise GatewayUnavailableError(f"Stripe is unavailable: {exc.user_message}") from exc
-        except (stripe.AuthenticationError, stripe.PermissionError) as exc:
-            log.error("Stripe refused our API key; check STRIPE_API_KEY: %s", exc.user_message)
-            raise GatewayUnavailableError("the payment gateway is misconfigured") from exc
-        except stripe.StripeError as exc:
-            raise GatewayError(f"Stripe refused the checkout: {exc.user_message}") from exc
         if not session.id or not session.url:
             raise GatewayError(f"Stripe returned session {session.id!r} without a URL")
         return GatewaySession(id=session.id, url=session.url)
+
+    async def expire_session(self, session_id: str) -> str:
+        try:
+            with _translated_errors("expiring the checkout"):
+                await self._client.v1.checkout.sessions.expire_async(session_id)
+            return SESSION_EXPIRED
+        except GatewayError:
+            # Stripe expires only open sessions: find out whether it was paid or closed.
+            with _translated_errors("reading the checkout"):
+                session = await self._client.v1.checkout.sessions.retrieve_async(session_id)
+            if session.status == "open":
+                raise
+            return SESSION_COMPLETE if session.status == "complete" else SESSION_EXPIRED
+
+    async def refund(self, request: RefundRequest) -> GatewayRefund:
+        with _translated_errors("the refund"):
+            refund = await self._client.v1.refunds.create_async(
+                {
+                    "payment_intent": request.payment_intent,
+                    "amount": request.amount_minor,
+                    # Stripe's closest reason; ours (e.g. enrollment_cancelled) is metadata.
+                    "reason": "requested_by_customer",
+                    "metadata": {
+                        "refund_id": request.refund_id,
+                        "payment_id": request.payment_id,
+                        "enrollment_id": request.enrollment_id,
+                        "reason": request.reason,
+                    },
+                },
+                # One refund per refund row, however often the worker or stripe-python retry.
+                {"idempotency_key": f"refund-{request.refund_id}"},
+            )
+        if refund.status in ("failed", "canceled"):
+            raise GatewayError(f"Stripe refund {refund.id} is {refund.status}")
+        return GatewayRefund(id=refund.id, status=refund.status or "")
+
+
+@contextlib.contextmanager
+def _translated_errors(what: str) -> Iterator[None]:
+    """stripe-python's errors as ours: worth retrying (GatewayUnavailableError) or not."""
+    try:
+        yield
+    except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
+        raise GatewayUnavailableError(f"Stripe is unavailable: {exc.user_message}") from exc
+    except (stripe.AuthenticationError, stripe.PermissionError) as exc:
+        log.error("Stripe refused our API key; check STRIPE_API_KEY: %s", exc.user_message)
+        raise GatewayUnavailableError("the payment gateway is misconfigured") from exc
+    except stripe.StripeError as exc:
+        raise GatewayError(f"Stripe refused {what}: {exc.user_message}") from exc

@@ -67,11 +67,11 @@ def test_checkout_to_credential_is_one_trace_across_every_service(
         ("gateway", "POST /checkout/{session_id}"),
         ("gateway", "POST /webhooks/stripe"),
         ("payments", "publish upskill.payments.payment_succeeded"),
-        ("enrollment", "consume upskill.payments.payment_succeeded"),
+        ("enrollment", "process upskill.payments.payment_succeeded"),
         ("enrollment", "publish upskill.enrollment.enrollment_activated"),
-        ("credentials", "consume upskill.enrollment.enrollment_activated"),
+        ("credentials", "process upskill.enrollment.enrollment_activated"),
         ("credentials", "publish upskill.credentials.credential_issued"),
-        ("enrollment", "consume upskill.credentials.credential_issued"),
+        ("enrollment", "process upskill.credentials.credential_issued"),
     }
     # Each process exports on its own schedule: wait until every hop has reported.
     eventually(
@@ -89,7 +89,7 @@ def test_services_export_their_metrics(
     """RPC latency, events published and consumed, and outbox lag reach the collector."""
     run_journey(stack.gateway_url, say=lambda _: None)
     expected = {
-        ("catalog", "upskill.rpc.server.duration"),
+        ("catalog", "rpc.server.call.duration"),
         ("payments", "upskill.events.published"),
         ("payments", "upskill.outbox.lag"),
         ("enrollment", "upskill.events.consumed"),

@@ -1,11 +1,14 @@
-"""A stateful fake of Stripe's Checkout Sessions API, on a real HTTP port on 127.0.0.1.
+"""A stateful fake of Stripe's Checkout Sessions and Refunds APIs, on a real HTTP port on
+127.0.0.1.
 
 Real, unmodified stripe-python talks to it (point `base_addresses={"api": fake.api_base}`
 or STRIPE_API_BASE at it). It speaks Stripe's wire format: form-encoded nested parameters
 in, Stripe-shaped JSON out, Stripe-style errors (400 with `error.type`, `error.param`),
 API-key authentication and Idempotency-Key replay. Test helpers then play the customer:
 `complete_session` and `expire_session` return the webhook event Stripe would send,
-signed with Stripe's scheme, and can POST it to a webhook URL.
+signed with Stripe's scheme, and can POST it to a webhook URL. Refunds and charges take
+their shape from Stripe's own API fixtures (../shared/standards/stripe/fixtures3.json, read
+here, not copied), with the values of this fake's state.
 
 It is written independently of services.payments on purpose: it stands for Stripe, so a
 mistake in the service's own Stripe code cannot hide behind a shared helper.
@@ -29,9 +32,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+FIXTURES = Path(__file__).resolve().parents[2].parent / "shared/standards/stripe/fixtures3.json"
 
 API_VERSION = "2026-10-28.endive"
 MIN_EXPIRY_SECONDS = 30 * 60
@@ -59,6 +66,10 @@ _KNOWN_PARAMS = frozenset(
         "ui_mode",
     }
 )
+_REFUND_PARAMS = frozenset(
+    {"amount", "charge", "expand", "metadata", "payment_intent", "reason", "instructions_email"}
+)
+_REFUND_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer"})
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 _CURRENCY = re.compile(r"^[a-z]{3}$")
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -66,6 +77,13 @@ _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 def _stripe_id(prefix: str, length: int = 24) -> str:
     return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+@cache
+def stripe_fixture(resource: str) -> dict[str, Any]:
+    """Stripe's own example object for `resource` (e.g. "refund", "charge")."""
+    fixture: dict[str, Any] = json.loads(FIXTURES.read_text())["resources"][resource]
+    return fixture
 
 
 def sign(payload: str, secret: str, timestamp: int | None = None) -> str:
@@ -174,6 +192,7 @@ class RecordedRequest:
 @dataclass
 class _State:
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Idempotency-Key -> (request fingerprint, response status, response body)
     idempotency: dict[str, tuple[str, int, dict[str, Any]]] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
@@ -240,6 +259,11 @@ class FakeStripe:
     def sessions(self) -> dict[str, dict[str, Any]]:
         with self._lock:
             return json.loads(json.dumps(self._state.sessions))  # a snapshot
+
+    @property
+    def refunds(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return json.loads(json.dumps(self._state.refunds))
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -348,6 +372,12 @@ class FakeStripe:
             match = re.fullmatch(r"/v1/checkout/sessions/([^/]+)", route)
             if method == "GET" and match:
                 return 200, self._retrieve_session(match.group(1)), {}
+            match = re.fullmatch(r"/v1/checkout/sessions/([^/]+)/expire", route)
+            if method == "POST" and match:
+                return 200, self._expire_via_api(match.group(1)), {}
+            if method == "POST" and route == "/v1/refunds":
+                with self._create_lock:
+                    return self._idempotent(headers, params, self._create_refund)
             raise StripeRequestError(
                 404, f"Unrecognized request URL ({method}: {urlsplit(path).path})."
             )
@@ -483,6 +513,102 @@ class FakeStripe:
         with self._lock:
             self._state.sessions[session_id] = session
         return 200, dict(session)
+
+    def _expire_via_api(self, session_id: str) -> dict[str, Any]:
+        """POST /v1/checkout/sessions/{id}/expire: only an open session can be expired; Stripe
+        then sends checkout.session.expired."""
+        with self._lock:
+            session = self._state.sessions.get(session_id)
+            if session is None:
+                raise StripeRequestError(
+                    404,
+                    f"No such checkout.session: '{session_id}'",
+                    param="session",
+                    code="resource_missing",
+                )
+            if session["status"] != "open":
+                raise StripeRequestError(
+                    400, 'Only Checkout Sessions with a status in ["open"] can be expired.'
+                )
+            session.update(status="expired", url=None)
+            snapshot = dict(session)
+        self._emit("checkout.session.expired", snapshot)
+        return snapshot
+
+    def _create_refund(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        unknown = sorted(set(params) - _REFUND_PARAMS)
+        if unknown:
+            raise StripeRequestError(
+                400, f"Received unknown parameter: {unknown[0]}", param=unknown[0]
+            )
+        intent = params.get("payment_intent")
+        if not intent:
+            raise StripeRequestError(
+                400,
+                "One of the following params should be provided for this request: "
+                "payment_intent or charge.",
+                code="parameter_missing",
+            )
+        reason = params.get("reason")
+        if reason is not None and reason not in _REFUND_REASONS:
+            raise StripeRequestError(400, f"Invalid reason: {reason}", param="reason")
+        with self._lock:
+            paid = [
+                s
+                for s in self._state.sessions.values()
+                if s.get("payment_intent") == intent and s["payment_status"] == "paid"
+            ]
+            if not paid:
+                raise StripeRequestError(
+                    404,
+                    f"No such payment_intent: '{intent}'",
+                    param="payment_intent",
+                    code="resource_missing",
+                )
+            session = paid[0]
+            already = sum(
+                r["amount"] for r in self._state.refunds.values() if r["payment_intent"] == intent
+            )
+            amount = (
+                _integer(params["amount"], "amount")
+                if "amount" in params
+                else session["amount_total"] - already
+            )
+            if amount <= 0 or already + amount > session["amount_total"]:
+                raise StripeRequestError(
+                    400,
+                    f"Refund amount ({amount}) is greater than unrefunded amount on charge "
+                    f"({session['amount_total'] - already})",
+                    param="amount",
+                    code="amount_too_large" if amount > 0 else None,
+                )
+            charge_id = "ch_" + intent.removeprefix("pi_")
+            refund = {
+                **stripe_fixture("refund"),
+                "id": _stripe_id("re_"),
+                "amount": amount,
+                "charge": charge_id,
+                "created": int(time.time()),
+                "currency": session["currency"],
+                "metadata": params.get("metadata") or {},
+                "payment_intent": intent,
+                "reason": reason,
+                "status": "succeeded",
+            }
+            self._state.refunds[refund["id"]] = refund
+            charge = {
+                **stripe_fixture("charge"),
+                "id": charge_id,
+                "amount": session["amount_total"],
+                "amount_captured": session["amount_total"],
+                "amount_refunded": already + amount,
+                "currency": session["currency"],
+                "metadata": session.get("metadata") or {},
+                "payment_intent": intent,
+                "refunded": already + amount == session["amount_total"],
+            }
+        self._emit("charge.refunded", charge)
+        return 200, dict(refund)
 
     def _retrieve_session(self, session_id: str) -> dict[str, Any]:
         with self._lock:

@@ -5,21 +5,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import asyncpg
 import nats
 import pytest
 from google.protobuf.message import Message
+from nats.aio.client import Client
 from nats.js import JetStreamContext
+from opentelemetry import metrics as otel_metrics
+from opentelemetry import trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader, NumberDataPoint
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from upskill.payments.v1 import events_pb2
 
+from services.cli.main import main
 from services.common import db, events, jetstream
 from services.common.consumer import EventConsumer, Subscription
 from services.common.outbox import enqueue
-from services.common.relay import OutboxRelay
+from services.common.relay import OutboxRelay, RelayOptions
 from services.devstack.embedded import EmbeddedNats
 from tests.polling import eventually_async as eventually
 
@@ -56,16 +67,21 @@ def own_nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-async def js(own_nats_url: str) -> AsyncIterator[JetStreamContext]:
-    nc = await nats.connect(own_nats_url)
+async def nc(own_nats_url: str) -> AsyncIterator[Client]:
+    client = await nats.connect(own_nats_url)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def js(nc: Client) -> JetStreamContext:
     context = nc.jetstream()
     # Each test gets clean streams, so counts below are this test's alone.
     for stream in ("PAYMENTS", jetstream.DLQ_STREAM):
         with contextlib.suppress(nats.js.errors.NotFoundError):
             await context.delete_stream(stream)
     await jetstream.ensure_stream(context, "payments")
-    yield context
-    await nc.close()
+    return context
 
 
 def succeeded(enrollment: str = "e1") -> events_pb2.PaymentSucceeded:
@@ -107,48 +123,287 @@ async def test_enqueue_outside_a_transaction_is_refused(pool: asyncpg.Pool) -> N
 
 
 class CrashAfterPublish(OutboxRelay):
-    """A relay that dies between publishing and marking the row sent."""
+    """A relay that dies between publishing and marking the rows sent."""
 
-    async def _mark_published(self, conn: asyncpg.Connection, seq: int) -> None:
+    async def _mark_published(self, seqs: list[int]) -> None:
         raise ConnectionError("killed after publish")
 
 
+# Only a NOTIFY can explain a publication within a test's time under this poll.
+NEVER_POLL = RelayOptions(fallback_poll_seconds=3600)
+
+
 async def test_relay_publishes_each_row_once_even_after_crashing(
-    pool: asyncpg.Pool, js: JetStreamContext, fresh_database: str
+    pool: asyncpg.Pool, js: JetStreamContext, nc: Client, fresh_database: str
 ) -> None:
     async with pool.acquire() as conn, conn.transaction():
         ids = [await enqueue(conn, succeeded(f"e{i}"), source="test") for i in range(3)]
 
+    # Its lease lapses at once, as a dead relay's does once it runs out.
+    crashing = CrashAfterPublish(pool, nc, fresh_database, RelayOptions(lease_seconds=0.001))
     with pytest.raises(ConnectionError):
-        await CrashAfterPublish(pool, js, fresh_database).drain_once()
-    # The first row reached the stream, but its row is still unpublished.
-    assert await stream_count(js, "PAYMENTS") == 1
-
-    relay = OutboxRelay(pool, js, fresh_database)
-    assert await relay.drain_once() == 3
-    assert await relay.drain_once() == 0
+        await crashing.drain_once()
+    # The rows reached the stream, but they are still unpublished in the outbox.
     assert await stream_count(js, "PAYMENTS") == 3
-    async with pool.acquire() as conn:
-        assert await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+    assert await unpublished(pool) == 3
+
+    relay = OutboxRelay(pool, nc, fresh_database)
+    await eventually(lambda: _drains(relay, 3))
+    assert await relay.drain_once() == 0
+    assert await stream_count(js, "PAYMENTS") == 3  # the re-sends were deduplicated
+    assert await unpublished(pool) == 0
     sub = await js.pull_subscribe(SUCCEEDED_SUBJECT, stream="PAYMENTS")
     msgs = await sub.fetch(3, timeout=5)
     assert [(m.headers or {})["Nats-Msg-Id"] for m in msgs] == ids
 
 
+async def _drains(relay: OutboxRelay, n: int) -> bool:
+    return await relay.drain_once() == n
+
+
+async def unpublished(pool: asyncpg.Pool) -> int:
+    async with pool.acquire() as conn:
+        return int(await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"))
+
+
 async def test_relay_is_woken_by_notify_without_waiting_for_the_poll(
-    pool: asyncpg.Pool, js: JetStreamContext, fresh_database: str
+    pool: asyncpg.Pool, js: JetStreamContext, nc: Client, fresh_database: str
 ) -> None:
-    task = asyncio.create_task(OutboxRelay(pool, js, fresh_database).run())
+    relay = OutboxRelay(pool, nc, fresh_database, NEVER_POLL)
+    task = asyncio.create_task(relay.run())
     try:
-        await asyncio.sleep(0.3)  # let it drain the empty outbox and start waiting
         async with pool.acquire() as conn, conn.transaction():
             await enqueue(conn, succeeded(), source="test")
-        started = asyncio.get_running_loop().time()
-        await eventually(lambda: _count_is(js, 1), within=4.0)
-        # The fallback poll is 5 s: arriving well before it proves NOTIFY woke the relay.
-        assert asyncio.get_running_loop().time() - started < 4.0
+        await eventually(lambda: _count_is(js, 1))
     finally:
         task.cancel()
+
+
+class HeldRelay(OutboxRelay):
+    """A relay whose publishing waits until the test lets it go, so the test can act
+    while a drain is in progress."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.publishing = asyncio.Event()
+        self.release = asyncio.Event()
+        self.batches: list[int] = []
+
+    async def _publish_all(self, rows: list[Any]) -> list[BaseException | None]:
+        self.batches.append(len(rows))
+        self.publishing.set()
+        await self.release.wait()
+        return await super()._publish_all(rows)
+
+
+async def test_rows_committed_during_a_drain_are_published_without_waiting_for_the_poll(
+    pool: asyncpg.Pool, js: JetStreamContext, nc: Client, fresh_database: str
+) -> None:
+    """Finding 3: the relay cleared its wake-up after draining, so a NOTIFY that arrived
+    during a drain was lost and its rows waited for the fallback poll (here: an hour)."""
+    async with pool.acquire() as conn, conn.transaction():
+        await enqueue(conn, succeeded("first"), source="test")
+    relay = HeldRelay(pool, nc, fresh_database, NEVER_POLL)
+    task = asyncio.create_task(relay.run())
+    try:
+        await asyncio.wait_for(relay.publishing.wait(), 10)  # a drain is in progress
+        async with pool.acquire() as conn, conn.transaction():
+            await enqueue(conn, succeeded("during"), source="test")
+        # The NOTIFY has reached the relay while its drain still runs ...
+        await eventually(lambda: _true(relay.worker.wake_pending))
+        relay.release.set()
+        # ... and the row it announced goes out with no poll to help it.
+        await eventually(lambda: _count_is(js, 2))
+        assert relay.batches == [1, 1]
+        assert await unpublished(pool) == 0
+    finally:
+        task.cancel()
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def test_no_transaction_is_open_while_publishing(
+    pool: asyncpg.Pool, js: JetStreamContext, nc: Client, fresh_database: str
+) -> None:
+    """Finding 3: the relay held a transaction and row locks across every publish."""
+    async with pool.acquire() as conn, conn.transaction():
+        for i in range(3):
+            await enqueue(conn, succeeded(f"r{i}"), source="test")
+    relay = HeldRelay(pool, nc, fresh_database)
+    drain = asyncio.create_task(relay.drain_once())
+    try:
+        await asyncio.wait_for(relay.publishing.wait(), 10)
+        async with pool.acquire() as conn:
+            in_transaction = await conn.fetchval(
+                """SELECT count(*) FROM pg_stat_activity
+                    WHERE datname = current_database() AND pid <> pg_backend_pid()
+                      AND xact_start IS NOT NULL"""
+            )
+            outbox_locks = await conn.fetchval(
+                """SELECT count(*) FROM pg_locks
+                    WHERE relation = 'outbox'::regclass AND pid <> pg_backend_pid()"""
+            )
+            # Another relay sees the batch as taken (leased), not as locked or free.
+            leased = await conn.fetchval(
+                "SELECT count(*) FROM outbox WHERE claimed_until > now() AND published_at IS NULL"
+            )
+        assert (in_transaction, outbox_locks, leased) == (0, 0, 3)
+        assert await OutboxRelay(pool, nc, fresh_database).drain_once() == 0
+    finally:
+        relay.release.set()
+        assert await drain == 3
+    assert await unpublished(pool) == 0
+
+
+class RecordingRelay(OutboxRelay):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.claimed: list[str] = []
+
+    async def _publish_all(self, rows: list[Any]) -> list[BaseException | None]:
+        self.claimed.extend(str(r["id"]) for r in rows)
+        return await super()._publish_all(rows)
+
+
+async def test_replicas_share_the_outbox_without_sending_a_row_twice(
+    pool: asyncpg.Pool, js: JetStreamContext, nc: Client, fresh_database: str
+) -> None:
+    options = RelayOptions(batch=7, fallback_poll_seconds=3600)
+    relays = [RecordingRelay(pool, nc, fresh_database, options) for _ in range(3)]
+    tasks = [asyncio.create_task(r.run()) for r in relays]
+    try:
+        ids: list[str] = []
+        for burst in range(10):
+            async with pool.acquire() as conn, conn.transaction():
+                ids += [await enqueue(conn, succeeded(f"b{burst}"), source="t") for _ in range(20)]
+        await eventually(lambda: _count_is(js, 200))
+        await eventually(lambda: _unpublished_is(pool, 0))
+    finally:
+        for task in tasks:
+            task.cancel()
+    claims = [event_id for r in relays for event_id in r.claimed]
+    assert sorted(claims) == sorted(ids)  # each row claimed by exactly one relay, once
+
+
+async def _unpublished_is(pool: asyncpg.Pool, n: int) -> bool:
+    return await unpublished(pool) == n
+
+
+async def test_a_row_that_cannot_be_published_is_parked_and_the_rest_go_out(
+    pool: asyncpg.Pool,
+    js: JetStreamContext,
+    nc: Client,
+    fresh_database: str,
+    caplog: pytest.LogCaptureFixture,
+    metric_reader: InMemoryMetricReader,
+) -> None:
+    """Finding 3: one row that could never publish blocked every row behind it, forever,
+    with a warning and no stack trace; attempts and last_error were never written."""
+    async with pool.acquire() as conn, conn.transaction():
+        before = await enqueue(conn, succeeded("before"), source="test")
+        poisoned = await enqueue(conn, succeeded("poisoned"), source="test")
+        # A subject no stream takes: the server can never acknowledge it.
+        await conn.execute(
+            "UPDATE outbox SET subject = 'upskill.nowhere.x' WHERE id = $1", poisoned
+        )
+        after = await enqueue(conn, succeeded("after"), source="test")
+    parked_before = counted(metric_reader, "upskill.outbox.parked", subject="upskill.nowhere.x")
+    options = RelayOptions(max_attempts=3, first_retry_seconds=0.0, publish_timeout_seconds=5)
+    relay = OutboxRelay(pool, nc, fresh_database, options)
+
+    assert await relay.drain_once() == 3
+    # The rows on either side went out at the first try.
+    assert await stream_count(js, "PAYMENTS") == 2
+    row = await outbox_row(pool, poisoned)
+    assert (row["attempts"], row["published_at"], row["parked_at"]) == (1, None, None)
+    assert "NoStreamResponseError" in row["last_error"]
+
+    with caplog.at_level(logging.ERROR, logger="services.common.relay"):
+        await eventually(lambda: _drained_until_parked(relay, pool, poisoned))
+    row = await outbox_row(pool, poisoned)
+    assert row["attempts"] == 3
+    assert "NoStreamResponseError" in row["last_error"]
+    [parked_log] = [r for r in caplog.records if "parked event" in r.getMessage()]
+    assert poisoned in parked_log.getMessage()
+    assert parked_log.exc_info is not None  # logged with its stack trace
+    parked_after = counted(metric_reader, "upskill.outbox.parked", subject="upskill.nowhere.x")
+    assert parked_after == parked_before + 1
+    # Parked means left alone: nothing more is claimed, the good rows are done.
+    assert await relay.drain_once() == 0
+    for event_id in (before, after):
+        assert (await outbox_row(pool, event_id))["published_at"] is not None
+
+
+async def test_an_operator_lists_parked_events_and_sends_them_again(
+    pool: asyncpg.Pool,
+    js: JetStreamContext,
+    nc: Client,
+    fresh_database: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        stuck = await enqueue(conn, succeeded("stuck"), source="test")
+        await conn.execute("UPDATE outbox SET subject = 'upskill.nowhere.z' WHERE id = $1", stuck)
+    relay = OutboxRelay(pool, nc, fresh_database, RelayOptions(max_attempts=1))
+    await relay.drain_once()
+    seq = (await outbox_row(pool, stuck))["seq"]
+
+    def upskill(*argv: str) -> int:
+        return main(["outbox", "--database-url", fresh_database, *argv])
+
+    assert await asyncio.to_thread(upskill, "list") == 0
+    listing = capsys.readouterr().out
+    assert stuck in listing
+    assert "upskill.nowhere.z" in listing
+    assert "NoStreamResponseError" in listing
+    assert "1 parked event(s)" in listing
+
+    # Once the cause is fixed, the operator hands the row back and the relay sends it.
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE outbox SET subject = $2 WHERE id = $1", stuck, SUCCEEDED_SUBJECT)
+    assert await asyncio.to_thread(upskill, "retry", "--seq", str(seq)) == 0
+    assert f"seq {seq}" in capsys.readouterr().out
+    assert await relay.drain_once() == 1
+    assert (await outbox_row(pool, stuck))["published_at"] is not None
+    assert await stream_count(js, "PAYMENTS") == 1
+    # Nothing parked is left, and retrying a seq that is not parked says so.
+    assert await asyncio.to_thread(upskill, "list") == 0
+    assert "no parked events" in capsys.readouterr().out
+    assert await asyncio.to_thread(upskill, "retry", "--seq", str(seq)) == 1
+    assert f"no parked event with seq {seq}" in capsys.readouterr().err
+
+
+async def test_a_payload_over_the_servers_limit_is_parked(
+    pool: asyncpg.Pool, js: JetStreamContext, nc: Client, fresh_database: str
+) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        huge = await enqueue(conn, succeeded("huge"), source="test")
+        await conn.execute(
+            "UPDATE outbox SET payload = $2 WHERE id = $1", huge, b"x" * (nc.max_payload + 1)
+        )
+        fine = await enqueue(conn, succeeded("fine"), source="test")
+    relay = OutboxRelay(pool, nc, fresh_database, RelayOptions(max_attempts=1))
+    assert await relay.drain_once() == 2
+    row = await outbox_row(pool, huge)
+    assert row["parked_at"] is not None
+    assert row["attempts"] == 1
+    assert "payload" in row["last_error"].lower()
+    assert (await outbox_row(pool, fine))["published_at"] is not None
+    assert await stream_count(js, "PAYMENTS") == 1
+
+
+async def outbox_row(pool: asyncpg.Pool, event_id: str) -> asyncpg.Record:
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT * FROM outbox WHERE id = $1", event_id)
+    assert row is not None
+    return row
+
+
+async def _drained_until_parked(relay: OutboxRelay, pool: asyncpg.Pool, event_id: str) -> bool:
+    await relay.drain_once()
+    return (await outbox_row(pool, event_id))["parked_at"] is not None
 
 
 async def _count_is(js: JetStreamContext, n: int) -> bool:
@@ -290,3 +545,75 @@ async def test_a_message_that_keeps_failing_is_dead_lettered_after_max_deliverie
         assert await effects(pool) == []
     finally:
         task.cancel()
+
+
+@pytest.fixture(scope="module")
+def metric_reader() -> InMemoryMetricReader:
+    """Reads this process's metrics (services.common.metrics), installing a meter provider
+    for it: nothing in the test process installs one otherwise."""
+    reader = InMemoryMetricReader()
+    if isinstance(otel_metrics.get_meter_provider(), MeterProvider):
+        pytest.skip("a meter provider is already installed in this process")
+    otel_metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+    return reader
+
+
+def counted(reader: InMemoryMetricReader, name: str, **attributes: str) -> int:
+    data = reader.get_metrics_data()
+    total = 0
+    for resource in data.resource_metrics if data else []:
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                if metric.name != name:
+                    continue
+                for point in metric.data.data_points:
+                    if not isinstance(point, NumberDataPoint):
+                        continue
+                    if attributes.items() <= dict(point.attributes or {}).items():
+                        total += int(point.value)
+    return total
+
+
+@pytest.fixture(scope="module")
+def spans() -> InMemorySpanExporter:
+    """Spans finished in this process (added to the global provider, or installed)."""
+    exporter = InMemorySpanExporter()
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return exporter
+
+
+async def test_publish_spans_follow_the_messaging_conventions(
+    pool: asyncpg.Pool,
+    nc: Client,
+    js: JetStreamContext,
+    fresh_database: str,
+    spans: InMemorySpanExporter,
+) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        good = await enqueue(conn, succeeded("traced"), source="test")
+        bad = await enqueue(conn, succeeded("untraceable"), source="test")
+        await conn.execute("UPDATE outbox SET subject = 'upskill.nowhere.y' WHERE id = $1", bad)
+    spans.clear()
+    await OutboxRelay(pool, nc, fresh_database).drain_once()
+    by_id = {
+        dict(s.attributes or {})["messaging.message.id"]: s for s in spans.get_finished_spans()
+    }
+    sent, failed = by_id[good], by_id[bad]
+    sent_attributes, failed_attributes = dict(sent.attributes or {}), dict(failed.attributes or {})
+    assert sent.name == f"publish {SUCCEEDED_SUBJECT}"
+    assert sent.kind == trace.SpanKind.PRODUCER
+    del sent_attributes["messaging.message.id"]
+    assert sent_attributes == {
+        "messaging.system": "nats",
+        "messaging.operation.name": "publish",
+        "messaging.operation.type": "send",
+        "messaging.destination.name": SUCCEEDED_SUBJECT,
+    }
+    assert sent.status.status_code == trace.StatusCode.UNSET
+    assert failed_attributes["messaging.destination.name"] == "upskill.nowhere.y"
+    assert failed.status.status_code == trace.StatusCode.ERROR
+    assert [e.name for e in failed.events] == ["exception"]

@@ -9,14 +9,30 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+from upskill.enrollment.v1 import events_pb2 as enrollment_events
 
-from services.common import db
+from services.common import db, events
 from services.common.errors import UnavailableError
-from services.payments import repository
+from services.common.paging import Page
+from services.payments import consumers, repository
 from services.payments.checkout import CheckoutOpener
-from services.payments.domain import CheckoutOrder, Money, PaymentStatus
-from services.payments.gateways import GatewaySession, GatewayUnavailableError, SessionRequest
+from services.payments.domain import (
+    CheckoutOrder,
+    Money,
+    PaidCheckout,
+    Payment,
+    PaymentStatus,
+    RefundStatus,
+)
+from services.payments.gateways import (
+    GatewayRefund,
+    GatewaySession,
+    GatewayUnavailableError,
+    RefundRequest,
+    SessionRequest,
+)
 from services.payments.local_gateway import LocalGateway
+from services.payments.refunds import Refunder
 from services.payments.stripe_events import (
     CHECKOUT_COMPLETED,
     build_event,
@@ -63,6 +79,14 @@ class DownGateway:
         self.calls = 0
 
     async def create_session(self, request: SessionRequest) -> GatewaySession:
+        self.calls += 1
+        raise GatewayUnavailableError("connection refused")
+
+    async def expire_session(self, session_id: str) -> str:
+        self.calls += 1
+        raise GatewayUnavailableError("connection refused")
+
+    async def refund(self, request: RefundRequest) -> GatewayRefund:
         self.calls += 1
         raise GatewayUnavailableError("connection refused")
 
@@ -175,3 +199,113 @@ async def test_racing_payments_of_one_session_charge_it_once(pool: asyncpg.Pool)
 
     assert sum(1 for o in outcomes if not isinstance(o, BaseException)) == 1
     assert await count(pool, "SELECT count(*) FROM local_webhook_deliveries") == 1
+
+
+async def test_a_rejected_payment_is_refunded_once_through_an_outage_and_racing_workers(
+    pool: asyncpg.Pool,
+) -> None:
+    local = LocalGateway(pool, "http://127.0.0.1:8080", lambda: None)
+    opener = CheckoutOpener(pool, local, ttl_seconds=1800, public_base_url="http://127.0.0.1:8080")
+    payment = await opener.open(order())
+    await local.pay(payment.checkout_session_id, "4242424242424242")
+    async with pool.acquire() as conn:
+        payload = await conn.fetchval(
+            "SELECT payload FROM local_webhook_deliveries WHERE event_type = $1", CHECKOUT_COMPLETED
+        )
+    await WebhookHandler(pool, SECRET, 1000).handle(
+        payload.encode(), signature_header(payload, SECRET)
+    )
+    rejected = enrollment_events.EnrollmentPaymentRejected(
+        enrollment_id=payment.enrollment_id, payment_id=payment.id, reason="enrollment_expired"
+    )
+    for _ in range(2):  # a re-sent rejection records no second refund
+        async with pool.acquire() as conn, conn.transaction():
+            await consumers.on_payment_rejected(
+                conn, rejected, events.new_envelope(rejected, source="test")
+            )
+    assert await count(pool, "SELECT count(*) FROM refunds") == 1
+
+    # The gateway is down: the refund waits, with its error, and the money is not booked.
+    down = DownGateway()
+    assert await Refunder(pool, down).refund_due() == 1
+    async with pool.acquire() as conn:
+        [waiting] = await conn.fetch("SELECT * FROM refunds")
+        assert (await repository.get(conn, payment.id)).status is PaymentStatus.SUCCEEDED
+    assert (waiting["status"], waiting["attempts"]) == ("PENDING", 1)
+    assert "connection refused" in waiting["last_error"]
+    assert await Refunder(pool, down).refund_due() == 0  # not due again yet
+
+    # Back up, and two workers (say one whose lease ran out) make the same refund at once.
+    async with pool.acquire() as conn:
+        refund = await repository.get_refund(conn, str(waiting["id"]))
+    await asyncio.gather(Refunder(pool, local)._make(refund), Refunder(pool, local)._make(refund))
+    assert await count(pool, "SELECT count(*) FROM local_refunds") == 1
+    async with pool.acquire() as conn:
+        made = await repository.get_refund(conn, refund.id)
+        assert (await repository.get(conn, payment.id)).status is PaymentStatus.REFUNDED
+    assert made.status is RefundStatus.SUCCEEDED
+    assert made.gateway_refund_id.startswith("re_")
+    assert await count(pool, "SELECT count(*) FROM payout_ledger WHERE kind = 'refund'") == 1
+    assert await count(pool, "SELECT sum(gross_amount_minor) FROM payout_ledger") == 0
+    refunded_type = "upskill.payments.v1.PaymentRefunded"
+    assert await count(pool, "SELECT count(*) FROM outbox WHERE type = $1", refunded_type) == 1
+    charge_refunded = "SELECT count(*) FROM local_webhook_deliveries WHERE event_type = $1"
+    assert await count(pool, charge_refunded, "charge.refunded") == 1
+
+
+async def succeeded_payment(pool: asyncpg.Pool) -> Payment:
+    """A SUCCEEDED payment, as the webhook handler leaves one (without a gateway)."""
+    opener = CheckoutOpener(
+        pool, DownGateway(), ttl_seconds=1800, public_base_url="http://127.0.0.1:8080"
+    )
+    with pytest.raises(UnavailableError):
+        await opener.open(order())
+    async with pool.acquire() as conn, conn.transaction():
+        payment_id = await conn.fetchval("SELECT id FROM payments WHERE status = 'PENDING'")
+        payment = await repository.get(conn, str(payment_id), for_update=True)
+        paid = PaidCheckout(
+            session_id=f"cs_test_{payment_id.hex}",
+            client_reference_id=payment.enrollment_id,
+            metadata_enrollment_id=payment.enrollment_id,
+            amount_minor=4900,
+            currency="USD",
+            payment_intent=f"pi_{payment_id.hex}",
+        )
+        await repository.add_ledger_entry(conn, payment.succeed(paid, fee_bps=1000))
+        await repository.save(conn, payment)
+    return payment
+
+
+async def test_refund_listing_walks_every_page_once_while_refunds_arrive(
+    pool: asyncpg.Pool,
+) -> None:
+    async def refund_one() -> str:
+        payment = await succeeded_payment(pool)
+        refund = payment.full_refund(reason="enrollment_cancelled", idempotency_key=payment.id)
+        async with pool.acquire() as conn:
+            assert await repository.add_refund(conn, refund)
+        return refund.id
+
+    existing = [await refund_one() for _ in range(7)]
+    seen: list[str] = []
+    token = ""
+    while True:
+        everything = repository.RefundFilter()
+        page = Page.request(repository.REFUNDS, token, 3, everything)
+        async with pool.acquire() as conn:
+            rows = await repository.list_refunds(conn, everything, page)
+        shown, token = page.split(rows, lambda r: (r.created_at, r.id))
+        seen += [r.id for r in shown]
+        if not token:
+            break
+        await refund_one()  # newer than every page still to come: never on them
+    assert seen == list(reversed(existing))
+    # One enrollment's refunds only, by filter.
+    async with pool.acquire() as conn:
+        one_enrollment = repository.RefundFilter(
+            enrollment_id=(await repository.get_refund(conn, existing[0])).enrollment_id
+        )
+        [one] = await repository.list_refunds(
+            conn, one_enrollment, Page.request(repository.REFUNDS, "", 10, one_enrollment)
+        )
+    assert one.id == existing[0]

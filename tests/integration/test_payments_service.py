@@ -33,6 +33,8 @@ import pytest
 from google.protobuf.message import DecodeError
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from nats.js.api import ConsumerConfig, DeliverPolicy
+from upskill.enrollment.v1 import enrollment_pb2
+from upskill.enrollment.v1 import events_pb2 as enrollment_events
 from upskill.payments.v1 import events_pb2, payments_pb2, payments_service_pb2_grpc
 from upskill.payments.v1 import payments_service_pb2 as pb
 from upskill.type.v1 import money_pb2
@@ -706,3 +708,264 @@ async def test_stripe_mode_opens_checkouts_through_stripe_python(
             assert (succeeded.gateway, succeeded.enrollment_id) == ("stripe", enrollment_id)
             [failed] = await service.published(events_pb2.PaymentFailed, unpaid.id)
             assert failed.reason == "checkout_expired"
+
+
+async def test_checkout_return_urls_off_the_public_origin_are_invalid(
+    local_payments: Payments,
+) -> None:
+    """Finding 8: the hosted checkout redirects to these, so only our own origin will do."""
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+
+    request = checkout_request(str(uuid.uuid4()))
+    request.success_url = "https://evil.example/"
+    request.cancel_url = "https://127.0.0.1:18080@evil.example/"
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await local_payments.stub.CreateCheckout(request, metadata=SERVICE, timeout=20)
+
+    assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    status = rpc_status.from_call(refused.value)
+    assert status is not None
+    bad_request = error_details_pb2.BadRequest()
+    assert status.details[0].Unpack(bad_request)
+    assert [v.field for v in bad_request.field_violations] == ["success_url", "cancel_url"]
+    assert await local_payments.db.fetchval("SELECT count(*) FROM payments") == 0
+
+
+async def test_a_webhook_signed_in_the_future_is_refused(local_payments: Payments) -> None:
+    """Finding 11: a timestamp beyond the tolerance ahead is refused, as one behind is."""
+    payment = await local_payments.checkout()
+    payload, signature = completed_event(payment, timestamp=int(time.time()) + 10 * 365 * 86400)
+
+    with pytest.raises(grpc.aio.AioRpcError) as rejected:
+        await local_payments.webhook(payload, signature)
+
+    assert rejected.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "tolerance" in (rejected.value.details() or "")
+    assert await status_of(local_payments, payment.id) == payments_pb2.PAYMENT_STATUS_PENDING
+
+
+# ----------------------------------------------------------------------- closed enrollments
+
+REFUNDED = payments_pb2.PAYMENT_STATUS_REFUNDED
+
+
+async def publish_enrollment_event(service: Payments, message: Any, copies: int = 1) -> None:
+    """Publish `message` as the enrollment service's relay would; each copy is a new event
+    id (a re-sent event the stream cannot dedupe), plus one same-id duplicate."""
+    nc = await nats.connect(service.nats_url)
+    try:
+        js = nc.jetstream()
+        for _ in range(copies):
+            envelope = events.new_envelope(message, source="upskill.enrollment")
+            for _ in range(2):
+                await js.publish(
+                    events.subject_for(message),
+                    message.SerializeToString(),
+                    headers=envelope.headers(),
+                )
+    finally:
+        await nc.close()
+
+
+async def handled(service: Payments, message_type: Any, count: int) -> bool:
+    found = await service.db.fetchval(
+        "SELECT count(*) FROM processed_events WHERE consumer = 'payments' AND event_type = $1",
+        message_type.DESCRIPTOR.full_name,
+    )
+    return int(found) >= count
+
+
+def rejection(payment: payments_pb2.Payment) -> enrollment_events.EnrollmentPaymentRejected:
+    return enrollment_events.EnrollmentPaymentRejected(
+        enrollment_id=payment.enrollment_id,
+        payment_id=payment.id,
+        learner_id=payment.learner_id,
+        reason="enrollment_cancelled",
+        enrollment_status=enrollment_pb2.ENROLLMENT_STATUS_CANCELLED,
+    )
+
+
+async def refunds_of(service: Payments, enrollment_id: str) -> list[payments_pb2.Refund]:
+    reply = await service.stub.ListRefunds(
+        pb.ListRefundsRequest(enrollment_id=enrollment_id), metadata=ADMIN, timeout=5
+    )
+    return list(reply.refunds)
+
+
+async def ledger_of(service: Payments, payment_id: str) -> list[tuple[str, int, int, int]]:
+    rows = await service.db.fetch(
+        """SELECT kind, gross_amount_minor, platform_fee_minor, provider_net_minor
+             FROM payout_ledger WHERE payment_id = $1 ORDER BY id""",
+        payment_id,
+    )
+    return [tuple(r) for r in rows]
+
+
+async def test_a_rejected_payment_is_refunded_once_booked_published_and_listed(
+    local_payments: Payments, forwarder: WebhookForwarder
+) -> None:
+    service = local_payments
+    payment = await service.checkout(str(uuid.uuid4()))
+    await service.stub.PayCheckoutSession(
+        pb.PayCheckoutSessionRequest(
+            session_id=payment.checkout_session_id, card_number=PASSING_CARD
+        ),
+        metadata=SERVICE,
+    )
+
+    async def status_is(wanted: int) -> bool:
+        return await status_of(service, payment.id) == wanted
+
+    await eventually(lambda: status_is(payments_pb2.PAYMENT_STATUS_SUCCEEDED))
+    # The enrollment closed before the money arrived and rejects it, and the rejection is
+    # delivered again under a second event id: one refund, all the same.
+    await publish_enrollment_event(service, rejection(payment), copies=2)
+    await eventually(lambda: status_is(REFUNDED))
+    await eventually(lambda: handled(service, enrollment_events.EnrollmentPaymentRejected, 2))
+
+    [refund] = await refunds_of(service, payment.enrollment_id)
+    assert refund.status == payments_pb2.REFUND_STATUS_SUCCEEDED
+    assert refund.gateway_refund_id.startswith("re_")
+    assert (refund.amount.amount_minor, refund.amount.currency) == (4900, "USD")
+    assert (refund.reason, refund.full_refund, refund.payment_id) == (
+        "enrollment_cancelled",
+        True,
+        payment.id,
+    )
+    assert await service.db.fetchval("SELECT count(*) FROM local_refunds") == 1
+    charge, reversal = await ledger_of(service, payment.id)
+    assert charge[0] == "charge"
+    assert reversal[0] == "refund"
+    assert [a + b for a, b in zip(charge[1:], reversal[1:], strict=True)] == [0, 0, 0]
+
+    async def refund_published() -> bool:
+        return bool(await service.published(events_pb2.PaymentRefunded, payment.id))
+
+    await eventually(refund_published)
+    [published] = await service.published(events_pb2.PaymentRefunded, payment.id)
+    assert (published.refund_id, published.gateway_refund_id) == (
+        refund.id,
+        refund.gateway_refund_id,
+    )
+    assert (published.enrollment_id, published.full_refund, published.reason) == (
+        payment.enrollment_id,
+        True,
+        "enrollment_cancelled",
+    )
+    assert published.amount.amount_minor == 4900
+
+    # The local provider tells the gateway what Stripe would: a signed charge.refunded.
+    async def charge_refunded_delivered() -> bool:
+        return any(
+            d.event_type == "charge.refunded" and d.status == 200 for d in forwarder.deliveries
+        )
+
+    await eventually(charge_refunded_delivered)
+
+    # Only operators list refunds.
+    with pytest.raises(grpc.aio.AioRpcError) as denied:
+        await service.stub.ListRefunds(
+            pb.ListRefundsRequest(), metadata=token(Role.LEARNER, "alice")
+        )
+    assert denied.value.code() is grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_a_cancelled_enrollments_local_checkout_is_closed_and_refuses_payment(
+    local_payments: Payments,
+) -> None:
+    service = local_payments
+    payment = await service.checkout(str(uuid.uuid4()))
+    await publish_enrollment_event(
+        service, enrollment_events.EnrollmentCancelled(enrollment_id=payment.enrollment_id)
+    )
+
+    async def closed() -> bool:
+        return await status_of(service, payment.id) == payments_pb2.PAYMENT_STATUS_EXPIRED
+
+    await eventually(closed)
+    assert (await service.payment(payment.id)).failure_reason == "enrollment_cancelled"
+    page = await service.stub.GetCheckoutSession(
+        pb.GetCheckoutSessionRequest(session_id=payment.checkout_session_id), metadata=SERVICE
+    )
+    assert page.session.status == "expired"
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await service.stub.PayCheckoutSession(
+            pb.PayCheckoutSessionRequest(
+                session_id=payment.checkout_session_id, card_number=PASSING_CARD
+            ),
+            metadata=SERVICE,
+        )
+    assert refused.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+    # ...and no new checkout opens for it, nor for one cancelled before its checkout.
+    early = str(uuid.uuid4())
+    await publish_enrollment_event(
+        service, enrollment_events.EnrollmentCancelled(enrollment_id=early)
+    )
+    await eventually(lambda: handled(service, enrollment_events.EnrollmentCancelled, 2))
+    for enrollment_id in (payment.enrollment_id, early):
+        with pytest.raises(grpc.aio.AioRpcError) as closed_for_good:
+            await service.checkout(enrollment_id)
+        assert closed_for_good.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+
+    async def failure_published() -> bool:
+        return bool(await service.published(events_pb2.PaymentFailed, payment.id))
+
+    await eventually(failure_published)
+
+
+async def test_stripe_mode_expires_a_cancelled_checkout_and_refunds_through_the_api(
+    fresh_database: str, nats_url: str, tmp_path: Path
+) -> None:
+    with FakeStripe(webhook_secret=WEBHOOK_SECRET) as fake:
+        async with payments_service(
+            fresh_database,
+            nats_url,
+            tmp_path,
+            PAYMENTS_PROVIDER="stripe",
+            STRIPE_API_KEY=fake.api_key,
+            STRIPE_API_BASE=fake.api_base,
+        ) as service:
+            # Cancelled before paying: the session is expired through Stripe's API.
+            unpaid = await service.checkout(str(uuid.uuid4()))
+            await publish_enrollment_event(
+                service, enrollment_events.EnrollmentCancelled(enrollment_id=unpaid.enrollment_id)
+            )
+
+            async def expired() -> bool:
+                status = await status_of(service, unpaid.id)
+                return status == payments_pb2.PAYMENT_STATUS_EXPIRED
+
+            await eventually(expired)
+            assert fake.sessions[unpaid.checkout_session_id]["status"] == "expired"
+            expire_path = f"/v1/checkout/sessions/{unpaid.checkout_session_id}/expire"
+            assert [r.method for r in fake.requests if r.path == expire_path] == ["POST"]
+
+            # Paid at Stripe before the cancellation reached it: the session cannot be
+            # expired, the payment succeeds, the enrollment rejects it, Stripe refunds it.
+            paid = await service.checkout(str(uuid.uuid4()))
+            event = fake.complete_session(paid.checkout_session_id)
+            await service.webhook(event.payload, event.signature)
+            await publish_enrollment_event(
+                service, enrollment_events.EnrollmentCancelled(enrollment_id=paid.enrollment_id)
+            )
+            await publish_enrollment_event(service, rejection(paid), copies=2)
+
+            async def refunded() -> bool:
+                return await status_of(service, paid.id) == REFUNDED
+
+            await eventually(refunded)
+            await eventually(
+                lambda: handled(service, enrollment_events.EnrollmentPaymentRejected, 2)
+            )
+            [refund] = await refunds_of(service, paid.enrollment_id)
+            [made] = fake.refunds.values()
+            assert refund.gateway_refund_id == made["id"]
+            assert made["payment_intent"] == event.data_object["payment_intent"]
+            assert (made["amount"], made["status"]) == (4900, "succeeded")
+            assert made["metadata"]["refund_id"] == refund.id
+            refund_calls = [r for r in fake.requests if r.path == "/v1/refunds"]
+            assert refund_calls, "the refund went through stripe-python to the fake"
+            assert {r.headers["idempotency-key"] for r in refund_calls} == {f"refund-{refund.id}"}
+            assert fake.sessions[paid.checkout_session_id]["status"] == "complete"
+            assert [kind for kind, *_ in await ledger_of(service, paid.id)] == ["charge", "refund"]

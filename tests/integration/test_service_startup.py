@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from services.credentials.keys import IssuerKey
+
 SECRET = "x" * 40
 
 
@@ -47,6 +49,10 @@ def test_a_short_dev_secret_is_refused(fresh_database: str, nats_url: str) -> No
     assert "AUTH_JWT_SECRET must be at least 32 characters" in result.stderr
 
 
+ED25519_PEM = IssuerKey.generate("EdDSA").private_pem()
+ES256_PEM = IssuerKey.generate("ES256").private_pem()
+
+
 @pytest.mark.parametrize(
     ("service", "env", "named"),
     [
@@ -57,12 +63,51 @@ def test_a_short_dev_secret_is_refused(fresh_database: str, nats_url: str) -> No
             {"PUBLIC_BASE_URL": "http://x", "CREDENTIALS_SIGNING_KEY": "not a key"},
             "CREDENTIALS_SIGNING_KEY",
         ),
+        # An Ed25519 key (what earlier releases generated) signs only by explicit choice.
+        (
+            "credentials",
+            {"PUBLIC_BASE_URL": "http://x", "CREDENTIALS_SIGNING_KEY": ED25519_PEM},
+            "CREDENTIALS_SIGNING_ALG=EdDSA",
+        ),
+        (
+            "credentials",
+            {
+                "PUBLIC_BASE_URL": "http://x",
+                "CREDENTIALS_SIGNING_KEY": ES256_PEM,
+                "CREDENTIALS_SIGNING_ALG": "RS256",
+            },
+            "CREDENTIALS_SIGNING_ALG=RS256",
+        ),
     ],
 )
 def test_service_settings_read_after_connecting_still_fail_cleanly(
     fresh_database: str, nats_url: str, service: str, env: dict[str, str], named: str
 ) -> None:
     base = {"DATABASE_URL": fresh_database, "NATS_URL": nats_url, "AUTH_JWT_SECRET": SECRET}
+    result = start(service, base | env)
+    assert result.returncode == 2, result.stderr
+    assert named in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("service", "env", "named"),
+    [
+        # Before connecting to anything: no database or NATS is needed to refuse these.
+        ("catalog", {"INBOX_RETENTION_HOURS": "24"}, "INBOX_RETENTION_HOURS"),
+        ("enrollment", {"OUTBOX_RETENTION_HOURS": "1"}, "OUTBOX_RETENTION_HOURS"),
+        ("payments", {"WEBHOOK_PAYLOAD_RETENTION_HOURS": "24"}, "WEBHOOK_PAYLOAD_RETENTION_HOURS"),
+    ],
+)
+def test_a_retention_too_short_for_its_guarantee_stops_start_up(
+    service: str, env: dict[str, str], named: str
+) -> None:
+    base = {
+        "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
+        "NATS_URL": "nats://127.0.0.1:1",
+        "AUTH_JWT_SECRET": SECRET,
+        "STRIPE_WEBHOOK_SECRET": "whsec_x",
+    }
     result = start(service, base | env)
     assert result.returncode == 2, result.stderr
     assert named in result.stderr

@@ -4,12 +4,13 @@ import hashlib
 import json
 from datetime import UTC, datetime, timedelta, timezone
 
+import jwt as pyjwt
 import pytest
-from cryptography.exceptions import InvalidSignature
 
 from services.credentials.badges import (
     Issuance,
     build_credential,
+    credential_from_claims,
     identity_matches,
     jwt_claims,
     sign_credential,
@@ -103,15 +104,46 @@ def test_each_skill_is_an_alignment_with_a_quoted_url():
             "type": ["Alignment"],
             "targetName": "Python",
             "targetUrl": f"{BASE}/skills/Python",
-            "targetType": "ceterms:Skill",
+            "targetType": "ceasn:Competency",
         },
         {
             "type": ["Alignment"],
             "targetName": "SQL & joins",
             "targetUrl": f"{BASE}/skills/SQL%20%26%20joins",
-            "targetType": "ceterms:Skill",
+            "targetType": "ceasn:Competency",
         },
     ]
+
+
+@pytest.mark.parametrize(
+    ("uri", "framework"),
+    [
+        ("http://data.europa.eu/esco/skill/ccd0a1d9-afda-43d9-b901-96344886e14d", "ESCO"),
+        ("https://www.onetonline.org/link/summary/15-1252.00", "O*NET"),
+    ],
+)
+def test_a_skill_given_as_a_framework_uri_aligns_to_that_framework(uri, framework):
+    issuance = make_issuance(skills=[uri])
+    (alignment,) = build_credential(issuance)["credentialSubject"]["achievement"]["alignment"]
+
+    assert alignment == {
+        "type": ["Alignment"],
+        "targetName": uri,
+        "targetUrl": uri,
+        "targetFramework": framework,
+        "targetType": "ceasn:Competency",
+    }
+
+
+@pytest.mark.parametrize(
+    "skill", ["http://data.europa.eu/esco/", "http://data.europa.eu/esco/x y", "esco python"]
+)
+def test_text_that_only_looks_like_a_framework_uri_stays_a_local_skill(skill):
+    issuance = make_issuance(skills=[skill])
+    (alignment,) = build_credential(issuance)["credentialSubject"]["achievement"]["alignment"]
+
+    assert alignment["targetUrl"].startswith(f"{BASE}/skills/")
+    assert "targetFramework" not in alignment
 
 
 def test_duplicate_and_blank_skills_are_dropped():
@@ -207,29 +239,47 @@ def test_invalid_issuance_is_refused(changes, message):
         build_credential(make_issuance(**changes))
 
 
-def test_signed_credential_is_a_compact_jws_with_the_vc_jwt_header():
-    key = IssuerKey.generate()
-    token = sign_credential(build_credential(make_issuance()), key)
+@pytest.mark.parametrize("alg", ["ES256", "RS256", "EdDSA"])
+def test_signed_credential_names_its_key_by_an_absolute_url(alg):
+    key = IssuerKey.generate(alg)
+    token = sign_credential(build_credential(make_issuance()), key, BASE)
 
     header, _, _ = token.split(".")
-    assert _b64json(header) == {"alg": "EdDSA", "kid": key.kid, "typ": "JWT"}
+    # OB 3.0 JOSE header: alg, kid (a dereferenceable URI), typ "JWT"; nothing else.
+    assert _b64json(header) == {"alg": alg, "kid": f"{BASE}/keys/{key.kid}", "typ": "JWT"}
 
 
-def test_jwt_claims_repeat_the_credential():
+def test_the_default_key_signs_es256():
+    token = sign_credential(build_credential(make_issuance()), IssuerKey.generate(), BASE)
+
+    assert _b64json(token.split(".")[0])["alg"] == "ES256"
+
+
+def test_the_payload_is_the_credential_with_the_registered_claims():
     vc = build_credential(make_issuance())
-    token = sign_credential(vc, IssuerKey.generate())
+    token = sign_credential(vc, IssuerKey.generate(), BASE)
 
     claims = _b64json(token.split(".")[1])
     issued = int(ISSUED.replace(microsecond=0).timestamp())
+    # VC-JOSE-COSE: the vc and vp claims MUST NOT be present; OB 3.0 maps the rest.
     assert claims == {
-        "vc": vc,
+        **vc,
         "iss": f"{BASE}/issuers/prov-7",
         "sub": "urn:upskill:learner:learner-42",
         "jti": "urn:uuid:0b9f4a6e-3f0c-4a55-9a55-5d3a9a3c2b10",
         "nbf": issued,
-        "iat": issued,
         "exp": issued + 365 * 86400,
     }
+    assert "vc" not in claims
+    assert credential_from_claims(claims) == vc
+
+
+def test_a_credential_that_already_uses_a_jwt_claim_name_is_refused():
+    vc = build_credential(make_issuance())
+    vc["iss"] = "https://elsewhere.example"
+
+    with pytest.raises(ValueError, match="iss"):
+        jwt_claims(vc)
 
 
 def test_no_exp_claim_without_valid_until():
@@ -238,16 +288,20 @@ def test_no_exp_claim_without_valid_until():
     assert "exp" not in claims
 
 
-def test_signature_verifies_with_the_public_key_alone():
-    key = IssuerKey.generate()
-    token = sign_credential(build_credential(make_issuance()), key)
+@pytest.mark.parametrize("alg", ["ES256", "RS256", "EdDSA"])
+def test_signature_verifies_with_the_public_key_alone(alg):
+    # PyJWT, not joserfc (which signs): the token is standard JWS for another library.
+    key = IssuerKey.generate(alg)
+    token = sign_credential(build_credential(make_issuance()), key, BASE)
+    public = pyjwt.PyJWK(key.public_jwk()).key
 
-    header, payload, signature = token.split(".")
-    raw_signature = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
-    # Raises InvalidSignature if the JWS signing input was not what we signed.
-    key.public_key.verify(raw_signature, f"{header}.{payload}".encode())
-    with pytest.raises(InvalidSignature):
-        key.public_key.verify(raw_signature, f"{header}.{payload}x".encode())
+    claims = pyjwt.decode(token, public, algorithms=[alg], options={"verify_exp": False})
+
+    assert claims["jti"] == "urn:uuid:0b9f4a6e-3f0c-4a55-9a55-5d3a9a3c2b10"
+    header, _, signature = token.split(".")
+    other = sign_credential(build_credential(make_issuance(learner_id="eve")), key, BASE)
+    with pytest.raises(pyjwt.InvalidSignatureError):
+        pyjwt.decode(f"{header}.{other.split('.')[1]}.{signature}", public, algorithms=[alg])
 
 
 def test_signing_needs_an_issuer_id():
@@ -255,4 +309,4 @@ def test_signing_needs_an_issuer_id():
     vc["issuer"] = {"name": "nobody"}
 
     with pytest.raises(ValueError, match="issuer"):
-        sign_credential(vc, IssuerKey.generate())
+        sign_credential(vc, IssuerKey.generate(), BASE)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
@@ -17,6 +18,7 @@ from services.cli import main as cli_main
 from services.cli.main import build_parser, main
 from services.common.auth import AuthSettings, Role, TokenVerifier
 from services.common.settings import CommonSettings
+from services.credentials.keys import IssuerKey
 from services.devstack.demo import JourneyError, decode_jws, run_journey
 from services.devstack.stack import (
     CONFIG_VARS,
@@ -212,8 +214,40 @@ def test_dev_secrets_have_the_right_shapes(secrets: DevSecrets) -> None:
     assert secrets.stripe_webhook_secret.startswith("whsec_")
     assert len(base64.b64decode(secrets.stripe_webhook_secret.removeprefix("whsec_"))) == 32
     key = load_pem_private_key(secrets.signing_key_pem.encode(), password=None)
-    assert isinstance(key, Ed25519PrivateKey)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)  # ES256, what every verifier accepts
+    assert isinstance(key.curve, ec.SECP256R1)
     assert secrets.signing_key_pem.startswith("-----BEGIN PRIVATE KEY-----")  # PKCS#8
+
+
+def test_an_ed25519_dev_key_from_an_older_release_is_rotated_to_es256(tmp_path: Path) -> None:
+    old = DevSecrets.load_or_create(tmp_path)
+    ed25519 = IssuerKey.generate("EdDSA").private_pem()
+    path = tmp_path / SECRETS_FILE
+    path.write_text(json.dumps({**old.as_env(), "CREDENTIALS_SIGNING_KEY": ed25519}))
+
+    loaded = DevSecrets.load_or_create(tmp_path)
+
+    assert IssuerKey.from_setting(loaded.signing_key_pem).alg == "ES256"
+    assert loaded.jwt_secret == old.jwt_secret  # only the signing key changed
+    assert DevSecrets.load(path) == loaded  # and the rotation was saved
+    assert not isinstance(
+        load_pem_private_key(loaded.signing_key_pem.encode(), password=None), Ed25519PrivateKey
+    )
+
+
+@pytest.mark.parametrize("alg", ["ES256", "RS256", "EdDSA"])
+def test_keygen_prints_a_key_of_the_asked_type(
+    alg: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["keygen", "--alg", alg]) == 0
+
+    assert IssuerKey.from_setting(capsys.readouterr().out).alg == alg
+
+
+def test_keygen_defaults_to_es256(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["keygen"]) == 0
+
+    assert IssuerKey.from_setting(capsys.readouterr().out).alg == "ES256"
 
 
 # --------------------------------------------------------------------------- service_env

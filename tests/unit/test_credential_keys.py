@@ -6,7 +6,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from services.credentials.keys import IssuerKey, public_jose_key
+from services.credentials.keys import (
+    IssuerKey,
+    check_signing_policy,
+    jwk_algorithm,
+    public_jose_key,
+)
 
 # RFC 8037 Appendix A.1 / A.3: an Ed25519 key and its RFC 7638 thumbprint.
 RFC8037_JWK = {
@@ -24,15 +29,88 @@ def test_kid_matches_the_rfc_8037_thumbprint_vector():
     assert key.kid == RFC8037_THUMBPRINT
 
 
-def test_kid_is_the_rfc_7638_thumbprint_of_the_public_key():
-    key = IssuerKey.generate()
+# RFC 7638: the required members only, in lexicographic order.
+_THUMBPRINT_MEMBERS = {
+    "EC": ("crv", "kty", "x", "y"),
+    "RSA": ("e", "kty", "n"),
+    "OKP": ("crv", "kty", "x"),
+}
+
+
+@pytest.mark.parametrize("alg", ["ES256", "RS256", "EdDSA"])
+def test_kid_is_the_rfc_7638_thumbprint_of_the_public_key(alg):
+    key = IssuerKey.generate(alg)
     jwk = key.public_jwk()
-    canonical = json.dumps(
-        {"crv": jwk["crv"], "kty": jwk["kty"], "x": jwk["x"]}, separators=(",", ":")
-    )
+    members = {m: jwk[m] for m in _THUMBPRINT_MEMBERS[jwk["kty"]]}
+    canonical = json.dumps(members, separators=(",", ":"))
     digest = hashlib.sha256(canonical.encode()).digest()
 
     assert key.kid == base64.urlsafe_b64encode(digest).decode().rstrip("=")
+    assert key.alg == alg
+    assert jwk_algorithm(jwk) == alg
+
+
+def test_the_default_key_signs_es256_on_p256():
+    key = IssuerKey.generate()
+
+    assert key.alg == "ES256"
+    assert key.public_jwk()["kty"] == "EC"
+    assert key.public_jwk()["crv"] == "P-256"
+    assert "d" not in key.public_jwk()
+
+
+@pytest.mark.parametrize("alg", ["ES256", "RS256", "EdDSA"])
+def test_every_key_type_round_trips_through_pem_and_jwk(alg):
+    key = IssuerKey.generate(alg)
+    private_jwk = {**key.jose_key().as_dict(private=True), "kid": "ignored"}
+
+    assert IssuerKey.from_setting(key.private_pem()).kid == key.kid
+    assert IssuerKey.from_setting(json.dumps(private_jwk)).kid == key.kid
+
+
+def test_several_keys_load_from_concatenated_pems_and_from_a_jwk_set():
+    old, new = IssuerKey.generate(), IssuerKey.generate("RS256")
+    as_jwk_set = {"keys": [k.jose_key().as_dict(private=True) for k in (old, new)]}
+
+    from_pems = IssuerKey.all_from_setting(old.private_pem() + new.private_pem())
+    from_set = IssuerKey.all_from_setting(json.dumps(as_jwk_set))
+
+    assert [k.kid for k in from_pems] == [old.kid, new.kid]
+    assert [k.kid for k in from_set] == [old.kid, new.kid]
+
+
+def test_the_same_key_twice_is_refused():
+    key = IssuerKey.generate()
+
+    with pytest.raises(ValueError, match="twice"):
+        IssuerKey.all_from_setting(key.private_pem() * 2)
+
+
+def test_from_setting_wants_exactly_one_key():
+    pems = IssuerKey.generate().private_pem() + IssuerKey.generate().private_pem()
+
+    with pytest.raises(ValueError, match="exactly one"):
+        IssuerKey.from_setting(pems)
+
+
+def test_eddsa_signs_only_by_explicit_choice():
+    ed25519 = IssuerKey.generate("EdDSA")
+
+    with pytest.raises(ValueError, match="CREDENTIALS_SIGNING_ALG=EdDSA"):
+        check_signing_policy([ed25519], "")
+    check_signing_policy([ed25519], "EdDSA")  # chosen: accepted
+    check_signing_policy([IssuerKey.generate(), IssuerKey.generate("RS256")], "")
+
+
+@pytest.mark.parametrize(("alg", "setting"), [("ES256", "RS256"), ("EdDSA", "ES256")])
+def test_a_key_of_another_type_than_the_chosen_algorithm_is_refused(alg, setting):
+    with pytest.raises(ValueError, match=f"CREDENTIALS_SIGNING_ALG={setting}"):
+        check_signing_policy([IssuerKey.generate(alg)], setting)
+
+
+def test_an_unknown_chosen_algorithm_is_refused():
+    with pytest.raises(ValueError, match="one of"):
+        check_signing_policy([IssuerKey.generate()], "HS256")
 
 
 def test_public_jwk_has_the_published_members_and_no_private_part():
@@ -53,7 +131,7 @@ def test_generated_keys_differ():
 
 
 def test_pem_round_trip_keeps_the_key():
-    key = IssuerKey.generate()
+    key = IssuerKey.generate("EdDSA")
     pem = key.private_pem()
 
     assert pem.startswith("-----BEGIN PRIVATE KEY-----")
@@ -109,14 +187,16 @@ def _encrypted_pem() -> str:
         ("not-a-key-at-all", "PKCS#8 PEM"),
         ("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----", "PEM"),
         ("{not json", "does not parse"),
-        ("[]", "OKP JWK"),
+        ("[]", "PKCS#8 PEM"),
         ("{}", "kty"),
-        (json.dumps({"kty": "RSA", "n": "x", "e": "AQAB"}), "kty"),
+        (json.dumps({"kty": "RSA", "n": "x", "e": "AQAB"}), "private part"),
         (json.dumps({**RFC8037_JWK, "crv": "Ed448"}), "crv"),
         (json.dumps({k: v for k, v in RFC8037_JWK.items() if k != "d"}), "private part"),
         (json.dumps({k: v for k, v in RFC8037_JWK.items() if k != "x"}), "public part"),
         (json.dumps({**RFC8037_JWK, "d": "AAAA"}), "not a valid"),
-        (json.dumps({**RFC8037_JWK, "x": IssuerKey.generate().public_jwk()["x"]}), "match"),
+        (json.dumps({**RFC8037_JWK, "x": IssuerKey.generate("EdDSA").public_jwk()["x"]}), "match"),
+        (json.dumps({"keys": []}), "non-empty"),
+        (json.dumps({"kty": "EC", "crv": "P-384", "d": "AA", "x": "AA", "y": "AA"}), "kty"),
     ],
 )
 def test_unusable_settings_raise_value_error(value, message):
@@ -125,16 +205,22 @@ def test_unusable_settings_raise_value_error(value, message):
 
 
 @pytest.mark.parametrize(
-    "pem",
+    ("pem", "message"),
     [
-        _pem(rsa.generate_private_key(public_exponent=65537, key_size=2048)),
-        _pem(ec.generate_private_key(ec.SECP256R1())),
+        (_pem(rsa.generate_private_key(public_exponent=65537, key_size=1024)), "2048"),
+        (_pem(ec.generate_private_key(ec.SECP384R1())), "P-256"),
     ],
-    ids=["rsa", "p256"],
+    ids=["rsa-1024", "p384"],
 )
-def test_pem_of_another_key_type_is_refused(pem):
-    with pytest.raises(ValueError, match="Ed25519"):
+def test_pem_of_a_weak_or_other_key_type_is_refused(pem, message):
+    with pytest.raises(ValueError, match=message):
         IssuerKey.from_setting(pem)
+
+
+def test_public_jwk_has_the_published_members_and_no_private_part_for_ec():
+    key = IssuerKey.generate()
+
+    assert set(key.public_jwk()) == {"kty", "crv", "x", "y", "kid", "alg", "use"}
 
 
 def test_encrypted_pem_is_refused():
@@ -152,7 +238,7 @@ def test_error_message_never_echoes_the_setting():
 
 
 def test_bad_jwk_error_does_not_echo_the_private_part():
-    bad = {**RFC8037_JWK, "x": IssuerKey.generate().public_jwk()["x"]}
+    bad = {**RFC8037_JWK, "x": IssuerKey.generate("EdDSA").public_jwk()["x"]}
 
     with pytest.raises(ValueError, match="does not match") as caught:
         IssuerKey.from_setting(json.dumps(bad))
@@ -171,11 +257,13 @@ def test_public_jose_key_ignores_a_private_part_in_a_jwks_entry():
     "jwk",
     [
         {"kty": "EC", "crv": "P-256", "x": "a", "y": "b"},
+        {"kty": "EC", "crv": "P-384", "x": "a", "y": "b"},
+        {"kty": "oct", "k": "c2VjcmV0"},
         {"kty": "OKP", "crv": "X25519", "x": RFC8037_JWK["x"]},
         {"kty": "OKP", "crv": "Ed25519"},
         {"kty": "OKP", "crv": "Ed25519", "x": "too-short"},
     ],
 )
-def test_public_jose_key_refuses_anything_but_an_ed25519_public_key(jwk):
-    with pytest.raises(ValueError, match="Ed25519"):
+def test_public_jose_key_refuses_anything_but_an_issuer_public_key(jwk):
+    with pytest.raises(ValueError, match=r"public key|public member"):
         public_jose_key(jwk)

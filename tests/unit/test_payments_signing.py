@@ -112,3 +112,42 @@ def test_a_correctly_signed_body_that_is_not_an_event_is_invalid(body: bytes) ->
     with pytest.raises(InvalidArgumentError) as rejected:
         verify(body, signature_header(text, SECRET), SECRET)
     assert rejected.value.violations[0].field == "payload"
+
+
+SIGNED_AT = 1_800_000_000  # a fixed signing time: the tolerance is checked against `now`
+
+
+@pytest.mark.parametrize(
+    "offset",
+    [-TOLERANCE_SECONDS, 0, TOLERANCE_SECONDS],
+    ids=["oldest-accepted", "now", "newest-accepted"],
+)
+def test_a_timestamp_within_the_tolerance_either_way_is_accepted(offset: int) -> None:
+    payload = event_payload()
+    header = signature_header(payload, SECRET, SIGNED_AT + offset)
+
+    event = verify(payload.encode(), header, SECRET, now=lambda: float(SIGNED_AT))
+
+    assert event["type"] == CHECKOUT_COMPLETED
+
+
+@pytest.mark.parametrize(
+    "offset",
+    [-TOLERANCE_SECONDS - 1, TOLERANCE_SECONDS + 1, 10 * 365 * 24 * 3600],
+    ids=["just-too-old", "just-too-new", "ten-years-ahead"],
+)
+def test_a_timestamp_beyond_the_tolerance_either_way_is_refused(offset: int) -> None:
+    payload = event_payload()
+    header = signature_header(payload, SECRET, SIGNED_AT + offset)
+
+    with pytest.raises(InvalidArgumentError, match="tolerance") as rejected:
+        verify(payload.encode(), header, SECRET, now=lambda: float(SIGNED_AT))
+    assert rejected.value.violations[0].field == "signature"
+
+
+def test_a_future_timestamp_is_refused_against_the_real_clock_too() -> None:
+    payload = event_payload()
+    header = signature_header(payload, SECRET, int(time.time()) + 10 * 365 * 24 * 3600)
+
+    with pytest.raises(InvalidArgumentError, match="tolerance"):
+        verify(payload.encode(), header, SECRET)

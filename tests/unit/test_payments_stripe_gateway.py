@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 import stripe
 
-from services.payments.gateways import GatewayError, GatewayUnavailableError, SessionRequest
+from services.payments.gateways import (
+    SESSION_COMPLETE,
+    SESSION_EXPIRED,
+    GatewayError,
+    GatewayUnavailableError,
+    RefundRequest,
+    SessionRequest,
+)
 from services.payments.stripe_gateway import StripeGateway
 from tests.fakes.stripe_server import FakeStripe
 
@@ -195,3 +202,62 @@ def test_fake_completes_and_expires_sessions_with_signed_events(fake: FakeStripe
     assert client(fake).v1.checkout.sessions.retrieve(paid.id).status == "complete"
     with pytest.raises(ValueError, match="complete"):
         fake.complete_session(paid.id)
+
+
+def refund_request(payment_intent: str, **overrides: object) -> RefundRequest:
+    fields: dict[str, object] = {
+        "refund_id": "2b1c0d9e-0000-4000-8000-0000000000f1",
+        "payment_id": request().payment_id,
+        "enrollment_id": request().enrollment_id,
+        "payment_intent": payment_intent,
+        "amount_minor": 4900,
+        "currency": "USD",
+        "reason": "enrollment_cancelled",
+    }
+    fields.update(overrides)
+    return RefundRequest(**fields)  # type: ignore[arg-type]
+
+
+async def test_expiring_a_session_closes_it_and_reports_one_paid_first(fake: FakeStripe) -> None:
+    gateway = StripeGateway(fake.api_key, fake.api_base)
+    open_one = await gateway.create_session(request())
+    paid_one = await gateway.create_session(request(enrollment_id="other-enrollment"))
+    fake.complete_session(paid_one.id)
+
+    assert await gateway.expire_session(open_one.id) == SESSION_EXPIRED
+    assert fake.sessions[open_one.id]["status"] == "expired"
+    assert await gateway.expire_session(open_one.id) == SESSION_EXPIRED  # again: still closed
+    assert await gateway.expire_session(paid_one.id) == SESSION_COMPLETE
+    assert fake.sessions[paid_one.id]["status"] == "complete"
+    with pytest.raises(GatewayError):
+        await gateway.expire_session("cs_test_unknown")
+
+
+async def test_a_refund_is_made_once_per_refund_id_and_never_beyond_the_charge(
+    fake: FakeStripe,
+) -> None:
+    gateway = StripeGateway(fake.api_key, fake.api_base)
+    session = await gateway.create_session(request())
+    intent = fake.complete_session(session.id).data_object["payment_intent"]
+
+    first = await gateway.refund(refund_request(intent))
+    again = await gateway.refund(refund_request(intent))  # a retry of the same refund
+
+    assert again.id == first.id
+    assert first.id.startswith("re_")
+    [made] = fake.refunds.values()
+    assert (made["amount"], made["currency"], made["payment_intent"]) == (4900, "usd", intent)
+    assert made["metadata"]["reason"] == "enrollment_cancelled"
+    assert made["object"] == "refund"  # shaped like Stripe's own fixture
+    posts = [r for r in fake.requests if r.path == "/v1/refunds"]
+    assert {r.headers["idempotency-key"] for r in posts} == {f"refund-{first_id(posts)}"}
+    # Another refund of money already returned is refused: nothing is left to refund.
+    with pytest.raises(GatewayError):
+        await gateway.refund(refund_request(intent, refund_id="another"))
+    with pytest.raises(GatewayError):
+        await gateway.refund(refund_request("pi_unknown", refund_id="third"))
+    assert len(fake.refunds) == 1
+
+
+def first_id(posts: list[Any]) -> str:
+    return str(posts[0].params["metadata"]["refund_id"])

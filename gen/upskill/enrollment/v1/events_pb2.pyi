@@ -68,3 +68,21 @@ class EnrollmentCancelled(_message.Message):
     payment_id: str
     occur_time: _timestamp_pb2.Timestamp
     def __init__(self, enrollment_id: _Optional[str] = ..., program_id: _Optional[str] = ..., payment_id: _Optional[str] = ..., occur_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class EnrollmentPaymentRejected(_message.Message):
+    __slots__ = ("enrollment_id", "payment_id", "learner_id", "program_id", "reason", "enrollment_status", "occur_time")
+    ENROLLMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    LEARNER_ID_FIELD_NUMBER: _ClassVar[int]
+    PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ENROLLMENT_STATUS_FIELD_NUMBER: _ClassVar[int]
+    OCCUR_TIME_FIELD_NUMBER: _ClassVar[int]
+    enrollment_id: str
+    payment_id: str
+    learner_id: str
+    program_id: str
+    reason: str
+    enrollment_status: _enrollment_pb2.EnrollmentStatus
+    occur_time: _timestamp_pb2.Timestamp
+    def __init__(self, enrollment_id: _Optional[str] = ..., payment_id: _Optional[str] = ..., learner_id: _Optional[str] = ..., program_id: _Optional[str] = ..., reason: _Optional[str] = ..., enrollment_status: _Optional[_Union[_enrollment_pb2.EnrollmentStatus, str]] = ..., occur_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from upskill.type.v1 import money_pb2 as upskill_dot_type_dot_v1_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n upskill/payments/v1/events.proto\x12\x13upskill.payments.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bupskill/type/v1/money.proto\"\xd6\x01\n\x10PaymentSucceeded\x12\x12\n\npayment_id\x18\x01 \x01(\t\x12\x15\n\renrollment_id\x18\x02 \x01(\t\x12\x12\n\nlearner_id\x18\x03 \x01(\t\x12&\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x16.upskill.type.v1.Money\x12\x0f\n\x07gateway\x18\x05 \x01(\t\x12\x1a\n\x12gateway_payment_id\x18\x06 \x01(\t\x12.\n\noccur_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"z\n\rPaymentFailed\x12\x12\n\npayment_id\x18\x01 \x01(\t\x12\x15\n\renrollment_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12.\n\noccur_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n upskill/payments/v1/events.proto\x12\x13upskill.payments.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bupskill/type/v1/money.proto\"\xd6\x01\n\x10PaymentSucceeded\x12\x12\n\npayment_id\x18\x01 \x01(\t\x12\x15\n\renrollment_id\x18\x02 \x01(\t\x12\x12\n\nlearner_id\x18\x03 \x01(\t\x12&\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x16.upskill.type.v1.Money\x12\x0f\n\x07gateway\x18\x05 \x01(\t\x12\x1a\n\x12gateway_payment_id\x18\x06 \x01(\t\x12.\n\noccur_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"z\n\rPaymentFailed\x12\x12\n\npayment_id\x18\x01 \x01(\t\x12\x15\n\renrollment_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12.\n\noccur_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa1\x02\n\x0fPaymentRefunded\x12\x12\n\npayment_id\x18\x01 \x01(\t\x12\x15\n\renrollment_id\x18\x02 \x01(\t\x12\x12\n\nlearner_id\x18\x03 \x01(\t\x12\x13\n\x0bprovider_id\x18\x04 \x01(\t\x12\x11\n\trefund_id\x18\x05 \x01(\t\x12\x19\n\x11gateway_refund_id\x18\x06 \x01(\t\x12&\n\x06\x61mount\x18\x07 \x01(\x0b\x32\x16.upskill.type.v1.Money\x12\x0e\n\x06reason\x18\x08 \x01(\t\x12\x13\n\x0b\x66ull_refund\x18\t \x01(\x08\x12\x0f\n\x07gateway\x18\n \x01(\t\x12.\n\noccur_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,4 +37,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PAYMENTSUCCEEDED']._serialized_end=334
   _globals['_PAYMENTFAILED']._serialized_start=336
   _globals['_PAYMENTFAILED']._serialized_end=458
+  _globals['_PAYMENTREFUNDED']._serialized_start=461
+  _globals['_PAYMENTREFUNDED']._serialized_end=750
 # @@protoc_insertion_point(module_scope)

@@ -38,3 +38,29 @@ class PaymentFailed(_message.Message):
     reason: str
     occur_time: _timestamp_pb2.Timestamp
     def __init__(self, payment_id: _Optional[str] = ..., enrollment_id: _Optional[str] = ..., reason: _Optional[str] = ..., occur_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class PaymentRefunded(_message.Message):
+    __slots__ = ("payment_id", "enrollment_id", "learner_id", "provider_id", "refund_id", "gateway_refund_id", "amount", "reason", "full_refund", "gateway", "occur_time")
+    PAYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    ENROLLMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    LEARNER_ID_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_ID_FIELD_NUMBER: _ClassVar[int]
+    REFUND_ID_FIELD_NUMBER: _ClassVar[int]
+    GATEWAY_REFUND_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    FULL_REFUND_FIELD_NUMBER: _ClassVar[int]
+    GATEWAY_FIELD_NUMBER: _ClassVar[int]
+    OCCUR_TIME_FIELD_NUMBER: _ClassVar[int]
+    payment_id: str
+    enrollment_id: str
+    learner_id: str
+    provider_id: str
+    refund_id: str
+    gateway_refund_id: str
+    amount: _money_pb2.Money
+    reason: str
+    full_refund: bool
+    gateway: str
+    occur_time: _timestamp_pb2.Timestamp
+    def __init__(self, payment_id: _Optional[str] = ..., enrollment_id: _Optional[str] = ..., learner_id: _Optional[str] = ..., provider_id: _Optional[str] = ..., refund_id: _Optional[str] = ..., gateway_refund_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., reason: _Optional[str] = ..., full_refund: _Optional[bool] = ..., gateway: _Optional[str] = ..., occur_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

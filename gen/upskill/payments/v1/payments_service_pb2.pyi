@@ -1,9 +1,10 @@
 from buf.validate import validate_pb2 as _validate_pb2
 from upskill.payments.v1 import payments_pb2 as _payments_pb2
 from upskill.type.v1 import money_pb2 as _money_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -93,3 +94,21 @@ class PayCheckoutSessionResponse(_message.Message):
     decline_code: str
     message: str
     def __init__(self, session: _Optional[_Union[_payments_pb2.CheckoutSession, _Mapping]] = ..., decline_code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class ListRefundsRequest(_message.Message):
+    __slots__ = ("enrollment_id", "page_size", "page_token")
+    ENROLLMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    enrollment_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, enrollment_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListRefundsResponse(_message.Message):
+    __slots__ = ("refunds", "next_page_token")
+    REFUNDS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    refunds: _containers.RepeatedCompositeFieldContainer[_payments_pb2.Refund]
+    next_page_token: str
+    def __init__(self, refunds: _Optional[_Iterable[_Union[_payments_pb2.Refund, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

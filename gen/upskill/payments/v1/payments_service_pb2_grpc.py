@@ -60,6 +60,11 @@ class PaymentsServiceStub:
                 request_serializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.PayCheckoutSessionRequest.SerializeToString,
                 response_deserializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.PayCheckoutSessionResponse.FromString,
                 _registered_method=True)
+        self.ListRefunds = channel.unary_unary(
+                '/upskill.payments.v1.PaymentsService/ListRefunds',
+                request_serializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.ListRefundsRequest.SerializeToString,
+                response_deserializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.ListRefundsResponse.FromString,
+                _registered_method=True)
 
 
 class PaymentsServiceServicer:
@@ -101,6 +106,13 @@ class PaymentsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListRefunds(self, request, context):
+        """ListRefunds lists refunds, newest first (admin): money returned to learners.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PaymentsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -128,6 +140,11 @@ def add_PaymentsServiceServicer_to_server(servicer, server):
                     servicer.PayCheckoutSession,
                     request_deserializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.PayCheckoutSessionRequest.FromString,
                     response_serializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.PayCheckoutSessionResponse.SerializeToString,
+            ),
+            'ListRefunds': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRefunds,
+                    request_deserializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.ListRefundsRequest.FromString,
+                    response_serializer=upskill_dot_payments_dot_v1_dot_payments__service__pb2.ListRefundsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -266,6 +283,33 @@ class PaymentsService:
             '/upskill.payments.v1.PaymentsService/PayCheckoutSession',
             upskill_dot_payments_dot_v1_dot_payments__service__pb2.PayCheckoutSessionRequest.SerializeToString,
             upskill_dot_payments_dot_v1_dot_payments__service__pb2.PayCheckoutSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRefunds(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.payments.v1.PaymentsService/ListRefunds',
+            upskill_dot_payments_dot_v1_dot_payments__service__pb2.ListRefundsRequest.SerializeToString,
+            upskill_dot_payments_dot_v1_dot_payments__service__pb2.ListRefundsResponse.FromString,
             options,
             channel_credentials,
             insecure,

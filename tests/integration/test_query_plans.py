@@ -1,0 +1,391 @@
+"""Every query on a hot path is served by an index: EXPLAIN confirms it.
+
+Each case runs the code's own query (the repository function, the worker's method or its
+SQL constant) on a connection that EXPLAINs every statement before running it, with
+`enable_seqscan = off` so that, on the tiny tables of a test, a sequential scan is chosen
+only when no index can serve the query. A new hot-path query without its index fails here.
+
+Hot paths, by service:
+- every service: outbox claim, mark published, record failures, next-due; inbox insert;
+  retention prunes (outbox, inbox).
+- catalog: program by id; the storefront listing (first page, page 2, by provider, search,
+  skill).
+- enrollment: by id, by idempotency key, the live one of a learner for a program, seat
+  count; listings by learner, provider, program (and page 2).
+- credentials: by id, by enrollment; listings by learner, provider, program; status-list
+  reads.
+- payments: by id, by checkout session; the expiry sweeps (unopened payments, local open
+  sessions); webhook dedupe; webhook delivery claim and next-due; retention prunes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import pytest
+from upskill.payments.v1 import events_pb2
+
+from services.catalog import repository as catalog
+from services.common import db, relay
+from services.common.consumer import EventConsumer
+from services.common.events import Envelope
+from services.common.paging import Cursor, Page
+from services.common.retention import Pruner, RetentionSettings, common_jobs
+from services.common.sql import OwnerScope
+from services.credentials import repository as credentials
+from services.enrollment import repository as enrollments
+from services.payments import repository as payments
+from services.payments.delivery import WebhookDeliveryWorker
+from services.payments.local_gateway import LocalGateway
+from services.payments.retention import PaymentsRetention
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+_STATEMENTS = ("SELECT", "UPDATE", "DELETE", "INSERT", "WITH")
+
+
+@dataclass
+class Plan:
+    sql: str
+    tree: dict[str, Any]
+
+    def nodes(self) -> Iterator[dict[str, Any]]:
+        stack = [self.tree]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(node.get("Plans", []))
+
+    def indexes(self) -> set[str]:
+        found: set[str] = set()
+        for node in self.nodes():
+            if "Index Name" in node:
+                found.add(node["Index Name"])
+            found.update(node.get("Conflict Arbiter Indexes", []))
+        return found
+
+    def seq_scans(self) -> list[str]:
+        return [n.get("Relation Name", "?") for n in self.nodes() if n["Node Type"] == "Seq Scan"]
+
+
+class ExplainFailedError(BaseException):
+    """Not an Exception: the calls below swallow those, and this must fail the test."""
+
+
+class ExplainingConnection:
+    """A connection that EXPLAINs each statement (with its real arguments) before it runs."""
+
+    def __init__(self, conn: asyncpg.Connection, plans: list[Plan]) -> None:
+        self._conn = conn
+        self._plans = plans
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+    async def _explain(self, sql: str, args: tuple[Any, ...]) -> None:
+        if sql.lstrip().upper().startswith(_STATEMENTS):
+            try:
+                raw = await self._conn.fetchval(f"EXPLAIN (FORMAT JSON) {sql}", *args)
+            except asyncpg.PostgresError as exc:  # a broken query, not "nothing found"
+                raise ExplainFailedError(f"{exc!r} in:\n{sql}") from exc
+            self._plans.append(Plan(sql, json.loads(raw)[0]["Plan"]))
+
+    async def fetch(self, sql: str, *args: Any, **kw: Any) -> Any:
+        await self._explain(sql, args)
+        return await self._conn.fetch(sql, *args, **kw)
+
+    async def fetchrow(self, sql: str, *args: Any, **kw: Any) -> Any:
+        await self._explain(sql, args)
+        return await self._conn.fetchrow(sql, *args, **kw)
+
+    async def fetchval(self, sql: str, *args: Any, **kw: Any) -> Any:
+        await self._explain(sql, args)
+        return await self._conn.fetchval(sql, *args, **kw)
+
+    async def execute(self, sql: str, *args: Any, **kw: Any) -> Any:
+        await self._explain(sql, args)
+        return await self._conn.execute(sql, *args, **kw)
+
+
+@dataclass
+class ExplainingPool:
+    """Stands in for the pool of a worker, so its own queries are explained."""
+
+    pool: asyncpg.Pool
+    plans: list[Plan] = field(default_factory=list)
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Any]:
+        async with self.pool.acquire() as conn:
+            await conn.execute("SET enable_seqscan = off")
+            try:
+                yield ExplainingConnection(conn, self.plans)
+            finally:
+                await conn.execute("RESET enable_seqscan")
+
+    async def explain(self, call: Callable[[Any], Awaitable[Any]]) -> list[Plan]:
+        """The plans of every statement `call(conn)` runs (its outcome does not matter:
+        most find nothing in these empty tables)."""
+        self.plans.clear()
+        async with self.acquire() as conn:
+            with contextlib.suppress(Exception):
+                await call(conn)
+        return list(self.plans)
+
+    async def explain_worker(self, call: Callable[[], Awaitable[Any]]) -> list[Plan]:
+        self.plans.clear()
+        await call()
+        return list(self.plans)
+
+
+def assert_served(plans: list[Plan], *expected: str) -> None:
+    """Every statement ran on indexes, and each expected one serves at least one of them.
+    An expected entry "a|b" accepts either index."""
+    assert plans, "the call ran no statement"
+    for plan in plans:
+        assert not plan.seq_scans(), f"sequential scan of {plan.seq_scans()} in:\n{plan.sql}"
+    used = set().union(*(p.indexes() for p in plans))
+    for choice in expected:
+        assert used & set(choice.split("|")), f"{choice} not used (used: {sorted(used)})"
+
+
+async def migrated(dsn: str, service: str) -> asyncpg.Pool:
+    pool = await db.create_pool(dsn)
+    async with pool.acquire() as conn:
+        await db.migrate(conn, "services.common", f"services.{service}")
+    return pool
+
+
+def uid() -> str:
+    return str(uuid.uuid4())
+
+
+PAGE_2 = (datetime(2030, 1, 1, tzinfo=UTC), "00000000-0000-0000-0000-000000000000")
+
+
+async def test_common_outbox_inbox_and_prune_queries_use_indexes(fresh_database: str) -> None:
+    pool = await migrated(fresh_database, "payments")
+    try:
+        x = ExplainingPool(pool)
+
+        async def run(sql: str, *args: Any) -> Callable[[Any], Awaitable[Any]]:
+            return lambda conn: conn.fetch(sql, *args)
+
+        assert_served(await x.explain(await run(relay.CLAIM_SQL, 100, 30.0)), "outbox_pending")
+        assert_served(await x.explain(await run(relay.NEXT_DUE_SQL)), "outbox_pending")
+        assert_served(await x.explain(await run(relay.MARK_PUBLISHED_SQL, [1, 2])), "outbox_pkey")
+        assert_served(
+            await x.explain(await run(relay.RECORD_FAILURES_SQL, [1], ["e"], 10, 1.0, 300.0)),
+            "outbox_pkey",
+        )
+        assert_served(await x.explain(await run(relay.RELEASE_SQL, [1])), "outbox_pkey")
+
+        consumer = EventConsumer("planner", x, None, [])  # type: ignore[arg-type]
+        envelope = Envelope(id=uid(), type="t", source="s", subject="", time="t")
+
+        async def nothing(*_: Any) -> None:
+            return None
+
+        [inbox] = await x.explain_worker(
+            lambda: consumer._apply(nothing, events_pb2.PaymentSucceeded(), envelope)
+        )
+        # ON CONFLICT without a target checks every unique index: there is exactly one.
+        assert inbox.tree["Conflict Resolution"] == "NOTHING"
+        async with pool.acquire() as conn:
+            unique = await conn.fetch(
+                """SELECT indexrelid::regclass::text AS name FROM pg_index
+                    WHERE indrelid = 'processed_events'::regclass AND indisunique"""
+            )
+        assert [r["name"] for r in unique] == ["processed_events_pkey"]
+
+        pruner = Pruner(x, 1, common_jobs(RetentionSettings()))
+        plans = await x.explain_worker(pruner.prune_once)
+        assert_served(plans[:1], "outbox_published", "outbox_pkey")
+        assert_served(plans[1:], "processed_events_age", "processed_events_pkey")
+    finally:
+        await pool.close()
+
+
+async def test_payments_queries_use_indexes(fresh_database: str) -> None:
+    pool = await migrated(fresh_database, "payments")
+    try:
+        x = ExplainingPool(pool)
+        assert_served(await x.explain(lambda c: payments.get(c, uid())), "payments_pkey")
+        assert_served(
+            await x.explain(lambda c: payments.find_by_session(c, "cs_test_1", for_update=True)),
+            "payments_checkout_session_id_key",
+        )
+        # The expiry sweep, every few seconds (finding 14).
+        assert_served(
+            await x.explain(lambda c: payments.lock_unopened_past_expiry(c, 100)),
+            "payments_unopened_expiry",
+        )
+        gateway = LocalGateway(x, "http://127.0.0.1", lambda: None)
+        assert_served(await x.explain_worker(gateway.expire_due), "local_checkout_sessions_open")
+        assert_served(
+            await x.explain(lambda c: payments.record_webhook_event(c, "evt_1", "t", {})),
+            "webhook_events_pkey",
+        )
+        worker = WebhookDeliveryWorker(x, "", "http://127.0.0.1/", "whsec")
+        assert_served(
+            await x.explain_worker(lambda: worker.deliver_due(None)),  # type: ignore[arg-type]
+            "local_webhook_deliveries_due",
+        )
+        assert_served(
+            await x.explain_worker(worker._seconds_until_next_due),
+            "local_webhook_deliveries_due",
+        )
+        pruner = Pruner(x, 1, PaymentsRetention().jobs())
+        nulled, deleted, delivered = await x.explain_worker(pruner.prune_once)
+        assert_served([nulled], "webhook_events_payload_age", "webhook_events_pkey")
+        assert_served([deleted], "webhook_events_blank_age", "payment_anomalies_event")
+        assert_served(
+            [delivered], "local_webhook_deliveries_delivered", "local_webhook_deliveries_pkey"
+        )
+    finally:
+        await pool.close()
+
+
+async def test_enrollment_queries_use_indexes(fresh_database: str) -> None:
+    pool = await migrated(fresh_database, "enrollment")
+    try:
+        x = ExplainingPool(pool)
+        learner, program, provider = "learner-1", uid(), uid()
+        assert_served(await x.explain(lambda c: enrollments.get(c, uid())), "enrollments_pkey")
+        assert_served(
+            await x.explain(lambda c: enrollments.find_by_key(c, learner, "key-1")),
+            "enrollments_idempotency",
+        )
+        assert_served(
+            await x.explain(lambda c: enrollments.find_live(c, learner, program)),
+            "enrollments_one_live|enrollments_program_seats",
+        )
+        assert_served(
+            await x.explain(lambda c: enrollments.reserve_seat(c, program, 10)),
+            "program_seats_pkey",
+            "enrollments_program_seats",
+        )
+
+        def listing(after: Cursor | None = None, **scope: Any) -> Callable[[Any], Awaitable[Any]]:
+            owner = OwnerScope(
+                **({"learner_id": None, "provider_id": None, "program_id": ""} | scope)
+            )
+            page = Page(enrollments.LISTING, after, 20, "")
+            return lambda c: enrollments.list_for(c, owner, page)
+
+        assert_served(await x.explain(listing(learner_id=learner)), "enrollments_learner")
+        assert_served(
+            await x.explain(listing(learner_id=learner, after=PAGE_2)), "enrollments_learner"
+        )
+        assert_served(await x.explain(listing(provider_id=provider)), "enrollments_provider")
+        assert_served(await x.explain(listing(program_id=program)), "enrollments_program")
+        assert_served(
+            await x.explain(listing(provider_id=provider, program_id=program, after=PAGE_2)),
+            "enrollments_program|enrollments_provider",
+        )
+        assert_served(
+            await x.explain(listing(learner_id=learner, program_id=program)),
+            "enrollments_learner|enrollments_program|enrollments_one_live",
+        )
+    finally:
+        await pool.close()
+
+
+async def test_credentials_queries_use_indexes(fresh_database: str) -> None:
+    pool = await migrated(fresh_database, "credentials")
+    try:
+        x = ExplainingPool(pool)
+        assert_served(await x.explain(lambda c: credentials.get(c, uid())), "credentials_pkey")
+        assert_served(
+            await x.explain(lambda c: credentials.exists_for_enrollment(c, uid())),
+            "credentials_enrollment_id_key",
+        )
+        async with pool.acquire() as conn:
+            await conn.execute(
+                """INSERT INTO status_lists (id, size, capacity, provider_id, issuer_name)
+                   VALUES ('revocation-1', 16, 8, gen_random_uuid(), 'p')"""
+            )
+        assert_served(
+            await x.explain(lambda c: credentials.status_list(c, "revocation-1")),
+            "status_lists_pkey",
+            "credentials_status_list_id_status_index_key",
+        )
+        assert_served(
+            await x.explain(lambda c: credentials.is_revoked(c, "revocation-1", 3)),
+            "credentials_status_list_id_status_index_key",
+        )
+
+        def listing(after: Cursor | None = None, **scope: Any) -> Callable[[Any], Awaitable[Any]]:
+            owner = OwnerScope(
+                **({"learner_id": None, "provider_id": None, "program_id": ""} | scope)
+            )
+            page = Page(credentials.LISTING, after, 20, "")
+            return lambda c: credentials.list_for(c, owner, page)
+
+        program, provider = uid(), uid()
+        assert_served(await x.explain(listing(learner_id="l-1")), "credentials_learner")
+        assert_served(
+            await x.explain(listing(learner_id="l-1", after=PAGE_2)), "credentials_learner"
+        )
+        assert_served(await x.explain(listing(provider_id=provider)), "credentials_provider")
+        # Filtered by program (finding 14): alone, and within a provider's scope.
+        assert_served(await x.explain(listing(program_id=program)), "credentials_program")
+        assert_served(
+            await x.explain(listing(provider_id=provider, program_id=program, after=PAGE_2)),
+            "credentials_program|credentials_provider",
+        )
+    finally:
+        await pool.close()
+
+
+async def test_catalog_queries_use_indexes(fresh_database: str) -> None:
+    pool = await migrated(fresh_database, "catalog")
+    try:
+        async with pool.acquire() as conn:
+            # Enough published programs that a selective filter beats walking the listing.
+            provider = uid()
+            await conn.execute("INSERT INTO providers (id, name) VALUES ($1, 'p')", provider)
+            await conn.execute(
+                """INSERT INTO programs (id, provider_id, title, skills, price_minor, currency,
+                                         credential, status)
+                   SELECT gen_random_uuid(), $1, 'program ' || n, ARRAY['skill' || (n % 500)],
+                          n, 'EUR', $2, 'PUBLISHED'
+                     FROM generate_series(1, 5000) AS n""",
+                provider,
+                json.dumps(
+                    {"name": "c", "description": "d", "criteria": "k", "issuance": "ON_COMPLETION"}
+                ),
+            )
+            await conn.execute("ANALYZE programs")
+        x = ExplainingPool(pool)
+        assert_served(
+            await x.explain(lambda c: catalog.get_program(c, uid())),
+            "programs_pkey",
+            "providers_pkey",
+        )
+
+        def listing(**filters: Any) -> Callable[[Any], Awaitable[Any]]:
+            page = Page(catalog.PUBLISHED, None, 20, "")
+            return lambda c: catalog.list_published(c, catalog.CatalogFilter(**filters), page)
+
+        assert_served(await x.explain(listing()), "programs_listing")
+        assert_served(
+            await x.explain(listing(provider_id=provider)), "programs_listing|programs_provider"
+        )
+        assert_served(await x.explain(listing(query="unheardof")), "programs_search")
+        assert_served(await x.explain(listing(skill="skill7")), "programs_skills")
+        # The index-friendly form still finds exactly the programs teaching the skill.
+        async with pool.acquire() as conn:
+            found = await catalog.list_published(
+                conn, catalog.CatalogFilter(skill="skill7"), Page(catalog.PUBLISHED, None, 21, "")
+            )
+        assert sorted(p.spec.skills[0] for p in found) == ["skill7"] * 10
+    finally:
+        await pool.close()

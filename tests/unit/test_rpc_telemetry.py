@@ -1,0 +1,192 @@
+"""Finding 15: a service's server span and RPC metric record how each call really ended.
+
+A real grpc.aio server with the services' own interceptor stack (runtime.server_interceptors)
+and a servicer of a real service contract; spans and metrics are read from in-memory
+OpenTelemetry exporters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import pytest
+from opentelemetry import metrics as otel_metrics
+from opentelemetry import trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from upskill.payments.v1 import payments_service_pb2 as pb
+from upskill.payments.v1 import payments_service_pb2_grpc
+
+from services.common import metrics
+from services.common.auth import DEV_ISSUER, AuthSettings, Role, TokenVerifier, mint_dev_token
+from services.common.errors import NotFoundError
+from services.common.rpc import policies_of, rpc
+from services.common.runtime import server_interceptors
+
+SECRET = "t" * 40
+SERVICE = "upskill.payments.v1.PaymentsService"
+GET_PAYMENT = f"/{SERVICE}/GetPayment"
+PAYMENT_ID = "0b7f3c1e-8d2a-4f5b-9c6d-1e2f3a4b5c6d"
+MISSING_ID = "1b7f3c1e-8d2a-4f5b-9c6d-1e2f3a4b5c6d"
+CRASHING_ID = "2b7f3c1e-8d2a-4f5b-9c6d-1e2f3a4b5c6d"
+
+
+def span_exporter() -> InMemorySpanExporter:
+    """Spans of this process, from the global tracer provider (set here when unset)."""
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return exporter
+
+
+@pytest.fixture(scope="module")
+def metric_reader() -> InMemoryMetricReader | None:
+    """The global meter provider's readings, when this process has not set one already
+    (the instruments in services.common.metrics bind to it on first use)."""
+    if isinstance(otel_metrics.get_meter_provider(), MeterProvider):
+        return None
+    reader = InMemoryMetricReader()
+    otel_metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+    return reader
+
+
+class Payments(payments_service_pb2_grpc.PaymentsServiceServicer):
+    @rpc(Role.ADMIN)
+    async def GetPayment(
+        self, request: pb.GetPaymentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetPaymentResponse:
+        if request.payment_id == MISSING_ID:
+            raise NotFoundError(f"payment {request.payment_id} not found")
+        if request.payment_id == CRASHING_ID:
+            raise RuntimeError("a bug")
+        return pb.GetPaymentResponse()
+
+
+@pytest.fixture
+async def channel(
+    metric_reader: InMemoryMetricReader | None,
+) -> AsyncIterator[grpc.aio.Channel]:
+    verifier = TokenVerifier(AuthSettings("dev", SECRET, "", DEV_ISSUER, ""))
+    implementation = Payments()
+    server = grpc.aio.server(
+        interceptors=server_interceptors(verifier, policies_of(implementation, SERVICE))
+    )
+    payments_service_pb2_grpc.add_PaymentsServiceServicer_to_server(implementation, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as chan:
+        yield chan
+    await server.stop(None)
+
+
+async def _call(channel: grpc.aio.Channel, role: str, payment_id: str) -> grpc.StatusCode:
+    stub = payments_service_pb2_grpc.PaymentsServiceStub(channel)
+    token = mint_dev_token(SECRET, role=role, subject="someone")
+    try:
+        await stub.GetPayment(
+            pb.GetPaymentRequest(payment_id=payment_id),
+            metadata=(("authorization", f"Bearer {token}"),),
+            timeout=10,
+        )
+    except grpc.aio.AioRpcError as exc:
+        return exc.code()
+    return grpc.StatusCode.OK
+
+
+def _server_span(exporter: InMemorySpanExporter) -> ReadableSpan:
+    spans = [s for s in exporter.get_finished_spans() if s.kind is trace.SpanKind.SERVER]
+    assert len(spans) == 1, spans
+    return spans[0]
+
+
+@pytest.mark.parametrize(
+    ("role", "payment_id", "code", "span_status"),
+    [
+        ("admin", PAYMENT_ID, grpc.StatusCode.OK, trace.StatusCode.UNSET),
+        ("learner", PAYMENT_ID, grpc.StatusCode.PERMISSION_DENIED, trace.StatusCode.UNSET),
+        ("admin", MISSING_ID, grpc.StatusCode.NOT_FOUND, trace.StatusCode.UNSET),
+        ("admin", "not-a-uuid", grpc.StatusCode.INVALID_ARGUMENT, trace.StatusCode.UNSET),
+        ("admin", CRASHING_ID, grpc.StatusCode.INTERNAL, trace.StatusCode.ERROR),
+    ],
+)
+async def test_the_server_span_records_the_status_the_client_got(
+    channel: grpc.aio.Channel,
+    role: str,
+    payment_id: str,
+    code: grpc.StatusCode,
+    span_status: trace.StatusCode,
+) -> None:
+    exporter = span_exporter()
+
+    assert await _call(channel, role, payment_id) is code
+
+    span = _server_span(exporter)
+    assert span.name == GET_PAYMENT  # the instrumentation names spans by the full path
+    assert span.attributes is not None
+    # Before the fix a PERMISSION_DENIED (abort_with_status) left this at 0 (OK).
+    assert span.attributes["rpc.grpc.status_code"] == code.value[0]
+    # As the gRPC semantic conventions say for server spans: only the server's own
+    # failures are errors; a caller's bad request or missing permission is not.
+    assert span.status.status_code is span_status
+
+
+def _rpc_points(reader: InMemoryMetricReader) -> list[dict[str, Any]]:
+    data = reader.get_metrics_data()
+    return [
+        dict(point.attributes or {})
+        for resource in (data.resource_metrics if data else [])
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name == "rpc.server.call.duration"
+        for point in metric.data.data_points
+    ]
+
+
+async def test_the_rpc_metric_uses_the_semantic_conventions(
+    channel: grpc.aio.Channel, metric_reader: InMemoryMetricReader | None
+) -> None:
+    if metric_reader is None:
+        pytest.skip("another test set this process's meter provider first")
+    assert await _call(channel, "learner", PAYMENT_ID) is grpc.StatusCode.PERMISSION_DENIED
+    assert await _call(channel, "admin", CRASHING_ID) is grpc.StatusCode.INTERNAL
+
+    points = _rpc_points(metric_reader)
+
+    assert {
+        "rpc.system.name": "grpc",
+        "rpc.method": f"{SERVICE}/GetPayment",
+        "rpc.response.status_code": "PERMISSION_DENIED",
+    } in points
+    assert {
+        "rpc.system.name": "grpc",
+        "rpc.method": f"{SERVICE}/GetPayment",
+        "rpc.response.status_code": "INTERNAL",
+        "error.type": "INTERNAL",
+    } in points
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        (grpc.StatusCode.OK, {"rpc.response.status_code": "OK"}),
+        (grpc.StatusCode.NOT_FOUND, {"rpc.response.status_code": "NOT_FOUND"}),
+        (
+            grpc.StatusCode.UNAVAILABLE,
+            {"rpc.response.status_code": "UNAVAILABLE", "error.type": "UNAVAILABLE"},
+        ),
+    ],
+)
+def test_rpc_attributes(code: grpc.StatusCode, expected: dict[str, str]) -> None:
+    assert metrics.rpc_attributes(GET_PAYMENT, code) == {
+        "rpc.system.name": "grpc",
+        "rpc.method": f"{SERVICE}/GetPayment",
+        **expected,
+    }
