@@ -11,8 +11,9 @@ BENCH_PURCHASES purchases are done. One purchase, as a learner would make it:
 Per level it reports purchases/s (wall time from the first enrollment to the last
 credential), pay -> credential latency p50/p95/p99 (from submitting the card to the
 credential showing), the CPU time of every stack process (services, gateway, PostgreSQL with
-its backends, NATS) per purchase, the peak of their summed RSS, and how long events waited in
-the outboxes (rows that waited more than OUTBOX_STALL_SECONDS point at a missed NOTIFY).
+its backends, NATS) per purchase, the peak of their summed RSS, and where events waited:
+webhook delivery, outbox (a row that waited more than OUTBOX_STALL_SECONDS points at a missed
+NOTIFY) and consume (published -> handled).
 
     BENCH_PURCHASES=40 make bench              # a quick run
     python -m benchmarks --levels 1,8 --purchases 100 --json bench.json
@@ -66,7 +67,7 @@ class Level:
     pay_to_credential_ms: list[float] = field(repr=False)
     cpu_seconds: float | None = None
     peak_rss_bytes: int | None = None
-    outbox: dict[str, Any] | None = None
+    waits: dict[str, Any] | None = None
 
     @property
     def per_second(self) -> float:
@@ -250,34 +251,67 @@ class StackProcesses:
             level.peak_rss_bytes = max(peak[0], self.rss_bytes())
 
 
-async def outbox_waits(stack: Stack, since: float) -> dict[str, Any]:
-    """How long the rows committed since `since` (epoch seconds) waited to be published."""
-    waits: list[float] = []
+def _spread(waits: list[float]) -> dict[str, Any]:
+    ordered = sorted(waits)
+    if not ordered:
+        return {"n": 0}
+    return {
+        "n": len(ordered),
+        "p99_ms": round(ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)] * 1000, 1),
+        "max_ms": round(ordered[-1] * 1000, 1),
+        f"over_{OUTBOX_STALL_SECONDS:g}s": sum(w > OUTBOX_STALL_SECONDS for w in ordered),
+    }
+
+
+async def hop_waits(stack: Stack, since: float) -> dict[str, Any]:
+    """Where events waited, for everything since `since` (epoch seconds), from the databases:
+    webhook (payments' local provider: queued -> delivered to the gateway), outbox (committed
+    -> published to JetStream) and consume (published -> the consumer's inbox row committed,
+    so JetStream delivery plus handling)."""
+    published: dict[str, float] = {}
+    outbox: list[float] = []
     unpublished = 0
+    processed: list[tuple[str, float]] = []
+    webhook: list[float] = []
     for name in GRPC_SERVICES:
         conn = await asyncpg.connect(stack.database_urls[name])
         try:
-            rows = await conn.fetch(
-                """SELECT EXTRACT(EPOCH FROM published_at - created_at)::float8 AS wait
+            for row in await conn.fetch(
+                """SELECT id::text AS id, EXTRACT(EPOCH FROM created_at)::float8 AS created,
+                          EXTRACT(EPOCH FROM published_at)::float8 AS published
                      FROM outbox WHERE created_at >= to_timestamp($1)""",
                 since,
-            )
+            ):
+                if row["published"] is None:
+                    unpublished += 1
+                else:
+                    published[row["id"]] = row["published"]
+                    outbox.append(row["published"] - row["created"])
+            processed += [
+                (row["id"], row["at"])
+                for row in await conn.fetch(
+                    """SELECT event_id::text AS id, EXTRACT(EPOCH FROM processed_at)::float8 AS at
+                         FROM processed_events WHERE processed_at >= to_timestamp($1)""",
+                    since,
+                )
+            ]
+            if name == "payments":
+                webhook += [
+                    row["wait"]
+                    for row in await conn.fetch(
+                        """SELECT EXTRACT(EPOCH FROM delivered_at - created_at)::float8 AS wait
+                             FROM local_webhook_deliveries
+                            WHERE created_at >= to_timestamp($1) AND delivered_at IS NOT NULL""",
+                        since,
+                    )
+                ]
         finally:
             await conn.close()
-        for row in rows:
-            if row["wait"] is None:
-                unpublished += 1
-            else:
-                waits.append(row["wait"])
-    waits.sort()
+    consume = [at - published[event] for event, at in processed if event in published]
     return {
-        "events": len(waits) + unpublished,
-        "unpublished": unpublished,
-        "p99_ms": round(waits[min(len(waits) - 1, int(len(waits) * 0.99))] * 1000, 1)
-        if waits
-        else None,
-        "max_ms": round(waits[-1] * 1000, 1) if waits else None,
-        f"waited_over_{OUTBOX_STALL_SECONDS:g}s": sum(w > OUTBOX_STALL_SECONDS for w in waits),
+        "webhook": _spread(webhook),
+        "outbox": _spread(outbox) | {"unpublished": unpublished},
+        "consume": _spread(consume),
     }
 
 
@@ -304,7 +338,7 @@ async def bench(
             if stack is not None:
                 with StackProcesses(stack).measure(level):
                     seconds, latencies = await run_level(market, program_id, concurrency, purchases)
-                level.outbox = await outbox_waits(stack, since)
+                level.waits = await hop_waits(stack, since)
             else:
                 seconds, latencies = await run_level(market, program_id, concurrency, purchases)
             level.seconds = seconds
@@ -316,27 +350,28 @@ async def bench(
 
 HEADER = (
     f"{'buyers':>6} {'purchases/s':>11} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
-    f"{'max ms':>8} {'CPU-ms/purchase':>15} {'peak RSS MB':>11} {'outbox p99/max ms':>18} "
-    f"{'>' + format(OUTBOX_STALL_SECONDS, 'g') + ' s':>6}"
+    f"{'max ms':>8} {'CPU-ms/purchase':>15} {'peak RSS MB':>11}"
 )
 
 
 def print_row(level: Level, *, flush: bool = False) -> None:
     cpu = "-" if level.cpu_seconds is None else f"{level.cpu_seconds * 1000 / level.purchases:.1f}"
     rss = "-" if level.peak_rss_bytes is None else f"{level.peak_rss_bytes / 2**20:.0f}"
-    outbox = level.outbox or {}
-    waits = (
-        f"{outbox.get('p99_ms')}/{outbox.get('max_ms')}"
-        if outbox.get("max_ms") is not None
-        else "-"
-    )
-    stalls = outbox.get(f"waited_over_{OUTBOX_STALL_SECONDS:g}s", "-")
     print(
         f"{level.concurrency:>6} {level.per_second:>11.1f} {level.percentile(50):>8.0f} "
         f"{level.percentile(95):>8.0f} {level.percentile(99):>8.0f} {level.percentile(100):>8.0f} "
-        f"{cpu:>15} {rss:>11} {waits:>18} {stalls!s:>6}",
+        f"{cpu:>15} {rss:>11}",
         flush=flush,
     )
+    if level.waits:
+        stalled = f"over_{OUTBOX_STALL_SECONDS:g}s"
+        hops = []
+        for hop, w in level.waits.items():
+            text = f"{hop} {w.get('p99_ms', '-')}/{w.get('max_ms', '-')}"
+            if w.get(stalled):
+                text += f" ({w[stalled]} over {OUTBOX_STALL_SECONDS:g} s)"
+            hops.append(text)
+        print(f"{'':>6} waits p99/max ms: {', '.join(hops)}", flush=flush)
 
 
 def _levels(text: str) -> list[int]:
