@@ -16,6 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from opentelemetry import metrics as otel_metrics
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from services.devstack.embedded import (
     EmbeddedNats,
@@ -70,6 +73,19 @@ def fresh_database(embedded_pg: PostgresServer) -> Iterator[str]:
     dsn = embedded_pg.create_database(name)
     yield dsn
     embedded_pg.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def metric_reader() -> InMemoryMetricReader:
+    """This test process's own metrics (services.common.metrics). OpenTelemetry takes one
+    global meter provider per process, so it is installed once here for every test that
+    reads metrics; counters are cumulative, so tests compare before and after."""
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    otel_metrics.set_meter_provider(provider)
+    # set_meter_provider only warns when one was set before: this fixture must be the one.
+    assert otel_metrics.get_meter_provider() is provider, "a meter provider was set earlier"
+    return reader
 
 
 @pytest.fixture(scope="session")

@@ -69,8 +69,11 @@ class EventConsumer:
         subscriptions: list[Subscription],
         *,
         max_deliver: int = MAX_DELIVER,
+        stream_replicas: int = 1,
     ) -> None:
         self.name = name
+        # Used only if a stream is missing (created before its producer): NATS_STREAM_REPLICAS.
+        self._stream_replicas = stream_replicas
         self._pool = pool
         self._js = js
         self._handlers = {s.event_type.DESCRIPTOR.full_name: s.handler for s in subscriptions}
@@ -83,10 +86,10 @@ class EventConsumer:
         self._subscriptions: list[JetStreamContext.PullSubscription] = []
 
     async def setup(self) -> list[JetStreamContext.PullSubscription]:
-        await jetstream.ensure_dlq_stream(self._js)
+        await jetstream.ensure_dlq_stream(self._js, replicas=self._stream_replicas)
         subs = []
         for stream, subjects in sorted(self._by_stream.items()):
-            await jetstream.ensure_stream(self._js, stream.lower())
+            await jetstream.ensure_stream(self._js, stream.lower(), replicas=self._stream_replicas)
             await jetstream.ensure_consumer(
                 self._js,
                 stream=stream,

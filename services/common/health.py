@@ -2,8 +2,11 @@
 progress, that is while its PostgreSQL and its NATS both answer; NOT_SERVING while either
 does not, and SERVING again once they are back, without a restart.
 
-Liveness is the process itself (the gRPC server answering at all); readiness is this
-status; which dependency is missing is in the log line that marks the change.
+Liveness is the process itself: the health service answers `LIVENESS` with SERVING as
+soon as the server runs, whatever its dependencies (Kubernetes' liveness and start-up
+probes ask for it, so an outage takes replicas out of rotation without restarting them);
+readiness is the status of "" and of each gRPC service; which dependency is missing is in
+the log line that marks the change.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ log = logging.getLogger(__name__)
 CHECK_INTERVAL_SECONDS = 2.0
 PROBE_TIMEOUT_SECONDS = 2.0
 NATS_PING_SECONDS = 2  # nats-py takes whole seconds
+
+# The health "service" a liveness probe names; SERVING while the server runs.
+LIVENESS = "liveness"
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING

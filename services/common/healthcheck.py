@@ -11,12 +11,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from services.common import settings
 
 
-def check(addr: str, timeout: float = 2.0) -> str | None:
-    """None when the gRPC server at `addr` reports SERVING, else what is wrong."""
+def check(addr: str, timeout: float = 2.0, *, service: str = "") -> str | None:
+    """None when the gRPC server at `addr` reports SERVING for `service` (default "", the
+    server's readiness), else what is wrong."""
     with grpc.insecure_channel(addr) as channel:
         try:
             response = health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(service=""), timeout=timeout
+                health_pb2.HealthCheckRequest(service=service), timeout=timeout
             )
         except grpc.RpcError as exc:
             return f"gRPC health: {exc.code().name}"

@@ -42,52 +42,61 @@ DEFAULT_DLQ_MAX_AGE_SECONDS = 30 * 24 * 3600
 
 async def _ensure(js: JetStreamContext, config: StreamConfig, *, update: bool) -> None:
     """Create the stream, or (update=True) bring an existing one to `config`: a changed
-    limit such as max_age takes effect on the next start-up."""
+    limit such as max_age, or a new replica count, takes effect on the next start-up."""
     try:
         await js.stream_info(config.name or "")
     except NotFoundError:
         await js.add_stream(config)
-        log.info("created stream %s", config.name)
+        log.info("created stream %s (%d replicas)", config.name, config.num_replicas or 1)
         return
     if update:
         await js.update_stream(config)
 
 
+def stream_config(
+    service: str, *, max_age_seconds: float | None = None, replicas: int = 1
+) -> StreamConfig:
+    """The stream `service` publishes to: upskill.<service>.>, on disk, `replicas` copies
+    (NATS_STREAM_REPLICAS) and the duplicate window that makes a re-sent event harmless."""
+    return StreamConfig(
+        name=stream_for(service),
+        subjects=[f"upskill.{service}.>"],
+        storage=StorageType.FILE,
+        num_replicas=replicas,
+        duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        max_age=max_age_seconds or DEFAULT_MAX_AGE_SECONDS,
+    )
+
+
+def dlq_stream_config(*, max_age_seconds: float | None = None, replicas: int = 1) -> StreamConfig:
+    return StreamConfig(
+        name=DLQ_STREAM,
+        subjects=["upskill.dlq.>"],
+        storage=StorageType.FILE,
+        num_replicas=replicas,
+        duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        max_age=max_age_seconds or DEFAULT_DLQ_MAX_AGE_SECONDS,
+    )
+
+
 async def ensure_stream(
-    js: JetStreamContext, service: str, *, max_age_seconds: float | None = None
+    js: JetStreamContext, service: str, *, max_age_seconds: float | None = None, replicas: int = 1
 ) -> str:
     """The producing service's stream on upskill.<service>.>. Its producer passes the
     configured max_age and owns the config; anyone else (a consumer binding to it) only
     creates it when missing, so it never overwrites the producer's limits."""
-    name = stream_for(service)
-    await _ensure(
-        js,
-        StreamConfig(
-            name=name,
-            subjects=[f"upskill.{service}.>"],
-            storage=StorageType.FILE,
-            duplicate_window=DUPLICATE_WINDOW_SECONDS,
-            max_age=max_age_seconds or DEFAULT_MAX_AGE_SECONDS,
-        ),
-        update=max_age_seconds is not None,
-    )
-    return name
+    config = stream_config(service, max_age_seconds=max_age_seconds, replicas=replicas)
+    await _ensure(js, config, update=max_age_seconds is not None)
+    return config.name or ""
 
 
-async def ensure_dlq_stream(js: JetStreamContext, *, max_age_seconds: float | None = None) -> str:
+async def ensure_dlq_stream(
+    js: JetStreamContext, *, max_age_seconds: float | None = None, replicas: int = 1
+) -> str:
     """The dead-letter stream; with max_age_seconds (the runtime's setting) its config is
     brought up to date, without it (consumers) it is only created when missing."""
-    await _ensure(
-        js,
-        StreamConfig(
-            name=DLQ_STREAM,
-            subjects=["upskill.dlq.>"],
-            storage=StorageType.FILE,
-            duplicate_window=DUPLICATE_WINDOW_SECONDS,
-            max_age=max_age_seconds or DEFAULT_DLQ_MAX_AGE_SECONDS,
-        ),
-        update=max_age_seconds is not None,
-    )
+    config = dlq_stream_config(max_age_seconds=max_age_seconds, replicas=replicas)
+    await _ensure(js, config, update=max_age_seconds is not None)
     return DLQ_STREAM
 
 

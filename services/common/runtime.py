@@ -26,7 +26,7 @@ from opentelemetry.instrumentation.grpc import aio_server_interceptor
 from services.common import db, jetstream
 from services.common.auth import AuthSettings, TokenVerifier
 from services.common.consumer import EventConsumer, Subscription
-from services.common.health import DependencyHealth, nats_probe, postgres_probe
+from services.common.health import LIVENESS, SERVING, DependencyHealth, nats_probe, postgres_probe
 from services.common.interceptors import ServiceInterceptor
 from services.common.logs import setup_logging
 from services.common.relay import OutboxRelay
@@ -41,6 +41,14 @@ DRAIN_GRACE_SECONDS = 10.0
 NATS_FLUSH_SECONDS = 2
 
 AddServicer = Callable[[Any, grpc.aio.Server], None]
+
+# A client connection is closed (GOAWAY, in-flight calls finish) after about five minutes:
+# the caller then resolves the peer's name again and spreads its calls over the replicas
+# that exist now, including those an autoscaler added since. No RPC here streams.
+SERVER_OPTIONS = [
+    ("grpc.max_connection_age_ms", 300_000),
+    ("grpc.max_connection_age_grace_ms", 30_000),
+]
 
 
 @dataclass
@@ -66,7 +74,13 @@ class ServiceRuntime:
         return self.verifier.service_token(self.name)
 
     def consume(self, subscriptions: list[Subscription]) -> EventConsumer:
-        consumer = EventConsumer(self.name, self.pool, self.js, subscriptions)
+        consumer = EventConsumer(
+            self.name,
+            self.pool,
+            self.js,
+            subscriptions,
+            stream_replicas=self.settings.nats_stream_replicas,
+        )
         self.consumers.append(consumer)
         self.background.append(consumer.run())
         return consumer
@@ -87,8 +101,13 @@ async def _start_runtime(name: str, default_port: int) -> ServiceRuntime:
     if applied:
         log.info("migrations applied: %s", ", ".join(applied))
     nc, js = await _retry(lambda: jetstream.connect(settings.nats_url, name), "NATS")
-    await jetstream.ensure_stream(js, name, max_age_seconds=retention.stream_max_age_seconds)
-    await jetstream.ensure_dlq_stream(js, max_age_seconds=retention.dlq_max_age_seconds)
+    replicas = settings.nats_stream_replicas
+    await jetstream.ensure_stream(
+        js, name, max_age_seconds=retention.stream_max_age_seconds, replicas=replicas
+    )
+    await jetstream.ensure_dlq_stream(
+        js, max_age_seconds=retention.dlq_max_age_seconds, replicas=replicas
+    )
     pruner = Pruner(pool, retention.prune_interval_seconds, common_jobs(retention))
     runtime = ServiceRuntime(name, settings, pool, nc, js, TokenVerifier(auth), pruner)
     runtime.run_in_background(OutboxRelay(pool, nc, settings.database_url).run())
@@ -134,7 +153,9 @@ async def serve(
     policies: dict[str, Any] = {}
     for s in servicers:
         policies.update(policies_of(s.implementation, s.full_name))
-    server = grpc.aio.server(interceptors=server_interceptors(runtime.verifier, policies))
+    server = grpc.aio.server(
+        interceptors=server_interceptors(runtime.verifier, policies), options=SERVER_OPTIONS
+    )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for s in servicers:
@@ -146,6 +167,9 @@ async def serve(
     if port == 0:
         raise RuntimeError(f"cannot listen on {runtime.settings.listen_addr}")
     await server.start()
+    # Alive (and started: migrations applied, streams there) from here on, whatever the
+    # dependencies do; readiness ("") follows them below.
+    await health_servicer.set(LIVENESS, SERVING)
     # SERVING only while PostgreSQL and NATS answer: checked now, then every few seconds.
     dependencies = DependencyHealth(
         health_servicer,

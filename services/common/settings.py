@@ -60,6 +60,8 @@ class CommonSettings:
     nats_url: str
     listen_addr: str
     log_level: str
+    nats_stream_replicas: int = 1
+    """Copies JetStream keeps of each stream (1 on a single server, 3 on a 3-node cluster)."""
 
     @classmethod
     def from_env(cls, default_port: int) -> CommonSettings:
@@ -68,7 +70,23 @@ class CommonSettings:
             nats_url=required("NATS_URL", "nats://host:4222"),
             listen_addr=optional("LISTEN_ADDR", f"0.0.0.0:{default_port}"),
             log_level=optional("LOG_LEVEL", "INFO").upper(),
+            nats_stream_replicas=stream_replicas(),
         )
+
+
+# JetStream keeps at most five copies of a stream.
+MAX_STREAM_REPLICAS = 5
+
+
+def stream_replicas() -> int:
+    """NATS_STREAM_REPLICAS: 1 (default) up to JetStream's 5. More than the cluster has
+    servers is refused by NATS when the stream is created, which fails start-up too."""
+    value = integer("NATS_STREAM_REPLICAS", 1, minimum=1)
+    if value > MAX_STREAM_REPLICAS:
+        raise ConfigError(
+            f"setting NATS_STREAM_REPLICAS must be <= {MAX_STREAM_REPLICAS}, got {value}"
+        )
+    return value
 
 
 @contextlib.contextmanager

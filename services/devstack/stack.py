@@ -86,6 +86,7 @@ CONFIG_VARS = frozenset(
         "LOCAL_WEBHOOK_URL",
         "PLATFORM_FEE_BPS",
         "CREDENTIALS_SIGNING_KEY",
+        "NATS_STREAM_REPLICAS",
     }
 )
 SECRETS_FILE = "dev-secrets.json"
@@ -526,7 +527,8 @@ class Stack:
 
     def wait_ready(self, timeout: float = 90.0, services: Iterable[str] | None = None) -> None:
         """Until every given service (default: all started ones) answers its health check:
-        gRPC health for the four services, GET /readyz for the gateway. Raises StackError
+        gRPC health for the four services; for the gateway GET /readyz and every backend
+        healthy through its channels (/health/dependencies). Raises StackError
         naming the service and showing its last log lines when one dies or time runs out."""
         names = list(services) if services is not None else sorted(self._wanted)
         for name in names:
@@ -749,9 +751,21 @@ class Stack:
                 response = httpx.get(f"{self.gateway_url}/readyz", timeout=2, trust_env=False)
             except httpx.HTTPError as exc:
                 return f"GET /readyz: {exc!r}"
-            if response.status_code == 200:
-                return None
-            return f"GET /readyz: {response.status_code} {response.text[:300]}"
+            if response.status_code != 200:
+                return f"GET /readyz: {response.status_code} {response.text[:300]}"
+            # Ready to use, for `upskill dev` and the tests: the gateway itself is ready and
+            # reaches every backend over its own channels (which may still be reconnecting
+            # to a service that just restarted).
+            try:
+                seen = httpx.get(
+                    f"{self.gateway_url}/health/dependencies", timeout=5, trust_env=False
+                )
+                report = seen.json()
+            except (httpx.HTTPError, ValueError) as exc:
+                return f"GET /health/dependencies: {exc!r}"
+            if report.get("status") != "ok":
+                return f"GET /health/dependencies: {report}"
+            return None
         return healthcheck.check(self.addr(name))
 
 

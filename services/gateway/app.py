@@ -83,8 +83,9 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    # Inside the header middleware (added after it, so outside this one): its 413 gets the
-    # same headers, and a body cut off mid-stream reaches the app's problem handlers.
+    # Added before the header middleware, so it runs inside it: its 413s get the same
+    # headers, and a body cut off mid-stream raises where the app's problem handlers catch
+    # it (raised under the BaseHTTPMiddleware's reader instead, it would be a 500).
     app.add_middleware(
         BodySizeLimit,
         default_limit=settings.max_request_bytes,

@@ -37,11 +37,13 @@ def get_authenticator(request: Request) -> Authenticator:
     return authenticator
 
 
-async def optional_principal(
-    request: Request,
-    _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)],
-) -> Principal | None:
-    """The caller when a bearer token was sent (401 if it is bad), else None."""
+# What a route that anyone may call declares: a bearer token, or none at all.
+OPTIONAL_BEARER: dict[str, Any] = {"security": [{}, {_bearer_scheme.scheme_name: []}]}
+
+
+async def optional_principal(request: Request) -> Principal | None:
+    """The caller when a bearer token was sent (401 if it is bad), else None. Routes that
+    use it alone document their optional token with `openapi_extra=OPTIONAL_BEARER`."""
     try:
         token = bearer(request.headers.get("authorization"))
     except UnauthenticatedError as exc:
@@ -53,6 +55,7 @@ async def optional_principal(
 
 async def require_principal(
     principal: Annotated[Principal | None, Depends(optional_principal)],
+    _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)],
 ) -> Principal:
     """The caller; 401 before any RPC when no bearer token was sent."""
     if principal is None:

@@ -10,37 +10,11 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from services.common.currency import minor_units
 from services.gateway.problems import ProblemError
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
-
-# ISO 4217 minor-unit exponents that are not 2.
-_EXPONENTS = {
-    **dict.fromkeys(
-        (
-            "BIF",
-            "CLP",
-            "DJF",
-            "GNF",
-            "ISK",
-            "JPY",
-            "KMF",
-            "KRW",
-            "PYG",
-            "RWF",
-            "UGX",
-            "UYI",
-            "VND",
-            "VUV",
-            "XAF",
-            "XOF",
-            "XPF",
-        ),
-        0,
-    ),
-    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
-}
 
 
 def format_money(money: Any) -> str:
@@ -51,7 +25,9 @@ def format_money(money: Any) -> str:
     currency = money["currency"] if isinstance(money, dict) else money.currency
     if amount == 0:
         return "Free"
-    exponent = _EXPONENTS.get(currency, 2)
+    exponent = minor_units(currency)
+    if exponent is None:  # not a currency we price in: show the raw minor units
+        return f"{amount:,} {currency} (minor units)"
     whole = f"{amount / 10**exponent:,.{exponent}f}"
     return f"{whole} {currency}"
 

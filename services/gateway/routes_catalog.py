@@ -11,6 +11,7 @@ from upskill.catalog.v1 import catalog_pb2, catalog_service_pb2
 from services.gateway import mapping
 from services.gateway.clients import invoke
 from services.gateway.dependencies import (
+    OPTIONAL_BEARER,
     Caller,
     ClientsDep,
     MaybeCaller,
@@ -28,6 +29,7 @@ from services.gateway.schemas import (
     Provider,
     ProviderCreate,
     Text,
+    UuidText,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
@@ -53,7 +55,7 @@ def parse_if_match(value: str) -> int:
     waiting to happen.
     """
     text = value.strip().removeprefix("W/").strip('"')
-    # The length test comes first: int() of thousands of digits is slow, then refused.
+    # The length test comes first: int() refuses over 4,300 digits with a ValueError.
     if not (0 < len(text) <= 19 and text.isascii() and text.isdigit()) or not (
         1 <= int(text) <= INT64_MAX
     ):
@@ -96,6 +98,7 @@ async def create_provider(
     response_model=Provider,
     responses=_READ_ERRORS,
     summary="Get a provider",
+    openapi_extra=OPTIONAL_BEARER,
 )
 async def get_provider(
     provider_id: ProviderId, caller: MaybeCaller, clients: ClientsDep
@@ -133,13 +136,14 @@ async def create_program(
     response_model=ProgramList,
     responses=_READ_ERRORS,
     summary="List published programs",
+    openapi_extra=OPTIONAL_BEARER,
 )
 async def list_programs(
     caller: MaybeCaller,
     clients: ClientsDep,
     q: Annotated[Text, Query(max_length=200, description="Full-text search")] = "",
     skill: Annotated[Text, Query(max_length=100)] = "",
-    provider_id: Annotated[Text, Query(max_length=64, json_schema_extra={"format": "uuid"})] = "",
+    provider_id: Annotated[UuidText | None, Query(max_length=64)] = None,
     max_price: Annotated[
         int | None, Query(ge=0, le=INT64_MAX, description="Upper bound, minor units")
     ] = None,
@@ -147,7 +151,11 @@ async def list_programs(
     page_token: Annotated[Text, Query(max_length=200)] = "",
 ) -> ProgramList:
     request = catalog_service_pb2.ListProgramsRequest(
-        query=q, skill=skill, provider_id=provider_id, page_size=page_size, page_token=page_token
+        query=q,
+        skill=skill,
+        provider_id=provider_id or "",
+        page_size=page_size,
+        page_token=page_token,
     )
     if max_price is not None:
         request.max_price_minor = max_price
@@ -178,6 +186,7 @@ async def _get_program(clients: ClientsDep, program_id: str, token: str) -> cata
     response_model=Program,
     responses=_READ_ERRORS,
     summary="Get a program (drafts: their provider only)",
+    openapi_extra=OPTIONAL_BEARER,
 )
 async def get_program(
     program_id: ProgramId, caller: MaybeCaller, clients: ClientsDep, response: Response

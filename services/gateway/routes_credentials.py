@@ -12,6 +12,7 @@ from upskill.credentials.v1 import credentials_service_pb2
 from services.gateway import mapping, routes_ob3
 from services.gateway.clients import invoke
 from services.gateway.dependencies import (
+    OPTIONAL_BEARER,
     Caller,
     ClientsDep,
     MaybeCaller,
@@ -25,6 +26,7 @@ from services.gateway.schemas import (
     CredentialList,
     CredentialRevoke,
     Text,
+    UuidText,
     VerifyRequest,
     VerifyResult,
 )
@@ -57,14 +59,14 @@ CredentialId = Annotated[str, uuid_path("credential")]
 async def list_credentials(
     caller: Caller,
     clients: ClientsDep,
-    program_id: Annotated[Text, Query(max_length=64, json_schema_extra={"format": "uuid"})] = "",
+    program_id: Annotated[UuidText | None, Query(max_length=64)] = None,
     page_size: Annotated[int, Query(ge=0, le=100, description="0: the server's default")] = 0,
     page_token: Annotated[Text, Query(max_length=200)] = "",
 ) -> CredentialList:
     reply = await invoke(
         clients.credentials.ListCredentials,
         credentials_service_pb2.ListCredentialsRequest(
-            program_id=program_id, page_size=page_size, page_token=page_token
+            program_id=program_id or "", page_size=page_size, page_token=page_token
         ),
         token=caller.token,
     )
@@ -79,6 +81,7 @@ async def list_credentials(
     response_model=VerifyResult,
     responses=problem_responses(400, 401, 413, 422, 502, 503),
     summary="Verify a compact VC-JWT: signature, validity window, revocation (anyone)",
+    openapi_extra=OPTIONAL_BEARER,
 )
 async def verify_credential(
     body: VerifyRequest, caller: MaybeCaller, clients: ClientsDep
@@ -96,6 +99,7 @@ async def verify_credential(
     response_model=Credential,
     responses=_READ_ERRORS,
     summary="Get a credential (anyone holding its id: credentials are shared by link)",
+    openapi_extra=OPTIONAL_BEARER,
 )
 async def get_credential(
     credential_id: CredentialId, caller: MaybeCaller, clients: ClientsDep
@@ -143,7 +147,7 @@ async def revoke_credential(
     summary="Download a credential as a file (anyone holding its id)",
 )
 async def download_credential(
-    credential_id: str, caller: MaybeCaller, clients: ClientsDep
+    credential_id: CredentialId, caller: MaybeCaller, clients: ClientsDep
 ) -> Response:
     reply = await invoke(
         clients.credentials.GetCredential,

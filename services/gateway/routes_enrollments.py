@@ -20,6 +20,7 @@ from services.gateway.schemas import (
     EnrollmentCreate,
     EnrollmentList,
     Text,
+    UuidText,
 )
 
 router = APIRouter(prefix="/api/v1/enrollments", tags=["enrollments"])
@@ -71,14 +72,14 @@ async def create_enrollment(
 async def list_enrollments(
     caller: Caller,
     clients: ClientsDep,
-    program_id: Annotated[Text, Query(max_length=64, json_schema_extra={"format": "uuid"})] = "",
+    program_id: Annotated[UuidText | None, Query(max_length=64)] = None,
     page_size: Annotated[int, Query(ge=0, le=100, description="0: the server's default")] = 0,
     page_token: Annotated[Text, Query(max_length=200)] = "",
 ) -> EnrollmentList:
     reply = await invoke(
         clients.enrollment.ListEnrollments,
         enrollment_service_pb2.ListEnrollmentsRequest(
-            program_id=program_id, page_size=page_size, page_token=page_token
+            program_id=program_id or "", page_size=page_size, page_token=page_token
         ),
         token=caller.token,
     )

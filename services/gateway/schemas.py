@@ -63,11 +63,13 @@ Text = Annotated[
     Field(json_schema_extra={"pattern": ALLOWED_TEXT_PATTERN}),
 ]
 Skill = Annotated[Text, Field(min_length=1, max_length=100)]
-# Formats are shown where a service enforces them (protovalidate's email and uri rules);
-# the gateway leaves the check to that one place and answers its INVALID_ARGUMENT as 422.
-EmailText = Annotated[Text, Field(json_schema_extra={"format": "email"})]
-UriText = Annotated[Text, Field(json_schema_extra={"format": "uri"})]
-UuidText = Annotated[Text, Field(json_schema_extra={"format": "uuid"})]
+# Formats are shown where a service enforces them (protovalidate's email, uri and uuid
+# rules); the gateway leaves the check to that one place and answers its INVALID_ARGUMENT
+# as 422. An empty string matches no format, so it is refused here (send null or nothing
+# for "none"), where the services would take it for "absent".
+EmailText = Annotated[Text, Field(min_length=1, json_schema_extra={"format": "email"})]
+UriText = Annotated[Text, Field(min_length=1, json_schema_extra={"format": "uri"})]
+UuidText = Annotated[Text, Field(min_length=1, json_schema_extra={"format": "uuid"})]
 CurrencyCode = Annotated[
     str,
     AfterValidator(_iso_currency),

@@ -96,11 +96,12 @@ def test_nul_in_a_search_is_422_anonymously(http: httpx.Client, query: str) -> N
 
 
 def test_nul_in_stored_text_is_422(http: httpx.Client, provider: dict[str, str]) -> None:
-    for changes, field in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"title": NUL}, "title"),
         ({"skills": ["ok", NUL]}, "skills[1]"),
         ({"credential": {"name": NUL, "description": "d", "criteria": "c"}}, "credential.name"),
-    ]:
+    ]
+    for changes, field in cases:
         response = http.post("/api/v1/programs", json=program(**changes), headers=provider)
         assert fields(problem(response, 422)) == {field}
     admin = bearer(http, role="admin", sub="edge-admin")

@@ -222,7 +222,11 @@ _QUERY = st.dictionaries(
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
-@given(params=_QUERY, authorization=st.one_of(st.none(), st.text(_HEADER_CHARS, max_size=60)))
+@given(
+    params=_QUERY,
+    # h11 refuses a value with surrounding blanks before it is sent: strip them.
+    authorization=st.one_of(st.none(), st.text(_HEADER_CHARS, max_size=60).map(str.strip)),
+)
 def test_hostile_requests_get_a_spec_answer_never_a_server_error(
     stack: Stack, journey: JourneyResult, params: dict[str, str], authorization: str | None
 ) -> None:

@@ -17,9 +17,7 @@ import pytest
 from google.protobuf.message import Message
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from opentelemetry import metrics as otel_metrics
 from opentelemetry import trace
-from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, NumberDataPoint
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -545,17 +543,6 @@ async def test_a_message_that_keeps_failing_is_dead_lettered_after_max_deliverie
         assert await effects(pool) == []
     finally:
         task.cancel()
-
-
-@pytest.fixture(scope="module")
-def metric_reader() -> InMemoryMetricReader:
-    """Reads this process's metrics (services.common.metrics), installing a meter provider
-    for it: nothing in the test process installs one otherwise."""
-    reader = InMemoryMetricReader()
-    if isinstance(otel_metrics.get_meter_provider(), MeterProvider):
-        pytest.skip("a meter provider is already installed in this process")
-    otel_metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
-    return reader
 
 
 def counted(reader: InMemoryMetricReader, name: str, **attributes: str) -> int:

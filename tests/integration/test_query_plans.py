@@ -242,6 +242,36 @@ async def test_payments_queries_use_indexes(fresh_database: str) -> None:
             await x.explain_worker(worker._seconds_until_next_due),
             "local_webhook_deliveries_due",
         )
+        # Closed enrollments and refunds (invariant 7): the closer's and refunder's sweeps
+        # run every half second; the rest are per-event lookups.
+        assert_served(
+            await x.explain(lambda c: payments.find_by_enrollment(c, uid(), for_update=True)),
+            "payments_enrollment_id_key",
+        )
+        assert_served(
+            await x.explain(lambda c: payments.is_enrollment_closed(c, uid())),
+            "closed_enrollments_pkey",
+        )
+        assert_served(
+            await x.explain(lambda c: payments.claim_due_closures(c, 50, 30.0)),
+            "closed_enrollments_due",
+        )
+        assert_served(
+            await x.explain(lambda c: payments.claim_due_refunds(c, 50, 30.0)), "refunds_due"
+        )
+        assert_served(
+            await x.explain(lambda c: payments.get_refund(c, uid(), for_update=True)),
+            "refunds_pkey",
+        )
+        everything = payments.RefundFilter()
+        assert_served(
+            await x.explain(
+                lambda c: payments.list_refunds(
+                    c, everything, Page(payments.REFUNDS, PAGE_2, 20, "")
+                )
+            ),
+            "refunds_newest",
+        )
         pruner = Pruner(x, 1, PaymentsRetention().jobs())
         nulled, deleted, delivered = await x.explain_worker(pruner.prune_once)
         assert_served([nulled], "webhook_events_payload_age", "webhook_events_pkey")
@@ -321,6 +351,11 @@ async def test_credentials_queries_use_indexes(fresh_database: str) -> None:
             await x.explain(lambda c: credentials.is_revoked(c, "revocation-1", 3)),
             "credentials_status_list_id_status_index_key",
         )
+        # Every issuance draws a random status index in the provider's open list.
+        assert_served(
+            await x.explain(lambda c: credentials.allocate_status_index(c, uid(), "p")),
+            "status_lists_open",
+        )
 
         def listing(after: Cursor | None = None, **scope: Any) -> Callable[[Any], Awaitable[Any]]:
             owner = OwnerScope(
@@ -376,6 +411,15 @@ async def test_catalog_queries_use_indexes(fresh_database: str) -> None:
             return lambda c: catalog.list_published(c, catalog.CatalogFilter(**filters), page)
 
         assert_served(await x.explain(listing()), "programs_listing")
+        # Page 2 and later (finding 1): the keyset condition on the qualified columns.
+        assert_served(
+            await x.explain(
+                lambda c: catalog.list_published(
+                    c, catalog.CatalogFilter(), Page(catalog.PUBLISHED, PAGE_2, 20, "")
+                )
+            ),
+            "programs_listing",
+        )
         assert_served(
             await x.explain(listing(provider_id=provider)), "programs_listing|programs_provider"
         )

@@ -2,7 +2,8 @@
 
 One real service process (catalog) on a PostgreSQL and a NATS of this module's own,
 which the test stops and restarts: the service turns NOT_SERVING while either is gone,
-SERVING again once it is back, and stays alive throughout (no restart needed).
+SERVING again once it is back, and stays alive throughout (no restart needed): the
+`liveness` health name that Kubernetes' liveness probe asks for stays SERVING.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from services.common import healthcheck
+from services.common.health import LIVENESS
 from services.devstack.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from tests.polling import eventually
 
@@ -82,6 +84,7 @@ def test_not_serving_without_postgres_and_serving_again_after(
     pg, _ = servers
     addr, proc = catalog
     assert _status(addr) == "SERVING"
+    assert healthcheck.check(addr, service=LIVENESS) is None
 
     pg.kill()
     try:
@@ -91,6 +94,8 @@ def test_not_serving_without_postgres_and_serving_again_after(
             what="NOT_SERVING without PostgreSQL",
         )
         assert proc.poll() is None  # alive: readiness, not liveness, reports the outage
+        # What Kubernetes' liveness probe asks: still SERVING, so no restart.
+        assert healthcheck.check(addr, service=LIVENESS) is None
     finally:
         pg.start()
     eventually(
@@ -114,6 +119,7 @@ def test_not_serving_without_nats_and_serving_again_after(
             lambda: _status(addr), until=lambda s: s == NOT_SERVING, what="NOT_SERVING without NATS"
         )
         assert proc.poll() is None
+        assert healthcheck.check(addr, service=LIVENESS) is None
     finally:
         nats.start()
     eventually(

@@ -37,9 +37,11 @@ if name == "gateway":
     from http.server import BaseHTTPRequestHandler, HTTPServer
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
-            self.send_response(200 if self.path == "/readyz" else 404)
+            bodies = {"/readyz": b'{"status": "ready"}',
+                      "/health/dependencies": b'{"status": "ok", "dependencies": {}}'}
+            self.send_response(200 if self.path in bodies else 404)
             self.end_headers()
-            self.wfile.write(b"ok")
+            self.wfile.write(bodies.get(self.path, b"not found"))
         def log_message(self, *args):
             pass
     HTTPServer((host, int(port)), Handler).serve_forever()

@@ -25,7 +25,8 @@ from services.common.errors import InvalidArgumentError
 from services.common.interceptors import text_violations, validate
 from services.common.text import is_clean
 from services.credentials import verification
-from tests.unit.test_verification import DURING, KEY, issue
+from services.gateway.rendering import format_money
+from tests.unit.test_verification import DURING, KEY, issue, verify
 
 SPEC = ProgramSpec(
     title="Intro to SQL",
@@ -153,8 +154,18 @@ def test_an_unforeseen_failure_in_verification_names_no_exception(
 
     monkeypatch.setattr(verification, "_check_validity", broken)
     with caplog.at_level(logging.WARNING, logger=verification.__name__):
-        verdict = verification.verify_jwt(issue(), [KEY.public_jwk()], DURING)
+        verdict = verify(issue(), [KEY.public_jwk()], DURING)
     assert verdict.status is verification.VerificationStatus.MALFORMED
     detail = verdict.checks[-1].detail
     assert detail == "could not be checked"
     assert "has no attribute" in caplog.text  # the detail went to the log instead
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "shown"),
+    [(5000, "JPY", "5,000 JPY"), (4900, "USD", "49.00 USD"), (1234, "KWD", "1.234 KWD")],
+)
+def test_pages_show_prices_in_the_currencys_own_units(
+    amount: int, currency: str, shown: str
+) -> None:
+    assert format_money({"amount_minor": amount, "currency": currency}) == shown

@@ -12,9 +12,7 @@ from typing import Any
 
 import grpc
 import pytest
-from opentelemetry import metrics as otel_metrics
 from opentelemetry import trace
-from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -47,17 +45,6 @@ def span_exporter() -> InMemorySpanExporter:
     return exporter
 
 
-@pytest.fixture(scope="module")
-def metric_reader() -> InMemoryMetricReader | None:
-    """The global meter provider's readings, when this process has not set one already
-    (the instruments in services.common.metrics bind to it on first use)."""
-    if isinstance(otel_metrics.get_meter_provider(), MeterProvider):
-        return None
-    reader = InMemoryMetricReader()
-    otel_metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
-    return reader
-
-
 class Payments(payments_service_pb2_grpc.PaymentsServiceServicer):
     @rpc(Role.ADMIN)
     async def GetPayment(
@@ -72,7 +59,7 @@ class Payments(payments_service_pb2_grpc.PaymentsServiceServicer):
 
 @pytest.fixture
 async def channel(
-    metric_reader: InMemoryMetricReader | None,
+    metric_reader: InMemoryMetricReader,
 ) -> AsyncIterator[grpc.aio.Channel]:
     verifier = TokenVerifier(AuthSettings("dev", SECRET, "", DEV_ISSUER, ""))
     implementation = Payments()
@@ -151,10 +138,8 @@ def _rpc_points(reader: InMemoryMetricReader) -> list[dict[str, Any]]:
 
 
 async def test_the_rpc_metric_uses_the_semantic_conventions(
-    channel: grpc.aio.Channel, metric_reader: InMemoryMetricReader | None
+    channel: grpc.aio.Channel, metric_reader: InMemoryMetricReader
 ) -> None:
-    if metric_reader is None:
-        pytest.skip("another test set this process's meter provider first")
     assert await _call(channel, "learner", PAYMENT_ID) is grpc.StatusCode.PERMISSION_DENIED
     assert await _call(channel, "admin", CRASHING_ID) is grpc.StatusCode.INTERNAL
 
