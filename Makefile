@@ -3,13 +3,18 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# Every install (make, CI, the image) takes its versions from here; `make lock` rewrites it.
+CONSTRAINTS := constraints.txt
 
-.PHONY: run test test-unit test-integration test-e2e test-browser lint protos check-protos bench clean
+.PHONY: run test test-unit test-integration test-e2e test-browser lint protos check-protos \
+	check-package check-floors lock bench clean
 
-$(STAMP): pyproject.toml
+# Editable, with the `dev` extra (tests, linters) and through it `local` (the embedded
+# servers): the dev tooling in services/devstack/ is imported from the checkout.
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e '.[dev]'
 	touch $(STAMP)
 
 # `npm install`, not `npm ci`: buf's lock lists only the platform packages the registry
@@ -38,8 +43,30 @@ test-e2e: $(STAMP)
 test-browser: $(STAMP)
 	$(PY) -m pytest tests/browser
 
+## make bench: purchases/s and pay -> credential latency at 1, 8, 32 concurrent buyers
+## (BENCH_PURCHASES=40 for a quick run). Not a test: nothing here runs in `make test`.
 bench: $(STAMP)
 	$(PY) -m benchmarks
+
+## make lock: re-resolve constraints.txt from pyproject.toml (all extras), keeping the
+## current pins where they still fit; `make lock UPGRADE=1` takes the newest of everything.
+lock: $(STAMP)
+	$(VENV)/bin/uv pip compile pyproject.toml --all-extras --universal --python-version 3.11 \
+		$(if $(UPGRADE),--upgrade) --custom-compile-command "make lock" --annotation-style line -o $(CONSTRAINTS)
+
+## check-floors: the unit tests with every direct dependency at its floor in pyproject.toml,
+## in a venv of its own: run it after lowering or raising a floor.
+FLOORS := $(VENV)-floors
+check-floors: $(STAMP)
+	rm -rf $(FLOORS) && $(PYTHON) -m venv $(FLOORS)
+	$(VENV)/bin/uv pip compile pyproject.toml --all-extras --python-version 3.11 --quiet \
+		--resolution lowest-direct --no-header -o $(FLOORS)/constraints.txt
+	$(FLOORS)/bin/python -m pip install --quiet -c $(FLOORS)/constraints.txt -e '.[dev]'
+	$(FLOORS)/bin/python -m pytest tests/unit -q -p no:cacheprovider
+
+## check-package: the runtime wheel (what the image installs) has no dev-only code or deps.
+check-package: $(STAMP)
+	$(PY) tools/check_runtime_package.py
 
 lint: $(STAMP) node_modules/.bin/buf
 	$(VENV)/bin/ruff check .
@@ -57,4 +84,4 @@ check-protos: protos
 	test -z "$$(git status --porcelain -- gen)" || (git status --porcelain -- gen; echo "gen/ has untracked stubs: run 'make protos' and commit" >&2; exit 1)
 
 clean:
-	rm -rf $(VENV) .data node_modules
+	rm -rf $(VENV) $(FLOORS) .data node_modules

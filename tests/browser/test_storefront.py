@@ -8,7 +8,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from services.cli.demo import SUCCEEDING_CARD
+from services.devstack.demo import SUCCEEDING_CARD
 from tests.browser.conftest import Marketplace, SeededProgram, sign_in_as_learner
 
 DECLINED_CARD = "4000000000000002"

@@ -13,8 +13,8 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from upskill.catalog.v1 import catalog_service_pb2, catalog_service_pb2_grpc
 
-from services.cli.stack import Stack
 from services.common.auth import mint_dev_token
+from services.devstack.stack import Stack
 
 
 @pytest.fixture

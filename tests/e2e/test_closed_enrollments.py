@@ -19,7 +19,7 @@ import pytest
 
 from services.cli.dlq import list_dead_letters
 from services.cli.main import main as cli_main
-from services.cli.stack import Stack
+from services.devstack.stack import Stack
 from tests.e2e.test_saga_paths import Market, eventually
 
 CARD = "4242424242424242"

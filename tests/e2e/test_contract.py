@@ -26,8 +26,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from services.cli.stack import Stack
 from services.common.auth import DEV_ISSUER, AuthSettings
+from services.devstack.stack import Stack
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
 

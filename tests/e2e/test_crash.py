@@ -11,9 +11,9 @@ import asyncpg
 import httpx
 import pytest
 
-from services.cli.demo import demo_program
-from services.cli.stack import Stack
-from services.common.embedded import EmbeddedPostgres, PostgresServer, run_coroutine_sync
+from services.devstack.demo import demo_program
+from services.devstack.embedded import EmbeddedPostgres, PostgresServer, run_coroutine_sync
+from services.devstack.stack import Stack
 from tests.polling import eventually
 
 

@@ -21,8 +21,8 @@ from upskill.enrollment.v1 import enrollment_service_pb2, enrollment_service_pb2
 from upskill.payments.v1 import payments_service_pb2, payments_service_pb2_grpc
 from upskill.type.v1 import money_pb2
 
-from services.cli.stack import Stack
 from services.common.auth import mint_dev_token
+from services.devstack.stack import Stack
 
 NUL = "a\x00b"
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.cli.stack import Stack
+from services.devstack.stack import Stack
 from tests.polling import eventually
 
 

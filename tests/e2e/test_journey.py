@@ -9,8 +9,8 @@ import httpx
 import jwt
 import pytest
 
-from services.cli.demo import JourneyResult, run_journey
-from services.cli.stack import Stack
+from services.devstack.demo import JourneyResult, run_journey
+from services.devstack.stack import Stack
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,9 @@ from jwcrypto import jwk as jwcrypto_jwk
 from jwcrypto import jws as jwcrypto_jws
 from openbadgeslib.ob3.verifier import OB3VerificationError, OB3Verifier
 
-from services.cli.demo import JourneyResult, run_journey
-from services.cli.stack import Stack
 from services.credentials.status_list import decode_list, is_set
+from services.devstack.demo import JourneyResult, run_journey
+from services.devstack.stack import Stack
 from tests.standards import ACHIEVEMENT_ONLY_PATHS, describe, schema_errors
 
 VALIDATOR_ALGS = ("ES256", "RS256")  # what 1EdTech's validator accepts

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.cli.demo import JourneyResult, run_journey
-from services.cli.stack import Stack
 from services.common.auth import mint_dev_token
+from services.devstack.demo import JourneyResult, run_journey
+from services.devstack.stack import Stack
 from tests.standards import describe, schema_errors
 
 CREDENTIALS = "https://purl.imsglobal.org/spec/ob/v3p0/scope/credential.readonly"

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.cli.stack import Stack
+from services.devstack.stack import Stack
 from tests.e2e.test_saga_paths import Market, eventually
 
 Headers = dict[str, str]

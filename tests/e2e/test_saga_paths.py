@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from services.cli.demo import demo_program
-from services.cli.stack import Stack
+from services.devstack.demo import demo_program
+from services.devstack.stack import Stack
 from tests.polling import eventually
 
 

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from services.cli.demo import demo_program, run_journey
-from services.cli.stack import Stack
+from services.devstack.demo import demo_program, run_journey
+from services.devstack.stack import Stack
 from tests.otlp_collector import OtlpCollector, ReceivedSpan
 from tests.polling import eventually
 

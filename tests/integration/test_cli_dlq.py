@@ -12,7 +12,7 @@ from nats.js.errors import NotFoundError
 
 from services.cli.main import main
 from services.common import jetstream
-from services.common.embedded import EmbeddedNats, ExternalNats
+from services.devstack.embedded import EmbeddedNats, ExternalNats
 
 ORIGINAL_SUBJECT = "upskill.payments.payment_succeeded"
 

@@ -21,7 +21,7 @@ from upskill.payments.v1 import events_pb2
 
 from services.common import db, events, jetstream
 from services.common.consumer import EventConsumer, Subscription
-from services.common.embedded import EmbeddedNats
+from services.devstack.embedded import EmbeddedNats
 from tests.polling import eventually_async
 from tests.unit.test_rpc_telemetry import span_exporter
 

@@ -14,7 +14,7 @@ import nats
 import pytest
 from nats.js.api import StorageType, StreamConfig
 
-from services.common.embedded import (
+from services.devstack.embedded import (
     EmbeddedNats,
     EmbeddedPostgres,
     EmbeddedServerError,

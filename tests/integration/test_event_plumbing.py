@@ -27,9 +27,9 @@ from upskill.payments.v1 import events_pb2
 from services.cli.main import main
 from services.common import db, events, jetstream
 from services.common.consumer import EventConsumer, Subscription
-from services.common.embedded import EmbeddedNats
 from services.common.outbox import enqueue
 from services.common.relay import OutboxRelay, RelayOptions
+from services.devstack.embedded import EmbeddedNats
 from tests.polling import eventually_async as eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

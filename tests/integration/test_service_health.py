@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from services.common import healthcheck
-from services.common.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from services.common.health import LIVENESS
+from services.devstack.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from tests.polling import eventually
 
 SECRET = "h" * 40

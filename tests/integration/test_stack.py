@@ -13,14 +13,14 @@ import asyncpg
 import httpx
 import pytest
 
-from services.cli.stack import CONFIG_VARS, SERVICES, Stack, StackError, StackOptions
-from services.common.embedded import (
+from services.devstack.embedded import (
     EmbeddedNats,
     ExternalNats,
     PostgresServer,
     port_accepts,
     run_coroutine_sync,
 )
+from services.devstack.stack import CONFIG_VARS, SERVICES, Stack, StackError, StackOptions
 
 FAKE_SERVICE = r"""
 import json, os, signal, sys

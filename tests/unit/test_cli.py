@@ -14,9 +14,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from services.cli.demo import JourneyError, decode_jws, run_journey
+from services.cli import main as cli_main
 from services.cli.main import build_parser, main
-from services.cli.stack import (
+from services.common.auth import AuthSettings, Role, TokenVerifier
+from services.common.settings import CommonSettings
+from services.credentials.keys import IssuerKey
+from services.devstack.demo import JourneyError, decode_jws, run_journey
+from services.devstack.stack import (
     CONFIG_VARS,
     GRPC_SERVICES,
     SECRETS_FILE,
@@ -25,9 +29,6 @@ from services.cli.stack import (
     render_log_line,
     service_env,
 )
-from services.common.auth import AuthSettings, Role, TokenVerifier
-from services.common.settings import CommonSettings
-from services.credentials.keys import IssuerKey
 
 COMMON = {"LISTEN_ADDR", "AUTH_MODE", "AUTH_JWT_SECRET", "LOG_LEVEL"}
 GRPC_COMMON = COMMON | {"DATABASE_URL", "NATS_URL"}
@@ -179,6 +180,20 @@ def test_token_without_any_secret_explains(
     err = capsys.readouterr().err
     assert "AUTH_JWT_SECRET" in err
     assert "upskill dev" in err
+
+
+@pytest.mark.parametrize("command", [["dev"], ["demo", "--url", "http://127.0.0.1:9"]])
+def test_dev_tools_without_the_local_extra_name_it_in_one_line(
+    command: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # As if the `local` extra were not installed (tools/check_runtime_package.py runs the
+    # real thing in a venv without it).
+    monkeypatch.setattr(cli_main, "DEV_DISTRIBUTIONS", ("upskill-no-such-distribution",))
+    assert main(command) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert f"`upskill {command[0]}` needs the 'local' extra" in err[0]
+    assert "pip install -e '.[local]'" in err[0]
 
 
 # --------------------------------------------------------------------------- secrets

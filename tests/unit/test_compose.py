@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from services.cli.stack import SERVICES, DevSecrets, service_env
+from services.devstack.stack import SERVICES, DevSecrets, service_env
 
 ROOT = Path(__file__).resolve().parents[2]
 # Read only in stripe mode; `upskill dev` runs the local provider and never sets it.

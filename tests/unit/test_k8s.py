@@ -28,8 +28,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from services.cli.stack import DEFAULT_PORTS, GRPC_SERVICES, SERVICES, DevSecrets, service_env
 from services.common.health import LIVENESS
+from services.devstack.stack import DEFAULT_PORTS, GRPC_SERVICES, SERVICES, DevSecrets, service_env
 from tests.standards import STANDARDS
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -35,7 +35,7 @@ from typing import IO, Any
 
 import services
 from services.common import healthcheck
-from services.common.embedded import (
+from services.devstack.embedded import (
     EmbeddedNats,
     EmbeddedPostgres,
     ExternalPostgres,
