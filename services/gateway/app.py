@@ -9,6 +9,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from starlette.middleware.base import RequestResponseEndpoint
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
 
 from services.gateway import (
@@ -21,6 +22,7 @@ from services.gateway import (
     routes_health,
     routes_refunds,
     routes_webhooks,
+    signin,
 )
 from services.gateway.clients import Clients
 from services.gateway.cross_origin import refuse_cross_site
@@ -68,6 +70,7 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
     )
     app.state.settings = settings
     app.state.authenticator = Authenticator(settings.auth)
+    app.state.oidc_client = signin.build_client(settings.oidc) if settings.oidc else None
     install_problem_handlers(app)
 
     for router in (
@@ -79,6 +82,7 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
         routes_webhooks.router,
         routes_checkout.router,
         routes_health.router,
+        signin.router,
         pages.router,
     ):
         app.include_router(router)
@@ -90,6 +94,17 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
         default_limit=settings.max_request_bytes,
         limits={routes_webhooks.STRIPE_WEBHOOK_PATH: settings.max_webhook_bytes},
     )
+    if settings.oidc is not None:
+        # The sign-in session: signed (not readable by scripts: HttpOnly), Lax so that the
+        # provider's redirect back to us carries it, Secure whenever the site is https.
+        app.add_middleware(
+            SessionMiddleware,
+            secret_key=settings.oidc.session_secret,
+            session_cookie=signin.SESSION_COOKIE_NAME,
+            max_age=signin.SESSION_MAX_AGE_SECONDS,
+            same_site="lax",
+            https_only=settings.public_base_url.startswith("https://"),
+        )
     app.middleware("http")(_security_headers)
     # Server spans start at the HTTP request; the gRPC client interceptors on our
     # channels continue the same trace into every service.

@@ -12,7 +12,12 @@ from services.common.auth import Principal, bearer
 from services.common.errors import UnauthenticatedError
 from services.gateway.clients import Clients
 from services.gateway.problems import ProblemError, not_found, unauthenticated
-from services.gateway.security import SESSION_COOKIE, Authenticator
+from services.gateway.security import (
+    SESSION_COOKIE,
+    Authenticator,
+    forget_session_token,
+    session_token,
+)
 from services.gateway.settings import GatewaySettings
 
 # Declared for the OpenAPI document; the header itself is parsed by services.common.auth.
@@ -61,13 +66,19 @@ async def require_principal(
 
 
 async def page_viewer(request: Request) -> Principal | None:
-    """Who is looking at a page: the session cookie's principal, or None (never an error)."""
-    token = request.cookies.get(SESSION_COOKIE)
+    """Who is looking at a page: the session's principal, or None (never an error). In oidc
+    mode the session holds the provider's access token; in dev mode a cookie holds a dev
+    token."""
+    authenticator = get_authenticator(request)
+    token = request.cookies.get(SESSION_COOKIE) if authenticator.dev_mode else None
+    token = token or session_token(request)
     principal = None
     if token:
         try:
-            principal = await get_authenticator(request).verify(token)
+            principal = await authenticator.verify(token)
         except ProblemError:
+            # Expired or no longer trusted: the person is signed out.
+            forget_session_token(request)
             principal = None
     request.state.viewer = principal  # the page layout shows who is signed in
     return principal

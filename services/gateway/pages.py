@@ -33,6 +33,7 @@ from services.gateway.problems import ProblemError, invalid_input, not_found
 from services.gateway.rendering import render
 from services.gateway.schemas import DevTokenRequest
 from services.gateway.security import DEV_TOKEN_TTL_SECONDS, SESSION_COOKIE
+from services.gateway.signin import safe_next, sign_out_redirect
 
 router = APIRouter(include_in_schema=False)
 
@@ -253,13 +254,6 @@ async def issuer_page(
 # ---------------------------------------------------------------- dev sign-in
 
 
-def _safe_next(value: str) -> str:
-    """Only local paths: a sign-in form must not become an open redirect."""
-    if value.startswith("/") and not value.startswith(("//", "/\\")):
-        return value
-    return "/"
-
-
 @router.post("/session")
 async def sign_in(
     authenticator: AuthenticatorDep,
@@ -289,7 +283,7 @@ async def sign_in(
         email=wanted.email or "",
         provider_id=wanted.provider_id or "",
     )
-    response = RedirectResponse(_safe_next(next_path), status_code=303)
+    response = RedirectResponse(safe_next(next_path), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -303,7 +297,16 @@ async def sign_in(
 
 
 @router.post("/session/end")
-async def sign_out(next_path: Annotated[str, Form(alias="next")] = "/") -> RedirectResponse:
-    response = RedirectResponse(_safe_next(next_path), status_code=303)
+async def sign_out(
+    request: Request,
+    settings: SettingsDep,
+    next_path: Annotated[str, Form(alias="next")] = "/",
+) -> RedirectResponse:
+    """Sign out: the dev cookie goes; in oidc mode the session too, and the browser goes on
+    to the provider to end its session (RP-initiated logout) when it offers that."""
+    target = safe_next(next_path)
+    if not settings.dev_mode:
+        target = await sign_out_redirect(request, settings)
+    response = RedirectResponse(target, status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

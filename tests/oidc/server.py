@@ -1,0 +1,149 @@
+"""Start the real OpenID provider (tests/oidc/provider.mjs, panva's certified
+`oidc-provider` on Node) for a test session, and mint the tokens a hostile client would
+send with the same signing key (expired, for another audience, from another issuer).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+from joserfc.jwk import RSAKey
+
+from services.common.embedded import free_port
+from tests.polling import eventually
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = Path(__file__).with_name("provider.mjs")
+AUDIENCE = "urn:upskill:api"
+ADMIN_GROUP = "upskill-admins"
+GATEWAY_CLIENT_ID = "upskill-gateway"
+API_CLIENT_ID = "acme-integration"
+
+ACCOUNTS: dict[str, dict[str, Any]] = {
+    "alice": {"email": "alice@example.test", "name": "Alice Learner", "groups": []},
+    "olga": {"email": "olga@example.test", "name": "Olga Owner", "groups": []},
+    "pat": {"email": "pat@example.test", "name": "Pat Staff", "groups": ["staff"]},
+    "root": {"email": "root@example.test", "name": "Ada Admin", "groups": [ADMIN_GROUP]},
+}
+
+
+def node_available() -> bool:
+    return shutil.which("node") is not None and (ROOT / "node_modules" / "oidc-provider").is_dir()
+
+
+@dataclass
+class OidcProvider:
+    """One running provider: `issuer`, the clients' secrets, and `sign` for forged tokens."""
+
+    workdir: Path
+    gateway_redirect_uri: str
+    post_logout_redirect_uri: str
+    port: int = field(default_factory=free_port)
+    gateway_secret: str = field(default_factory=lambda: uuid.uuid4().hex * 2)
+    api_secret: str = field(default_factory=lambda: uuid.uuid4().hex * 2)
+    key: RSAKey = field(
+        default_factory=lambda: RSAKey.generate_key(2048, {"kid": f"k-{uuid.uuid4().hex[:8]}"})
+    )
+    _proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def issuer(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.issuer}/jwks"
+
+    def start(self) -> None:
+        config = {
+            "port": self.port,
+            "issuer": self.issuer,
+            "audience": AUDIENCE,
+            "jwks": {"keys": [{**self.key.as_dict(private=True), "use": "sig", "alg": "RS256"}]},
+            "accounts": ACCOUNTS,
+            "clients": [
+                {
+                    "client_id": GATEWAY_CLIENT_ID,
+                    "client_secret": self.gateway_secret,
+                    "grant_types": ["authorization_code"],
+                    "response_types": ["code"],
+                    "redirect_uris": [self.gateway_redirect_uri],
+                    "post_logout_redirect_uris": [self.post_logout_redirect_uri],
+                    "token_endpoint_auth_method": "client_secret_basic",
+                },
+                {
+                    # A provider's own integration: machine-to-machine, no user.
+                    "client_id": API_CLIENT_ID,
+                    "client_secret": self.api_secret,
+                    "grant_types": ["client_credentials"],
+                    "response_types": [],
+                    "redirect_uris": [],
+                    "token_endpoint_auth_method": "client_secret_basic",
+                },
+            ],
+        }
+        path = self.workdir / "oidc-provider.json"
+        path.write_text(json.dumps(config))
+        log = (self.workdir / "oidc-provider.log").open("wb")
+        self._proc = subprocess.Popen(
+            ["node", str(SCRIPT), str(path)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+        )
+        eventually(
+            self._discovery_served,
+            ignoring=(httpx.TransportError,),
+            what=f"the OpenID provider at {self.issuer} (log: {log.name})",
+        )
+
+    def _discovery_served(self) -> bool:
+        if self._proc is not None and self._proc.poll() is not None:
+            raise RuntimeError(f"the OpenID provider exited with {self._proc.returncode}")
+        response = httpx.get(f"{self.issuer}/.well-known/openid-configuration", timeout=2)
+        return response.status_code == 200
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+
+    def client_credentials_token(self, *, resource: str = AUDIENCE) -> str:
+        """An access token for the API client, from the provider's token endpoint."""
+        response = httpx.post(
+            f"{self.issuer}/token",
+            data={"grant_type": "client_credentials", "resource": resource},
+            auth=(API_CLIENT_ID, self.api_secret),
+            timeout=10,
+        )
+        response.raise_for_status()
+        token: str = response.json()["access_token"]
+        return token
+
+    def sign(self, claims: dict[str, Any], *, kid: str | None = None) -> str:
+        """A token signed with the provider's own key: what only a forger or a bug makes."""
+        now = int(time.time())
+        payload = {
+            "iss": self.issuer,
+            "aud": AUDIENCE,
+            "sub": "alice",
+            "iat": now,
+            "exp": now + 300,
+            **claims,
+        }
+        return jwt.encode(
+            payload,
+            self.key.as_pem(private=True),
+            algorithm="RS256",
+            headers={"kid": kid or self.key.kid or ""},
+        )
