@@ -27,6 +27,7 @@ AUDIENCE = "urn:upskill:api"
 ADMIN_GROUP = "upskill-admins"
 GATEWAY_CLIENT_ID = "upskill-gateway"
 API_CLIENT_ID = "acme-integration"
+SERVICES_CLIENT_ID = "upskill-services"
 
 ACCOUNTS: dict[str, dict[str, Any]] = {
     "alice": {"email": "alice@example.test", "name": "Alice Learner", "groups": []},
@@ -50,6 +51,9 @@ class OidcProvider:
     port: int = field(default_factory=free_port)
     gateway_secret: str = field(default_factory=lambda: uuid.uuid4().hex * 2)
     api_secret: str = field(default_factory=lambda: uuid.uuid4().hex * 2)
+    services_secret: str = field(default_factory=lambda: uuid.uuid4().hex * 2)
+    # The gateway's SESSION_SECRET: a test that holds it can forge what a thief cannot.
+    session_secret: str = field(default_factory=lambda: uuid.uuid4().hex * 2)
     key: RSAKey = field(
         default_factory=lambda: RSAKey.generate_key(2048, {"kid": f"k-{uuid.uuid4().hex[:8]}"})
     )
@@ -70,6 +74,8 @@ class OidcProvider:
             "audience": AUDIENCE,
             "jwks": {"keys": [{**self.key.as_dict(private=True), "use": "sig", "alg": "RS256"}]},
             "accounts": ACCOUNTS,
+            # Long enough for the services' own token to outlast the test module.
+            "access_token_ttl_seconds": 3600,
             "clients": [
                 {
                     "client_id": GATEWAY_CLIENT_ID,
@@ -84,6 +90,15 @@ class OidcProvider:
                     # A provider's own integration: machine-to-machine, no user.
                     "client_id": API_CLIENT_ID,
                     "client_secret": self.api_secret,
+                    "grant_types": ["client_credentials"],
+                    "response_types": [],
+                    "redirect_uris": [],
+                    "token_endpoint_auth_method": "client_secret_basic",
+                },
+                {
+                    # Our services' own identity for service-to-service calls.
+                    "client_id": SERVICES_CLIENT_ID,
+                    "client_secret": self.services_secret,
                     "grant_types": ["client_credentials"],
                     "response_types": [],
                     "redirect_uris": [],
@@ -118,17 +133,35 @@ class OidcProvider:
                 self._proc.kill()
                 self._proc.wait()
 
-    def client_credentials_token(self, *, resource: str = AUDIENCE) -> str:
-        """An access token for the API client, from the provider's token endpoint."""
+    def client_credentials_token(self, client_id: str = API_CLIENT_ID) -> str:
+        """An access token for a machine client, from the provider's token endpoint."""
+        secret = self.services_secret if client_id == SERVICES_CLIENT_ID else self.api_secret
         response = httpx.post(
             f"{self.issuer}/token",
-            data={"grant_type": "client_credentials", "resource": resource},
-            auth=(API_CLIENT_ID, self.api_secret),
+            data={"grant_type": "client_credentials", "resource": AUDIENCE},
+            auth=(client_id, secret),
             timeout=10,
         )
         response.raise_for_status()
         token: str = response.json()["access_token"]
         return token
+
+    def stack_env(self) -> dict[str, str]:
+        """What the processes of a stack in oidc mode read to trust this provider (the
+        services ignore the gateway's OIDC_* and SESSION_SECRET)."""
+        return {
+            "AUTH_MODE": "oidc",
+            "AUTH_ISSUER": self.issuer,
+            "AUTH_JWKS_URL": self.jwks_url,
+            "AUTH_AUDIENCE": AUDIENCE,
+            "AUTH_ADMIN_CLAIM": "groups",
+            "AUTH_ADMIN_VALUE": ADMIN_GROUP,
+            "AUTH_SERVICE_CLIENT_ID": SERVICES_CLIENT_ID,
+            "AUTH_SERVICE_TOKEN": self.client_credentials_token(SERVICES_CLIENT_ID),
+            "OIDC_CLIENT_ID": GATEWAY_CLIENT_ID,
+            "OIDC_CLIENT_SECRET": self.gateway_secret,
+            "SESSION_SECRET": self.session_secret,
+        }
 
     def sign(self, claims: dict[str, Any], *, kid: str | None = None) -> str:
         """A token signed with the provider's own key: what only a forger or a bug makes."""

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import jwt
 import pytest
@@ -158,7 +159,7 @@ async def test_tokens_the_issuer_did_not_vouch_for_are_refused(
     ],
 )
 async def test_an_issuers_token_grants_no_role_it_was_not_configured_to(
-    verifier: TokenVerifier, claims: dict[str, object]
+    verifier: TokenVerifier, claims: dict[str, Any]
 ) -> None:
     principal = await verifier.authenticate(issued(**claims))
 
