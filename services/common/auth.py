@@ -155,6 +155,18 @@ class AuthSettings:
         )
 
 
+DEV_MODE_WARNING = (
+    "AUTH_MODE=dev: DEVELOPMENT MODE. Anyone can mint a token for any role, admin included."
+    " Never run this for real people or real money; set AUTH_MODE=oidc."
+)
+
+
+def warn_if_dev_mode(auth: AuthSettings, logger: logging.Logger) -> None:
+    """Say it loudly at start-up: dev mode must never go unnoticed."""
+    if auth.mode == "dev":
+        logger.warning(DEV_MODE_WARNING)
+
+
 def mint_dev_token(
     secret: str,
     *,

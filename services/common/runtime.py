@@ -24,7 +24,7 @@ from nats.js import JetStreamContext
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
 from services.common import db, jetstream
-from services.common.auth import AuthSettings, TokenVerifier
+from services.common.auth import AuthSettings, TokenVerifier, warn_if_dev_mode
 from services.common.consumer import EventConsumer, Subscription
 from services.common.health import DependencyHealth, nats_probe, postgres_probe
 from services.common.interceptors import ServiceInterceptor
@@ -80,6 +80,7 @@ async def _start_runtime(name: str, default_port: int) -> ServiceRuntime:
     retention = RetentionSettings.from_env()
     auth = AuthSettings.from_env()
     setup_logging(name, settings.log_level)
+    warn_if_dev_mode(auth, log)
     setup_tracing(name)
     pool = await _retry(lambda: db.create_pool(settings.database_url), "PostgreSQL")
     async with pool.acquire() as conn:

@@ -34,6 +34,7 @@ from fastapi.responses import RedirectResponse
 from joserfc.errors import JoseError
 
 from services.common.auth import Principal
+from services.common.text import is_clean
 from services.gateway.dependencies import AuthenticatorDep, SettingsDep
 from services.gateway.problems import ProblemError, not_found
 from services.gateway.security import SESSION_TOKEN_KEY
@@ -68,8 +69,15 @@ def build_client(oidc: OidcClientSettings) -> StarletteOAuth2App:
 
 
 def safe_next(value: str) -> str:
-    """Only local paths: a sign-in link must not become an open redirect."""
-    if value.startswith("/") and not value.startswith(("//", "/\\")) and "\\" not in value:
+    """Only local paths: a sign-in link must not become an open redirect (nor carry a
+    control character into a Location header)."""
+    if (
+        value.startswith("/")
+        and not value.startswith("//")
+        and "\\" not in value
+        and value.isprintable()
+        and is_clean(value)
+    ):
         return value
     return "/"
 

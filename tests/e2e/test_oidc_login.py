@@ -29,15 +29,9 @@ from tests.oidc.server import (
     AUDIENCE,
     GATEWAY_CLIENT_ID,
     OidcProvider,
-    node_available,
 )
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not node_available(), reason="needs node and `npm install` (make node_modules/.bin/buf)"
-    ),
-]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -37,8 +37,12 @@ ACCOUNTS: dict[str, dict[str, Any]] = {
 }
 
 
-def node_available() -> bool:
-    return shutil.which("node") is not None and (ROOT / "node_modules" / "oidc-provider").is_dir()
+def require_node() -> None:
+    """The login tests are part of `make test`: a missing Node is a failure, not a skip."""
+    if shutil.which("node") is None:
+        raise RuntimeError("the login tests need Node.js on the PATH")
+    if not (ROOT / "node_modules" / "oidc-provider").is_dir():
+        raise RuntimeError("oidc-provider is not installed: run `make node_modules/.installed`")
 
 
 @dataclass
@@ -68,6 +72,7 @@ class OidcProvider:
         return f"{self.issuer}/jwks"
 
     def start(self) -> None:
+        require_node()
         config = {
             "port": self.port,
             "issuer": self.issuer,
