@@ -76,6 +76,8 @@ CONFIG_VARS = frozenset(
         "AUTH_ISSUER",
         "AUTH_SERVICE_TOKEN",
         "AUTH_SERVICE_CLIENT_ID",
+        "AUTH_SERVICE_CLIENT_SECRET",
+        "AUTH_TOKEN_URL",
         "AUTH_AUDIENCE",
         "AUTH_ADMIN_CLAIM",
         "AUTH_ADMIN_VALUE",

@@ -120,6 +120,11 @@ class AuthSettings:
     # OIDC mode: the client whose client-credentials tokens are our services' own
     # (AUTH_SERVICE_TOKEN is one of them); its tokens get the `service` role.
     service_client_id: str = ""
+    # With its secret and the issuer's token endpoint, every process fetches (and renews)
+    # its service token itself with the client-credentials grant; AUTH_SERVICE_TOKEN is
+    # then not needed.
+    service_client_secret: str = ""
+    token_url: str = ""
 
     @classmethod
     def from_env(cls) -> AuthSettings:
@@ -152,6 +157,8 @@ class AuthSettings:
                 "AUTH_ADMIN_VALUE", "the value of AUTH_ADMIN_CLAIM that makes an admin"
             ),
             service_client_id=settings.optional("AUTH_SERVICE_CLIENT_ID"),
+            service_client_secret=settings.optional("AUTH_SERVICE_CLIENT_SECRET"),
+            token_url=settings.optional("AUTH_TOKEN_URL"),
         )
 
 
@@ -270,6 +277,49 @@ class TokenVerifier:
         self._auth = auth
         self._service_tokens: dict[str, tuple[float, str]] = {}
         self._jwks = JwksCache(auth.jwks_url) if auth.mode == "oidc" else None
+        self._fetched_service_token = ""
+
+    @property
+    def fetches_service_token(self) -> bool:
+        """Whether this process gets its service token with the client-credentials grant."""
+        auth = self._auth
+        return bool(
+            auth.mode == "oidc"
+            and auth.service_client_id
+            and auth.service_client_secret
+            and auth.token_url
+        )
+
+    async def fetch_service_token(self) -> float:
+        """Fetch a service token now; how many seconds until it should be renewed."""
+        async with httpx.AsyncClient(timeout=JWKS_TIMEOUT_SECONDS) as client:
+            response = await client.post(
+                self._auth.token_url,
+                data={"grant_type": "client_credentials", "resource": self._auth.audience},
+                auth=(self._auth.service_client_id, self._auth.service_client_secret),
+            )
+            response.raise_for_status()
+            body = response.json()
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise ValueError("the token endpoint sent no access_token")
+        self._fetched_service_token = token
+        expires_in = body.get("expires_in", 300)
+        lifetime = float(expires_in) if isinstance(expires_in, int | float) else 300.0
+        # Renew at two thirds of its life: a call never presents a token about to die.
+        return max(5.0, lifetime * 2 / 3)
+
+    async def keep_service_token_fresh(self, first_delay: float = 0.0) -> None:
+        """Background task: renew the service token before it expires, for ever."""
+        delay = first_delay
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                delay = await self.fetch_service_token()
+            except (httpx.HTTPError, ValueError) as exc:
+                # The token we hold may still be good: retry soon, keep serving.
+                log.warning("cannot renew the service token: %r", exc)
+                delay = 5.0
 
     async def authenticate(self, token: str) -> Principal:
         if self._jwks is not None:
@@ -365,6 +415,8 @@ class TokenVerifier:
                 )
                 self._service_tokens[service_name] = (time.time(), token)
             return token
+        if self._fetched_service_token:
+            return self._fetched_service_token
         if not self._auth.service_token:
             raise settings.MissingSettingError(
                 "AUTH_SERVICE_TOKEN", "needed for service-to-service calls in oidc mode"

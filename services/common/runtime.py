@@ -91,7 +91,12 @@ async def _start_runtime(name: str, default_port: int) -> ServiceRuntime:
     await jetstream.ensure_stream(js, name, max_age_seconds=retention.stream_max_age_seconds)
     await jetstream.ensure_dlq_stream(js, max_age_seconds=retention.dlq_max_age_seconds)
     pruner = Pruner(pool, retention.prune_interval_seconds, common_jobs(retention))
-    runtime = ServiceRuntime(name, settings, pool, nc, js, TokenVerifier(auth), pruner)
+    verifier = TokenVerifier(auth)
+    runtime = ServiceRuntime(name, settings, pool, nc, js, verifier, pruner)
+    if verifier.fetches_service_token:
+        # The issuer may still be starting (compose): retry as for PostgreSQL and NATS.
+        renew_in = await _retry(verifier.fetch_service_token, "the issuer's token endpoint")
+        runtime.run_in_background(verifier.keep_service_token_fresh(renew_in))
     runtime.run_in_background(OutboxRelay(pool, nc, settings.database_url).run())
     # A service adds its own rules (runtime.pruner.add) while it is built, before this runs.
     runtime.run_in_background(pruner.run())

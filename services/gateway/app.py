@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import Depends, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -44,11 +47,21 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = clients is None
         app.state.clients = Clients.connect(settings) if owned else clients
+        renewal = None
+        verifier = app.state.authenticator.verifier
+        if verifier.fetches_service_token:
+            # First token now (the background task retries if the issuer is not up yet).
+            renew_in = 0.0
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                renew_in = await verifier.fetch_service_token()
+            renewal = asyncio.create_task(verifier.keep_service_token_fresh(renew_in))
         app.state.ready = True
         try:
             yield
         finally:
             app.state.ready = False
+            if renewal is not None:
+                renewal.cancel()
             if owned:
                 await app.state.clients.close()
 

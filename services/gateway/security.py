@@ -39,6 +39,10 @@ class Authenticator:
         self._verifier = TokenVerifier(auth)
 
     @property
+    def verifier(self) -> TokenVerifier:
+        return self._verifier
+
+    @property
     def dev_mode(self) -> bool:
         return self._auth.mode == "dev"
 

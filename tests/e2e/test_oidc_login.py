@@ -299,3 +299,13 @@ def test_dev_tokens_do_not_exist(oidc_stack: Stack) -> None:
         f"{oidc_stack.gateway_url}/api/v1/dev/tokens", json={"role": "admin", "sub": "x"}
     )
     assert answer.status_code == 404
+
+
+def test_the_gateway_calls_services_with_its_client_credentials_token(oidc_stack: Stack) -> None:
+    """The hosted checkout page is read with the gateway's own service token, which it got
+    from the provider (client credentials): payments answers "no such session", not 401."""
+    answer = httpx.get(
+        f"{oidc_stack.gateway_url}/checkout/cs_test_nothing_here",
+        headers={"accept": "application/json"},
+    )
+    assert answer.status_code == 404, answer.text

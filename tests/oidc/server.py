@@ -162,7 +162,9 @@ class OidcProvider:
             "AUTH_ADMIN_CLAIM": "groups",
             "AUTH_ADMIN_VALUE": ADMIN_GROUP,
             "AUTH_SERVICE_CLIENT_ID": SERVICES_CLIENT_ID,
-            "AUTH_SERVICE_TOKEN": self.client_credentials_token(SERVICES_CLIENT_ID),
+            # Every process fetches and renews its own service token (client credentials).
+            "AUTH_SERVICE_CLIENT_SECRET": self.services_secret,
+            "AUTH_TOKEN_URL": f"{self.issuer}/token",
             "OIDC_CLIENT_ID": GATEWAY_CLIENT_ID,
             "OIDC_CLIENT_SECRET": self.gateway_secret,
             "SESSION_SECRET": self.session_secret,
