@@ -398,7 +398,11 @@ class TokenVerifier:
         if (
             self._auth.service_client_id
             and client == self._auth.service_client_id
-            and claims.get("sub") == client
+            and (
+                claims.get("sub") == client  # most issuers: the client is the subject
+                # Keycloak: the client's service-account user
+                or claims.get("preferred_username") == f"service-account-{client}"
+            )
         ):
             # A client-credentials token (no user) of our services' own client.
             return Role.SERVICE

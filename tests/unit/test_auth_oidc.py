@@ -156,6 +156,8 @@ async def test_tokens_the_issuer_did_not_vouch_for_are_refused(
         {"realm_access": {"roles": "upskill-administrator"}},
         {"realm_access": ["upskill-admin"]},
         {"client_id": "upskill-services"},  # a user's token through the services' client
+        {"azp": "upskill-services", "preferred_username": "service-account-other"},
+        {"azp": "other", "preferred_username": "service-account-upskill-services"},
     ],
 )
 async def test_an_issuers_token_grants_no_role_it_was_not_configured_to(
@@ -175,10 +177,22 @@ async def test_admins_are_named_by_the_configured_claim(
     assert principal.role is Role.ADMIN
 
 
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"sub": "upskill-services", "client_id": "upskill-services"},
+        # Keycloak: its service-account user, the client in azp.
+        {
+            "sub": "5b0c7e4e-2f0a-4c1e-9f57-0c1d2e3f4a5b",
+            "azp": "upskill-services",
+            "preferred_username": "service-account-upskill-services",
+        },
+    ],
+)
 async def test_the_services_client_credentials_token_is_a_service(
-    verifier: TokenVerifier,
+    verifier: TokenVerifier, claims: dict[str, Any]
 ) -> None:
-    token = issued(sub="upskill-services", client_id="upskill-services", email=None)
+    token = issued(email=None, **claims)
 
     assert (await verifier.authenticate(token)).role is Role.SERVICE
 
