@@ -29,6 +29,7 @@ from services.common.consumer import EventConsumer, Subscription
 from services.common.health import DependencyHealth, nats_probe, postgres_probe
 from services.common.interceptors import ServiceInterceptor
 from services.common.logs import setup_logging
+from services.common.memberships import MembershipResolver
 from services.common.relay import OutboxRelay
 from services.common.retention import Pruner, RetentionSettings, common_jobs
 from services.common.rpc import RpcPolicy, policies_of
@@ -60,6 +61,9 @@ class ServiceRuntime:
     verifier: TokenVerifier
     pruner: Pruner
     background: list[Coroutine[Any, Any, None]] = field(default_factory=list)
+    # How this service checks that a caller acting for a provider is its member (set by
+    # the service's build(); None: this service refuses to act for providers).
+    memberships: MembershipResolver | None = None
     consumers: list[EventConsumer] = field(default_factory=list)
 
     def service_token(self) -> str:
@@ -117,12 +121,14 @@ async def _retry(connect: Callable[[], Awaitable[Any]], what: str, attempts: int
 
 
 def server_interceptors(
-    verifier: TokenVerifier, policies: dict[str, RpcPolicy]
+    verifier: TokenVerifier,
+    policies: dict[str, RpcPolicy],
+    memberships: MembershipResolver | None = None,
 ) -> list[grpc.aio.ServerInterceptor]:
     """Every service's interceptors, outermost first: OpenTelemetry's server span around
     ours (authenticate, authorise, validate, map errors), which ends every failure in
     context.abort() so that the span records the status code."""
-    return [aio_server_interceptor(), ServiceInterceptor(verifier, policies)]
+    return [aio_server_interceptor(), ServiceInterceptor(verifier, policies, memberships)]
 
 
 async def serve(
@@ -140,7 +146,9 @@ async def serve(
     policies: dict[str, Any] = {}
     for s in servicers:
         policies.update(policies_of(s.implementation, s.full_name))
-    server = grpc.aio.server(interceptors=server_interceptors(runtime.verifier, policies))
+    server = grpc.aio.server(
+        interceptors=server_interceptors(runtime.verifier, policies, runtime.memberships)
+    )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for s in servicers:

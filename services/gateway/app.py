@@ -23,12 +23,14 @@ from services.gateway import (
     routes_dev,
     routes_enrollments,
     routes_health,
+    routes_members,
     routes_refunds,
     routes_webhooks,
     signin,
 )
 from services.gateway.clients import Clients
 from services.gateway.cross_origin import refuse_cross_site
+from services.gateway.dependencies import acting_provider
 from services.gateway.limits import BodySizeLimit
 from services.gateway.problems import install_problem_handlers
 from services.gateway.rendering import STATIC_DIR
@@ -72,14 +74,16 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
         description=(
             "JSON in and out, snake_case, money as {amount_minor, currency}. Every error is"
             " application/problem+json (RFC 9457). Authenticate with"
-            " `Authorization: Bearer <JWT>`."
+            " `Authorization: Bearer <JWT>`. Provider staff act for a provider they are a"
+            " member of by adding `X-Upskill-Provider: <provider id>`: the services check"
+            " the membership; a token never names a provider by itself."
         ),
         lifespan=lifespan,
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
         # CSRF: every state-changing route refuses a browser's cross-site request.
-        dependencies=[Depends(refuse_cross_site)],
+        dependencies=[Depends(refuse_cross_site), Depends(acting_provider)],
     )
     app.state.settings = settings
     app.state.authenticator = Authenticator(settings.auth)
@@ -89,6 +93,7 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
     for router in (
         routes_dev.router,
         routes_catalog.router,
+        routes_members.router,
         routes_enrollments.router,
         routes_credentials.router,
         routes_refunds.router,

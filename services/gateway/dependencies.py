@@ -10,8 +10,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.common.auth import Principal, bearer
 from services.common.errors import UnauthenticatedError
+from services.common.memberships import act_for_provider
 from services.gateway.clients import Clients
-from services.gateway.problems import ProblemError, not_found, unauthenticated
+from services.gateway.problems import ProblemError, invalid_input, not_found, unauthenticated
 from services.gateway.security import (
     SESSION_COOKIE,
     Authenticator,
@@ -111,3 +112,17 @@ AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]
 Caller = Annotated[Principal, Depends(require_principal)]
 MaybeCaller = Annotated[Principal | None, Depends(optional_principal)]
 Viewer = Annotated[Principal | None, Depends(page_viewer)]
+
+
+async def acting_provider(request: Request) -> None:
+    """App-wide: the provider the caller acts for (`X-Upskill-Provider`), forwarded to the
+    services, which check the membership. A value that cannot be a provider id is 400.
+    (An async dependency runs in the request's own task, so the value stays with it.)"""
+    value = request.headers.get("x-upskill-provider")
+    if value is None:
+        return
+    try:
+        provider_id = str(uuid.UUID(value.strip()))
+    except ValueError:
+        raise invalid_input("X-Upskill-Provider must be a provider id (a UUID)") from None
+    act_for_provider(provider_id)

@@ -251,6 +251,48 @@ async def issuer_page(
     return render(request, "issuer.html", {"provider": mapping.provider_to_json(reply.provider)})
 
 
+# ---------------------------------------------------------------- provider staff
+
+
+@router.get("/invitations/{invitation_id}", response_class=HTMLResponse)
+async def invitation_page(invitation_id: str, request: Request, viewer: Viewer) -> HTMLResponse:
+    """Where an invitation link points: sign in, then accept."""
+    return render(
+        request,
+        "invitation.html",
+        {"invitation_id": resource_id(invitation_id, "invitation"), "member": None},
+    )
+
+
+@router.post("/invitations/{invitation_id}/accept", response_class=HTMLResponse)
+async def accept_invitation_page(
+    invitation_id: str, request: Request, viewer: Viewer, clients: ClientsDep
+) -> HTMLResponse:
+    invitation = resource_id(invitation_id, "invitation")
+    if viewer is None:
+        raise ProblemError(401, "Sign in to accept the invitation.", slug="unauthenticated")
+    try:
+        reply = await invoke(
+            clients.catalog.AcceptInvitation,
+            catalog_service_pb2.AcceptInvitationRequest(invitation_id=invitation),
+            token=viewer.token,
+        )
+    except ProblemError as problem:
+        if problem.status in (403, 404, 409):
+            return render(
+                request,
+                "invitation.html",
+                {"invitation_id": invitation, "member": None, "message": problem.detail},
+                status_code=problem.status,
+            )
+        raise
+    return render(
+        request,
+        "invitation.html",
+        {"invitation_id": invitation, "member": mapping.member_to_json(reply.member)},
+    )
+
+
 # ---------------------------------------------------------------- dev sign-in
 
 

@@ -10,12 +10,14 @@ own key, which the test generated: only a forger (or a bug) makes those.
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import json
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 import pytest
@@ -30,6 +32,7 @@ from tests.oidc.server import (
     GATEWAY_CLIENT_ID,
     OidcProvider,
 )
+from tests.polling import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -309,3 +312,233 @@ def test_the_gateway_calls_services_with_its_client_credentials_token(oidc_stack
         headers={"accept": "application/json"},
     )
     assert answer.status_code == 404, answer.text
+
+
+# ------------------------------------------------------------------ provider staff
+
+PROGRAM = {
+    "title": "SQL for analysts",
+    "price": {"amount_minor": 4900, "currency": "USD"},
+    "credential": {"name": "SQL Analyst", "description": "Queries", "criteria": "Pass"},
+}
+
+
+def bearer(provider: OidcProvider, sub: str, **claims: object) -> dict[str, str]:
+    """A user's access token as the provider issues them (email verified, groups)."""
+    token = provider.sign(
+        {"sub": sub, "email": f"{sub}@example.test", "email_verified": True, **claims}
+    )
+    return {"authorization": f"Bearer {token}"}
+
+
+@pytest.fixture(scope="module")
+def staffed(oidc_stack: Stack, provider: OidcProvider) -> dict[str, str]:
+    """A provider whose owner, olga, accepted her invitation by signing in."""
+    api = oidc_stack.gateway_url + "/api/v1"
+    admin = bearer(provider, "root", groups=["upskill-admins"])
+    created = httpx.post(f"{api}/providers", json={"name": "Olga's Academy"}, headers=admin)
+    assert created.status_code == 201, created.text
+    provider_id = created.json()["id"]
+    invited = httpx.post(
+        f"{api}/providers/{provider_id}/invitations",
+        json={"email": "Olga@Example.test", "role": "OWNER"},
+        headers=admin,
+    )
+    assert invited.status_code == 201, invited.text
+    invitation_id = invited.json()["id"]
+    assert invited.json()["email"] == "olga@example.test"
+
+    with httpx.Client(timeout=30, trust_env=False) as browser:
+        page = sign_in(browser, oidc_stack.gateway_url, "olga", f"/invitations/{invitation_id}")
+        assert page.headers["location"] == f"/invitations/{invitation_id}"
+        form = browser.get(oidc_stack.gateway_url + page.headers["location"])
+        assert "Accept the invitation" in form.text
+        accepted = submit(browser, form, {}, action="/accept")
+        assert accepted.status_code == 200, accepted.text
+        assert "You are now owner" in accepted.text
+    return {"provider_id": provider_id, "invitation_id": invitation_id}
+
+
+def test_an_accepted_owner_acts_for_the_provider(
+    oidc_stack: Stack, provider: OidcProvider, staffed: dict[str, str]
+) -> None:
+    api = oidc_stack.gateway_url + "/api/v1"
+    olga = bearer(provider, "olga") | {"x-upskill-provider": staffed["provider_id"]}
+
+    program = httpx.post(f"{api}/programs", json=PROGRAM, headers=olga)
+    assert program.status_code == 201, program.text
+    assert program.json()["provider_id"] == staffed["provider_id"]
+    published = httpx.post(f"{api}/programs/{program.json()['id']}/publish", headers=olga)
+    assert published.status_code == 200, published.text
+    # Enrollment checks the membership through the catalog too.
+    assert httpx.get(f"{api}/enrollments", headers=olga).status_code == 200
+    members = httpx.get(f"{api}/providers/{staffed['provider_id']}/members", headers=olga)
+    assert [(m["subject"], m["role"]) for m in members.json()["members"]] == [("olga", "OWNER")]
+
+
+@pytest.mark.parametrize("who", ["alice", "pat"])
+def test_a_non_member_cannot_act_for_the_provider(
+    oidc_stack: Stack, provider: OidcProvider, staffed: dict[str, str], who: str
+) -> None:
+    api = oidc_stack.gateway_url + "/api/v1"
+    # A role claim in the token changes nothing either: membership is in our data.
+    headers = bearer(provider, who, role="provider", provider_id=staffed["provider_id"])
+    headers["x-upskill-provider"] = staffed["provider_id"]
+
+    for answer in (
+        httpx.post(f"{api}/programs", json=PROGRAM, headers=headers),
+        httpx.get(f"{api}/enrollments", headers=headers),
+        httpx.get(f"{api}/providers/{staffed['provider_id']}/members", headers=headers),
+    ):
+        assert answer.status_code == 403, answer.text
+    without_header = {"authorization": headers["authorization"]}
+    assert httpx.post(f"{api}/programs", json=PROGRAM, headers=without_header).status_code == 403
+
+
+def test_an_owner_invites_staff_who_accept_once(
+    oidc_stack: Stack, provider: OidcProvider, staffed: dict[str, str]
+) -> None:
+    api = oidc_stack.gateway_url + "/api/v1"
+    pid = staffed["provider_id"]
+    olga = bearer(provider, "olga")
+    invited = httpx.post(
+        f"{api}/providers/{pid}/invitations", json={"email": "pat@example.test"}, headers=olga
+    )
+    assert invited.status_code == 201, invited.text
+    accept = f"{api}/invitations/{invited.json()['id']}/accept"
+
+    # Someone else's invitation: as if it did not exist.
+    assert httpx.post(accept, headers=bearer(provider, "alice")).status_code == 404
+    # Staff may not invite.
+    pat = bearer(provider, "pat")
+    first = httpx.post(accept, headers=pat)
+    assert first.status_code == 200, first.text
+    assert first.json()["role"] == "STAFF"
+    assert httpx.post(accept, headers=pat).status_code == 409
+    staff_invite = httpx.post(
+        f"{api}/providers/{pid}/invitations", json={"email": "x@example.test"}, headers=pat
+    )
+    assert staff_invite.status_code == 403
+    acting = pat | {"x-upskill-provider": pid}
+    assert httpx.post(f"{api}/programs", json=PROGRAM, headers=acting).status_code == 201
+
+
+def test_an_unverified_email_cannot_accept(
+    oidc_stack: Stack, provider: OidcProvider, staffed: dict[str, str]
+) -> None:
+    api = oidc_stack.gateway_url + "/api/v1"
+    admin = bearer(provider, "root", groups=["upskill-admins"])
+    invited = httpx.post(
+        f"{api}/providers/{staffed['provider_id']}/invitations",
+        json={"email": "eve@example.test"},
+        headers=admin,
+    )
+    eve = {
+        "authorization": "Bearer "
+        + provider.sign({"sub": "eve", "email": "eve@example.test", "email_verified": False})
+    }
+    answer = httpx.post(f"{api}/invitations/{invited.json()['id']}/accept", headers=eve)
+    assert answer.status_code == 403
+    assert "verified email" in answer.json()["detail"]
+
+
+def test_concurrent_duplicate_invitations_make_one(
+    oidc_stack: Stack, provider: OidcProvider, staffed: dict[str, str]
+) -> None:
+    url = f"{oidc_stack.gateway_url}/api/v1/providers/{staffed['provider_id']}/invitations"
+    admin = bearer(provider, "root", groups=["upskill-admins"])
+    body = {"email": f"dup-{uuid.uuid4().hex[:8]}@example.test"}
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: httpx.post(url, json=body, headers=admin), range(8)))
+    assert sorted(a.status_code for a in answers) == [201] + [409] * 7
+
+
+def test_concurrent_acceptances_make_one_member(
+    oidc_stack: Stack, provider: OidcProvider, staffed: dict[str, str]
+) -> None:
+    api = oidc_stack.gateway_url + "/api/v1"
+    admin = bearer(provider, "root", groups=["upskill-admins"])
+    who = f"con-{uuid.uuid4().hex[:8]}"
+    invited = httpx.post(
+        f"{api}/providers/{staffed['provider_id']}/invitations",
+        json={"email": f"{who}@example.test"},
+        headers=admin,
+    )
+    url = f"{api}/invitations/{invited.json()['id']}/accept"
+    person = bearer(provider, who)
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: httpx.post(url, headers=person), range(8)))
+    assert sorted(a.status_code for a in answers) == [200] + [409] * 7
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"email": "not-an-email"}, 422),
+        ({"email": "two@example.test, three@example.test"}, 422),
+        ({"email": "a@b\x00.example"}, 422),
+        ({"email": "a" * 400 + "@example.test"}, 422),
+        ({"email": "x@example.test", "role": "ADMIN"}, 422),
+        ({"email": "x@example.test", "extra": 1}, 422),
+        ({"email": ["x@example.test"]}, 422),
+        ({}, 422),
+    ],
+)
+def test_hostile_invitations_are_refused(
+    oidc_stack: Stack,
+    provider: OidcProvider,
+    staffed: dict[str, str],
+    body: dict[str, object],
+    status: int,
+) -> None:
+    url = f"{oidc_stack.gateway_url}/api/v1/providers/{staffed['provider_id']}/invitations"
+    admin = bearer(provider, "root", groups=["upskill-admins"])
+    answer = httpx.post(url, json=body, headers=admin)
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_huge_invitation_body_is_refused(
+    oidc_stack: Stack, provider: OidcProvider, staffed: dict[str, str]
+) -> None:
+    url = f"{oidc_stack.gateway_url}/api/v1/providers/{staffed['provider_id']}/invitations"
+    admin = bearer(provider, "root", groups=["upskill-admins"])
+    answer = httpx.post(url, content=b'{"email": "' + b"a" * 300_000 + b'"}', headers=admin)
+    assert answer.status_code == 413
+
+
+@pytest.mark.parametrize("value", ["not-a-uuid", "\x7f", "1 OR 1=1"])
+def test_a_bad_acting_provider_header_is_400(
+    oidc_stack: Stack, provider: OidcProvider, value: str
+) -> None:
+    headers = bearer(provider, "alice") | {"x-upskill-provider": value}
+    answer = httpx.get(f"{oidc_stack.gateway_url}/api/v1/enrollments", headers=headers)
+    assert answer.status_code == 400
+
+
+def test_a_learner_signs_in_and_buys_a_program(
+    oidc_stack: Stack, provider: OidcProvider, staffed: dict[str, str], browser: httpx.Client
+) -> None:
+    api = oidc_stack.gateway_url + "/api/v1"
+    olga = bearer(provider, "olga") | {"x-upskill-provider": staffed["provider_id"]}
+    program = httpx.post(f"{api}/programs", json=PROGRAM, headers=olga).json()
+    httpx.post(f"{api}/programs/{program['id']}/publish", headers=olga).raise_for_status()
+    gateway = oidc_stack.gateway_url
+    sign_in(browser, gateway, "alice", f"/programs/{program['id']}")
+
+    page = browser.get(f"{gateway}/programs/{program['id']}")
+    enrolled = submit(browser, page, {}, action="/enroll")
+    assert enrolled.status_code == 303, enrolled.text
+    checkout = browser.get(urljoin(gateway + "/", enrolled.headers["location"]))
+    paid = follow(
+        browser,
+        submit(browser, checkout, {"card_number": "4242424242424242"}, action="/checkout/"),
+    )
+    assert paid.status_code == 200, paid.text
+    alice = bearer(provider, "alice")
+
+    def active() -> list[str]:
+        listing = httpx.get(f"{api}/enrollments", headers=alice).json()["enrollments"]
+        return [e["status"] for e in listing if e["program_id"] == program["id"]]
+
+    assert eventually(active, until=lambda s: s == ["ACTIVE"], what="alice's enrollment")

@@ -56,12 +56,13 @@ def follow(client: httpx.Client, response: httpx.Response, *, stop_at: str = "")
 
 
 def submit(
-    client: httpx.Client, page: httpx.Response, extra: dict[str, str], *, form_index: int = 0
+    client: httpx.Client, page: httpx.Response, extra: dict[str, str], *, action: str = ""
 ) -> httpx.Response:
-    """Post the page's form (its hidden fields plus `extra`) like a browser would."""
-    found = [f for f in forms(page.text) if f.method == "post"]
-    assert found, f"no form on {page.url}: {page.text[:500]}"
-    form = found[form_index]
+    """Post the page's form (the first whose action contains `action`: its hidden fields
+    plus `extra`) like a browser would."""
+    found = [f for f in forms(page.text) if f.method == "post" and action in f.action]
+    assert found, f"no form posting to {action!r} on {page.url}: {page.text[:500]}"
+    form = found[0]
     origin = f"{page.url.scheme}://{page.url.netloc.decode()}"
     return client.post(
         urljoin(str(page.url), form.action),
