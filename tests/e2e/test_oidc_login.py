@@ -12,21 +12,19 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import json
-import os
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 import pytest
 from itsdangerous import TimestampSigner
 
-from services.cli.stack import SERVICES, Stack, StackOptions
-from services.common.embedded import PostgresServer, free_port
+from services.cli.stack import Stack
 from services.gateway.signin import CALLBACK_PATH, SESSION_COOKIE_NAME
 from tests.oidc.browserless import follow, sign_in_at_provider, submit
+from tests.oidc.fixtures import PROGRAM, bearer, sign_in
 from tests.oidc.server import (
     AUDIENCE,
     GATEWAY_CLIENT_ID,
@@ -37,64 +35,10 @@ from tests.polling import eventually
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def gateway_port() -> int:
-    """Fixed before either starts: the provider must know the gateway's redirect URIs."""
-    return free_port()
-
-
-@pytest.fixture(scope="module")
-def provider(tmp_path_factory: pytest.TempPathFactory, gateway_port: int) -> Iterator[OidcProvider]:
-    gateway = f"http://127.0.0.1:{gateway_port}"
-    server = OidcProvider(
-        tmp_path_factory.mktemp("oidc"),
-        gateway_redirect_uri=gateway + CALLBACK_PATH,
-        post_logout_redirect_uri=gateway + "/",
-    )
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def oidc_stack(
-    provider: OidcProvider,
-    gateway_port: int,
-    tmp_path_factory: pytest.TempPathFactory,
-    embedded_pg: PostgresServer,
-) -> Iterator[Stack]:
-    env = provider.stack_env()
-    with Stack(
-        Path(tmp_path_factory.mktemp("oidc-stack")),
-        database_url=embedded_pg.dsn,
-        options=StackOptions(
-            durable=False,
-            database_prefix=f"oidc{os.getpid()}",
-            gateway_port=gateway_port,
-            env_overrides={name: env for name in SERVICES},
-        ),
-    ) as running:
-        running.start()
-        running.wait_ready(120)
-        yield running
-
-
 @pytest.fixture
 def browser() -> Iterator[httpx.Client]:
     with httpx.Client(timeout=30, trust_env=False) as client:
         yield client
-
-
-def sign_in(
-    browser: httpx.Client, gateway: str, login: str, next_path: str = "/"
-) -> httpx.Response:
-    start = browser.get(f"{gateway}/signin", params={"next": next_path})
-    assert start.status_code == 302, start.text
-    back = sign_in_at_provider(browser, start, login, stop_at=gateway + CALLBACK_PATH)
-    assert back.is_redirect, back.text[:500]
-    return browser.get(back.headers["location"])
 
 
 def test_a_person_signs_in_and_is_a_learner(oidc_stack: Stack, browser: httpx.Client) -> None:
@@ -315,48 +259,6 @@ def test_the_gateway_calls_services_with_its_client_credentials_token(oidc_stack
 
 
 # ------------------------------------------------------------------ provider staff
-
-PROGRAM = {
-    "title": "SQL for analysts",
-    "price": {"amount_minor": 4900, "currency": "USD"},
-    "credential": {"name": "SQL Analyst", "description": "Queries", "criteria": "Pass"},
-}
-
-
-def bearer(provider: OidcProvider, sub: str, **claims: object) -> dict[str, str]:
-    """A user's access token as the provider issues them (email verified, groups)."""
-    token = provider.sign(
-        {"sub": sub, "email": f"{sub}@example.test", "email_verified": True, **claims}
-    )
-    return {"authorization": f"Bearer {token}"}
-
-
-@pytest.fixture(scope="module")
-def staffed(oidc_stack: Stack, provider: OidcProvider) -> dict[str, str]:
-    """A provider whose owner, olga, accepted her invitation by signing in."""
-    api = oidc_stack.gateway_url + "/api/v1"
-    admin = bearer(provider, "root", groups=["upskill-admins"])
-    created = httpx.post(f"{api}/providers", json={"name": "Olga's Academy"}, headers=admin)
-    assert created.status_code == 201, created.text
-    provider_id = created.json()["id"]
-    invited = httpx.post(
-        f"{api}/providers/{provider_id}/invitations",
-        json={"email": "Olga@Example.test", "role": "OWNER"},
-        headers=admin,
-    )
-    assert invited.status_code == 201, invited.text
-    invitation_id = invited.json()["id"]
-    assert invited.json()["email"] == "olga@example.test"
-
-    with httpx.Client(timeout=30, trust_env=False) as browser:
-        page = sign_in(browser, oidc_stack.gateway_url, "olga", f"/invitations/{invitation_id}")
-        assert page.headers["location"] == f"/invitations/{invitation_id}"
-        form = browser.get(oidc_stack.gateway_url + page.headers["location"])
-        assert "Accept the invitation" in form.text
-        accepted = submit(browser, form, {}, action="/accept")
-        assert accepted.status_code == 200, accepted.text
-        assert "You are now owner" in accepted.text
-    return {"provider_id": provider_id, "invitation_id": invitation_id}
 
 
 def test_an_accepted_owner_acts_for_the_provider(
