@@ -243,6 +243,8 @@ def service_env(
         }
     elif service == "payments":
         env |= {
+            # Provider staff's memberships (services.common.memberships).
+            "CATALOG_ADDR": peer_addrs["catalog"],
             "PAYMENTS_PROVIDER": "local",
             "STRIPE_WEBHOOK_SECRET": secrets.stripe_webhook_secret,
             "CHECKOUT_TTL_SECONDS": str(CHECKOUT_TTL_SECONDS),
@@ -251,7 +253,11 @@ def service_env(
             "PLATFORM_FEE_BPS": str(PLATFORM_FEE_BPS),
         }
     elif service == "credentials":
-        env |= {"CREDENTIALS_SIGNING_KEY": secrets.signing_key_pem, "PUBLIC_BASE_URL": public}
+        env |= {
+            "CREDENTIALS_SIGNING_KEY": secrets.signing_key_pem,
+            "PUBLIC_BASE_URL": public,
+            "CATALOG_ADDR": peer_addrs["catalog"],
+        }
     return env
 
 

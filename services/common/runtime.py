@@ -24,12 +24,13 @@ from nats.js import JetStreamContext
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
 from services.common import db, jetstream
+from services.common import settings as settings_module
 from services.common.auth import AuthSettings, TokenVerifier, warn_if_dev_mode
 from services.common.consumer import EventConsumer, Subscription
 from services.common.health import DependencyHealth, nats_probe, postgres_probe
 from services.common.interceptors import ServiceInterceptor
 from services.common.logs import setup_logging
-from services.common.memberships import MembershipResolver
+from services.common.memberships import CatalogMemberships, MembershipResolver
 from services.common.relay import OutboxRelay
 from services.common.retention import Pruner, RetentionSettings, common_jobs
 from services.common.rpc import RpcPolicy, policies_of
@@ -97,6 +98,11 @@ async def _start_runtime(name: str, default_port: int) -> ServiceRuntime:
     pruner = Pruner(pool, retention.prune_interval_seconds, common_jobs(retention))
     verifier = TokenVerifier(auth)
     runtime = ServiceRuntime(name, settings, pool, nc, js, verifier, pruner)
+    catalog_addr = settings_module.optional("CATALOG_ADDR")
+    if catalog_addr:
+        # Staff acting for a provider: the catalog holds the memberships (the catalog
+        # itself answers from its database, see services.catalog.memberships).
+        runtime.memberships = CatalogMemberships(catalog_addr)
     if verifier.fetches_service_token:
         # The issuer may still be starting (compose): retry as for PostgreSQL and NATS.
         renew_in = await _retry(verifier.fetch_service_token, "the issuer's token endpoint")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from upskill.enrollment.v1 import enrollment_service_pb2, enrollment_service_pb2_grpc
 
 from services.common import settings
-from services.common.memberships import CatalogMemberships
 from services.common.runtime import Servicer, ServiceRuntime, run
 from services.enrollment.api import EnrollmentApi
 from services.enrollment.consumers import SUBSCRIPTIONS
@@ -15,10 +14,8 @@ PORT = 50052
 
 
 async def build(runtime: ServiceRuntime) -> list[Servicer]:
-    catalog_addr = settings.required("CATALOG_ADDR", "host:port of the catalog service")
-    runtime.memberships = CatalogMemberships(catalog_addr)
     peers = Peers(
-        catalog_addr,
+        settings.required("CATALOG_ADDR", "host:port of the catalog service"),
         settings.required("PAYMENTS_ADDR", "host:port of the payments service"),
         runtime.service_token,
         settings.required("PUBLIC_BASE_URL", "the public origin, e.g. https://upskill.example"),

@@ -272,8 +272,9 @@ def test_an_accepted_owner_acts_for_the_provider(
     assert program.json()["provider_id"] == staffed["provider_id"]
     published = httpx.post(f"{api}/programs/{program.json()['id']}/publish", headers=olga)
     assert published.status_code == 200, published.text
-    # Enrollment checks the membership through the catalog too.
+    # Enrollment and credentials check the membership through the catalog too.
     assert httpx.get(f"{api}/enrollments", headers=olga).status_code == 200
+    assert httpx.get(f"{api}/credentials", headers=olga).status_code == 200
     members = httpx.get(f"{api}/providers/{staffed['provider_id']}/members", headers=olga)
     assert [(m["subject"], m["role"]) for m in members.json()["members"]] == [("olga", "OWNER")]
 
@@ -290,6 +291,7 @@ def test_a_non_member_cannot_act_for_the_provider(
     for answer in (
         httpx.post(f"{api}/programs", json=PROGRAM, headers=headers),
         httpx.get(f"{api}/enrollments", headers=headers),
+        httpx.get(f"{api}/credentials", headers=headers),
         httpx.get(f"{api}/providers/{staffed['provider_id']}/members", headers=headers),
     ):
         assert answer.status_code == 403, answer.text
