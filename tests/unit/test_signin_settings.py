@@ -224,3 +224,21 @@ def test_sign_out_without_a_session_still_answers(oidc: TestClient) -> None:
 
     assert answer.status_code == 303
     assert answer.headers["location"] == "/"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/session/end",
+        "/invitations/0b7f3c1e-8d2a-4f5b-9c6d-1e2f3a4b5c6d/accept",
+        "/api/v1/invitations/0b7f3c1e-8d2a-4f5b-9c6d-1e2f3a4b5c6d/accept",
+    ],
+)
+def test_sign_out_and_acceptance_refuse_another_site(oidc: TestClient, path: str) -> None:
+    answer = oidc.post(
+        path,
+        headers={"origin": "https://evil.example", "accept": "application/json"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 403
+    assert answer.json()["detail"].startswith("cross-site request refused")
