@@ -53,7 +53,7 @@ async def invite_member(
 @router.post(
     "/invitations/{invitation_id}/accept",
     response_model=Member,
-    responses=problem_responses(401, 403, 404, 409, 413, 422, 502, 503),
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 422, 502, 503),
     summary="Accept an invitation: the caller (whose verified email it names) becomes a member",
     description=(
         "404 for an unknown invitation or one addressed to someone else; 409 once accepted;"
@@ -76,7 +76,7 @@ async def accept_invitation(
 @router.get(
     "/providers/{provider_id}/members",
     response_model=MemberList,
-    responses=problem_responses(401, 403, 404, 422, 502, 503),
+    responses=problem_responses(400, 401, 403, 404, 422, 502, 503),
     summary="The provider's members and open invitations (admins, the provider's members)",
 )
 async def list_members(provider_id: ProviderId, caller: Caller, clients: ClientsDep) -> MemberList:
@@ -94,7 +94,7 @@ async def list_members(provider_id: ProviderId, caller: Caller, clients: Clients
 @router.get(
     "/providers/{provider_id}/membership",
     response_model=Member,
-    responses=problem_responses(401, 403, 404, 422, 502, 503),
+    responses=problem_responses(400, 401, 403, 404, 422, 502, 503),
     summary="The caller's own membership of the provider (404 when none)",
 )
 async def my_membership(provider_id: ProviderId, caller: Caller, clients: ClientsDep) -> Member:
