@@ -205,6 +205,20 @@ class CatalogApi(catalog_service_pb2_grpc.CatalogServiceServicer):
         return pb.InviteMemberResponse(invitation=memberships.invitation_to_pb(row))
 
     @rpc(Role.LEARNER, Role.PROVIDER, Role.ADMIN)
+    async def AddMember(
+        self, request: pb.AddMemberRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AddMemberResponse:
+        async with self._pool.acquire() as conn:
+            row = await memberships.add(
+                conn,
+                authenticated(),
+                request.provider_id,
+                request.subject,
+                memberships.role_name(request.role),
+            )
+        return pb.AddMemberResponse(member=memberships.member_to_pb(row))
+
+    @rpc(Role.LEARNER, Role.PROVIDER, Role.ADMIN)
     async def AcceptInvitation(
         self, request: pb.AcceptInvitationRequest, context: grpc.aio.ServicerContext
     ) -> pb.AcceptInvitationResponse:

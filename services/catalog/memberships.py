@@ -73,14 +73,38 @@ async def _require_provider(conn: asyncpg.Connection, provider_id: str) -> None:
         raise NotFoundError(f"provider {provider_id} not found")
 
 
-async def invite(
-    conn: asyncpg.Connection, principal: Principal, provider_id: str, email: str, role: str
-) -> Any:
+async def _require_admin_or_owner(
+    conn: asyncpg.Connection, principal: Principal, provider_id: str
+) -> None:
     await _require_provider(conn, provider_id)
     if principal.role is not Role.ADMIN:
         mine = await membership(conn, provider_id, principal.subject)
         if mine is None or mine["role"] != OWNER:
-            raise PermissionDeniedError("only an admin or an owner of the provider may invite")
+            raise PermissionDeniedError("only an admin or an owner of the provider may add members")
+
+
+async def add(
+    conn: asyncpg.Connection, principal: Principal, provider_id: str, subject: str, role: str
+) -> Any:
+    """A member by identity, for those who cannot accept an invitation (no email): a
+    provider's own API client, by its client id."""
+    await _require_admin_or_owner(conn, principal, provider_id)
+    row = await conn.fetchrow(
+        """INSERT INTO provider_members (provider_id, subject, role) VALUES ($1, $2, $3)
+           ON CONFLICT (provider_id, subject) DO NOTHING RETURNING *""",
+        provider_id,
+        subject,
+        role,
+    )
+    if row is None:
+        raise AlreadyExistsError(f"{subject!r} is already a member of this provider")
+    return row
+
+
+async def invite(
+    conn: asyncpg.Connection, principal: Principal, provider_id: str, email: str, role: str
+) -> Any:
+    await _require_admin_or_owner(conn, principal, provider_id)
     address = email.strip().lower()
     already = await conn.fetchval(
         "SELECT 1 FROM provider_members WHERE provider_id = $1 AND lower(email) = $2",

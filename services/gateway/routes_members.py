@@ -14,7 +14,13 @@ from services.gateway import mapping
 from services.gateway.clients import invoke
 from services.gateway.dependencies import Caller, ClientsDep, resource_id, uuid_path
 from services.gateway.problems import problem_responses
-from services.gateway.schemas import Invitation, InvitationCreate, Member, MemberList
+from services.gateway.schemas import (
+    Invitation,
+    InvitationCreate,
+    Member,
+    MemberCreate,
+    MemberList,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["provider staff"])
 
@@ -48,6 +54,29 @@ async def invite_member(
     )
     response.headers["Location"] = f"/api/v1/invitations/{reply.invitation.id}"
     return mapping.invitation_to_json(reply.invitation)
+
+
+@router.post(
+    "/providers/{provider_id}/members",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Member,
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 422, 502, 503),
+    summary="Add an identity with no email, such as an API client, as a member (admin, owner)",
+    description="People join by invitation; this is for a provider's own API client.",
+)
+async def add_member(
+    provider_id: ProviderId, body: MemberCreate, caller: Caller, clients: ClientsDep
+) -> Member:
+    reply = await invoke(
+        clients.catalog.AddMember,
+        catalog_service_pb2.AddMemberRequest(
+            provider_id=resource_id(provider_id, "provider"),
+            subject=body.subject,
+            role=mapping.member_role_to_proto(body.role),  # type: ignore[arg-type]
+        ),
+        token=caller.token,
+    )
+    return mapping.member_to_json(reply.member)
 
 
 @router.post(

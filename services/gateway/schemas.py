@@ -398,6 +398,15 @@ class InvitationCreate(StrictModel):
     role: MemberRole = Field(default="STAFF", description="Owners may also invite")
 
 
+class MemberCreate(StrictModel):
+    subject: Text = Field(
+        min_length=1,
+        max_length=200,
+        description="The identity's `sub` at the issuer: for an API client, its client id",
+    )
+    role: MemberRole = "STAFF"
+
+
 class Invitation(BaseModel):
     id: str = Field(json_schema_extra={"format": "uuid"})
     provider_id: str = Field(json_schema_extra={"format": "uuid"})

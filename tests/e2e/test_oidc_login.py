@@ -26,6 +26,7 @@ from services.gateway.signin import CALLBACK_PATH, SESSION_COOKIE_NAME
 from tests.oidc.browserless import follow, sign_in_at_provider, submit
 from tests.oidc.fixtures import PROGRAM, bearer, sign_in
 from tests.oidc.server import (
+    API_CLIENT_ID,
     AUDIENCE,
     GATEWAY_CLIENT_ID,
     OidcProvider,
@@ -446,3 +447,46 @@ def test_a_learner_signs_in_and_buys_a_program(
         return [e["status"] for e in listing if e["program_id"] == program["id"]]
 
     assert eventually(active, until=lambda s: s == ["ACTIVE"], what="alice's enrollment")
+
+
+def test_an_api_client_added_as_staff_acts_for_the_provider(
+    oidc_stack: Stack, provider: OidcProvider, staffed: dict[str, str]
+) -> None:
+    """A provider's own integration: a client-credentials token (no user, no email), made a
+    member by the provider's owner; the audience is checked like any other token's."""
+    api = oidc_stack.gateway_url + "/api/v1"
+    pid = staffed["provider_id"]
+    client = {
+        "authorization": f"Bearer {provider.client_credentials_token()}",
+        "x-upskill-provider": pid,
+    }
+    assert httpx.post(f"{api}/programs", json=PROGRAM, headers=client).status_code == 403
+
+    olga = bearer(provider, "olga")
+    added = httpx.post(
+        f"{api}/providers/{pid}/members", json={"subject": API_CLIENT_ID}, headers=olga
+    )
+    assert added.status_code == 201, added.text
+    assert (added.json()["subject"], added.json()["role"]) == (API_CLIENT_ID, "STAFF")
+    again = httpx.post(
+        f"{api}/providers/{pid}/members", json={"subject": API_CLIENT_ID}, headers=olga
+    )
+    assert again.status_code == 409
+    created = httpx.post(f"{api}/programs", json=PROGRAM, headers=client)
+    assert created.status_code == 201, created.text
+    # Staff (the client itself) may not add members.
+    by_staff = httpx.post(
+        f"{api}/providers/{pid}/members", json={"subject": "someone"}, headers=client
+    )
+    assert by_staff.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "body", [{"subject": ""}, {"subject": "a\x00b"}, {"subject": "x" * 201}, {"sub": "x"}]
+)
+def test_hostile_members_are_refused(
+    oidc_stack: Stack, provider: OidcProvider, staffed: dict[str, str], body: dict[str, str]
+) -> None:
+    url = f"{oidc_stack.gateway_url}/api/v1/providers/{staffed['provider_id']}/members"
+    answer = httpx.post(url, json=body, headers=bearer(provider, "root", groups=["upskill-admins"]))
+    assert answer.status_code == 422, answer.text

@@ -180,3 +180,19 @@ class ListProgramsResponse(_message.Message):
     programs: _containers.RepeatedCompositeFieldContainer[_catalog_pb2.Program]
     next_page_token: str
     def __init__(self, programs: _Optional[_Iterable[_Union[_catalog_pb2.Program, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class AddMemberRequest(_message.Message):
+    __slots__ = ("provider_id", "subject", "role")
+    PROVIDER_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    provider_id: str
+    subject: str
+    role: _catalog_pb2.MemberRole
+    def __init__(self, provider_id: _Optional[str] = ..., subject: _Optional[str] = ..., role: _Optional[_Union[_catalog_pb2.MemberRole, str]] = ...) -> None: ...
+
+class AddMemberResponse(_message.Message):
+    __slots__ = ("member",)
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    member: _catalog_pb2.Member
+    def __init__(self, member: _Optional[_Union[_catalog_pb2.Member, _Mapping]] = ...) -> None: ...

@@ -90,6 +90,11 @@ class CatalogServiceStub:
                 request_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListMembersRequest.SerializeToString,
                 response_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListMembersResponse.FromString,
                 _registered_method=True)
+        self.AddMember = channel.unary_unary(
+                '/upskill.catalog.v1.CatalogService/AddMember',
+                request_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.AddMemberRequest.SerializeToString,
+                response_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.AddMemberResponse.FromString,
+                _registered_method=True)
         self.GetMembership = channel.unary_unary(
                 '/upskill.catalog.v1.CatalogService/GetMembership',
                 request_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.GetMembershipRequest.SerializeToString,
@@ -178,6 +183,13 @@ class CatalogServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AddMember(self, request, context):
+        """AddMember makes an identity with no email, such as an API client's, a member (admins, the provider's owners).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetMembership(self, request, context):
         """GetMembership returns the caller's membership of a provider (NOT_FOUND when none).
         """
@@ -242,6 +254,11 @@ def add_CatalogServiceServicer_to_server(servicer, server):
                     servicer.ListMembers,
                     request_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListMembersRequest.FromString,
                     response_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListMembersResponse.SerializeToString,
+            ),
+            'AddMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddMember,
+                    request_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.AddMemberRequest.FromString,
+                    response_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.AddMemberResponse.SerializeToString,
             ),
             'GetMembership': grpc.unary_unary_rpc_method_handler(
                     servicer.GetMembership,
@@ -547,6 +564,33 @@ class CatalogService:
             '/upskill.catalog.v1.CatalogService/ListMembers',
             upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListMembersRequest.SerializeToString,
             upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListMembersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.catalog.v1.CatalogService/AddMember',
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.AddMemberRequest.SerializeToString,
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.AddMemberResponse.FromString,
             options,
             channel_credentials,
             insecure,
