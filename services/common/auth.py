@@ -295,7 +295,9 @@ class TokenVerifier:
         async with httpx.AsyncClient(timeout=JWKS_TIMEOUT_SECONDS) as client:
             response = await client.post(
                 self._auth.token_url,
-                data={"grant_type": "client_credentials", "resource": self._auth.audience},
+                # No `resource` (RFC 8707): Keycloak has none; the issuer's client config
+                # gives the token our audience, which every service then checks.
+                data={"grant_type": "client_credentials"},
                 auth=(self._auth.service_client_id, self._auth.service_client_secret),
             )
             response.raise_for_status()

@@ -143,7 +143,7 @@ class OidcProvider:
         secret = self.services_secret if client_id == SERVICES_CLIENT_ID else self.api_secret
         response = httpx.post(
             f"{self.issuer}/token",
-            data={"grant_type": "client_credentials", "resource": AUDIENCE},
+            data={"grant_type": "client_credentials"},  # its default resource: our API
             auth=(client_id, secret),
             timeout=10,
         )
