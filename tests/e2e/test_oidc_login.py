@@ -19,9 +19,13 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from itsdangerous import TimestampSigner
 
 from services.cli.stack import Stack
+from services.common.auth import AuthSettings
+from services.gateway.app import create_app
+from services.gateway.settings import GatewaySettings, OidcClientSettings
 from services.gateway.signin import CALLBACK_PATH, SESSION_COOKIE_NAME
 from tests.oidc.browserless import follow, sign_in_at_provider, submit
 from tests.oidc.fixtures import PROGRAM, bearer, sign_in
@@ -490,3 +494,42 @@ def test_hostile_members_are_refused(
     url = f"{oidc_stack.gateway_url}/api/v1/providers/{staffed['provider_id']}/members"
     answer = httpx.post(url, json=body, headers=bearer(provider, "root", groups=["upskill-admins"]))
     assert answer.status_code == 422, answer.text
+
+
+def test_a_discovery_document_of_another_issuer_is_refused(provider: OidcProvider) -> None:
+    """Mix-up defence: the gateway trusts AUTH_ISSUER; metadata naming another issuer (here
+    the real provider, while the gateway expects someone else) stops sign-in before any
+    redirect."""
+    settings = GatewaySettings(
+        listen_host="127.0.0.1",
+        listen_port=8080,
+        catalog_addr="127.0.0.1:1",
+        enrollment_addr="127.0.0.1:1",
+        payments_addr="127.0.0.1:1",
+        credentials_addr="127.0.0.1:1",
+        auth=AuthSettings(
+            "oidc",
+            "",
+            provider.jwks_url,
+            "https://login.other.example",
+            "",
+            audience=AUDIENCE,
+            admin_claim="groups",
+            admin_value="upskill-admins",
+        ),
+        public_base_url="http://testserver",
+        oidc=OidcClientSettings(
+            client_id=GATEWAY_CLIENT_ID,
+            client_secret=provider.gateway_secret,
+            discovery_url=f"{provider.issuer}/.well-known/openid-configuration",
+            scopes="openid email",
+            session_secret="s" * 64,
+        ),
+    )
+    with TestClient(create_app(settings)) as client:
+        answer = client.get(
+            "/signin", follow_redirects=False, headers={"accept": "application/json"}
+        )
+    assert answer.status_code == 503
+    assert answer.json()["detail"] == "the identity provider is misconfigured"
+    assert "location" not in answer.headers
