@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.cli.stack import PLATFORM_FEE_BPS, Stack
+from services.devstack.stack import PLATFORM_FEE_BPS, Stack
 from services.payments.stripe_events import stripe_id
 from tests.e2e.test_refunds import (
     admin,

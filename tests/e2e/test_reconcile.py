@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from services.cli.main import main as cli_main
-from services.cli.stack import Stack
+from services.devstack.stack import Stack
 from tests.e2e.test_refunds import (
     admin,
     assert_refunded_and_revoked,

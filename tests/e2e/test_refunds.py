@@ -19,7 +19,7 @@ import asyncpg
 import httpx
 import pytest
 
-from services.cli.stack import Stack
+from services.devstack.stack import Stack
 from services.payments.stripe_events import build_event, signature_header, stripe_id
 from tests.e2e.test_saga_paths import Market
 from tests.polling import eventually

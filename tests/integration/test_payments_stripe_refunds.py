@@ -24,7 +24,7 @@ from upskill.payments.v1 import payments_service_pb2 as pb
 
 from services.cli.main import main as cli_main
 from services.common import db
-from services.common.embedded import PostgresServer
+from services.devstack.embedded import PostgresServer
 from tests.fakes.stripe_server import FakeStripe
 from tests.integration.test_payments_service import (
     ADMIN,
