@@ -18,17 +18,21 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	touch $(STAMP)
 
 # `npm install`, not `npm ci`: buf's lock lists only the platform packages the registry
-# serves here, which `npm ci` rejects; the version is pinned exactly in package.json.
-node_modules/.bin/buf: package.json package-lock.json
+# serves here, which `npm ci` rejects; versions are pinned exactly in package.json.
+# The node packages: buf (lint) and oidc-provider, the OpenID provider the login tests run.
+NODE_STAMP := node_modules/.installed
+$(NODE_STAMP): package.json package-lock.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $@
+
+node_modules/.bin/buf: $(NODE_STAMP)
 
 ## make run: install into .venv and start the whole stack on embedded PostgreSQL and NATS.
 run: $(STAMP)
 	$(VENV)/bin/upskill dev
 
 ## make test: the whole suite (unit, integration, e2e, browser) on servers the tests start.
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest
 
 test-unit: $(STAMP)
@@ -37,7 +41,7 @@ test-unit: $(STAMP)
 test-integration: $(STAMP)
 	$(PY) -m pytest tests/integration
 
-test-e2e: $(STAMP)
+test-e2e: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest tests/e2e
 
 test-browser: $(STAMP)

@@ -30,6 +30,9 @@ from services.devstack.embedded import (
 from services.devstack.stack import SERVICES, Stack, StackOptions
 from tests.otlp_collector import OtlpCollector
 
+# The OpenID provider and the stack in oidc mode, shared by the e2e and browser login tests.
+pytest_plugins = ["tests.oidc.fixtures"]
+
 
 @pytest.fixture(scope="session")
 def embedded_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:

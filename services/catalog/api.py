@@ -10,7 +10,7 @@ import grpc
 from upskill.catalog.v1 import catalog_service_pb2 as pb
 from upskill.catalog.v1 import catalog_service_pb2_grpc, events_pb2
 
-from services.catalog import repository
+from services.catalog import memberships, repository
 from services.catalog.convert import program_to_pb, provider_to_pb, spec_from_pb
 from services.catalog.domain import (
     UPDATABLE,
@@ -187,3 +187,65 @@ class CatalogApi(catalog_service_pb2_grpc.CatalogServiceServicer):
         return pb.ListProgramsResponse(
             programs=[program_to_pb(p) for p in programs], next_page_token=next_token
         )
+
+    # ------------------------------------------------------------ provider staff
+
+    @rpc(Role.LEARNER, Role.PROVIDER, Role.ADMIN)
+    async def InviteMember(
+        self, request: pb.InviteMemberRequest, context: grpc.aio.ServicerContext
+    ) -> pb.InviteMemberResponse:
+        async with self._pool.acquire() as conn:
+            row = await memberships.invite(
+                conn,
+                authenticated(),
+                request.provider_id,
+                request.email,
+                memberships.role_name(request.role),
+            )
+        return pb.InviteMemberResponse(invitation=memberships.invitation_to_pb(row))
+
+    @rpc(Role.LEARNER, Role.PROVIDER, Role.ADMIN)
+    async def AddMember(
+        self, request: pb.AddMemberRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AddMemberResponse:
+        async with self._pool.acquire() as conn:
+            row = await memberships.add(
+                conn,
+                authenticated(),
+                request.provider_id,
+                request.subject,
+                memberships.role_name(request.role),
+            )
+        return pb.AddMemberResponse(member=memberships.member_to_pb(row))
+
+    @rpc(Role.LEARNER, Role.PROVIDER, Role.ADMIN)
+    async def AcceptInvitation(
+        self, request: pb.AcceptInvitationRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AcceptInvitationResponse:
+        async with self._pool.acquire() as conn:
+            row = await memberships.accept(conn, authenticated(), request.invitation_id)
+        return pb.AcceptInvitationResponse(member=memberships.member_to_pb(row))
+
+    @rpc(Role.LEARNER, Role.PROVIDER, Role.ADMIN, Role.SERVICE)
+    async def ListMembers(
+        self, request: pb.ListMembersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListMembersResponse:
+        async with self._pool.acquire() as conn:
+            members, invitations = await memberships.listing(
+                conn, authenticated(), request.provider_id
+            )
+        return pb.ListMembersResponse(
+            members=[memberships.member_to_pb(m) for m in members],
+            invitations=[memberships.invitation_to_pb(i) for i in invitations],
+        )
+
+    @rpc(Role.LEARNER, Role.PROVIDER, Role.ADMIN)
+    async def GetMembership(
+        self, request: pb.GetMembershipRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetMembershipResponse:
+        principal = authenticated()
+        async with self._pool.acquire() as conn:
+            row = await memberships.membership(conn, request.provider_id, principal.subject)
+        if row is None:
+            raise NotFoundError(f"you are not a member of provider {request.provider_id}")
+        return pb.GetMembershipResponse(member=memberships.member_to_pb(row))

@@ -25,9 +25,8 @@ from services.common.text import is_clean
 
 log = logging.getLogger(__name__)
 
-log = logging.getLogger(__name__)
-
 DEV_ISSUER = "upskill-dev"
+# The `aud` of dev tokens; in OIDC mode AUTH_AUDIENCE names the API's audience at the issuer.
 AUDIENCE = "upskill"
 # A token check waits at most this long on the issuer (PyJWKClient's default was 30 s).
 JWKS_TIMEOUT_SECONDS = 5.0
@@ -111,10 +110,31 @@ class AuthSettings:
     jwks_url: str
     issuer: str
     service_token: str
+    # OIDC mode: the `aud` every access token must carry, and the claim (a dotted path into
+    # the token, e.g. `groups` or Keycloak's `realm_access.roles`) that names admins when
+    # it holds `admin_value`. Nobody else gets a role from the token: signed-in users are
+    # learners, provider staff are members in our own data.
+    audience: str = AUDIENCE
+    admin_claim: str = ""
+    admin_value: str = ""
+    # OIDC mode: the client whose client-credentials tokens are our services' own
+    # (AUTH_SERVICE_TOKEN is one of them); its tokens get the `service` role.
+    service_client_id: str = ""
+    # With its secret and the issuer's token endpoint, every process fetches (and renews)
+    # its service token itself with the client-credentials grant; AUTH_SERVICE_TOKEN is
+    # then not needed.
+    service_client_secret: str = ""
+    token_url: str = ""
 
     @classmethod
     def from_env(cls) -> AuthSettings:
-        mode = settings.choice("AUTH_MODE", "dev", ("dev", "oidc"))
+        # No default: dev mode (anyone may mint any token) must never be what an operator
+        # gets by leaving a variable unset.
+        mode = settings.required(
+            "AUTH_MODE", "`oidc` for a deployment, `dev` only for `upskill dev` and tests"
+        )
+        if mode not in ("dev", "oidc"):
+            raise settings.ConfigError(f"setting AUTH_MODE must be one of dev, oidc, got {mode!r}")
         if mode == "dev":
             secret = settings.required("AUTH_JWT_SECRET", "the HS256 secret for dev-mode tokens")
             if len(secret) < 32:
@@ -127,7 +147,31 @@ class AuthSettings:
             # Without it any issuer whose keys happen to be in the JWKS would be trusted.
             settings.required("AUTH_ISSUER", "the OIDC issuer URL, the tokens' `iss` claim"),
             settings.optional("AUTH_SERVICE_TOKEN"),
+            audience=settings.required(
+                "AUTH_AUDIENCE", "the `aud` the issuer puts in access tokens for this API"
+            ),
+            admin_claim=settings.required(
+                "AUTH_ADMIN_CLAIM", "the token claim naming admins, e.g. groups"
+            ),
+            admin_value=settings.required(
+                "AUTH_ADMIN_VALUE", "the value of AUTH_ADMIN_CLAIM that makes an admin"
+            ),
+            service_client_id=settings.optional("AUTH_SERVICE_CLIENT_ID"),
+            service_client_secret=settings.optional("AUTH_SERVICE_CLIENT_SECRET"),
+            token_url=settings.optional("AUTH_TOKEN_URL"),
         )
+
+
+DEV_MODE_WARNING = (
+    "AUTH_MODE=dev: DEVELOPMENT MODE. Anyone can mint a token for any role, admin included."
+    " Never run this for real people or real money; set AUTH_MODE=oidc."
+)
+
+
+def warn_if_dev_mode(auth: AuthSettings, logger: logging.Logger) -> None:
+    """Say it loudly at start-up: dev mode must never go unnoticed."""
+    if auth.mode == "dev":
+        logger.warning(DEV_MODE_WARNING)
 
 
 def mint_dev_token(
@@ -233,6 +277,51 @@ class TokenVerifier:
         self._auth = auth
         self._service_tokens: dict[str, tuple[float, str]] = {}
         self._jwks = JwksCache(auth.jwks_url) if auth.mode == "oidc" else None
+        self._fetched_service_token = ""
+
+    @property
+    def fetches_service_token(self) -> bool:
+        """Whether this process gets its service token with the client-credentials grant."""
+        auth = self._auth
+        return bool(
+            auth.mode == "oidc"
+            and auth.service_client_id
+            and auth.service_client_secret
+            and auth.token_url
+        )
+
+    async def fetch_service_token(self) -> float:
+        """Fetch a service token now; how many seconds until it should be renewed."""
+        async with httpx.AsyncClient(timeout=JWKS_TIMEOUT_SECONDS) as client:
+            response = await client.post(
+                self._auth.token_url,
+                # No `resource` (RFC 8707): Keycloak has none; the issuer's client config
+                # gives the token our audience, which every service then checks.
+                data={"grant_type": "client_credentials"},
+                auth=(self._auth.service_client_id, self._auth.service_client_secret),
+            )
+            response.raise_for_status()
+            body = response.json()
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise ValueError("the token endpoint sent no access_token")
+        self._fetched_service_token = token
+        expires_in = body.get("expires_in", 300)
+        lifetime = float(expires_in) if isinstance(expires_in, int | float) else 300.0
+        # Renew at two thirds of its life: a call never presents a token about to die.
+        return max(5.0, lifetime * 2 / 3)
+
+    async def keep_service_token_fresh(self, first_delay: float = 0.0) -> None:
+        """Background task: renew the service token before it expires, for ever."""
+        delay = first_delay
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                delay = await self.fetch_service_token()
+            except (httpx.HTTPError, ValueError) as exc:
+                # The token we hold may still be good: retry soon, keep serving.
+                log.warning("cannot renew the service token: %r", exc)
+                delay = 5.0
 
     async def authenticate(self, token: str) -> Principal:
         if self._jwks is not None:
@@ -249,9 +338,9 @@ class TokenVerifier:
                     token,
                     key.key,
                     algorithms=["RS256", "ES256", "EdDSA"],
-                    audience=AUDIENCE,
+                    audience=self._auth.audience,
                     issuer=self._auth.issuer,
-                    options={"require": ["exp", "sub", "iss"]},
+                    options={"require": ["exp", "sub", "iss", "aud"]},
                 )
             else:
                 claims = jwt.decode(
@@ -269,11 +358,15 @@ class TokenVerifier:
             # log gets it, with the trace id; the caller gets a stable sentence.
             log.info("bearer token refused: %s: %s", type(exc).__name__, exc)
             raise UnauthenticatedError("invalid bearer token") from None
-        try:
-            role = Role(str(claims.get("role", "")))
-        except ValueError:
-            raise UnauthenticatedError("token has no valid role claim") from None
+        role = self._role(claims)
         identity = {name: claims.get(name, "") for name in ("sub", "email", "provider_id")}
+        if self._jwks is not None:
+            # An issuer's token names no provider: staff act for a provider through a
+            # membership in our data, never through a claim.
+            identity["provider_id"] = ""
+            if claims.get("email_verified") is False:
+                # An address the user typed but never proved: it must not accept invitations.
+                identity["email"] = ""
         for name, value in identity.items():
             # A subject or email with a NUL or another control character would be stored
             # (enrollments, payments) and shown: such a token identifies nobody.
@@ -292,6 +385,31 @@ class TokenVerifier:
             scopes=_scopes(claims.get("scope")),
         )
 
+    def _role(self, claims: dict[str, object]) -> Role:
+        if self._jwks is None:
+            # Dev tokens carry the role their minter chose (that is what dev mode is for).
+            try:
+                return Role(str(claims.get("role", "")))
+            except ValueError:
+                raise UnauthenticatedError("token has no valid role claim") from None
+        if self._auth.admin_claim and _claim_holds(
+            claims, self._auth.admin_claim, self._auth.admin_value
+        ):
+            return Role.ADMIN
+        client = claims.get("client_id", claims.get("azp"))
+        if (
+            self._auth.service_client_id
+            and client == self._auth.service_client_id
+            and (
+                claims.get("sub") == client  # most issuers: the client is the subject
+                # Keycloak: the client's service-account user
+                or claims.get("preferred_username") == f"service-account-{client}"
+            )
+        ):
+            # A client-credentials token (no user) of our services' own client.
+            return Role.SERVICE
+        return Role.LEARNER
+
     def service_token(self, service_name: str) -> str:
         """The token this service presents when it calls another service."""
         if self._auth.mode == "dev":
@@ -303,6 +421,8 @@ class TokenVerifier:
                 )
                 self._service_tokens[service_name] = (time.time(), token)
             return token
+        if self._fetched_service_token:
+            return self._fetched_service_token
         if not self._auth.service_token:
             raise settings.MissingSettingError(
                 "AUTH_SERVICE_TOKEN", "needed for service-to-service calls in oidc mode"
@@ -320,6 +440,18 @@ def _kid_of(token: str) -> str:
     if not isinstance(kid, str) or not kid:
         raise UnauthenticatedError("invalid bearer token: no key id (kid) in its header")
     return kid
+
+
+def _claim_holds(claims: dict[str, object], path: str, value: str) -> bool:
+    """Whether the claim at dotted `path` is `value` or a list holding it."""
+    node: object = claims
+    for part in path.split("."):
+        if not isinstance(node, dict):
+            return False
+        node = node.get(part)
+    if isinstance(node, str):
+        return node == value
+    return isinstance(node, list) and value in node
 
 
 def _scopes(claim: object) -> frozenset[str]:

@@ -28,6 +28,7 @@ from services.common.errors import (
     ServiceError,
     UnauthenticatedError,
 )
+from services.common.memberships import ACTING_PROVIDER_METADATA, MembershipResolver, act_for
 from services.common.rpc import RpcPolicy
 from services.common.text import REFUSED_TEXT_MESSAGE, is_clean
 
@@ -102,9 +103,15 @@ def status_for(error: ServiceError) -> grpc.Status:
 
 
 class ServiceInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, verifier: TokenVerifier, policies: dict[str, RpcPolicy]) -> None:
+    def __init__(
+        self,
+        verifier: TokenVerifier,
+        policies: dict[str, RpcPolicy],
+        memberships: MembershipResolver | None = None,
+    ) -> None:
         self._verifier = verifier
         self._policies = policies
+        self._memberships = memberships
 
     async def _authorize(self, method: str, metadata: dict[str, Any]) -> Principal | None:
         policy = self._policies.get(method)
@@ -113,6 +120,10 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             raise PermissionDeniedError("method is not exposed")
         token = bearer(metadata.get("authorization"))
         principal = await self._verifier.authenticate(token) if token else None
+        acting = metadata.get(ACTING_PROVIDER_METADATA)
+        if principal is not None and acting:
+            # Provider staff: the membership is checked in our data before anything else.
+            principal = await act_for(principal, str(acting), self._memberships)
         if policy.public:
             return principal
         if principal is None:

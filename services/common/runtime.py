@@ -24,11 +24,13 @@ from nats.js import JetStreamContext
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
 from services.common import db, jetstream
-from services.common.auth import AuthSettings, TokenVerifier
+from services.common import settings as settings_module
+from services.common.auth import AuthSettings, TokenVerifier, warn_if_dev_mode
 from services.common.consumer import EventConsumer, Subscription
 from services.common.health import LIVENESS, SERVING, DependencyHealth, nats_probe, postgres_probe
 from services.common.interceptors import ServiceInterceptor
 from services.common.logs import setup_logging
+from services.common.memberships import CatalogMemberships, MembershipResolver
 from services.common.relay import OutboxRelay
 from services.common.retention import Pruner, RetentionSettings, common_jobs
 from services.common.rpc import RpcPolicy, policies_of
@@ -68,6 +70,9 @@ class ServiceRuntime:
     verifier: TokenVerifier
     pruner: Pruner
     background: list[Coroutine[Any, Any, None]] = field(default_factory=list)
+    # How this service checks that a caller acting for a provider is its member (set by
+    # the service's build(); None: this service refuses to act for providers).
+    memberships: MembershipResolver | None = None
     consumers: list[EventConsumer] = field(default_factory=list)
 
     def service_token(self) -> str:
@@ -94,6 +99,7 @@ async def _start_runtime(name: str, default_port: int) -> ServiceRuntime:
     retention = RetentionSettings.from_env()
     auth = AuthSettings.from_env()
     setup_logging(name, settings.log_level)
+    warn_if_dev_mode(auth, log)
     setup_tracing(name)
     pool = await _retry(lambda: db.create_pool(settings.database_url), "PostgreSQL")
     async with pool.acquire() as conn:
@@ -109,7 +115,17 @@ async def _start_runtime(name: str, default_port: int) -> ServiceRuntime:
         js, max_age_seconds=retention.dlq_max_age_seconds, replicas=replicas
     )
     pruner = Pruner(pool, retention.prune_interval_seconds, common_jobs(retention))
-    runtime = ServiceRuntime(name, settings, pool, nc, js, TokenVerifier(auth), pruner)
+    verifier = TokenVerifier(auth)
+    runtime = ServiceRuntime(name, settings, pool, nc, js, verifier, pruner)
+    catalog_addr = settings_module.optional("CATALOG_ADDR")
+    if catalog_addr:
+        # Staff acting for a provider: the catalog holds the memberships (the catalog
+        # itself answers from its database, see services.catalog.memberships).
+        runtime.memberships = CatalogMemberships(catalog_addr)
+    if verifier.fetches_service_token:
+        # The issuer may still be starting (compose): retry as for PostgreSQL and NATS.
+        renew_in = await _retry(verifier.fetch_service_token, "the issuer's token endpoint")
+        runtime.run_in_background(verifier.keep_service_token_fresh(renew_in))
     runtime.run_in_background(OutboxRelay(pool, nc, settings.database_url).run())
     # A service adds its own rules (runtime.pruner.add) while it is built, before this runs.
     runtime.run_in_background(pruner.run())
@@ -130,12 +146,14 @@ async def _retry(connect: Callable[[], Awaitable[Any]], what: str, attempts: int
 
 
 def server_interceptors(
-    verifier: TokenVerifier, policies: dict[str, RpcPolicy]
+    verifier: TokenVerifier,
+    policies: dict[str, RpcPolicy],
+    memberships: MembershipResolver | None = None,
 ) -> list[grpc.aio.ServerInterceptor]:
     """Every service's interceptors, outermost first: OpenTelemetry's server span around
     ours (authenticate, authorise, validate, map errors), which ends every failure in
     context.abort() so that the span records the status code."""
-    return [aio_server_interceptor(), ServiceInterceptor(verifier, policies)]
+    return [aio_server_interceptor(), ServiceInterceptor(verifier, policies, memberships)]
 
 
 async def serve(
@@ -154,7 +172,8 @@ async def serve(
     for s in servicers:
         policies.update(policies_of(s.implementation, s.full_name))
     server = grpc.aio.server(
-        interceptors=server_interceptors(runtime.verifier, policies), options=SERVER_OPTIONS
+        interceptors=server_interceptors(runtime.verifier, policies, runtime.memberships),
+        options=SERVER_OPTIONS,
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -75,6 +75,17 @@ CONFIG_VARS = frozenset(
         "AUTH_JWKS_URL",
         "AUTH_ISSUER",
         "AUTH_SERVICE_TOKEN",
+        "AUTH_SERVICE_CLIENT_ID",
+        "AUTH_SERVICE_CLIENT_SECRET",
+        "AUTH_TOKEN_URL",
+        "AUTH_AUDIENCE",
+        "AUTH_ADMIN_CLAIM",
+        "AUTH_ADMIN_VALUE",
+        "OIDC_CLIENT_ID",
+        "OIDC_CLIENT_SECRET",
+        "OIDC_DISCOVERY_URL",
+        "OIDC_SCOPES",
+        "SESSION_SECRET",
         "LOG_LEVEL",
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         "PUBLIC_BASE_URL",
@@ -234,6 +245,8 @@ def service_env(
         }
     elif service == "payments":
         env |= {
+            # Provider staff's memberships (services.common.memberships).
+            "CATALOG_ADDR": peer_addrs["catalog"],
             "PAYMENTS_PROVIDER": "local",
             "STRIPE_WEBHOOK_SECRET": secrets.stripe_webhook_secret,
             "CHECKOUT_TTL_SECONDS": str(CHECKOUT_TTL_SECONDS),
@@ -242,7 +255,11 @@ def service_env(
             "PLATFORM_FEE_BPS": str(PLATFORM_FEE_BPS),
         }
     elif service == "credentials":
-        env |= {"CREDENTIALS_SIGNING_KEY": secrets.signing_key_pem, "PUBLIC_BASE_URL": public}
+        env |= {
+            "CREDENTIALS_SIGNING_KEY": secrets.signing_key_pem,
+            "PUBLIC_BASE_URL": public,
+            "CATALOG_ADDR": peer_addrs["catalog"],
+        }
     return env
 
 

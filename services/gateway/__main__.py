@@ -16,6 +16,7 @@ from types import FrameType
 
 import uvicorn
 
+from services.common.auth import warn_if_dev_mode
 from services.common.logs import setup_logging
 from services.common.settings import MissingSettingError
 from services.common.telemetry import setup_tracing, shutdown_tracing
@@ -60,6 +61,7 @@ def main() -> None:
         print(f"gateway: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     setup_logging("gateway", settings.log_level)
+    warn_if_dev_mode(settings.auth, log)
     setup_tracing("gateway")
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exit_cleanly)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import Depends, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from starlette.middleware.base import RequestResponseEndpoint
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
 
 from services.gateway import (
@@ -20,11 +24,14 @@ from services.gateway import (
     routes_earnings,
     routes_enrollments,
     routes_health,
+    routes_members,
     routes_refunds,
     routes_webhooks,
+    signin,
 )
 from services.gateway.clients import Clients
 from services.gateway.cross_origin import refuse_cross_site
+from services.gateway.dependencies import acting_provider
 from services.gateway.limits import BodySizeLimit
 from services.gateway.problems import install_problem_handlers
 from services.gateway.rendering import STATIC_DIR
@@ -43,11 +50,21 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = clients is None
         app.state.clients = Clients.connect(settings) if owned else clients
+        renewal = None
+        verifier = app.state.authenticator.verifier
+        if verifier.fetches_service_token:
+            # First token now (the background task retries if the issuer is not up yet).
+            renew_in = 0.0
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                renew_in = await verifier.fetch_service_token()
+            renewal = asyncio.create_task(verifier.keep_service_token_fresh(renew_in))
         app.state.ready = True
         try:
             yield
         finally:
             app.state.ready = False
+            if renewal is not None:
+                renewal.cancel()
             if owned:
                 await app.state.clients.close()
 
@@ -58,22 +75,26 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
         description=(
             "JSON in and out, snake_case, money as {amount_minor, currency}. Every error is"
             " application/problem+json (RFC 9457). Authenticate with"
-            " `Authorization: Bearer <JWT>`."
+            " `Authorization: Bearer <JWT>`. Provider staff act for a provider they are a"
+            " member of by adding `X-Upskill-Provider: <provider id>`: the services check"
+            " the membership; a token never names a provider by itself."
         ),
         lifespan=lifespan,
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
         # CSRF: every state-changing route refuses a browser's cross-site request.
-        dependencies=[Depends(refuse_cross_site)],
+        dependencies=[Depends(refuse_cross_site), Depends(acting_provider)],
     )
     app.state.settings = settings
     app.state.authenticator = Authenticator(settings.auth)
+    app.state.oidc_client = signin.build_client(settings.oidc) if settings.oidc else None
     install_problem_handlers(app)
 
     for router in (
         routes_dev.router,
         routes_catalog.router,
+        routes_members.router,
         routes_enrollments.router,
         routes_credentials.router,
         routes_refunds.router,
@@ -81,6 +102,7 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
         routes_webhooks.router,
         routes_checkout.router,
         routes_health.router,
+        signin.router,
         pages.router,
     ):
         app.include_router(router)
@@ -93,6 +115,17 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
         default_limit=settings.max_request_bytes,
         limits={routes_webhooks.STRIPE_WEBHOOK_PATH: settings.max_webhook_bytes},
     )
+    if settings.oidc is not None:
+        # The sign-in session: signed (not readable by scripts: HttpOnly), Lax so that the
+        # provider's redirect back to us carries it, Secure whenever the site is https.
+        app.add_middleware(
+            SessionMiddleware,
+            secret_key=settings.oidc.session_secret,
+            session_cookie=signin.SESSION_COOKIE_NAME,
+            max_age=signin.SESSION_MAX_AGE_SECONDS,
+            same_site="lax",
+            https_only=settings.public_base_url.startswith("https://"),
+        )
     app.middleware("http")(_security_headers)
     # Server spans start at the HTTP request; the gRPC client interceptors on our
     # channels continue the same trace into every service.

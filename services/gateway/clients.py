@@ -20,6 +20,7 @@ from upskill.enrollment.v1 import enrollment_service_pb2_grpc
 from upskill.payments.v1 import payments_service_pb2_grpc
 
 from services.common.grpc_client import DEFAULT_DEADLINE_SECONDS, auth_metadata, channel
+from services.common.memberships import acting_metadata
 from services.gateway.rpc_errors import problem_from_rpc_error
 from services.gateway.settings import GatewaySettings
 
@@ -85,6 +86,7 @@ async def invoke(
     Raises ProblemError mapped from the gRPC status when the call fails.
     """
     try:
-        return await method(request, timeout=deadline, metadata=auth_metadata(token))
+        metadata = auth_metadata(token) + acting_metadata()
+        return await method(request, timeout=deadline, metadata=metadata)
     except grpc.aio.AioRpcError as exc:
         raise problem_from_rpc_error(exc, renames) from None

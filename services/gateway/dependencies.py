@@ -10,9 +10,15 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.common.auth import Principal, bearer
 from services.common.errors import UnauthenticatedError
+from services.common.memberships import act_for_provider
 from services.gateway.clients import Clients
-from services.gateway.problems import ProblemError, not_found, unauthenticated
-from services.gateway.security import SESSION_COOKIE, Authenticator
+from services.gateway.problems import ProblemError, invalid_input, not_found, unauthenticated
+from services.gateway.security import (
+    SESSION_COOKIE,
+    Authenticator,
+    forget_session_token,
+    session_token,
+)
 from services.gateway.settings import GatewaySettings
 
 # Declared for the OpenAPI document; the header itself is parsed by services.common.auth.
@@ -64,13 +70,19 @@ async def require_principal(
 
 
 async def page_viewer(request: Request) -> Principal | None:
-    """Who is looking at a page: the session cookie's principal, or None (never an error)."""
-    token = request.cookies.get(SESSION_COOKIE)
+    """Who is looking at a page: the session's principal, or None (never an error). In oidc
+    mode the session holds the provider's access token; in dev mode a cookie holds a dev
+    token."""
+    authenticator = get_authenticator(request)
+    token = request.cookies.get(SESSION_COOKIE) if authenticator.dev_mode else None
+    token = token or session_token(request)
     principal = None
     if token:
         try:
-            principal = await get_authenticator(request).verify(token)
+            principal = await authenticator.verify(token)
         except ProblemError:
+            # Expired or no longer trusted: the person is signed out.
+            forget_session_token(request)
             principal = None
     request.state.viewer = principal  # the page layout shows who is signed in
     return principal
@@ -103,3 +115,17 @@ AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]
 Caller = Annotated[Principal, Depends(require_principal)]
 MaybeCaller = Annotated[Principal | None, Depends(optional_principal)]
 Viewer = Annotated[Principal | None, Depends(page_viewer)]
+
+
+async def acting_provider(request: Request) -> None:
+    """App-wide: the provider the caller acts for (`X-Upskill-Provider`), forwarded to the
+    services, which check the membership. A value that cannot be a provider id is 400.
+    (An async dependency runs in the request's own task, so the value stays with it.)"""
+    value = request.headers.get("x-upskill-provider")
+    if value is None:
+        return
+    try:
+        provider_id = str(uuid.UUID(value.strip()))
+    except ValueError:
+        raise invalid_input("X-Upskill-Provider must be a provider id (a UUID)") from None
+    act_for_provider(provider_id)

@@ -305,3 +305,39 @@ def earnings_to_json(total: payments_pb2.EarningsTotal) -> schemas.EarningsTotal
         pending_minor=total.pending_minor,
         charges=total.charges,
     )
+
+
+# ---------------------------------------------------------------- provider staff
+
+_MEMBER_ROLE_PREFIX = "MEMBER_ROLE_"
+
+
+def member_role_to_proto(role: str) -> int:
+    return int(catalog_pb2.MemberRole.Value(_MEMBER_ROLE_PREFIX + role))
+
+
+def _member_role(value: int) -> Any:
+    return catalog_pb2.MemberRole.Name(value).removeprefix(_MEMBER_ROLE_PREFIX)
+
+
+def member_to_json(member: catalog_pb2.Member) -> schemas.Member:
+    return schemas.Member(
+        provider_id=member.provider_id,
+        subject=member.subject,
+        email=or_none(member.email),
+        role=_member_role(member.role),
+        created_at=timestamp(member.create_time, member.HasField("create_time")),
+    )
+
+
+def invitation_to_json(invitation: catalog_pb2.Invitation) -> schemas.Invitation:
+    return schemas.Invitation(
+        id=invitation.id,
+        provider_id=invitation.provider_id,
+        email=invitation.email,
+        role=_member_role(invitation.role),
+        invited_by=invitation.invited_by,
+        created_at=timestamp(invitation.create_time, invitation.HasField("create_time")),
+        accepted_at=timestamp(invitation.accept_time, invitation.HasField("accept_time")),
+        accepted_by=or_none(invitation.accepted_by),
+    )

@@ -33,6 +33,7 @@ from services.gateway.problems import ProblemError, invalid_input, not_found
 from services.gateway.rendering import render
 from services.gateway.schemas import DevTokenRequest
 from services.gateway.security import DEV_TOKEN_TTL_SECONDS, SESSION_COOKIE
+from services.gateway.signin import safe_next, sign_out_redirect
 
 router = APIRouter(include_in_schema=False)
 
@@ -250,14 +251,49 @@ async def issuer_page(
     return render(request, "issuer.html", {"provider": mapping.provider_to_json(reply.provider)})
 
 
+# ---------------------------------------------------------------- provider staff
+
+
+@router.get("/invitations/{invitation_id}", response_class=HTMLResponse)
+async def invitation_page(invitation_id: str, request: Request, viewer: Viewer) -> HTMLResponse:
+    """Where an invitation link points: sign in, then accept."""
+    return render(
+        request,
+        "invitation.html",
+        {"invitation_id": resource_id(invitation_id, "invitation"), "member": None},
+    )
+
+
+@router.post("/invitations/{invitation_id}/accept", response_class=HTMLResponse)
+async def accept_invitation_page(
+    invitation_id: str, request: Request, viewer: Viewer, clients: ClientsDep
+) -> HTMLResponse:
+    invitation = resource_id(invitation_id, "invitation")
+    if viewer is None:
+        raise ProblemError(401, "Sign in to accept the invitation.", slug="unauthenticated")
+    try:
+        reply = await invoke(
+            clients.catalog.AcceptInvitation,
+            catalog_service_pb2.AcceptInvitationRequest(invitation_id=invitation),
+            token=viewer.token,
+        )
+    except ProblemError as problem:
+        if problem.status in (403, 404, 409):
+            return render(
+                request,
+                "invitation.html",
+                {"invitation_id": invitation, "member": None, "message": problem.detail},
+                status_code=problem.status,
+            )
+        raise
+    return render(
+        request,
+        "invitation.html",
+        {"invitation_id": invitation, "member": mapping.member_to_json(reply.member)},
+    )
+
+
 # ---------------------------------------------------------------- dev sign-in
-
-
-def _safe_next(value: str) -> str:
-    """Only local paths: a sign-in form must not become an open redirect."""
-    if value.startswith("/") and not value.startswith(("//", "/\\")):
-        return value
-    return "/"
 
 
 @router.post("/session")
@@ -289,7 +325,7 @@ async def sign_in(
         email=wanted.email or "",
         provider_id=wanted.provider_id or "",
     )
-    response = RedirectResponse(_safe_next(next_path), status_code=303)
+    response = RedirectResponse(safe_next(next_path), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -303,7 +339,16 @@ async def sign_in(
 
 
 @router.post("/session/end")
-async def sign_out(next_path: Annotated[str, Form(alias="next")] = "/") -> RedirectResponse:
-    response = RedirectResponse(_safe_next(next_path), status_code=303)
+async def sign_out(
+    request: Request,
+    settings: SettingsDep,
+    next_path: Annotated[str, Form(alias="next")] = "/",
+) -> RedirectResponse:
+    """Sign out: the dev cookie goes; in oidc mode the session too, and the browser goes on
+    to the provider to end its session (RP-initiated logout) when it offers that."""
+    target = safe_next(next_path)
+    if not settings.dev_mode:
+        target = await sign_out_redirect(request, settings)
+    response = RedirectResponse(target, status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

@@ -448,3 +448,51 @@ class Earnings(BaseModel):
 class PayoutAccountLink(BaseModel):
     account_id: str = Field(description="The provider's connected account (acct_...)")
     url: str = Field(description="Where the provider completes onboarding; short-lived")
+
+
+# ---------------------------------------------------------------- provider staff
+
+MemberRole = Literal["OWNER", "STAFF"]
+
+
+class InvitationCreate(StrictModel):
+    email: EmailText = Field(
+        min_length=3,
+        max_length=320,
+        description="Whoever signs in with this address (verified by the identity provider)"
+        " may accept",
+    )
+    role: MemberRole = Field(default="STAFF", description="Owners may also invite")
+
+
+class MemberCreate(StrictModel):
+    subject: Text = Field(
+        min_length=1,
+        max_length=200,
+        description="The identity's `sub` at the issuer: for an API client, its client id",
+    )
+    role: MemberRole = "STAFF"
+
+
+class Invitation(BaseModel):
+    id: str = Field(json_schema_extra={"format": "uuid"})
+    provider_id: str = Field(json_schema_extra={"format": "uuid"})
+    email: str
+    role: MemberRole
+    invited_by: str
+    created_at: datetime | None
+    accepted_at: datetime | None = Field(description="null until accepted")
+    accepted_by: str | None
+
+
+class Member(BaseModel):
+    provider_id: str = Field(json_schema_extra={"format": "uuid"})
+    subject: str = Field(description="The member's identity (the token's sub)")
+    email: str | None
+    role: MemberRole
+    created_at: datetime | None
+
+
+class MemberList(BaseModel):
+    members: list[Member]
+    invitations: list[Invitation] = Field(description="Open (not yet accepted) invitations")

@@ -6,6 +6,8 @@ The gateway authenticates only enough to answer 401 early; the services authoris
 
 from __future__ import annotations
 
+from fastapi import Request
+
 from services.common.auth import AuthSettings, Principal, Role, TokenVerifier, mint_dev_token
 from services.common.errors import UnauthenticatedError
 from services.gateway.problems import unauthenticated
@@ -14,12 +16,31 @@ SERVICE_NAME = "gateway"
 # Dev service tokens live 12 h; mint a fresh one well before that.
 DEV_TOKEN_TTL_SECONDS = 12 * 3600
 SESSION_COOKIE = "upskill_token"
+# Where the oidc-mode session (services.gateway.signin) keeps the person's access token.
+SESSION_TOKEN_KEY = "access_token"
+
+
+def session_token(request: Request) -> str:
+    """The access token of the signed-in person (oidc mode), or ""."""
+    if "session" not in request.scope:
+        return ""
+    token = request.session.get(SESSION_TOKEN_KEY, "")
+    return token if isinstance(token, str) else ""
+
+
+def forget_session_token(request: Request) -> None:
+    if "session" in request.scope:
+        request.session.pop(SESSION_TOKEN_KEY, None)
 
 
 class Authenticator:
     def __init__(self, auth: AuthSettings) -> None:
         self._auth = auth
         self._verifier = TokenVerifier(auth)
+
+    @property
+    def verifier(self) -> TokenVerifier:
+        return self._verifier
 
     @property
     def dev_mode(self) -> bool:

@@ -17,6 +17,49 @@ DEFAULT_MAX_REQUEST_BYTES = 128 * 1024
 DEFAULT_MAX_WEBHOOK_BYTES = 512 * 1024
 MIN_BODY_CAP_BYTES = 1024
 MAX_WEBHOOK_PAYLOAD_BYTES = 1024 * 1024
+MIN_SESSION_SECRET_CHARS = 32
+DEFAULT_OIDC_SCOPES = "openid email profile"
+
+
+@dataclass(frozen=True)
+class OidcClientSettings:
+    """The gateway as an OpenID Connect relying party (AUTH_MODE=oidc)."""
+
+    client_id: str
+    client_secret: str
+    # Where the gateway reads the provider's metadata. Usually the issuer's own
+    # `/.well-known/openid-configuration`; in docker compose the gateway reaches the
+    # provider by its container name while browsers use the public issuer URL.
+    discovery_url: str
+    scopes: str
+    # Signs the session cookie (state, nonce and PKCE verifier during sign-in, then the
+    # access token): anyone holding it could forge sessions.
+    session_secret: str
+
+    @classmethod
+    def from_env(cls, issuer: str) -> OidcClientSettings:
+        secret = settings.required(
+            "SESSION_SECRET", "signs the session cookie; generate one with `openssl rand -hex 32`"
+        )
+        if len(secret) < MIN_SESSION_SECRET_CHARS:
+            raise settings.ConfigError(
+                f"setting SESSION_SECRET must be at least {MIN_SESSION_SECRET_CHARS} characters"
+                " (`openssl rand -hex 32`)"
+            )
+        scopes = settings.optional("OIDC_SCOPES", DEFAULT_OIDC_SCOPES)
+        if "openid" not in scopes.split():
+            raise settings.ConfigError("setting OIDC_SCOPES must include openid")
+        return cls(
+            client_id=settings.required("OIDC_CLIENT_ID", "the gateway's client id at the issuer"),
+            client_secret=settings.required(
+                "OIDC_CLIENT_SECRET", "the gateway's client secret at the issuer"
+            ),
+            discovery_url=settings.optional(
+                "OIDC_DISCOVERY_URL", issuer.rstrip("/") + "/.well-known/openid-configuration"
+            ),
+            scopes=scopes,
+            session_secret=secret,
+        )
 
 
 @dataclass(frozen=True)
@@ -32,6 +75,8 @@ class GatewaySettings:
     log_level: str = "INFO"
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     max_webhook_bytes: int = DEFAULT_MAX_WEBHOOK_BYTES
+    # Sign-in through the OpenID provider; None in dev mode.
+    oidc: OidcClientSettings | None = None
 
     @property
     def dev_mode(self) -> bool:
@@ -56,6 +101,15 @@ class GatewaySettings:
             for name in ("CATALOG_ADDR", "ENROLLMENT_ADDR", "PAYMENTS_ADDR", "CREDENTIALS_ADDR")
         }
         public_host = "localhost" if host in ("0.0.0.0", "::", "") else host
+        auth = AuthSettings.from_env()
+        oidc = None
+        public_base_url = f"http://{public_host}:{port}"
+        if auth.mode == "oidc":
+            oidc = OidcClientSettings.from_env(auth.issuer)
+            # The provider sends browsers back to it: a guess would break sign-in.
+            public_base_url = settings.required(
+                "PUBLIC_BASE_URL", "the public origin people use, e.g. https://upskill.example"
+            )
         return cls(
             listen_host=host,
             listen_port=port,
@@ -63,15 +117,14 @@ class GatewaySettings:
             enrollment_addr=peers["ENROLLMENT_ADDR"],
             payments_addr=peers["PAYMENTS_ADDR"],
             credentials_addr=peers["CREDENTIALS_ADDR"],
-            auth=AuthSettings.from_env(),
-            public_base_url=settings.optional(
-                "PUBLIC_BASE_URL", f"http://{public_host}:{port}"
-            ).rstrip("/"),
+            auth=auth,
+            public_base_url=settings.optional("PUBLIC_BASE_URL", public_base_url).rstrip("/"),
             log_level=settings.optional("LOG_LEVEL", "INFO").upper(),
             max_request_bytes=_body_cap("MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES),
             max_webhook_bytes=_body_cap(
                 "MAX_WEBHOOK_BYTES", DEFAULT_MAX_WEBHOOK_BYTES, maximum=MAX_WEBHOOK_PAYLOAD_BYTES
             ),
+            oidc=oidc,
         )
 
 

@@ -52,6 +52,7 @@ def catalog(
     env = {k: v for k, v in os.environ.items() if k in keep} | {
         "DATABASE_URL": pg.create_database("catalog"),
         "NATS_URL": nats.url,
+        "AUTH_MODE": "dev",
         "AUTH_JWT_SECRET": SECRET,
         "LISTEN_ADDR": addr,
     }

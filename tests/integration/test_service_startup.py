@@ -14,11 +14,15 @@ from services.credentials.keys import IssuerKey
 SECRET = "x" * 40
 
 
-def start(service: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def start(
+    service: str, env: dict[str, str], *, auth_mode: str | None = "dev"
+) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "SYSTEMROOT")}
+    # AUTH_MODE has no default: these tests choose dev mode explicitly, as `upskill dev` does.
+    mode = {"AUTH_MODE": auth_mode} if auth_mode else {}
     return subprocess.run(
         [sys.executable, "-m", f"services.{service}"],
-        env=clean | env,
+        env=clean | mode | env,
         capture_output=True,
         text=True,
         timeout=60,
@@ -31,6 +35,25 @@ def test_without_a_database_url_the_service_names_it(service: str) -> None:
     result = start(service, {"NATS_URL": "nats://127.0.0.1:1", "STRIPE_WEBHOOK_SECRET": "whsec_x"})
     assert result.returncode == 2, result.stderr
     assert "DATABASE_URL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("service", ["catalog", "gateway"])
+def test_without_auth_mode_a_process_names_it(
+    service: str, fresh_database: str, nats_url: str
+) -> None:
+    """Leaving AUTH_MODE unset never means dev mode."""
+    env = {
+        "DATABASE_URL": fresh_database,
+        "NATS_URL": nats_url,
+        "AUTH_JWT_SECRET": SECRET,
+        **{
+            f"{p}_ADDR": "127.0.0.1:1" for p in ("CATALOG", "ENROLLMENT", "PAYMENTS", "CREDENTIALS")
+        },
+    }
+    result = start(service, env, auth_mode=None)
+    assert result.returncode == 2, result.stderr
+    assert "AUTH_MODE" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import jwt
 import pytest
@@ -102,7 +103,19 @@ def issued(kid: str = "k1", **overrides: object) -> str:
 
 @pytest.fixture
 def verifier(jwks_url: str) -> TokenVerifier:
-    return TokenVerifier(AuthSettings("oidc", "", jwks_url, ISSUER, "svc-token"))
+    return TokenVerifier(
+        AuthSettings(
+            "oidc",
+            "",
+            jwks_url,
+            ISSUER,
+            "svc-token",
+            audience=AUDIENCE,
+            admin_claim="realm_access.roles",
+            admin_value="upskill-admin",
+            service_client_id="upskill-services",
+        )
+    )
 
 
 async def test_a_token_from_the_issuer_becomes_a_principal(verifier: TokenVerifier) -> None:
@@ -122,8 +135,7 @@ async def test_a_token_from_the_issuer_becomes_a_principal(verifier: TokenVerifi
         pytest.param(issued(kid="k-unknown"), id="key not in the JWKS"),
         pytest.param(issued(aud="someone-else"), id="other audience"),
         pytest.param(issued(exp=int(time.time()) - 10), id="expired"),
-        pytest.param(issued(role="superuser"), id="unknown role"),
-        pytest.param(issued(role="provider"), id="provider without provider_id"),
+        pytest.param(issued(aud=None), id="no audience"),
         pytest.param(mint_dev_token("s" * 40, role="admin", subject="x"), id="dev HS256 token"),
     ],
 )
@@ -132,6 +144,88 @@ async def test_tokens_the_issuer_did_not_vouch_for_are_refused(
 ) -> None:
     with pytest.raises(UnauthenticatedError):
         await verifier.authenticate(token)
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"role": "admin"},
+        {"role": "service"},
+        {"role": "provider", "provider_id": "0b7f3c1e-8d2a-4f5b-9c6d-1e2f3a4b5c6d"},
+        {"groups": ["upskill-admin"]},  # the right value under another claim
+        {"realm_access": {"roles": "upskill-administrator"}},
+        {"realm_access": ["upskill-admin"]},
+        {"client_id": "upskill-services"},  # a user's token through the services' client
+        {"azp": "upskill-services", "preferred_username": "service-account-other"},
+        {"azp": "other", "preferred_username": "service-account-upskill-services"},
+    ],
+)
+async def test_an_issuers_token_grants_no_role_it_was_not_configured_to(
+    verifier: TokenVerifier, claims: dict[str, Any]
+) -> None:
+    principal = await verifier.authenticate(issued(**claims))
+
+    assert (principal.role, principal.provider_id) == (Role.LEARNER, "")
+
+
+@pytest.mark.parametrize("roles", [["upskill-admin"], ["x", "upskill-admin"], "upskill-admin"])
+async def test_admins_are_named_by_the_configured_claim(
+    verifier: TokenVerifier, roles: object
+) -> None:
+    principal = await verifier.authenticate(issued(realm_access={"roles": roles}))
+
+    assert principal.role is Role.ADMIN
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"sub": "upskill-services", "client_id": "upskill-services"},
+        # Keycloak: its service-account user, the client in azp.
+        {
+            "sub": "5b0c7e4e-2f0a-4c1e-9f57-0c1d2e3f4a5b",
+            "azp": "upskill-services",
+            "preferred_username": "service-account-upskill-services",
+        },
+    ],
+)
+async def test_the_services_client_credentials_token_is_a_service(
+    verifier: TokenVerifier, claims: dict[str, Any]
+) -> None:
+    token = issued(email=None, **claims)
+
+    assert (await verifier.authenticate(token)).role is Role.SERVICE
+
+
+async def test_an_unverified_email_is_not_the_callers(verifier: TokenVerifier) -> None:
+    principal = await verifier.authenticate(issued(email_verified=False))
+
+    assert principal.email == ""
+
+
+def test_auth_mode_has_no_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AUTH_MODE", raising=False)
+    monkeypatch.setenv("AUTH_JWT_SECRET", "s" * 40)
+
+    with pytest.raises(MissingSettingError, match="AUTH_MODE"):
+        AuthSettings.from_env()
+
+
+@pytest.mark.parametrize("name", ["AUTH_AUDIENCE", "AUTH_ADMIN_CLAIM", "AUTH_ADMIN_VALUE"])
+def test_oidc_mode_requires_its_settings(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    for key, value in {
+        "AUTH_MODE": "oidc",
+        "AUTH_JWKS_URL": "https://login.example/jwks.json",
+        "AUTH_ISSUER": ISSUER,
+        "AUTH_AUDIENCE": "upskill",
+        "AUTH_ADMIN_CLAIM": "groups",
+        "AUTH_ADMIN_VALUE": "admins",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv(name)
+
+    with pytest.raises(MissingSettingError, match=name):
+        AuthSettings.from_env()
 
 
 def test_services_present_the_configured_token_in_oidc_mode(verifier: TokenVerifier) -> None:

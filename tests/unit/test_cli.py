@@ -43,8 +43,9 @@ EXPECTED_VARS = {
         "PUBLIC_BASE_URL",
         "LOCAL_WEBHOOK_URL",
         "PLATFORM_FEE_BPS",
+        "CATALOG_ADDR",  # provider staff's memberships
     },
-    "credentials": GRPC_COMMON | {"CREDENTIALS_SIGNING_KEY", "PUBLIC_BASE_URL"},
+    "credentials": GRPC_COMMON | {"CREDENTIALS_SIGNING_KEY", "PUBLIC_BASE_URL", "CATALOG_ADDR"},
     "gateway": COMMON
     | {"CATALOG_ADDR", "ENROLLMENT_ADDR", "PAYMENTS_ADDR", "CREDENTIALS_ADDR", "PUBLIC_BASE_URL"},
 }

@@ -281,6 +281,7 @@ def test_body_caps_are_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         "ENROLLMENT_ADDR": "e:1",
         "PAYMENTS_ADDR": "p:1",
         "CREDENTIALS_ADDR": "r:1",
+        "AUTH_MODE": "dev",
         "AUTH_JWT_SECRET": SECRET,
         "MAX_REQUEST_BYTES": "4096",
     }.items():

@@ -45,8 +45,26 @@ CRD_KINDS = {("postgresql.cnpg.io/v1", "Cluster"), ("postgresql.cnpg.io/v1", "Da
 KUBERNETES_VERSIONS = ("1.31.0", kubernetes_validate.latest_version())
 
 # Read only in stripe mode, or only in oidc mode; `upskill dev` runs local + dev and never
-# sets them, but a cluster must be able to switch mode by configuration alone.
-MODE_ONLY = {"STRIPE_API_KEY", "AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_SERVICE_TOKEN"}
+# sets them, but a cluster must be able to switch payment mode by configuration alone, and
+# it always runs oidc.
+MODE_ONLY = {
+    "STRIPE_API_KEY",
+    "AUTH_JWKS_URL",
+    "AUTH_ISSUER",
+    "AUTH_AUDIENCE",
+    "AUTH_ADMIN_CLAIM",
+    "AUTH_ADMIN_VALUE",
+    "AUTH_SERVICE_CLIENT_ID",
+    "AUTH_SERVICE_CLIENT_SECRET",
+    "AUTH_TOKEN_URL",
+    "OIDC_CLIENT_ID",
+    "OIDC_CLIENT_SECRET",
+    "OIDC_SCOPES",
+    "SESSION_SECRET",
+}
+# Read only in dev mode (anyone may mint any token): `upskill dev` sets it, a cluster never
+# does, so no edit of the ConfigMap alone can switch a cluster to dev mode.
+DEV_ONLY = {"AUTH_JWT_SECRET"}
 # Set by Kubernetes but defaulted for `upskill dev`.
 K8S_ONLY = {"NATS_STREAM_REPLICAS"}
 # The database owner's credentials from the operator's secret: asyncpg reads them as libpq
@@ -55,7 +73,8 @@ LIBPQ = {"PGUSER", "PGPASSWORD"}
 # Every Secret a service refers to, and the keys in it (README says how to create each;
 # upskill-pg-app is made by the CloudNativePG operator).
 SECRETS = {
-    "upskill-auth": {"AUTH_JWT_SECRET", "AUTH_SERVICE_TOKEN"},
+    "upskill-auth": {"AUTH_SERVICE_CLIENT_SECRET"},
+    "gateway-signin": {"OIDC_CLIENT_SECRET", "SESSION_SECRET"},
     "payments-stripe": {"STRIPE_WEBHOOK_SECRET", "STRIPE_API_KEY"},
     "credentials-signing-key": {"CREDENTIALS_SIGNING_KEY"},
     "upskill-pg-app": {"username", "password"},
@@ -63,6 +82,9 @@ SECRETS = {
 SECRET_SETTINGS = {
     "AUTH_JWT_SECRET",
     "AUTH_SERVICE_TOKEN",
+    "AUTH_SERVICE_CLIENT_SECRET",
+    "OIDC_CLIENT_SECRET",
+    "SESSION_SECRET",
     "STRIPE_WEBHOOK_SECRET",
     "STRIPE_API_KEY",
     "CREDENTIALS_SIGNING_KEY",
@@ -72,6 +94,9 @@ SECRET_SETTINGS = {
 CALLS = {
     "gateway": {"catalog", "enrollment", "payments", "credentials"},
     "enrollment": {"catalog", "payments"},
+    # Provider staff's memberships (services.common.memberships).
+    "payments": {"catalog"},
+    "credentials": {"catalog"},
 }
 PG_LABELS = {"cnpg.io/cluster": "upskill-pg", "cnpg.io/podRole": "instance"}
 
@@ -407,8 +432,9 @@ def test_every_setting_the_service_reads_is_provided(
 ) -> None:
     _, docs = rendered
     env = resolve_env(docs, service)
-    wanted = set(dev_env(service))
+    wanted = set(dev_env(service)) - DEV_ONLY
     assert wanted <= set(env), f"{service} misses {wanted - set(env)}"
+    assert not DEV_ONLY & set(env), f"{service} gets dev mode's {DEV_ONLY & set(env)}"
     extras = set(env) - wanted
     assert extras <= MODE_ONLY | K8S_ONLY | LIBPQ, f"{service} gets unread {extras}"
     assert env["LISTEN_ADDR"] == f"0.0.0.0:{DEFAULT_PORTS[service]}"
@@ -455,10 +481,12 @@ def test_configuration_values_pass_the_services_own_checks(
     replicas = int(data["NATS_STREAM_REPLICAS"])
     nats = of_kind(docs, "StatefulSet")["nats"]
     assert 1 <= replicas <= nats["spec"]["replicas"]
+    # Never dev mode, in the base too: its sign-in settings are placeholders to edit.
+    assert data["AUTH_MODE"] == "oidc"
+    for var in ("AUTH_ISSUER", "AUTH_JWKS_URL", "AUTH_TOKEN_URL"):
+        assert data[var].startswith("https://"), var
     if target == "production":
         assert replicas == 3
-        assert data["AUTH_MODE"] == "oidc"
-        assert data["AUTH_JWKS_URL"].startswith("https://")
         assert data["PAYMENTS_PROVIDER"] == "stripe"
         assert data["PUBLIC_BASE_URL"].startswith("https://")
     for var in ("CATALOG_ADDR", "ENROLLMENT_ADDR", "PAYMENTS_ADDR", "CREDENTIALS_ADDR"):

@@ -12,6 +12,12 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class MemberRole(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MEMBER_ROLE_UNSPECIFIED: _ClassVar[MemberRole]
+    MEMBER_ROLE_OWNER: _ClassVar[MemberRole]
+    MEMBER_ROLE_STAFF: _ClassVar[MemberRole]
+
 class ProgramStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     PROGRAM_STATUS_UNSPECIFIED: _ClassVar[ProgramStatus]
@@ -24,6 +30,9 @@ class IssuancePolicy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ISSUANCE_POLICY_UNSPECIFIED: _ClassVar[IssuancePolicy]
     ISSUANCE_POLICY_ON_COMPLETION: _ClassVar[IssuancePolicy]
     ISSUANCE_POLICY_ON_PAYMENT: _ClassVar[IssuancePolicy]
+MEMBER_ROLE_UNSPECIFIED: MemberRole
+MEMBER_ROLE_OWNER: MemberRole
+MEMBER_ROLE_STAFF: MemberRole
 PROGRAM_STATUS_UNSPECIFIED: ProgramStatus
 PROGRAM_STATUS_DRAFT: ProgramStatus
 PROGRAM_STATUS_PUBLISHED: ProgramStatus
@@ -45,6 +54,40 @@ class Provider(_message.Message):
     email: str
     create_time: _timestamp_pb2.Timestamp
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., website: _Optional[str] = ..., email: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Member(_message.Message):
+    __slots__ = ("provider_id", "subject", "email", "role", "create_time")
+    PROVIDER_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    provider_id: str
+    subject: str
+    email: str
+    role: MemberRole
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, provider_id: _Optional[str] = ..., subject: _Optional[str] = ..., email: _Optional[str] = ..., role: _Optional[_Union[MemberRole, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Invitation(_message.Message):
+    __slots__ = ("id", "provider_id", "email", "role", "invited_by", "create_time", "accept_time", "accepted_by")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_ID_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    INVITED_BY_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    ACCEPT_TIME_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_BY_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    provider_id: str
+    email: str
+    role: MemberRole
+    invited_by: str
+    create_time: _timestamp_pb2.Timestamp
+    accept_time: _timestamp_pb2.Timestamp
+    accepted_by: str
+    def __init__(self, id: _Optional[str] = ..., provider_id: _Optional[str] = ..., email: _Optional[str] = ..., role: _Optional[_Union[MemberRole, str]] = ..., invited_by: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., accept_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., accepted_by: _Optional[str] = ...) -> None: ...
 
 class CredentialTemplate(_message.Message):
     __slots__ = ("name", "description", "criteria", "issuance", "valid_for_days")

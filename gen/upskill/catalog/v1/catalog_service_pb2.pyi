@@ -9,6 +9,60 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class InviteMemberRequest(_message.Message):
+    __slots__ = ("provider_id", "email", "role")
+    PROVIDER_ID_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    provider_id: str
+    email: str
+    role: _catalog_pb2.MemberRole
+    def __init__(self, provider_id: _Optional[str] = ..., email: _Optional[str] = ..., role: _Optional[_Union[_catalog_pb2.MemberRole, str]] = ...) -> None: ...
+
+class InviteMemberResponse(_message.Message):
+    __slots__ = ("invitation",)
+    INVITATION_FIELD_NUMBER: _ClassVar[int]
+    invitation: _catalog_pb2.Invitation
+    def __init__(self, invitation: _Optional[_Union[_catalog_pb2.Invitation, _Mapping]] = ...) -> None: ...
+
+class AcceptInvitationRequest(_message.Message):
+    __slots__ = ("invitation_id",)
+    INVITATION_ID_FIELD_NUMBER: _ClassVar[int]
+    invitation_id: str
+    def __init__(self, invitation_id: _Optional[str] = ...) -> None: ...
+
+class AcceptInvitationResponse(_message.Message):
+    __slots__ = ("member",)
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    member: _catalog_pb2.Member
+    def __init__(self, member: _Optional[_Union[_catalog_pb2.Member, _Mapping]] = ...) -> None: ...
+
+class ListMembersRequest(_message.Message):
+    __slots__ = ("provider_id",)
+    PROVIDER_ID_FIELD_NUMBER: _ClassVar[int]
+    provider_id: str
+    def __init__(self, provider_id: _Optional[str] = ...) -> None: ...
+
+class ListMembersResponse(_message.Message):
+    __slots__ = ("members", "invitations")
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    INVITATIONS_FIELD_NUMBER: _ClassVar[int]
+    members: _containers.RepeatedCompositeFieldContainer[_catalog_pb2.Member]
+    invitations: _containers.RepeatedCompositeFieldContainer[_catalog_pb2.Invitation]
+    def __init__(self, members: _Optional[_Iterable[_Union[_catalog_pb2.Member, _Mapping]]] = ..., invitations: _Optional[_Iterable[_Union[_catalog_pb2.Invitation, _Mapping]]] = ...) -> None: ...
+
+class GetMembershipRequest(_message.Message):
+    __slots__ = ("provider_id",)
+    PROVIDER_ID_FIELD_NUMBER: _ClassVar[int]
+    provider_id: str
+    def __init__(self, provider_id: _Optional[str] = ...) -> None: ...
+
+class GetMembershipResponse(_message.Message):
+    __slots__ = ("member",)
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    member: _catalog_pb2.Member
+    def __init__(self, member: _Optional[_Union[_catalog_pb2.Member, _Mapping]] = ...) -> None: ...
+
 class CreateProviderRequest(_message.Message):
     __slots__ = ("name", "website", "email")
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -126,3 +180,19 @@ class ListProgramsResponse(_message.Message):
     programs: _containers.RepeatedCompositeFieldContainer[_catalog_pb2.Program]
     next_page_token: str
     def __init__(self, programs: _Optional[_Iterable[_Union[_catalog_pb2.Program, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class AddMemberRequest(_message.Message):
+    __slots__ = ("provider_id", "subject", "role")
+    PROVIDER_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    provider_id: str
+    subject: str
+    role: _catalog_pb2.MemberRole
+    def __init__(self, provider_id: _Optional[str] = ..., subject: _Optional[str] = ..., role: _Optional[_Union[_catalog_pb2.MemberRole, str]] = ...) -> None: ...
+
+class AddMemberResponse(_message.Message):
+    __slots__ = ("member",)
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    member: _catalog_pb2.Member
+    def __init__(self, member: _Optional[_Union[_catalog_pb2.Member, _Mapping]] = ...) -> None: ...

@@ -75,6 +75,31 @@ class CatalogServiceStub:
                 request_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListProgramsRequest.SerializeToString,
                 response_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListProgramsResponse.FromString,
                 _registered_method=True)
+        self.InviteMember = channel.unary_unary(
+                '/upskill.catalog.v1.CatalogService/InviteMember',
+                request_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.InviteMemberRequest.SerializeToString,
+                response_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.InviteMemberResponse.FromString,
+                _registered_method=True)
+        self.AcceptInvitation = channel.unary_unary(
+                '/upskill.catalog.v1.CatalogService/AcceptInvitation',
+                request_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.AcceptInvitationRequest.SerializeToString,
+                response_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.AcceptInvitationResponse.FromString,
+                _registered_method=True)
+        self.ListMembers = channel.unary_unary(
+                '/upskill.catalog.v1.CatalogService/ListMembers',
+                request_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListMembersRequest.SerializeToString,
+                response_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListMembersResponse.FromString,
+                _registered_method=True)
+        self.AddMember = channel.unary_unary(
+                '/upskill.catalog.v1.CatalogService/AddMember',
+                request_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.AddMemberRequest.SerializeToString,
+                response_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.AddMemberResponse.FromString,
+                _registered_method=True)
+        self.GetMembership = channel.unary_unary(
+                '/upskill.catalog.v1.CatalogService/GetMembership',
+                request_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.GetMembershipRequest.SerializeToString,
+                response_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.GetMembershipResponse.FromString,
+                _registered_method=True)
 
 
 class CatalogServiceServicer:
@@ -137,6 +162,41 @@ class CatalogServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def InviteMember(self, request, context):
+        """InviteMember invites an email address to a provider's staff (admins, the provider's owners).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AcceptInvitation(self, request, context):
+        """AcceptInvitation makes the caller a member; the caller's verified email must be the invitation's.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListMembers(self, request, context):
+        """ListMembers lists a provider's members and open invitations (admins, the provider's members).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddMember(self, request, context):
+        """AddMember makes an identity with no email, such as an API client's, a member (admins, the provider's owners).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetMembership(self, request, context):
+        """GetMembership returns the caller's membership of a provider (NOT_FOUND when none).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CatalogServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -179,6 +239,31 @@ def add_CatalogServiceServicer_to_server(servicer, server):
                     servicer.ListPrograms,
                     request_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListProgramsRequest.FromString,
                     response_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListProgramsResponse.SerializeToString,
+            ),
+            'InviteMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.InviteMember,
+                    request_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.InviteMemberRequest.FromString,
+                    response_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.InviteMemberResponse.SerializeToString,
+            ),
+            'AcceptInvitation': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcceptInvitation,
+                    request_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.AcceptInvitationRequest.FromString,
+                    response_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.AcceptInvitationResponse.SerializeToString,
+            ),
+            'ListMembers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMembers,
+                    request_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListMembersRequest.FromString,
+                    response_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListMembersResponse.SerializeToString,
+            ),
+            'AddMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddMember,
+                    request_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.AddMemberRequest.FromString,
+                    response_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.AddMemberResponse.SerializeToString,
+            ),
+            'GetMembership': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMembership,
+                    request_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.GetMembershipRequest.FromString,
+                    response_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.GetMembershipResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -398,6 +483,141 @@ class CatalogService:
             '/upskill.catalog.v1.CatalogService/ListPrograms',
             upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListProgramsRequest.SerializeToString,
             upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListProgramsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def InviteMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.catalog.v1.CatalogService/InviteMember',
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.InviteMemberRequest.SerializeToString,
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.InviteMemberResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcceptInvitation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.catalog.v1.CatalogService/AcceptInvitation',
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.AcceptInvitationRequest.SerializeToString,
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.AcceptInvitationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMembers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.catalog.v1.CatalogService/ListMembers',
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListMembersRequest.SerializeToString,
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListMembersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.catalog.v1.CatalogService/AddMember',
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.AddMemberRequest.SerializeToString,
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.AddMemberResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMembership(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.catalog.v1.CatalogService/GetMembership',
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.GetMembershipRequest.SerializeToString,
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.GetMembershipResponse.FromString,
             options,
             channel_credentials,
             insecure,
