@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 CONSTRAINTS := constraints.txt
 
 .PHONY: run test test-unit test-integration test-e2e test-browser lint protos check-protos \
-	check-package check-floors lock bench clean
+	check-package check-floors lock bench bench-money clean
 
 # Editable, with the `dev` extra (tests, linters) and through it `local` (the embedded
 # servers): the dev tooling in services/devstack/ is imported from the checkout.
@@ -51,6 +51,11 @@ test-browser: $(STAMP)
 ## (BENCH_PURCHASES=40 for a quick run). Not a test: nothing here runs in `make test`.
 bench: $(STAMP)
 	$(PY) -m benchmarks
+
+## make bench-money: refund -> revoked latency one purchase at a time, then `upskill
+## reconcile` over the books (BENCH_ARGS="--runs 1000 --refund-every 4 --reconcile").
+bench-money: $(STAMP)
+	$(PY) -m benchmarks.money $(BENCH_ARGS)
 
 ## make lock: re-resolve constraints.txt from pyproject.toml (all extras), keeping the
 ## current pins where they still fit; `make lock UPGRADE=1` takes the newest of everything.
