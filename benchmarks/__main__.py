@@ -321,8 +321,12 @@ async def hop_waits(stack: Stack, since: float) -> dict[str, Any]:
 async def bench(
     base_url: str, levels: list[int], purchases: int, stack: Stack | None
 ) -> list[Level]:
+    # Idle connections expire before uvicorn's 5 s keep-alive closes them: reusing one the
+    # server is closing at that moment fails a purchase with a ReadError.
     limits = httpx.Limits(
-        max_connections=max(levels) * 2, max_keepalive_connections=max(levels) * 2
+        max_connections=max(levels) * 2,
+        max_keepalive_connections=max(levels) * 2,
+        keepalive_expiry=2.0,
     )
     async with httpx.AsyncClient(
         base_url=base_url, timeout=30, limits=limits, trust_env=False
