@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from starlette.middleware.base import RequestResponseEndpoint
+from starlette.datastructures import MutableHeaders
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway import (
     pages,
@@ -126,24 +126,40 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
             same_site="lax",
             https_only=settings.public_base_url.startswith("https://"),
         )
-    app.middleware("http")(_security_headers)
+    app.add_middleware(SecurityHeaders)
     # Server spans start at the HTTP request; the gRPC client interceptors on our
     # channels continue the same trace into every service.
     FastAPIInstrumentor.instrument_app(app, excluded_urls=_UNTRACED_URLS)
     return app
 
 
-async def _security_headers(request: Request, call_next: RequestResponseEndpoint) -> Response:
-    response = await call_next(request)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    is_page = response.headers.get("content-type", "").startswith("text/html")
-    # /docs is Swagger UI, which loads its scripts from a CDN: no CSP there.
-    if is_page and request.url.path != "/docs":
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; style-src 'self'; form-action 'self' http: https:;"
-            " frame-ancestors 'none'",
-        )
-    return response
+class SecurityHeaders:
+    """Security headers on every response. Pure ASGI rather than `app.middleware("http")`
+    (BaseHTTPMiddleware), which costs a task and a body stream per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                is_page = headers.get("content-type", "").startswith("text/html")
+                # /docs is Swagger UI, which loads its scripts from a CDN: no CSP there.
+                if is_page and path != "/docs":
+                    headers.setdefault("X-Frame-Options", "DENY")
+                    headers.setdefault("Referrer-Policy", "same-origin")
+                    headers.setdefault(
+                        "Content-Security-Policy",
+                        "default-src 'self'; style-src 'self'; form-action 'self' http: https:;"
+                        " frame-ancestors 'none'",
+                    )
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

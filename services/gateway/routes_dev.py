@@ -12,7 +12,7 @@ from services.gateway.security import DEV_TOKEN_TTL_SECONDS
 router = APIRouter(prefix="/api/v1/dev", tags=["development"])
 
 
-def require_dev_mode(authenticator: AuthenticatorDep) -> None:
+async def require_dev_mode(authenticator: AuthenticatorDep) -> None:
     """404, before the body is even read, unless AUTH_MODE=dev."""
     if not authenticator.dev_mode:
         raise not_found("dev tokens exist only in AUTH_MODE=dev")
