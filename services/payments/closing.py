@@ -22,18 +22,10 @@ from services.payments.gateways import (
     GatewayError,
     GatewayUnavailableError,
 )
+from services.payments.leases import BATCH, LEASE_SECONDS, retry_delay, work_leased
 from services.payments.repository import Closure
 
 log = logging.getLogger(__name__)
-
-BATCH = 20
-# Longer than a gateway call with stripe-python's retries: a live worker keeps its rows.
-LEASE_SECONDS = 90.0
-MAX_RETRY_SECONDS = 300.0
-
-
-def retry_delay(attempts: int) -> float:
-    return min(MAX_RETRY_SECONDS, 2.0 ** max(0, attempts))
 
 
 class CheckoutCloser:
@@ -43,20 +35,15 @@ class CheckoutCloser:
 
     async def close_due(self, limit: int = BATCH) -> int:
         """One pass: close the checkouts of up to `limit` closed enrollments."""
-        async with self._pool.acquire() as conn:
-            closures = await repository.claim_due_closures(conn, limit, LEASE_SECONDS)
-        for closure in closures:
-            try:
-                await self._close(closure)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                raise  # the sweeper waits for the database; the lease brings the row back
-            except Exception as exc:
-                log.exception("closing the checkout of enrollment %s failed", closure.enrollment_id)
-                async with self._pool.acquire() as conn:
-                    await repository.retry_closure(
-                        conn, closure.enrollment_id, repr(exc), retry_delay(closure.attempts)
-                    )
-        return len(closures)
+        return await work_leased(
+            self._pool,
+            lambda conn: repository.claim_due_closures(conn, limit, LEASE_SECONDS),
+            self._close,
+            lambda conn, closure, error, delay: repository.retry_closure(
+                conn, closure.enrollment_id, error, delay
+            ),
+            lambda closure: f"closing the checkout of enrollment {closure.enrollment_id}",
+        )
 
     async def _close(self, closure: Closure) -> None:
         async with self._pool.acquire() as conn:

@@ -27,12 +27,9 @@ from services.payments.gateways import (
     GatewayUnavailableError,
     RefundRequest,
 )
+from services.payments.leases import BATCH, LEASE_SECONDS, retry_delay, work_leased
 
 log = logging.getLogger(__name__)
-
-BATCH = 20
-LEASE_SECONDS = 90.0
-MAX_RETRY_SECONDS = 300.0
 
 
 def full_refund_key(payment_id: str) -> str:
@@ -103,10 +100,6 @@ async def request_refund(
     return await repository.get_refund(conn, refund.id)
 
 
-def retry_delay(attempts: int) -> float:
-    return min(MAX_RETRY_SECONDS, 2.0 ** max(0, attempts))
-
-
 class Refunder:
     def __init__(self, pool: asyncpg.Pool, gateway: CheckoutGateway) -> None:
         self._pool = pool
@@ -114,20 +107,15 @@ class Refunder:
 
     async def refund_due(self, limit: int = BATCH) -> int:
         """One pass: make up to `limit` pending refunds."""
-        async with self._pool.acquire() as conn:
-            refunds = await repository.claim_due_refunds(conn, limit, LEASE_SECONDS)
-        for refund in refunds:
-            try:
-                await self._make(refund)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                raise  # the sweeper waits for the database; the lease brings the row back
-            except Exception as exc:
-                log.exception("refund %s failed unexpectedly; will retry", refund.id)
-                async with self._pool.acquire() as conn:
-                    await repository.retry_refund(
-                        conn, refund.id, repr(exc), retry_delay(refund.attempts)
-                    )
-        return len(refunds)
+        return await work_leased(
+            self._pool,
+            lambda conn: repository.claim_due_refunds(conn, limit, LEASE_SECONDS),
+            self._make,
+            lambda conn, refund, error, delay: repository.retry_refund(
+                conn, refund.id, error, delay
+            ),
+            lambda refund: f"refund {refund.id}",
+        )
 
     async def _make(self, refund: Refund) -> None:
         async with self._pool.acquire() as conn:
