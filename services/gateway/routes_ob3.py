@@ -1,14 +1,16 @@
 """The Open Badges 3.0 API (1EdTech OB 3.0 section 6) for wallets and other platforms:
 service discovery, getCredentials and getProfile, protected by the OB 3.0 OAuth 2.0 scopes.
 
-Scopes come from the bearer token's ``scope`` claim, verified like every other token; the
-authorization-code flow and dynamic client registration that hand such tokens to a wallet
-belong to the identity work (the discovery document names where they will live). Errors
-are the spec's ``Imsx_StatusInfo`` documents, not problem+json.
+Scopes come from the bearer token's ``scope`` claim, verified like every other token. The
+authorization server that hands such tokens to a wallet (authorization code with PKCE,
+dynamic client registration) is the identity provider we sign people in with: the
+discovery document names its endpoints, read from its own metadata. Errors are the spec's
+``Imsx_StatusInfo`` documents, not problem+json.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime
 from typing import Annotated, Any
@@ -22,6 +24,7 @@ from upskill.credentials.v1 import credentials_pb2, credentials_service_pb2
 from services.common.auth import Principal, Role, bearer
 from services.common.errors import UnauthenticatedError
 from services.credentials.badges import OB_CONTEXT, learner_uri
+from services.gateway import signin
 from services.gateway.clients import invoke
 from services.gateway.dependencies import ClientsDep, get_authenticator, get_settings
 from services.gateway.problems import ProblemError
@@ -35,6 +38,8 @@ MAX_LIMIT = 100
 # How many of a learner's credentials getCredentials pages through (X-Total-Count needs all).
 MAX_CREDENTIALS = 2000
 _LIST_PAGE = 100
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["open badges 3.0"])
 
@@ -175,6 +180,10 @@ def _since(request: Request) -> datetime | None:
 )
 async def discovery(request: Request) -> dict[str, Any]:
     base = get_settings(request).public_base_url.rstrip("/")
+    try:
+        endpoints, note = await _oauth_endpoints(request, base)
+    except ProblemError as exc:
+        return _as_imsx(exc).response()
     return {
         "openapi": "3.0.1",
         "info": {
@@ -192,14 +201,14 @@ async def discovery(request: Request) -> dict[str, Any]:
             "securitySchemes": {
                 "OAuth2ACG": {
                     "type": "oauth2",
-                    "description": "OAuth 2.0 Authorization Code Grant authorization",
+                    "description": note,
                     "x-imssf-name": "Upskill",
-                    "x-imssf-registrationUrl": f"{base}/oauth/register",
+                    "x-imssf-registrationUrl": endpoints["registration"],
                     "flows": {
                         "authorizationCode": {
-                            "authorizationUrl": f"{base}/oauth/authorize",
-                            "tokenUrl": f"{base}/oauth/token",
-                            "refreshUrl": f"{base}/oauth/token",
+                            "authorizationUrl": endpoints["authorization"],
+                            "tokenUrl": endpoints["token"],
+                            "refreshUrl": endpoints["token"],
                             "scopes": {
                                 CREDENTIAL_READONLY: "Read the learner's Open Badges credentials",
                                 PROFILE_READONLY: "Read the learner's profile",
@@ -211,6 +220,42 @@ async def discovery(request: Request) -> dict[str, Any]:
             "schemas": {},
         },
     }
+
+
+_ACG = "OAuth 2.0 Authorization Code Grant authorization"
+
+
+async def _oauth_endpoints(request: Request, base: str) -> tuple[dict[str, str], str]:
+    """Where a wallet registers, sends the learner to consent, and gets its tokens.
+
+    Our authorization server is the identity provider the gateway signs people in with
+    (AUTH_MODE=oidc): its own metadata names the endpoints, so the document never points
+    at a server that does not exist. In AUTH_MODE=dev there is none: scoped tokens come
+    from `upskill token --scope` (or the dev token route), and the document says so.
+    """
+    client = getattr(request.app.state, "oidc_client", None)
+    if client is None:
+        dev_tokens = f"{base}/api/v1/dev/tokens"
+        note = (
+            f"{_ACG}. AUTH_MODE=dev has no authorization server: mint a scoped access token"
+            " with `upskill token --role learner --sub <id> --scope <scope>`."
+        )
+        return {"authorization": f"{base}/", "token": dev_tokens, "registration": dev_tokens}, note
+    metadata = await signin.provider_metadata(client, get_settings(request))
+    registration = metadata.get("registration_endpoint")
+    if not registration:
+        # OB 3.0 asks for dynamic registration; without it, clients are registered by an
+        # operator at the provider, which its issuer URL leads to.
+        log.warning("the identity provider offers no registration_endpoint (RFC 7591)")
+        registration = metadata["issuer"]
+    return (
+        {
+            "authorization": metadata["authorization_endpoint"],
+            "token": metadata["token_endpoint"],
+            "registration": registration,
+        },
+        f"{_ACG} at the identity provider {metadata['issuer']}.",
+    )
 
 
 @router.get(

@@ -89,7 +89,10 @@ def _client(request: Request) -> StarletteOAuth2App:
     return client
 
 
-async def _metadata(client: StarletteOAuth2App, settings: GatewaySettings) -> dict[str, Any]:
+async def provider_metadata(
+    client: StarletteOAuth2App, settings: GatewaySettings
+) -> dict[str, Any]:
+    """The identity provider's metadata, checked to name our issuer (503 when unreachable)."""
     try:
         metadata: dict[str, Any] = await client.load_server_metadata()
     except (httpx.HTTPError, ValueError) as exc:
@@ -116,7 +119,7 @@ async def sign_in_start(
 ) -> RedirectResponse:
     """Send the browser to the provider's sign-in page (Authorization Code + PKCE)."""
     client = _client(request)
-    await _metadata(client, settings)
+    await provider_metadata(client, settings)
     request.session[_NEXT_KEY] = safe_next(next_path)
     response: RedirectResponse = await client.authorize_redirect(
         request, settings.public_base_url + CALLBACK_PATH
@@ -131,7 +134,7 @@ async def sign_in_callback(
     """The provider sends the browser back here with a code: exchange it, check the
     tokens, and keep the access token in the session."""
     client = _client(request)
-    await _metadata(client, settings)
+    await provider_metadata(client, settings)
     try:
         token = await client.authorize_access_token(request)
     except (OAuthError, JoseError, KeyError, ValueError) as exc:
@@ -166,7 +169,7 @@ async def sign_out_redirect(request: Request, settings: GatewaySettings) -> str:
     request.session.clear()
     client = _client(request)
     try:
-        metadata = await _metadata(client, settings)
+        metadata = await provider_metadata(client, settings)
     except ProblemError:
         return "/"  # signed out here at least; the provider's session ends on its own
     if not metadata.get("end_session_endpoint"):

@@ -45,7 +45,8 @@ const provider = new Provider(config.issuer, {
     profile: ['name'],
     groups: ['groups'],
   },
-  scopes: ['openid', 'email', 'profile', 'groups', 'offline_access'],
+  // The API's scopes are listed too: dynamic registration accepts only known scopes.
+  scopes: ['openid', 'email', 'profile', 'groups', 'offline_access', ...(config.api_scopes ?? [])],
   // PKCE (S256) for every client that uses the authorization endpoint, confidential too.
   pkce: { required: () => true },
   ttl: {
@@ -71,6 +72,8 @@ const provider = new Provider(config.issuer, {
   features: {
     devInteractions: { enabled: true },
     clientCredentials: { enabled: true },
+    // Dynamic client registration (RFC 7591), as OB 3.0 section 6 asks of a wallet.
+    registration: { enabled: true },
     rpInitiatedLogout: { enabled: true },
     // Access tokens are JWTs for one audience: our API.
     resourceIndicators: {
@@ -80,7 +83,9 @@ const provider = new Provider(config.issuer, {
       getResourceServerInfo(ctx, resourceIndicator) {
         if (resourceIndicator !== config.audience) throw new errors.InvalidTarget();
         return {
-          scope: 'openid email profile groups api',
+          // The API's own scopes, the Open Badges 3.0 ones included: a wallet asks for
+          // them in the authorization request and the token's `scope` claim carries them.
+          scope: ['openid email profile groups api', ...(config.api_scopes ?? [])].join(' '),
           audience: config.audience,
           accessTokenFormat: 'jwt',
           accessTokenTTL: accessTokenTtl,

@@ -28,6 +28,10 @@ ADMIN_GROUP = "upskill-admins"
 GATEWAY_CLIENT_ID = "upskill-gateway"
 API_CLIENT_ID = "acme-integration"
 SERVICES_CLIENT_ID = "upskill-services"
+OB3_SCOPES = (
+    "https://purl.imsglobal.org/spec/ob/v3p0/scope/credential.readonly",
+    "https://purl.imsglobal.org/spec/ob/v3p0/scope/profile.readonly",
+)
 
 ACCOUNTS: dict[str, dict[str, Any]] = {
     "alice": {"email": "alice@example.test", "name": "Alice Learner", "groups": []},
@@ -79,6 +83,8 @@ class OidcProvider:
             "audience": AUDIENCE,
             "jwks": {"keys": [{**self.key.as_dict(private=True), "use": "sig", "alg": "RS256"}]},
             "accounts": ACCOUNTS,
+            # What a wallet may ask of our API (the OB 3.0 API's scopes).
+            "api_scopes": list(OB3_SCOPES),
             # Long enough for the services' own token to outlast the test module.
             "access_token_ttl_seconds": 3600,
             "clients": [
