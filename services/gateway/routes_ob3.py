@@ -178,48 +178,50 @@ def _since(request: Request) -> datetime | None:
     summary="OB 3.0 Service Description Document (OpenAPI 3.0, unprotected)",
     responses={500: _IMSX_RESPONSES[500]},
 )
-async def discovery(request: Request) -> dict[str, Any]:
+async def discovery(request: Request) -> JSONResponse:
     base = get_settings(request).public_base_url.rstrip("/")
     try:
         endpoints, note = await _oauth_endpoints(request, base)
     except ProblemError as exc:
         return _as_imsx(exc).response()
-    return {
-        "openapi": "3.0.1",
-        "info": {
-            "title": "Upskill Open Badges 3.0 API",
-            "version": "3.0",
-            "termsOfService": f"{base}/",
-            "x-imssf-privacyPolicyUrl": f"{base}/",
-        },
-        "paths": {
-            f"{PREFIX}/credentials": {"get": {"operationId": "getCredentials"}},
-            f"{PREFIX}/profile": {"get": {"operationId": "getProfile"}},
-            f"{PREFIX}/discovery": {"get": {"operationId": "getServiceDescription"}},
-        },
-        "components": {
-            "securitySchemes": {
-                "OAuth2ACG": {
-                    "type": "oauth2",
-                    "description": note,
-                    "x-imssf-name": "Upskill",
-                    "x-imssf-registrationUrl": endpoints["registration"],
-                    "flows": {
-                        "authorizationCode": {
-                            "authorizationUrl": endpoints["authorization"],
-                            "tokenUrl": endpoints["token"],
-                            "refreshUrl": endpoints["token"],
-                            "scopes": {
-                                CREDENTIAL_READONLY: "Read the learner's Open Badges credentials",
-                                PROFILE_READONLY: "Read the learner's profile",
-                            },
-                        }
-                    },
-                }
+    return JSONResponse(
+        {
+            "openapi": "3.0.1",
+            "info": {
+                "title": "Upskill Open Badges 3.0 API",
+                "version": "3.0",
+                "termsOfService": f"{base}/",
+                "x-imssf-privacyPolicyUrl": f"{base}/",
             },
-            "schemas": {},
-        },
-    }
+            "paths": {
+                f"{PREFIX}/credentials": {"get": {"operationId": "getCredentials"}},
+                f"{PREFIX}/profile": {"get": {"operationId": "getProfile"}},
+                f"{PREFIX}/discovery": {"get": {"operationId": "getServiceDescription"}},
+            },
+            "components": {
+                "securitySchemes": {
+                    "OAuth2ACG": {
+                        "type": "oauth2",
+                        "description": note,
+                        "x-imssf-name": "Upskill",
+                        "x-imssf-registrationUrl": endpoints["registration"],
+                        "flows": {
+                            "authorizationCode": {
+                                "authorizationUrl": endpoints["authorization"],
+                                "tokenUrl": endpoints["token"],
+                                "refreshUrl": endpoints["token"],
+                                "scopes": {
+                                    CREDENTIAL_READONLY: "Read the learner's Open Badges credentials",
+                                    PROFILE_READONLY: "Read the learner's profile",
+                                },
+                            }
+                        },
+                    }
+                },
+                "schemas": {},
+            },
+        }
+    )
 
 
 _ACG = "OAuth 2.0 Authorization Code Grant authorization"
