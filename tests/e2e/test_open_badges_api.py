@@ -1,8 +1,9 @@
 """The Open Badges 3.0 API (OB 3.0 section 6) as a wallet uses it, over HTTP against the
 running system: the unprotected discovery document, getCredentials and getProfile behind the
 OB 3.0 OAuth 2.0 scopes (carried in the bearer token's scope claim; tokens are minted the way
-`upskill token --scope` does, since the authorization-code flow is the identity work's),
-Imsx_StatusInfo errors, paging headers, and the credential as a downloadable .jwt file."""
+`upskill token --scope` does: test_ob3_wallet.py gets them from a real authorization server),
+Imsx_StatusInfo errors, paging headers, and the credential as a downloadable .jwt file; and
+the whole API against 1EdTech's own OpenAPI description of it, with a contract fuzzer."""
 
 from __future__ import annotations
 
@@ -11,13 +12,21 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from hypothesis import HealthCheck, given, settings
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from services.common.auth import mint_dev_token
 from services.devstack.demo import JourneyResult, run_journey
 from services.devstack.stack import Stack
-from tests.standards import describe, schema_errors
+from tests.standards import describe, load, schema_errors
 
 CREDENTIALS = "https://purl.imsglobal.org/spec/ob/v3p0/scope/credential.readonly"
 PROFILE = "https://purl.imsglobal.org/spec/ob/v3p0/scope/profile.readonly"
@@ -247,3 +256,57 @@ def test_hostile_requests_get_a_spec_answer_never_a_server_error(
         assert int(response.headers["x-total-count"]) >= len(body["compactJwsString"])
     else:
         assert body["imsx_codeMajor"] == "failure"
+
+
+# 1EdTech's OpenAPI description of the OB 3.0 API (../shared/standards; see its README).
+OB3_OPENAPI = "ob_v3p0_openapi.json"
+# The operations we serve; upsertCredential and putProfile are for hosts that accept
+# credentials from elsewhere, which we are not.
+OUR_OPERATIONS = ("getServiceDescription", "getCredentials", "getProfile")
+OB3_EXAMPLES_PER_OPERATION = 30
+
+
+def test_the_api_keeps_1edtechs_contract(stack: Stack, journey: JourneyResult) -> None:
+    """schemathesis generates requests from 1EdTech's own OpenAPI document and checks every
+    answer against it: status codes, content types, headers (X-Total-Count) and bodies
+    (GetOpenBadgeCredentialsResponse, Profile, Imsx_StatusInfo), and no server error."""
+    document = load(OB3_OPENAPI)
+    assert document["info"]["description"] == "Open Badges Data Model 3.0"
+    spec = schemathesis.openapi.from_dict(
+        document,
+        config=schemathesis.Config.from_dict({"phases": {"coverage": {"enabled": False}}}),
+    )
+    token = learner_token(stack, journey, f"{CREDENTIALS} {PROFILE}")
+    checks = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_headers_conformance,
+        response_schema_conformance,
+    ]
+    served = []
+    for result in spec.get_all_operations():
+        operation = result.ok()
+        if operation.definition.raw.get("operationId") not in OUR_OPERATIONS:
+            continue
+        served.append(operation.definition.raw["operationId"])
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=OB3_EXAMPLES_PER_OPERATION,
+            derandomize=True,
+            database=None,
+            deadline=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+        def keeps_contract(case: schemathesis.Case) -> None:
+            case.call_and_validate(
+                base_url=f"{stack.gateway_url}{API}",
+                headers={"authorization": f"Bearer {token}"},
+                checks=checks,
+                timeout=30,
+            )
+
+        keeps_contract()
+    assert sorted(served) == sorted(OUR_OPERATIONS)
