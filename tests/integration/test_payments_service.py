@@ -276,6 +276,23 @@ async def payments_service(
                 await proc.wait()
 
 
+@contextlib.asynccontextmanager
+async def stripe_mode_payments(
+    database_url: str, nats_url: str, tmp_path: Path
+) -> AsyncIterator[tuple[Payments, FakeStripe]]:
+    """The service in Stripe mode: real stripe-python against a fresh fake Stripe."""
+    with FakeStripe(webhook_secret=WEBHOOK_SECRET) as fake:
+        async with payments_service(
+            database_url,
+            nats_url,
+            tmp_path,
+            PAYMENTS_PROVIDER="stripe",
+            STRIPE_API_KEY=fake.api_key,
+            STRIPE_API_BASE=fake.api_base,
+        ) as service:
+            yield service, fake
+
+
 async def _wait_serving(channel: grpc.aio.Channel, proc: Any, log_path: Path) -> None:
     health = health_pb2_grpc.HealthStub(channel)
 
@@ -638,76 +655,68 @@ async def test_a_paid_checkout_survives_a_crash_before_its_webhook_is_delivered(
 async def test_stripe_mode_opens_checkouts_through_stripe_python(
     fresh_database: str, nats_url: str, tmp_path: Path
 ) -> None:
-    with FakeStripe(webhook_secret=WEBHOOK_SECRET) as fake:
-        async with payments_service(
-            fresh_database,
-            nats_url,
-            tmp_path,
-            PAYMENTS_PROVIDER="stripe",
-            STRIPE_API_KEY=fake.api_key,
-            STRIPE_API_BASE=fake.api_base,
-        ) as service:
-            enrollment_id = str(uuid.uuid4())
-            payment = await service.checkout(enrollment_id)
-            assert payment.gateway == "stripe"
-            session = fake.sessions[payment.checkout_session_id]
-            assert payment.checkout_url == session["url"]
-            [create] = [r for r in fake.requests if r.method == "POST"]
-            assert create.headers["idempotency-key"] == enrollment_id
-            assert create.params["mode"] == "payment"
-            assert create.params["client_reference_id"] == enrollment_id
-            assert create.params["metadata"] == {
-                "payment_id": payment.id,
-                "enrollment_id": enrollment_id,
-            }
-            price = create.params["line_items"][0]["price_data"]
-            assert (price["currency"], price["unit_amount"]) == ("usd", "4900")
-            assert price["product_data"]["name"] == "Intro to Data Engineering"
-            assert int(create.params["expires_at"]) >= time.time() + 30 * 60
+    async with stripe_mode_payments(fresh_database, nats_url, tmp_path) as (service, fake):
+        enrollment_id = str(uuid.uuid4())
+        payment = await service.checkout(enrollment_id)
+        assert payment.gateway == "stripe"
+        session = fake.sessions[payment.checkout_session_id]
+        assert payment.checkout_url == session["url"]
+        [create] = [r for r in fake.requests if r.method == "POST"]
+        assert create.headers["idempotency-key"] == enrollment_id
+        assert create.params["mode"] == "payment"
+        assert create.params["client_reference_id"] == enrollment_id
+        assert create.params["metadata"] == {
+            "payment_id": payment.id,
+            "enrollment_id": enrollment_id,
+        }
+        price = create.params["line_items"][0]["price_data"]
+        assert (price["currency"], price["unit_amount"]) == ("usd", "4900")
+        assert price["product_data"]["name"] == "Intro to Data Engineering"
+        assert int(create.params["expires_at"]) >= time.time() + 30 * 60
 
-            again = await service.checkout(enrollment_id)
-            assert again.checkout_session_id == payment.checkout_session_id
-            assert len(fake.sessions) == 1
+        again = await service.checkout(enrollment_id)
+        assert again.checkout_session_id == payment.checkout_session_id
+        assert len(fake.sessions) == 1
 
-            event = fake.complete_session(payment.checkout_session_id)
-            response = await service.webhook(event.payload, event.signature)
-            assert (response.event_id, response.duplicate) == (event.id, False)
-            paid = await service.payment(payment.id)
-            assert paid.status == payments_pb2.PAYMENT_STATUS_SUCCEEDED
-            assert paid.gateway_payment_id == event.data_object["payment_intent"]
-            assert (await service.webhook(event.payload, event.signature)).duplicate
+        event = fake.complete_session(payment.checkout_session_id)
+        response = await service.webhook(event.payload, event.signature)
+        assert (response.event_id, response.duplicate) == (event.id, False)
+        paid = await service.payment(payment.id)
+        assert paid.status == payments_pb2.PAYMENT_STATUS_SUCCEEDED
+        assert paid.gateway_payment_id == event.data_object["payment_intent"]
+        assert (await service.webhook(event.payload, event.signature)).duplicate
 
-            unpaid = await service.checkout()
-            expired = fake.expire_session(unpaid.checkout_session_id)
-            await service.webhook(expired.payload, expired.signature)
-            assert await status_of(service, unpaid.id) == payments_pb2.PAYMENT_STATUS_EXPIRED
+        unpaid = await service.checkout()
+        expired = fake.expire_session(unpaid.checkout_session_id)
+        await service.webhook(expired.payload, expired.signature)
+        assert await status_of(service, unpaid.id) == payments_pb2.PAYMENT_STATUS_EXPIRED
 
-            # Stripe is down: the caller gets UNAVAILABLE and its retry opens the checkout.
-            fake.failing = True
-            later = str(uuid.uuid4())
-            with pytest.raises(grpc.aio.AioRpcError) as down:
-                await service.checkout(later)
-            assert down.value.code() is grpc.StatusCode.UNAVAILABLE
-            fake.failing = False
-            recovered = await service.checkout(later)
-            assert recovered.checkout_session_id in fake.sessions
+        # Stripe is down: the caller gets UNAVAILABLE and its retry opens the checkout.
+        fake.failing = True
+        later = str(uuid.uuid4())
+        with pytest.raises(grpc.aio.AioRpcError) as down:
+            await service.checkout(later)
+        assert down.value.code() is grpc.StatusCode.UNAVAILABLE
+        fake.failing = False
+        recovered = await service.checkout(later)
+        assert recovered.checkout_session_id in fake.sessions
 
-            with pytest.raises(grpc.aio.AioRpcError) as hosted:
-                await service.stub.GetCheckoutSession(
-                    pb.GetCheckoutSessionRequest(session_id=payment.checkout_session_id),
-                    metadata=SERVICE,
-                )
-            assert hosted.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+        with pytest.raises(grpc.aio.AioRpcError) as hosted:
+            await service.stub.GetCheckoutSession(
+                pb.GetCheckoutSessionRequest(session_id=payment.checkout_session_id),
+                metadata=SERVICE,
+            )
+        assert hosted.value.code() is grpc.StatusCode.FAILED_PRECONDITION
 
-            async def relayed() -> bool:
-                rows = await service.db.fetch("SELECT published_at FROM outbox")
-                return len(rows) == 2 and all(r["published_at"] for r in rows)
+        async def relayed() -> bool:
+            rows = await service.db.fetch("SELECT published_at FROM outbox")
+            return len(rows) == 2 and all(r["published_at"] for r in rows)
 
-            await eventually(relayed)
-            [succeeded] = await service.published(events_pb2.PaymentSucceeded, payment.id)
-            assert (succeeded.gateway, succeeded.enrollment_id) == ("stripe", enrollment_id)
-            [failed] = await service.published(events_pb2.PaymentFailed, unpaid.id)
-            assert failed.reason == "checkout_expired"
+        await eventually(relayed)
+        [succeeded] = await service.published(events_pb2.PaymentSucceeded, payment.id)
+        assert (succeeded.gateway, succeeded.enrollment_id) == ("stripe", enrollment_id)
+        [failed] = await service.published(events_pb2.PaymentFailed, unpaid.id)
+        assert failed.reason == "checkout_expired"
 
 
 async def test_checkout_return_urls_off_the_public_origin_are_invalid(
@@ -917,55 +926,45 @@ async def test_a_cancelled_enrollments_local_checkout_is_closed_and_refuses_paym
 async def test_stripe_mode_expires_a_cancelled_checkout_and_refunds_through_the_api(
     fresh_database: str, nats_url: str, tmp_path: Path
 ) -> None:
-    with FakeStripe(webhook_secret=WEBHOOK_SECRET) as fake:
-        async with payments_service(
-            fresh_database,
-            nats_url,
-            tmp_path,
-            PAYMENTS_PROVIDER="stripe",
-            STRIPE_API_KEY=fake.api_key,
-            STRIPE_API_BASE=fake.api_base,
-        ) as service:
-            # Cancelled before paying: the session is expired through Stripe's API.
-            unpaid = await service.checkout(str(uuid.uuid4()))
-            await publish_enrollment_event(
-                service, enrollment_events.EnrollmentCancelled(enrollment_id=unpaid.enrollment_id)
-            )
+    async with stripe_mode_payments(fresh_database, nats_url, tmp_path) as (service, fake):
+        # Cancelled before paying: the session is expired through Stripe's API.
+        unpaid = await service.checkout(str(uuid.uuid4()))
+        await publish_enrollment_event(
+            service, enrollment_events.EnrollmentCancelled(enrollment_id=unpaid.enrollment_id)
+        )
 
-            async def expired() -> bool:
-                status = await status_of(service, unpaid.id)
-                return status == payments_pb2.PAYMENT_STATUS_EXPIRED
+        async def expired() -> bool:
+            status = await status_of(service, unpaid.id)
+            return status == payments_pb2.PAYMENT_STATUS_EXPIRED
 
-            await eventually(expired)
-            assert fake.sessions[unpaid.checkout_session_id]["status"] == "expired"
-            expire_path = f"/v1/checkout/sessions/{unpaid.checkout_session_id}/expire"
-            assert [r.method for r in fake.requests if r.path == expire_path] == ["POST"]
+        await eventually(expired)
+        assert fake.sessions[unpaid.checkout_session_id]["status"] == "expired"
+        expire_path = f"/v1/checkout/sessions/{unpaid.checkout_session_id}/expire"
+        assert [r.method for r in fake.requests if r.path == expire_path] == ["POST"]
 
-            # Paid at Stripe before the cancellation reached it: the session cannot be
-            # expired, the payment succeeds, the enrollment rejects it, Stripe refunds it.
-            paid = await service.checkout(str(uuid.uuid4()))
-            event = fake.complete_session(paid.checkout_session_id)
-            await service.webhook(event.payload, event.signature)
-            await publish_enrollment_event(
-                service, enrollment_events.EnrollmentCancelled(enrollment_id=paid.enrollment_id)
-            )
-            await publish_enrollment_event(service, rejection(paid), copies=2)
+        # Paid at Stripe before the cancellation reached it: the session cannot be
+        # expired, the payment succeeds, the enrollment rejects it, Stripe refunds it.
+        paid = await service.checkout(str(uuid.uuid4()))
+        event = fake.complete_session(paid.checkout_session_id)
+        await service.webhook(event.payload, event.signature)
+        await publish_enrollment_event(
+            service, enrollment_events.EnrollmentCancelled(enrollment_id=paid.enrollment_id)
+        )
+        await publish_enrollment_event(service, rejection(paid), copies=2)
 
-            async def refunded() -> bool:
-                return await status_of(service, paid.id) == REFUNDED
+        async def refunded() -> bool:
+            return await status_of(service, paid.id) == REFUNDED
 
-            await eventually(refunded)
-            await eventually(
-                lambda: handled(service, enrollment_events.EnrollmentPaymentRejected, 2)
-            )
-            [refund] = await refunds_of(service, paid.enrollment_id)
-            [made] = fake.refunds.values()
-            assert refund.gateway_refund_id == made["id"]
-            assert made["payment_intent"] == event.data_object["payment_intent"]
-            assert (made["amount"], made["status"]) == (4900, "succeeded")
-            assert made["metadata"]["refund_id"] == refund.id
-            refund_calls = [r for r in fake.requests if r.path == "/v1/refunds"]
-            assert refund_calls, "the refund went through stripe-python to the fake"
-            assert {r.headers["idempotency-key"] for r in refund_calls} == {f"refund-{refund.id}"}
-            assert fake.sessions[paid.checkout_session_id]["status"] == "complete"
-            assert [kind for kind, *_ in await ledger_of(service, paid.id)] == ["charge", "refund"]
+        await eventually(refunded)
+        await eventually(lambda: handled(service, enrollment_events.EnrollmentPaymentRejected, 2))
+        [refund] = await refunds_of(service, paid.enrollment_id)
+        [made] = fake.refunds.values()
+        assert refund.gateway_refund_id == made["id"]
+        assert made["payment_intent"] == event.data_object["payment_intent"]
+        assert (made["amount"], made["status"]) == (4900, "succeeded")
+        assert made["metadata"]["refund_id"] == refund.id
+        refund_calls = [r for r in fake.requests if r.path == "/v1/refunds"]
+        assert refund_calls, "the refund went through stripe-python to the fake"
+        assert {r.headers["idempotency-key"] for r in refund_calls} == {f"refund-{refund.id}"}
+        assert fake.sessions[paid.checkout_session_id]["status"] == "complete"
+        assert [kind for kind, *_ in await ledger_of(service, paid.id)] == ["charge", "refund"]
