@@ -17,6 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway import (
     pages,
+    pages_credentials,
+    pages_learning,
     routes_catalog,
     routes_checkout,
     routes_credentials,
@@ -103,6 +105,8 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
         routes_checkout.router,
         routes_health.router,
         signin.router,
+        pages_learning.router,
+        pages_credentials.router,
         pages.router,
     ):
         app.include_router(router)
