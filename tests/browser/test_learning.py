@@ -227,3 +227,33 @@ def test_anonymous_visitor_sees_a_shared_credential_valid_then_revoked(
     page.reload()
     expect(verdict).to_have_text(re.compile("Revoked"))
     assert_accessible(page)
+
+
+def test_learner_asks_for_a_refund_from_my_learning_and_is_sent_back_to_an_enrollment(
+    context: BrowserContext, page: Page, api: Marketplace, program: SeededProgram
+) -> None:
+    enable_axe(context)
+    purchase = api.buy(program)
+    page.goto(f"/programs/{program.id}")
+    sign_in_as_learner(page, purchase.learner)
+
+    # Enrolling again: the error links to the enrollment there is, no ids to copy.
+    page.get_by_role("button", name="Enroll").click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("You are already enrolled in this program.")
+    alert.get_by_role("link", name="See your enrollment").click()
+    expect(page).to_have_url(re.compile(rf"/enrollments/{purchase.enrollment_id}$"))
+    assert_accessible(page)
+
+    page.goto("/learning")
+    row = page.get_by_role("list", name="Enrollments").get_by_role("listitem")
+    expect(row).to_have_count(1)
+    row.get_by_role("button", name=re.compile("Request a refund")).click()
+    expect(page.get_by_role("status")).to_contain_text("Refund requested")
+    api.wait_for_enrollment(
+        purchase.enrollment_id, purchase.learner_token, lambda e: e["status"] == "REFUNDED"
+    )
+    page.reload()
+    expect(row).to_contain_text("Refunded")
+    expect(row.get_by_role("button")).to_have_count(0)
+    assert_accessible(page)
