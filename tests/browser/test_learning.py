@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -257,3 +258,22 @@ def test_learner_asks_for_a_refund_from_my_learning_and_is_sent_back_to_an_enrol
     expect(row).to_contain_text("Refunded")
     expect(row.get_by_role("button")).to_have_count(0)
     assert_accessible(page)
+
+
+def test_a_payment_not_confirmed_in_a_minute_says_so(
+    context: BrowserContext, page: Page, api: Marketplace, program: SeededProgram
+) -> None:
+    """An enrollment still PENDING_PAYMENT after its checkout said "paid" (the payment event
+    is late): the page keeps asking, then says plainly that it has not turned yet. The
+    browser's clock is faked, so the minute passes at once."""
+    learner = f"late-{uuid.uuid4().hex[:8]}"
+    token = api.token("learner", learner, email=f"{learner}@example.com")
+    pending = api.call("POST", "/api/v1/enrollments", token=token, json={"program_id": program.id})
+    page.clock.install()
+    page.goto("/")
+    sign_in_as_learner(page, learner)
+    page.goto(f"/enrollments/{pending['id']}?paid=1")
+    expect(page.get_by_text("Payment received, confirming...")).to_be_visible()
+    page.clock.run_for(61_000)
+    expect(page.get_by_role("status")).to_contain_text("has not been confirmed yet")
+    expect(page.locator(STATUS)).to_have_text("Pending payment")
