@@ -270,3 +270,44 @@ def test_verify_refuses_what_is_not_a_credential(api: Marketplace) -> None:
         headers=headers,
     )
     assert binary.status_code == 400
+
+
+def test_the_credential_page_shows_the_name_only_while_the_learner_consents(
+    api: Marketplace, program: SeededProgram
+) -> None:
+    purchase = api.buy(program)
+    api.call(
+        "POST",
+        f"/api/v1/enrollments/{purchase.enrollment_id}/complete",
+        token=program.provider_token,
+        json={},
+    )
+    credential_id = api.wait_for_enrollment(
+        purchase.enrollment_id, purchase.learner_token, lambda e: bool(e.get("credential_id"))
+    )["credential_id"]
+    cookies = {SESSION_COOKIE: purchase.learner_token}
+
+    def shown() -> bool:
+        return "Grace Hopper" in api.http.get(f"/credentials/{credential_id}").text
+
+    def save(show: bool) -> None:
+        form = {"display_name": "Grace Hopper", **({"show_name": "on"} if show else {})}
+        saved = api.http.post("/learning/profile", data=form, cookies=cookies)
+        assert saved.status_code == 303, saved.text[:300]
+
+    save(show=False)
+    assert not shown()
+    save(show=True)
+    assert shown()
+    save(show=False)
+    assert not shown()
+    # Someone else cannot name this learner: a profile is always the caller's own.
+    stranger = {SESSION_COOKIE: api.token("learner", f"other-{uuid.uuid4().hex[:8]}")}
+    api.http.post(
+        "/learning/profile", data={"display_name": "Mallory", "show_name": "on"}, cookies=stranger
+    )
+    assert "Mallory" not in api.http.get(f"/credentials/{credential_id}").text
+    # Staff have no learner profile to set.
+    staff = {SESSION_COOKIE: program.provider_token}
+    refused = api.http.post("/learning/profile", data={"display_name": "Staff"}, cookies=staff)
+    assert refused.status_code == 403
