@@ -25,8 +25,14 @@ from upskill.credentials.v1 import credentials_service_pb2
 
 from services.gateway import mapping, schemas
 from services.gateway.clients import Clients, invoke
-from services.gateway.dependencies import ClientsDep, Viewer, resource_id, token_of
-from services.gateway.problems import ProblemError
+from services.gateway.dependencies import (
+    AuthenticatorDep,
+    ClientsDep,
+    Viewer,
+    resource_id,
+    token_of,
+)
+from services.gateway.problems import ProblemError, not_found
 from services.gateway.rendering import render
 
 router = APIRouter(include_in_schema=False)
@@ -179,15 +185,22 @@ def _jwt_payload(jwt: str) -> dict[str, Any]:
 
 
 @router.get("/programs/{program_id}/badge.svg")
-async def badge_image(program_id: str, viewer: Viewer, clients: ClientsDep) -> Response:
+async def badge_image(
+    program_id: str, clients: ClientsDep, authenticator: AuthenticatorDep
+) -> Response:
     """The achievement's badge: a generated SVG with its name and issuer (what the OB 3.0
-    achievement `image` references). Text only, escaped: no script, no external reference."""
+    achievement `image` references). Text only, escaped: no script, no external reference.
+
+    Read as the gateway itself: a credential's image must keep resolving after its program
+    is archived; a draft (never sold, so on no credential) stays unknown."""
     reply = await invoke(
         clients.catalog.GetProgram,
         catalog_service_pb2.GetProgramRequest(program_id=resource_id(program_id, "program")),
-        token=token_of(viewer),
+        token=authenticator.service_token(),
     )
     program = mapping.program_to_json(reply.program)
+    if program.status not in _SOLD:
+        raise not_found(f"no program with id {program_id!r}")
     return Response(
         badge_svg(program.credential.name or program.title, program.provider_name or ""),
         media_type="image/svg+xml",
@@ -196,6 +209,9 @@ async def badge_image(program_id: str, viewer: Viewer, clients: ClientsDep) -> R
             "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
         },
     )
+
+
+_SOLD = frozenset({"PUBLISHED", "ARCHIVED"})
 
 
 _PALETTE = ("#2454d6", "#0f7a5c", "#8a3ffc", "#b3261e", "#a15c00", "#1f6f8b")

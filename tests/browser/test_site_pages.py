@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
+from services.devstack.demo import demo_program
 from services.devstack.stack import Stack
 from services.gateway.security import SESSION_COOKIE
 from tests.browser.a11y import PHONE, assert_accessible, enable_axe, horizontal_overflow
@@ -311,3 +312,24 @@ def test_the_credential_page_shows_the_name_only_while_the_learner_consents(
     staff = {SESSION_COOKIE: program.provider_token}
     refused = api.http.post("/learning/profile", data={"display_name": "Staff"}, cookies=staff)
     assert refused.status_code == 403
+
+
+def test_a_badge_outlives_its_program_on_sale_but_a_draft_has_none(
+    api: Marketplace, program: SeededProgram
+) -> None:
+    draft = api.call(
+        "POST",
+        "/api/v1/programs",
+        token=program.provider_token,
+        json=demo_program(),
+        expect=(201,),
+    )
+    assert api.http.get(f"/programs/{draft['id']}/badge.svg").status_code == 404
+    live = api.http.get(f"/programs/{program.id}/badge.svg")
+    assert live.status_code == 200
+    assert live.headers["content-type"].startswith("image/svg+xml")
+    assert program.achievement in live.text
+    api.call("POST", f"/api/v1/programs/{program.id}/archive", token=program.provider_token)
+    archived = api.http.get(f"/programs/{program.id}/badge.svg")
+    assert archived.status_code == 200
+    assert archived.text == live.text
