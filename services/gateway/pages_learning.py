@@ -15,7 +15,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from upskill.catalog.v1 import catalog_service_pb2
 from upskill.credentials.v1 import credentials_service_pb2
-from upskill.enrollment.v1 import enrollment_service_pb2
+from upskill.enrollment.v1 import enrollment_pb2, enrollment_service_pb2
 from upskill.payments.v1 import payments_pb2, payments_service_pb2
 
 from services.common.auth import Principal
@@ -29,9 +29,8 @@ router = APIRouter(include_in_schema=False)
 
 LEARNING_PAGE_SIZE = 10
 _NO_STORE = {"Cache-Control": "no-store"}
-# What the learner can do next with an enrollment in each state (the services still decide).
+# Which enrollments the learner can cancel (the enrollment service still decides).
 _CANCELLABLE = {"PENDING_PAYMENT"}
-_REFUNDABLE = {"ACTIVE"}
 
 
 def _signed_in(viewer: Principal | None, what: str) -> Principal:
@@ -70,9 +69,7 @@ async def learning_page(
         "learning.html",
         {
             "profile": profile,
-            "enrollments": [
-                _with_actions(mapping.enrollment_to_json(e)) for e in enrollments.enrollments
-            ],
+            "enrollments": [_with_actions(e) for e in enrollments.enrollments],
             "credentials": [mapping.credential_to_json(c) for c in credentials.credentials],
             "next_url": _page_url(page_token=enrollments.next_page_token)
             if enrollments.next_page_token
@@ -130,12 +127,18 @@ def _page_url(**params: str) -> str:
     return "/learning?" + urlencode(params)
 
 
-def _with_actions(enrollment: Any) -> dict[str, Any]:
+def _with_actions(message: enrollment_pb2.Enrollment) -> dict[str, Any]:
+    """An enrollment row with what its learner can do next: the services decide (a refund is
+    offered only while the enrollment service says the learner may still ask for one)."""
+    enrollment = mapping.enrollment_to_json(message)
     row = enrollment.model_dump(mode="json")
     row["can_pay"] = enrollment.status == "PENDING_PAYMENT" and bool(enrollment.checkout_url)
     row["can_cancel"] = enrollment.status in _CANCELLABLE
-    paid = enrollment.price is not None and enrollment.price.amount_minor > 0
-    row["can_refund"] = enrollment.status in _REFUNDABLE and paid and bool(enrollment.payment_id)
+    row["refund_until"] = (
+        mapping.timestamp(message.learner_refund_until)
+        if message.HasField("learner_refund_until")
+        else None
+    )
     return row
 
 

@@ -9,6 +9,7 @@ import base64
 import json
 import re
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlparse
 
 import pytest
@@ -24,6 +25,7 @@ from tests.browser.conftest import (
     SeededProgram,
     sign_in_as_learner,
 )
+from tests.e2e.test_refunds import db_value
 
 
 def test_main_pages_fit_a_phone_and_pass_axe(
@@ -333,3 +335,28 @@ def test_a_badge_outlives_its_program_on_sale_but_a_draft_has_none(
     archived = api.http.get(f"/programs/{program.id}/badge.svg")
     assert archived.status_code == 200
     assert archived.text == live.text
+
+
+def test_a_refund_is_offered_only_inside_the_window(
+    page: Page, stack: Stack, api: Marketplace, program: SeededProgram
+) -> None:
+    purchase = api.buy(program)
+    page.goto("/")
+    sign_in_as_learner(page, purchase.learner)
+    page.goto("/learning")
+    row = page.get_by_role("list", name="Enrollments").get_by_role("listitem")
+    expect(row.get_by_role("button", name=re.compile("Request a refund"))).to_be_visible()
+    expect(row).to_contain_text(re.compile(r"until \d\d \w{3} \d{4}"))
+
+    # Playwright's sync API holds this thread's event loop: the database call gets its own.
+    with ThreadPoolExecutor(1) as aside:
+        aside.submit(
+            db_value,
+            stack,
+            "enrollment",
+            "UPDATE enrollments SET created_at = now() - interval '15 days' WHERE id = $1",
+            purchase.enrollment_id,
+        ).result()
+    page.reload()
+    expect(row).to_contain_text("Active")
+    expect(row.get_by_role("button")).to_have_count(0)
