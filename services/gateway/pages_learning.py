@@ -31,6 +31,8 @@ LEARNING_PAGE_SIZE = 10
 _NO_STORE = {"Cache-Control": "no-store"}
 # Which enrollments the learner can cancel (the enrollment service still decides).
 _CANCELLABLE = {"PENDING_PAYMENT"}
+# Enrollments whose payment went through: these have a receipt to show.
+PAID_STATUSES = ("ACTIVE", "COMPLETED", "REFUNDED")
 
 
 def _signed_in(viewer: Principal | None, what: str) -> Principal:
@@ -69,6 +71,7 @@ async def learning_page(
         "learning.html",
         {
             "profile": profile,
+            "paid_statuses": PAID_STATUSES,
             "enrollments": [_with_actions(e) for e in enrollments.enrollments],
             "credentials": [mapping.credential_to_json(c) for c in credentials.credentials],
             "next_url": _page_url(page_token=enrollments.next_page_token)
@@ -203,6 +206,7 @@ async def enrollment_page(
         {
             "enrollment": enrollment,
             "e": enrollment,  # for the status badge
+            "paid_statuses": PAID_STATUSES,
             "confirming": paid == "1" and enrollment.status == "PENDING_PAYMENT",
         },
         headers=_NO_STORE,

@@ -10,6 +10,7 @@ import json
 import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -29,7 +30,7 @@ from tests.e2e.test_refunds import db_value
 
 
 def test_main_pages_fit_a_phone_and_pass_axe(
-    browser: Browser, stack: Stack, api: Marketplace, program: SeededProgram
+    browser: Browser, stack: Stack, api: Marketplace, program: SeededProgram, tmp_path: Path
 ) -> None:
     context = browser.new_context(base_url=stack.gateway_url, viewport=PHONE, locale="en-GB")
     context.set_default_timeout(ACTION_TIMEOUT_MS)
@@ -68,8 +69,9 @@ def test_main_pages_fit_a_phone_and_pass_axe(
             f"/issuers/{program.provider_id}",
             "/no-such-page",
         ]
-        for path in paths:
+        for number, path in enumerate(paths):
             page.goto(path)
+            page.screenshot(path=str(tmp_path / f"phone-{number:02d}.png"), full_page=True)
             assert horizontal_overflow(page) == 0, f"{path} is wider than a 390 px screen"
             assert_accessible(page)
             # Every page, the error page too, keeps the signed-in header.
@@ -134,7 +136,11 @@ def test_api_docs_work_with_no_network_but_ours(context: BrowserContext, stack: 
     context.route("**/*", only_ours)
     page = context.new_page()
     page.goto("/docs")
-    expect(page.locator(".swagger-ui .info .title")).to_contain_text("Upskill gateway")
+    # Swagger UI parses 1.5 MB of script and the whole OpenAPI document first: on a loaded
+    # machine that alone can take longer than one page step.
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text(
+        "Upskill gateway", timeout=30_000
+    )
     expect(page.get_by_text("/api/v1/enrollments", exact=True).first).to_be_visible()
     assert elsewhere == []
 
