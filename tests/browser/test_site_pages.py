@@ -366,3 +366,41 @@ def test_a_refund_is_offered_only_inside_the_window(
     page.reload()
     expect(row).to_contain_text("Active")
     expect(row.get_by_role("button")).to_have_count(0)
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("page_token=not-a-token", 422),
+        ("page_token=%00", 422),
+        ("credentials_page_token=" + "x" * 201, 422),
+        ("message=%F0%9F%92%A5", 200),  # an unknown notice shows nothing
+    ],
+)
+def test_my_learning_refuses_odd_page_tokens(api: Marketplace, query: str, status: int) -> None:
+    token = api.token("learner", f"odd-{uuid.uuid4().hex[:8]}")
+    response = api.http.get(
+        f"/learning?{query}", cookies={SESSION_COOKIE: token}, headers={"accept": "text/html"}
+    )
+    assert response.status_code == status, response.text[:300]
+    # Even the error page keeps the signed-in header.
+    assert 'href="/learning"' in response.text
+
+
+def test_a_double_submitted_cancel_cancels_once(api: Marketplace, program: SeededProgram) -> None:
+    learner = f"twice-{uuid.uuid4().hex[:8]}"
+    token = api.token("learner", learner, email=f"{learner}@example.com")
+    pending = api.call("POST", "/api/v1/enrollments", token=token, json={"program_id": program.id})
+    cookies = {SESSION_COOKIE: token}
+
+    def cancel() -> int:
+        return api.http.post(
+            f"/learning/enrollments/{pending['id']}/cancel", cookies=cookies
+        ).status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        codes = sorted(pool.map(lambda _: cancel(), range(4)))
+    assert 303 in codes, codes
+    assert set(codes) <= {303, 409}, codes
+    after = api.call("GET", f"/api/v1/enrollments/{pending['id']}", token=token)
+    assert after["status"] == "CANCELLED"
