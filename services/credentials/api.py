@@ -16,12 +16,12 @@ from services.common.paging import Page
 from services.common.protos import timestamp
 from services.common.rpc import rpc
 from services.common.sql import OwnerScope
-from services.credentials import repository
+from services.credentials import profiles, repository
 from services.credentials.issuer import Issuer
 from services.credentials.repository import CredentialRecord
 
 
-def credential_to_pb(c: CredentialRecord) -> credentials_pb2.Credential:
+def credential_to_pb(c: CredentialRecord, earner_name: str = "") -> credentials_pb2.Credential:
     return credentials_pb2.Credential(
         id=c.id,
         enrollment_id=c.enrollment_id,
@@ -34,6 +34,16 @@ def credential_to_pb(c: CredentialRecord) -> credentials_pb2.Credential:
         revoke_time=timestamp(c.revoked_at),
         revocation_reason=c.revocation_reason,
         achievement_name=c.achievement_name,
+        earner_name=earner_name,
+    )
+
+
+def profile_to_pb(p: profiles.Profile) -> credentials_pb2.LearnerProfile:
+    return credentials_pb2.LearnerProfile(
+        learner_id=p.learner_id,
+        display_name=p.display_name,
+        show_name=p.show_name,
+        update_time=timestamp(p.updated_at),
     )
 
 
@@ -49,7 +59,27 @@ class CredentialsApi(credentials_service_pb2_grpc.CredentialsServiceServicer):
         # Credentials are shared by link: holding the id is the permission.
         async with self._pool.acquire() as conn:
             record = await repository.get(conn, request.credential_id)
-        return pb.GetCredentialResponse(credential=credential_to_pb(record))
+            profile = await profiles.get(conn, record.learner_id)
+        return pb.GetCredentialResponse(credential=credential_to_pb(record, profile.shown_name))
+
+    @rpc(Role.LEARNER)
+    async def GetLearnerProfile(
+        self, request: pb.GetLearnerProfileRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetLearnerProfileResponse:
+        async with self._pool.acquire() as conn:
+            profile = await profiles.get(conn, authenticated().subject)
+        return pb.GetLearnerProfileResponse(profile=profile_to_pb(profile))
+
+    @rpc(Role.LEARNER)
+    async def UpdateLearnerProfile(
+        self, request: pb.UpdateLearnerProfileRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateLearnerProfileResponse:
+        name = profiles.clean_display_name(request.display_name)
+        async with self._pool.acquire() as conn:
+            profile = await profiles.save(
+                conn, authenticated().subject, name, request.show_name and bool(name)
+            )
+        return pb.UpdateLearnerProfileResponse(profile=profile_to_pb(profile))
 
     @rpc(Role.LEARNER, Role.PROVIDER, Role.ADMIN, Role.SERVICE)
     async def ListCredentials(

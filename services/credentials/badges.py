@@ -92,6 +92,11 @@ def learner_uri(learner_id: str) -> str:
     return f"urn:upskill:learner:{quote(learner_id, safe='')}"
 
 
+def badge_image_url(base_url: str, program_id: str) -> str:
+    """The achievement's image (an SVG served by the gateway's badge route)."""
+    return f"{base_url.rstrip('/')}/programs/{quote(program_id, safe='')}/badge.svg"
+
+
 def issuer_id(base_url: str, provider_id: str) -> str:
     return f"{base_url.rstrip('/')}/issuers/{quote(provider_id, safe='')}"
 
@@ -192,6 +197,12 @@ def _subject(issuance: Issuance, base_url: str, salt: str | None) -> dict[str, A
         "name": issuance.achievement_name,
         "description": issuance.achievement_description,
         "criteria": {"narrative": issuance.criteria},
+        # The badge picture wallets and profiles show: an SVG the gateway draws.
+        "image": {
+            "id": badge_image_url(base_url, issuance.program_id),
+            "type": "Image",
+            "caption": issuance.achievement_name,
+        },
         "alignment": [_alignment(base_url, skill) for skill in _unique_skills(issuance.skills)],
     }
     return subject

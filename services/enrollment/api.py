@@ -132,7 +132,7 @@ class EnrollmentApi(enrollment_service_pb2_grpc.EnrollmentServiceServicer):
         async with self._pool.acquire() as conn:
             enrollment = await repository.get(conn, request.enrollment_id)
         _check_can_see(authenticated(), enrollment)
-        return pb.GetEnrollmentResponse(enrollment=enrollment_to_pb(enrollment))
+        return pb.GetEnrollmentResponse(enrollment=self._shown(enrollment))
 
     @rpc(Role.LEARNER, Role.PROVIDER, Role.ADMIN, Role.SERVICE)
     async def ListEnrollments(
@@ -144,8 +144,27 @@ class EnrollmentApi(enrollment_service_pb2_grpc.EnrollmentServiceServicer):
             rows = await repository.list_for(conn, scope, page)
         rows, next_token = page.split(rows, lambda r: (r.created_at, r.id))
         return pb.ListEnrollmentsResponse(
-            enrollments=[enrollment_to_pb(e) for e in rows], next_page_token=next_token
+            enrollments=[self._shown(e) for e in rows], next_page_token=next_token
         )
+
+    def _shown(self, enrollment: Enrollment) -> enrollment_pb2.Enrollment:
+        """The enrollment as read, with until when its learner may still ask for a refund
+        (decided by the same rule as RefundEnrollment, so a page offers only what works)."""
+        message = enrollment_to_pb(enrollment)
+        decision = decide_refund(
+            actor=RefundActor.LEARNER,
+            status=enrollment.status,
+            paid=bool(enrollment.payment_id) and not enrollment.price.is_free,
+            enrolled_at=enrollment.created_at,
+            now=datetime.now(UTC),
+            window=self._refund_window,
+            partial=False,
+        )
+        if decision.verdict is RefundVerdict.ALLOW and enrollment.status is not Status.REFUNDED:
+            message.learner_refund_until.FromDatetime(
+                (enrollment.created_at + self._refund_window).astimezone(UTC)
+            )
+        return message
 
     @rpc(Role.PROVIDER, Role.ADMIN, Role.SERVICE)
     async def CompleteEnrollment(

@@ -60,8 +60,9 @@ class Peers:
                         amount_minor=e.price.amount_minor, currency=e.price.currency
                     ),
                     description=description[:500],
-                    # Where the hosted checkout sends the learner back to.
-                    success_url=f"{self._public}/enrollments/{e.id}",
+                    # Where the hosted checkout sends the learner back to; `paid=1` lets
+                    # that page say "Payment received, confirming..." from its first paint.
+                    success_url=f"{self._public}/enrollments/{e.id}?paid=1",
                     cancel_url=f"{self._public}/programs/{e.program_id}",
                 ),
                 metadata=self._metadata(),

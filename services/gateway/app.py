@@ -16,7 +16,10 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway import (
+    api_docs,
     pages,
+    pages_credentials,
+    pages_learning,
     routes_catalog,
     routes_checkout,
     routes_credentials,
@@ -81,7 +84,7 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
         ),
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served by api_docs, from local assets
         redoc_url=None,
         # CSRF: every state-changing route refuses a browser's cross-site request.
         dependencies=[Depends(refuse_cross_site), Depends(acting_provider)],
@@ -103,10 +106,13 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
         routes_checkout.router,
         routes_health.router,
         signin.router,
+        pages_learning.router,
+        pages_credentials.router,
         pages.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    api_docs.install(app)
     # Added before the header middleware, so it runs inside it: its 413s get the same
     # headers, and a body cut off mid-stream raises where the app's problem handlers catch
     # it (raised under the BaseHTTPMiddleware's reader instead, it would be a 500).
@@ -151,8 +157,9 @@ class SecurityHeaders:
                 headers = MutableHeaders(scope=message)
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 is_page = headers.get("content-type", "").startswith("text/html")
-                # /docs is Swagger UI, which loads its scripts from a CDN: no CSP there.
-                if is_page and path != "/docs":
+                # /docs is Swagger UI, whose page starts it with an inline script: no CSP
+                # there (its assets are ours, see api_docs).
+                if is_page and path != api_docs.DOCS_PATH:
                     headers.setdefault("X-Frame-Options", "DENY")
                     headers.setdefault("Referrer-Policy", "same-origin")
                     headers.setdefault(

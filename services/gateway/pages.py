@@ -8,14 +8,13 @@ a bearer token; a page needs no JavaScript.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from upskill.catalog.v1 import catalog_service_pb2
-from upskill.credentials.v1 import credentials_service_pb2
 from upskill.enrollment.v1 import enrollment_service_pb2
 
 from services.common.auth import Principal
@@ -29,6 +28,7 @@ from services.gateway.dependencies import (
     resource_id,
     token_of,
 )
+from services.gateway.pages_learning import already_enrolled
 from services.gateway.problems import ProblemError, invalid_input, not_found
 from services.gateway.rendering import render
 from services.gateway.schemas import DevTokenRequest
@@ -94,6 +94,7 @@ async def _program_page(
     program_id: str,
     *,
     message: str = "",
+    existing_enrollment_id: str = "",
     status_code: int = 200,
 ) -> HTMLResponse:
     reply = await invoke(
@@ -109,6 +110,7 @@ async def _program_page(
             # A fresh key per rendered form: a double-submitted form enrolls once.
             "idempotency_key": str(uuid.uuid4()),
             "message": message,
+            "existing_enrollment_id": existing_enrollment_id,
             # Also rendered in answer to POST .../enroll: sign-in must come back to the
             # program page, not to a URL that only takes POST.
             "current_path": f"/programs/{program_id}",
@@ -144,6 +146,18 @@ async def enroll(
             token=viewer.token,
         )
     except ProblemError as problem:
+        if problem.status == 409:
+            existing = await already_enrolled(clients, viewer, program_id)
+            if existing:
+                return await _program_page(
+                    request,
+                    viewer,
+                    clients,
+                    program_id,
+                    message="You are already enrolled in this program.",
+                    existing_enrollment_id=existing,
+                    status_code=409,
+                )
         if problem.status in (400, 403, 409):
             return await _program_page(
                 request,
@@ -157,85 +171,6 @@ async def enroll(
     enrollment = reply.enrollment
     target = enrollment.checkout_url or f"/enrollments/{enrollment.id}"
     return RedirectResponse(target, status_code=303)
-
-
-@router.get("/enrollments/{enrollment_id}", response_class=HTMLResponse)
-async def enrollment_page(
-    enrollment_id: str, request: Request, viewer: Viewer, clients: ClientsDep
-) -> HTMLResponse:
-    if viewer is None:
-        raise ProblemError(401, "Sign in to see your enrollment.", slug="unauthenticated")
-    reply = await invoke(
-        clients.enrollment.GetEnrollment,
-        enrollment_service_pb2.GetEnrollmentRequest(
-            enrollment_id=resource_id(enrollment_id, "enrollment")
-        ),
-        token=viewer.token,
-    )
-    enrollment = mapping.enrollment_to_json(reply.enrollment)
-    return render(request, "enrollment.html", {"enrollment": enrollment})
-
-
-@router.get("/credentials/{credential_id}", response_class=HTMLResponse)
-async def credential_page(
-    credential_id: str, request: Request, viewer: Viewer, clients: ClientsDep
-) -> HTMLResponse:
-    token = token_of(viewer)
-    reply = await invoke(
-        clients.credentials.GetCredential,
-        credentials_service_pb2.GetCredentialRequest(
-            credential_id=resource_id(credential_id, "credential")
-        ),
-        token=token,
-    )
-    credential = mapping.credential_to_json(reply.credential)
-    verdict = None
-    verify_error = ""
-    try:
-        verify_reply = await invoke(
-            clients.credentials.VerifyCredential,
-            credentials_service_pb2.VerifyCredentialRequest(credential=credential.jwt),
-            token=token,
-        )
-        verdict = mapping.verification_to_json(verify_reply)
-    except ProblemError as problem:
-        # Fail closed: the page says it could not verify, never that the credential is valid.
-        verify_error = problem.detail
-    return render(
-        request,
-        "credential.html",
-        {
-            "credential": credential,
-            "verdict": verdict,
-            "verify_error": verify_error,
-            "badge": _badge_facts(verdict.credential if verdict else None),
-        },
-    )
-
-
-def _badge_facts(vc: dict[str, Any] | None) -> dict[str, Any]:
-    """What the page shows from the signed credential (only once its signature verified)."""
-    if not vc:
-        return {}
-    subject = vc.get("credentialSubject") or {}
-    achievement = subject.get("achievement") or {}
-    issuer = vc.get("issuer") or {}
-    names = [
-        i.get("identityHash")
-        for i in subject.get("identifier") or []
-        if isinstance(i, dict) and i.get("identityType") == "name" and not i.get("hashed")
-    ]
-    return {
-        "name": achievement.get("name") or vc.get("name", ""),
-        "description": achievement.get("description", ""),
-        "criteria": (achievement.get("criteria") or {}).get("narrative", ""),
-        "skills": [a.get("targetName") for a in achievement.get("alignment") or [] if a],
-        "issuer_name": issuer.get("name", "") if isinstance(issuer, dict) else "",
-        "issuer_id": issuer.get("id", "") if isinstance(issuer, dict) else str(issuer),
-        "learner": names[0] if names else subject.get("id", ""),
-        "valid_from": vc.get("validFrom", ""),
-        "valid_until": vc.get("validUntil", ""),
-    }
 
 
 @router.get("/issuers/{provider_id}", response_class=HTMLResponse)

@@ -205,8 +205,16 @@ def _clean(message: str) -> str:
 
 async def _render(request: Request, problem: ProblemError) -> Response:
     if wants_html(request):
+        from services.gateway.dependencies import page_viewer
         from services.gateway.rendering import render_problem
 
+        if not hasattr(request.state, "viewer"):
+            # An error raised before the route looked at the session (a 404 route, a bad
+            # form) still shows the signed-in header.
+            try:
+                await page_viewer(request)
+            except Exception:  # the error page must render whatever the session holds
+                request.state.viewer = None
         return render_problem(request, problem)
     return problem_response(problem)
 

@@ -11,11 +11,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from upskill.enrollment.v1 import enrollment_service_pb2
 from upskill.payments.v1 import payments_pb2, payments_service_pb2
 
 from services.common.urls import local_path_or
 from services.gateway.clients import invoke
-from services.gateway.dependencies import AuthenticatorDep, ClientsDep
+from services.gateway.dependencies import AuthenticatorDep, ClientsDep, Viewer
 from services.gateway.problems import ProblemError, not_found
 from services.gateway.rendering import render
 from services.gateway.security import Authenticator
@@ -78,7 +79,11 @@ def _page(
 
 @router.get("/checkout/{session_id}", response_class=HTMLResponse)
 async def checkout_page(
-    session_id: str, request: Request, clients: ClientsDep, authenticator: AuthenticatorDep
+    session_id: str,
+    request: Request,
+    clients: ClientsDep,
+    authenticator: AuthenticatorDep,
+    viewer: Viewer,  # only for the page header: paying needs no session
 ) -> HTMLResponse:
     return _page(request, await _session(clients, authenticator, session_id))
 
@@ -89,6 +94,7 @@ async def pay(
     request: Request,
     clients: ClientsDep,
     authenticator: AuthenticatorDep,
+    viewer: Viewer,  # only for the page header: paying needs no session
     card_number: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     session = await _session(clients, authenticator, session_id)
@@ -117,4 +123,32 @@ async def pay(
             status_code=402,
         )
     target = _return_url(request, reply.session.success_url) or f"/checkout/{session_id}"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/checkout/{session_id}/cancel")
+async def cancel_checkout(
+    session_id: str,
+    request: Request,
+    clients: ClientsDep,
+    authenticator: AuthenticatorDep,
+    viewer: Viewer,
+) -> Response:
+    """ "Cancel and go back": the learner's enrollment is cancelled (which closes this
+    checkout), then back to where the checkout was started from. Cancelling takes the
+    learner's own session: the session id alone may pay, never cancel."""
+    session = await _session(clients, authenticator, session_id)
+    if viewer is None:
+        raise ProblemError(401, "Sign in to cancel this enrollment.", slug="unauthenticated")
+    payment = await invoke(
+        clients.payments.GetPayment,
+        payments_service_pb2.GetPaymentRequest(payment_id=session.payment_id),
+        token=viewer.token,
+    )
+    await invoke(
+        clients.enrollment.CancelEnrollment,
+        enrollment_service_pb2.CancelEnrollmentRequest(enrollment_id=payment.payment.enrollment_id),
+        token=viewer.token,
+    )
+    target = _return_url(request, session.cancel_url) or "/learning"
     return RedirectResponse(target, status_code=303)

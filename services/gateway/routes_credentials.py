@@ -42,6 +42,9 @@ VC_JWT_MEDIA_TYPE = "application/vc+jwt"
 # verifiers may cache them only briefly.
 JWKS_CACHE_CONTROL = "public, max-age=300"
 STATUS_LIST_CACHE_CONTROL = "public, max-age=60"
+# Other verifiers' browser apps fetch our keys and status lists: public data, so any origin
+# may read them (these GET routes only; no credentials, nothing else is opened up).
+PUBLIC_READ = {"Access-Control-Allow-Origin": "*"}
 _STATUS_LIST_ID = re.compile(r"^[a-z0-9-]{1,64}$")
 _THUMBPRINT = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
@@ -182,7 +185,7 @@ async def jwks(clients: ClientsDep) -> Response:
     return Response(
         content=reply.jwks_json,
         media_type=JWKS_MEDIA_TYPE,
-        headers={"Cache-Control": JWKS_CACHE_CONTROL},
+        headers={"Cache-Control": JWKS_CACHE_CONTROL, **PUBLIC_READ},
     )
 
 
@@ -210,7 +213,7 @@ async def issuer_key(kid: str, clients: ClientsDep) -> Response:
             return Response(
                 content=json.dumps(jwk),
                 media_type=JWK_MEDIA_TYPE,
-                headers={"Cache-Control": JWKS_CACHE_CONTROL},
+                headers={"Cache-Control": JWKS_CACHE_CONTROL, **PUBLIC_READ},
             )
     # Unknown or withdrawn: a withdrawn key must stop resolving, like it left the JWKS.
     raise not_found("no such issuer key")
@@ -240,5 +243,5 @@ async def status_list(list_id: str, clients: ClientsDep) -> Response:
     return Response(
         reply.jwt,
         media_type=VC_JWT_MEDIA_TYPE,
-        headers={"Cache-Control": STATUS_LIST_CACHE_CONTROL},
+        headers={"Cache-Control": STATUS_LIST_CACHE_CONTROL, **PUBLIC_READ},
     )

@@ -40,7 +40,7 @@ VERIFICATION_STATUS_MALFORMED: VerificationStatus
 VERIFICATION_STATUS_STATUS_UNAVAILABLE: VerificationStatus
 
 class Credential(_message.Message):
-    __slots__ = ("id", "enrollment_id", "program_id", "provider_id", "learner_id", "status", "jwt", "issue_time", "revoke_time", "revocation_reason", "achievement_name")
+    __slots__ = ("id", "enrollment_id", "program_id", "provider_id", "learner_id", "status", "jwt", "issue_time", "revoke_time", "revocation_reason", "achievement_name", "earner_name")
     ID_FIELD_NUMBER: _ClassVar[int]
     ENROLLMENT_ID_FIELD_NUMBER: _ClassVar[int]
     PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
@@ -52,6 +52,7 @@ class Credential(_message.Message):
     REVOKE_TIME_FIELD_NUMBER: _ClassVar[int]
     REVOCATION_REASON_FIELD_NUMBER: _ClassVar[int]
     ACHIEVEMENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    EARNER_NAME_FIELD_NUMBER: _ClassVar[int]
     id: str
     enrollment_id: str
     program_id: str
@@ -63,7 +64,20 @@ class Credential(_message.Message):
     revoke_time: _timestamp_pb2.Timestamp
     revocation_reason: str
     achievement_name: str
-    def __init__(self, id: _Optional[str] = ..., enrollment_id: _Optional[str] = ..., program_id: _Optional[str] = ..., provider_id: _Optional[str] = ..., learner_id: _Optional[str] = ..., status: _Optional[_Union[CredentialStatus, str]] = ..., jwt: _Optional[str] = ..., issue_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoke_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revocation_reason: _Optional[str] = ..., achievement_name: _Optional[str] = ...) -> None: ...
+    earner_name: str
+    def __init__(self, id: _Optional[str] = ..., enrollment_id: _Optional[str] = ..., program_id: _Optional[str] = ..., provider_id: _Optional[str] = ..., learner_id: _Optional[str] = ..., status: _Optional[_Union[CredentialStatus, str]] = ..., jwt: _Optional[str] = ..., issue_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoke_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revocation_reason: _Optional[str] = ..., achievement_name: _Optional[str] = ..., earner_name: _Optional[str] = ...) -> None: ...
+
+class LearnerProfile(_message.Message):
+    __slots__ = ("learner_id", "display_name", "show_name", "update_time")
+    LEARNER_ID_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    SHOW_NAME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    learner_id: str
+    display_name: str
+    show_name: bool
+    update_time: _timestamp_pb2.Timestamp
+    def __init__(self, learner_id: _Optional[str] = ..., display_name: _Optional[str] = ..., show_name: _Optional[bool] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class VerificationCheck(_message.Message):
     __slots__ = ("name", "passed", "detail")

@@ -94,3 +94,27 @@ class GetStatusListResponse(_message.Message):
     jwt: str
     credential_json: str
     def __init__(self, jwt: _Optional[str] = ..., credential_json: _Optional[str] = ...) -> None: ...
+
+class GetLearnerProfileRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetLearnerProfileResponse(_message.Message):
+    __slots__ = ("profile",)
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
+    profile: _credentials_pb2.LearnerProfile
+    def __init__(self, profile: _Optional[_Union[_credentials_pb2.LearnerProfile, _Mapping]] = ...) -> None: ...
+
+class UpdateLearnerProfileRequest(_message.Message):
+    __slots__ = ("display_name", "show_name")
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    SHOW_NAME_FIELD_NUMBER: _ClassVar[int]
+    display_name: str
+    show_name: bool
+    def __init__(self, display_name: _Optional[str] = ..., show_name: _Optional[bool] = ...) -> None: ...
+
+class UpdateLearnerProfileResponse(_message.Message):
+    __slots__ = ("profile",)
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
+    profile: _credentials_pb2.LearnerProfile
+    def __init__(self, profile: _Optional[_Union[_credentials_pb2.LearnerProfile, _Mapping]] = ...) -> None: ...

@@ -40,6 +40,16 @@ class CredentialsServiceStub:
                 request_serializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetCredentialRequest.SerializeToString,
                 response_deserializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetCredentialResponse.FromString,
                 _registered_method=True)
+        self.GetLearnerProfile = channel.unary_unary(
+                '/upskill.credentials.v1.CredentialsService/GetLearnerProfile',
+                request_serializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetLearnerProfileRequest.SerializeToString,
+                response_deserializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetLearnerProfileResponse.FromString,
+                _registered_method=True)
+        self.UpdateLearnerProfile = channel.unary_unary(
+                '/upskill.credentials.v1.CredentialsService/UpdateLearnerProfile',
+                request_serializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.UpdateLearnerProfileRequest.SerializeToString,
+                response_deserializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.UpdateLearnerProfileResponse.FromString,
+                _registered_method=True)
         self.ListCredentials = channel.unary_unary(
                 '/upskill.credentials.v1.CredentialsService/ListCredentials',
                 request_serializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.ListCredentialsRequest.SerializeToString,
@@ -73,6 +83,21 @@ class CredentialsServiceServicer:
 
     def GetCredential(self, request, context):
         """GetCredential returns a credential to anyone holding its id (shared by link).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetLearnerProfile(self, request, context):
+        """GetLearnerProfile returns the caller's own profile (learner): the name they show.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateLearnerProfile(self, request, context):
+        """UpdateLearnerProfile sets the caller's display name and whether their credential
+        pages show it (learner, their own profile only).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -120,6 +145,16 @@ def add_CredentialsServiceServicer_to_server(servicer, server):
                     servicer.GetCredential,
                     request_deserializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetCredentialRequest.FromString,
                     response_serializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetCredentialResponse.SerializeToString,
+            ),
+            'GetLearnerProfile': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLearnerProfile,
+                    request_deserializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetLearnerProfileRequest.FromString,
+                    response_serializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetLearnerProfileResponse.SerializeToString,
+            ),
+            'UpdateLearnerProfile': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateLearnerProfile,
+                    request_deserializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.UpdateLearnerProfileRequest.FromString,
+                    response_serializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.UpdateLearnerProfileResponse.SerializeToString,
             ),
             'ListCredentials': grpc.unary_unary_rpc_method_handler(
                     servicer.ListCredentials,
@@ -175,6 +210,60 @@ class CredentialsService:
             '/upskill.credentials.v1.CredentialsService/GetCredential',
             upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetCredentialRequest.SerializeToString,
             upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetCredentialResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLearnerProfile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.credentials.v1.CredentialsService/GetLearnerProfile',
+            upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetLearnerProfileRequest.SerializeToString,
+            upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetLearnerProfileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateLearnerProfile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.credentials.v1.CredentialsService/UpdateLearnerProfile',
+            upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.UpdateLearnerProfileRequest.SerializeToString,
+            upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.UpdateLearnerProfileResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -50,7 +50,7 @@ class ProgramSnapshot(_message.Message):
     def __init__(self, program_id: _Optional[str] = ..., provider_id: _Optional[str] = ..., provider_name: _Optional[str] = ..., title: _Optional[str] = ..., price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., credential: _Optional[_Union[_catalog_pb2.CredentialTemplate, _Mapping]] = ..., skills: _Optional[_Iterable[str]] = ..., program_version: _Optional[int] = ...) -> None: ...
 
 class Enrollment(_message.Message):
-    __slots__ = ("id", "learner_id", "learner_email", "program", "status", "payment_id", "checkout_url", "credential_id", "grade", "evidence_url", "create_time", "update_time")
+    __slots__ = ("id", "learner_id", "learner_email", "program", "status", "payment_id", "checkout_url", "credential_id", "grade", "evidence_url", "create_time", "update_time", "learner_refund_until")
     ID_FIELD_NUMBER: _ClassVar[int]
     LEARNER_ID_FIELD_NUMBER: _ClassVar[int]
     LEARNER_EMAIL_FIELD_NUMBER: _ClassVar[int]
@@ -63,6 +63,7 @@ class Enrollment(_message.Message):
     EVIDENCE_URL_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    LEARNER_REFUND_UNTIL_FIELD_NUMBER: _ClassVar[int]
     id: str
     learner_id: str
     learner_email: str
@@ -75,4 +76,5 @@ class Enrollment(_message.Message):
     evidence_url: str
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., learner_id: _Optional[str] = ..., learner_email: _Optional[str] = ..., program: _Optional[_Union[ProgramSnapshot, _Mapping]] = ..., status: _Optional[_Union[EnrollmentStatus, str]] = ..., payment_id: _Optional[str] = ..., checkout_url: _Optional[str] = ..., credential_id: _Optional[str] = ..., grade: _Optional[str] = ..., evidence_url: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    learner_refund_until: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., learner_id: _Optional[str] = ..., learner_email: _Optional[str] = ..., program: _Optional[_Union[ProgramSnapshot, _Mapping]] = ..., status: _Optional[_Union[EnrollmentStatus, str]] = ..., payment_id: _Optional[str] = ..., checkout_url: _Optional[str] = ..., credential_id: _Optional[str] = ..., grade: _Optional[str] = ..., evidence_url: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., learner_refund_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
