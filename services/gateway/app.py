@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway import (
     pages,
+    pages_studio,
     routes_catalog,
     routes_checkout,
     routes_credentials,
@@ -103,6 +104,7 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
         routes_checkout.router,
         routes_health.router,
         signin.router,
+        pages_studio.router,
         pages.router,
     ):
         app.include_router(router)

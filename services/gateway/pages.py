@@ -19,7 +19,7 @@ from upskill.credentials.v1 import credentials_service_pb2
 from upskill.enrollment.v1 import enrollment_service_pb2
 
 from services.common.auth import Principal
-from services.gateway import mapping
+from services.gateway import mapping, studio_access
 from services.gateway.clients import Clients, invoke
 from services.gateway.dependencies import (
     AuthenticatorDep,
@@ -286,6 +286,8 @@ async def accept_invitation_page(
                 status_code=problem.status,
             )
         raise
+    studio_access.forget(request, viewer.subject)
+    request.state.studio_link = True
     return render(
         request,
         "invitation.html",
@@ -306,9 +308,18 @@ async def sign_in(
     provider_id: Annotated[str, Form()] = "",
     next_path: Annotated[str, Form(alias="next")] = "/",
 ) -> RedirectResponse:
-    """Dev mode: mint a token for the form's role and subject and keep it in a cookie."""
+    """Dev mode: mint a token for the form's role and subject and keep it in a cookie.
+
+    "Provider" is provider staff: with a provider id, a token for that provider; without
+    one, the person signs in as themselves and the studio lists the providers they are a
+    member of (or says how to become one). Either way they land in the studio."""
     if not authenticator.dev_mode:
         raise not_found("sign-in with dev tokens exists only in AUTH_MODE=dev")
+    if role == "provider":
+        if not provider_id.strip():
+            role = "learner"  # a person; membership, not the token, makes them staff
+        if safe_next(next_path) == "/":
+            next_path = "/studio"
     try:
         wanted = DevTokenRequest(
             role=role,  # type: ignore[arg-type]
