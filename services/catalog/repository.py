@@ -179,24 +179,25 @@ class CatalogFilter:
     include_unpublished: bool = False
 
 
-def prefix_query(text: str) -> str:
-    """The words of `text` as a tsquery where each word also matches as a prefix:
-    "SQ analyst" -> "sq:* & analyst:*". Only word characters reach the tsquery, so no
-    operator a person types can change its meaning (or make it invalid)."""
-    return " & ".join(f"{word}:*" for word in _WORD.findall(text.lower())[:16])
+MAX_SEARCH_WORDS = 8
 
 
 def search_condition(where: Where, query: str) -> str:
-    """Programs matching `query`: every word as a word or word prefix of the title,
-    summary or description (full text, the `search` GIN index), or the query, typos and
-    all, close to some stretch of the title or summary (trigrams, the `search_words` GIN
-    index; `%>` holds at pg_trgm's default word_similarity_threshold, 0.6: "Kubernets"
-    finds "Kubernetes", "SQ" finds "SQL"). Its values become parameters of `where`."""
-    typo = f"search_words %> {where.param(query.lower())}"
-    words = prefix_query(query)
+    """Programs matching every word of `query`, each word either as a word or word prefix
+    of the title, summary or description (full text, the `search` GIN index: "SQ" finds
+    "SQL", "analyst" finds "Analysts") or, typo and all, close to a stretch of the title
+    or summary (trigrams, the `search_words` GIN index: "Kubernets" finds "Kubernetes";
+    `%>` holds at pg_trgm's default word_similarity_threshold, 0.6). Only word characters
+    reach either operator, so nothing a person types is query syntax. Its values become
+    parameters of `where`; a query with no word matches nothing."""
+    words = list(dict.fromkeys(_WORD.findall(query.lower())))[:MAX_SEARCH_WORDS]
     if not words:
-        return typo
-    return f"(search @@ to_tsquery('simple', {where.param(words)}) OR {typo})"
+        return "false"
+    return " AND ".join(
+        f"(search @@ to_tsquery('simple', {where.param(word + ':*')})"
+        f" OR search_words %> {where.param(word)})"
+        for word in words
+    )
 
 
 async def list_programs(
