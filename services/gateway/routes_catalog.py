@@ -29,6 +29,7 @@ from services.gateway.schemas import (
     ProgramPatch,
     Provider,
     ProviderCreate,
+    ProviderList,
     Text,
     UuidText,
 )
@@ -92,6 +93,26 @@ async def create_provider(
     )
     response.headers["Location"] = f"/api/v1/providers/{reply.provider.id}"
     return mapping.provider_to_json(reply.provider)
+
+
+@router.get(
+    "/providers",
+    response_model=ProviderList,
+    responses=problem_responses(400, 401, 403, 422, 502, 503),
+    summary="Find the providers with exactly this name (admin)",
+    description="For set-up scripts that must not register the same provider twice.",
+)
+async def find_providers(
+    caller: Caller,
+    clients: ClientsDep,
+    name: Annotated[Text, Query(min_length=1, max_length=200)],
+) -> ProviderList:
+    reply = await invoke(
+        clients.catalog.FindProviders,
+        catalog_service_pb2.FindProvidersRequest(name=name),
+        token=caller.token,
+    )
+    return ProviderList(providers=[mapping.provider_to_json(p) for p in reply.providers])
 
 
 @router.get(
