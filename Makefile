@@ -44,7 +44,7 @@ test-integration: $(STAMP)
 test-e2e: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest tests/e2e
 
-test-browser: $(STAMP)
+test-browser: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest tests/browser
 
 ## make bench: purchases/s and pay -> credential latency at 1, 8, 32 concurrent buyers
