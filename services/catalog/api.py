@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import fields
 
@@ -46,6 +47,23 @@ def _check_mask(paths: list[str]) -> None:
         bad.append(FieldViolation("update_mask", "must name at least one field"))
     if bad:
         raise InvalidArgumentError("invalid update_mask", bad)
+
+
+def _require_staff_of(provider_id: str) -> None:
+    """Drafts are listed only for their own provider's staff (the interceptor has made a
+    member acting for `provider_id` a PROVIDER principal of it) and admins."""
+    principal = authenticated()
+    if not provider_id:
+        raise InvalidArgumentError(
+            "include_unpublished needs provider_id",
+            [FieldViolation("provider_id", "required with include_unpublished")],
+        )
+    if principal.role is Role.ADMIN:
+        return
+    if principal.role is not Role.PROVIDER or principal.provider_id != provider_id:
+        raise PermissionDeniedError(
+            "only the provider's own staff may list its unpublished programs"
+        )
 
 
 class CatalogApi(catalog_service_pb2_grpc.CatalogServiceServicer):
@@ -179,14 +197,57 @@ class CatalogApi(catalog_service_pb2_grpc.CatalogServiceServicer):
             max_price_minor=(
                 request.max_price_minor if request.HasField("max_price_minor") else None
             ),
+            min_duration_hours=(
+                request.min_duration_hours if request.HasField("min_duration_hours") else None
+            ),
+            max_duration_hours=(
+                request.max_duration_hours if request.HasField("max_duration_hours") else None
+            ),
+            include_unpublished=request.include_unpublished,
         )
-        page = Page.request(repository.PUBLISHED, request.page_token, request.page_size, filters)
+        listing = repository.PUBLISHED
+        if filters.include_unpublished:
+            _require_staff_of(request.provider_id)
+            listing = repository.PROVIDER_PROGRAMS
+        page = Page.request(listing, request.page_token, request.page_size, filters)
         async with self._pool.acquire() as conn:
-            programs = await repository.list_published(conn, filters, page)
+            programs = await repository.list_programs(conn, filters, page)
         programs, next_token = page.split(programs, lambda p: (p.created_at, p.id))
         return pb.ListProgramsResponse(
             programs=[program_to_pb(p) for p in programs], next_page_token=next_token
         )
+
+    @rpc(Role.LEARNER, Role.PROVIDER, Role.ADMIN)
+    async def ListMyProviders(
+        self, request: pb.ListMyProvidersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListMyProvidersResponse:
+        principal = authenticated()
+        async with self._pool.acquire() as conn:
+            rows = await repository.my_providers(conn, principal.subject)
+            if principal.role is Role.PROVIDER and principal.provider_id not in {
+                provider.id for provider, _ in rows
+            }:
+                # A dev-mode provider token (or one acting for its provider) names its
+                # provider itself: that one is the caller's too.
+                with contextlib.suppress(NotFoundError):
+                    own = await repository.get_provider(conn, principal.provider_id)
+                    rows.insert(0, (own, memberships.STAFF))
+        return pb.ListMyProvidersResponse(
+            memberships=[
+                pb.ProviderMembership(
+                    provider=provider_to_pb(provider), role=memberships.role_value(role)
+                )
+                for provider, role in rows
+            ]
+        )
+
+    @rpc(Role.ADMIN)
+    async def FindProviders(
+        self, request: pb.FindProvidersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.FindProvidersResponse:
+        async with self._pool.acquire() as conn:
+            providers = await repository.find_providers(conn, request.name)
+        return pb.FindProvidersResponse(providers=[provider_to_pb(p) for p in providers])
 
     # ------------------------------------------------------------ provider staff
 

@@ -34,6 +34,10 @@ def role_name(value: catalog_pb2.MemberRole) -> str:
     return _ROLE_NAMES[value]  # validated: defined and not UNSPECIFIED
 
 
+def role_value(name: str) -> catalog_pb2.MemberRole:
+    return _ROLE_VALUES[name]
+
+
 def member_to_pb(row: Any) -> catalog_pb2.Member:
     return catalog_pb2.Member(
         provider_id=str(row["provider_id"]),

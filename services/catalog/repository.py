@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,24 +158,65 @@ async def save_program(conn: asyncpg.Connection, program: Program) -> None:
 
 
 PUBLISHED = Listing("programs", table="p")
+# A provider's own listing (the studio): drafts and archived programs too. Its own kind, so
+# a token of the public listing cannot page it, nor the other way round.
+PROVIDER_PROGRAMS = Listing("provider-programs", table="p")
+
+_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
 class CatalogFilter:
-    """The filters of the public catalog listing (normalised: text stripped)."""
+    """The filters of a catalog listing (normalised: text stripped). `include_unpublished`
+    lists every status, for the provider's own staff (the API checks who asks)."""
 
     query: str = ""
     skill: str = ""
     provider_id: str = ""
     max_price_minor: int | None = None
+    min_duration_hours: int | None = None
+    max_duration_hours: int | None = None
+    include_unpublished: bool = False
 
 
-async def list_published(
+MAX_SEARCH_WORDS = 8
+
+
+def search_condition(where: Where, query: str) -> str:
+    """Programs matching every word of `query`, each word either as a word or word prefix
+    of the title, summary or description (full text, the `search` GIN index: "SQ" finds
+    "SQL", "analyst" finds "Analysts") or, typo and all, close to a stretch of the title
+    or summary (trigrams, the `search_words` GIN index: "Kubernets" finds "Kubernetes";
+    `%>` holds at pg_trgm's default word_similarity_threshold, 0.6). Only word characters
+    reach either operator, so nothing a person types is query syntax. Its values become
+    parameters of `where`; a query with no word matches nothing."""
+    words = list(dict.fromkeys(_WORD.findall(query.lower())))[:MAX_SEARCH_WORDS]
+    if not words:
+        return "false"
+    return " AND ".join(
+        f"(search @@ to_tsquery('simple', {where.param(word + ':*')})"
+        f" OR search_words %> {where.param(word)})"
+        for word in words
+    )
+
+
+async def list_programs(
     conn: asyncpg.Connection, filters: CatalogFilter, page: Page
 ) -> list[Program]:
-    where = Where().add("p.status = 'PUBLISHED'")
+    where = Where()
+    select = f"SELECT {_PROGRAM_COLUMNS} FROM programs p JOIN providers v ON v.id = p.provider_id"
     if filters.query:
-        where.add("p.search @@ websearch_to_tsquery('simple', {})", filters.query)
+        # The matches first, from the two GIN indexes (a bitmap OR), then their newest
+        # page. Left to itself the planner may walk the whole newest-first listing testing
+        # each row's trigrams instead: fast for a word every program has, a scan of every
+        # program for a rare one. MATERIALIZED makes the cost follow the number of matches.
+        select = (
+            "WITH hits AS MATERIALIZED"
+            f" (SELECT id FROM programs WHERE {search_condition(where, filters.query)})"
+            f" {select} JOIN hits h ON h.id = p.id"
+        )
+    if not filters.include_unpublished:
+        where.add("p.status = 'PUBLISHED'")
     if filters.skill:
         # Containment, not `= ANY`: only @> can use the GIN index on skills.
         where.add("p.skills @> ARRAY[{}]::text[]", filters.skill)
@@ -182,10 +224,26 @@ async def list_published(
         where.add("p.provider_id = {}::uuid", filters.provider_id)
     if filters.max_price_minor is not None:
         where.add("p.price_minor <= {}", filters.max_price_minor)
-    rows = await fetch_page(
-        conn,
-        f"SELECT {_PROGRAM_COLUMNS} FROM programs p JOIN providers v ON v.id = p.provider_id",
-        where,
-        page,
+    if filters.min_duration_hours is not None:
+        where.add("p.duration_hours >= {}", filters.min_duration_hours)
+    if filters.max_duration_hours is not None:
+        where.add("p.duration_hours <= {}", filters.max_duration_hours)
+    return [_program(r) for r in await fetch_page(conn, select, where, page)]
+
+
+async def find_providers(conn: asyncpg.Connection, name: str) -> list[Provider]:
+    rows = await conn.fetch(
+        "SELECT * FROM providers WHERE name = $1 ORDER BY created_at, id LIMIT 100", name
     )
-    return [_program(r) for r in rows]
+    return [_provider(r) for r in rows]
+
+
+async def my_providers(conn: asyncpg.Connection, subject: str) -> list[tuple[Provider, str]]:
+    """The providers `subject` is a member of, with the member's role, oldest first."""
+    rows = await conn.fetch(
+        """SELECT v.*, m.role AS member_role FROM provider_members m
+           JOIN providers v ON v.id = m.provider_id
+           WHERE m.subject = $1 ORDER BY m.created_at, v.id LIMIT 100""",
+        subject,
+    )
+    return [(_provider(r), r["member_role"]) for r in rows]

@@ -14,11 +14,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import httpx
 
 SUCCEEDING_CARD = "4242424242424242"
+# The demo's one provider, reused by every run (see _journey).
+DEMO_PROVIDER_NAME = "Demo Academy"
 POLL_INTERVAL_SECONDS = 0.2
 POLL_DEADLINE_SECONDS = 20.0
 TERMINAL_FAILURES = {"EXPIRED", "CANCELLED", "REFUNDED"}
@@ -173,7 +175,8 @@ def run_journey(
     deadline_seconds: float = POLL_DEADLINE_SECONDS,
 ) -> JourneyResult:
     """Walk the journey against the gateway at `base_url`; raises JourneyError at the
-    first failing step. Each run uses fresh names, so it can be repeated."""
+    first failing step. Each run has a fresh learner; the provider is found again by its
+    name and earlier demo programs are archived, so repeated runs pile nothing up."""
     base_url = base_url.rstrip("/")
     run = uuid.uuid4().hex[:8]
     local = urlsplit(base_url).hostname in ("127.0.0.1", "localhost", "::1")
@@ -196,26 +199,57 @@ def _journey(api: _Api, base_url: str, run: str, deadline: float) -> JourneyResu
     say(f"1. {step}: POST /api/v1/dev/tokens -> ok")
 
     step = "create provider"
-    provider = api.call(
+    # One demo provider however often the demo runs: found by its name, made once.
+    found = api.call(
         step,
-        "POST",
-        "/api/v1/providers",
+        "GET",
+        "/api/v1/providers?" + urlencode({"name": DEMO_PROVIDER_NAME}),
         token=tokens["admin"],
-        json_body={
-            "name": f"Demo Academy {run}",
-            "website": "https://academy.example",
-            "email": f"hello+{run}@academy.example",
-        },
-        expect=(201,),
     )
+    providers = found.get("providers") or []
+    if providers and isinstance(providers[0], dict):
+        provider = providers[0]
+        made = "reused"
+    else:
+        provider = api.call(
+            step,
+            "POST",
+            "/api/v1/providers",
+            token=tokens["admin"],
+            json_body={
+                "name": DEMO_PROVIDER_NAME,
+                "website": "https://academy.example",
+                "email": "hello@academy.example",
+            },
+            expect=(201,),
+        )
+        made = "created"
     provider_id = _require(step, provider, "id")
-    say(f"2. {step}: {provider.get('name')} -> {provider_id}")
+    say(f"2. {step}: {provider.get('name')} -> {provider_id} ({made})")
 
     step = "provider token"
     tokens["provider"] = api.token(
-        step, role="provider", sub=f"demo-provider-{run}", provider_id=provider_id
+        step, role="provider", sub="demo-provider", provider_id=provider_id
     )
     say(f"3. {step}: ok")
+
+    step = "retire earlier demo programs"
+    # The storefront shows this run's program, not one per run: earlier ones are archived
+    # (their learners and credentials stay as they were).
+    retired = 0
+    earlier = api.call(
+        step,
+        "GET",
+        "/api/v1/programs?" + urlencode({"provider_id": provider_id, "page_size": 100}),
+    )
+    for old in earlier.get("programs") or []:
+        if isinstance(old, dict) and old.get("title") == demo_program()["title"]:
+            api.call(
+                step, "POST", f"/api/v1/programs/{old['id']}/archive", token=tokens["provider"]
+            )
+            retired += 1
+    if retired:
+        say(f"   {step}: {retired} archived")
 
     step = "create program"
     program = api.call(

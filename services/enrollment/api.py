@@ -139,9 +139,19 @@ class EnrollmentApi(enrollment_service_pb2_grpc.EnrollmentServiceServicer):
         self, request: pb.ListEnrollmentsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListEnrollmentsResponse:
         scope = OwnerScope(*authenticated().listing_scope(), program_id=request.program_id)
-        page = Page.request(repository.LISTING, request.page_token, request.page_size, scope)
+        status = (
+            enrollment_pb2.EnrollmentStatus.Name(request.status).removeprefix("ENROLLMENT_STATUS_")
+            if request.status
+            else ""
+        )
+        filters: object = scope
+        if status:
+            # Only a filtered listing binds its tokens to the state too: tokens issued
+            # before the filter existed stay good for the unfiltered listing.
+            filters = repository.EnrollmentFilter(scope, status)
+        page = Page.request(repository.LISTING, request.page_token, request.page_size, filters)
         async with self._pool.acquire() as conn:
-            rows = await repository.list_for(conn, scope, page)
+            rows = await repository.list_for(conn, scope, page, status=status)
         rows, next_token = page.split(rows, lambda r: (r.created_at, r.id))
         return pb.ListEnrollmentsResponse(
             enrollments=[self._shown(e) for e in rows], next_page_token=next_token
@@ -165,6 +175,14 @@ class EnrollmentApi(enrollment_service_pb2_grpc.EnrollmentServiceServicer):
                 (enrollment.created_at + self._refund_window).astimezone(UTC)
             )
         return message
+    @rpc(public=True)
+    async def CountTakenSeats(
+        self, request: pb.CountTakenSeatsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CountTakenSeatsResponse:
+        # Counts only, no one's identity: as public as the capacity the catalog shows.
+        async with self._pool.acquire() as conn:
+            taken = await repository.taken_seats(conn, list(dict.fromkeys(request.program_ids)))
+        return pb.CountTakenSeatsResponse(taken=taken)
 
     @rpc(Role.PROVIDER, Role.ADMIN, Role.SERVICE)
     async def CompleteEnrollment(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -89,6 +90,18 @@ async def reserve_seat(conn: asyncpg.Connection, program_id: str, capacity: int 
         raise ResourceExhaustedError(f"program {program_id} is sold out ({capacity} seats)")
 
 
+async def taken_seats(conn: asyncpg.Connection, program_ids: list[str]) -> dict[str, int]:
+    """Seats held per program (the count reserve_seat compares with the capacity)."""
+    rows = await conn.fetch(
+        """SELECT program_id, count(*) AS taken FROM enrollments
+           WHERE program_id = ANY($1::uuid[]) AND status = ANY($2::text[])
+           GROUP BY program_id""",
+        program_ids,
+        [s.value for s in SEAT_HOLDING],
+    )
+    return {str(r["program_id"]): r["taken"] for r in rows}
+
+
 async def add(conn: asyncpg.Connection, e: Enrollment) -> None:
     try:
         await conn.execute(
@@ -135,8 +148,21 @@ async def save(conn: asyncpg.Connection, e: Enrollment) -> None:
 LISTING = Listing("enrollments", table="enrollments")
 
 
-async def list_for(conn: asyncpg.Connection, scope: OwnerScope, page: Page) -> list[Enrollment]:
+@dataclass(frozen=True)
+class EnrollmentFilter:
+    """A listing's scope (whose enrollments) and its optional state filter; a page
+    token is bound to both."""
+
+    scope: OwnerScope
+    status: str = ""
+
+
+async def list_for(
+    conn: asyncpg.Connection, scope: OwnerScope, page: Page, *, status: str = ""
+) -> list[Enrollment]:
     where = Where().visible_to(scope)
+    if status:
+        where.add("status = {}", status)
     return [
         _enrollment(r) for r in await fetch_page(conn, "SELECT * FROM enrollments", where, page)
     ]

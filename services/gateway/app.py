@@ -20,6 +20,7 @@ from services.gateway import (
     pages,
     pages_credentials,
     pages_learning,
+    pages_studio,
     routes_catalog,
     routes_checkout,
     routes_credentials,
@@ -108,6 +109,7 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
         signin.router,
         pages_learning.router,
         pages_credentials.router,
+        pages_studio.router,
         pages.router,
     ):
         app.include_router(router)

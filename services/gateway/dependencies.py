@@ -20,6 +20,7 @@ from services.gateway.security import (
     session_token,
 )
 from services.gateway.settings import GatewaySettings
+from services.gateway.studio_access import studio_link
 
 # Declared for the OpenAPI document; the header itself is parsed by services.common.auth.
 _bearer_scheme = HTTPBearer(
@@ -85,6 +86,7 @@ async def page_viewer(request: Request) -> Principal | None:
             forget_session_token(request)
             principal = None
     request.state.viewer = principal  # the page layout shows who is signed in
+    request.state.studio_link = await studio_link(request, principal)
     return principal
 
 

@@ -18,7 +18,7 @@ from upskill.catalog.v1 import catalog_service_pb2
 from upskill.enrollment.v1 import enrollment_service_pb2
 
 from services.common.auth import Principal
-from services.gateway import mapping
+from services.gateway import mapping, studio_access
 from services.gateway.clients import Clients, invoke
 from services.gateway.dependencies import (
     AuthenticatorDep,
@@ -40,6 +40,21 @@ router = APIRouter(include_in_schema=False)
 STOREFRONT_PAGE_SIZE = 12
 
 
+# The storefront's price and duration filters: a few bands a person picks from, each the
+# bounds of the API's filters (max_price in minor units; duration in hours).
+PRICE_BANDS: dict[str, tuple[str, int]] = {
+    "free": ("Free", 0),
+    "50": ("Up to 50", 5000),
+    "100": ("Up to 100", 10000),
+    "250": ("Up to 250", 25000),
+}
+DURATION_BANDS: dict[str, tuple[str, int | None, int | None]] = {
+    "short": ("Up to 5 hours", None, 5),
+    "medium": ("5 to 20 hours", 5, 20),
+    "long": ("Over 20 hours", 21, None),
+}
+
+
 @router.get("/", response_class=HTMLResponse)
 async def storefront(
     request: Request,
@@ -47,31 +62,63 @@ async def storefront(
     clients: ClientsDep,
     q: Annotated[str, Query(max_length=200)] = "",
     skill: Annotated[str, Query(max_length=100)] = "",
+    price: Annotated[str, Query(max_length=10)] = "",
+    duration: Annotated[str, Query(max_length=10)] = "",
     page_token: Annotated[str, Query(max_length=200)] = "",
 ) -> HTMLResponse:
-    reply = await invoke(
-        clients.catalog.ListPrograms,
-        catalog_service_pb2.ListProgramsRequest(
-            query=q.strip(),
-            skill=skill.strip(),
-            page_size=STOREFRONT_PAGE_SIZE,
-            page_token=page_token,
-        ),
-        token=token_of(viewer),
+    price = price if price in PRICE_BANDS else ""
+    duration = duration if duration in DURATION_BANDS else ""
+    listing = catalog_service_pb2.ListProgramsRequest(
+        query=q.strip(),
+        skill=skill.strip(),
+        page_size=STOREFRONT_PAGE_SIZE,
+        page_token=page_token,
     )
+    if price:
+        listing.max_price_minor = PRICE_BANDS[price][1]
+    if duration:
+        _, shortest, longest = DURATION_BANDS[duration]
+        if shortest is not None:
+            listing.min_duration_hours = shortest
+        if longest is not None:
+            listing.max_duration_hours = longest
+    reply = await invoke(clients.catalog.ListPrograms, listing, token=token_of(viewer))
+    programs = [mapping.program_to_json(p) for p in reply.programs]
+    filters = {"q": q, "skill": skill, "price": price, "duration": duration}
     next_url = ""
     if reply.next_page_token:
-        next_url = "/?" + urlencode({"q": q, "skill": skill, "page_token": reply.next_page_token})
+        next_url = "/?" + urlencode({**filters, "page_token": reply.next_page_token})
     return render(
         request,
         "storefront.html",
         {
-            "programs": [mapping.program_to_json(p) for p in reply.programs],
-            "q": q,
-            "skill": skill,
+            "programs": programs,
+            "seats_left": await seats_left(clients, programs),
+            **filters,
+            "price_bands": {k: v[0] for k, v in PRICE_BANDS.items()},
+            "duration_bands": {k: v[0] for k, v in DURATION_BANDS.items()},
+            "filtered": any(filters.values()),
             "next_url": next_url,
+            "first_url": "/?" + urlencode(filters) if page_token else "",
         },
     )
+
+
+async def seats_left(clients: Clients, programs: list[Any]) -> dict[str, int]:
+    """Seats still on sale per program that has a capacity. A page still shows when the
+    count cannot be had (it is a hint; the enrollment itself is what refuses a full program)."""
+    limited = {p.id: p.capacity for p in programs if p.capacity}
+    if not limited:
+        return {}
+    try:
+        reply = await invoke(
+            clients.enrollment.CountTakenSeats,
+            enrollment_service_pb2.CountTakenSeatsRequest(program_ids=list(limited)),
+            token="",
+        )
+    except ProblemError:
+        return {}
+    return {pid: max(capacity - reply.taken.get(pid, 0), 0) for pid, capacity in limited.items()}
 
 
 @router.get("/skills/{skill}")
@@ -102,11 +149,13 @@ async def _program_page(
         catalog_service_pb2.GetProgramRequest(program_id=resource_id(program_id, "program")),
         token=token_of(viewer),
     )
+    program = mapping.program_to_json(reply.program)
     return render(
         request,
         "program.html",
         {
-            "program": mapping.program_to_json(reply.program),
+            "program": program,
+            "seats_left": (await seats_left(clients, [program])).get(program.id),
             # A fresh key per rendered form: a double-submitted form enrolls once.
             "idempotency_key": str(uuid.uuid4()),
             "message": message,
@@ -221,6 +270,8 @@ async def accept_invitation_page(
                 status_code=problem.status,
             )
         raise
+    studio_access.forget(request, viewer.subject)
+    request.state.studio_link = True
     return render(
         request,
         "invitation.html",
@@ -241,9 +292,18 @@ async def sign_in(
     provider_id: Annotated[str, Form()] = "",
     next_path: Annotated[str, Form(alias="next")] = "/",
 ) -> RedirectResponse:
-    """Dev mode: mint a token for the form's role and subject and keep it in a cookie."""
+    """Dev mode: mint a token for the form's role and subject and keep it in a cookie.
+
+    "Provider" is provider staff: with a provider id, a token for that provider; without
+    one, the person signs in as themselves and the studio lists the providers they are a
+    member of (or says how to become one). Either way they land in the studio."""
     if not authenticator.dev_mode:
         raise not_found("sign-in with dev tokens exists only in AUTH_MODE=dev")
+    if role == "provider":
+        if not provider_id.strip():
+            role = "learner"  # a person; membership, not the token, makes them staff
+        if safe_next(next_path) == "/":
+            next_path = "/studio"
     try:
         wanted = DevTokenRequest(
             role=role,  # type: ignore[arg-type]

@@ -62,6 +62,8 @@ def render(
     base: dict[str, Any] = {
         "dev_mode": settings.dev_mode,
         "viewer": getattr(request.state, "viewer", None),
+        # Set by page_viewer: whether the header links to the provider studio.
+        "studio_link": getattr(request.state, "studio_link", False),
         "current_path": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
     }
     base.update(context or {})

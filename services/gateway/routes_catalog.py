@@ -21,6 +21,7 @@ from services.gateway.dependencies import (
 )
 from services.gateway.problems import FieldError, invalid_input, problem_responses
 from services.gateway.schemas import (
+    INT32_MAX,
     INT64_MAX,
     Program,
     ProgramCreate,
@@ -28,6 +29,7 @@ from services.gateway.schemas import (
     ProgramPatch,
     Provider,
     ProviderCreate,
+    ProviderList,
     Text,
     UuidText,
 )
@@ -94,6 +96,26 @@ async def create_provider(
 
 
 @router.get(
+    "/providers",
+    response_model=ProviderList,
+    responses=problem_responses(400, 401, 403, 422, 502, 503),
+    summary="Find the providers with exactly this name (admin)",
+    description="For set-up scripts that must not register the same provider twice.",
+)
+async def find_providers(
+    caller: Caller,
+    clients: ClientsDep,
+    name: Annotated[Text, Query(min_length=1, max_length=200)],
+) -> ProviderList:
+    reply = await invoke(
+        clients.catalog.FindProviders,
+        catalog_service_pb2.FindProvidersRequest(name=name),
+        token=caller.token,
+    )
+    return ProviderList(providers=[mapping.provider_to_json(p) for p in reply.providers])
+
+
+@router.get(
     "/providers/{provider_id}",
     response_model=Provider,
     responses=_READ_ERRORS,
@@ -141,12 +163,20 @@ async def create_program(
 async def list_programs(
     caller: MaybeCaller,
     clients: ClientsDep,
-    q: Annotated[Text, Query(max_length=200, description="Full-text search")] = "",
+    q: Annotated[
+        Text,
+        Query(
+            max_length=200,
+            description="Search: words, word prefixes and words with a small typo match",
+        ),
+    ] = "",
     skill: Annotated[Text, Query(max_length=100)] = "",
     provider_id: Annotated[UuidText | None, Query(max_length=64)] = None,
     max_price: Annotated[
         int | None, Query(ge=0, le=INT64_MAX, description="Upper bound, minor units")
     ] = None,
+    min_duration_hours: Annotated[int | None, Query(ge=0, le=INT32_MAX)] = None,
+    max_duration_hours: Annotated[int | None, Query(ge=0, le=INT32_MAX)] = None,
     page_size: Annotated[int, Query(ge=0, le=100, description="0: the server's default")] = 0,
     page_token: Annotated[Text, Query(max_length=200)] = "",
 ) -> ProgramList:
@@ -159,6 +189,10 @@ async def list_programs(
     )
     if max_price is not None:
         request.max_price_minor = max_price
+    if min_duration_hours is not None:
+        request.min_duration_hours = min_duration_hours
+    if max_duration_hours is not None:
+        request.max_duration_hours = max_duration_hours
     reply = await invoke(
         clients.catalog.ListPrograms,
         request,

@@ -145,6 +145,10 @@ class Provider(BaseModel):
     created_at: datetime | None
 
 
+class ProviderList(BaseModel):
+    providers: list[Provider]
+
+
 class CredentialTemplateIn(StrictModel):
     name: Text = Field(min_length=1, max_length=200, description="The badge's name; not blank")
     description: Text = Field(min_length=1, max_length=4000, description="Not blank")

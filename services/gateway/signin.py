@@ -39,6 +39,7 @@ from services.gateway.dependencies import AuthenticatorDep, SettingsDep
 from services.gateway.problems import ProblemError, not_found
 from services.gateway.security import SESSION_TOKEN_KEY
 from services.gateway.settings import GatewaySettings, OidcClientSettings
+from services.gateway.studio_access import studio_link
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +161,8 @@ async def sign_in_callback(
         raise ProblemError(400, "sign-in failed; please sign in again", slug="sign-in-failed")
     next_path = safe_next(str(request.session.pop(_NEXT_KEY, "/")))
     request.session[SESSION_TOKEN_KEY] = access_token
+    if next_path == "/" and await studio_link(request, principal):
+        next_path = "/studio"  # provider staff start where their work is
     log.info("signed in: %s (%s)", principal.subject, principal.role.value)
     return RedirectResponse(next_path, status_code=303)
 

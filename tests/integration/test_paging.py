@@ -206,7 +206,7 @@ async def test_catalog_walks_exactly_under_every_filter(catalog_db: asyncpg.Pool
                 catalog.PUBLISHED,
                 filters,
                 size,
-                catalog.list_published,
+                catalog.list_programs,
                 lambda p: (p.created_at, p.id),
                 insert,
             )
@@ -238,7 +238,7 @@ async def test_rows_with_one_timestamp_page_by_id(catalog_db: asyncpg.Pool) -> N
             page = Page.request(catalog.PUBLISHED, token, size, catalog.CatalogFilter())
             async with catalog_db.acquire() as conn:
                 shown, token = page.split(
-                    await catalog.list_published(conn, catalog.CatalogFilter(), page),
+                    await catalog.list_programs(conn, catalog.CatalogFilter(), page),
                     lambda p: (p.created_at, p.id),
                 )
             ids += [p.id for p in shown]
@@ -438,7 +438,7 @@ async def test_a_token_pages_only_its_own_listing_and_filters(catalog_db: asyncp
     first = Page.request(catalog.PUBLISHED, "", 1, filters)
     async with catalog_db.acquire() as conn:
         _, token = first.split(
-            await catalog.list_published(conn, filters, first), lambda p: (p.created_at, p.id)
+            await catalog.list_programs(conn, filters, first), lambda p: (p.created_at, p.id)
         )
     assert token
     assert Page.request(catalog.PUBLISHED, token, 1, filters).after is not None

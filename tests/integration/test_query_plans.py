@@ -408,26 +408,41 @@ async def test_catalog_queries_use_indexes(fresh_database: str) -> None:
 
         def listing(**filters: Any) -> Callable[[Any], Awaitable[Any]]:
             page = Page(catalog.PUBLISHED, None, 20, "")
-            return lambda c: catalog.list_published(c, catalog.CatalogFilter(**filters), page)
+            return lambda c: catalog.list_programs(c, catalog.CatalogFilter(**filters), page)
 
         assert_served(await x.explain(listing()), "programs_listing")
         # Page 2 and later (finding 1): the keyset condition on the qualified columns.
         assert_served(
             await x.explain(
-                lambda c: catalog.list_published(
+                lambda c: catalog.list_programs(
                     c, catalog.CatalogFilter(), Page(catalog.PUBLISHED, PAGE_2, 20, "")
                 )
             ),
             "programs_listing",
         )
         assert_served(
-            await x.explain(listing(provider_id=provider)), "programs_listing|programs_provider"
+            await x.explain(listing(provider_id=provider)), "programs_listing|programs_by_provider"
         )
-        assert_served(await x.explain(listing(query="unheardof")), "programs_search")
+        assert_served(
+            await x.explain(listing(query="unheardof")), "programs_search", "programs_search_trgm"
+        )
+        # A typo'd or partial word: the trigram index, not a walk of every program.
+        assert_served(await x.explain(listing(query="Kubernets")), "programs_search_trgm")
+        # The studio: one provider's programs, drafts included, page 2.
+        assert_served(
+            await x.explain(
+                lambda c: catalog.list_programs(
+                    c,
+                    catalog.CatalogFilter(provider_id=provider, include_unpublished=True),
+                    Page(catalog.PROVIDER_PROGRAMS, PAGE_2, 20, ""),
+                )
+            ),
+            "programs_by_provider",
+        )
         assert_served(await x.explain(listing(skill="skill7")), "programs_skills")
         # The index-friendly form still finds exactly the programs teaching the skill.
         async with pool.acquire() as conn:
-            found = await catalog.list_published(
+            found = await catalog.list_programs(
                 conn, catalog.CatalogFilter(skill="skill7"), Page(catalog.PUBLISHED, None, 21, "")
             )
         assert sorted(p.spec.skills[0] for p in found) == ["skill7"] * 10

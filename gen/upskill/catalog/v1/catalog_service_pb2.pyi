@@ -9,6 +9,36 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class ListMyProvidersRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ProviderMembership(_message.Message):
+    __slots__ = ("provider", "role")
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    provider: _catalog_pb2.Provider
+    role: _catalog_pb2.MemberRole
+    def __init__(self, provider: _Optional[_Union[_catalog_pb2.Provider, _Mapping]] = ..., role: _Optional[_Union[_catalog_pb2.MemberRole, str]] = ...) -> None: ...
+
+class ListMyProvidersResponse(_message.Message):
+    __slots__ = ("memberships",)
+    MEMBERSHIPS_FIELD_NUMBER: _ClassVar[int]
+    memberships: _containers.RepeatedCompositeFieldContainer[ProviderMembership]
+    def __init__(self, memberships: _Optional[_Iterable[_Union[ProviderMembership, _Mapping]]] = ...) -> None: ...
+
+class FindProvidersRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class FindProvidersResponse(_message.Message):
+    __slots__ = ("providers",)
+    PROVIDERS_FIELD_NUMBER: _ClassVar[int]
+    providers: _containers.RepeatedCompositeFieldContainer[_catalog_pb2.Provider]
+    def __init__(self, providers: _Optional[_Iterable[_Union[_catalog_pb2.Provider, _Mapping]]] = ...) -> None: ...
+
 class InviteMemberRequest(_message.Message):
     __slots__ = ("provider_id", "email", "role")
     PROVIDER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -158,20 +188,26 @@ class GetProgramResponse(_message.Message):
     def __init__(self, program: _Optional[_Union[_catalog_pb2.Program, _Mapping]] = ...) -> None: ...
 
 class ListProgramsRequest(_message.Message):
-    __slots__ = ("query", "skill", "provider_id", "max_price_minor", "page_size", "page_token")
+    __slots__ = ("query", "skill", "provider_id", "max_price_minor", "page_size", "page_token", "include_unpublished", "min_duration_hours", "max_duration_hours")
     QUERY_FIELD_NUMBER: _ClassVar[int]
     SKILL_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_ID_FIELD_NUMBER: _ClassVar[int]
     MAX_PRICE_MINOR_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_UNPUBLISHED_FIELD_NUMBER: _ClassVar[int]
+    MIN_DURATION_HOURS_FIELD_NUMBER: _ClassVar[int]
+    MAX_DURATION_HOURS_FIELD_NUMBER: _ClassVar[int]
     query: str
     skill: str
     provider_id: str
     max_price_minor: int
     page_size: int
     page_token: str
-    def __init__(self, query: _Optional[str] = ..., skill: _Optional[str] = ..., provider_id: _Optional[str] = ..., max_price_minor: _Optional[int] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    include_unpublished: bool
+    min_duration_hours: int
+    max_duration_hours: int
+    def __init__(self, query: _Optional[str] = ..., skill: _Optional[str] = ..., provider_id: _Optional[str] = ..., max_price_minor: _Optional[int] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., include_unpublished: _Optional[bool] = ..., min_duration_hours: _Optional[int] = ..., max_duration_hours: _Optional[int] = ...) -> None: ...
 
 class ListProgramsResponse(_message.Message):
     __slots__ = ("programs", "next_page_token")

@@ -100,6 +100,16 @@ class CatalogServiceStub:
                 request_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.GetMembershipRequest.SerializeToString,
                 response_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.GetMembershipResponse.FromString,
                 _registered_method=True)
+        self.ListMyProviders = channel.unary_unary(
+                '/upskill.catalog.v1.CatalogService/ListMyProviders',
+                request_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListMyProvidersRequest.SerializeToString,
+                response_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListMyProvidersResponse.FromString,
+                _registered_method=True)
+        self.FindProviders = channel.unary_unary(
+                '/upskill.catalog.v1.CatalogService/FindProviders',
+                request_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.FindProvidersRequest.SerializeToString,
+                response_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.FindProvidersResponse.FromString,
+                _registered_method=True)
 
 
 class CatalogServiceServicer:
@@ -197,6 +207,20 @@ class CatalogServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListMyProviders(self, request, context):
+        """ListMyProviders lists the providers the caller is a member of, with the caller's role.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FindProviders(self, request, context):
+        """FindProviders lists the providers with exactly this name (admins), for idempotent set-up.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CatalogServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -264,6 +288,16 @@ def add_CatalogServiceServicer_to_server(servicer, server):
                     servicer.GetMembership,
                     request_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.GetMembershipRequest.FromString,
                     response_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.GetMembershipResponse.SerializeToString,
+            ),
+            'ListMyProviders': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMyProviders,
+                    request_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListMyProvidersRequest.FromString,
+                    response_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListMyProvidersResponse.SerializeToString,
+            ),
+            'FindProviders': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindProviders,
+                    request_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.FindProvidersRequest.FromString,
+                    response_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.FindProvidersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -618,6 +652,60 @@ class CatalogService:
             '/upskill.catalog.v1.CatalogService/GetMembership',
             upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.GetMembershipRequest.SerializeToString,
             upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.GetMembershipResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMyProviders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.catalog.v1.CatalogService/ListMyProviders',
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListMyProvidersRequest.SerializeToString,
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListMyProvidersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindProviders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.catalog.v1.CatalogService/FindProviders',
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.FindProvidersRequest.SerializeToString,
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.FindProvidersResponse.FromString,
             options,
             channel_credentials,
             insecure,

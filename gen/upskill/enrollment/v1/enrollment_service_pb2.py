@@ -27,7 +27,7 @@ from upskill.enrollment.v1 import enrollment_pb2 as upskill_dot_enrollment_dot_v
 from upskill.payments.v1 import payments_pb2 as upskill_dot_payments_dot_v1_dot_payments__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.upskill/enrollment/v1/enrollment_service.proto\x12\x15upskill.enrollment.v1\x1a\x1b\x62uf/validate/validate.proto\x1a&upskill/enrollment/v1/enrollment.proto\x1a\"upskill/payments/v1/payments.proto\"Z\n\x17\x43reateEnrollmentRequest\x12\x1c\n\nprogram_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12!\n\x0fidempotency_key\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01\"Q\n\x18\x43reateEnrollmentResponse\x12\x35\n\nenrollment\x18\x01 \x01(\x0b\x32!.upskill.enrollment.v1.Enrollment\"7\n\x14GetEnrollmentRequest\x12\x1f\n\renrollment_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"N\n\x15GetEnrollmentResponse\x12\x35\n\nenrollment\x18\x01 \x01(\x0b\x32!.upskill.enrollment.v1.Enrollment\"u\n\x16ListEnrollmentsRequest\x12\x1f\n\nprogram_id\x18\x01 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\x12\x1c\n\tpage_size\x18\x02 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00\x12\x1c\n\npage_token\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01\"j\n\x17ListEnrollmentsResponse\x12\x36\n\x0b\x65nrollments\x18\x01 \x03(\x0b\x32!.upskill.enrollment.v1.Enrollment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"z\n\x19\x43ompleteEnrollmentRequest\x12\x1f\n\renrollment_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x16\n\x05grade\x18\x02 \x01(\tB\x07\xbaH\x04r\x02\x18\x32\x12$\n\x0c\x65vidence_url\x18\x03 \x01(\tB\x0e\xbaH\x0br\x06\x18\xd0\x0f\x88\x01\x01\xd8\x01\x01\"S\n\x1a\x43ompleteEnrollmentResponse\x12\x35\n\nenrollment\x18\x01 \x01(\x0b\x32!.upskill.enrollment.v1.Enrollment\":\n\x17\x43\x61ncelEnrollmentRequest\x12\x1f\n\renrollment_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"Q\n\x18\x43\x61ncelEnrollmentResponse\x12\x35\n\nenrollment\x18\x01 \x01(\x0b\x32!.upskill.enrollment.v1.Enrollment\"\x9b\x01\n\x17RefundEnrollmentRequest\x12\x1f\n\renrollment_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x16\n\x04note\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\xf4\x03\x12$\n\x0c\x61mount_minor\x18\x03 \x01(\x03\x42\x0e\xbaH\x0b\"\t\x18\xff\xcf\xdb\xc3\xf4\x02(\x00\x12!\n\x0fidempotency_key\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01\"G\n\x18RefundEnrollmentResponse\x12+\n\x06refund\x18\x01 \x01(\x0b\x32\x1b.upskill.payments.v1.Refund2\xcb\x05\n\x11\x45nrollmentService\x12s\n\x10\x43reateEnrollment\x12..upskill.enrollment.v1.CreateEnrollmentRequest\x1a/.upskill.enrollment.v1.CreateEnrollmentResponse\x12j\n\rGetEnrollment\x12+.upskill.enrollment.v1.GetEnrollmentRequest\x1a,.upskill.enrollment.v1.GetEnrollmentResponse\x12p\n\x0fListEnrollments\x12-.upskill.enrollment.v1.ListEnrollmentsRequest\x1a..upskill.enrollment.v1.ListEnrollmentsResponse\x12y\n\x12\x43ompleteEnrollment\x12\x30.upskill.enrollment.v1.CompleteEnrollmentRequest\x1a\x31.upskill.enrollment.v1.CompleteEnrollmentResponse\x12s\n\x10\x43\x61ncelEnrollment\x12..upskill.enrollment.v1.CancelEnrollmentRequest\x1a/.upskill.enrollment.v1.CancelEnrollmentResponse\x12s\n\x10RefundEnrollment\x12..upskill.enrollment.v1.RefundEnrollmentRequest\x1a/.upskill.enrollment.v1.RefundEnrollmentResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.upskill/enrollment/v1/enrollment_service.proto\x12\x15upskill.enrollment.v1\x1a\x1b\x62uf/validate/validate.proto\x1a&upskill/enrollment/v1/enrollment.proto\x1a\"upskill/payments/v1/payments.proto\"Z\n\x17\x43reateEnrollmentRequest\x12\x1c\n\nprogram_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12!\n\x0fidempotency_key\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01\"Q\n\x18\x43reateEnrollmentResponse\x12\x35\n\nenrollment\x18\x01 \x01(\x0b\x32!.upskill.enrollment.v1.Enrollment\"7\n\x14GetEnrollmentRequest\x12\x1f\n\renrollment_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"N\n\x15GetEnrollmentResponse\x12\x35\n\nenrollment\x18\x01 \x01(\x0b\x32!.upskill.enrollment.v1.Enrollment\"\xb8\x01\n\x16ListEnrollmentsRequest\x12\x1f\n\nprogram_id\x18\x01 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\x12\x1c\n\tpage_size\x18\x02 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00\x12\x1c\n\npage_token\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01\x12\x41\n\x06status\x18\x04 \x01(\x0e\x32\'.upskill.enrollment.v1.EnrollmentStatusB\x08\xbaH\x05\x82\x01\x02\x10\x01\"j\n\x17ListEnrollmentsResponse\x12\x36\n\x0b\x65nrollments\x18\x01 \x03(\x0b\x32!.upskill.enrollment.v1.Enrollment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"z\n\x19\x43ompleteEnrollmentRequest\x12\x1f\n\renrollment_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x16\n\x05grade\x18\x02 \x01(\tB\x07\xbaH\x04r\x02\x18\x32\x12$\n\x0c\x65vidence_url\x18\x03 \x01(\tB\x0e\xbaH\x0br\x06\x18\xd0\x0f\x88\x01\x01\xd8\x01\x01\"S\n\x1a\x43ompleteEnrollmentResponse\x12\x35\n\nenrollment\x18\x01 \x01(\x0b\x32!.upskill.enrollment.v1.Enrollment\":\n\x17\x43\x61ncelEnrollmentRequest\x12\x1f\n\renrollment_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"Q\n\x18\x43\x61ncelEnrollmentResponse\x12\x35\n\nenrollment\x18\x01 \x01(\x0b\x32!.upskill.enrollment.v1.Enrollment\"\x9b\x01\n\x17RefundEnrollmentRequest\x12\x1f\n\renrollment_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x16\n\x04note\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\xf4\x03\x12$\n\x0c\x61mount_minor\x18\x03 \x01(\x03\x42\x0e\xbaH\x0b\"\t\x18\xff\xcf\xdb\xc3\xf4\x02(\x00\x12!\n\x0fidempotency_key\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01\"G\n\x18RefundEnrollmentResponse\x12+\n\x06refund\x18\x01 \x01(\x0b\x32\x1b.upskill.payments.v1.Refund\">\n\x16\x43ountTakenSeatsRequest\x12$\n\x0bprogram_ids\x18\x01 \x03(\tB\x0f\xbaH\x0c\x92\x01\t\x10\x64\"\x05r\x03\xb0\x01\x01\"\x91\x01\n\x17\x43ountTakenSeatsResponse\x12H\n\x05taken\x18\x01 \x03(\x0b\x32\x39.upskill.enrollment.v1.CountTakenSeatsResponse.TakenEntry\x1a,\n\nTakenEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x32\xbd\x06\n\x11\x45nrollmentService\x12s\n\x10\x43reateEnrollment\x12..upskill.enrollment.v1.CreateEnrollmentRequest\x1a/.upskill.enrollment.v1.CreateEnrollmentResponse\x12j\n\rGetEnrollment\x12+.upskill.enrollment.v1.GetEnrollmentRequest\x1a,.upskill.enrollment.v1.GetEnrollmentResponse\x12p\n\x0fListEnrollments\x12-.upskill.enrollment.v1.ListEnrollmentsRequest\x1a..upskill.enrollment.v1.ListEnrollmentsResponse\x12y\n\x12\x43ompleteEnrollment\x12\x30.upskill.enrollment.v1.CompleteEnrollmentRequest\x1a\x31.upskill.enrollment.v1.CompleteEnrollmentResponse\x12s\n\x10\x43\x61ncelEnrollment\x12..upskill.enrollment.v1.CancelEnrollmentRequest\x1a/.upskill.enrollment.v1.CancelEnrollmentResponse\x12s\n\x10RefundEnrollment\x12..upskill.enrollment.v1.RefundEnrollmentRequest\x1a/.upskill.enrollment.v1.RefundEnrollmentResponse\x12p\n\x0f\x43ountTakenSeats\x12-.upskill.enrollment.v1.CountTakenSeatsRequest\x1a..upskill.enrollment.v1.CountTakenSeatsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -46,6 +46,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTENROLLMENTSREQUEST'].fields_by_name['page_size']._serialized_options = b'\272H\006\032\004\030d(\000'
   _globals['_LISTENROLLMENTSREQUEST'].fields_by_name['page_token']._loaded_options = None
   _globals['_LISTENROLLMENTSREQUEST'].fields_by_name['page_token']._serialized_options = b'\272H\005r\003\030\310\001'
+  _globals['_LISTENROLLMENTSREQUEST'].fields_by_name['status']._loaded_options = None
+  _globals['_LISTENROLLMENTSREQUEST'].fields_by_name['status']._serialized_options = b'\272H\005\202\001\002\020\001'
   _globals['_COMPLETEENROLLMENTREQUEST'].fields_by_name['enrollment_id']._loaded_options = None
   _globals['_COMPLETEENROLLMENTREQUEST'].fields_by_name['enrollment_id']._serialized_options = b'\272H\005r\003\260\001\001'
   _globals['_COMPLETEENROLLMENTREQUEST'].fields_by_name['grade']._loaded_options = None
@@ -62,6 +64,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REFUNDENROLLMENTREQUEST'].fields_by_name['amount_minor']._serialized_options = b'\272H\013\"\t\030\377\317\333\303\364\002(\000'
   _globals['_REFUNDENROLLMENTREQUEST'].fields_by_name['idempotency_key']._loaded_options = None
   _globals['_REFUNDENROLLMENTREQUEST'].fields_by_name['idempotency_key']._serialized_options = b'\272H\005r\003\030\310\001'
+  _globals['_COUNTTAKENSEATSREQUEST'].fields_by_name['program_ids']._loaded_options = None
+  _globals['_COUNTTAKENSEATSREQUEST'].fields_by_name['program_ids']._serialized_options = b'\272H\014\222\001\t\020d\"\005r\003\260\001\001'
+  _globals['_COUNTTAKENSEATSRESPONSE_TAKENENTRY']._loaded_options = None
+  _globals['_COUNTTAKENSEATSRESPONSE_TAKENENTRY']._serialized_options = b'8\001'
   _globals['_CREATEENROLLMENTREQUEST']._serialized_start=178
   _globals['_CREATEENROLLMENTREQUEST']._serialized_end=268
   _globals['_CREATEENROLLMENTRESPONSE']._serialized_start=270
@@ -70,22 +76,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETENROLLMENTREQUEST']._serialized_end=408
   _globals['_GETENROLLMENTRESPONSE']._serialized_start=410
   _globals['_GETENROLLMENTRESPONSE']._serialized_end=488
-  _globals['_LISTENROLLMENTSREQUEST']._serialized_start=490
-  _globals['_LISTENROLLMENTSREQUEST']._serialized_end=607
-  _globals['_LISTENROLLMENTSRESPONSE']._serialized_start=609
-  _globals['_LISTENROLLMENTSRESPONSE']._serialized_end=715
-  _globals['_COMPLETEENROLLMENTREQUEST']._serialized_start=717
-  _globals['_COMPLETEENROLLMENTREQUEST']._serialized_end=839
-  _globals['_COMPLETEENROLLMENTRESPONSE']._serialized_start=841
-  _globals['_COMPLETEENROLLMENTRESPONSE']._serialized_end=924
-  _globals['_CANCELENROLLMENTREQUEST']._serialized_start=926
-  _globals['_CANCELENROLLMENTREQUEST']._serialized_end=984
-  _globals['_CANCELENROLLMENTRESPONSE']._serialized_start=986
-  _globals['_CANCELENROLLMENTRESPONSE']._serialized_end=1067
-  _globals['_REFUNDENROLLMENTREQUEST']._serialized_start=1070
-  _globals['_REFUNDENROLLMENTREQUEST']._serialized_end=1225
-  _globals['_REFUNDENROLLMENTRESPONSE']._serialized_start=1227
-  _globals['_REFUNDENROLLMENTRESPONSE']._serialized_end=1298
-  _globals['_ENROLLMENTSERVICE']._serialized_start=1301
-  _globals['_ENROLLMENTSERVICE']._serialized_end=2016
+  _globals['_LISTENROLLMENTSREQUEST']._serialized_start=491
+  _globals['_LISTENROLLMENTSREQUEST']._serialized_end=675
+  _globals['_LISTENROLLMENTSRESPONSE']._serialized_start=677
+  _globals['_LISTENROLLMENTSRESPONSE']._serialized_end=783
+  _globals['_COMPLETEENROLLMENTREQUEST']._serialized_start=785
+  _globals['_COMPLETEENROLLMENTREQUEST']._serialized_end=907
+  _globals['_COMPLETEENROLLMENTRESPONSE']._serialized_start=909
+  _globals['_COMPLETEENROLLMENTRESPONSE']._serialized_end=992
+  _globals['_CANCELENROLLMENTREQUEST']._serialized_start=994
+  _globals['_CANCELENROLLMENTREQUEST']._serialized_end=1052
+  _globals['_CANCELENROLLMENTRESPONSE']._serialized_start=1054
+  _globals['_CANCELENROLLMENTRESPONSE']._serialized_end=1135
+  _globals['_REFUNDENROLLMENTREQUEST']._serialized_start=1138
+  _globals['_REFUNDENROLLMENTREQUEST']._serialized_end=1293
+  _globals['_REFUNDENROLLMENTRESPONSE']._serialized_start=1295
+  _globals['_REFUNDENROLLMENTRESPONSE']._serialized_end=1366
+  _globals['_COUNTTAKENSEATSREQUEST']._serialized_start=1368
+  _globals['_COUNTTAKENSEATSREQUEST']._serialized_end=1430
+  _globals['_COUNTTAKENSEATSRESPONSE']._serialized_start=1433
+  _globals['_COUNTTAKENSEATSRESPONSE']._serialized_end=1578
+  _globals['_COUNTTAKENSEATSRESPONSE_TAKENENTRY']._serialized_start=1534
+  _globals['_COUNTTAKENSEATSRESPONSE_TAKENENTRY']._serialized_end=1578
+  _globals['_ENROLLMENTSERVICE']._serialized_start=1581
+  _globals['_ENROLLMENTSERVICE']._serialized_end=2410
 # @@protoc_insertion_point(module_scope)

@@ -36,14 +36,16 @@ class GetEnrollmentResponse(_message.Message):
     def __init__(self, enrollment: _Optional[_Union[_enrollment_pb2.Enrollment, _Mapping]] = ...) -> None: ...
 
 class ListEnrollmentsRequest(_message.Message):
-    __slots__ = ("program_id", "page_size", "page_token")
+    __slots__ = ("program_id", "page_size", "page_token", "status")
     PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
     program_id: str
     page_size: int
     page_token: str
-    def __init__(self, program_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    status: _enrollment_pb2.EnrollmentStatus
+    def __init__(self, program_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., status: _Optional[_Union[_enrollment_pb2.EnrollmentStatus, str]] = ...) -> None: ...
 
 class ListEnrollmentsResponse(_message.Message):
     __slots__ = ("enrollments", "next_page_token")
@@ -98,3 +100,22 @@ class RefundEnrollmentResponse(_message.Message):
     REFUND_FIELD_NUMBER: _ClassVar[int]
     refund: _payments_pb2.Refund
     def __init__(self, refund: _Optional[_Union[_payments_pb2.Refund, _Mapping]] = ...) -> None: ...
+
+class CountTakenSeatsRequest(_message.Message):
+    __slots__ = ("program_ids",)
+    PROGRAM_IDS_FIELD_NUMBER: _ClassVar[int]
+    program_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, program_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class CountTakenSeatsResponse(_message.Message):
+    __slots__ = ("taken",)
+    class TakenEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    TAKEN_FIELD_NUMBER: _ClassVar[int]
+    taken: _containers.ScalarMap[str, int]
+    def __init__(self, taken: _Optional[_Mapping[str, int]] = ...) -> None: ...

@@ -65,6 +65,11 @@ class EnrollmentServiceStub:
                 request_serializer=upskill_dot_enrollment_dot_v1_dot_enrollment__service__pb2.RefundEnrollmentRequest.SerializeToString,
                 response_deserializer=upskill_dot_enrollment_dot_v1_dot_enrollment__service__pb2.RefundEnrollmentResponse.FromString,
                 _registered_method=True)
+        self.CountTakenSeats = channel.unary_unary(
+                '/upskill.enrollment.v1.EnrollmentService/CountTakenSeats',
+                request_serializer=upskill_dot_enrollment_dot_v1_dot_enrollment__service__pb2.CountTakenSeatsRequest.SerializeToString,
+                response_deserializer=upskill_dot_enrollment_dot_v1_dot_enrollment__service__pb2.CountTakenSeatsResponse.FromString,
+                _registered_method=True)
 
 
 class EnrollmentServiceServicer:
@@ -116,6 +121,14 @@ class EnrollmentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CountTakenSeats(self, request, context):
+        """CountTakenSeats says how many seats of each program enrollments hold (anyone: the
+        storefront shows seats left).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EnrollmentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -148,6 +161,11 @@ def add_EnrollmentServiceServicer_to_server(servicer, server):
                     servicer.RefundEnrollment,
                     request_deserializer=upskill_dot_enrollment_dot_v1_dot_enrollment__service__pb2.RefundEnrollmentRequest.FromString,
                     response_serializer=upskill_dot_enrollment_dot_v1_dot_enrollment__service__pb2.RefundEnrollmentResponse.SerializeToString,
+            ),
+            'CountTakenSeats': grpc.unary_unary_rpc_method_handler(
+                    servicer.CountTakenSeats,
+                    request_deserializer=upskill_dot_enrollment_dot_v1_dot_enrollment__service__pb2.CountTakenSeatsRequest.FromString,
+                    response_serializer=upskill_dot_enrollment_dot_v1_dot_enrollment__service__pb2.CountTakenSeatsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -313,6 +331,33 @@ class EnrollmentService:
             '/upskill.enrollment.v1.EnrollmentService/RefundEnrollment',
             upskill_dot_enrollment_dot_v1_dot_enrollment__service__pb2.RefundEnrollmentRequest.SerializeToString,
             upskill_dot_enrollment_dot_v1_dot_enrollment__service__pb2.RefundEnrollmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CountTakenSeats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.enrollment.v1.EnrollmentService/CountTakenSeats',
+            upskill_dot_enrollment_dot_v1_dot_enrollment__service__pb2.CountTakenSeatsRequest.SerializeToString,
+            upskill_dot_enrollment_dot_v1_dot_enrollment__service__pb2.CountTakenSeatsResponse.FromString,
             options,
             channel_credentials,
             insecure,
