@@ -175,6 +175,7 @@ class EnrollmentApi(enrollment_service_pb2_grpc.EnrollmentServiceServicer):
                 (enrollment.created_at + self._refund_window).astimezone(UTC)
             )
         return message
+
     @rpc(public=True)
     async def CountTakenSeats(
         self, request: pb.CountTakenSeatsRequest, context: grpc.aio.ServicerContext
