@@ -23,7 +23,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from upskill.catalog.v1 import catalog_pb2, catalog_service_pb2
 from upskill.credentials.v1 import credentials_service_pb2
-from upskill.enrollment.v1 import enrollment_pb2, enrollment_service_pb2
 
 from services.common.auth import Principal
 from services.common.currency import minor_units
@@ -293,13 +292,15 @@ async def _program_page(
     problem: ProblemError | None = None,
 ) -> HTMLResponse:
     program = await routes_catalog.get_program(program_id, person, clients, Response())
-    listing = enrollment_service_pb2.ListEnrollmentsRequest(
-        program_id=program_id, page_size=PAGE_SIZE, page_token=page_token
+    reply = await routes_enrollments.list_enrollments(
+        person,
+        clients,
+        program_id=program_id,
+        state=status or None,  # type: ignore[arg-type]  # one of STATUSES
+        page_size=PAGE_SIZE,
+        page_token=page_token,
     )
-    if status:
-        listing.status = enrollment_pb2.EnrollmentStatus.Value(f"ENROLLMENT_STATUS_{status}")
-    reply = await invoke(clients.enrollment.ListEnrollments, listing, token=person.token)
-    enrollments = [mapping.enrollment_to_json(e) for e in reply.enrollments]
+    enrollments = reply.enrollments
     credentials = await _credentials(clients, person, [e.credential_id for e in enrollments])
     base = f"/studio/{provider}/programs/{program_id}"
     next_url = ""
