@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -515,9 +515,11 @@ def _amount_minor(price: str, currency: str) -> Any:
     exponent = minor_units(currency.strip().upper())
     try:
         amount = Decimal(price.strip() or "0").scaleb(exponent or 0)
-    except InvalidOperation:
+    except ArithmeticError:  # InvalidOperation (not a number), Overflow (1e999999999)
         return price
-    if not amount.is_finite() or amount != amount.to_integral_value():
+    # Past 19 digits no price is valid, and int() of "1e999999999" would be a very large
+    # number to build: such input is passed on as typed, for the API to refuse.
+    if not amount.is_finite() or amount.adjusted() > 18 or amount != amount.to_integral_value():
         return price
     return int(amount)
 
