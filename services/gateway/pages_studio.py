@@ -36,11 +36,12 @@ from services.gateway import (
 )
 from services.gateway.clients import Clients, invoke
 from services.gateway.dependencies import ClientsDep, Viewer, resource_id
-from services.gateway.problems import FieldError, ProblemError, field_path
+from services.gateway.problems import FieldError, ProblemError, field_path, not_found
 from services.gateway.rendering import render
 from services.gateway.schemas import (
     CredentialRevoke,
     EnrollmentComplete,
+    Program,
     ProgramCreate,
     ProgramPatch,
 )
@@ -195,9 +196,7 @@ async def edit_program_page(
     provider_id: str, program_id: str, request: Request, viewer: Viewer, clients: ClientsDep
 ) -> HTMLResponse:
     person, provider = _acting(viewer, provider_id)
-    program = await routes_catalog.get_program(
-        resource_id(program_id, "program"), person, clients, Response()
-    )
+    program = await _own_program(clients, person, provider, resource_id(program_id, "program"))
     return render(
         request,
         "studio_program_form.html",
@@ -219,7 +218,7 @@ async def edit_program(
     person, provider = _acting(viewer, provider_id)
     program_id = resource_id(program_id, "program")
     values = await _form_values(request)
-    current = await routes_catalog.get_program(program_id, person, clients, Response())
+    current = await _own_program(clients, person, provider, program_id)
     try:
         patch = _changes(_program_body(values), current.model_dump(mode="json"))
         if not patch:
@@ -291,7 +290,7 @@ async def _program_page(
     message: str = "",
     problem: ProblemError | None = None,
 ) -> HTMLResponse:
-    program = await routes_catalog.get_program(program_id, person, clients, Response())
+    program = await _own_program(clients, person, provider, program_id)
     reply = await routes_enrollments.list_enrollments(
         person,
         clients,
@@ -324,6 +323,17 @@ async def _program_page(
         },
         status_code=problem.status if problem else 200,
     )
+
+
+async def _own_program(
+    clients: Clients, person: Principal, provider: str, program_id: str
+) -> Program:
+    """The program, if it is this provider's: another provider's (even on sale) is not
+    part of this studio."""
+    program = await routes_catalog.get_program(program_id, person, clients, Response())
+    if program.provider_id != provider:
+        raise not_found(f"no program with id {program_id!r} at this provider")
+    return program
 
 
 async def _credentials(

@@ -216,6 +216,23 @@ def test_strangers_get_nothing_and_people_without_a_provider_learn_how_to_join(
     # Another provider's dev token cannot act for this one either.
     other = browser(gateway, "other-staff", provider_id=str(uuid.uuid4()))
     assert other.get(f"/studio/{provider['id']}").status_code == 403
+    # Another provider's program on sale is not part of this provider's studio.
+    with httpx.Client(base_url=gateway, timeout=15, trust_env=False) as http:
+        admin = staffed["admin"]
+        theirs = http.post("/api/v1/providers", json={"name": "Elsewhere"}, headers=admin).json()
+        elsewhere = _token(http, role="provider", sub="elsewhere", provider_id=theirs["id"])
+        spec = {
+            "title": "Theirs",
+            "price": {"amount_minor": 0, "currency": "USD"},
+            "credential": {"name": "N", "description": "D", "criteria": "C"},
+        }
+        program = http.post("/api/v1/programs", json=spec, headers=elsewhere).json()
+        http.post(f"/api/v1/programs/{program['id']}/publish", headers=elsewhere)
+    member = browser(gateway, staffed["sub"])
+    for path in ("", "/edit"):
+        shown = member.get(f"/studio/{provider['id']}/programs/{program['id']}{path}")
+        assert shown.status_code == 404, path
+    member.close()
     anonymous = httpx.Client(base_url=gateway, timeout=15, trust_env=False)
     assert anonymous.get("/studio").status_code == 401
     assert anonymous.get(f"/studio/{provider['id']}").status_code == 401
