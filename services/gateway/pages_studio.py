@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import re
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
@@ -41,6 +41,7 @@ from services.gateway.rendering import render
 from services.gateway.schemas import (
     CredentialRevoke,
     EnrollmentComplete,
+    EnrollmentStatus,
     Program,
     ProgramCreate,
     ProgramPatch,
@@ -49,7 +50,7 @@ from services.gateway.schemas import (
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 20
-STATUSES = ("PENDING_PAYMENT", "ACTIVE", "COMPLETED", "EXPIRED", "CANCELLED", "REFUNDED")
+STATUSES: tuple[str, ...] = get_args(EnrollmentStatus)
 
 # The form's fields, named as the API's JSON paths (so an error's `field` finds its input);
 # the price is typed in major units, so its errors land on the one price input.
