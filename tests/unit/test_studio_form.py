@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from services.gateway import pages_studio as studio
+from services.gateway import studio_form as studio
 from services.gateway.problems import FieldError, ProblemError
 
 
@@ -29,7 +29,7 @@ from services.gateway.problems import FieldError, ProblemError
     ],
 )
 def test_prices_are_typed_in_major_units(price: str, currency: str, expected: Any) -> None:
-    assert studio._amount_minor(price, currency) == expected
+    assert studio.amount_minor(price, currency) == expected
 
 
 @pytest.mark.parametrize(
@@ -45,11 +45,11 @@ def test_prices_are_typed_in_major_units(price: str, currency: str, expected: An
     ],
 )
 def test_whole_numbers_pass_as_ints_and_anything_else_as_typed(typed: str, expected: Any) -> None:
-    assert studio._number(typed) == expected
+    assert studio.number(typed) == expected
 
 
 def test_the_form_becomes_the_api_body() -> None:
-    body = studio._program_body(
+    body = studio.program_body(
         {
             "title": "SQL",
             "skills": " SQL , , analysis ",
@@ -84,11 +84,11 @@ def test_an_edit_sends_only_what_changed() -> None:
         "price": {"amount_minor": 4900, "currency": "USD"},
         "credential": {"name": "N", "valid_for_days": 30},
     }
-    assert studio._changes(body, current) == {
+    assert studio.changes(body, current) == {
         "summary": "New",
         "credential": {"valid_for_days": 30},
     }
-    assert studio._changes(current, current) == {}
+    assert studio.changes(current, current) == {}
 
 
 def test_errors_land_on_their_inputs() -> None:
@@ -103,7 +103,7 @@ def test_errors_land_on_their_inputs() -> None:
             FieldError(field="skills[3]", message="second error on skills"),
         ],
     )
-    shown = studio._errors_for_form(problem)
+    shown = studio.errors_for_form(problem)
     assert shown["errors"] == {"skills": "blank", "price": "too big", "credential.name": "empty"}
     assert shown["other_errors"] == ["update_mask: odd"]
     assert shown["message"] == "invalid"
