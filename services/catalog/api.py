@@ -29,7 +29,6 @@ from services.common.errors import (
     PermissionDeniedError,
 )
 from services.common.outbox import enqueue
-from services.common.paging import Page
 from services.common.protos import timestamp
 from services.common.rpc import rpc
 
@@ -209,9 +208,10 @@ class CatalogApi(catalog_service_pb2_grpc.CatalogServiceServicer):
         if filters.include_unpublished:
             _require_staff_of(request.provider_id)
             listing = repository.PROVIDER_PROGRAMS
-        page = Page.request(listing, request.page_token, request.page_size, filters)
         async with self._pool.acquire() as conn:
-            programs = await repository.list_programs(conn, filters, page)
+            programs, page = await repository.find_programs(
+                conn, filters, listing, request.page_token, request.page_size
+            )
         programs, next_token = page.split(programs, lambda p: (p.created_at, p.id))
         return pb.ListProgramsResponse(
             programs=[program_to_pb(p) for p in programs], next_page_token=next_token
