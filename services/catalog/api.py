@@ -20,6 +20,7 @@ from services.catalog.domain import (
     merge,
     provider_name,
 )
+from services.catalog.pathways_api import PathwaysApi
 from services.common.auth import Role, authenticated, current_principal
 from services.common.errors import (
     FieldViolation,
@@ -48,7 +49,7 @@ def _check_mask(paths: list[str]) -> None:
         raise InvalidArgumentError("invalid update_mask", bad)
 
 
-class CatalogApi(catalog_service_pb2_grpc.CatalogServiceServicer):
+class CatalogApi(PathwaysApi, catalog_service_pb2_grpc.CatalogServiceServicer):
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 

@@ -16,8 +16,9 @@ from services.common.paging import Page
 from services.common.protos import timestamp
 from services.common.rpc import rpc
 from services.common.sql import OwnerScope
-from services.credentials import repository
+from services.credentials import pathways, repository
 from services.credentials.issuer import Issuer
+from services.credentials.pathways_api import PathwaysApi
 from services.credentials.repository import CredentialRecord
 
 
@@ -34,10 +35,11 @@ def credential_to_pb(c: CredentialRecord) -> credentials_pb2.Credential:
         revoke_time=timestamp(c.revoked_at),
         revocation_reason=c.revocation_reason,
         achievement_name=c.achievement_name,
+        pathway_id=c.pathway_id,
     )
 
 
-class CredentialsApi(credentials_service_pb2_grpc.CredentialsServiceServicer):
+class CredentialsApi(PathwaysApi, credentials_service_pb2_grpc.CredentialsServiceServicer):
     def __init__(self, pool: asyncpg.Pool, issuer: Issuer) -> None:
         self._pool = pool
         self._issuer = issuer
@@ -49,7 +51,10 @@ class CredentialsApi(credentials_service_pb2_grpc.CredentialsServiceServicer):
         # Credentials are shared by link: holding the id is the permission.
         async with self._pool.acquire() as conn:
             record = await repository.get(conn, request.credential_id)
-        return pb.GetCredentialResponse(credential=credential_to_pb(record))
+            found = credential_to_pb(record)
+            if record.pathway_id:
+                found.component_credential_ids.extend(await pathways.components_of(conn, record.id))
+        return pb.GetCredentialResponse(credential=found)
 
     @rpc(Role.LEARNER, Role.PROVIDER, Role.ADMIN, Role.SERVICE)
     async def ListCredentials(

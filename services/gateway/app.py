@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway import (
     pages,
+    pages_pathways,
     routes_catalog,
     routes_checkout,
     routes_credentials,
@@ -25,6 +26,7 @@ from services.gateway import (
     routes_enrollments,
     routes_health,
     routes_members,
+    routes_pathways,
     routes_refunds,
     routes_webhooks,
     signin,
@@ -94,6 +96,7 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
     for router in (
         routes_dev.router,
         routes_catalog.router,
+        routes_pathways.router,
         routes_members.router,
         routes_enrollments.router,
         routes_credentials.router,
@@ -104,6 +107,7 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
         routes_health.router,
         signin.router,
         pages.router,
+        pages_pathways.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -94,3 +94,15 @@ class GetStatusListResponse(_message.Message):
     jwt: str
     credential_json: str
     def __init__(self, jwt: _Optional[str] = ..., credential_json: _Optional[str] = ...) -> None: ...
+
+class GetPathwayProgressRequest(_message.Message):
+    __slots__ = ("pathway_id",)
+    PATHWAY_ID_FIELD_NUMBER: _ClassVar[int]
+    pathway_id: str
+    def __init__(self, pathway_id: _Optional[str] = ...) -> None: ...
+
+class GetPathwayProgressResponse(_message.Message):
+    __slots__ = ("progress",)
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    progress: _credentials_pb2.PathwayProgress
+    def __init__(self, progress: _Optional[_Union[_credentials_pb2.PathwayProgress, _Mapping]] = ...) -> None: ...
