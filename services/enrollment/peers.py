@@ -17,6 +17,7 @@ from services.common.errors import (
 )
 from services.common.grpc_client import DEFAULT_DEADLINE_SECONDS, auth_metadata, channel
 from services.enrollment.domain import Enrollment
+from services.enrollment.seat_packs import SeatPack
 
 _RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 
@@ -63,6 +64,31 @@ class Peers:
                     # Where the hosted checkout sends the learner back to.
                     success_url=f"{self._public}/enrollments/{e.id}",
                     cancel_url=f"{self._public}/programs/{e.program_id}",
+                ),
+                metadata=self._metadata(),
+                timeout=DEFAULT_DEADLINE_SECONDS,
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise _translate("payments", exc) from None
+        return response.payment
+
+    async def open_pack_checkout(self, pack: SeatPack, description: str) -> payments_pb2.Payment:
+        """One checkout for a whole seat pack, at its total, idempotent on the pack id (which
+        payments carries as the order id its events name)."""
+        try:
+            response = await self._payments.CreateCheckout(
+                payments_service_pb2.CreateCheckoutRequest(
+                    enrollment_id=pack.id,
+                    learner_id=pack.bought_by,
+                    learner_email=pack.bought_by_email,
+                    provider_id=pack.provider_id,
+                    program_id=pack.program_id,
+                    amount=money_pb2.Money(amount_minor=pack.total_minor, currency=pack.currency),
+                    description=description[:500],
+                    success_url=(
+                        f"{self._public}/api/v1/employers/{pack.employer_id}/seat-packs/{pack.id}"
+                    ),
+                    cancel_url=f"{self._public}/programs/{pack.program_id}",
                 ),
                 metadata=self._metadata(),
                 timeout=DEFAULT_DEADLINE_SECONDS,

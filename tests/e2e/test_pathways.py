@@ -126,6 +126,7 @@ def test_a_pathway_of_three_completed_in_any_order_revoked_with_a_component_and_
         ),
         what="progress to show two of three",
     )
+    assert isinstance(halfway, dict)
     assert halfway["complete"] is False
     assert halfway["pathway_credential_id"] is None
     done[sql["id"]] = complete(market, learner, sql)
@@ -148,6 +149,9 @@ def test_a_pathway_of_three_completed_in_any_order_revoked_with_a_component_and_
     page = market.http.get(f"/pathways/{pathway['id']}", headers={"accept": "text/html"})
     assert page.status_code == 200
     assert "Cloud Engineer Pathway" in page.text
+    shown = market.http.get(f"/credentials/{first_id}", headers={"accept": "text/html"})
+    assert shown.status_code == 200
+    assert "Cloud Engineer Pathway" in shown.text
 
     # Refund a component: the pathway credential goes with it, saying why.
     admin = market.token(role="admin", sub="finance")
@@ -170,9 +174,11 @@ def test_a_pathway_of_three_completed_in_any_order_revoked_with_a_component_and_
 
     # Earned again: a new pathway credential, citing the new component.
     again = complete(market, learner, docker)
-    second_id = eventually(
-        lambda: (i := pathway_credential(market, learner, pathway["id"])) != first_id and i,
-        what="a new pathway credential",
+    second_id = str(
+        eventually(
+            lambda: (i := pathway_credential(market, learner, pathway["id"])) != first_id and i,
+            what="a new pathway credential",
+        )
     )
     second = credential(market, second_id)
     assert second["status"] == "ISSUED"
