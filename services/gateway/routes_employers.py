@@ -27,7 +27,7 @@ from services.gateway.schemas import (
 
 router = APIRouter(prefix="/api/v1", tags=["employers"])
 
-_READ_ERRORS = problem_responses(401, 404, 422, 502, 503)
+_READ_ERRORS = problem_responses(401, 403, 404, 422, 502, 503)
 _WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 422, 502, 503)
 EmployerId = Annotated[str, uuid_path("employer")]
 SeatPackId = Annotated[str, uuid_path("seat pack")]
