@@ -185,6 +185,7 @@ def _pack(row: Any) -> SeatPack:
         bought_by_email=row["bought_by_email"],
         payment_id=str(row["payment_id"] or ""),
         checkout_url=row["checkout_url"],
+        seats_refunded=row["seats_refunded"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
@@ -234,12 +235,14 @@ async def commit_pack(conn: asyncpg.Connection, p: SeatPack) -> None:
     """Save the pack and stage its events (a rejected payment: payments returns it)."""
     await conn.execute(
         """UPDATE seat_packs SET status = $2, payment_id = $3, checkout_url = $4,
-               updated_at = $5 WHERE id = $1""",
+               updated_at = $5, seats = $6, seats_refunded = $7 WHERE id = $1""",
         p.id,
         p.status,
         p.payment_id or None,
         p.checkout_url,
         p.updated_at,
+        p.seats,
+        p.seats_refunded,
     )
     for event in p.pull_events():
         await enqueue(
@@ -266,6 +269,52 @@ async def redeemed_count(conn: asyncpg.Connection, pack_id: str) -> int:
             "SELECT count(*) FROM seat_invitations WHERE seat_pack_id = $1 AND redeemed_at IS NOT NULL",
             pack_id,
         )
+    )
+
+
+# ---------------------------------------------------------------- unassigned seats back
+
+
+@dataclass(frozen=True)
+class OwedRefund:
+    id: str
+    amount_minor: int
+
+
+async def release_unassigned(conn: asyncpg.Connection, pack_id: str) -> tuple[SeatPack, int]:
+    """Give the pack's unredeemed seats back (in one transaction: the pack locked, so no
+    redemption slips in) and record the refund owed for them; (pack, seats released)."""
+    async with conn.transaction():
+        pack = await get_pack(conn, pack_id, for_update=True)
+        assert pack is not None
+        released = pack.release_unassigned(await redeemed_count(conn, pack.id))
+        if released:
+            await commit_pack(conn, pack)
+            await conn.execute(
+                """INSERT INTO seat_pack_refunds (id, seat_pack_id, seats, amount_minor)
+                   VALUES ($1, $2, $3, $4)""",
+                str(uuid.uuid4()),
+                pack.id,
+                released,
+                released * pack.price_per_seat,
+            )
+    return pack, released
+
+
+async def unsent_refunds(conn: asyncpg.Connection, pack_id: str) -> list[OwedRefund]:
+    rows = await conn.fetch(
+        """SELECT id::text, amount_minor FROM seat_pack_refunds
+           WHERE seat_pack_id = $1 AND sent_at IS NULL ORDER BY created_at""",
+        pack_id,
+    )
+    return [OwedRefund(r["id"], r["amount_minor"]) for r in rows]
+
+
+async def refund_sent(conn: asyncpg.Connection, owed_id: str, refund_id: str) -> None:
+    await conn.execute(
+        "UPDATE seat_pack_refunds SET sent_at = now(), refund_id = $2 WHERE id = $1",
+        owed_id,
+        refund_id,
     )
 
 

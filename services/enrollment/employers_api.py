@@ -50,6 +50,7 @@ def pack_to_pb(p: SeatPack, redeemed: int) -> employers_pb2.SeatPack:
         checkout_url=p.checkout_url,
         create_time=timestamp(p.created_at),
         update_time=timestamp(p.updated_at),
+        seats_refunded=p.seats_refunded,
     )
 
 
@@ -180,6 +181,30 @@ class EmployersApi(employers_service_pb2_grpc.EmployersServiceServicer):
         async with self._pool.acquire() as conn:
             enrollment = await employers.redeem(conn, authenticated(), request.code)
         return pb.RedeemSeatResponse(enrollment=enrollment_to_pb(enrollment))
+
+    @rpc(Role.LEARNER, Role.ADMIN)
+    async def RefundUnassignedSeats(
+        self, request: pb.RefundUnassignedSeatsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RefundUnassignedSeatsResponse:
+        async with self._pool.acquire() as conn:
+            await employers.employer_for(conn, authenticated(), request.employer_id)
+            await employers.pack_of(conn, request.employer_id, request.seat_pack_id)
+            pack, released = await employers.release_unassigned(conn, request.seat_pack_id)
+            owed = await employers.unsent_refunds(conn, pack.id)
+        if not released and not owed:
+            raise FailedPreconditionError("every seat of this pack is redeemed: none to refund")
+        # Each owed refund under its own key: a retry after a failure re-sends, never doubles.
+        for refund in owed:
+            made = await self._peers.refund_pack_seats(
+                pack, amount_minor=refund.amount_minor, idempotency_key=refund.id
+            )
+            async with self._pool.acquire() as conn:
+                await employers.refund_sent(conn, refund.id, made.id)
+        async with self._pool.acquire() as conn:
+            redeemed = await employers.redeemed_count(conn, pack.id)
+        return pb.RefundUnassignedSeatsResponse(
+            seat_pack=pack_to_pb(pack, redeemed), seats_refunded=released
+        )
 
     @rpc(Role.LEARNER, Role.ADMIN)
     async def GetTeam(

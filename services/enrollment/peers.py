@@ -19,6 +19,7 @@ from services.common.grpc_client import DEFAULT_DEADLINE_SECONDS, auth_metadata,
 from services.enrollment.domain import Enrollment
 from services.enrollment.seat_packs import SeatPack
 
+REASON_UNASSIGNED_SEATS = "unassigned_seats"
 _RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 
 
@@ -96,6 +97,26 @@ class Peers:
         except grpc.aio.AioRpcError as exc:
             raise _translate("payments", exc) from None
         return response.payment
+
+    async def refund_pack_seats(
+        self, pack: SeatPack, *, amount_minor: int, idempotency_key: str
+    ) -> payments_pb2.Refund:
+        """Return part of a pack's payment (its unassigned seats); one refund per key."""
+        try:
+            response = await self._payments.RefundPayment(
+                payments_service_pb2.RefundPaymentRequest(
+                    payment_id=pack.payment_id,
+                    enrollment_id=pack.id,
+                    reason=REASON_UNASSIGNED_SEATS,
+                    amount_minor=amount_minor,
+                    idempotency_key=idempotency_key,
+                ),
+                metadata=self._metadata(),
+                timeout=DEFAULT_DEADLINE_SECONDS,
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise _translate("payments", exc) from None
+        return response.refund
 
     async def refund_payment(
         self, e: Enrollment, *, reason: str, note: str, amount_minor: int, idempotency_key: str

@@ -55,6 +55,7 @@ class SeatPack:
     bought_by_email: str = ""
     payment_id: str = ""
     checkout_url: str = ""
+    seats_refunded: int = 0
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     events: list[PackPaymentRejected] = field(default_factory=list, repr=False)
@@ -135,6 +136,24 @@ class SeatPack:
         if full_refund and payment_id and payment_id == self.payment_id and self.status == PAID:
             self.status = REFUNDED
             self._touch()
+
+    @property
+    def price_per_seat(self) -> int:
+        return self.total_minor // (self.seats + self.seats_refunded)
+
+    def release_unassigned(self, redeemed: int) -> int:
+        """Give the seats nobody redeemed back to the program; how many (their price is
+        then owed back). Only a paid pack has money to return."""
+        if self.status != PAID:
+            raise FailedPreconditionError(
+                f"only a paid pack's seats can be refunded (it is {self.status})"
+            )
+        unassigned = self.seats - redeemed
+        if unassigned > 0:
+            self.seats -= unassigned
+            self.seats_refunded += unassigned
+            self._touch()
+        return max(unassigned, 0)
 
     def pull_events(self) -> list[PackPaymentRejected]:
         events, self.events = self.events, []

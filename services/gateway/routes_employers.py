@@ -75,6 +75,7 @@ class SeatPack(BaseModel):
     program_title: str
     seats: int
     seats_redeemed: int
+    seats_refunded: int = Field(description="Unassigned seats given back; not in `seats`")
     price_per_seat: Money
     total: Money
     status: SeatPackStatus
@@ -147,6 +148,7 @@ def pack_to_json(p: employers_pb2.SeatPack) -> SeatPack:
         program_title=p.program.title,
         seats=p.seats,
         seats_redeemed=p.seats_redeemed,
+        seats_refunded=p.seats_refunded,
         price_per_seat=mapping.money_to_json(p.program.price),
         total=mapping.money_to_json(p.total),
         status=mapping.enum_name(  # type: ignore[arg-type]
@@ -329,6 +331,37 @@ async def invite_seats(
             for i in reply.invitations
         ]
     )
+
+
+class SeatRefund(BaseModel):
+    seat_pack: SeatPack
+    seats_refunded: int = Field(description="Seats given back by this request")
+
+
+@router.post(
+    "/employers/{employer_id}/seat-packs/{seat_pack_id}/refund-unassigned",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=SeatRefund,
+    responses=_WRITE_ERRORS,
+    summary="Give the unredeemed seats back; their price is refunded (members)",
+    description=(
+        "The seats nobody redeemed go back to the program at once, and the pack's payment is"
+        " refunded for them (asynchronously, like every refund). Codes not yet redeemed then"
+        " find the pack sold out. 409 when every seat is redeemed."
+    ),
+)
+async def refund_unassigned(
+    employer_id: EmployerId, seat_pack_id: SeatPackId, caller: Caller, clients: ClientsDep
+) -> SeatRefund:
+    reply = await invoke(
+        clients.employers.RefundUnassignedSeats,
+        employers_service_pb2.RefundUnassignedSeatsRequest(
+            employer_id=resource_id(employer_id, "employer"),
+            seat_pack_id=resource_id(seat_pack_id, "seat pack"),
+        ),
+        token=caller.token,
+    )
+    return SeatRefund(seat_pack=pack_to_json(reply.seat_pack), seats_refunded=reply.seats_refunded)
 
 
 @router.post(

@@ -295,3 +295,41 @@ def test_seat_invitations_refuse_bad_emails_and_too_many(market: Market) -> None
         assert answer.status_code == 422, (emails[:2], answer.text)
     assert market.http.get(f"/api/v1/employers/{uuid.uuid4()}", headers=manager).status_code == 404
     assert market.http.get("/api/v1/employers/nope", headers=manager).status_code == 404
+
+
+def test_unassigned_seats_are_refunded_and_go_back_to_the_program(market: Market) -> None:
+    program = market.program(capacity=3)
+    _, manager = person(market, "manager")
+    pack = paid_pack(market, manager, employer(market, manager)["id"], program["id"], 3)
+    people = [person(market, name) for name in ("first", "late")]
+    codes = invite(market, manager, pack, [email for email, _ in people])
+    assert redeem(market, people[0][1], codes[people[0][0]]).status_code == 201
+    assert market.enroll(market.learner(), program["id"]).status_code == 409  # all 3 held
+
+    url = f"/api/v1/employers/{pack['employer_id']}/seat-packs/{pack['id']}/refund-unassigned"
+    refunded = market.http.post(url, headers=manager)
+    assert refunded.status_code == 202, refunded.text
+    assert refunded.json()["seats_refunded"] == 2
+    assert refunded.json()["seat_pack"]["seats"] == 1
+    assert refunded.json()["seat_pack"]["seats_refunded"] == 2
+    # Nothing left to give back: a second request is refused and refunds nothing more.
+    assert market.http.post(url, headers=manager).status_code == 409
+
+    admin = market.token(role="admin", sub="finance")
+    refunds = eventually(
+        lambda: [
+            r
+            for r in market.http.get(
+                "/api/v1/refunds", params={"enrollment_id": pack["id"]}, headers=admin
+            ).json()["refunds"]
+            if r["status"] == "SUCCEEDED"
+        ],
+        what="the refund of two seats",
+    )
+    assert [r["amount"] for r in refunds] == [{"amount_minor": 2 * 4900, "currency": "USD"}]
+    # The late invitee finds the pack sold out; the two seats are the program's again.
+    late = redeem(market, people[1][1], codes[people[1][0]])
+    assert late.status_code == 409
+    assert market.enroll(market.learner(), program["id"]).status_code == 201
+    assert market.enroll(market.learner(), program["id"]).status_code == 201
+    assert market.enroll(market.learner(), program["id"]).status_code == 409

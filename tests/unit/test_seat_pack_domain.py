@@ -75,3 +75,13 @@ def test_a_pack_needs_a_seat_and_keeps_its_checkout() -> None:
     p = pack()
     with pytest.raises(FailedPreconditionError):
         p.attach_checkout("pay-2", "http://other")
+
+
+def test_unassigned_seats_go_back_at_the_seat_price_once_paid() -> None:
+    p = pack()
+    with pytest.raises(FailedPreconditionError):
+        p.release_unassigned(redeemed=0)  # not paid: nothing to give back
+    p.payment_succeeded(IncomingPayment("pay-1", 14700, "USD"))
+    assert p.release_unassigned(redeemed=1) == 2
+    assert (p.seats, p.seats_refunded, p.price_per_seat) == (1, 2, 4900)
+    assert p.release_unassigned(redeemed=1) == 0

@@ -130,3 +130,19 @@ class GetTeamResponse(_message.Message):
     people: _containers.RepeatedCompositeFieldContainer[_employers_pb2.TeamPerson]
     skills: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, people: _Optional[_Iterable[_Union[_employers_pb2.TeamPerson, _Mapping]]] = ..., skills: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class RefundUnassignedSeatsRequest(_message.Message):
+    __slots__ = ("employer_id", "seat_pack_id")
+    EMPLOYER_ID_FIELD_NUMBER: _ClassVar[int]
+    SEAT_PACK_ID_FIELD_NUMBER: _ClassVar[int]
+    employer_id: str
+    seat_pack_id: str
+    def __init__(self, employer_id: _Optional[str] = ..., seat_pack_id: _Optional[str] = ...) -> None: ...
+
+class RefundUnassignedSeatsResponse(_message.Message):
+    __slots__ = ("seat_pack", "seats_refunded")
+    SEAT_PACK_FIELD_NUMBER: _ClassVar[int]
+    SEATS_REFUNDED_FIELD_NUMBER: _ClassVar[int]
+    seat_pack: _employers_pb2.SeatPack
+    seats_refunded: int
+    def __init__(self, seat_pack: _Optional[_Union[_employers_pb2.SeatPack, _Mapping]] = ..., seats_refunded: _Optional[int] = ...) -> None: ...

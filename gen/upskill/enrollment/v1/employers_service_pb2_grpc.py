@@ -76,6 +76,11 @@ class EmployersServiceStub:
                 request_serializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.RedeemSeatRequest.SerializeToString,
                 response_deserializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.RedeemSeatResponse.FromString,
                 _registered_method=True)
+        self.RefundUnassignedSeats = channel.unary_unary(
+                '/upskill.enrollment.v1.EmployersService/RefundUnassignedSeats',
+                request_serializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.RefundUnassignedSeatsRequest.SerializeToString,
+                response_deserializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.RefundUnassignedSeatsResponse.FromString,
+                _registered_method=True)
         self.GetTeam = channel.unary_unary(
                 '/upskill.enrollment.v1.EmployersService/GetTeam',
                 request_serializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.GetTeamRequest.SerializeToString,
@@ -144,6 +149,13 @@ class EmployersServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RefundUnassignedSeats(self, request, context):
+        """RefundUnassignedSeats gives the pack's unredeemed seats back to the program and their price back to the employer (members).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetTeam(self, request, context):
         """GetTeam lists the employer's sponsored people, their progress and skills (members).
         """
@@ -193,6 +205,11 @@ def add_EmployersServiceServicer_to_server(servicer, server):
                     servicer.RedeemSeat,
                     request_deserializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.RedeemSeatRequest.FromString,
                     response_serializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.RedeemSeatResponse.SerializeToString,
+            ),
+            'RefundUnassignedSeats': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefundUnassignedSeats,
+                    request_deserializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.RefundUnassignedSeatsRequest.FromString,
+                    response_serializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.RefundUnassignedSeatsResponse.SerializeToString,
             ),
             'GetTeam': grpc.unary_unary_rpc_method_handler(
                     servicer.GetTeam,
@@ -418,6 +435,33 @@ class EmployersService:
             '/upskill.enrollment.v1.EmployersService/RedeemSeat',
             upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.RedeemSeatRequest.SerializeToString,
             upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.RedeemSeatResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RefundUnassignedSeats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.enrollment.v1.EmployersService/RefundUnassignedSeats',
+            upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.RefundUnassignedSeatsRequest.SerializeToString,
+            upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.RefundUnassignedSeatsResponse.FromString,
             options,
             channel_credentials,
             insecure,
