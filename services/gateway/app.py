@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.gateway import (
     pages,
     pages_pathways,
+    pages_team,
     routes_catalog,
     routes_checkout,
     routes_credentials,
@@ -110,6 +111,7 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
         signin.router,
         pages.router,
         pages_pathways.router,
+        pages_team.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
