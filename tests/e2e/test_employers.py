@@ -333,3 +333,14 @@ def test_unassigned_seats_are_refunded_and_go_back_to_the_program(market: Market
     assert market.enroll(market.learner(), program["id"]).status_code == 201
     assert market.enroll(market.learner(), program["id"]).status_code == 201
     assert market.enroll(market.learner(), program["id"]).status_code == 409
+
+
+def test_a_pack_nobody_redeemed_is_refunded_whole(market: Market) -> None:
+    program = market.program(capacity=2)
+    _, manager = person(market, "manager")
+    pack = paid_pack(market, manager, employer(market, manager)["id"], program["id"], 2)
+    url = f"/api/v1/employers/{pack['employer_id']}/seat-packs/{pack['id']}/refund-unassigned"
+    refunded = market.http.post(url, headers=manager)
+    assert refunded.status_code == 202, refunded.text
+    assert refunded.json()["seat_pack"]["seats"] == 0
+    assert market.enroll(market.learner(), program["id"]).status_code == 201

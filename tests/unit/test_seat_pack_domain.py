@@ -85,3 +85,10 @@ def test_unassigned_seats_go_back_at_the_seat_price_once_paid() -> None:
     assert p.release_unassigned(redeemed=1) == 2
     assert (p.seats, p.seats_refunded, p.price_per_seat) == (1, 2, 4900)
     assert p.release_unassigned(redeemed=1) == 0
+
+
+def test_a_pack_nobody_redeemed_gives_every_seat_back() -> None:
+    p = pack()
+    p.payment_succeeded(IncomingPayment("pay-1", 14700, "USD"))
+    assert p.release_unassigned(redeemed=0) == 3
+    assert (p.seats, p.seats_refunded, p.price_per_seat) == (0, 3, 4900)

@@ -38,7 +38,8 @@ CREATE TABLE seat_packs (
     provider_id  uuid NOT NULL,
     -- upskill.enrollment.v1.ProgramSnapshot at purchase (price per seat, template, skills).
     snapshot     bytea NOT NULL,
-    seats        integer NOT NULL CHECK (seats > 0),
+    -- Seats held; drops as unassigned seats are refunded (to 0 when none was redeemed).
+    seats        integer NOT NULL CHECK (seats >= 0),
     total_minor  bigint NOT NULL CHECK (total_minor >= 0),
     currency     char(3) NOT NULL,
     status       text NOT NULL CHECK (status IN
