@@ -344,7 +344,8 @@ async def invite_seats(
                 """INSERT INTO seat_invitations (id, seat_pack_id, email, code_hash, expires_at)
                    VALUES ($1, $2, $3, $4, $5)
                    ON CONFLICT (seat_pack_id, email) DO UPDATE
-                       SET code_hash = excluded.code_hash, expires_at = excluded.expires_at
+                       SET code_hash = excluded.code_hash, expires_at = excluded.expires_at,
+                           revoked_at = NULL
                        WHERE seat_invitations.redeemed_at IS NULL
                    RETURNING *""",
                 str(uuid.uuid4()),
@@ -357,6 +358,29 @@ async def invite_seats(
                 raise AlreadyExistsError(f"{email} already redeemed a seat of this pack")
             issued.append(IssuedInvitation(row, code))
     return issued
+
+
+async def revoke_invitation(
+    conn: asyncpg.Connection, pack: SeatPack, invitation_id: str
+) -> asyncpg.Record:
+    """Stop an unredeemed code working (again: no change); a redeemed one is the learner's."""
+    async with conn.transaction():
+        row = await conn.fetchrow(
+            "SELECT * FROM seat_invitations WHERE id = $1 AND seat_pack_id = $2 FOR UPDATE",
+            invitation_id,
+            pack.id,
+        )
+        if row is None:
+            raise NotFoundError(f"invitation {invitation_id} not found")
+        if row["redeemed_at"] is not None:
+            raise FailedPreconditionError("this code was already redeemed: the seat is taken")
+        revoked = await conn.fetchrow(
+            """UPDATE seat_invitations SET revoked_at = coalesce(revoked_at, now())
+               WHERE id = $1 RETURNING *""",
+            invitation_id,
+        )
+    assert revoked is not None
+    return revoked
 
 
 async def redeem(conn: asyncpg.Connection, principal: Principal, code: str) -> Enrollment:
@@ -381,6 +405,8 @@ async def redeem(conn: asyncpg.Connection, principal: Principal, code: str) -> E
             )
         if invitation["enrollment_id"] is not None:
             return await repository.get(conn, str(invitation["enrollment_id"]))
+        if invitation["revoked_at"] is not None:
+            raise FailedPreconditionError("this code was revoked by your employer")
         if invitation["expires_at"] <= datetime.now(UTC):
             raise FailedPreconditionError("this code has expired: ask your employer for a new one")
         if pack.status != seat_packs.PAID:

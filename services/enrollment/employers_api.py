@@ -174,6 +174,24 @@ class EmployersApi(employers_service_pb2_grpc.EmployersServiceServicer):
             ]
         )
 
+    @rpc(Role.LEARNER, Role.ADMIN)
+    async def RevokeSeatInvitation(
+        self, request: pb.RevokeSeatInvitationRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RevokeSeatInvitationResponse:
+        async with self._pool.acquire() as conn:
+            await employers.employer_for(conn, authenticated(), request.employer_id)
+            pack = await employers.pack_of(conn, request.employer_id, request.seat_pack_id)
+            row = await employers.revoke_invitation(conn, pack, request.invitation_id)
+        return pb.RevokeSeatInvitationResponse(
+            invitation=employers_pb2.SeatInvitation(
+                id=str(row["id"]),
+                seat_pack_id=pack.id,
+                email=row["email"],
+                expire_time=timestamp(row["expires_at"]),
+                revoke_time=timestamp(row["revoked_at"]),
+            )
+        )
+
     @rpc(Role.LEARNER)
     async def RedeemSeat(
         self, request: pb.RedeemSeatRequest, context: grpc.aio.ServicerContext

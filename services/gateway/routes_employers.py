@@ -333,6 +333,44 @@ async def invite_seats(
     )
 
 
+class RevokedSeatInvitation(BaseModel):
+    id: str
+    seat_pack_id: str
+    email: str
+    revoked_at: datetime | None
+
+
+@router.post(
+    "/employers/{employer_id}/seat-packs/{seat_pack_id}/invitations/{invitation_id}/revoke",
+    response_model=RevokedSeatInvitation,
+    responses=_WRITE_ERRORS,
+    summary="Stop an unredeemed seat code working (members)",
+)
+async def revoke_seat_invitation(
+    employer_id: EmployerId,
+    seat_pack_id: SeatPackId,
+    invitation_id: InvitationId,
+    caller: Caller,
+    clients: ClientsDep,
+) -> RevokedSeatInvitation:
+    reply = await invoke(
+        clients.employers.RevokeSeatInvitation,
+        employers_service_pb2.RevokeSeatInvitationRequest(
+            employer_id=resource_id(employer_id, "employer"),
+            seat_pack_id=resource_id(seat_pack_id, "seat pack"),
+            invitation_id=resource_id(invitation_id, "invitation"),
+        ),
+        token=caller.token,
+    )
+    i = reply.invitation
+    return RevokedSeatInvitation(
+        id=i.id,
+        seat_pack_id=i.seat_pack_id,
+        email=i.email,
+        revoked_at=mapping.timestamp(i.revoke_time, i.HasField("revoke_time")),
+    )
+
+
 class SeatRefund(BaseModel):
     seat_pack: SeatPack
     seats_refunded: int = Field(description="Seats given back by this request")

@@ -344,3 +344,30 @@ def test_a_pack_nobody_redeemed_is_refunded_whole(market: Market) -> None:
     assert refunded.status_code == 202, refunded.text
     assert refunded.json()["seat_pack"]["seats"] == 0
     assert market.enroll(market.learner(), program["id"]).status_code == 201
+
+
+def test_a_revoked_code_no_longer_works_and_a_new_invitation_replaces_it(market: Market) -> None:
+    program = market.program(capacity=10)
+    _, manager = person(market, "manager")
+    pack = paid_pack(market, manager, employer(market, manager)["id"], program["id"], 1)
+    email, who = person(market, "revoked")
+    made = market.http.post(
+        f"/api/v1/employers/{pack['employer_id']}/seat-packs/{pack['id']}/invitations",
+        json={"emails": [email]},
+        headers=manager,
+    ).json()["invitations"][0]
+    url = (
+        f"/api/v1/employers/{pack['employer_id']}/seat-packs/{pack['id']}"
+        f"/invitations/{made['id']}/revoke"
+    )
+    revoked = market.http.post(url, headers=manager)
+    assert revoked.status_code == 200, revoked.text
+    assert revoked.json()["revoked_at"]
+    refused = redeem(market, who, made["code"])
+    assert refused.status_code == 409
+    assert "revoked" in refused.json()["detail"]
+    # Invited again: a new code, and the one seat is still there for it.
+    code = invite(market, manager, pack, [email])[email]
+    assert redeem(market, who, made["code"]).status_code == 404  # the old code is gone
+    assert redeem(market, who, code).status_code == 201
+    assert market.http.post(url, headers=manager).status_code == 409  # redeemed: too late

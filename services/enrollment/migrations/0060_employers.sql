@@ -64,6 +64,8 @@ CREATE TABLE seat_invitations (
     code_hash     text NOT NULL UNIQUE,
     expires_at    timestamptz NOT NULL,
     redeemed_at   timestamptz,
+    -- A revoked code no longer works (it never held a seat: only redemptions do).
+    revoked_at    timestamptz,
     enrollment_id uuid UNIQUE,
     created_at    timestamptz NOT NULL DEFAULT now(),
     UNIQUE (seat_pack_id, email)

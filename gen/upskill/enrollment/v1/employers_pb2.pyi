@@ -93,7 +93,7 @@ class SeatPack(_message.Message):
     def __init__(self, id: _Optional[str] = ..., employer_id: _Optional[str] = ..., program: _Optional[_Union[_enrollment_pb2.ProgramSnapshot, _Mapping]] = ..., seats: _Optional[int] = ..., seats_redeemed: _Optional[int] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., status: _Optional[_Union[SeatPackStatus, str]] = ..., payment_id: _Optional[str] = ..., checkout_url: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., seats_refunded: _Optional[int] = ...) -> None: ...
 
 class SeatInvitation(_message.Message):
-    __slots__ = ("id", "seat_pack_id", "email", "code", "expire_time", "redeem_time", "enrollment_id")
+    __slots__ = ("id", "seat_pack_id", "email", "code", "expire_time", "redeem_time", "enrollment_id", "revoke_time")
     ID_FIELD_NUMBER: _ClassVar[int]
     SEAT_PACK_ID_FIELD_NUMBER: _ClassVar[int]
     EMAIL_FIELD_NUMBER: _ClassVar[int]
@@ -101,6 +101,7 @@ class SeatInvitation(_message.Message):
     EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
     REDEEM_TIME_FIELD_NUMBER: _ClassVar[int]
     ENROLLMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    REVOKE_TIME_FIELD_NUMBER: _ClassVar[int]
     id: str
     seat_pack_id: str
     email: str
@@ -108,7 +109,8 @@ class SeatInvitation(_message.Message):
     expire_time: _timestamp_pb2.Timestamp
     redeem_time: _timestamp_pb2.Timestamp
     enrollment_id: str
-    def __init__(self, id: _Optional[str] = ..., seat_pack_id: _Optional[str] = ..., email: _Optional[str] = ..., code: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., redeem_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., enrollment_id: _Optional[str] = ...) -> None: ...
+    revoke_time: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., seat_pack_id: _Optional[str] = ..., email: _Optional[str] = ..., code: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., redeem_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., enrollment_id: _Optional[str] = ..., revoke_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class TeamEnrollment(_message.Message):
     __slots__ = ("enrollment_id", "program_id", "program_title", "status", "credential_id")

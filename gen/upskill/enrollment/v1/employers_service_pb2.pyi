@@ -146,3 +146,19 @@ class RefundUnassignedSeatsResponse(_message.Message):
     seat_pack: _employers_pb2.SeatPack
     seats_refunded: int
     def __init__(self, seat_pack: _Optional[_Union[_employers_pb2.SeatPack, _Mapping]] = ..., seats_refunded: _Optional[int] = ...) -> None: ...
+
+class RevokeSeatInvitationRequest(_message.Message):
+    __slots__ = ("employer_id", "seat_pack_id", "invitation_id")
+    EMPLOYER_ID_FIELD_NUMBER: _ClassVar[int]
+    SEAT_PACK_ID_FIELD_NUMBER: _ClassVar[int]
+    INVITATION_ID_FIELD_NUMBER: _ClassVar[int]
+    employer_id: str
+    seat_pack_id: str
+    invitation_id: str
+    def __init__(self, employer_id: _Optional[str] = ..., seat_pack_id: _Optional[str] = ..., invitation_id: _Optional[str] = ...) -> None: ...
+
+class RevokeSeatInvitationResponse(_message.Message):
+    __slots__ = ("invitation",)
+    INVITATION_FIELD_NUMBER: _ClassVar[int]
+    invitation: _employers_pb2.SeatInvitation
+    def __init__(self, invitation: _Optional[_Union[_employers_pb2.SeatInvitation, _Mapping]] = ...) -> None: ...

@@ -71,6 +71,11 @@ class EmployersServiceStub:
                 request_serializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.InviteSeatsRequest.SerializeToString,
                 response_deserializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.InviteSeatsResponse.FromString,
                 _registered_method=True)
+        self.RevokeSeatInvitation = channel.unary_unary(
+                '/upskill.enrollment.v1.EmployersService/RevokeSeatInvitation',
+                request_serializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.RevokeSeatInvitationRequest.SerializeToString,
+                response_deserializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.RevokeSeatInvitationResponse.FromString,
+                _registered_method=True)
         self.RedeemSeat = channel.unary_unary(
                 '/upskill.enrollment.v1.EmployersService/RedeemSeat',
                 request_serializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.RedeemSeatRequest.SerializeToString,
@@ -142,6 +147,13 @@ class EmployersServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RevokeSeatInvitation(self, request, context):
+        """RevokeSeatInvitation stops an unredeemed code working (members); it held no seat.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RedeemSeat(self, request, context):
         """RedeemSeat turns the invited caller's code into an ACTIVE enrollment paid by the pack.
         """
@@ -200,6 +212,11 @@ def add_EmployersServiceServicer_to_server(servicer, server):
                     servicer.InviteSeats,
                     request_deserializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.InviteSeatsRequest.FromString,
                     response_serializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.InviteSeatsResponse.SerializeToString,
+            ),
+            'RevokeSeatInvitation': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeSeatInvitation,
+                    request_deserializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.RevokeSeatInvitationRequest.FromString,
+                    response_serializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.RevokeSeatInvitationResponse.SerializeToString,
             ),
             'RedeemSeat': grpc.unary_unary_rpc_method_handler(
                     servicer.RedeemSeat,
@@ -408,6 +425,33 @@ class EmployersService:
             '/upskill.enrollment.v1.EmployersService/InviteSeats',
             upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.InviteSeatsRequest.SerializeToString,
             upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.InviteSeatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeSeatInvitation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.enrollment.v1.EmployersService/RevokeSeatInvitation',
+            upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.RevokeSeatInvitationRequest.SerializeToString,
+            upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.RevokeSeatInvitationResponse.FromString,
             options,
             channel_credentials,
             insecure,
