@@ -21,6 +21,7 @@ from services.catalog.domain import (
     merge,
     provider_name,
 )
+from services.catalog.pathways_api import PathwaysApi
 from services.common.auth import Role, authenticated, current_principal
 from services.common.errors import (
     FieldViolation,
@@ -65,7 +66,7 @@ def _require_staff_of(provider_id: str) -> None:
         )
 
 
-class CatalogApi(catalog_service_pb2_grpc.CatalogServiceServicer):
+class CatalogApi(PathwaysApi, catalog_service_pb2_grpc.CatalogServiceServicer):
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
