@@ -555,7 +555,7 @@ def test_a_person_with_no_provider_is_not_sent_to_the_studio(
     oidc_stack: Stack, browser: httpx.Client
 ) -> None:
     gateway = oidc_stack.gateway_url
-    callback = sign_in(browser, gateway, "pat", "/")
+    callback = sign_in(browser, gateway, "alice", "/")  # alice never joins a provider
     assert callback.headers["location"] == "/"
     studio = browser.get(gateway + "/studio")
     assert studio.status_code == 200
