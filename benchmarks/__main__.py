@@ -30,13 +30,16 @@ import asyncio
 import json
 import math
 import os
+import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +69,7 @@ class Level:
     seconds: float
     pay_to_credential_ms: list[float] = field(repr=False)
     cpu_seconds: float | None = None
+    cpu_by_process: dict[str, float] | None = None
     peak_rss_bytes: int | None = None
     waits: dict[str, Any] | None = None
 
@@ -89,6 +93,14 @@ class Level:
                 None
                 if self.cpu_seconds is None
                 else round(self.cpu_seconds * 1000 / self.purchases, 1)
+            ),
+            "cpu_ms_per_purchase_by_process": (
+                None
+                if self.cpu_by_process is None
+                else {
+                    name: round(cpu * 1000 / self.purchases, 1)
+                    for name, cpu in self.cpu_by_process.items()
+                }
             ),
         }
         return data
@@ -182,60 +194,61 @@ async def run_level(
 
 
 class StackProcesses:
-    """CPU time and memory of every process of a stack: its children and their children."""
+    """CPU time and memory of every process of a stack, grouped: each service (its process and
+    any children), PostgreSQL (postmaster and backends) and NATS."""
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
 
-    def roots(self) -> list[psutil.Process]:
-        pids = [self.stack.pid(name) for name in SERVICES]
-        for server in (self.stack.postgres, self.stack.nats):
-            pids.append(server.pid if server is not None else None)
-        found = []
-        for pid in pids:
+    def roots(self) -> dict[str, psutil.Process]:
+        pids: dict[str, int | None] = {name: self.stack.pid(name) for name in SERVICES}
+        for name, server in (("postgres", self.stack.postgres), ("nats", self.stack.nats)):
+            pids[name] = server.pid if server is not None else None
+        found = {}
+        for name, pid in pids.items():
             if pid is not None:
                 with suppress(psutil.NoSuchProcess):
-                    found.append(psutil.Process(pid))
+                    found[name] = psutil.Process(pid)
         return found
 
-    def processes(self) -> list[psutil.Process]:
-        every: dict[int, psutil.Process] = {}
-        for root in self.roots():
-            try:
-                for proc in [root, *root.children(recursive=True)]:
-                    every[proc.pid] = proc
-            except psutil.NoSuchProcess:
-                pass
-        return list(every.values())
+    def groups(self) -> dict[str, list[psutil.Process]]:
+        every: dict[str, list[psutil.Process]] = {}
+        for name, root in self.roots().items():
+            with suppress(psutil.NoSuchProcess):
+                every[name] = [root, *root.children(recursive=True)]
+        return every
 
-    def cpu_seconds(self) -> dict[int, float]:
-        """CPU so far by pid, including children that have exited and been waited for
-        (PostgreSQL backends that ended, say)."""
-        times = {}
-        for proc in self.processes():
-            try:
-                t = proc.cpu_times()
-                times[proc.pid] = t.user + t.system + t.children_user + t.children_system
-            except psutil.NoSuchProcess:
-                pass
+    def cpu_seconds(self) -> dict[str, dict[int, float]]:
+        """CPU so far by group and pid, including children that have exited and been waited
+        for (PostgreSQL backends that ended, say)."""
+        times: dict[str, dict[int, float]] = {}
+        for name, procs in self.groups().items():
+            for proc in procs:
+                try:
+                    t = proc.cpu_times()
+                except psutil.NoSuchProcess:
+                    continue
+                cpu = t.user + t.system + t.children_user + t.children_system
+                times.setdefault(name, {})[proc.pid] = cpu
         return times
 
-    def rss_bytes(self) -> int:
-        total = 0
-        for proc in self.processes():
-            with suppress(psutil.NoSuchProcess):
-                total += proc.memory_info().rss
-        return total
+    def rss_by_group(self) -> dict[str, int]:
+        rss: dict[str, int] = {}
+        for name, procs in self.groups().items():
+            for proc in procs:
+                with suppress(psutil.NoSuchProcess):
+                    rss[name] = rss.get(name, 0) + proc.memory_info().rss
+        return rss
 
     @contextmanager
     def measure(self, level: Level) -> Iterator[None]:
         before = self.cpu_seconds()
-        peak = [self.rss_bytes()]
+        peak = [sum(self.rss_by_group().values())]
         done = threading.Event()
 
         def sample() -> None:
             while not done.wait(RSS_SAMPLE_SECONDS):
-                peak[0] = max(peak[0], self.rss_bytes())
+                peak[0] = max(peak[0], sum(self.rss_by_group().values()))
 
         sampler = threading.Thread(target=sample, name="rss-sampler", daemon=True)
         sampler.start()
@@ -247,8 +260,51 @@ class StackProcesses:
             after = self.cpu_seconds()
             # A process that started during the level (a new backend) counts from zero; one
             # that ended was reaped by its parent, whose children_* times now include it.
-            level.cpu_seconds = sum(after.values()) - sum(before.values())
-            level.peak_rss_bytes = max(peak[0], self.rss_bytes())
+            level.cpu_by_process = {
+                name: round(
+                    sum(after.get(name, {}).values()) - sum(before.get(name, {}).values()), 3
+                )
+                for name in sorted(set(before) | set(after))
+            }
+            level.cpu_seconds = sum(level.cpu_by_process.values())
+            level.peak_rss_bytes = max(peak[0], sum(self.rss_by_group().values()))
+
+
+class Profiler:
+    """py-spy (a dev tool: `pip install py-spy`) on every Python process of the stack while a
+    level runs, one flame graph per process and level: --profile DIR."""
+
+    def __init__(self, stack: Stack, directory: Path) -> None:
+        self.stack = stack
+        self.directory = directory
+        self.exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        if not Path(self.exe).exists():
+            raise SystemExit("--profile needs py-spy: pip install py-spy")
+        directory.mkdir(parents=True, exist_ok=True)
+
+    @contextmanager
+    def record(self, label: str) -> Iterator[None]:
+        procs = []
+        for name in SERVICES:
+            pid = self.stack.pid(name)
+            if pid is None:
+                continue
+            out = self.directory / f"{label}-{name}.txt"
+            procs.append(
+                subprocess.Popen(
+                    [self.exe, "record", "-p", str(pid), "-r", "50", "-f", "raw", "-o", str(out)],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        try:
+            yield
+        finally:
+            for proc in procs:
+                proc.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C
+            for proc in procs:
+                with suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=30)
 
 
 def _spread(waits: list[float]) -> dict[str, Any]:
@@ -319,7 +375,11 @@ async def hop_waits(stack: Stack, since: float) -> dict[str, Any]:
 
 
 async def bench(
-    base_url: str, levels: list[int], purchases: int, stack: Stack | None
+    base_url: str,
+    levels: list[int],
+    purchases: int,
+    stack: Stack | None,
+    profiler: Profiler | None = None,
 ) -> list[Level]:
     # Idle connections expire before uvicorn's 5 s keep-alive closes them: reusing one the
     # server is closing at that moment fails a purchase with a ReadError.
@@ -340,7 +400,12 @@ async def bench(
             since = time.time()
             level = Level(concurrency, purchases, 0.0, [])
             if stack is not None:
-                with StackProcesses(stack).measure(level):
+                profiling = (
+                    profiler.record(f"buyers-{concurrency}")
+                    if profiler is not None
+                    else nullcontext()
+                )
+                with profiling, StackProcesses(stack).measure(level):
                     seconds, latencies = await run_level(market, program_id, concurrency, purchases)
                 level.waits = await hop_waits(stack, since)
             else:
@@ -367,6 +432,12 @@ def print_row(level: Level, *, flush: bool = False) -> None:
         f"{cpu:>15} {rss:>11}",
         flush=flush,
     )
+    if level.cpu_by_process:
+        parts = [
+            f"{name} {cpu * 1000 / level.purchases:.1f}"
+            for name, cpu in sorted(level.cpu_by_process.items(), key=lambda kv: -kv[1])
+        ]
+        print(f"{'':>6} CPU-ms/purchase: {', '.join(parts)}", flush=flush)
     if level.waits:
         stalled = f"over_{OUTBOX_STALL_SECONDS:g}s"
         hops = []
@@ -406,6 +477,12 @@ def main() -> int:
     )
     parser.add_argument("--url", help="measure a running stack instead of starting one")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="py-spy every Python process during each level; raw flame graphs into DIR",
+    )
     args = parser.parse_args()
     if args.purchases < 1:
         parser.error("--purchases must be at least 1")
@@ -424,8 +501,11 @@ def main() -> int:
             tempfile.TemporaryDirectory(prefix="upskill-bench-") as tmp,
             Stack(Path(tmp), options=options) as stack,
         ):
+            profiler = Profiler(stack, args.profile) if args.profile else None
             print(HEADER)
-            results = asyncio.run(bench(stack.gateway_url, args.levels, args.purchases, stack))
+            results = asyncio.run(
+                bench(stack.gateway_url, args.levels, args.purchases, stack, profiler)
+            )
     if args.json:
         args.json.write_text(json.dumps([r.summary() for r in results], indent=2) + "\n")
     return 0
