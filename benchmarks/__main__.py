@@ -18,6 +18,8 @@ NOTIFY) and consume (published -> handled).
     BENCH_PURCHASES=40 make bench              # a quick run
     python -m benchmarks --levels 1,8 --purchases 100 --json bench.json
     python -m benchmarks --url http://127.0.0.1:8080   # a running `upskill dev` (no CPU/RSS)
+    python -m benchmarks --soak --soak-minutes 2     # plus a memory soak (default 10 min)
+    BENCH_SEARCH_PROGRAMS=0 make bench              # without the 100,000-program search
 
 A benchmark, not a test: nothing here runs in `make test`, and its figures are targets, not
 assertions.
@@ -30,6 +32,7 @@ import asyncio
 import json
 import math
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -48,11 +51,18 @@ import asyncpg
 import httpx
 import psutil
 
+from benchmarks.search import SearchResult
+from benchmarks.search import measure as measure_search
+from benchmarks.search import print_result as print_search
+from benchmarks.search import seed as seed_catalog
+from benchmarks.soak import Soak, print_soak, soak
 from services.devstack.demo import SUCCEEDING_CARD, demo_program
 from services.devstack.stack import GRPC_SERVICES, SERVICES, Stack, StackOptions
 
 DEFAULT_LEVELS = (1, 8, 32)
 DEFAULT_PURCHASES = 200
+DEFAULT_SEARCH_PROGRAMS = 100_000
+DEFAULT_SOAK_MINUTES = 10.0
 WARM_UP_PURCHASES = 5
 POLL_FIRST_SECONDS = 0.005
 POLL_MAX_SECONDS = 0.050
@@ -68,6 +78,9 @@ class Level:
     purchases: int
     seconds: float
     pay_to_credential_ms: list[float] = field(repr=False)
+    # The other steps of a purchase, as the buyer sees them: "enroll" (POST enrollment) and
+    # "pay" (POST the card on the checkout page, until the redirect).
+    step_ms: dict[str, list[float]] = field(default_factory=dict, repr=False)
     cpu_seconds: float | None = None
     cpu_by_process: dict[str, float] | None = None
     peak_rss_bytes: int | None = None
@@ -78,13 +91,16 @@ class Level:
         return self.purchases / self.seconds
 
     def percentile(self, p: float) -> float:
-        ordered = sorted(self.pay_to_credential_ms)
-        return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]  # nearest rank
+        return _rank(self.pay_to_credential_ms, p)
 
     def summary(self) -> dict[str, Any]:
         data = asdict(self)
-        del data["pay_to_credential_ms"]
+        del data["pay_to_credential_ms"], data["step_ms"]
         data |= {
+            "step_ms": {
+                step: {f"p{p}": round(_rank(values, p), 1) for p in (50, 95, 99)}
+                for step, values in self.step_ms.items()
+            },
             "purchases_per_second": round(self.per_second, 2),
             "pay_to_credential_ms": {
                 f"p{p}": round(self.percentile(p), 1) for p in (50, 95, 99, 100)
@@ -104,6 +120,11 @@ class Level:
             ),
         }
         return data
+
+
+def _rank(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]  # nearest rank
 
 
 # --------------------------------------------------------------------------- purchases
@@ -137,8 +158,10 @@ class Market:
         published.raise_for_status()
         return program_id
 
-    async def purchase(self, program_id: str, learner: dict[str, str]) -> float:
-        """One whole purchase; returns seconds from paying to the credential showing."""
+    async def purchase(self, program_id: str, learner: dict[str, str]) -> dict[str, float]:
+        """One whole purchase; seconds of each step: enroll, pay, and from paying (submitting
+        the card) to the credential showing."""
+        started = time.perf_counter()
         enrolled = await self.http.post(
             "/api/v1/enrollments", json={"program_id": program_id}, headers=learner
         )
@@ -154,13 +177,14 @@ class Market:
         )
         if paid.status_code not in (200, 303):
             raise RuntimeError(f"paying failed: {paid.status_code} {paid.text[:500]}")
+        steps = {"enroll": paid_at - started, "pay": time.perf_counter() - paid_at}
         url = f"/api/v1/enrollments/{enrollment['id']}"
         wait = POLL_FIRST_SECONDS
         while True:
             current = await self.http.get(url, headers=learner)
             current.raise_for_status()
             if current.json().get("credential_id"):
-                return time.perf_counter() - paid_at
+                return steps | {"pay_to_credential": time.perf_counter() - paid_at}
             if time.perf_counter() - paid_at > PURCHASE_DEADLINE_SECONDS:
                 raise RuntimeError(f"no credential after {PURCHASE_DEADLINE_SECONDS:g} s: {url}")
             await asyncio.sleep(wait)  # the buyer's poll interval, backing off
@@ -169,8 +193,9 @@ class Market:
 
 async def run_level(
     market: Market, program_id: str, concurrency: int, purchases: int
-) -> tuple[float, list[float]]:
-    """`purchases` purchases by `concurrency` buyers at once; (wall seconds, latencies)."""
+) -> tuple[float, list[dict[str, float]]]:
+    """`purchases` purchases by `concurrency` buyers at once; (wall seconds, each purchase's
+    step timings)."""
     learners = [
         await market.token(role="learner", sub=f"bench-{uuid.uuid4().hex[:12]}")
         for _ in range(purchases)
@@ -178,7 +203,7 @@ async def run_level(
     queue: asyncio.Queue[dict[str, str]] = asyncio.Queue()
     for learner in learners:
         queue.put_nowait(learner)
-    latencies: list[float] = []
+    latencies: list[dict[str, float]] = []
 
     async def buyer() -> None:
         while not queue.empty():
@@ -374,12 +399,23 @@ async def hop_waits(stack: Stack, since: float) -> dict[str, Any]:
 # --------------------------------------------------------------------------- driver
 
 
+@dataclass
+class Extras:
+    """What runs after the purchase levels (each needs the bench's own stack)."""
+
+    search_programs: int = 0  # seed this many programs and time catalog search; 0: skip
+    soak_minutes: float = 0.0  # keep buying this long, sampling RSS; 0: skip
+    search: SearchResult | None = None
+    soak: Soak | None = None
+
+
 async def bench(
     base_url: str,
     levels: list[int],
     purchases: int,
     stack: Stack | None,
     profiler: Profiler | None = None,
+    extras: Extras | None = None,
 ) -> list[Level]:
     # Idle connections expire before uvicorn's 5 s keep-alive closes them: reusing one the
     # server is closing at that moment fails a purchase with a ReadError.
@@ -411,9 +447,25 @@ async def bench(
             else:
                 seconds, latencies = await run_level(market, program_id, concurrency, purchases)
             level.seconds = seconds
-            level.pay_to_credential_ms = [s * 1000 for s in latencies]
+            level.pay_to_credential_ms = [t["pay_to_credential"] * 1000 for t in latencies]
+            for step in ("enroll", "pay"):
+                level.step_ms[step] = [t[step] * 1000 for t in latencies]
             results.append(level)
             print_row(level, flush=True)
+        if stack is not None and extras is not None:
+            if extras.soak_minutes > 0:
+                extras.soak = await soak(
+                    market, program_id, StackProcesses(stack), extras.soak_minutes
+                )
+                print_soak(extras.soak)
+            if extras.search_programs > 0:
+                rng = random.Random(12)
+                seconds = await seed_catalog(
+                    stack.database_urls["catalog"], extras.search_programs, rng
+                )
+                extras.search = await measure_search(http, extras.search_programs, rng)
+                extras.search.seed_seconds = seconds
+                print_search(extras.search)
     return results
 
 
@@ -432,6 +484,12 @@ def print_row(level: Level, *, flush: bool = False) -> None:
         f"{cpu:>15} {rss:>11}",
         flush=flush,
     )
+    if level.step_ms:
+        steps = ", ".join(
+            f"{step} {_rank(v, 50):.0f}/{_rank(v, 95):.0f}/{_rank(v, 99):.0f}"
+            for step, v in level.step_ms.items()
+        )
+        print(f"{'':>6} steps p50/p95/p99 ms: {steps}", flush=flush)
     if level.cpu_by_process:
         parts = [
             f"{name} {cpu * 1000 / level.purchases:.1f}"
@@ -483,9 +541,32 @@ def main() -> int:
         metavar="DIR",
         help="py-spy every Python process during each level; raw flame graphs into DIR",
     )
+    parser.add_argument(
+        "--search-programs",
+        type=int,
+        default=int(os.environ.get("BENCH_SEARCH_PROGRAMS", DEFAULT_SEARCH_PROGRAMS)),
+        help="after the levels, seed this many published programs and time catalog search "
+        f"(env BENCH_SEARCH_PROGRAMS, default {DEFAULT_SEARCH_PROGRAMS:,}; 0 skips it)",
+    )
+    parser.add_argument(
+        "--soak",
+        action="store_true",
+        default=os.environ.get("BENCH_SOAK", "") not in ("", "0"),
+        help="after the levels, a memory soak: purchases for --soak-minutes while RSS of "
+        "every process is sampled (env BENCH_SOAK=1)",
+    )
+    parser.add_argument(
+        "--soak-minutes",
+        type=float,
+        default=float(os.environ.get("BENCH_SOAK_MINUTES", DEFAULT_SOAK_MINUTES)),
+        help=f"length of the soak (env BENCH_SOAK_MINUTES, default {DEFAULT_SOAK_MINUTES:g})",
+    )
     args = parser.parse_args()
     if args.purchases < 1:
         parser.error("--purchases must be at least 1")
+    if args.search_programs < 0 or args.soak_minutes <= 0:
+        parser.error("--search-programs must be >= 0 and --soak-minutes > 0")
+    extras = Extras(args.search_programs, args.soak_minutes if args.soak else 0.0)
 
     print(
         f"{args.purchases} purchases per level, ON_PAYMENT credentials, buyers poll every "
@@ -504,10 +585,15 @@ def main() -> int:
             profiler = Profiler(stack, args.profile) if args.profile else None
             print(HEADER)
             results = asyncio.run(
-                bench(stack.gateway_url, args.levels, args.purchases, stack, profiler)
+                bench(stack.gateway_url, args.levels, args.purchases, stack, profiler, extras)
             )
     if args.json:
-        args.json.write_text(json.dumps([r.summary() for r in results], indent=2) + "\n")
+        report = {
+            "levels": [r.summary() for r in results],
+            "search": asdict(extras.search) if extras.search else None,
+            "soak": extras.soak.summary() if extras.soak else None,
+        }
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
     return 0
 
 
