@@ -23,7 +23,6 @@ from dataclasses import dataclass
 import asyncpg
 from google.protobuf.message import Message
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from opentelemetry import trace
 
@@ -136,7 +135,9 @@ class EventConsumer:
                 await self._in_flight.acquire()  # a free slot before pulling at all
                 try:
                     batch = await sub.fetch(FETCH_BATCH, timeout=FETCH_WAIT_SECONDS)
-                except NatsTimeoutError:
+                except TimeoutError:
+                    # Nothing arrived while idling. A batched fetch raises nats' TimeoutError
+                    # or, from some of its paths, asyncio's: both are TimeoutError.
                     continue
                 except Exception as exc:  # NATS reconnecting: wait and fetch again
                     log.warning("consumer %s: fetch failed: %s", self.name, exc)
@@ -148,9 +149,13 @@ class EventConsumer:
                     await self._in_flight.acquire()
                     self._dispatch(msg)
         finally:
-            # Cancelled (shutting down): unsettled messages come back after ack_wait.
-            for task in list(self._tasks):
+            # Cancelled (shutting down): unsettled messages come back after ack_wait. Wait
+            # for the handlers to unwind, so their pool connections are back before the
+            # pool closes.
+            handlers = list(self._tasks)
+            for task in handlers:
                 task.cancel()
+            await asyncio.gather(*handlers, return_exceptions=True)
 
     def _dispatch(self, msg: Msg) -> None:
         """Handle `msg` in a task of its own, after the one before it about the same entity."""
