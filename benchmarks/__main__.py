@@ -578,8 +578,11 @@ def main() -> int:
         results = asyncio.run(bench(args.url.rstrip("/"), args.levels, args.purchases, None))
     else:
         options = StackOptions(log_level=os.environ.get("LOG_LEVEL", "INFO").upper())
+        keep = os.environ.get("BENCH_DATA_DIR", "")  # keep the stack's data and logs there
         with (
-            tempfile.TemporaryDirectory(prefix="upskill-bench-") as tmp,
+            nullcontext(keep)
+            if keep
+            else tempfile.TemporaryDirectory(prefix="upskill-bench-") as tmp,
             Stack(Path(tmp), options=options) as stack,
         ):
             profiler = Profiler(stack, args.profile) if args.profile else None

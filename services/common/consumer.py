@@ -35,11 +35,11 @@ Handler = Callable[[asyncpg.Connection, Message, events.Envelope], Awaitable[Non
 
 MAX_DELIVER = 8
 ACK_WAIT_SECONDS = 30.0
-# Up to this many messages per pull. nats-py (>= 2.16) returns a batched fetch as soon as
-# what was waiting has arrived, or with the first message of an idle long-poll: the
-# timeout only bounds idling, it is never added to a message's latency.
+# Up to this many messages per pull, when the server says that many are waiting; an idle
+# consumer long-polls for one (the wait only bounds idling, never a message's latency).
 FETCH_BATCH = 32
 FETCH_WAIT_SECONDS = 5.0
+BATCH_WAIT_SECONDS = 0.2
 # Messages being handled at once by one consumer (each holds a pool connection while it
 # runs: keep it below the service's pool size, which the API shares).
 MAX_IN_FLIGHT = 8
@@ -130,17 +130,20 @@ class EventConsumer:
                 group.create_task(self._pump(sub))
 
     async def _pump(self, sub: JetStreamContext.PullSubscription) -> None:
+        waiting = 0  # messages the server said were waiting behind the last one we got
         try:
             while True:
                 await self._in_flight.acquire()  # a free slot before pulling at all
                 try:
-                    batch = await sub.fetch(FETCH_BATCH, timeout=FETCH_WAIT_SECONDS)
+                    batch = await self._fetch(sub, waiting)
                 except TimeoutError:
-                    # Nothing arrived while idling. A batched fetch raises nats' TimeoutError
-                    # or, from some of its paths, asyncio's: both are TimeoutError.
+                    # Nothing arrived. nats-py raises its own TimeoutError or, from some
+                    # paths of a batched fetch, asyncio's: both are TimeoutError.
+                    waiting = 0
                     continue
                 except Exception as exc:  # NATS reconnecting: wait and fetch again
                     log.warning("consumer %s: fetch failed: %s", self.name, exc)
+                    waiting = 0
                     await asyncio.sleep(1)
                     continue
                 finally:
@@ -148,6 +151,7 @@ class EventConsumer:
                 for msg in batch:
                     await self._in_flight.acquire()
                     self._dispatch(msg)
+                waiting = _pending_after(batch[-1]) if batch else 0
         finally:
             # Cancelled (shutting down): unsettled messages come back after ack_wait. Wait
             # for the handlers to unwind, so their pool connections are back before the
@@ -156,6 +160,17 @@ class EventConsumer:
             for task in handlers:
                 task.cancel()
             await asyncio.gather(*handlers, return_exceptions=True)
+
+    @staticmethod
+    async def _fetch(sub: JetStreamContext.PullSubscription, waiting: int) -> list[Msg]:
+        """The next messages: a single-message long-poll when none are known to be waiting
+        (it returns the moment one arrives), else a batch of those waiting. nats-py's
+        batched fetch can hold a batch until its timeout when a message meant for an older
+        pull request turns up in it, so it only runs when the server has just said messages
+        are waiting, with a short timeout bounding that case."""
+        if waiting <= 0:
+            return await sub.fetch(1, timeout=FETCH_WAIT_SECONDS)
+        return await sub.fetch(min(waiting, FETCH_BATCH), timeout=BATCH_WAIT_SECONDS)
 
     def _dispatch(self, msg: Msg) -> None:
         """Handle `msg` in a task of its own, after the one before it about the same entity."""
@@ -288,3 +303,11 @@ def ordering_key(msg: Msg) -> str:
     (or cannot be decoded) share the key "", so they keep stream order among themselves."""
     headers = msg.headers or {}
     return headers.get("ce-subject", "")
+
+
+def _pending_after(msg: Msg) -> int:
+    """How many messages the consumer had waiting after `msg` when it was delivered."""
+    try:
+        return int(msg.metadata.num_pending or 0)
+    except Exception:  # not a JetStream message (no metadata): fetch one at a time
+        return 0
