@@ -27,9 +27,6 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "payments_webhook_delivery"
 BATCH = 10
-# Deliveries under way at once. A drain does not wait for its batch: a webhook queued while
-# others are in flight goes out at once instead of behind the slowest of them.
-MAX_IN_FLIGHT = 32
 HTTP_TIMEOUT_SECONDS = 10.0
 # A claim outlives one attempt (attempts of a batch run concurrently), so a live worker
 # keeps its rows; a dead worker's rows are retried when it lapses. Should a slow worker
@@ -63,7 +60,6 @@ class WebhookDeliveryWorker:
         self._secret = secret
         self._http = http
         self._client: httpx.AsyncClient | None = http
-        self._in_flight: set[asyncio.Task[None]] = set()
         self.worker = WakeAndDrain(
             "webhook delivery",
             dsn,
@@ -82,38 +78,14 @@ class WebhookDeliveryWorker:
         try:
             await self.worker.run()
         finally:
-            for task in list(self._in_flight):
-                task.cancel()  # their leases run out and another attempt is made
             if self._http is None:
                 await self._client.aclose()
 
     async def _drain(self) -> float:
-        """Claim what is due and start delivering it; returns without waiting for the POSTs."""
         assert self._client is not None
-        if len(self._in_flight) >= MAX_IN_FLIGHT:
-            done, _ = await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
-            self._in_flight -= done  # their done-callbacks may not have run yet
-        limit = min(BATCH, MAX_IN_FLIGHT - len(self._in_flight))
-        rows = await self._claim(limit)
-        for row in rows:
-            task = asyncio.create_task(self._attempt_and_rewake(self._client, row))
-            self._in_flight.add(task)
-            task.add_done_callback(self._in_flight.discard)
-        if len(rows) == limit:
-            return 0.0  # more rows may be due
+        if await self.deliver_due(self._client) == BATCH:
+            return 0.0  # more rows are due
         return await self._seconds_until_next_due()
-
-    async def _attempt_and_rewake(self, http: httpx.AsyncClient, row: Any) -> None:
-        try:
-            delivered = await self._attempt(http, row)
-        except Exception:
-            # E.g. the database went away while recording the outcome: the lease runs out
-            # and the delivery is attempted again.
-            log.exception("webhook %s: could not record the attempt", row["event_id"])
-            delivered = False
-        if not delivered:
-            # Its retry time is now the earliest due, perhaps: let the loop look again.
-            self.worker.wake()
 
     async def _seconds_until_next_due(self) -> float:
         async with self._pool.acquire() as conn:
@@ -126,29 +98,23 @@ class WebhookDeliveryWorker:
         return min(FALLBACK_POLL_SECONDS, max(0.01, seconds))
 
     async def deliver_due(self, http: httpx.AsyncClient) -> int:
-        """Attempt every due delivery (up to BATCH) and wait for them; how many were claimed."""
-        rows = await self._claim(BATCH)
-        await asyncio.gather(*(self._attempt(http, row) for row in rows))
-        return len(rows)
-
-    async def _claim(self, limit: int) -> list[Any]:
+        """Attempt every due delivery (up to BATCH); returns how many were claimed."""
         async with self._pool.acquire() as conn:
-            return list(
-                await conn.fetch(
-                    """UPDATE local_webhook_deliveries
+            rows = await conn.fetch(
+                """UPDATE local_webhook_deliveries
                       SET next_attempt_at = now() + make_interval(secs => $2)
                     WHERE id IN (SELECT id FROM local_webhook_deliveries
                                   WHERE delivered_at IS NULL AND next_attempt_at <= now()
                                   ORDER BY next_attempt_at, id
                                   LIMIT $1 FOR UPDATE SKIP LOCKED)
                 RETURNING id, event_id, event_type, payload, attempts, traceparent, tracestate""",
-                    limit,
-                    LEASE_SECONDS,
-                )
+                BATCH,
+                LEASE_SECONDS,
             )
+        await asyncio.gather(*(self._attempt(http, row) for row in rows))
+        return len(rows)
 
-    async def _attempt(self, http: httpx.AsyncClient, row: Any) -> bool:
-        """POST one delivery and record the outcome; whether it was delivered."""
+    async def _attempt(self, http: httpx.AsyncClient, row: Any) -> None:
         status: int | None = None
         try:
             response = await http.post(
@@ -178,7 +144,7 @@ class WebhookDeliveryWorker:
                     status,
                 )
                 log.info("webhook %s (%s) delivered", row["event_id"], row["event_type"])
-                return True
+                return
             delay = retry_delay(attempts)
             await conn.execute(
                 """UPDATE local_webhook_deliveries
@@ -200,4 +166,3 @@ class WebhookDeliveryWorker:
             delay,
             error,
         )
-        return False
