@@ -14,25 +14,8 @@ import asyncpg
 from services.common.errors import NotFoundError
 from services.common.paging import Listing, Page
 from services.common.sql import OwnerScope, Where, fetch_page
+from services.credentials.domain import CredentialRecord
 from services.credentials.status_list import MIN_BITS
-
-
-@dataclass
-class CredentialRecord:
-    id: str
-    enrollment_id: str
-    program_id: str
-    provider_id: str
-    learner_id: str
-    achievement_name: str
-    status: str
-    jwt: str
-    kid: str
-    status_list_id: str
-    status_index: int
-    issued_at: datetime
-    revoked_at: datetime | None = None
-    revocation_reason: str = ""
 
 
 def _record(row: Any) -> CredentialRecord:
