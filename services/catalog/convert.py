@@ -5,7 +5,14 @@ from __future__ import annotations
 from upskill.catalog.v1 import catalog_pb2
 from upskill.type.v1 import money_pb2
 
-from services.catalog.domain import CredentialTemplate, Issuance, Program, ProgramSpec, Provider
+from services.catalog.domain import (
+    DEFAULT_ISSUANCE,
+    CredentialTemplate,
+    Issuance,
+    Program,
+    ProgramSpec,
+    Provider,
+)
 from services.common.protos import timestamp
 
 _ISSUANCE_TO_PB = {
@@ -51,7 +58,7 @@ def spec_from_pb(pb: catalog_pb2.ProgramSpec) -> ProgramSpec:
     issuance = (
         Issuance.ON_PAYMENT
         if c.issuance == catalog_pb2.ISSUANCE_POLICY_ON_PAYMENT
-        else Issuance.ON_COMPLETION  # the design's default when unspecified
+        else DEFAULT_ISSUANCE  # unspecified: the catalog decides, for every client
     )
     return ProgramSpec(
         title=pb.title.strip(),

@@ -29,12 +29,16 @@ class Issuance(StrEnum):
     ON_PAYMENT = "ON_PAYMENT"
 
 
+# A program that names no policy issues its credential on completion (the design's default).
+DEFAULT_ISSUANCE = Issuance.ON_COMPLETION
+
+
 @dataclass(frozen=True)
 class CredentialTemplate:
     name: str
     description: str
     criteria: str
-    issuance: Issuance = Issuance.ON_COMPLETION
+    issuance: Issuance = DEFAULT_ISSUANCE
     valid_for_days: int | None = None
 
 

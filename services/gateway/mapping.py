@@ -80,19 +80,18 @@ def template_to_json(template: catalog_pb2.CredentialTemplate) -> schemas.Creden
         name=template.name,
         description=template.description,
         criteria=template.criteria,
-        # The catalog's default policy is ON_COMPLETION.
-        issuance="ON_PAYMENT" if issuance == "ON_PAYMENT" else "ON_COMPLETION",
+        # The catalog names the policy of every program (its default when none was asked).
+        issuance=issuance,  # type: ignore[arg-type]
         valid_for_days=(template.valid_for_days if template.HasField("valid_for_days") else None),
     )
 
 
 def template_to_proto(template: schemas.CredentialTemplateIn) -> catalog_pb2.CredentialTemplate:
     message = catalog_pb2.CredentialTemplate(
-        name=template.name,
-        description=template.description,
-        criteria=template.criteria,
-        issuance=issuance_to_proto(template.issuance),  # type: ignore[arg-type]
+        name=template.name, description=template.description, criteria=template.criteria
     )
+    if template.issuance is not None:  # absent: unspecified, and the catalog's default applies
+        message.issuance = issuance_to_proto(template.issuance)  # type: ignore[assignment]
     if template.valid_for_days is not None:
         message.valid_for_days = template.valid_for_days
     return message

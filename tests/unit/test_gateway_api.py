@@ -418,6 +418,9 @@ def test_program_json_uses_nulls_and_plain_enum_names() -> None:
     from upskill.catalog.v1 import catalog_pb2
 
     spec = mapping.program_spec_to_proto(schemas.ProgramCreate.model_validate(VALID_PROGRAM))
+    # The gateway asks for no policy; the catalog answers with its default.
+    assert spec.credential.issuance == catalog_pb2.ISSUANCE_POLICY_UNSPECIFIED
+    spec.credential.issuance = catalog_pb2.ISSUANCE_POLICY_ON_COMPLETION
     program = catalog_pb2.Program(
         id=PROGRAM_ID, spec=spec, status=catalog_pb2.PROGRAM_STATUS_PUBLISHED, version=4
     )
