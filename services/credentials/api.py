@@ -12,10 +12,9 @@ from upskill.credentials.v1 import credentials_service_pb2 as pb
 
 from services.common.auth import Role, authenticated
 from services.common.errors import NotFoundError, PermissionDeniedError
-from services.common.paging import Page
 from services.common.protos import timestamp
 from services.common.rpc import rpc
-from services.common.sql import OwnerScope
+from services.common.sql import OwnerScope, owned_page
 from services.credentials import repository
 from services.credentials.issuer import Issuer
 from services.credentials.repository import CredentialRecord
@@ -56,10 +55,14 @@ class CredentialsApi(credentials_service_pb2_grpc.CredentialsServiceServicer):
         self, request: pb.ListCredentialsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListCredentialsResponse:
         scope = OwnerScope(*authenticated().listing_scope(), program_id=request.program_id)
-        page = Page.request(repository.LISTING, request.page_token, request.page_size, scope)
-        async with self._pool.acquire() as conn:
-            rows = await repository.list_for(conn, scope, page)
-        rows, next_token = page.split(rows, lambda r: (r.issued_at, r.id))
+        rows, next_token = await owned_page(
+            self._pool,
+            repository.LISTING,
+            scope,
+            request,
+            repository.list_for,
+            key=lambda r: (r.issued_at, r.id),
+        )
         return pb.ListCredentialsResponse(
             credentials=[credential_to_pb(c) for c in rows], next_page_token=next_token
         )

@@ -13,7 +13,7 @@ import asyncpg
 
 from services.common.errors import NotFoundError
 from services.common.paging import Listing, Page
-from services.common.sql import OwnerScope, Where, fetch_page
+from services.common.sql import OwnerScope, fetch_visible
 from services.credentials.domain import CredentialRecord
 from services.credentials.status_list import MIN_BITS
 
@@ -330,5 +330,4 @@ LISTING = Listing("credentials", table="credentials", time="issued_at")
 async def list_for(
     conn: asyncpg.Connection, scope: OwnerScope, page: Page
 ) -> list[CredentialRecord]:
-    where = Where().visible_to(scope)
-    return [_record(r) for r in await fetch_page(conn, "SELECT * FROM credentials", where, page)]
+    return [_record(r) for r in await fetch_visible(conn, "SELECT * FROM credentials", scope, page)]

@@ -19,9 +19,8 @@ from services.common.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from services.common.paging import Page
 from services.common.rpc import rpc
-from services.common.sql import OwnerScope
+from services.common.sql import OwnerScope, owned_page
 from services.enrollment import repository, unit_of_work
 from services.enrollment.domain import Enrollment, Price, Status
 from services.enrollment.messages import enrollment_to_pb
@@ -139,10 +138,14 @@ class EnrollmentApi(enrollment_service_pb2_grpc.EnrollmentServiceServicer):
         self, request: pb.ListEnrollmentsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListEnrollmentsResponse:
         scope = OwnerScope(*authenticated().listing_scope(), program_id=request.program_id)
-        page = Page.request(repository.LISTING, request.page_token, request.page_size, scope)
-        async with self._pool.acquire() as conn:
-            rows = await repository.list_for(conn, scope, page)
-        rows, next_token = page.split(rows, lambda r: (r.created_at, r.id))
+        rows, next_token = await owned_page(
+            self._pool,
+            repository.LISTING,
+            scope,
+            request,
+            repository.list_for,
+            key=lambda r: (r.created_at, r.id),
+        )
         return pb.ListEnrollmentsResponse(
             enrollments=[enrollment_to_pb(e) for e in rows], next_page_token=next_token
         )

@@ -12,7 +12,7 @@ from services.common.errors import (
     ResourceExhaustedError,
 )
 from services.common.paging import Listing, Page
-from services.common.sql import OwnerScope, Where, fetch_page
+from services.common.sql import OwnerScope, fetch_visible
 from services.enrollment.domain import Enrollment, Price, Status
 from services.enrollment.seats import SEAT_HOLDING
 
@@ -136,7 +136,6 @@ LISTING = Listing("enrollments", table="enrollments")
 
 
 async def list_for(conn: asyncpg.Connection, scope: OwnerScope, page: Page) -> list[Enrollment]:
-    where = Where().visible_to(scope)
     return [
-        _enrollment(r) for r in await fetch_page(conn, "SELECT * FROM enrollments", where, page)
+        _enrollment(r) for r in await fetch_visible(conn, "SELECT * FROM enrollments", scope, page)
     ]
