@@ -11,7 +11,7 @@ from upskill.catalog.v1 import catalog_service_pb2 as pb
 from upskill.catalog.v1 import catalog_service_pb2_grpc
 
 from services.catalog import memberships, repository, unit_of_work
-from services.catalog.convert import program_to_pb, provider_to_pb, spec_from_pb
+from services.catalog.convert import program_to_pb, provider_to_pb, spec_from_patch, spec_from_pb
 from services.catalog.domain import (
     UPDATABLE,
     CredentialTemplate,
@@ -108,9 +108,12 @@ class CatalogApi(catalog_service_pb2_grpc.CatalogServiceServicer):
         _check_mask(paths)
         async with self._pool.acquire() as conn, conn.transaction():
             program = await self._owned_program(conn, request.program_id)
-            program.update(
-                request.expected_version, merge(program.spec, spec_from_pb(request.spec), paths)
+            values = (
+                spec_from_patch(program.spec, request.patch, paths)
+                if request.HasField("patch")
+                else spec_from_pb(request.spec)
             )
+            program.update(request.expected_version, merge(program.spec, values, paths))
             await unit_of_work.commit(conn, program)
         return pb.UpdateProgramResponse(program=program_to_pb(program))
 
