@@ -9,6 +9,8 @@ from typing import Any, Protocol, TypeVar
 
 import asyncpg
 
+from services.common.auth import authenticated
+from services.common.errors import NotFoundError
 from services.common.paging import Cursor, Listing, Page
 
 T = TypeVar("T")
@@ -69,6 +71,19 @@ async def fetch_page(
     return list(await conn.fetch(f"{select} {where.page(page)}", *where.args))
 
 
+async def fetch_by_id(
+    conn: asyncpg.Connection, table: str, row_id: str, *, what: str, for_update: bool = False
+) -> asyncpg.Record:
+    """The row of `table` with this id (locked when `for_update`); NotFoundError naming
+    `what` when there is none. `table` is ours, never input."""
+    row = await conn.fetchrow(
+        f"SELECT * FROM {table} WHERE id = $1 {'FOR UPDATE' if for_update else ''}", row_id
+    )
+    if row is None:
+        raise NotFoundError(f"{what} {row_id} not found")
+    return row
+
+
 async def fetch_visible(
     conn: asyncpg.Connection, select: str, scope: OwnerScope, page: Page
 ) -> list[asyncpg.Record]:
@@ -80,6 +95,8 @@ class OwnedPageRequest(Protocol):
     """What a List request of owned rows carries (ListEnrollments, ListCredentials)."""
 
     @property
+    def program_id(self) -> str: ...
+    @property
     def page_token(self) -> str: ...
     @property
     def page_size(self) -> int: ...
@@ -87,14 +104,16 @@ class OwnedPageRequest(Protocol):
 
 async def owned_page(
     pool: asyncpg.Pool,
-    listing: Listing,
-    scope: OwnerScope,
     request: OwnedPageRequest,
+    listing: Listing,
     list_for: Callable[[asyncpg.Connection, OwnerScope, Page], Awaitable[list[T]]],
     key: Callable[[T], Cursor],
 ) -> tuple[list[T], str]:
-    """A List handler's whole read: the page `request` asks for within `scope` (its token
-    bound to that scope), and the next page's token ('' on the last page)."""
+    """A List handler's whole read: the rows of the caller's scope (a learner's own, a
+    provider's own, everything for admins and services; optionally one program's), the
+    page `request` asks for (its token bound to that scope), and the next page's token
+    ('' on the last page)."""
+    scope = OwnerScope(*authenticated().listing_scope(), program_id=request.program_id)
     page = Page.request(listing, request.page_token, request.page_size, scope)
     async with pool.acquire() as conn:
         rows = await list_for(conn, scope, page)

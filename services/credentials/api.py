@@ -14,7 +14,7 @@ from services.common.auth import Role, authenticated
 from services.common.errors import NotFoundError, PermissionDeniedError
 from services.common.protos import timestamp
 from services.common.rpc import rpc
-from services.common.sql import OwnerScope, owned_page
+from services.common.sql import owned_page
 from services.credentials import repository
 from services.credentials.issuer import Issuer
 from services.credentials.repository import CredentialRecord
@@ -54,14 +54,12 @@ class CredentialsApi(credentials_service_pb2_grpc.CredentialsServiceServicer):
     async def ListCredentials(
         self, request: pb.ListCredentialsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListCredentialsResponse:
-        scope = OwnerScope(*authenticated().listing_scope(), program_id=request.program_id)
         rows, next_token = await owned_page(
             self._pool,
-            repository.LISTING,
-            scope,
             request,
+            repository.LISTING,
             repository.list_for,
-            key=lambda r: (r.issued_at, r.id),
+            lambda r: (r.issued_at, r.id),
         )
         return pb.ListCredentialsResponse(
             credentials=[credential_to_pb(c) for c in rows], next_page_token=next_token

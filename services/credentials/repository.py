@@ -11,9 +11,8 @@ from typing import Any
 
 import asyncpg
 
-from services.common.errors import NotFoundError
 from services.common.paging import Listing, Page
-from services.common.sql import OwnerScope, fetch_visible
+from services.common.sql import OwnerScope, fetch_by_id, fetch_visible
 from services.credentials.domain import CredentialRecord
 from services.credentials.status_list import MIN_BITS
 
@@ -270,13 +269,11 @@ async def add(conn: asyncpg.Connection, c: CredentialRecord) -> bool:
 async def get(
     conn: asyncpg.Connection, credential_id: str, *, for_update: bool = False
 ) -> CredentialRecord:
-    row = await conn.fetchrow(
-        f"SELECT * FROM credentials WHERE id = $1 {'FOR UPDATE' if for_update else ''}",
-        credential_id,
+    return _record(
+        await fetch_by_id(
+            conn, "credentials", credential_id, what="credential", for_update=for_update
+        )
     )
-    if row is None:
-        raise NotFoundError(f"credential {credential_id} not found")
-    return _record(row)
 
 
 async def revoke(conn: asyncpg.Connection, c: CredentialRecord) -> None:

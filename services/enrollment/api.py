@@ -20,7 +20,7 @@ from services.common.errors import (
     PermissionDeniedError,
 )
 from services.common.rpc import rpc
-from services.common.sql import OwnerScope, owned_page
+from services.common.sql import owned_page
 from services.enrollment import repository, unit_of_work
 from services.enrollment.domain import Enrollment, Price, Status
 from services.enrollment.messages import enrollment_to_pb
@@ -137,14 +137,12 @@ class EnrollmentApi(enrollment_service_pb2_grpc.EnrollmentServiceServicer):
     async def ListEnrollments(
         self, request: pb.ListEnrollmentsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListEnrollmentsResponse:
-        scope = OwnerScope(*authenticated().listing_scope(), program_id=request.program_id)
         rows, next_token = await owned_page(
             self._pool,
-            repository.LISTING,
-            scope,
             request,
+            repository.LISTING,
             repository.list_for,
-            key=lambda r: (r.created_at, r.id),
+            lambda r: (r.created_at, r.id),
         )
         return pb.ListEnrollmentsResponse(
             enrollments=[enrollment_to_pb(e) for e in rows], next_page_token=next_token
