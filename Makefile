@@ -82,6 +82,7 @@ lint: $(STAMP) node_modules/.bin/buf
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 	node_modules/.bin/buf lint
 
 ## make protos: regenerate the committed Python stubs in gen/ from protos/.
