@@ -20,7 +20,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from opentelemetry import trace
 
-from services.common import events, jetstream, metrics
+from services.common import events, jetstream, metrics, outages, startup
 from services.common.telemetry import context_from, tracer
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,8 @@ class EventConsumer:
         self._subscriptions = []
 
     async def run(self) -> None:
-        subs = await self.setup()
+        # NATS may be away right now (it restarts): wait for it rather than die.
+        subs = await startup.wait_for(self.setup, f"NATS (consumer {self.name})")
         async with asyncio.TaskGroup() as group:
             for sub in subs:
                 group.create_task(self._pump(sub))
@@ -177,6 +178,20 @@ class EventConsumer:
                 return
             except Exception as exc:
                 _failed(span, exc)
+                if outages.is_outage(exc):
+                    # Our database is away: not the message's fault, so never a step
+                    # towards the dead letter queue; retry it once the database answers.
+                    log.warning(
+                        "consumer %s: %s %s waits for the database: %s",
+                        self.name,
+                        envelope.type,
+                        envelope.id,
+                        outages.describe(exc),
+                    )
+                    with contextlib.suppress(Exception):
+                        await msg.nak(delay=backoff_seconds(1))
+                    await startup.wait_for(self._database_answers, "PostgreSQL (consumer)")
+                    return
                 if delivered >= self._max_deliver:
                     await self._dead_letter(msg, f"failed {delivered} times, last: {exc!r}")
                     return
@@ -193,6 +208,9 @@ class EventConsumer:
                 return
         await msg.ack()
         self._count(envelope.type, "handled" if first else "duplicate")
+
+    async def _database_answers(self) -> None:
+        await self._pool.fetchval("SELECT 1")
 
     def _count(self, event_type: str, outcome: str) -> None:
         metrics.events_consumed.add(

@@ -23,7 +23,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
-from services.common import db, jetstream
+from services.common import db, jetstream, startup
 from services.common import settings as settings_module
 from services.common.auth import AuthSettings, TokenVerifier, warn_if_dev_mode
 from services.common.consumer import EventConsumer, Subscription
@@ -101,19 +101,24 @@ async def _start_runtime(name: str, default_port: int) -> ServiceRuntime:
     setup_logging(name, settings.log_level)
     warn_if_dev_mode(auth, log)
     setup_tracing(name)
-    pool = await _retry(lambda: db.create_pool(settings.database_url), "PostgreSQL")
-    async with pool.acquire() as conn:
-        applied = await db.migrate(conn, "services.common", f"services.{name}")
+    # Dependencies may be down (starting, restarting, an outage): wait for each with
+    # back-off, as long as it takes, instead of crash-looping (services.common.startup).
+    pool = await startup.wait_for(lambda: db.create_pool(settings.database_url), "PostgreSQL")
+    applied = await startup.wait_for(lambda: _migrate(pool, name), "PostgreSQL (migrations)")
     if applied:
         log.info("migrations applied: %s", ", ".join(applied))
-    nc, js = await _retry(lambda: jetstream.connect(settings.nats_url, name), "NATS")
+    nc, js = await startup.wait_for(lambda: jetstream.connect(settings.nats_url, name), "NATS")
     replicas = settings.nats_stream_replicas
-    await jetstream.ensure_stream(
-        js, name, max_age_seconds=retention.stream_max_age_seconds, replicas=replicas
-    )
-    await jetstream.ensure_dlq_stream(
-        js, max_age_seconds=retention.dlq_max_age_seconds, replicas=replicas
-    )
+
+    async def ensure_streams() -> None:
+        await jetstream.ensure_stream(
+            js, name, max_age_seconds=retention.stream_max_age_seconds, replicas=replicas
+        )
+        await jetstream.ensure_dlq_stream(
+            js, max_age_seconds=retention.dlq_max_age_seconds, replicas=replicas
+        )
+
+    await startup.wait_for(ensure_streams, "NATS (JetStream streams)")
     pruner = Pruner(pool, retention.prune_interval_seconds, common_jobs(retention))
     verifier = TokenVerifier(auth)
     runtime = ServiceRuntime(name, settings, pool, nc, js, verifier, pruner)
@@ -130,6 +135,11 @@ async def _start_runtime(name: str, default_port: int) -> ServiceRuntime:
     # A service adds its own rules (runtime.pruner.add) while it is built, before this runs.
     runtime.run_in_background(pruner.run())
     return runtime
+
+
+async def _migrate(pool: asyncpg.Pool, name: str) -> list[str]:
+    async with pool.acquire() as conn:
+        return await db.migrate(conn, "services.common", f"services.{name}")
 
 
 async def _retry(connect: Callable[[], Awaitable[Any]], what: str, attempts: int = 30) -> Any:
@@ -163,7 +173,9 @@ async def serve(
 ) -> None:
     """Run a service until SIGTERM/SIGINT, then drain: stop taking RPCs, finish in-flight
     ones, stop consumers and relay, close NATS and the pool."""
-    runtime = await _start_runtime(name, default_port)
+    listen_addr = CommonSettings.from_env(default_port).listen_addr
+    async with startup.health_while_starting(listen_addr):
+        runtime = await _start_runtime(name, default_port)
     try:
         servicers = await build(runtime)
     except ValueError as exc:  # reading a service's own settings (keys, URLs, ...)
