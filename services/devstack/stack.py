@@ -38,6 +38,7 @@ from services.common import healthcheck
 from services.devstack.embedded import (
     EmbeddedNats,
     EmbeddedPostgres,
+    EmbeddedServerError,
     ExternalPostgres,
     PostgresServer,
     free_port,
@@ -358,6 +359,8 @@ class StackOptions:
     crash_limit: int = 5
     crash_window_seconds: float = 60.0
     stop_grace_seconds: float = 10.0
+    restart_infra_timeout_seconds: float = 60.0
+    """How long a restarted PostgreSQL or NATS may take to answer (crash recovery)."""
     database_prefix: str = "upskill"
     """Databases are <prefix>_<service>: lets several stacks share one server."""
     env_overrides: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
@@ -399,6 +402,7 @@ class Stack:
         self._force = threading.Event()
         self._lock = threading.RLock()
         self._infra_started = False
+        self._closing = False
 
     # -- topology
 
@@ -558,6 +562,9 @@ class Stack:
             if self._cancel.is_set():
                 raise StackCancelled("stop requested")
             self.poll()
+            gone = [self.failed[n] for n in ("postgresql", "nats") if n in self.failed]
+            if gone:
+                raise StackError("\n".join(gone))
             for name in list(pending):
                 if name in self.failed:
                     raise StackError(self.failed[name])
@@ -590,6 +597,8 @@ class Stack:
         crash-loop limit, after which the service is reported in `failed`)."""
         now = time.monotonic()
         with self._lock:
+            if self.options.auto_restart and self._infra_started and not self._closing:
+                self._heal_infra(now)
             for name in sorted(self._wanted):
                 child = self._children.get(name)
                 if child is None or child.proc.poll() is None:
@@ -604,13 +613,7 @@ class Stack:
                 code = child.proc.returncode
                 if not self.options.auto_restart:
                     continue
-                recent = [
-                    t
-                    for t in self._crashes.get(name, [])
-                    if now - t < self.options.crash_window_seconds
-                ]
-                recent.append(now)
-                self._crashes[name] = recent
+                recent = self._count_crash(name, now)
                 if len(recent) > self.options.crash_limit:
                     self._wanted.discard(name)
                     self.failed[name] = (
@@ -621,7 +624,7 @@ class Stack:
                     log.error("%s", self.failed[name])
                     self._reap(child)
                     continue
-                delay = min(10.0, 0.5 * 2 ** (len(recent) - 1))
+                delay = _restart_delay(len(recent))
                 log.warning(
                     "%s exited unexpectedly with status %s; restarting in %.1fs (crash %d/%d)",
                     name,
@@ -633,9 +636,69 @@ class Stack:
                 self._restart_at[name] = now + delay
 
     def supervise(self, stop: threading.Event, interval: float = 0.2) -> None:
-        """Poll children until `stop` is set (upskill dev's main loop)."""
+        """Poll children until `stop` is set (upskill dev's main loop). Raises StackError
+        as soon as anything is given up on (crash-loop limit): a stack with a part missing
+        must not look alive, so that whoever supervises us (a person, systemd, CI) acts."""
         while not stop.wait(interval):
             self.poll()
+            if self.failed:
+                raise StackError("\n".join(self.failed.values()))
+
+    # -- PostgreSQL and NATS
+
+    def _infra(self) -> list[tuple[str, EmbeddedPostgres | EmbeddedNats]]:
+        found: list[tuple[str, EmbeddedPostgres | EmbeddedNats]] = []
+        if self.postgres is not None:
+            found.append(("postgresql", self.postgres))
+        if self.nats is not None:
+            found.append(("nats", self.nats))
+        return found
+
+    def _heal_infra(self, now: float) -> None:
+        """Restart an embedded PostgreSQL or NATS that died (same port, same data), with
+        the services' back-off and crash-loop limit. Services ride the outage out on their
+        own (they wait for their dependencies), so nothing else is restarted."""
+        for name, server in self._infra():
+            if name in self.failed or server.is_running():
+                continue
+            due = self._restart_at.get(name)
+            if due is None:
+                recent = self._count_crash(name, now)
+                if len(recent) > self.options.crash_limit:
+                    self.failed[name] = (
+                        f"{name} died {len(recent)} times within "
+                        f"{self.options.crash_window_seconds:.0f}s; giving up. Its log: "
+                        f"{server.log_path}"
+                    )
+                    log.error("%s", self.failed[name])
+                    continue
+                delay = 0.0 if len(recent) == 1 else _restart_delay(len(recent) - 1)
+                log.warning(
+                    "%s exited unexpectedly; restarting in %.1fs (crash %d/%d)",
+                    name,
+                    delay,
+                    len(recent),
+                    self.options.crash_limit,
+                )
+                self._restart_at[name] = due = now + delay
+            if now < due:
+                continue
+            del self._restart_at[name]
+            log.warning("restarting %s", name)
+            try:
+                server.kill()  # reap what is left of it and release its data directory
+                server.start(timeout=self.options.restart_infra_timeout_seconds)
+            except EmbeddedServerError as exc:
+                log.error("%s did not start again: %s", name, exc)
+                # Counted as another crash: the next poll schedules a retry or gives up.
+
+    def _count_crash(self, name: str, now: float) -> list[float]:
+        recent = [
+            t for t in self._crashes.get(name, []) if now - t < self.options.crash_window_seconds
+        ]
+        recent.append(now)
+        self._crashes[name] = recent
+        return recent
 
     def request_stop(self, *, force: bool = False) -> None:
         """Interrupt waits (from a signal handler); `force` also skips the stop grace."""
@@ -647,6 +710,7 @@ class Stack:
         """SIGTERM every child, wait (grace), SIGKILL stragglers, then stop NATS and
         PostgreSQL cleanly. Safe to call twice."""
         with self._lock:
+            self._closing = True
             self._wanted.clear()
             self._restart_at.clear()
             children = list(self._children.values())
@@ -673,6 +737,7 @@ class Stack:
             if self.postgres is not None:
                 self.postgres.stop(timeout=5 if self._force.is_set() else 30)
             self._infra_started = False
+            self._closing = False
 
     def __enter__(self) -> Stack:
         try:
@@ -785,6 +850,11 @@ class Stack:
                 return f"GET /health/dependencies: {report}"
             return None
         return healthcheck.check(self.addr(name))
+
+
+def _restart_delay(crashes: int) -> float:
+    """Seconds before restarting something that crashed `crashes` times lately."""
+    return min(10.0, 0.5 * 2 ** (crashes - 1))
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
