@@ -544,6 +544,10 @@ class Stack:
         child = self._children.get(name)
         return child.proc.pid if child is not None and child.proc.poll() is None else None
 
+    def instance_names(self) -> list[str]:
+        """Every process this stack supervises by name (one per service; see replicas)."""
+        return [name for name in SERVICES if name in self._wanted]
+
     def running_services(self) -> list[str]:
         return [name for name in SERVICES if self.is_running(name)]
 
