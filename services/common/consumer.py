@@ -84,6 +84,19 @@ class EventConsumer:
         self._max_deliver = max_deliver
         self._tracer = tracer(__name__)
         self._subscriptions: list[JetStreamContext.PullSubscription] = []
+        # Graceful stop (SIGTERM): no new pulls; the message in hand is settled first.
+        self._stopping = False
+        self._in_hand = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def stop_pulling(self) -> None:
+        """Take no more messages; what is being handled is finished (see idle())."""
+        self._stopping = True
+
+    async def idle(self) -> None:
+        """Until no message is being handled (after stop_pulling(): until drained)."""
+        await self._idle.wait()
 
     async def setup(self) -> list[JetStreamContext.PullSubscription]:
         await jetstream.ensure_dlq_stream(self._js, replicas=self._stream_replicas)
@@ -119,7 +132,7 @@ class EventConsumer:
                 group.create_task(self._pump(sub))
 
     async def _pump(self, sub: JetStreamContext.PullSubscription) -> None:
-        while True:
+        while not self._stopping:
             try:
                 batch = await sub.fetch(FETCH_BATCH, timeout=FETCH_WAIT_SECONDS)
             except NatsTimeoutError:
@@ -129,12 +142,24 @@ class EventConsumer:
                 await asyncio.sleep(1)
                 continue
             for msg in batch:
+                if self._stopping:
+                    # Going away: hand it back now (another replica takes it), not after
+                    # ack_wait.
+                    with contextlib.suppress(Exception):
+                        await msg.nak()
+                    continue
+                self._in_hand += 1
+                self._idle.clear()
                 try:
                     await self.handle(msg)
                 except Exception:
                     # E.g. NATS went away between the effect and the ack/dead letter: the
                     # message stays unacked and comes back after ack_wait; keep pulling.
                     log.exception("consumer %s: could not settle %s", self.name, msg.subject)
+                finally:
+                    self._in_hand -= 1
+                    if not self._in_hand:
+                        self._idle.set()
 
     async def handle(self, msg: Msg) -> None:
         delivered = msg.metadata.num_delivered

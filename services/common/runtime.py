@@ -21,7 +21,7 @@ from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from opentelemetry.instrumentation.grpc import aio_server_interceptor
+from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
 
 from services.common import db, jetstream, startup
 from services.common import settings as settings_module
@@ -163,7 +163,14 @@ def server_interceptors(
     """Every service's interceptors, outermost first: OpenTelemetry's server span around
     ours (authenticate, authorise, validate, map errors), which ends every failure in
     context.abort() so that the span records the status code."""
-    return [aio_server_interceptor(), ServiceInterceptor(verifier, policies, memberships)]
+    # Health checks get no span: they are noise in traces, and OpenTelemetry's wrapper breaks
+    # Health/Watch (a coroutine that writes, not an async generator), which the callers'
+    # client-side health checking streams (services.common.grpc_client).
+    untraced_health = filters.negate(filters.health_check())
+    return [
+        aio_server_interceptor(filter_=untraced_health),
+        ServiceInterceptor(verifier, policies, memberships),
+    ]
 
 
 async def serve(
@@ -225,7 +232,17 @@ async def serve(
         log.error("background task died: %r", task.exception())
     log.info("%s draining", name)
     await health_servicer.enter_graceful_shutdown()
+    # In-flight RPCs finish (new ones go to other replicas), then the messages in hand.
     await server.stop(DRAIN_GRACE_SECONDS)
+    for consumer in runtime.consumers:
+        consumer.stop_pulling()
+    try:
+        async with asyncio.timeout(DRAIN_GRACE_SECONDS):
+            await asyncio.gather(*(consumer.idle() for consumer in runtime.consumers))
+    except TimeoutError:
+        log.warning(
+            "messages still in hand after %.0fs: they will be redelivered", DRAIN_GRACE_SECONDS
+        )
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)

@@ -102,6 +102,8 @@ CONFIG_VARS = frozenset(
         "NATS_STREAM_REPLICAS",
     }
 )
+# `upskill dev --replicas`: enough to show sharing and balancing on one machine.
+MAX_REPLICAS = 8
 SECRETS_FILE = "dev-secrets.json"
 RUN_FILE = "run.json"  # written by a running `upskill dev`: where its gateway and NATS are
 CHECKOUT_TTL_SECONDS = 1800
@@ -311,7 +313,9 @@ class _LogSink:
         self._echo = echo
         colour = echo is not None and echo.isatty() and not os.environ.get("NO_COLOR")
         label = f"{name:<11}|"
-        self._prefix = f"\x1b[{_COLOURS.get(name, '0')}m{label}\x1b[0m " if colour else label + " "
+        self._prefix = (
+            f"\x1b[{_COLOURS.get(service_of(name), '0')}m{label}\x1b[0m " if colour else label + " "
+        )
 
     def pump(self, stream: IO[bytes]) -> None:
         with self.path.open("ab") as out:
@@ -380,9 +384,13 @@ class Stack:
         database_url: str | None = None,
         nats_url: str | None = None,
         options: StackOptions | None = None,
+        replicas: int = 1,
     ) -> None:
+        if not 1 <= replicas <= MAX_REPLICAS:
+            raise ValueError(f"replicas must be between 1 and {MAX_REPLICAS}, got {replicas}")
         self.base_dir = Path(base_dir).absolute()
         self.options = options or StackOptions()
+        self.replicas = replicas
         self.postgres: EmbeddedPostgres | None = None
         self.nats: EmbeddedNats | None = None
         self._external_dsn = database_url or None
@@ -423,18 +431,34 @@ class Stack:
         return f"http://127.0.0.1:{self._port('gateway')}"
 
     def addr(self, service: str) -> str:
-        """host:port where `service` listens."""
+        """host:port where `service` (an instance name: `catalog`, `catalog-2`...) listens."""
         return f"127.0.0.1:{self._port(service)}"
 
+    def instances(self, service: str) -> list[str]:
+        """The instance names of `service`: itself, then `<service>-2`... for replicas (the
+        gateway is one process: it is what balances over the others)."""
+        if service == "gateway" or self.replicas == 1:
+            return [service]
+        return [service, *(f"{service}-{i}" for i in range(2, self.replicas + 1))]
+
+    def target(self, service: str) -> str:
+        """The gRPC target callers dial for `service`: one address, or all of its replicas'
+        (gRPC's ipv4: scheme with several addresses, spread by the round_robin policy
+        services.common.grpc_client sets)."""
+        addrs = [self.addr(name) for name in self.instances(service)]
+        return addrs[0] if len(addrs) == 1 else "ipv4:" + ",".join(addrs)
+
     def env_for(self, service: str) -> dict[str, str]:
-        """The configuration variables `service` is started with (service_env + overrides)."""
+        """The configuration variables instance `service` is started with (service_env +
+        overrides for its service, then for the instance itself)."""
         self._require_infra()
         assert self.secrets is not None
+        base = service_of(service)
         env = service_env(
-            service,
-            database_url=self.database_urls.get(service, ""),
+            base,
+            database_url=self.database_urls.get(base, ""),
             nats_url=self._nats_url,
-            peer_addrs={name: self.addr(name) for name in GRPC_SERVICES},
+            peer_addrs={name: self.target(name) for name in GRPC_SERVICES},
             listen_addr=self.addr(service),
             public_base_url=self.gateway_url,
             secrets=self.secrets,
@@ -442,7 +466,9 @@ class Stack:
             log_level=self.options.log_level,
             otel_endpoint=self.options.otel_endpoint,
         )
-        env |= dict(self.options.env_overrides.get(service, {}))
+        env |= dict(self.options.env_overrides.get(base, {}))
+        if service != base:
+            env |= dict(self.options.env_overrides.get(service, {}))
         return env
 
     def log_path(self, service: str) -> Path:
@@ -458,8 +484,9 @@ class Stack:
         """Start PostgreSQL and NATS (unless external), create the databases, then the
         given services. Does not wait: call wait_ready()."""
         self.start_infra()
-        for name in services:
-            self.start_service(name)
+        for service in services:
+            for name in self.instances(service_of(service)) if service in SERVICES else [service]:
+                self.start_service(name)
         return self
 
     def start_infra(self) -> None:
@@ -545,11 +572,14 @@ class Stack:
         return child.proc.pid if child is not None and child.proc.poll() is None else None
 
     def instance_names(self) -> list[str]:
-        """Every process this stack supervises by name (one per service; see replicas)."""
-        return [name for name in SERVICES if name in self._wanted]
+        """Every service process this stack supervises (see instances())."""
+        return [name for name in self._all_instances() if name in self._wanted]
 
     def running_services(self) -> list[str]:
-        return [name for name in SERVICES if self.is_running(name)]
+        return [name for name in self._all_instances() if self.is_running(name)]
+
+    def _all_instances(self) -> list[str]:
+        return [name for service in SERVICES for name in self.instances(service)]
 
     def wait_ready(self, timeout: float = 90.0, services: Iterable[str] | None = None) -> None:
         """Until every given service (default: all started ones) answers its health check:
@@ -758,8 +788,10 @@ class Stack:
     # -- internals
 
     def _check_name(self, name: str) -> None:
-        if name not in SERVICES:
-            raise ValueError(f"unknown service {name!r}: expected one of {', '.join(SERVICES)}")
+        if name not in self._all_instances():
+            raise ValueError(
+                f"unknown service {name!r}: expected one of {', '.join(self._all_instances())}"
+            )
 
     def _require_infra(self) -> None:
         if not self._infra_started and self.secrets is None:
@@ -777,9 +809,11 @@ class Stack:
         gateway = self.options.gateway_port
         if gateway is not None and not port_is_free(gateway):
             raise StackError(f"port {gateway} for the gateway is already in use")
-        for name in SERVICES:
+        for name in self._all_instances():
             if name == "gateway" and gateway is not None:
                 self.ports[name] = gateway
+            elif name not in DEFAULT_PORTS:
+                self.ports[name] = free_port()  # replicas: the defaults are the first's
             elif self.options.prefer_default_ports and port_is_free(DEFAULT_PORTS[name]):
                 self.ports[name] = DEFAULT_PORTS[name]
             else:
@@ -794,8 +828,8 @@ class Stack:
 
     def _command(self, name: str) -> list[str]:
         if self.options.command is not None:
-            return self.options.command(name)
-        return [sys.executable, "-m", f"services.{name}"]
+            return self.options.command(service_of(name))
+        return [sys.executable, "-m", f"services.{service_of(name)}"]
 
     def _spawn(self, name: str) -> None:
         env = {k: v for k, v in os.environ.items() if k not in CONFIG_VARS}
@@ -854,6 +888,12 @@ class Stack:
                 return f"GET /health/dependencies: {report}"
             return None
         return healthcheck.check(self.addr(name))
+
+
+def service_of(instance: str) -> str:
+    """The service an instance name belongs to: `catalog-2` -> `catalog`."""
+    head, _, tail = instance.rpartition("-")
+    return head if head in SERVICES and tail.isdigit() else instance
 
 
 def _restart_delay(crashes: int) -> float:

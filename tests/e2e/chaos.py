@@ -346,26 +346,98 @@ class Monkey:
 # --------------------------------------------------------------------------- the run
 
 
+class RollingRestart:
+    """A rolling restart, again and again: each service instance in turn gets SIGTERM (it
+    drains), is started again and is ready before the next one goes. The gateway, a single
+    process, is left alone: there is nothing to roll over to."""
+
+    def __init__(self, stack: Stack, report: ChaosReport) -> None:
+        self.stack = stack
+        self.report = report
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rolling-restart", daemon=True)
+        self.error: BaseException | None = None
+        self.rounds = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(STEP_WITHIN)
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                for name in self.stack.instance_names():
+                    if self._stop.is_set():
+                        return
+                    if name == "gateway":
+                        continue
+                    started = time.monotonic()
+                    self.stack.restart_service(name, timeout=STEP_WITHIN)
+                    self.report.kills[f"restart {name}"] += 1
+                    took = time.monotonic() - started
+                    self.report.recovery_seconds[name] = max(
+                        took, self.report.recovery_seconds.get(name, 0)
+                    )
+                self.rounds += 1
+        except BaseException as exc:  # reported by stop()
+            self.error = exc
+
+
 def run_chaos(
-    stack: Stack, *, purchases: int, seed: int, kill_every: float, workers: int = 4
+    stack: Stack,
+    *,
+    purchases: int,
+    seed: int,
+    kill_every: float,
+    workers: int = 4,
+    rolling: bool = False,
 ) -> tuple[Market, list[Purchase], ChaosReport]:
     """Drive `purchases` purchases (kinds in a seeded mix) with `workers` clients while the
-    monkey kills; returns once every purchase went through its steps and the monkey
-    stopped. The checks are check_invariants()."""
-    report = ChaosReport(purchases=purchases)
+    monkey kills (or, `rolling`, while the services are restarted one by one); returns
+    once every purchase went through its steps and the disruption stopped. The checks are
+    check_invariants()."""
+    report = ChaosReport()
     client = Client(stack.gateway_url, report)
     market = Market(client)
-    kinds = [KINDS[i % len(KINDS)] for i in range(purchases)]
-    random.Random(seed).shuffle(kinds)
-    monkey = Monkey(stack, seed, kill_every, report)
+    restarts = RollingRestart(stack, report) if rolling else None
+    monkey = restarts or Monkey(stack, seed, kill_every, report)
+    kinds = random.Random(seed)
+    lock = threading.Lock()
+    done: list[Purchase] = []
+    issued = 0
+
+    def next_kind() -> str | None:
+        """The next purchase's kind; None once there were enough (and, for a rolling
+        restart, once every instance was restarted at least once under load)."""
+        nonlocal issued
+        with lock:
+            if issued >= purchases and (restarts is None or restarts.rounds >= 1):
+                return None
+            issued += 1
+            # Every kind once first, then a seeded mix.
+            return KINDS[issued - 1] if issued <= len(KINDS) else kinds.choice(KINDS)
+
+    def buyer() -> None:
+        while (kind := next_kind()) is not None:
+            bought = market.purchase(kind)
+            with lock:
+                done.append(bought)
+
     started = time.monotonic()
     monkey.start()
     try:
         with concurrent.futures.ThreadPoolExecutor(workers, "chaos-buyer") as pool:
-            done = list(pool.map(market.purchase, kinds))
+            for future in [pool.submit(buyer) for _ in range(workers)]:
+                future.result()
     finally:
         monkey.stop()
     report.seconds = time.monotonic() - started
+    report.purchases = len(done)
     return market, done, report
 
 

@@ -21,9 +21,10 @@ SEED = int(os.environ.get("CHAOS_SEED", "20261126"))
 KILL_EVERY = float(os.environ.get("CHAOS_KILL_EVERY", "1"))
 
 
-def supervised_stack(base: Path, **options: object) -> Iterator[Stack]:
+def supervised_stack(base: Path, *, replicas: int = 1, **options: object) -> Iterator[Stack]:
     stack = Stack(
         base,
+        replicas=replicas,
         options=StackOptions(
             durable=False,
             auto_restart=True,
