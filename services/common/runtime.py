@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 
 DRAIN_GRACE_SECONDS = 10.0
 NATS_FLUSH_SECONDS = 2
+# A busy process (every pooled connection taken) may answer a probe late: only this many
+# late answers in a row (about 6 s) take it out of its callers' rotation.
+PROBE_TIMEOUTS_BEFORE_DOWN = 3
 
 AddServicer = Callable[[Any, grpc.aio.Server], None]
 
@@ -213,6 +216,7 @@ async def serve(
         health_servicer,
         ["", *(s.full_name for s in servicers)],
         {"postgresql": postgres_probe(runtime.pool), "nats": nats_probe(runtime.nc)},
+        timeouts_before_down=PROBE_TIMEOUTS_BEFORE_DOWN,
     )
     await dependencies.check()
     runtime.run_in_background(dependencies.run())

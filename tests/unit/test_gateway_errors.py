@@ -79,9 +79,15 @@ class _AnyMethod(grpc.GenericRpcHandler):
     def __init__(self, server: WireServer) -> None:
         self._server = server
 
-    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+    def service(
+        self, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler | None:
         method = handler_call_details.method
         wire = self._server
+        if method.startswith("/grpc.health.v1."):
+            # No health service (UNIMPLEMENTED): callers' client-side health checking then
+            # treats the server as healthy, as gRPC specifies.
+            return None
 
         async def handle(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
             wire.calls.append(
