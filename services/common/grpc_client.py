@@ -49,7 +49,9 @@ def channel(addr: str, *, health_checked: bool = True) -> grpc.aio.Channel:
             # unreachable for minutes, so retry soon and often.
             ("grpc.initial_reconnect_backoff_ms", 250),
             ("grpc.min_reconnect_backoff_ms", 250),
-            ("grpc.max_reconnect_backoff_ms", 5_000),
+            # 1 s: a replica back from a restart gets calls again within a second, before
+            # a rolling restart takes its sibling away.
+            ("grpc.max_reconnect_backoff_ms", 1_000),
         ],
     )
 

@@ -205,7 +205,7 @@ async def test_invalid_argument_without_details_still_maps_to_422(wire: WireServ
     assert problem.detail == "invalid input"
 
 
-@pytest.mark.parametrize("code", [grpc.StatusCode.UNAVAILABLE])
+@pytest.mark.parametrize("code", [grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED])
 async def test_unavailable_is_503_with_retry_after(wire: WireServer, code: grpc.StatusCode) -> None:
     problem = problem_from_rpc_error(await _fail_with(wire, Answer(raw_code=code)))
     assert problem.status == 503
