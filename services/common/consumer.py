@@ -35,6 +35,9 @@ ACK_WAIT_SECONDS = 30.0
 # timeout only bounds idling.
 FETCH_BATCH = 1
 FETCH_WAIT_SECONDS = 5.0
+# How long a consumer whose handler hit an outage gives its database to answer before it
+# concludes the database is what is down.
+DATABASE_CHECK_SECONDS = 2.0
 # Semconv has no well-known value for NATS; this is the one its instrumentations use.
 MESSAGING_SYSTEM = "nats"
 PROCESS = "process"
@@ -203,7 +206,7 @@ class EventConsumer:
                 return
             except Exception as exc:
                 _failed(span, exc)
-                if outages.is_outage(exc):
+                if outages.is_outage(exc) and not await self._database_reachable():
                     # Our database is away: not the message's fault, so never a step
                     # towards the dead letter queue; retry it once the database answers.
                     log.warning(
@@ -236,6 +239,14 @@ class EventConsumer:
 
     async def _database_answers(self) -> None:
         await self._pool.fetchval("SELECT 1")
+
+    async def _database_reachable(self) -> bool:
+        try:
+            async with asyncio.timeout(DATABASE_CHECK_SECONDS):
+                await self._database_answers()
+        except Exception:
+            return False
+        return True
 
     def _count(self, event_type: str, outcome: str) -> None:
         metrics.events_consumed.add(
