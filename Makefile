@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 CONSTRAINTS := constraints.txt
 
 .PHONY: run test test-unit test-integration test-e2e test-browser lint protos check-protos \
-	check-package check-floors lock bench bench-money clean
+	check-package check-floors lock bench bench-money chaos clean
 
 # Editable, with the `dev` extra (tests, linters) and through it `local` (the embedded
 # servers): the dev tooling in services/devstack/ is imported from the checkout.
@@ -52,6 +52,12 @@ test-browser: $(STAMP) $(NODE_STAMP)
 ## (BENCH_PURCHASES=40 for a quick run). Not a test: nothing here runs in `make test`.
 bench: $(STAMP)
 	$(PY) -m benchmarks
+
+## make chaos: the chaos suite's long run: CHAOS_PURCHASES (1000) purchases of every kind
+## while a component is SIGKILLed every CHAOS_KILL_EVERY (5) s, then every invariant.
+chaos: $(STAMP)
+	CHAOS_PURCHASES=$${CHAOS_PURCHASES:-1000} CHAOS_KILL_EVERY=$${CHAOS_KILL_EVERY:-5} \
+		$(PY) -m pytest -p no:cacheprovider -s --timeout=0 tests/e2e/test_chaos.py
 
 ## make bench-money: refund -> revoked latency one purchase at a time, then `upskill
 ## reconcile` over the books (BENCH_ARGS="--runs 1000 --refund-every 4 --reconcile").

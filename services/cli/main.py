@@ -107,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="gateway port (default 8080, or a free one when 8080 is taken)",
     )
     dev.add_argument("--ready-timeout", type=float, default=READY_TIMEOUT_SECONDS)
+    dev.add_argument(
+        "--replicas",
+        type=_replicas,
+        default=1,
+        help="processes per service (default 1); the gateway balances calls over them",
+    )
 
     keygen = sub.add_parser(
         "keygen",
@@ -237,6 +243,17 @@ def _port(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
     if not 0 < value < 65536:
         raise argparse.ArgumentTypeError(f"port must be 1-65535, got {value}")
+    return value
+
+
+def _replicas(text: str) -> int:
+    """A positive count; its upper bound is the dev stack's (services.devstack.stack)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"replicas must be at least 1, got {value}")
     return value
 
 
@@ -586,12 +603,17 @@ def cmd_dev(args: argparse.Namespace) -> int:
         auto_restart=True,
         otel_endpoint=os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
     )
-    stack = Stack(
-        data_dir,
-        database_url=os.environ.get("DATABASE_URL") or None,
-        nats_url=os.environ.get("NATS_URL") or None,
-        options=options,
-    )
+    try:
+        stack = Stack(
+            data_dir,
+            database_url=os.environ.get("DATABASE_URL") or None,
+            nats_url=os.environ.get("NATS_URL") or None,
+            options=options,
+            replicas=args.replicas,
+        )
+    except ValueError as exc:
+        print(f"upskill dev: {exc}", file=sys.stderr)
+        return 2
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         if stop.is_set():

@@ -26,7 +26,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from opentelemetry import trace
 
-from services.common import events, jetstream, metrics
+from services.common import events, jetstream, metrics, outages, startup
 from services.common.telemetry import context_from, tracer
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,9 @@ BATCH_WAIT_SECONDS = 0.2
 # Messages being handled at once by one consumer (each holds a pool connection while it
 # runs: keep it below the service's pool size, which the API shares).
 MAX_IN_FLIGHT = 8
+# How long a consumer whose handler hit an outage gives its database to answer before it
+# concludes the database is what is down.
+DATABASE_CHECK_SECONDS = 2.0
 # Semconv has no well-known value for NATS; this is the one its instrumentations use.
 MESSAGING_SYSTEM = "nats"
 PROCESS = "process"
@@ -96,6 +99,18 @@ class EventConsumer:
         # The last task handling each entity: the next message about it waits for it.
         self._tails: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # Graceful stop (SIGTERM): no new pulls; the message in hand is settled first.
+        self._stopping = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def stop_pulling(self) -> None:
+        """Take no more messages; what is being handled is finished (see idle())."""
+        self._stopping = True
+
+    async def idle(self) -> None:
+        """Until no message is being handled (after stop_pulling(): until drained)."""
+        await self._idle.wait()
 
     async def setup(self) -> list[JetStreamContext.PullSubscription]:
         await jetstream.ensure_dlq_stream(self._js, replicas=self._stream_replicas)
@@ -124,7 +139,8 @@ class EventConsumer:
         self._subscriptions = []
 
     async def run(self) -> None:
-        subs = await self.setup()
+        # NATS may be away right now (it restarts): wait for it rather than die.
+        subs = await startup.wait_for(self.setup, f"NATS (consumer {self.name})")
         async with asyncio.TaskGroup() as group:
             for sub in subs:
                 group.create_task(self._pump(sub))
@@ -132,7 +148,7 @@ class EventConsumer:
     async def _pump(self, sub: JetStreamContext.PullSubscription) -> None:
         waiting = 0  # messages the server said were waiting behind the last one we got
         try:
-            while True:
+            while not self._stopping:
                 await self._in_flight.acquire()  # a free slot before pulling at all
                 try:
                     batch = await self._fetch(sub, waiting)
@@ -149,9 +165,17 @@ class EventConsumer:
                 finally:
                     self._in_flight.release()
                 for msg in batch:
+                    if self._stopping:
+                        # Going away: hand it back now (another replica takes it), not
+                        # after ack_wait.
+                        with contextlib.suppress(Exception):
+                            await msg.nak()
+                        continue
                     await self._in_flight.acquire()
                     self._dispatch(msg)
                 waiting = _pending_after(batch[-1]) if batch else 0
+            # Stopping gracefully: what is in hand is finished (idle() waits for it too).
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
         finally:
             # Cancelled (shutting down): unsettled messages come back after ack_wait. Wait
             # for the handlers to unwind, so their pool connections are back before the
@@ -178,12 +202,15 @@ class EventConsumer:
         before = self._tails.get(key)
         task = asyncio.create_task(self._settle(msg, before))
         self._tasks.add(task)
+        self._idle.clear()
         self._tails[key] = task
 
         def done(t: asyncio.Task[None]) -> None:
             self._tasks.discard(t)
             if self._tails.get(key) is t:
                 del self._tails[key]
+            if not self._tasks:
+                self._idle.set()
 
         task.add_done_callback(done)
 
@@ -241,6 +268,20 @@ class EventConsumer:
                 return
             except Exception as exc:
                 _failed(span, exc)
+                if outages.is_outage(exc) and not await self._database_reachable():
+                    # Our database is away: not the message's fault, so never a step
+                    # towards the dead letter queue; retry it once the database answers.
+                    log.warning(
+                        "consumer %s: %s %s waits for the database: %s",
+                        self.name,
+                        envelope.type,
+                        envelope.id,
+                        outages.describe(exc),
+                    )
+                    with contextlib.suppress(Exception):
+                        await msg.nak(delay=backoff_seconds(1))
+                    await startup.wait_for(self._database_answers, "PostgreSQL (consumer)")
+                    return
                 if delivered >= self._max_deliver:
                     await self._dead_letter(msg, f"failed {delivered} times, last: {exc!r}")
                     return
@@ -257,6 +298,17 @@ class EventConsumer:
                 return
         await msg.ack()
         self._count(envelope.type, "handled" if first else "duplicate")
+
+    async def _database_answers(self) -> None:
+        await self._pool.fetchval("SELECT 1")
+
+    async def _database_reachable(self) -> bool:
+        try:
+            async with asyncio.timeout(DATABASE_CHECK_SECONDS):
+                await self._database_answers()
+        except Exception:
+            return False
+        return True
 
     def _count(self, event_type: str, outcome: str) -> None:
         metrics.events_consumed.add(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import grpc
 from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
@@ -9,25 +11,47 @@ from opentelemetry.instrumentation.grpc import aio_client_interceptors
 DEFAULT_DEADLINE_SECONDS = 5.0
 
 
-def channel(addr: str) -> grpc.aio.Channel:
+# Client-side health checking: round_robin sends calls only to the addresses whose
+# grpc.health.v1 status ("") is SERVING, so a replica that is starting, draining after
+# SIGTERM or cut off from its database gets no new calls while the others take them.
+# waitForReady: while no address is ready (every replica restarting, or reconnecting after
+# one came back) a call waits for one within its deadline instead of failing at once.
+_SERVICE_CONFIG = json.dumps(
+    {
+        "loadBalancingConfig": [{"round_robin": {}}],
+        "healthCheckConfig": {"serviceName": ""},
+        "methodConfig": [{"name": [{}], "waitForReady": True}],
+    }
+)
+
+
+def channel(addr: str, *, health_checked: bool = True) -> grpc.aio.Channel:
     """A channel to `addr`: `host:port`, or any gRPC target. When the target resolves to
     several addresses (`dns:///catalog:50051` on a headless Kubernetes Service, one A record
-    per ready pod) calls are spread over all of them, not pinned to the first."""
+    per ready pod, or `ipv4:h:p1,h:p2`) calls are spread over the healthy ones, not pinned
+    to the first. `health_checked=False`: for asking the health service itself."""
     if not addr:
         raise ValueError("peer address is empty")
+    balancing: list[tuple[str, object]] = (
+        [("grpc.service_config", _SERVICE_CONFIG)]
+        if health_checked
+        else [("grpc.lb_policy_name", "round_robin")]
+    )
     return grpc.aio.insecure_channel(
         addr,
         interceptors=aio_client_interceptors(),
         options=[
             ("grpc.keepalive_time_ms", 30_000),
             ("grpc.enable_retries", 1),
-            ("grpc.lb_policy_name", "round_robin"),
+            *balancing,
             # round_robin reconnects a lost peer with back-off (pick_first waited for the next
             # call instead); gRPC's default cap of 120 s would leave a restarted peer
             # unreachable for minutes, so retry soon and often.
             ("grpc.initial_reconnect_backoff_ms", 250),
             ("grpc.min_reconnect_backoff_ms", 250),
-            ("grpc.max_reconnect_backoff_ms", 5_000),
+            # 1 s: a replica back from a restart gets calls again within a second, before
+            # a rolling restart takes its sibling away.
+            ("grpc.max_reconnect_backoff_ms", 1_000),
         ],
     )
 

@@ -64,6 +64,7 @@ class DependencyHealth:
         *,
         interval: float = CHECK_INTERVAL_SECONDS,
         timeout: float = PROBE_TIMEOUT_SECONDS,
+        timeouts_before_down: int = 1,
     ) -> None:
         self._servicer = servicer
         self._names = list(names)
@@ -72,14 +73,24 @@ class DependencyHealth:
         self._timeout = timeout
         self.down: dict[str, str] = {}
         self._status: int | None = None
+        # A refused connection is an outage at once; a slow answer may only be a busy
+        # process (callers route around NOT_SERVING replicas), so it takes this many in a row.
+        self._timeouts_before_down = timeouts_before_down
+        self._timeouts: dict[str, int] = {}
 
     async def _probe(self, name: str, probe: Probe) -> str | None:
         """None when `name` answered, else why not."""
         try:
             async with asyncio.timeout(self._timeout):
                 await probe()
+        except TimeoutError:
+            self._timeouts[name] = self._timeouts.get(name, 0) + 1
+            if self._timeouts[name] < self._timeouts_before_down and name not in self.down:
+                return None
+            return f"no answer within {self._timeout:g}s"
         except Exception as exc:  # any failure to answer is "down"; the reason is logged
             return f"{type(exc).__name__}: {exc}"[:300] or type(exc).__name__
+        self._timeouts.pop(name, None)
         return None
 
     async def check(self) -> int:

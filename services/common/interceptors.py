@@ -19,7 +19,7 @@ from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from services.common import metrics
+from services.common import metrics, outages
 from services.common.auth import Principal, TokenVerifier, acting_as, bearer
 from services.common.errors import (
     FieldViolation,
@@ -172,7 +172,11 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 await context.abort(status.code, status.details, status.trailing_metadata)
             except grpc.aio.AbortError:
                 raise
-            except Exception:
+            except Exception as exc:
+                if outages.is_outage(exc):
+                    # A dependency is down, not a bug: retryable, one line, no traceback.
+                    log.warning("rpc %s: dependency unavailable: %s", method, outages.describe(exc))
+                    await context.abort(grpc.StatusCode.UNAVAILABLE, outages.UNAVAILABLE_MESSAGE)
                 # A bug, not bad input: log it with the trace, answer INTERNAL, never UNKNOWN.
                 log.exception("rpc %s failed", method)
                 await context.abort(grpc.StatusCode.INTERNAL, "internal error")

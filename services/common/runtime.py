@@ -21,9 +21,9 @@ from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from opentelemetry.instrumentation.grpc import aio_server_interceptor
+from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
 
-from services.common import db, jetstream
+from services.common import db, jetstream, startup
 from services.common import settings as settings_module
 from services.common.auth import AuthSettings, TokenVerifier, warn_if_dev_mode
 from services.common.consumer import EventConsumer, Subscription
@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 
 DRAIN_GRACE_SECONDS = 10.0
 NATS_FLUSH_SECONDS = 2
+# A busy process (every pooled connection taken) may answer a probe late: only this many
+# late answers in a row (about 6 s) take it out of its callers' rotation.
+PROBE_TIMEOUTS_BEFORE_DOWN = 3
 
 AddServicer = Callable[[Any, grpc.aio.Server], None]
 
@@ -101,19 +104,24 @@ async def _start_runtime(name: str, default_port: int) -> ServiceRuntime:
     setup_logging(name, settings.log_level)
     warn_if_dev_mode(auth, log)
     setup_tracing(name)
-    pool = await _retry(lambda: db.create_pool(settings.database_url), "PostgreSQL")
-    async with pool.acquire() as conn:
-        applied = await db.migrate(conn, "services.common", f"services.{name}")
+    # Dependencies may be down (starting, restarting, an outage): wait for each with
+    # back-off, as long as it takes, instead of crash-looping (services.common.startup).
+    pool = await startup.wait_for(lambda: db.create_pool(settings.database_url), "PostgreSQL")
+    applied = await startup.wait_for(lambda: _migrate(pool, name), "PostgreSQL (migrations)")
     if applied:
         log.info("migrations applied: %s", ", ".join(applied))
-    nc, js = await _retry(lambda: jetstream.connect(settings.nats_url, name), "NATS")
+    nc, js = await startup.wait_for(lambda: jetstream.connect(settings.nats_url, name), "NATS")
     replicas = settings.nats_stream_replicas
-    await jetstream.ensure_stream(
-        js, name, max_age_seconds=retention.stream_max_age_seconds, replicas=replicas
-    )
-    await jetstream.ensure_dlq_stream(
-        js, max_age_seconds=retention.dlq_max_age_seconds, replicas=replicas
-    )
+
+    async def ensure_streams() -> None:
+        await jetstream.ensure_stream(
+            js, name, max_age_seconds=retention.stream_max_age_seconds, replicas=replicas
+        )
+        await jetstream.ensure_dlq_stream(
+            js, max_age_seconds=retention.dlq_max_age_seconds, replicas=replicas
+        )
+
+    await startup.wait_for(ensure_streams, "NATS (JetStream streams)")
     pruner = Pruner(pool, retention.prune_interval_seconds, common_jobs(retention))
     verifier = TokenVerifier(auth)
     runtime = ServiceRuntime(name, settings, pool, nc, js, verifier, pruner)
@@ -130,6 +138,11 @@ async def _start_runtime(name: str, default_port: int) -> ServiceRuntime:
     # A service adds its own rules (runtime.pruner.add) while it is built, before this runs.
     runtime.run_in_background(pruner.run())
     return runtime
+
+
+async def _migrate(pool: asyncpg.Pool, name: str) -> list[str]:
+    async with pool.acquire() as conn:
+        return await db.migrate(conn, "services.common", f"services.{name}")
 
 
 async def _retry(connect: Callable[[], Awaitable[Any]], what: str, attempts: int = 30) -> Any:
@@ -153,7 +166,14 @@ def server_interceptors(
     """Every service's interceptors, outermost first: OpenTelemetry's server span around
     ours (authenticate, authorise, validate, map errors), which ends every failure in
     context.abort() so that the span records the status code."""
-    return [aio_server_interceptor(), ServiceInterceptor(verifier, policies, memberships)]
+    # Health checks get no span: they are noise in traces, and OpenTelemetry's wrapper breaks
+    # Health/Watch (a coroutine that writes, not an async generator), which the callers'
+    # client-side health checking streams (services.common.grpc_client).
+    untraced_health = filters.negate(filters.health_check())
+    return [
+        aio_server_interceptor(filter_=untraced_health),
+        ServiceInterceptor(verifier, policies, memberships),
+    ]
 
 
 async def serve(
@@ -163,7 +183,9 @@ async def serve(
 ) -> None:
     """Run a service until SIGTERM/SIGINT, then drain: stop taking RPCs, finish in-flight
     ones, stop consumers and relay, close NATS and the pool."""
-    runtime = await _start_runtime(name, default_port)
+    listen_addr = CommonSettings.from_env(default_port).listen_addr
+    async with startup.health_while_starting(listen_addr):
+        runtime = await _start_runtime(name, default_port)
     try:
         servicers = await build(runtime)
     except ValueError as exc:  # reading a service's own settings (keys, URLs, ...)
@@ -194,6 +216,7 @@ async def serve(
         health_servicer,
         ["", *(s.full_name for s in servicers)],
         {"postgresql": postgres_probe(runtime.pool), "nats": nats_probe(runtime.nc)},
+        timeouts_before_down=PROBE_TIMEOUTS_BEFORE_DOWN,
     )
     await dependencies.check()
     runtime.run_in_background(dependencies.run())
@@ -213,7 +236,17 @@ async def serve(
         log.error("background task died: %r", task.exception())
     log.info("%s draining", name)
     await health_servicer.enter_graceful_shutdown()
+    # In-flight RPCs finish (new ones go to other replicas), then the messages in hand.
     await server.stop(DRAIN_GRACE_SECONDS)
+    for consumer in runtime.consumers:
+        consumer.stop_pulling()
+    try:
+        async with asyncio.timeout(DRAIN_GRACE_SECONDS):
+            await asyncio.gather(*(consumer.idle() for consumer in runtime.consumers))
+    except TimeoutError:
+        log.warning(
+            "messages still in hand after %.0fs: they will be redelivered", DRAIN_GRACE_SECONDS
+        )
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)

@@ -310,6 +310,14 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
+def sigkill_tree(pid: int) -> None:
+    """SIGKILL `pid` and every descendant at once, as a crash (or the OOM killer) would:
+    nothing is reaped or cleaned up, the supervisor has to find out by itself (fault tests)."""
+    for victim in [pid, *_descendants(pid)]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(victim, signal.SIGKILL)
+
+
 def _wait_gone(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -38,6 +38,7 @@ from services.common import healthcheck
 from services.devstack.embedded import (
     EmbeddedNats,
     EmbeddedPostgres,
+    EmbeddedServerError,
     ExternalPostgres,
     PostgresServer,
     free_port,
@@ -101,6 +102,8 @@ CONFIG_VARS = frozenset(
         "NATS_STREAM_REPLICAS",
     }
 )
+# `upskill dev --replicas`: enough to show sharing and balancing on one machine.
+MAX_REPLICAS = 8
 SECRETS_FILE = "dev-secrets.json"
 RUN_FILE = "run.json"  # written by a running `upskill dev`: where its gateway and NATS are
 CHECKOUT_TTL_SECONDS = 1800
@@ -310,7 +313,9 @@ class _LogSink:
         self._echo = echo
         colour = echo is not None and echo.isatty() and not os.environ.get("NO_COLOR")
         label = f"{name:<11}|"
-        self._prefix = f"\x1b[{_COLOURS.get(name, '0')}m{label}\x1b[0m " if colour else label + " "
+        self._prefix = (
+            f"\x1b[{_COLOURS.get(service_of(name), '0')}m{label}\x1b[0m " if colour else label + " "
+        )
 
     def pump(self, stream: IO[bytes]) -> None:
         with self.path.open("ab") as out:
@@ -358,6 +363,8 @@ class StackOptions:
     crash_limit: int = 5
     crash_window_seconds: float = 60.0
     stop_grace_seconds: float = 10.0
+    restart_infra_timeout_seconds: float = 60.0
+    """How long a restarted PostgreSQL or NATS may take to answer (crash recovery)."""
     database_prefix: str = "upskill"
     """Databases are <prefix>_<service>: lets several stacks share one server."""
     env_overrides: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
@@ -377,9 +384,13 @@ class Stack:
         database_url: str | None = None,
         nats_url: str | None = None,
         options: StackOptions | None = None,
+        replicas: int = 1,
     ) -> None:
+        if not 1 <= replicas <= MAX_REPLICAS:
+            raise ValueError(f"replicas must be between 1 and {MAX_REPLICAS}, got {replicas}")
         self.base_dir = Path(base_dir).absolute()
         self.options = options or StackOptions()
+        self.replicas = replicas
         self.postgres: EmbeddedPostgres | None = None
         self.nats: EmbeddedNats | None = None
         self._external_dsn = database_url or None
@@ -399,6 +410,7 @@ class Stack:
         self._force = threading.Event()
         self._lock = threading.RLock()
         self._infra_started = False
+        self._closing = False
 
     # -- topology
 
@@ -419,18 +431,34 @@ class Stack:
         return f"http://127.0.0.1:{self._port('gateway')}"
 
     def addr(self, service: str) -> str:
-        """host:port where `service` listens."""
+        """host:port where `service` (an instance name: `catalog`, `catalog-2`...) listens."""
         return f"127.0.0.1:{self._port(service)}"
 
+    def instances(self, service: str) -> list[str]:
+        """The instance names of `service`: itself, then `<service>-2`... for replicas (the
+        gateway is one process: it is what balances over the others)."""
+        if service == "gateway" or self.replicas == 1:
+            return [service]
+        return [service, *(f"{service}-{i}" for i in range(2, self.replicas + 1))]
+
+    def target(self, service: str) -> str:
+        """The gRPC target callers dial for `service`: one address, or all of its replicas'
+        (gRPC's ipv4: scheme with several addresses, spread by the round_robin policy
+        services.common.grpc_client sets)."""
+        addrs = [self.addr(name) for name in self.instances(service)]
+        return addrs[0] if len(addrs) == 1 else "ipv4:" + ",".join(addrs)
+
     def env_for(self, service: str) -> dict[str, str]:
-        """The configuration variables `service` is started with (service_env + overrides)."""
+        """The configuration variables instance `service` is started with (service_env +
+        overrides for its service, then for the instance itself)."""
         self._require_infra()
         assert self.secrets is not None
+        base = service_of(service)
         env = service_env(
-            service,
-            database_url=self.database_urls.get(service, ""),
+            base,
+            database_url=self.database_urls.get(base, ""),
             nats_url=self._nats_url,
-            peer_addrs={name: self.addr(name) for name in GRPC_SERVICES},
+            peer_addrs={name: self.target(name) for name in GRPC_SERVICES},
             listen_addr=self.addr(service),
             public_base_url=self.gateway_url,
             secrets=self.secrets,
@@ -438,7 +466,9 @@ class Stack:
             log_level=self.options.log_level,
             otel_endpoint=self.options.otel_endpoint,
         )
-        env |= dict(self.options.env_overrides.get(service, {}))
+        env |= dict(self.options.env_overrides.get(base, {}))
+        if service != base:
+            env |= dict(self.options.env_overrides.get(service, {}))
         return env
 
     def log_path(self, service: str) -> Path:
@@ -454,8 +484,9 @@ class Stack:
         """Start PostgreSQL and NATS (unless external), create the databases, then the
         given services. Does not wait: call wait_ready()."""
         self.start_infra()
-        for name in services:
-            self.start_service(name)
+        for service in services:
+            for name in self.instances(service_of(service)) if service in SERVICES else [service]:
+                self.start_service(name)
         return self
 
     def start_infra(self) -> None:
@@ -540,8 +571,15 @@ class Stack:
         child = self._children.get(name)
         return child.proc.pid if child is not None and child.proc.poll() is None else None
 
+    def instance_names(self) -> list[str]:
+        """Every service process this stack supervises (see instances())."""
+        return [name for name in self._all_instances() if name in self._wanted]
+
     def running_services(self) -> list[str]:
-        return [name for name in SERVICES if self.is_running(name)]
+        return [name for name in self._all_instances() if self.is_running(name)]
+
+    def _all_instances(self) -> list[str]:
+        return [name for service in SERVICES for name in self.instances(service)]
 
     def wait_ready(self, timeout: float = 90.0, services: Iterable[str] | None = None) -> None:
         """Until every given service (default: all started ones) answers its health check:
@@ -558,6 +596,9 @@ class Stack:
             if self._cancel.is_set():
                 raise StackCancelled("stop requested")
             self.poll()
+            gone = [self.failed[n] for n in ("postgresql", "nats") if n in self.failed]
+            if gone:
+                raise StackError("\n".join(gone))
             for name in list(pending):
                 if name in self.failed:
                     raise StackError(self.failed[name])
@@ -590,6 +631,8 @@ class Stack:
         crash-loop limit, after which the service is reported in `failed`)."""
         now = time.monotonic()
         with self._lock:
+            if self.options.auto_restart and self._infra_started and not self._closing:
+                self._heal_infra(now)
             for name in sorted(self._wanted):
                 child = self._children.get(name)
                 if child is None or child.proc.poll() is None:
@@ -604,13 +647,7 @@ class Stack:
                 code = child.proc.returncode
                 if not self.options.auto_restart:
                     continue
-                recent = [
-                    t
-                    for t in self._crashes.get(name, [])
-                    if now - t < self.options.crash_window_seconds
-                ]
-                recent.append(now)
-                self._crashes[name] = recent
+                recent = self._count_crash(name, now)
                 if len(recent) > self.options.crash_limit:
                     self._wanted.discard(name)
                     self.failed[name] = (
@@ -621,7 +658,7 @@ class Stack:
                     log.error("%s", self.failed[name])
                     self._reap(child)
                     continue
-                delay = min(10.0, 0.5 * 2 ** (len(recent) - 1))
+                delay = _restart_delay(len(recent))
                 log.warning(
                     "%s exited unexpectedly with status %s; restarting in %.1fs (crash %d/%d)",
                     name,
@@ -633,9 +670,69 @@ class Stack:
                 self._restart_at[name] = now + delay
 
     def supervise(self, stop: threading.Event, interval: float = 0.2) -> None:
-        """Poll children until `stop` is set (upskill dev's main loop)."""
+        """Poll children until `stop` is set (upskill dev's main loop). Raises StackError
+        as soon as anything is given up on (crash-loop limit): a stack with a part missing
+        must not look alive, so that whoever supervises us (a person, systemd, CI) acts."""
         while not stop.wait(interval):
             self.poll()
+            if self.failed:
+                raise StackError("\n".join(self.failed.values()))
+
+    # -- PostgreSQL and NATS
+
+    def _infra(self) -> list[tuple[str, EmbeddedPostgres | EmbeddedNats]]:
+        found: list[tuple[str, EmbeddedPostgres | EmbeddedNats]] = []
+        if self.postgres is not None:
+            found.append(("postgresql", self.postgres))
+        if self.nats is not None:
+            found.append(("nats", self.nats))
+        return found
+
+    def _heal_infra(self, now: float) -> None:
+        """Restart an embedded PostgreSQL or NATS that died (same port, same data), with
+        the services' back-off and crash-loop limit. Services ride the outage out on their
+        own (they wait for their dependencies), so nothing else is restarted."""
+        for name, server in self._infra():
+            if name in self.failed or server.is_running():
+                continue
+            due = self._restart_at.get(name)
+            if due is None:
+                recent = self._count_crash(name, now)
+                if len(recent) > self.options.crash_limit:
+                    self.failed[name] = (
+                        f"{name} died {len(recent)} times within "
+                        f"{self.options.crash_window_seconds:.0f}s; giving up. Its log: "
+                        f"{server.log_path}"
+                    )
+                    log.error("%s", self.failed[name])
+                    continue
+                delay = 0.0 if len(recent) == 1 else _restart_delay(len(recent) - 1)
+                log.warning(
+                    "%s exited unexpectedly; restarting in %.1fs (crash %d/%d)",
+                    name,
+                    delay,
+                    len(recent),
+                    self.options.crash_limit,
+                )
+                self._restart_at[name] = due = now + delay
+            if now < due:
+                continue
+            del self._restart_at[name]
+            log.warning("restarting %s", name)
+            try:
+                server.kill()  # reap what is left of it and release its data directory
+                server.start(timeout=self.options.restart_infra_timeout_seconds)
+            except EmbeddedServerError as exc:
+                log.error("%s did not start again: %s", name, exc)
+                # Counted as another crash: the next poll schedules a retry or gives up.
+
+    def _count_crash(self, name: str, now: float) -> list[float]:
+        recent = [
+            t for t in self._crashes.get(name, []) if now - t < self.options.crash_window_seconds
+        ]
+        recent.append(now)
+        self._crashes[name] = recent
+        return recent
 
     def request_stop(self, *, force: bool = False) -> None:
         """Interrupt waits (from a signal handler); `force` also skips the stop grace."""
@@ -647,6 +744,7 @@ class Stack:
         """SIGTERM every child, wait (grace), SIGKILL stragglers, then stop NATS and
         PostgreSQL cleanly. Safe to call twice."""
         with self._lock:
+            self._closing = True
             self._wanted.clear()
             self._restart_at.clear()
             children = list(self._children.values())
@@ -673,6 +771,7 @@ class Stack:
             if self.postgres is not None:
                 self.postgres.stop(timeout=5 if self._force.is_set() else 30)
             self._infra_started = False
+            self._closing = False
 
     def __enter__(self) -> Stack:
         try:
@@ -689,8 +788,10 @@ class Stack:
     # -- internals
 
     def _check_name(self, name: str) -> None:
-        if name not in SERVICES:
-            raise ValueError(f"unknown service {name!r}: expected one of {', '.join(SERVICES)}")
+        if name not in self._all_instances():
+            raise ValueError(
+                f"unknown service {name!r}: expected one of {', '.join(self._all_instances())}"
+            )
 
     def _require_infra(self) -> None:
         if not self._infra_started and self.secrets is None:
@@ -708,9 +809,11 @@ class Stack:
         gateway = self.options.gateway_port
         if gateway is not None and not port_is_free(gateway):
             raise StackError(f"port {gateway} for the gateway is already in use")
-        for name in SERVICES:
+        for name in self._all_instances():
             if name == "gateway" and gateway is not None:
                 self.ports[name] = gateway
+            elif name not in DEFAULT_PORTS:
+                self.ports[name] = free_port()  # replicas: the defaults are the first's
             elif self.options.prefer_default_ports and port_is_free(DEFAULT_PORTS[name]):
                 self.ports[name] = DEFAULT_PORTS[name]
             else:
@@ -725,8 +828,8 @@ class Stack:
 
     def _command(self, name: str) -> list[str]:
         if self.options.command is not None:
-            return self.options.command(name)
-        return [sys.executable, "-m", f"services.{name}"]
+            return self.options.command(service_of(name))
+        return [sys.executable, "-m", f"services.{service_of(name)}"]
 
     def _spawn(self, name: str) -> None:
         env = {k: v for k, v in os.environ.items() if k not in CONFIG_VARS}
@@ -785,6 +888,17 @@ class Stack:
                 return f"GET /health/dependencies: {report}"
             return None
         return healthcheck.check(self.addr(name))
+
+
+def service_of(instance: str) -> str:
+    """The service an instance name belongs to: `catalog-2` -> `catalog`."""
+    head, _, tail = instance.rpartition("-")
+    return head if head in SERVICES and tail.isdigit() else instance
+
+
+def _restart_delay(crashes: int) -> float:
+    """Seconds before restarting something that crashed `crashes` times lately."""
+    return min(10.0, 0.5 * 2 ** (crashes - 1))
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:

@@ -32,6 +32,9 @@ class Clients:
     """One channel per service, shared by all requests (channels multiplex)."""
 
     channels: dict[str, grpc.aio.Channel]
+    # Health is asked over channels of its own: the call channels route only to SERVING
+    # replicas, so through them a NOT_SERVING service would look merely unreachable.
+    health_channels: dict[str, grpc.aio.Channel] = field(default_factory=dict)
     catalog: Any = field(init=False)
     enrollment: Any = field(init=False)
     payments: Any = field(init=False)
@@ -42,7 +45,10 @@ class Clients:
     @classmethod
     def connect(cls, settings: GatewaySettings) -> Clients:
         """Open (lazily connecting) channels to the four services."""
-        return cls({name: channel(addr) for name, addr in settings.peers.items()})
+        return cls(
+            {name: channel(addr) for name, addr in settings.peers.items()},
+            {name: channel(addr, health_checked=False) for name, addr in settings.peers.items()},
+        )
 
     def __post_init__(self) -> None:
         self.catalog = catalog_service_pb2_grpc.CatalogServiceStub(self.channels["catalog"])
@@ -60,7 +66,9 @@ class Clients:
     async def health(self) -> dict[str, str]:
         """Each service's grpc.health.v1 status name, or the gRPC code that prevented one."""
         names = list(self.channels)
-        results = await asyncio.gather(*(self._check(self.channels[n]) for n in names))
+        results = await asyncio.gather(
+            *(self._check(self.health_channels.get(n) or self.channels[n]) for n in names)
+        )
         return dict(zip(names, results, strict=True))
 
     @staticmethod
@@ -75,7 +83,8 @@ class Clients:
         return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
 
     async def close(self) -> None:
-        await asyncio.gather(*(c.close(grace=None) for c in self.channels.values()))
+        every = [*self.channels.values(), *self.health_channels.values()]
+        await asyncio.gather(*(c.close(grace=None) for c in every))
 
 
 async def invoke(

@@ -37,7 +37,13 @@ _CLIENT_ERRORS: dict[grpc.StatusCode, tuple[int, str]] = {
     grpc.StatusCode.RESOURCE_EXHAUSTED: (409, "sold-out"),
 }
 
-_RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+# CANCELLED reaches us when the service cancelled the call itself: a replica shutting down
+# that could not finish it within its drain grace. Nothing was wrong with the request.
+_RETRYABLE = (
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.CANCELLED,
+)
 
 RETRY_AFTER_SECONDS = "2"
 _RICH_STATUS_KEY = "grpc-status-details-bin"

@@ -87,8 +87,10 @@ def test_dev_defaults_and_options() -> None:
     args = build_parser().parse_args(["dev"])
     assert args.data_dir == Path(".data")
     assert args.port is None
+    assert args.replicas == 1
     args = build_parser().parse_args(["dev", "--data-dir", "/tmp/x", "--port", "9000"])
     assert (args.data_dir, args.port) == (Path("/tmp/x"), 9000)
+    assert build_parser().parse_args(["dev", "--replicas", "3"]).replicas == 3
 
 
 @pytest.mark.parametrize(
@@ -96,6 +98,8 @@ def test_dev_defaults_and_options() -> None:
     [
         ["dev", "--port", "0"],
         ["dev", "--port", "http"],
+        ["dev", "--replicas", "0"],
+        ["dev", "--replicas", "two"],
         ["token", "--role", "superuser", "--sub", "x"],
         ["token", "--sub", "x"],
         ["dlq", "replay", "--consumer", "credentials"],  # needs --seq or --all

@@ -57,3 +57,22 @@ async def test_status_follows_the_dependencies(failure: str) -> None:
     assert await checker.check() == SERVING
     assert await _statuses(servicer) == {SERVING}
     assert checker.down == {}
+
+
+async def test_a_slow_answer_takes_several_in_a_row_a_refusal_one() -> None:
+    servicer = health.aio.HealthServicer()
+    postgres = Dependency()
+    checker = DependencyHealth(
+        servicer, NAMES, {"postgresql": postgres.probe}, timeout=0.05, timeouts_before_down=3
+    )
+    assert await checker.check() == SERVING
+    postgres.state = "hanging"
+    assert await checker.check() == SERVING  # busy, perhaps
+    assert await checker.check() == SERVING
+    assert await checker.check() == NOT_SERVING  # three in a row: down
+    postgres.state = "up"
+    assert await checker.check() == SERVING
+    postgres.state = "hanging"
+    assert await checker.check() == SERVING  # the count starts again
+    postgres.state = "refusing"
+    assert await checker.check() == NOT_SERVING  # a refusal is an outage at once

@@ -77,9 +77,15 @@ class _AnyMethod(grpc.GenericRpcHandler):
     def __init__(self, server: WireServer) -> None:
         self._server = server
 
-    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+    def service(
+        self, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler | None:
         method = handler_call_details.method
         wire = self._server
+        if method.startswith("/grpc.health.v1."):
+            # No health service (UNIMPLEMENTED): callers' client-side health checking then
+            # treats the server as healthy, as gRPC specifies.
+            return None
 
         async def handle(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
             wire.calls.append(
@@ -197,7 +203,7 @@ async def test_invalid_argument_without_details_still_maps_to_422(wire: WireServ
     assert problem.detail == "invalid input"
 
 
-@pytest.mark.parametrize("code", [grpc.StatusCode.UNAVAILABLE])
+@pytest.mark.parametrize("code", [grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED])
 async def test_unavailable_is_503_with_retry_after(wire: WireServer, code: grpc.StatusCode) -> None:
     problem = problem_from_rpc_error(await _fail_with(wire, Answer(raw_code=code)))
     assert problem.status == 503

@@ -1,0 +1,74 @@
+"""What counts as an outage of a dependency (PostgreSQL, NATS, a peer service), as opposed
+to a bug: the one rule the server interceptor and the background loops share.
+
+An outage is transient by nature: the caller is told UNAVAILABLE (HTTP 503 with
+Retry-After at the gateway) and may retry, and the log gets one line without a traceback;
+a bug stays INTERNAL with its traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import grpc
+import nats.errors
+import nats.js.errors
+
+# PostgreSQL shutting down, crashed, starting up or out of connection slots: the server
+# said it cannot serve us now, which is not about our query.
+_POSTGRES_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+# asyncpg raises InterfaceError for many misuses too; only these texts mean "no connection".
+_POSTGRES_GONE_TEXTS = ("connection is closed", "pool is closing", "pool is closed")
+
+_NATS_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    nats.errors.ConnectionClosedError,
+    nats.errors.ConnectionReconnectingError,
+    nats.errors.ConnectionDrainingError,
+    nats.errors.NoServersError,
+    nats.errors.StaleConnectionError,
+    nats.errors.OutboundBufferLimitError,
+    nats.errors.NoRespondersError,
+    nats.js.errors.NoStreamResponseError,
+    nats.js.errors.ServiceUnavailableError,
+)
+
+_PEER_UNAVAILABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+def _is_outage_itself(exc: BaseException) -> bool:
+    if isinstance(exc, _POSTGRES_UNAVAILABLE + _NATS_UNAVAILABLE):
+        return True
+    if isinstance(exc, asyncpg.InterfaceError):
+        return any(text in str(exc) for text in _POSTGRES_GONE_TEXTS)
+    if isinstance(exc, grpc.aio.AioRpcError):
+        return exc.code() in _PEER_UNAVAILABLE
+    # Connection refused/reset, a pool acquire or a NATS request that timed out.
+    return isinstance(exc, OSError | asyncio.TimeoutError)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether `exc` (or what caused it) says a dependency cannot be reached right now."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if _is_outage_itself(current):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def describe(exc: BaseException) -> str:
+    """One short line naming the failure, for a log line without a traceback."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__
+
+
+UNAVAILABLE_MESSAGE = "a dependency of this service is unavailable; retry shortly"

@@ -1,0 +1,94 @@
+"""Which failures are outages (UNAVAILABLE, retry) and which are bugs (INTERNAL), and the
+start-up wait's back-off."""
+
+from __future__ import annotations
+
+import asyncpg
+import nats.errors
+import pytest
+
+from services.common import outages, startup
+
+
+class _Wrapped(Exception):
+    pass
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        ConnectionRefusedError(111, "Connect call failed"),
+        ConnectionResetError(),
+        TimeoutError(),
+        asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"),
+        asyncpg.exceptions.CannotConnectNowError("the database system is starting up"),
+        asyncpg.exceptions.AdminShutdownError("terminating connection"),
+        asyncpg.exceptions.TooManyConnectionsError("too many clients"),
+        asyncpg.InterfaceError("cannot call Connection.fetch(): connection is closed"),
+        nats.errors.ConnectionClosedError(),
+        nats.errors.NoServersError(),
+    ],
+)
+def test_outages(exc: BaseException) -> None:
+    assert outages.is_outage(exc)
+
+
+def test_an_outage_behind_another_error_is_an_outage() -> None:
+    outer = _Wrapped("while loading")
+    outer.__cause__ = ConnectionRefusedError(111, "refused")
+    assert outages.is_outage(outer)
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        ValueError("bad"),
+        KeyError("x"),
+        asyncpg.exceptions.UndefinedColumnError("column x does not exist"),
+        asyncpg.exceptions.UniqueViolationError("duplicate"),
+        asyncpg.InterfaceError("cannot perform operation: another operation is in progress"),
+        asyncpg.exceptions.InvalidPasswordError("password authentication failed"),
+    ],
+)
+def test_bugs_and_bad_settings_are_not_outages(exc: BaseException) -> None:
+    assert not outages.is_outage(exc)
+
+
+def test_describe_is_one_short_line() -> None:
+    text = outages.describe(OSError("first line\nsecond line" + "x" * 1000))
+    assert "\n" not in text
+    assert text.startswith("OSError: first line")
+    assert len(text) <= 300
+
+
+def test_back_off_grows_to_a_cap() -> None:
+    pause = 0.0
+    seen = []
+    for _ in range(20):
+        pause = startup.next_pause(pause)
+        seen.append(pause)
+    assert seen[0] <= startup.FIRST_PAUSE_SECONDS
+    assert max(seen) <= startup.MAX_PAUSE_SECONDS
+    assert seen[-1] >= startup.MAX_PAUSE_SECONDS * 0.8
+
+
+async def test_wait_for_retries_outages_and_raises_bugs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(startup, "MAX_PAUSE_SECONDS", 0.01)
+    monkeypatch.setattr(startup, "FIRST_PAUSE_SECONDS", 0.001)
+    calls = 0
+
+    async def flaky() -> str:
+        nonlocal calls
+        calls += 1
+        if calls < 4:
+            raise ConnectionRefusedError(111, "refused")
+        return "up"
+
+    assert await startup.wait_for(flaky, "flaky") == "up"
+    assert calls == 4
+
+    async def broken() -> str:
+        raise asyncpg.exceptions.InvalidPasswordError("password authentication failed")
+
+    with pytest.raises(asyncpg.exceptions.InvalidPasswordError):
+        await startup.wait_for(broken, "broken")
