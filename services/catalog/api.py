@@ -22,6 +22,7 @@ from services.catalog.domain import (
     provider_name,
 )
 from services.catalog.pathways_api import PathwaysApi
+from services.catalog.programs_batch import ProgramsBatchApi
 from services.common.auth import Role, authenticated, current_principal
 from services.common.errors import (
     FieldViolation,
@@ -63,7 +64,7 @@ def _require_staff_of(provider_id: str) -> None:
         )
 
 
-class CatalogApi(PathwaysApi, catalog_service_pb2_grpc.CatalogServiceServicer):
+class CatalogApi(PathwaysApi, ProgramsBatchApi, catalog_service_pb2_grpc.CatalogServiceServicer):
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 

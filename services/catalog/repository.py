@@ -24,6 +24,7 @@ from services.common.sql import Where, fetch_page
 _PROGRAM_COLUMNS = """p.id, p.provider_id, v.name AS provider_name, p.title, p.summary, p.description,
     p.skills, p.duration_hours, p.price_minor, p.currency, p.capacity, p.credential, p.status,
     p.version, p.created_at, p.updated_at"""
+PROGRAM_COLUMNS = _PROGRAM_COLUMNS  # for services/catalog/programs_batch.py
 
 
 def _provider(row: Any) -> Provider:
@@ -34,6 +35,10 @@ def _provider(row: Any) -> Provider:
         email=row["email"],
         created_at=row["created_at"],
     )
+
+
+def program_from_row(row: Any) -> Program:
+    return _program(row)
 
 
 def _program(row: Any) -> Program:

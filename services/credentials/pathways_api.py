@@ -9,7 +9,7 @@ from upskill.credentials.v1 import credentials_service_pb2 as pb
 
 from services.common.auth import Role, authenticated
 from services.common.rpc import rpc
-from services.credentials import pathways
+from services.credentials import pathway_progress, pathways
 
 
 class PathwaysApi:
@@ -24,20 +24,39 @@ class PathwaysApi:
         learner_id = authenticated().subject
         async with self._pool.acquire() as conn:
             found = await pathways.progress(conn, request.pathway_id, learner_id)
-        return pb.GetPathwayProgressResponse(
-            progress=credentials_pb2.PathwayProgress(
-                pathway_id=found.pathway.id,
-                learner_id=learner_id,
-                required_count=found.pathway.required,
-                earned_count=min(len(found.components), found.pathway.required),
-                requirements=[
-                    credentials_pb2.PathwayRequirement(
-                        program_id=program_id,
-                        credential_id=c.id if (c := found.components.get(program_id)) else "",
-                    )
-                    for program_id in found.pathway.program_ids
-                ],
-                pathway_credential_id=found.pathway_credential_id,
-                open=found.pathway.open,
+        return pb.GetPathwayProgressResponse(progress=progress_to_pb(found))
+
+    @rpc(Role.LEARNER)
+    async def ListMyPathwayProgress(
+        self, request: pb.ListMyPathwayProgressRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListMyPathwayProgressResponse:
+        learner_id = authenticated().subject
+        async with self._pool.acquire() as conn:
+            found, truncated = await pathway_progress.learner_progress(
+                conn, learner_id, request.page_size or MY_PATHWAYS_DEFAULT
             )
+        return pb.ListMyPathwayProgressResponse(
+            progress=[progress_to_pb(p) for p in found], truncated=truncated
         )
+
+
+MY_PATHWAYS_DEFAULT = 20
+
+
+def progress_to_pb(found: pathways.Progress) -> credentials_pb2.PathwayProgress:
+    return credentials_pb2.PathwayProgress(
+        pathway_id=found.pathway.id,
+        learner_id=found.learner_id,
+        required_count=found.pathway.required,
+        earned_count=min(len(found.components), found.pathway.required),
+        requirements=[
+            credentials_pb2.PathwayRequirement(
+                program_id=program_id,
+                credential_id=c.id if (c := found.components.get(program_id)) else "",
+            )
+            for program_id in found.pathway.program_ids
+        ],
+        pathway_credential_id=found.pathway_credential_id,
+        open=found.pathway.open,
+        achievement_name=found.pathway.name,
+    )

@@ -22,6 +22,7 @@ from services.common.auth import Principal
 from services.gateway import mapping
 from services.gateway.clients import Clients, invoke
 from services.gateway.dependencies import ClientsDep, Viewer, resource_id
+from services.gateway.learning_pathways import my_pathways
 from services.gateway.problems import ProblemError
 from services.gateway.rendering import render
 
@@ -66,11 +67,14 @@ async def learning_page(
         token=learner.token,
     )
     profile = await _profile(clients, learner)
+    pathways, more_pathways = await my_pathways(clients, learner)
     return render(
         request,
         "learning.html",
         {
             "profile": profile,
+            "pathways": pathways,
+            "more_pathways": more_pathways,
             "paid_statuses": PAID_STATUSES,
             "enrollments": [_with_actions(e) for e in enrollments.enrollments],
             "credentials": [mapping.credential_to_json(c) for c in credentials.credentials],

@@ -35,6 +35,7 @@ from services.gateway import (
 from services.gateway.clients import Clients, invoke
 from services.gateway.dependencies import ClientsDep, Viewer, resource_id
 from services.gateway.problems import ProblemError, not_found
+from services.gateway.program_titles import program_titles
 from services.gateway.rendering import render
 from services.gateway.schemas import (
     CredentialRevoke,
@@ -452,12 +453,16 @@ async def earnings_page(
 ) -> HTMLResponse:
     person, provider = _acting(viewer, provider_id)
     earnings = await routes_earnings.earnings(provider, person, clients, None, None)
+    titles = await program_titles(
+        clients, person.token, (p.program_id for p in earnings.programs if p.program_id)
+    )
     return render(
         request,
         "studio_earnings.html",
         {
             "provider": await _provider(clients, provider, person.token),
             "earnings": earnings,
+            "titles": titles,
         },
     )
 

@@ -30,6 +30,7 @@ from services.credentials.consumers import subscriptions as credential_subscript
 from services.credentials.issuer import Issuer
 from services.credentials.keys import IssuerKey
 from services.credentials.pathway_consumers import subscriptions as pathway_subscriptions
+from services.credentials.pathway_progress import learner_progress
 from tests.polling import eventually_async
 from tests.standards import describe, schema_errors
 
@@ -346,3 +347,103 @@ async def test_a_pathway_event_that_breaks_the_contract_is_refused(service: Serv
     too_few = published(THREE[:1])
     with pytest.raises(ContractViolationError):
         await service.deliver(too_few)
+
+
+# ---------------------------------------------------------------- a learner's pathways
+# (services/credentials/pathway_progress.py: which pathways a learner started, how far
+# along each is, archived ones, revoked components, the bound on how many are returned)
+
+
+async def mine(
+    service: Service, learner: str, limit: int = 20
+) -> tuple[list[pathways.Progress], bool]:
+    async with service.pool.acquire() as conn:
+        return await learner_progress(conn, learner, limit)
+
+
+def summary(found: list[pathways.Progress]) -> list[tuple[str, int, int, bool]]:
+    return [
+        (p.pathway.id, len(p.components), p.pathway.required, bool(p.pathway_credential_id))
+        for p in found
+    ]
+
+
+async def test_only_started_pathways_most_advanced_first(service: Service) -> None:
+    learner = f"l-{uuid.uuid4().hex[:8]}"
+    a = [program("A1"), program("A2"), program("A3")]
+    b = [program("B1"), program("B2")]
+    c = [program("C1"), program("C2"), program("C3")]
+    untouched = [program("U1"), program("U2")]
+    pa, pb, pc, pu = published(a), published(b), published(c, required=2), published(untouched)
+    for event in (pa, pb, pc, pu):
+        await service.deliver(event)
+    assert await mine(service, learner) == ([], False)
+
+    await service.deliver(completed(a[0], learner))
+    await service.deliver(completed(c[1], learner))
+    found, more = await mine(service, learner)
+    assert not more
+    # C: 1 of 2 is further along than A: 1 of 3; B and U are not started.
+    assert summary(found) == [(pc.pathway.id, 1, 2, False), (pa.pathway.id, 1, 3, False)]
+    assert [r for r in found[1].pathway.program_ids if r in found[1].components] == [
+        a[0].program_id
+    ]
+
+    for snap in a[1:]:
+        await service.deliver(completed(snap, learner))
+    found, _ = await mine(service, learner)
+    # The earned pathway comes first, with its credential.
+    assert summary(found) == [(pa.pathway.id, 3, 3, True), (pc.pathway.id, 1, 2, False)]
+    held = await service.pathway_credentials(learner)
+    assert found[0].pathway_credential_id == str(held[0]["id"])
+    # Another learner sees none of it.
+    assert await mine(service, f"other-{learner}") == ([], False)
+
+
+async def test_revoked_component_counts_no_more(service: Service) -> None:
+    learner = f"l-{uuid.uuid4().hex[:8]}"
+    two = [program("R1"), program("R2")]
+    pathway = published(two)
+    await service.deliver(pathway)
+    enrollment_id = str(uuid.uuid4())
+    await service.deliver(completed(two[0], learner, enrollment_id))
+    assert summary((await mine(service, learner))[0]) == [(pathway.pathway.id, 1, 2, False)]
+    await service.deliver(refunded(enrollment_id))
+    assert await mine(service, learner) == ([], False)
+
+
+async def test_archived_pathway_shows_only_while_its_credential_is_held(
+    service: Service,
+) -> None:
+    learner = f"l-{uuid.uuid4().hex[:8]}"
+    earned = [program("E1"), program("E2")]
+    dropped = [program("D1"), program("D2")]
+    pe, pd = published(earned), published(dropped)
+    await service.deliver(pe)
+    await service.deliver(pd)
+    for snap in earned:
+        await service.deliver(completed(snap, learner))
+    await service.deliver(completed(dropped[0], learner))
+    for p in (pe, pd):
+        await service.deliver(
+            catalog_events.PathwayArchived(pathway_id=p.pathway.id, provider_id=PROVIDER, version=3)
+        )
+    found, _ = await mine(service, learner)
+    # The one they can no longer earn is gone; the one they hold stays, closed.
+    assert summary(found) == [(pe.pathway.id, 2, 2, True)]
+    assert found[0].pathway.open is False
+
+
+async def test_at_most_limit_pathways_and_says_there_are_more(service: Service) -> None:
+    learner = f"l-{uuid.uuid4().hex[:8]}"
+    shared = program("Shared")
+    pathways = [published([shared, program(f"P{i}")]) for i in range(3)]
+    for p in pathways:
+        await service.deliver(p)
+    await service.deliver(completed(shared, learner))
+    found, more = await mine(service, learner, limit=2)
+    assert more
+    assert [p.pathway.id for p in found] == sorted(p.pathway.id for p in pathways)[:2]
+    found, more = await mine(service, learner, limit=3)
+    assert not more
+    assert len(found) == 3

@@ -246,6 +246,18 @@ class ListProgramsRequest(_message.Message):
     max_duration_hours: int
     def __init__(self, query: _Optional[str] = ..., skill: _Optional[str] = ..., provider_id: _Optional[str] = ..., max_price_minor: _Optional[int] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., include_unpublished: _Optional[bool] = ..., min_duration_hours: _Optional[int] = ..., max_duration_hours: _Optional[int] = ...) -> None: ...
 
+class BatchGetProgramsRequest(_message.Message):
+    __slots__ = ("program_ids",)
+    PROGRAM_IDS_FIELD_NUMBER: _ClassVar[int]
+    program_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, program_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class BatchGetProgramsResponse(_message.Message):
+    __slots__ = ("programs",)
+    PROGRAMS_FIELD_NUMBER: _ClassVar[int]
+    programs: _containers.RepeatedCompositeFieldContainer[_catalog_pb2.Program]
+    def __init__(self, programs: _Optional[_Iterable[_Union[_catalog_pb2.Program, _Mapping]]] = ...) -> None: ...
+
 class ListProgramsResponse(_message.Message):
     __slots__ = ("programs", "next_page_token")
     PROGRAMS_FIELD_NUMBER: _ClassVar[int]

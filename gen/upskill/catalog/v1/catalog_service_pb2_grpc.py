@@ -75,6 +75,11 @@ class CatalogServiceStub:
                 request_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListProgramsRequest.SerializeToString,
                 response_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListProgramsResponse.FromString,
                 _registered_method=True)
+        self.BatchGetPrograms = channel.unary_unary(
+                '/upskill.catalog.v1.CatalogService/BatchGetPrograms',
+                request_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.BatchGetProgramsRequest.SerializeToString,
+                response_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.BatchGetProgramsResponse.FromString,
+                _registered_method=True)
         self.InviteMember = channel.unary_unary(
                 '/upskill.catalog.v1.CatalogService/InviteMember',
                 request_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.InviteMemberRequest.SerializeToString,
@@ -192,6 +197,14 @@ class CatalogServiceServicer:
 
     def ListPrograms(self, request, context):
         """ListPrograms lists published programs, filtered and paginated.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchGetPrograms(self, request, context):
+        """BatchGetPrograms returns the named programs the caller may read (as GetProgram would),
+        in one call; unknown and hidden ones are left out.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -323,6 +336,11 @@ def add_CatalogServiceServicer_to_server(servicer, server):
                     servicer.ListPrograms,
                     request_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListProgramsRequest.FromString,
                     response_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListProgramsResponse.SerializeToString,
+            ),
+            'BatchGetPrograms': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetPrograms,
+                    request_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.BatchGetProgramsRequest.FromString,
+                    response_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.BatchGetProgramsResponse.SerializeToString,
             ),
             'InviteMember': grpc.unary_unary_rpc_method_handler(
                     servicer.InviteMember,
@@ -602,6 +620,33 @@ class CatalogService:
             '/upskill.catalog.v1.CatalogService/ListPrograms',
             upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListProgramsRequest.SerializeToString,
             upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListProgramsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetPrograms(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.catalog.v1.CatalogService/BatchGetPrograms',
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.BatchGetProgramsRequest.SerializeToString,
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.BatchGetProgramsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -93,7 +93,7 @@ class PathwayRequirement(_message.Message):
     def __init__(self, program_id: _Optional[str] = ..., credential_id: _Optional[str] = ...) -> None: ...
 
 class PathwayProgress(_message.Message):
-    __slots__ = ("pathway_id", "learner_id", "required_count", "earned_count", "requirements", "pathway_credential_id", "open")
+    __slots__ = ("pathway_id", "learner_id", "required_count", "earned_count", "requirements", "pathway_credential_id", "open", "achievement_name")
     PATHWAY_ID_FIELD_NUMBER: _ClassVar[int]
     LEARNER_ID_FIELD_NUMBER: _ClassVar[int]
     REQUIRED_COUNT_FIELD_NUMBER: _ClassVar[int]
@@ -101,6 +101,7 @@ class PathwayProgress(_message.Message):
     REQUIREMENTS_FIELD_NUMBER: _ClassVar[int]
     PATHWAY_CREDENTIAL_ID_FIELD_NUMBER: _ClassVar[int]
     OPEN_FIELD_NUMBER: _ClassVar[int]
+    ACHIEVEMENT_NAME_FIELD_NUMBER: _ClassVar[int]
     pathway_id: str
     learner_id: str
     required_count: int
@@ -108,7 +109,8 @@ class PathwayProgress(_message.Message):
     requirements: _containers.RepeatedCompositeFieldContainer[PathwayRequirement]
     pathway_credential_id: str
     open: bool
-    def __init__(self, pathway_id: _Optional[str] = ..., learner_id: _Optional[str] = ..., required_count: _Optional[int] = ..., earned_count: _Optional[int] = ..., requirements: _Optional[_Iterable[_Union[PathwayRequirement, _Mapping]]] = ..., pathway_credential_id: _Optional[str] = ..., open: _Optional[bool] = ...) -> None: ...
+    achievement_name: str
+    def __init__(self, pathway_id: _Optional[str] = ..., learner_id: _Optional[str] = ..., required_count: _Optional[int] = ..., earned_count: _Optional[int] = ..., requirements: _Optional[_Iterable[_Union[PathwayRequirement, _Mapping]]] = ..., pathway_credential_id: _Optional[str] = ..., open: _Optional[bool] = ..., achievement_name: _Optional[str] = ...) -> None: ...
 
 class VerificationCheck(_message.Message):
     __slots__ = ("name", "passed", "detail")

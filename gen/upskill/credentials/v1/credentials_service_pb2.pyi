@@ -130,3 +130,17 @@ class GetPathwayProgressResponse(_message.Message):
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
     progress: _credentials_pb2.PathwayProgress
     def __init__(self, progress: _Optional[_Union[_credentials_pb2.PathwayProgress, _Mapping]] = ...) -> None: ...
+
+class ListMyPathwayProgressRequest(_message.Message):
+    __slots__ = ("page_size",)
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    def __init__(self, page_size: _Optional[int] = ...) -> None: ...
+
+class ListMyPathwayProgressResponse(_message.Message):
+    __slots__ = ("progress", "truncated")
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    progress: _containers.RepeatedCompositeFieldContainer[_credentials_pb2.PathwayProgress]
+    truncated: bool
+    def __init__(self, progress: _Optional[_Iterable[_Union[_credentials_pb2.PathwayProgress, _Mapping]]] = ..., truncated: _Optional[bool] = ...) -> None: ...

@@ -80,6 +80,11 @@ class CredentialsServiceStub:
                 request_serializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetPathwayProgressRequest.SerializeToString,
                 response_deserializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetPathwayProgressResponse.FromString,
                 _registered_method=True)
+        self.ListMyPathwayProgress = channel.unary_unary(
+                '/upskill.credentials.v1.CredentialsService/ListMyPathwayProgress',
+                request_serializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.ListMyPathwayProgressRequest.SerializeToString,
+                response_deserializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.ListMyPathwayProgressResponse.FromString,
+                _registered_method=True)
 
 
 class CredentialsServiceServicer:
@@ -150,6 +155,15 @@ class CredentialsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListMyPathwayProgress(self, request, context):
+        """ListMyPathwayProgress returns the calling learner's progress on every pathway they
+        started: open pathways they hold a valid component credential of, and pathways whose
+        credential they hold.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CredentialsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -197,6 +211,11 @@ def add_CredentialsServiceServicer_to_server(servicer, server):
                     servicer.GetPathwayProgress,
                     request_deserializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetPathwayProgressRequest.FromString,
                     response_serializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetPathwayProgressResponse.SerializeToString,
+            ),
+            'ListMyPathwayProgress': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMyPathwayProgress,
+                    request_deserializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.ListMyPathwayProgressRequest.FromString,
+                    response_serializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.ListMyPathwayProgressResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -443,6 +462,33 @@ class CredentialsService:
             '/upskill.credentials.v1.CredentialsService/GetPathwayProgress',
             upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetPathwayProgressRequest.SerializeToString,
             upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetPathwayProgressResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMyPathwayProgress(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.credentials.v1.CredentialsService/ListMyPathwayProgress',
+            upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.ListMyPathwayProgressRequest.SerializeToString,
+            upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.ListMyPathwayProgressResponse.FromString,
             options,
             channel_credentials,
             insecure,
