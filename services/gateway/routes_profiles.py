@@ -4,7 +4,9 @@ it (`.../verification`), for people and applicant-tracking systems alike."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from upskill.credentials.v1 import credentials_service_pb2
 
@@ -20,6 +22,16 @@ from services.gateway.profile_view import (
 )
 
 router = APIRouter(tags=["profiles"])
+
+# Documented as what the route accepts (any case: handles fold to lowercase); anything else
+# is answered 404 like an unknown handle.
+Handle = Annotated[
+    str,
+    Path(
+        description="The profile's handle; anything that cannot be one is 404",
+        json_schema_extra={"pattern": profile_view.HANDLE_SHAPE.pattern, "maxLength": 60},
+    ),
+]
 
 # Verdicts are live: a revocation must show at once, so nobody caches them.
 _LIVE = {"Cache-Control": "no-store"}
@@ -87,7 +99,7 @@ async def public_profile(clients: Clients, handle: str, base_url: str) -> Public
     summary="A learner's public profile (anyone): their chosen credentials grouped by skill,"
     " each verified now",
 )
-async def get_public_profile(handle: str, request: Request, clients: ClientsDep) -> JSONResponse:
+async def get_public_profile(handle: Handle, request: Request, clients: ClientsDep) -> JSONResponse:
     profile = await public_profile(clients, handle, _base_url(request))
     return JSONResponse(profile.model_dump(mode="json"), headers=_LIVE)
 
@@ -98,7 +110,9 @@ async def get_public_profile(handle: str, request: Request, clients: ClientsDep)
     responses=problem_responses(404, 502, 503),
     summary="Verify every credential on a public profile at once (anyone)",
 )
-async def verify_public_profile(handle: str, request: Request, clients: ClientsDep) -> JSONResponse:
+async def verify_public_profile(
+    handle: Handle, request: Request, clients: ClientsDep
+) -> JSONResponse:
     profile = await public_profile(clients, handle, _base_url(request))
     return JSONResponse(
         profile_view.verification_of(profile).model_dump(mode="json"), headers=_LIVE
