@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from services.devstack.stack import Stack
+from services.gateway.security import SESSION_COOKIE
 from tests.e2e.test_saga_paths import Market
 from tests.polling import eventually
 
@@ -297,3 +298,66 @@ def test_hostile_handles_in_the_address_are_404(market: Market, path: str) -> No
     for route in (f"/api/v1/profiles/{path}", f"/u/{path}"):
         response = market.http.get(route)
         assert response.status_code == 404, (route, response.status_code, response.text[:300])
+
+
+def _session(who: dict[str, str]) -> dict[str, str]:
+    return {SESSION_COOKIE: who["authorization"].removeprefix("Bearer ")}
+
+
+def test_the_learning_form_curates_the_profile_and_refuses_what_the_api_refuses(
+    market: Market,
+) -> None:
+    ada, eve = learner(market), learner(market)
+    first, second = earn(market, ada, ["go"]), earn(market, ada, ["go"])
+    evesown = earn(market, eve, ["go"])
+    mine = handle()
+    form = market.http.get("/learning", cookies=_session(ada))
+    assert form.status_code == 200
+    assert 'action="/learning/public-profile"' in form.text
+    assert first["id"] in form.text
+    assert second["id"] in form.text
+
+    saved = market.http.post(
+        "/learning/public-profile",
+        data={"handle": mine, "public": "on", "credential_ids": [second["id"], first["id"]]},
+        cookies=_session(ada),
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    assert saved.headers["location"].startswith("/learning?message=public-profile-saved")
+    settings = market.http.get("/api/v1/me/profile", headers=ada).json()
+    assert (settings["handle"], settings["public"]) == (mine, True)
+    assert settings["credential_ids"] == [second["id"], first["id"]]
+    # Unticking one keeps the other in its place; the learner's order is kept.
+    market.http.post(
+        "/learning/public-profile",
+        data={"handle": mine, "public": "on", "credential_ids": [first["id"]]},
+        cookies=_session(ada),
+    )
+    assert market.http.get("/api/v1/me/profile", headers=ada).json()["credential_ids"] == [
+        first["id"]
+    ]
+
+    for data, status in (
+        ({"handle": mine, "public": "on"}, 409),  # Ada's handle
+        ({"handle": "x" * 201}, 422),
+        ({"handle": "ada\x00x"}, 422),
+        ({"handle": "admin", "public": "on"}, 422),
+        ({"handle": handle(), "credential_ids": [first["id"]]}, 422),  # Ada's credential
+        ({"handle": handle(), "credential_ids": ["nope"]}, 422),
+    ):
+        refused = market.http.post(
+            "/learning/public-profile",
+            data=data,
+            cookies=_session(eve),
+            headers={"accept": "text/html"},
+            follow_redirects=False,
+        )
+        assert refused.status_code == status, (data, refused.status_code, refused.text[:300])
+        assert "My learning" in refused.text  # the error page keeps the signed-in header
+    assert market.http.get("/api/v1/me/profile", headers=eve).json()["handle"] is None
+    assert evesown["id"] not in market.http.get(f"/api/v1/profiles/{mine}").text
+    anonymous = market.http.post(
+        "/learning/public-profile", data={"handle": handle()}, follow_redirects=False
+    )
+    assert anonymous.status_code == 401
