@@ -178,7 +178,7 @@ async def find_public(conn: asyncpg.Connection, handle: str) -> PublicProfile:
         raise NotFoundError(NOT_PUBLIC)
     learner_id = row["learner_id"]
     profile = await profiles.get(conn, learner_id)
-    records = [await repository.get(conn, cid) for cid in await shown_ids(conn, learner_id)]
+    records = await repository.get_many(conn, await shown_ids(conn, learner_id))
     return PublicProfile(row["handle"], profile.shown_name, records)
 
 
