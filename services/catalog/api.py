@@ -21,6 +21,7 @@ from services.catalog.domain import (
     merge,
     provider_name,
 )
+from services.catalog.pathways_api import PathwaysApi
 from services.common.auth import Role, authenticated, current_principal
 from services.common.errors import (
     FieldViolation,
@@ -29,7 +30,6 @@ from services.common.errors import (
     PermissionDeniedError,
 )
 from services.common.outbox import enqueue
-from services.common.paging import Page
 from services.common.protos import timestamp
 from services.common.rpc import rpc
 
@@ -66,7 +66,7 @@ def _require_staff_of(provider_id: str) -> None:
         )
 
 
-class CatalogApi(catalog_service_pb2_grpc.CatalogServiceServicer):
+class CatalogApi(PathwaysApi, catalog_service_pb2_grpc.CatalogServiceServicer):
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
@@ -209,9 +209,10 @@ class CatalogApi(catalog_service_pb2_grpc.CatalogServiceServicer):
         if filters.include_unpublished:
             _require_staff_of(request.provider_id)
             listing = repository.PROVIDER_PROGRAMS
-        page = Page.request(listing, request.page_token, request.page_size, filters)
         async with self._pool.acquire() as conn:
-            programs = await repository.list_programs(conn, filters, page)
+            programs, page = await repository.find_programs(
+                conn, filters, listing, request.page_token, request.page_size
+            )
         programs, next_token = page.split(programs, lambda p: (p.created_at, p.id))
         return pb.ListProgramsResponse(
             programs=[program_to_pb(p) for p in programs], next_page_token=next_token

@@ -17,7 +17,7 @@ from services.catalog.domain import (
     ProgramStatus,
     Provider,
 )
-from services.common.errors import NotFoundError
+from services.common.errors import InvalidArgumentError, NotFoundError
 from services.common.paging import Listing, Page
 from services.common.sql import Where, fetch_page
 
@@ -179,42 +179,81 @@ class CatalogFilter:
     include_unpublished: bool = False
 
 
+# Search is two listings. First every word as a word or word prefix, full text on the
+# `search` GIN index ("SQ" finds "SQL", "analyst" finds "Analysts"). Only when that finds
+# nothing, the same again with typos forgiven ("Kubernets" finds "Kubernetes"): each word
+# may also be one of the few words programs use that are closest to it (pg_trgm trigram
+# similarity over the small `search_lexicon`, on its trigram GIN index), still searched
+# with the full-text index. Why not trigram similarity on the programs themselves: it is
+# far costlier per row and far less selective, so the planner either walked every program
+# testing each (seconds at 100,000 programs for a word nobody uses) or sorted thousands
+# of near matches. Each listing has its own kind of page token, so a walk stays on the
+# listing it started on.
+TYPO_TOLERANT = Listing("programs-typos", table="p")
 MAX_SEARCH_WORDS = 8
+# Per word, at most this many corrections, the nearest first, each at least this similar
+# (pg_trgm similarity, 0.3 being its own default threshold for `%`).
+MAX_CORRECTIONS = 3
+MIN_SIMILARITY = 0.3
 
 
-def search_condition(where: Where, query: str) -> str:
-    """Programs matching every word of `query`, each word either as a word or word prefix
-    of the title, summary or description (full text, the `search` GIN index: "SQ" finds
-    "SQL", "analyst" finds "Analysts") or, typo and all, close to a stretch of the title
-    or summary (trigrams, the `search_words` GIN index: "Kubernets" finds "Kubernetes";
-    `%>` holds at pg_trgm's default word_similarity_threshold, 0.6). Only word characters
-    reach either operator, so nothing a person types is query syntax. Its values become
-    parameters of `where`; a query with no word matches nothing."""
-    words = list(dict.fromkeys(_WORD.findall(query.lower())))[:MAX_SEARCH_WORDS]
-    if not words:
-        return "false"
-    return " AND ".join(
-        f"(search @@ to_tsquery('simple', {where.param(word + ':*')})"
-        f" OR search_words %> {where.param(word)})"
-        for word in words
+def search_words(query: str) -> list[str]:
+    """The words of a query, lower-cased and distinct: only word characters ever reach
+    the tsquery, so nothing a person types is query syntax."""
+    return list(dict.fromkeys(_WORD.findall(query.lower())))[:MAX_SEARCH_WORDS]
+
+
+def _correctable(word: str) -> bool:
+    """What the lexicon holds (see migration 0050): letters only, 3 to 40 of them."""
+    return 3 <= len(word) <= 40 and word.isalpha()
+
+
+async def corrections(conn: asyncpg.Connection, words: list[str]) -> list[list[str]]:
+    """Each word with the words programs use that are closest to it."""
+    asked = [w if _correctable(w) else "" for w in words]
+    if not any(asked):
+        return [[word] for word in words]
+    rows = await conn.fetch(
+        """SELECT q.i, l.word FROM unnest($1::text[]) WITH ORDINALITY AS q(word, i)
+           CROSS JOIN LATERAL (
+               SELECT word, word <-> q.word AS distance FROM search_lexicon
+               ORDER BY word <-> q.word LIMIT $2) AS l
+           WHERE q.word <> '' AND l.distance <= $3 AND l.word <> q.word
+           ORDER BY q.i, l.distance, l.word""",
+        asked,
+        MAX_CORRECTIONS + 1,  # the word itself may be the nearest
+        1 - MIN_SIMILARITY,
     )
+    groups = [[word] for word in words]
+    for row in rows:
+        group = groups[row["i"] - 1]
+        # The same rule as a typed word: only word characters reach the tsquery.
+        if len(group) <= MAX_CORRECTIONS and _WORD.fullmatch(row["word"]):
+            group.append(row["word"])
+    return groups
 
 
-async def list_programs(
-    conn: asyncpg.Connection, filters: CatalogFilter, page: Page
-) -> list[Program]:
-    where = Where()
-    select = f"SELECT {_PROGRAM_COLUMNS} FROM programs p JOIN providers v ON v.id = p.provider_id"
-    if filters.query:
-        # The matches first, from the two GIN indexes (a bitmap OR), then their newest
-        # page. Left to itself the planner may walk the whole newest-first listing testing
-        # each row's trigrams instead: fast for a word every program has, a scan of every
-        # program for a rare one. MATERIALIZED makes the cost follow the number of matches.
-        select = (
-            "WITH hits AS MATERIALIZED"
-            f" (SELECT id FROM programs WHERE {search_condition(where, filters.query)})"
-            f" {select} JOIN hits h ON h.id = p.id"
-        )
+def search_condition(where: Where, groups: list[list[str]]) -> str:
+    """Programs having, for every group, one of its words as a word or word prefix. Its
+    value becomes a parameter of `where`; no group matches nothing."""
+    if not groups:
+        return "false"
+    terms = " & ".join("(" + " | ".join(f"{w}:*" for w in group) + ")" for group in groups)
+    return f"p.search @@ to_tsquery('simple', {where.param(terms)})"
+
+
+# How a search finds its page, whatever the word's frequency: it first walks at most this
+# many of the newest programs (after the page's cursor) that pass the other filters and
+# keeps the matches; a word on more than one program in ~150 fills the page there, in a few
+# milliseconds. Otherwise the word is rare (or absent), so all its matches, taken from the
+# full-text GIN index, are few and sorting them is cheap. Left to the planner alone, the
+# prefix and typo searches' poor row estimates made it walk all 100,000 programs for a
+# word no program has (half a second), or sort tens of thousands for a common one.
+SEARCH_WALK_ROWS = 2000
+
+
+def _filters(where: Where, filters: CatalogFilter) -> Where:
+    """Every filter but the search."""
     if not filters.include_unpublished:
         where.add("p.status = 'PUBLISHED'")
     if filters.skill:
@@ -228,7 +267,68 @@ async def list_programs(
         where.add("p.duration_hours >= {}", filters.min_duration_hours)
     if filters.max_duration_hours is not None:
         where.add("p.duration_hours <= {}", filters.max_duration_hours)
+    return where
+
+
+async def list_programs(
+    conn: asyncpg.Connection, filters: CatalogFilter, page: Page, *, typos: bool = False
+) -> list[Program]:
+    """One page of programs; `typos`: the typo-tolerant search (see TYPO_TOLERANT)."""
+    joined = "JOIN providers v ON v.id = p.provider_id"
+    if not filters.query:
+        select = f"SELECT {_PROGRAM_COLUMNS} FROM programs p {joined}"
+        return [
+            _program(r) for r in await fetch_page(conn, select, _filters(Where(), filters), page)
+        ]
+    words = search_words(filters.query)
+    groups = await corrections(conn, words) if typos and words else [[w] for w in words]
+
+    # 1. The newest SEARCH_WALK_ROWS programs after the cursor, and the matches among them.
+    walk = _filters(Where(), filters)
+    if page.after is not None:
+        walk.add("(p.created_at, p.id) < ({}, {}::uuid)", *page.after)
+    matching = search_condition(walk, groups)
+    order = "ORDER BY p.created_at DESC, p.id DESC"
+    rows = await conn.fetch(
+        f"""SELECT {_PROGRAM_COLUMNS}
+            FROM (SELECT p.* FROM programs p {walk.sql()} {order}
+                  LIMIT {walk.param(SEARCH_WALK_ROWS)}) p {joined}
+            WHERE {matching} {order} LIMIT {walk.param(page.size + 1)}""",
+        *walk.args,
+    )
+    if len(rows) > page.size:
+        return [_program(r) for r in rows]
+
+    # 2. Too few there: a rare word. All its matches from the index, then their page.
+    where = _filters(Where(), filters)
+    hits = search_condition(where, groups)
+    select = (
+        f"WITH hits AS MATERIALIZED (SELECT p.id FROM programs p WHERE {hits})"
+        f" SELECT {_PROGRAM_COLUMNS} FROM programs p {joined} JOIN hits h ON h.id = p.id"
+    )
     return [_program(r) for r in await fetch_page(conn, select, where, page)]
+
+
+async def find_programs(
+    conn: asyncpg.Connection, filters: CatalogFilter, listing: Listing, token: str, size: int
+) -> tuple[list[Program], Page]:
+    """One page of `listing` (fetched one row long, for Page.split) and the page it is. A
+    public search that finds nothing is tried again forgiving typos (TYPO_TOLERANT); a
+    page token says which of the two a walk is on."""
+    fallback = bool(filters.query) and listing is PUBLISHED
+    typos = False
+    try:
+        page = Page.request(listing, token, size, filters)
+    except InvalidArgumentError:
+        if not fallback:
+            raise
+        page = Page.request(TYPO_TOLERANT, token, size, filters)
+        typos = True
+    programs = await list_programs(conn, filters, page, typos=typos)
+    if fallback and not programs and page.after is None and not typos:
+        page = Page.request(TYPO_TOLERANT, "", size, filters)
+        programs = await list_programs(conn, filters, page, typos=True)
+    return programs, page
 
 
 async def find_providers(conn: asyncpg.Connection, name: str) -> list[Provider]:

@@ -125,7 +125,8 @@ async def find_drift(
             "credentials": (
                 f"""SELECT id::text, enrollment_id::text, status,
                                       issued_at < now() - make_interval(secs => $2) AS settled
-                                 FROM credentials WHERE {scope}""",
+                                 FROM credentials
+                                WHERE enrollment_id IS NOT NULL AND {scope}""",
                 both,
             )
         },

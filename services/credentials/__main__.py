@@ -11,6 +11,7 @@ from services.credentials.api import CredentialsApi
 from services.credentials.consumers import subscriptions
 from services.credentials.issuer import Issuer, NoSigningKeyError
 from services.credentials.keys import ALG_SETTING, SETTING, IssuerKey, check_signing_policy
+from services.credentials.pathway_consumers import subscriptions as pathway_subscriptions
 
 PORT = 50054
 
@@ -26,7 +27,7 @@ async def build(runtime: ServiceRuntime) -> list[Servicer]:
             await issuer.register_key(conn)
         except NoSigningKeyError as exc:
             raise ValueError(str(exc)) from exc  # a configuration error: fail start-up
-    runtime.consume(subscriptions(issuer))
+    runtime.consume(subscriptions(issuer) + pathway_subscriptions(issuer))
     return [
         Servicer(
             credentials_service_pb2_grpc.add_CredentialsServiceServicer_to_server,

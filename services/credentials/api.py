@@ -17,8 +17,9 @@ from services.common.paging import Page
 from services.common.protos import timestamp
 from services.common.rpc import rpc
 from services.common.sql import OwnerScope
-from services.credentials import profiles, public_profiles, repository
+from services.credentials import pathways, profiles, public_profiles, repository
 from services.credentials.issuer import Issuer
+from services.credentials.pathways_api import PathwaysApi
 from services.credentials.repository import CredentialRecord
 
 
@@ -35,6 +36,7 @@ def credential_to_pb(c: CredentialRecord, earner_name: str = "") -> credentials_
         revoke_time=timestamp(c.revoked_at),
         revocation_reason=c.revocation_reason,
         achievement_name=c.achievement_name,
+        pathway_id=c.pathway_id,
         earner_name=earner_name,
     )
 
@@ -64,7 +66,7 @@ def _verification_status(value: str) -> str:
     return f"VERIFICATION_STATUS_{value}"
 
 
-class CredentialsApi(credentials_service_pb2_grpc.CredentialsServiceServicer):
+class CredentialsApi(PathwaysApi, credentials_service_pb2_grpc.CredentialsServiceServicer):
     def __init__(self, pool: asyncpg.Pool, issuer: Issuer) -> None:
         self._pool = pool
         self._issuer = issuer
@@ -77,7 +79,10 @@ class CredentialsApi(credentials_service_pb2_grpc.CredentialsServiceServicer):
         async with self._pool.acquire() as conn:
             record = await repository.get(conn, request.credential_id)
             profile = await profiles.get(conn, record.learner_id)
-        return pb.GetCredentialResponse(credential=credential_to_pb(record, profile.shown_name))
+            found = credential_to_pb(record, profile.shown_name)
+            if record.pathway_id:
+                found.component_credential_ids.extend(await pathways.components_of(conn, record.id))
+        return pb.GetCredentialResponse(credential=found)
 
     @rpc(Role.LEARNER)
     async def GetLearnerProfile(

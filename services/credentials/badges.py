@@ -161,6 +161,12 @@ def build_credential(issuance: Issuance, *, salt: str | None = None) -> dict[str
     return credential
 
 
+def valid_until(credential: Mapping[str, Any]) -> datetime | None:
+    """The credential's validUntil as an instant, or None when it never expires."""
+    value = credential.get("validUntil")
+    return None if value is None else parse_timestamp(value)
+
+
 def _subject(issuance: Issuance, base_url: str, salt: str | None) -> dict[str, Any]:
     identifiers: list[dict[str, Any]] = []
     if issuance.learner_email:

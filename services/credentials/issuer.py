@@ -14,7 +14,7 @@ from upskill.enrollment.v1 import enrollment_pb2
 
 from services.common.outbox import enqueue
 from services.common.protos import timestamp
-from services.credentials import repository
+from services.credentials import pathways, repository
 from services.credentials.badges import (
     VC_JWT_TYP,
     Issuance,
@@ -22,6 +22,7 @@ from services.credentials.badges import (
     issuer_id,
     key_url,
     sign_credential,
+    valid_until,
 )
 from services.credentials.keys import IssuerKey
 from services.credentials.repository import CredentialRecord
@@ -112,6 +113,7 @@ class Issuer:
         key = await self.signer(conn)
         template = snapshot.credential
         credential_id = str(uuid.uuid4())
+        valid_for_days = template.valid_for_days if template.HasField("valid_for_days") else None
         credential = build_credential(
             Issuance(
                 credential_id=credential_id,
@@ -124,9 +126,7 @@ class Issuer:
                 achievement_description=template.description,
                 criteria=template.criteria,
                 issued_at=issued_at,
-                valid_for_days=template.valid_for_days
-                if template.HasField("valid_for_days")
-                else None,
+                valid_for_days=valid_for_days,
                 status_list_url=self.status_list_url(list_id),
                 status_index=index,
                 base_url=self.base_url,
@@ -146,6 +146,7 @@ class Issuer:
             status_list_id=list_id,
             status_index=index,
             issued_at=issued_at,
+            valid_until=valid_until(credential),
         )
         if not await repository.add(conn, record):
             return None
@@ -161,10 +162,20 @@ class Issuer:
             source=SOURCE,
             subject=record.id,
         )
+        # A new credential may complete a pathway (in this transaction: once, or never).
+        await pathways.after_issue(conn, self, record)
         return record
 
-    async def revoke(self, conn: asyncpg.Connection, record: CredentialRecord, reason: str) -> bool:
-        """Revoke in the caller's transaction; False when it already was."""
+    async def revoke(
+        self,
+        conn: asyncpg.Connection,
+        record: CredentialRecord,
+        reason: str,
+        *,
+        by_component: bool = False,
+    ) -> bool:
+        """Revoke in the caller's transaction; False when it already was. Pathway
+        credentials standing on this one go too (`by_component` marks that cascade)."""
         if record.status == "REVOKED":
             return False
         record.status = "REVOKED"
@@ -178,10 +189,12 @@ class Issuer:
                 enrollment_id=record.enrollment_id,
                 reason=reason,
                 occur_time=timestamp(record.revoked_at),
+                pathway_id=record.pathway_id,
             ),
             source=SOURCE,
             subject=record.id,
         )
+        await pathways.after_revoke(conn, self, record, by_component=by_component)
         return True
 
     async def withdraw(self, conn: asyncpg.Connection, enrollment_id: str, reason: str) -> bool:

@@ -33,13 +33,16 @@ class CredentialRecord:
     issued_at: datetime
     revoked_at: datetime | None = None
     revocation_reason: str = ""
+    # A pathway's credential (enrollment_id and program_id are then empty).
+    pathway_id: str = ""
+    valid_until: datetime | None = None
 
 
 def _record(row: Any) -> CredentialRecord:
     return CredentialRecord(
         id=str(row["id"]),
-        enrollment_id=str(row["enrollment_id"]),
-        program_id=str(row["program_id"]),
+        enrollment_id=str(row["enrollment_id"] or ""),
+        program_id=str(row["program_id"] or ""),
         provider_id=str(row["provider_id"]),
         learner_id=row["learner_id"],
         achievement_name=row["achievement_name"],
@@ -51,7 +54,13 @@ def _record(row: Any) -> CredentialRecord:
         issued_at=row["issued_at"],
         revoked_at=row["revoked_at"],
         revocation_reason=row["revocation_reason"],
+        pathway_id=str(row["pathway_id"] or ""),
+        valid_until=row["valid_until"],
     )
+
+
+# For the pathway rules (services/credentials/pathways.py), which read credentials too.
+record_from_row = _record
 
 
 @dataclass(frozen=True)
@@ -265,8 +274,9 @@ async def add(conn: asyncpg.Connection, c: CredentialRecord) -> bool:
     """Insert; False when the enrollment already has its credential (redelivery)."""
     inserted = await conn.fetchval(
         """INSERT INTO credentials (id, enrollment_id, program_id, provider_id, learner_id,
-               achievement_name, status, jwt, kid, status_list_id, status_index, issued_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+               achievement_name, status, jwt, kid, status_list_id, status_index, issued_at,
+               valid_until)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
            ON CONFLICT (enrollment_id) DO NOTHING RETURNING true""",
         c.id,
         c.enrollment_id,
@@ -280,6 +290,7 @@ async def add(conn: asyncpg.Connection, c: CredentialRecord) -> bool:
         c.status_list_id,
         c.status_index,
         c.issued_at,
+        c.valid_until,
     )
     return bool(inserted)
 

@@ -128,6 +128,33 @@ class Enrollment:
             enrollment.events.append(Activated(enrollment.id, payment_id=""))
         return enrollment
 
+    @classmethod
+    def sponsored(
+        cls,
+        *,
+        learner_id: str,
+        learner_email: str,
+        program_id: str,
+        provider_id: str,
+        currency: str,
+        snapshot: bytes,
+    ) -> Enrollment:
+        """A seat of an employer's paid pack: ACTIVE at once, and free to the learner (the
+        money is the pack's; nothing of it is the learner's to have refunded)."""
+        enrollment = cls(
+            id=str(uuid.uuid4()),
+            learner_id=learner_id,
+            learner_email=learner_email,
+            program_id=program_id,
+            provider_id=provider_id,
+            price=Price(0, currency),
+            status=Status.PENDING_PAYMENT,
+            snapshot=snapshot,
+        )
+        enrollment._move(Status.ACTIVE)
+        enrollment.events.append(Activated(enrollment.id, payment_id=""))
+        return enrollment
+
     def _move(self, target: Status) -> None:
         if target not in ALLOWED[self.status]:
             raise FailedPreconditionError(

@@ -17,7 +17,9 @@ from services.common.errors import (
 )
 from services.common.grpc_client import DEFAULT_DEADLINE_SECONDS, auth_metadata, channel
 from services.enrollment.domain import Enrollment
+from services.enrollment.seat_packs import SeatPack
 
+REASON_UNASSIGNED_SEATS = "unassigned_seats"
 _RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 
 
@@ -71,6 +73,51 @@ class Peers:
         except grpc.aio.AioRpcError as exc:
             raise _translate("payments", exc) from None
         return response.payment
+
+    async def open_pack_checkout(self, pack: SeatPack, description: str) -> payments_pb2.Payment:
+        """One checkout for a whole seat pack, at its total, idempotent on the pack id (which
+        payments carries as the order id its events name)."""
+        try:
+            response = await self._payments.CreateCheckout(
+                payments_service_pb2.CreateCheckoutRequest(
+                    enrollment_id=pack.id,
+                    learner_id=pack.bought_by,
+                    learner_email=pack.bought_by_email,
+                    provider_id=pack.provider_id,
+                    program_id=pack.program_id,
+                    amount=money_pb2.Money(amount_minor=pack.total_minor, currency=pack.currency),
+                    description=description[:500],
+                    success_url=(
+                        f"{self._public}/api/v1/employers/{pack.employer_id}/seat-packs/{pack.id}"
+                    ),
+                    cancel_url=f"{self._public}/programs/{pack.program_id}",
+                ),
+                metadata=self._metadata(),
+                timeout=DEFAULT_DEADLINE_SECONDS,
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise _translate("payments", exc) from None
+        return response.payment
+
+    async def refund_pack_seats(
+        self, pack: SeatPack, *, amount_minor: int, idempotency_key: str
+    ) -> payments_pb2.Refund:
+        """Return part of a pack's payment (its unassigned seats); one refund per key."""
+        try:
+            response = await self._payments.RefundPayment(
+                payments_service_pb2.RefundPaymentRequest(
+                    payment_id=pack.payment_id,
+                    enrollment_id=pack.id,
+                    reason=REASON_UNASSIGNED_SEATS,
+                    amount_minor=amount_minor,
+                    idempotency_key=idempotency_key,
+                ),
+                metadata=self._metadata(),
+                timeout=DEFAULT_DEADLINE_SECONDS,
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise _translate("payments", exc) from None
+        return response.refund
 
     async def refund_payment(
         self, e: Enrollment, *, reason: str, note: str, amount_minor: int, idempotency_key: str

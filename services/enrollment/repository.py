@@ -15,7 +15,7 @@ from services.common.errors import (
 from services.common.paging import Listing, Page
 from services.common.sql import OwnerScope, Where, fetch_page
 from services.enrollment.domain import Enrollment, Price, Status
-from services.enrollment.seats import SEAT_HOLDING
+from services.enrollment.seats import PACK_SEAT_HOLDING, SEAT_HOLDING
 
 
 def _enrollment(row: Any) -> Enrollment:
@@ -37,6 +37,10 @@ def _enrollment(row: Any) -> Enrollment:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
+
+
+# For the employers' team view (services/enrollment/employers.py), which reads enrollments too.
+enrollment_from_row = _enrollment
 
 
 async def get(
@@ -73,8 +77,14 @@ async def find_live(
     return _enrollment(row) if row else None
 
 
-async def reserve_seat(conn: asyncpg.Connection, program_id: str, capacity: int | None) -> None:
-    """Serialise enrollments per program and refuse one past capacity (call in a transaction)."""
+async def reserve_seat(
+    conn: asyncpg.Connection, program_id: str, capacity: int | None, *, count: int = 1
+) -> None:
+    """Serialise enrollments per program and refuse `count` seats past capacity (call in a
+    transaction). Taken: the seat-holding enrollments bought one by one, plus every seat of
+    the live seat packs (redeemed or not: a pack reserves its seats at purchase, and its
+    sponsored enrollments sit in those seats, not in new ones; once a pack is closed, its
+    sponsored enrollments that still hold a seat count one by one)."""
     await conn.execute(
         "INSERT INTO program_seats (program_id) VALUES ($1) ON CONFLICT DO NOTHING", program_id
     )
@@ -82,12 +92,24 @@ async def reserve_seat(conn: asyncpg.Connection, program_id: str, capacity: int 
     if capacity is None:
         return
     taken = await conn.fetchval(
-        "SELECT count(*) FROM enrollments WHERE program_id = $1 AND status = ANY($2::text[])",
+        """SELECT (SELECT count(*) FROM enrollments e WHERE e.program_id = $1
+                     AND e.status = ANY($2::text[])
+                     AND (e.seat_pack_id IS NULL OR NOT EXISTS (
+                         SELECT 1 FROM seat_packs p
+                         WHERE p.id = e.seat_pack_id AND p.status = ANY($3::text[]))))
+                + (SELECT coalesce(sum(seats), 0) FROM seat_packs WHERE program_id = $1
+                     AND status = ANY($3::text[]))""",
         program_id,
         [s.value for s in SEAT_HOLDING],
+        list(PACK_SEAT_HOLDING),
     )
-    if taken >= capacity:
-        raise ResourceExhaustedError(f"program {program_id} is sold out ({capacity} seats)")
+    if taken + count > capacity:
+        left = max(capacity - taken, 0)
+        raise ResourceExhaustedError(
+            f"program {program_id} is sold out ({capacity} seats)"
+            if left == 0
+            else f"program {program_id} has only {left} seats left"
+        )
 
 
 async def taken_seats(conn: asyncpg.Connection, program_ids: list[str]) -> dict[str, int]:

@@ -35,6 +35,10 @@ SEAT_HOLDING = frozenset({Status.PENDING_PAYMENT, Status.ACTIVE, Status.COMPLETE
 # Closed: the seat is released (or, for REFUNDED, given back) and never retaken.
 CLOSED = frozenset({Status.EXPIRED, Status.CANCELLED, Status.REFUNDED})
 
+# Seat packs (services/enrollment/seat_packs.py) whose seats are all taken, redeemed or
+# not: a pack being paid for, or paid. Its sponsored enrollments occupy those seats.
+PACK_SEAT_HOLDING = frozenset({"PENDING_PAYMENT", "PAID"})
+
 ALLOWED: dict[Status, frozenset[Status]] = {
     # REFUNDED from pending: the refund of its own payment was delivered before the payment
     # (events may come in any order); the payment, when it comes, is then already applied.

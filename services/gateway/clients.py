@@ -16,7 +16,7 @@ from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from upskill.catalog.v1 import catalog_service_pb2_grpc
 from upskill.credentials.v1 import credentials_service_pb2_grpc
-from upskill.enrollment.v1 import enrollment_service_pb2_grpc
+from upskill.enrollment.v1 import employers_service_pb2_grpc, enrollment_service_pb2_grpc
 from upskill.payments.v1 import payments_service_pb2_grpc
 
 from services.common.grpc_client import DEFAULT_DEADLINE_SECONDS, auth_metadata, channel
@@ -36,6 +36,8 @@ class Clients:
     enrollment: Any = field(init=False)
     payments: Any = field(init=False)
     credentials: Any = field(init=False)
+    # Employers and seat packs: served by the enrollment service, on its channel.
+    employers: Any = field(init=False)
 
     @classmethod
     def connect(cls, settings: GatewaySettings) -> Clients:
@@ -50,6 +52,9 @@ class Clients:
         self.payments = payments_service_pb2_grpc.PaymentsServiceStub(self.channels["payments"])
         self.credentials = credentials_service_pb2_grpc.CredentialsServiceStub(
             self.channels["credentials"]
+        )
+        self.employers = employers_service_pb2_grpc.EmployersServiceStub(
+            self.channels["enrollment"]
         )
 
     async def health(self) -> dict[str, str]:

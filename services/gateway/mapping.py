@@ -228,6 +228,8 @@ def credential_to_json(credential: credentials_pb2.Credential) -> schemas.Creden
         issued_at=timestamp(credential.issue_time, credential.HasField("issue_time")),
         revoked_at=timestamp(credential.revoke_time, credential.HasField("revoke_time")),
         revocation_reason=or_none(credential.revocation_reason),
+        pathway_id=or_none(credential.pathway_id),
+        component_credential_ids=list(credential.component_credential_ids),
     )
 
 

@@ -13,9 +13,7 @@ covers these forms like every other.
 from __future__ import annotations
 
 import asyncio
-import re
-from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
@@ -23,10 +21,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from upskill.catalog.v1 import catalog_pb2, catalog_service_pb2
 from upskill.credentials.v1 import credentials_service_pb2
-from upskill.enrollment.v1 import enrollment_pb2, enrollment_service_pb2
 
 from services.common.auth import Principal
-from services.common.currency import minor_units
 from services.common.memberships import act_for_provider
 from services.gateway import (
     mapping,
@@ -34,14 +30,17 @@ from services.gateway import (
     routes_credentials,
     routes_earnings,
     routes_enrollments,
+    studio_form,
 )
 from services.gateway.clients import Clients, invoke
 from services.gateway.dependencies import ClientsDep, Viewer, resource_id
-from services.gateway.problems import FieldError, ProblemError, field_path
+from services.gateway.problems import ProblemError, not_found
 from services.gateway.rendering import render
 from services.gateway.schemas import (
     CredentialRevoke,
     EnrollmentComplete,
+    EnrollmentStatus,
+    Program,
     ProgramCreate,
     ProgramPatch,
 )
@@ -49,14 +48,7 @@ from services.gateway.schemas import (
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 20
-STATUSES = ("PENDING_PAYMENT", "ACTIVE", "COMPLETED", "EXPIRED", "CANCELLED", "REFUNDED")
-
-# The form's fields, named as the API's JSON paths (so an error's `field` finds its input);
-# the price is typed in major units, so its errors land on the one price input.
-TEXT_FIELDS = ("title", "summary", "description")
-CREDENTIAL_TEXT = ("name", "description", "criteria")
-_INDEX = re.compile(r"\[\d+\].*$")
-_INTEGER = re.compile(r"-?[0-9]{1,18}")
+STATUSES: tuple[str, ...] = get_args(EnrollmentStatus)
 
 
 # ---------------------------------------------------------------- who may use the studio
@@ -158,7 +150,7 @@ async def new_program_page(
         {
             "provider": await _provider(clients, provider, person.token),
             "program": None,
-            "values": _blank_values(),
+            "values": studio_form.blank_values(),
             "errors": {},
             "other_errors": [],
             "message": "",
@@ -171,12 +163,12 @@ async def create_program(
     provider_id: str, request: Request, viewer: Viewer, clients: ClientsDep
 ) -> Response:
     person, provider = _acting(viewer, provider_id)
-    values = await _form_values(request)
+    values = await studio_form.form_values(request)
     try:
-        body = ProgramCreate.model_validate(_program_body(values))
+        body = ProgramCreate.model_validate(studio_form.program_body(values))
         created = await routes_catalog.create_program(body, person, clients, Response())
     except (ValidationError, ProblemError) as exc:
-        problem = _as_problem(exc)
+        problem = studio_form.as_problem(exc)
         return render(
             request,
             "studio_program_form.html",
@@ -184,7 +176,7 @@ async def create_program(
                 "provider": await _provider(clients, provider, person.token),
                 "program": None,
                 "values": values,
-                **_errors_for_form(problem),
+                **studio_form.errors_for_form(problem),
             },
             status_code=problem.status,
         )
@@ -196,16 +188,14 @@ async def edit_program_page(
     provider_id: str, program_id: str, request: Request, viewer: Viewer, clients: ClientsDep
 ) -> HTMLResponse:
     person, provider = _acting(viewer, provider_id)
-    program = await routes_catalog.get_program(
-        resource_id(program_id, "program"), person, clients, Response()
-    )
+    program = await _own_program(clients, person, provider, resource_id(program_id, "program"))
     return render(
         request,
         "studio_program_form.html",
         {
             "provider": await _provider(clients, provider, person.token),
             "program": program,
-            "values": _values_of(program.model_dump()),
+            "values": studio_form.values_of(program.model_dump()),
             "errors": {},
             "other_errors": [],
             "message": "",
@@ -219,10 +209,12 @@ async def edit_program(
 ) -> Response:
     person, provider = _acting(viewer, provider_id)
     program_id = resource_id(program_id, "program")
-    values = await _form_values(request)
-    current = await routes_catalog.get_program(program_id, person, clients, Response())
+    values = await studio_form.form_values(request)
+    current = await _own_program(clients, person, provider, program_id)
     try:
-        patch = _changes(_program_body(values), current.model_dump(mode="json"))
+        patch = studio_form.changes(
+            studio_form.program_body(values), current.model_dump(mode="json")
+        )
         if not patch:
             raise ProblemError(422, "Nothing changed.", slug="invalid-input")
         await routes_catalog.update_program(
@@ -234,7 +226,7 @@ async def edit_program(
             if_match=routes_catalog.etag(int(values.get("version") or 0) or 1),
         )
     except (ValidationError, ProblemError) as exc:
-        problem = _as_problem(exc)
+        problem = studio_form.as_problem(exc)
         if problem.status == 412:
             problem = ProblemError(
                 412,
@@ -249,7 +241,7 @@ async def edit_program(
                 "provider": await _provider(clients, provider, person.token),
                 "program": current,
                 "values": values,
-                **_errors_for_form(problem),
+                **studio_form.errors_for_form(problem),
             },
             status_code=problem.status,
         )
@@ -292,14 +284,16 @@ async def _program_page(
     message: str = "",
     problem: ProblemError | None = None,
 ) -> HTMLResponse:
-    program = await routes_catalog.get_program(program_id, person, clients, Response())
-    listing = enrollment_service_pb2.ListEnrollmentsRequest(
-        program_id=program_id, page_size=PAGE_SIZE, page_token=page_token
+    program = await _own_program(clients, person, provider, program_id)
+    reply = await routes_enrollments.list_enrollments(
+        person,
+        clients,
+        program_id=program_id,
+        state=status or None,  # type: ignore[arg-type]  # one of STATUSES
+        page_size=PAGE_SIZE,
+        page_token=page_token,
     )
-    if status:
-        listing.status = enrollment_pb2.EnrollmentStatus.Value(f"ENROLLMENT_STATUS_{status}")
-    reply = await invoke(clients.enrollment.ListEnrollments, listing, token=person.token)
-    enrollments = [mapping.enrollment_to_json(e) for e in reply.enrollments]
+    enrollments = reply.enrollments
     credentials = await _credentials(clients, person, [e.credential_id for e in enrollments])
     base = f"/studio/{provider}/programs/{program_id}"
     next_url = ""
@@ -323,6 +317,17 @@ async def _program_page(
         },
         status_code=problem.status if problem else 200,
     )
+
+
+async def _own_program(
+    clients: Clients, person: Principal, provider: str, program_id: str
+) -> Program:
+    """The program, if it is this provider's: another provider's (even on sale) is not
+    part of this studio."""
+    program = await routes_catalog.get_program(program_id, person, clients, Response())
+    if program.provider_id != provider:
+        raise not_found(f"no program with id {program_id!r} at this provider")
+    return program
 
 
 async def _credentials(
@@ -394,7 +399,7 @@ async def complete(
 ) -> Response:
     person, provider = _acting(viewer, provider_id)
     program_id = resource_id(program_id, "program")
-    form = await _form_values(request)
+    form = await studio_form.form_values(request)
     try:
         body = EnrollmentComplete.model_validate(
             {
@@ -406,7 +411,7 @@ async def complete(
             resource_id(enrollment_id, "enrollment"), person, clients, body
         )
     except (ValidationError, ProblemError) as exc:
-        problem = _as_problem(exc)
+        problem = studio_form.as_problem(exc)
         if problem.status not in (400, 409, 422):
             raise
         return await _program_page(request, person, clients, provider, program_id, problem=problem)
@@ -427,14 +432,14 @@ async def revoke(
 ) -> Response:
     person, provider = _acting(viewer, provider_id)
     program_id = resource_id(program_id, "program")
-    form = await _form_values(request)
+    form = await studio_form.form_values(request)
     try:
         body = CredentialRevoke.model_validate({"reason": form.get("reason", "").strip()})
         await routes_credentials.revoke_credential(
             resource_id(credential_id, "credential"), body, person, clients
         )
     except (ValidationError, ProblemError) as exc:
-        problem = _as_problem(exc)
+        problem = studio_form.as_problem(exc)
         if problem.status not in (400, 409, 422):
             raise
         return await _program_page(request, person, clients, provider, program_id, problem=problem)
@@ -462,133 +467,3 @@ async def statement(provider_id: str, viewer: Viewer, clients: ClientsDep) -> Re
     """The API's CSV statement, for the signed-in member (a browser sends no bearer token)."""
     person, provider = _acting(viewer, provider_id)
     return await routes_earnings.statement(provider, person, clients, None, None)
-
-
-# ---------------------------------------------------------------- the program form
-
-
-def _blank_values() -> dict[str, str]:
-    return {"price.currency": "USD", "duration_hours": "1", "credential.issuance": "ON_COMPLETION"}
-
-
-def _values_of(program: dict[str, Any]) -> dict[str, str]:
-    """A program as the form shows it."""
-    price = program["price"]
-    exponent = minor_units(price["currency"]) or 0
-    credential = program["credential"]
-    return {
-        **{name: program[name] for name in TEXT_FIELDS},
-        "skills": ", ".join(program["skills"]),
-        "duration_hours": str(program["duration_hours"]),
-        "price": str(Decimal(price["amount_minor"]).scaleb(-exponent)),
-        "price.currency": price["currency"],
-        "capacity": "" if program["capacity"] is None else str(program["capacity"]),
-        **{f"credential.{n}": credential[n] for n in CREDENTIAL_TEXT},
-        "credential.issuance": credential["issuance"],
-        "credential.valid_for_days": (
-            "" if credential["valid_for_days"] is None else str(credential["valid_for_days"])
-        ),
-        "version": str(program["version"]),
-    }
-
-
-async def _form_values(request: Request) -> dict[str, str]:
-    form = await request.form()
-    return {k: v for k, v in form.items() if isinstance(v, str)}
-
-
-def _number(text: str) -> Any:
-    """A whole number typed in a form as an int; anything else as typed, for the API's
-    own validation to name ("Input should be a valid integer")."""
-    text = text.strip()
-    return int(text) if _INTEGER.fullmatch(text) else text
-
-
-def _optional_number(text: str) -> Any:
-    return None if not text.strip() else _number(text)
-
-
-def _amount_minor(price: str, currency: str) -> Any:
-    """49.00 USD -> 4900. A price that is not a number, or has more decimals than the
-    currency, is passed on as typed, for the API to refuse at `price.amount_minor`."""
-    exponent = minor_units(currency.strip().upper())
-    try:
-        amount = Decimal(price.strip() or "0").scaleb(exponent or 0)
-    except InvalidOperation:
-        return price
-    if not amount.is_finite() or amount != amount.to_integral_value():
-        return price
-    return int(amount)
-
-
-def _program_body(values: dict[str, str]) -> dict[str, Any]:
-    """The form, as the JSON body of POST /api/v1/programs."""
-    skills = [s.strip() for s in values.get("skills", "").split(",")]
-    return {
-        **{name: values.get(name, "") for name in TEXT_FIELDS},
-        "skills": [s for s in skills if s],
-        "duration_hours": _number(values.get("duration_hours", "")),
-        "price": {
-            "amount_minor": _amount_minor(
-                values.get("price", ""), values.get("price.currency", "")
-            ),
-            "currency": values.get("price.currency", "").strip().upper(),
-        },
-        "capacity": _optional_number(values.get("capacity", "")),
-        "credential": {
-            **{n: values.get(f"credential.{n}", "") for n in CREDENTIAL_TEXT},
-            "issuance": values.get("credential.issuance", ""),
-            "valid_for_days": _optional_number(values.get("credential.valid_for_days", "")),
-        },
-    }
-
-
-def _changes(body: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
-    """The PATCH body: the fields the form changed, and only those."""
-    patch: dict[str, Any] = {}
-    for name, value in body.items():
-        if name == "credential":
-            changed = {k: v for k, v in value.items() if current["credential"].get(k) != v}
-            if changed:
-                patch["credential"] = changed
-        elif current.get(name) != value:
-            patch[name] = value
-    return patch
-
-
-def _as_problem(exc: ValidationError | ProblemError) -> ProblemError:
-    if isinstance(exc, ProblemError):
-        return exc
-    errors = [
-        FieldError(field=field_path(e["loc"]), message=str(e["msg"]).removeprefix("Value error, "))
-        for e in exc.errors()[:20]
-    ]
-    return ProblemError(422, "the request has invalid fields", slug="invalid-input", errors=errors)
-
-
-def _input_for(field: str) -> str:
-    """The form input an API error path belongs to: skills[2] -> skills,
-    price.amount_minor -> price."""
-    field = _INDEX.sub("", field)
-    if field in ("price", "price.amount_minor"):
-        return "price"
-    return field
-
-
-FORM_INPUTS = frozenset(
-    {*TEXT_FIELDS, "skills", "duration_hours", "price", "price.currency", "capacity"}
-    | {f"credential.{n}" for n in (*CREDENTIAL_TEXT, "issuance", "valid_for_days")}
-)
-
-
-def _errors_for_form(problem: ProblemError) -> dict[str, Any]:
-    """Each field error next to its input; any other (no input of its own) above the form."""
-    errors: dict[str, str] = {}
-    other: list[str] = []
-    for error in problem.errors:
-        name = _input_for(error.field)
-        if name in FORM_INPUTS:
-            errors.setdefault(name, error.message)
-        else:
-            other.append(f"{error.field}: {error.message}")
-    return {"errors": errors, "other_errors": other, "message": problem.detail}

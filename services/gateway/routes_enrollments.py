@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Query, Response, status
-from upskill.enrollment.v1 import enrollment_service_pb2
+from upskill.enrollment.v1 import enrollment_pb2, enrollment_service_pb2
 
 from services.gateway import mapping
 from services.gateway.clients import invoke
@@ -20,6 +20,7 @@ from services.gateway.schemas import (
     EnrollmentComplete,
     EnrollmentCreate,
     EnrollmentList,
+    EnrollmentStatus,
     Refund,
     RefundRequest,
     Text,
@@ -76,16 +77,18 @@ async def list_enrollments(
     caller: Caller,
     clients: ClientsDep,
     program_id: Annotated[UuidText | None, Query(max_length=64)] = None,
+    state: Annotated[
+        EnrollmentStatus | None, Query(alias="status", description="Only enrollments in it")
+    ] = None,
     page_size: Annotated[int, Query(ge=0, le=100, description="0: the server's default")] = 0,
     page_token: Annotated[Text, Query(max_length=200)] = "",
 ) -> EnrollmentList:
-    reply = await invoke(
-        clients.enrollment.ListEnrollments,
-        enrollment_service_pb2.ListEnrollmentsRequest(
-            program_id=program_id or "", page_size=page_size, page_token=page_token
-        ),
-        token=caller.token,
+    request = enrollment_service_pb2.ListEnrollmentsRequest(
+        program_id=program_id or "", page_size=page_size, page_token=page_token
     )
+    if state is not None:
+        request.status = enrollment_pb2.EnrollmentStatus.Value(f"ENROLLMENT_STATUS_{state}")
+    reply = await invoke(clients.enrollment.ListEnrollments, request, token=caller.token)
     return EnrollmentList(
         enrollments=[mapping.enrollment_to_json(e) for e in reply.enrollments],
         next_page_token=reply.next_page_token or None,

@@ -321,6 +321,13 @@ class Credential(BaseModel):
     issued_at: datetime | None
     revoked_at: datetime | None
     revocation_reason: str | None
+    pathway_id: str | None = Field(
+        default=None, description="Set on a pathway's credential (enrollment_id is then empty)"
+    )
+    component_credential_ids: list[str] = Field(
+        default_factory=list,
+        description="A pathway credential's components (GET by id only; empty in listings)",
+    )
 
 
 class CredentialList(Page):

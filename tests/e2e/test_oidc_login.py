@@ -533,3 +533,30 @@ def test_a_discovery_document_of_another_issuer_is_refused(provider: OidcProvide
     assert answer.status_code == 503
     assert answer.json()["detail"] == "the identity provider is misconfigured"
     assert "location" not in answer.headers
+
+
+def test_a_member_signs_in_and_lands_in_the_studio(
+    oidc_stack: Stack, browser: httpx.Client, staffed: dict[str, str]
+) -> None:
+    gateway = oidc_stack.gateway_url
+    callback = sign_in(browser, gateway, "olga", "/")
+    assert callback.status_code == 303, callback.text
+    assert callback.headers["location"] == "/studio"
+    studio = follow(browser, browser.get(gateway + "/studio"))
+    assert studio.status_code == 200, studio.text
+    assert str(studio.url).endswith(f"/studio/{staffed['provider_id']}")
+    assert 'href="/studio"' in studio.text  # the header's Studio link
+    # A page she asked for is where she goes, studio or not.
+    with httpx.Client(timeout=30, trust_env=False) as again:
+        assert sign_in(again, gateway, "olga", "/?q=sql").headers["location"] == "/?q=sql"
+
+
+def test_a_person_with_no_provider_is_not_sent_to_the_studio(
+    oidc_stack: Stack, browser: httpx.Client
+) -> None:
+    gateway = oidc_stack.gateway_url
+    callback = sign_in(browser, gateway, "alice", "/")  # alice never joins a provider
+    assert callback.headers["location"] == "/"
+    studio = browser.get(gateway + "/studio")
+    assert studio.status_code == 200
+    assert "not on any provider" in studio.text

@@ -216,6 +216,23 @@ def test_strangers_get_nothing_and_people_without_a_provider_learn_how_to_join(
     # Another provider's dev token cannot act for this one either.
     other = browser(gateway, "other-staff", provider_id=str(uuid.uuid4()))
     assert other.get(f"/studio/{provider['id']}").status_code == 403
+    # Another provider's program on sale is not part of this provider's studio.
+    with httpx.Client(base_url=gateway, timeout=15, trust_env=False) as http:
+        admin = staffed["admin"]
+        theirs = http.post("/api/v1/providers", json={"name": "Elsewhere"}, headers=admin).json()
+        elsewhere = _token(http, role="provider", sub="elsewhere", provider_id=theirs["id"])
+        spec = {
+            "title": "Theirs",
+            "price": {"amount_minor": 0, "currency": "USD"},
+            "credential": {"name": "N", "description": "D", "criteria": "C"},
+        }
+        program = http.post("/api/v1/programs", json=spec, headers=elsewhere).json()
+        http.post(f"/api/v1/programs/{program['id']}/publish", headers=elsewhere)
+    member = browser(gateway, staffed["sub"])
+    for path in ("", "/edit"):
+        shown = member.get(f"/studio/{provider['id']}/programs/{program['id']}{path}")
+        assert shown.status_code == 404, path
+    member.close()
     anonymous = httpx.Client(base_url=gateway, timeout=15, trust_env=False)
     assert anonymous.get("/studio").status_code == 401
     assert anonymous.get(f"/studio/{provider['id']}").status_code == 401
@@ -253,3 +270,40 @@ def test_hostile_input_is_refused_with_field_errors(gateway: str, staffed: dict[
     assert token.status_code in (400, 422)
     assert studio.get(f"/studio/{provider}", params={"page_token": "x" * 500}).status_code == 422
     studio.close()
+
+
+def test_the_api_lists_enrollments_by_state(gateway: str, staffed: dict[str, Any]) -> None:
+    provider = staffed["provider"]["id"]
+    with httpx.Client(base_url=gateway, timeout=15, trust_env=False) as http:
+        staff = _token(http, role="provider", sub="lister", provider_id=provider)
+        body = _form(f"Free {staffed['run']}")
+        spec = {
+            "title": body["title"],
+            "price": {"amount_minor": 0, "currency": "USD"},
+            "credential": {"name": "N", "description": "D", "criteria": "C"},
+        }
+        program = http.post("/api/v1/programs", json=spec, headers=staff).json()
+        http.post(f"/api/v1/programs/{program['id']}/publish", headers=staff).raise_for_status()
+        for i in range(3):
+            learner = _token(http, role="learner", sub=f"byst-{i}-{staffed['run']}")
+            made = http.post(
+                "/api/v1/enrollments", json={"program_id": program["id"]}, headers=learner
+            )
+            assert made.status_code == 201, made.text
+
+        def listed(**params: Any) -> httpx.Response:
+            return http.get(
+                "/api/v1/enrollments", params={"program_id": program["id"], **params}, headers=staff
+            )
+
+        active = listed(status="ACTIVE", page_size=2)
+        assert active.status_code == 200, active.text
+        assert [e["status"] for e in active.json()["enrollments"]] == ["ACTIVE", "ACTIVE"]
+        token = active.json()["next_page_token"]
+        assert len(listed(status="ACTIVE", page_token=token).json()["enrollments"]) == 1
+        assert listed(status="COMPLETED").json()["enrollments"] == []
+        # A token is good only for the filter it was issued for.
+        assert listed(status="COMPLETED", page_token=token).status_code in (400, 422)
+        assert listed(page_token=token).status_code in (400, 422)
+        assert listed(status="BOGUS").status_code == 422
+        assert listed(status="active").status_code == 422

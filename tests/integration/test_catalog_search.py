@@ -12,6 +12,7 @@ import pytest
 from services.catalog import repository as catalog
 from services.catalog.domain import CredentialTemplate, Program, ProgramSpec, Provider
 from services.common import db
+from services.common.errors import InvalidArgumentError
 from services.common.paging import Page
 
 TITLES = {
@@ -65,9 +66,9 @@ async def _seed(pool: asyncpg.Pool) -> tuple[Provider, dict[str, str]]:
 
 
 async def _search(pool: asyncpg.Pool, filters: catalog.CatalogFilter) -> set[str]:
-    page = Page.request(catalog.PUBLISHED, "", 50, filters)
     async with pool.acquire() as conn:
-        return {p.id for p in await catalog.list_programs(conn, filters, page)}
+        programs, _ = await catalog.find_programs(conn, filters, catalog.PUBLISHED, "", 50)
+    return {p.id for p in programs}
 
 
 @pytest.mark.parametrize(
@@ -144,16 +145,42 @@ async def test_search_pages_exactly(catalog_db: asyncpg.Pool) -> None:
             program.publish()
             await catalog.add_program(conn, program)
             expected.append(program.id)
-    filters = catalog.CatalogFilter(query="kubernets")
-    seen: list[str] = []
-    token = ""
-    while True:
-        page = Page.request(catalog.PUBLISHED, token, 3, filters)
-        async with catalog_db.acquire() as conn:
-            shown, token = page.split(
-                await catalog.list_programs(conn, filters, page), lambda p: (p.created_at, p.id)
+    for query in ("kubernetes", "kube", "kubernets"):  # whole word, prefix, typo
+        filters = catalog.CatalogFilter(query=query)
+        seen: list[str] = []
+        token = ""
+        while True:
+            async with catalog_db.acquire() as conn:
+                rows, page = await catalog.find_programs(conn, filters, catalog.PUBLISHED, token, 3)
+            shown, token = page.split(rows, lambda p: (p.created_at, p.id))
+            seen += [p.id for p in shown]
+            if not token:
+                break
+        assert seen == list(reversed(expected)), query
+
+
+async def test_a_token_of_one_search_is_refused_by_another(catalog_db: asyncpg.Pool) -> None:
+    provider = Provider(str(uuid.uuid4()), "Academy")
+    async with catalog_db.acquire() as conn:
+        await catalog.add_provider(conn, provider)
+        for i in range(3):
+            program = _program(provider, f"Kubernetes level {i}", "")
+            program.publish()
+            await catalog.add_program(conn, program)
+        rows, page = await catalog.find_programs(
+            conn, catalog.CatalogFilter(query="kubernets"), catalog.PUBLISHED, "", 1
+        )
+        _, token = page.split(rows, lambda p: (p.created_at, p.id))
+        assert token
+        with pytest.raises(InvalidArgumentError):
+            await catalog.find_programs(
+                conn, catalog.CatalogFilter(query="other"), catalog.PUBLISHED, token, 1
             )
-        seen += [p.id for p in shown]
-        if not token:
-            break
-    assert seen == list(reversed(expected))
+        with pytest.raises(InvalidArgumentError):  # not a token of the studio's listing
+            await catalog.find_programs(
+                conn,
+                catalog.CatalogFilter(query="kubernets", include_unpublished=True),
+                catalog.PROVIDER_PROGRAMS,
+                token,
+                1,
+            )

@@ -399,6 +399,13 @@ async def test_catalog_queries_use_indexes(fresh_database: str) -> None:
                 ),
             )
             await conn.execute("ANALYZE programs")
+            # A lexicon of a real catalogue's size (tens of thousands of words).
+            await conn.execute(
+                """INSERT INTO search_lexicon (word)
+                   SELECT substr(md5(n::text), 1, 4 + n % 8) FROM generate_series(1, 30000) n
+                   ON CONFLICT DO NOTHING"""
+            )
+            await conn.execute("ANALYZE search_lexicon")
         x = ExplainingPool(pool)
         assert_served(
             await x.explain(lambda c: catalog.get_program(c, uid())),
@@ -423,11 +430,22 @@ async def test_catalog_queries_use_indexes(fresh_database: str) -> None:
         assert_served(
             await x.explain(listing(provider_id=provider)), "programs_listing|programs_by_provider"
         )
+        assert_served(await x.explain(listing(query="unheardof")), "programs_search")
+        # A word with a typo: corrected on the lexicon's trigram index, then full text.
         assert_served(
-            await x.explain(listing(query="unheardof")), "programs_search", "programs_search_trgm"
+            await x.explain(
+                lambda c: catalog.list_programs(
+                    c,
+                    catalog.CatalogFilter(query="Kubernets"),
+                    Page(catalog.TYPO_TOLERANT, None, 20, ""),
+                    typos=True,
+                )
+            ),
+            "search_lexicon_trgm",
+            "programs_search",
         )
-        # A typo'd or partial word: the trigram index, not a walk of every program.
-        assert_served(await x.explain(listing(query="Kubernets")), "programs_search_trgm")
+        # A word every program has: the newest-first walk finds the page at once.
+        assert_served(await x.explain(listing(query="program")), "programs_listing")
         # The studio: one provider's programs, drafts included, page 2.
         assert_served(
             await x.explain(

@@ -30,6 +30,13 @@ class IssuancePolicy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ISSUANCE_POLICY_UNSPECIFIED: _ClassVar[IssuancePolicy]
     ISSUANCE_POLICY_ON_COMPLETION: _ClassVar[IssuancePolicy]
     ISSUANCE_POLICY_ON_PAYMENT: _ClassVar[IssuancePolicy]
+
+class PathwayStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PATHWAY_STATUS_UNSPECIFIED: _ClassVar[PathwayStatus]
+    PATHWAY_STATUS_DRAFT: _ClassVar[PathwayStatus]
+    PATHWAY_STATUS_PUBLISHED: _ClassVar[PathwayStatus]
+    PATHWAY_STATUS_ARCHIVED: _ClassVar[PathwayStatus]
 MEMBER_ROLE_UNSPECIFIED: MemberRole
 MEMBER_ROLE_OWNER: MemberRole
 MEMBER_ROLE_STAFF: MemberRole
@@ -40,6 +47,10 @@ PROGRAM_STATUS_ARCHIVED: ProgramStatus
 ISSUANCE_POLICY_UNSPECIFIED: IssuancePolicy
 ISSUANCE_POLICY_ON_COMPLETION: IssuancePolicy
 ISSUANCE_POLICY_ON_PAYMENT: IssuancePolicy
+PATHWAY_STATUS_UNSPECIFIED: PathwayStatus
+PATHWAY_STATUS_DRAFT: PathwayStatus
+PATHWAY_STATUS_PUBLISHED: PathwayStatus
+PATHWAY_STATUS_ARCHIVED: PathwayStatus
 
 class Provider(_message.Message):
     __slots__ = ("id", "name", "website", "email", "create_time")
@@ -142,3 +153,65 @@ class Program(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
     def __init__(self, id: _Optional[str] = ..., provider_id: _Optional[str] = ..., provider_name: _Optional[str] = ..., spec: _Optional[_Union[ProgramSpec, _Mapping]] = ..., status: _Optional[_Union[ProgramStatus, str]] = ..., version: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class PathwayAchievement(_message.Message):
+    __slots__ = ("name", "description", "criteria", "skills", "image_url")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    CRITERIA_FIELD_NUMBER: _ClassVar[int]
+    SKILLS_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_URL_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    description: str
+    criteria: str
+    skills: _containers.RepeatedScalarFieldContainer[str]
+    image_url: str
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., criteria: _Optional[str] = ..., skills: _Optional[_Iterable[str]] = ..., image_url: _Optional[str] = ...) -> None: ...
+
+class PathwaySpec(_message.Message):
+    __slots__ = ("title", "description", "program_ids", "required_count", "achievement")
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    PROGRAM_IDS_FIELD_NUMBER: _ClassVar[int]
+    REQUIRED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ACHIEVEMENT_FIELD_NUMBER: _ClassVar[int]
+    title: str
+    description: str
+    program_ids: _containers.RepeatedScalarFieldContainer[str]
+    required_count: int
+    achievement: PathwayAchievement
+    def __init__(self, title: _Optional[str] = ..., description: _Optional[str] = ..., program_ids: _Optional[_Iterable[str]] = ..., required_count: _Optional[int] = ..., achievement: _Optional[_Union[PathwayAchievement, _Mapping]] = ...) -> None: ...
+
+class PathwayProgram(_message.Message):
+    __slots__ = ("program_id", "title", "price", "status")
+    PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    program_id: str
+    title: str
+    price: _money_pb2.Money
+    status: ProgramStatus
+    def __init__(self, program_id: _Optional[str] = ..., title: _Optional[str] = ..., price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., status: _Optional[_Union[ProgramStatus, str]] = ...) -> None: ...
+
+class Pathway(_message.Message):
+    __slots__ = ("id", "provider_id", "provider_name", "spec", "status", "version", "create_time", "update_time", "programs")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_ID_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_NAME_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    PROGRAMS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    provider_id: str
+    provider_name: str
+    spec: PathwaySpec
+    status: PathwayStatus
+    version: int
+    create_time: _timestamp_pb2.Timestamp
+    update_time: _timestamp_pb2.Timestamp
+    programs: _containers.RepeatedCompositeFieldContainer[PathwayProgram]
+    def __init__(self, id: _Optional[str] = ..., provider_id: _Optional[str] = ..., provider_name: _Optional[str] = ..., spec: _Optional[_Union[PathwaySpec, _Mapping]] = ..., status: _Optional[_Union[PathwayStatus, str]] = ..., version: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., programs: _Optional[_Iterable[_Union[PathwayProgram, _Mapping]]] = ...) -> None: ...

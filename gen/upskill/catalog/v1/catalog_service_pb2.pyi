@@ -232,3 +232,69 @@ class AddMemberResponse(_message.Message):
     MEMBER_FIELD_NUMBER: _ClassVar[int]
     member: _catalog_pb2.Member
     def __init__(self, member: _Optional[_Union[_catalog_pb2.Member, _Mapping]] = ...) -> None: ...
+
+class CreatePathwayRequest(_message.Message):
+    __slots__ = ("spec",)
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    spec: _catalog_pb2.PathwaySpec
+    def __init__(self, spec: _Optional[_Union[_catalog_pb2.PathwaySpec, _Mapping]] = ...) -> None: ...
+
+class CreatePathwayResponse(_message.Message):
+    __slots__ = ("pathway",)
+    PATHWAY_FIELD_NUMBER: _ClassVar[int]
+    pathway: _catalog_pb2.Pathway
+    def __init__(self, pathway: _Optional[_Union[_catalog_pb2.Pathway, _Mapping]] = ...) -> None: ...
+
+class GetPathwayRequest(_message.Message):
+    __slots__ = ("pathway_id",)
+    PATHWAY_ID_FIELD_NUMBER: _ClassVar[int]
+    pathway_id: str
+    def __init__(self, pathway_id: _Optional[str] = ...) -> None: ...
+
+class GetPathwayResponse(_message.Message):
+    __slots__ = ("pathway",)
+    PATHWAY_FIELD_NUMBER: _ClassVar[int]
+    pathway: _catalog_pb2.Pathway
+    def __init__(self, pathway: _Optional[_Union[_catalog_pb2.Pathway, _Mapping]] = ...) -> None: ...
+
+class ListPathwaysRequest(_message.Message):
+    __slots__ = ("provider_id", "page_size", "page_token")
+    PROVIDER_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    provider_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, provider_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListPathwaysResponse(_message.Message):
+    __slots__ = ("pathways", "next_page_token")
+    PATHWAYS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    pathways: _containers.RepeatedCompositeFieldContainer[_catalog_pb2.Pathway]
+    next_page_token: str
+    def __init__(self, pathways: _Optional[_Iterable[_Union[_catalog_pb2.Pathway, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class PublishPathwayRequest(_message.Message):
+    __slots__ = ("pathway_id",)
+    PATHWAY_ID_FIELD_NUMBER: _ClassVar[int]
+    pathway_id: str
+    def __init__(self, pathway_id: _Optional[str] = ...) -> None: ...
+
+class PublishPathwayResponse(_message.Message):
+    __slots__ = ("pathway",)
+    PATHWAY_FIELD_NUMBER: _ClassVar[int]
+    pathway: _catalog_pb2.Pathway
+    def __init__(self, pathway: _Optional[_Union[_catalog_pb2.Pathway, _Mapping]] = ...) -> None: ...
+
+class ArchivePathwayRequest(_message.Message):
+    __slots__ = ("pathway_id",)
+    PATHWAY_ID_FIELD_NUMBER: _ClassVar[int]
+    pathway_id: str
+    def __init__(self, pathway_id: _Optional[str] = ...) -> None: ...
+
+class ArchivePathwayResponse(_message.Message):
+    __slots__ = ("pathway",)
+    PATHWAY_FIELD_NUMBER: _ClassVar[int]
+    pathway: _catalog_pb2.Pathway
+    def __init__(self, pathway: _Optional[_Union[_catalog_pb2.Pathway, _Mapping]] = ...) -> None: ...

@@ -100,6 +100,31 @@ class CatalogServiceStub:
                 request_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.GetMembershipRequest.SerializeToString,
                 response_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.GetMembershipResponse.FromString,
                 _registered_method=True)
+        self.CreatePathway = channel.unary_unary(
+                '/upskill.catalog.v1.CatalogService/CreatePathway',
+                request_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.CreatePathwayRequest.SerializeToString,
+                response_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.CreatePathwayResponse.FromString,
+                _registered_method=True)
+        self.GetPathway = channel.unary_unary(
+                '/upskill.catalog.v1.CatalogService/GetPathway',
+                request_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.GetPathwayRequest.SerializeToString,
+                response_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.GetPathwayResponse.FromString,
+                _registered_method=True)
+        self.ListPathways = channel.unary_unary(
+                '/upskill.catalog.v1.CatalogService/ListPathways',
+                request_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListPathwaysRequest.SerializeToString,
+                response_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListPathwaysResponse.FromString,
+                _registered_method=True)
+        self.PublishPathway = channel.unary_unary(
+                '/upskill.catalog.v1.CatalogService/PublishPathway',
+                request_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.PublishPathwayRequest.SerializeToString,
+                response_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.PublishPathwayResponse.FromString,
+                _registered_method=True)
+        self.ArchivePathway = channel.unary_unary(
+                '/upskill.catalog.v1.CatalogService/ArchivePathway',
+                request_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ArchivePathwayRequest.SerializeToString,
+                response_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ArchivePathwayResponse.FromString,
+                _registered_method=True)
         self.ListMyProviders = channel.unary_unary(
                 '/upskill.catalog.v1.CatalogService/ListMyProviders',
                 request_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListMyProvidersRequest.SerializeToString,
@@ -207,6 +232,41 @@ class CatalogServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreatePathway(self, request, context):
+        """CreatePathway defines a DRAFT pathway of the calling provider's own programs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPathway(self, request, context):
+        """GetPathway returns a pathway; drafts only to their owner, admins and services.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPathways(self, request, context):
+        """ListPathways lists published pathways, newest first, paginated.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PublishPathway(self, request, context):
+        """PublishPathway makes a DRAFT pathway count credentials (every program must be published).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ArchivePathway(self, request, context):
+        """ArchivePathway stops a pathway awarding new credentials, for good.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListMyProviders(self, request, context):
         """ListMyProviders lists the providers the caller is a member of, with the caller's role.
         """
@@ -288,6 +348,31 @@ def add_CatalogServiceServicer_to_server(servicer, server):
                     servicer.GetMembership,
                     request_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.GetMembershipRequest.FromString,
                     response_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.GetMembershipResponse.SerializeToString,
+            ),
+            'CreatePathway': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreatePathway,
+                    request_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.CreatePathwayRequest.FromString,
+                    response_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.CreatePathwayResponse.SerializeToString,
+            ),
+            'GetPathway': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPathway,
+                    request_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.GetPathwayRequest.FromString,
+                    response_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.GetPathwayResponse.SerializeToString,
+            ),
+            'ListPathways': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPathways,
+                    request_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListPathwaysRequest.FromString,
+                    response_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListPathwaysResponse.SerializeToString,
+            ),
+            'PublishPathway': grpc.unary_unary_rpc_method_handler(
+                    servicer.PublishPathway,
+                    request_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.PublishPathwayRequest.FromString,
+                    response_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.PublishPathwayResponse.SerializeToString,
+            ),
+            'ArchivePathway': grpc.unary_unary_rpc_method_handler(
+                    servicer.ArchivePathway,
+                    request_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ArchivePathwayRequest.FromString,
+                    response_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ArchivePathwayResponse.SerializeToString,
             ),
             'ListMyProviders': grpc.unary_unary_rpc_method_handler(
                     servicer.ListMyProviders,
@@ -652,6 +737,141 @@ class CatalogService:
             '/upskill.catalog.v1.CatalogService/GetMembership',
             upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.GetMembershipRequest.SerializeToString,
             upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.GetMembershipResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreatePathway(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.catalog.v1.CatalogService/CreatePathway',
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.CreatePathwayRequest.SerializeToString,
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.CreatePathwayResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPathway(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.catalog.v1.CatalogService/GetPathway',
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.GetPathwayRequest.SerializeToString,
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.GetPathwayResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPathways(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.catalog.v1.CatalogService/ListPathways',
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListPathwaysRequest.SerializeToString,
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListPathwaysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PublishPathway(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.catalog.v1.CatalogService/PublishPathway',
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.PublishPathwayRequest.SerializeToString,
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.PublishPathwayResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ArchivePathway(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.catalog.v1.CatalogService/ArchivePathway',
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ArchivePathwayRequest.SerializeToString,
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ArchivePathwayResponse.FromString,
             options,
             channel_credentials,
             insecure,

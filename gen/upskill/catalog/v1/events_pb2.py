@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from upskill.catalog.v1 import catalog_pb2 as upskill_dot_catalog_dot_v1_dot_catalog__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fupskill/catalog/v1/events.proto\x12\x12upskill.catalog.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a upskill/catalog/v1/catalog.proto\"p\n\x10ProgramPublished\x12,\n\x07program\x18\x01 \x01(\x0b\x32\x1b.upskill.catalog.v1.Program\x12.\n\noccur_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"j\n\x0fProgramArchived\x12\x12\n\nprogram_id\x18\x01 \x01(\t\x12\x13\n\x0bprovider_id\x18\x02 \x01(\t\x12.\n\noccur_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fupskill/catalog/v1/events.proto\x12\x12upskill.catalog.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a upskill/catalog/v1/catalog.proto\"p\n\x10ProgramPublished\x12,\n\x07program\x18\x01 \x01(\x0b\x32\x1b.upskill.catalog.v1.Program\x12.\n\noccur_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"j\n\x0fProgramArchived\x12\x12\n\nprogram_id\x18\x01 \x01(\t\x12\x13\n\x0bprovider_id\x18\x02 \x01(\t\x12.\n\noccur_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"p\n\x10PathwayPublished\x12,\n\x07pathway\x18\x01 \x01(\x0b\x32\x1b.upskill.catalog.v1.Pathway\x12.\n\noccur_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"{\n\x0fPathwayArchived\x12\x12\n\npathway_id\x18\x01 \x01(\t\x12\x13\n\x0bprovider_id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x03\x12.\n\noccur_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,4 +37,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PROGRAMPUBLISHED']._serialized_end=234
   _globals['_PROGRAMARCHIVED']._serialized_start=236
   _globals['_PROGRAMARCHIVED']._serialized_end=342
+  _globals['_PATHWAYPUBLISHED']._serialized_start=344
+  _globals['_PATHWAYPUBLISHED']._serialized_end=456
+  _globals['_PATHWAYARCHIVED']._serialized_start=458
+  _globals['_PATHWAYARCHIVED']._serialized_end=581
 # @@protoc_insertion_point(module_scope)

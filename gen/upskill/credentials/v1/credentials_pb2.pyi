@@ -41,7 +41,7 @@ VERIFICATION_STATUS_MALFORMED: VerificationStatus
 VERIFICATION_STATUS_STATUS_UNAVAILABLE: VerificationStatus
 
 class Credential(_message.Message):
-    __slots__ = ("id", "enrollment_id", "program_id", "provider_id", "learner_id", "status", "jwt", "issue_time", "revoke_time", "revocation_reason", "achievement_name", "earner_name")
+    __slots__ = ("id", "enrollment_id", "program_id", "provider_id", "learner_id", "status", "jwt", "issue_time", "revoke_time", "revocation_reason", "achievement_name", "pathway_id", "component_credential_ids", "earner_name")
     ID_FIELD_NUMBER: _ClassVar[int]
     ENROLLMENT_ID_FIELD_NUMBER: _ClassVar[int]
     PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
@@ -53,6 +53,8 @@ class Credential(_message.Message):
     REVOKE_TIME_FIELD_NUMBER: _ClassVar[int]
     REVOCATION_REASON_FIELD_NUMBER: _ClassVar[int]
     ACHIEVEMENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    PATHWAY_ID_FIELD_NUMBER: _ClassVar[int]
+    COMPONENT_CREDENTIAL_IDS_FIELD_NUMBER: _ClassVar[int]
     EARNER_NAME_FIELD_NUMBER: _ClassVar[int]
     id: str
     enrollment_id: str
@@ -65,8 +67,10 @@ class Credential(_message.Message):
     revoke_time: _timestamp_pb2.Timestamp
     revocation_reason: str
     achievement_name: str
+    pathway_id: str
+    component_credential_ids: _containers.RepeatedScalarFieldContainer[str]
     earner_name: str
-    def __init__(self, id: _Optional[str] = ..., enrollment_id: _Optional[str] = ..., program_id: _Optional[str] = ..., provider_id: _Optional[str] = ..., learner_id: _Optional[str] = ..., status: _Optional[_Union[CredentialStatus, str]] = ..., jwt: _Optional[str] = ..., issue_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoke_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revocation_reason: _Optional[str] = ..., achievement_name: _Optional[str] = ..., earner_name: _Optional[str] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., enrollment_id: _Optional[str] = ..., program_id: _Optional[str] = ..., provider_id: _Optional[str] = ..., learner_id: _Optional[str] = ..., status: _Optional[_Union[CredentialStatus, str]] = ..., jwt: _Optional[str] = ..., issue_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoke_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revocation_reason: _Optional[str] = ..., achievement_name: _Optional[str] = ..., pathway_id: _Optional[str] = ..., component_credential_ids: _Optional[_Iterable[str]] = ..., earner_name: _Optional[str] = ...) -> None: ...
 
 class LearnerProfile(_message.Message):
     __slots__ = ("learner_id", "display_name", "show_name", "update_time", "handle", "public", "shown_credential_ids")
@@ -115,6 +119,32 @@ class ShownCredential(_message.Message):
     checks: _containers.RepeatedCompositeFieldContainer[VerificationCheck]
     valid_until: _timestamp_pb2.Timestamp
     def __init__(self, credential: _Optional[_Union[Credential, _Mapping]] = ..., skills: _Optional[_Iterable[str]] = ..., issuer_name: _Optional[str] = ..., status: _Optional[_Union[VerificationStatus, str]] = ..., verified: _Optional[bool] = ..., checks: _Optional[_Iterable[_Union[VerificationCheck, _Mapping]]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class PathwayRequirement(_message.Message):
+    __slots__ = ("program_id", "credential_id")
+    PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_ID_FIELD_NUMBER: _ClassVar[int]
+    program_id: str
+    credential_id: str
+    def __init__(self, program_id: _Optional[str] = ..., credential_id: _Optional[str] = ...) -> None: ...
+
+class PathwayProgress(_message.Message):
+    __slots__ = ("pathway_id", "learner_id", "required_count", "earned_count", "requirements", "pathway_credential_id", "open")
+    PATHWAY_ID_FIELD_NUMBER: _ClassVar[int]
+    LEARNER_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUIRED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    EARNED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    REQUIREMENTS_FIELD_NUMBER: _ClassVar[int]
+    PATHWAY_CREDENTIAL_ID_FIELD_NUMBER: _ClassVar[int]
+    OPEN_FIELD_NUMBER: _ClassVar[int]
+    pathway_id: str
+    learner_id: str
+    required_count: int
+    earned_count: int
+    requirements: _containers.RepeatedCompositeFieldContainer[PathwayRequirement]
+    pathway_credential_id: str
+    open: bool
+    def __init__(self, pathway_id: _Optional[str] = ..., learner_id: _Optional[str] = ..., required_count: _Optional[int] = ..., earned_count: _Optional[int] = ..., requirements: _Optional[_Iterable[_Union[PathwayRequirement, _Mapping]]] = ..., pathway_credential_id: _Optional[str] = ..., open: _Optional[bool] = ...) -> None: ...
 
 class VerificationCheck(_message.Message):
     __slots__ = ("name", "passed", "detail")

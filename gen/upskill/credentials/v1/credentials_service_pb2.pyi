@@ -150,3 +150,15 @@ class GetPublicProfileResponse(_message.Message):
     PROFILE_FIELD_NUMBER: _ClassVar[int]
     profile: _credentials_pb2.PublicProfile
     def __init__(self, profile: _Optional[_Union[_credentials_pb2.PublicProfile, _Mapping]] = ...) -> None: ...
+
+class GetPathwayProgressRequest(_message.Message):
+    __slots__ = ("pathway_id",)
+    PATHWAY_ID_FIELD_NUMBER: _ClassVar[int]
+    pathway_id: str
+    def __init__(self, pathway_id: _Optional[str] = ...) -> None: ...
+
+class GetPathwayProgressResponse(_message.Message):
+    __slots__ = ("progress",)
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    progress: _credentials_pb2.PathwayProgress
+    def __init__(self, progress: _Optional[_Union[_credentials_pb2.PathwayProgress, _Mapping]] = ...) -> None: ...

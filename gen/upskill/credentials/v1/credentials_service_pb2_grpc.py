@@ -85,6 +85,11 @@ class CredentialsServiceStub:
                 request_serializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetStatusListRequest.SerializeToString,
                 response_deserializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetStatusListResponse.FromString,
                 _registered_method=True)
+        self.GetPathwayProgress = channel.unary_unary(
+                '/upskill.credentials.v1.CredentialsService/GetPathwayProgress',
+                request_serializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetPathwayProgressRequest.SerializeToString,
+                response_deserializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetPathwayProgressResponse.FromString,
+                _registered_method=True)
 
 
 class CredentialsServiceServicer:
@@ -164,6 +169,13 @@ class CredentialsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetPathwayProgress(self, request, context):
+        """GetPathwayProgress returns the calling learner's progress on a published pathway.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CredentialsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -216,6 +228,11 @@ def add_CredentialsServiceServicer_to_server(servicer, server):
                     servicer.GetStatusList,
                     request_deserializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetStatusListRequest.FromString,
                     response_serializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetStatusListResponse.SerializeToString,
+            ),
+            'GetPathwayProgress': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPathwayProgress,
+                    request_deserializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetPathwayProgressRequest.FromString,
+                    response_serializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetPathwayProgressResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -489,6 +506,33 @@ class CredentialsService:
             '/upskill.credentials.v1.CredentialsService/GetStatusList',
             upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetStatusListRequest.SerializeToString,
             upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetStatusListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPathwayProgress(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.credentials.v1.CredentialsService/GetPathwayProgress',
+            upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetPathwayProgressRequest.SerializeToString,
+            upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetPathwayProgressResponse.FromString,
             options,
             channel_credentials,
             insecure,

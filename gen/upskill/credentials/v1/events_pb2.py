@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#upskill/credentials/v1/events.proto\x12\x16upskill.credentials.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x98\x01\n\x10\x43redentialIssued\x12\x15\n\rcredential_id\x18\x01 \x01(\t\x12\x15\n\renrollment_id\x18\x02 \x01(\t\x12\x12\n\nlearner_id\x18\x03 \x01(\t\x12\x12\n\nprogram_id\x18\x04 \x01(\t\x12.\n\noccur_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x81\x01\n\x11\x43redentialRevoked\x12\x15\n\rcredential_id\x18\x01 \x01(\t\x12\x15\n\renrollment_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12.\n\noccur_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#upskill/credentials/v1/events.proto\x12\x16upskill.credentials.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x98\x01\n\x10\x43redentialIssued\x12\x15\n\rcredential_id\x18\x01 \x01(\t\x12\x15\n\renrollment_id\x18\x02 \x01(\t\x12\x12\n\nlearner_id\x18\x03 \x01(\t\x12\x12\n\nprogram_id\x18\x04 \x01(\t\x12.\n\noccur_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x95\x01\n\x11\x43redentialRevoked\x12\x15\n\rcredential_id\x18\x01 \x01(\t\x12\x15\n\renrollment_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12.\n\noccur_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\npathway_id\x18\x05 \x01(\t\"\xaa\x01\n\x17PathwayCredentialIssued\x12\x15\n\rcredential_id\x18\x01 \x01(\t\x12\x12\n\npathway_id\x18\x02 \x01(\t\x12\x12\n\nlearner_id\x18\x03 \x01(\t\x12 \n\x18\x63omponent_credential_ids\x18\x04 \x03(\t\x12.\n\noccur_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,5 +35,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREDENTIALISSUED']._serialized_start=97
   _globals['_CREDENTIALISSUED']._serialized_end=249
   _globals['_CREDENTIALREVOKED']._serialized_start=252
-  _globals['_CREDENTIALREVOKED']._serialized_end=381
+  _globals['_CREDENTIALREVOKED']._serialized_end=401
+  _globals['_PATHWAYCREDENTIALISSUED']._serialized_start=404
+  _globals['_PATHWAYCREDENTIALISSUED']._serialized_end=574
 # @@protoc_insertion_point(module_scope)

@@ -1,0 +1,247 @@
+"""Pathway persistence, protobuf conversion, and the unit of work that saves a pathway and
+writes the events it collected to the outbox in the same transaction."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from google.protobuf.message import Message
+from upskill.catalog.v1 import catalog_pb2, events_pb2
+from upskill.type.v1 import money_pb2
+
+from services.catalog.convert import _STATUS_TO_PB
+from services.catalog.domain import ProgramStatus
+from services.catalog.pathways import (
+    Pathway,
+    PathwayAchievement,
+    PathwayArchived,
+    PathwayEvent,
+    PathwayPublished,
+    PathwaySpec,
+    PathwayStatus,
+    ProgramRef,
+)
+from services.common.errors import NotFoundError
+from services.common.outbox import enqueue
+from services.common.paging import Listing, Page
+from services.common.protos import timestamp
+from services.common.sql import Where, fetch_page
+
+SOURCE = "upskill.catalog"
+
+_COLUMNS = """w.id, w.provider_id, v.name AS provider_name, w.title, w.description,
+    w.program_ids, w.required_count, w.achievement, w.status, w.version, w.created_at,
+    w.updated_at"""
+_FROM = "FROM pathways w JOIN providers v ON v.id = w.provider_id"
+
+PUBLISHED = Listing("pathways", table="w")
+
+
+@dataclass(frozen=True)
+class ProgramRow:
+    """A program as a pathway shows it: enough for the rules and the storefront."""
+
+    ref: ProgramRef
+    title: str
+    price_minor: int
+    currency: str
+
+
+def _pathway(row: Any) -> Pathway:
+    a = json.loads(row["achievement"])
+    return Pathway(
+        id=str(row["id"]),
+        provider_id=str(row["provider_id"]),
+        provider_name=row["provider_name"],
+        spec=PathwaySpec(
+            title=row["title"],
+            description=row["description"],
+            program_ids=tuple(str(p) for p in row["program_ids"]),
+            required_count=row["required_count"],
+            achievement=PathwayAchievement(
+                name=a["name"],
+                description=a["description"],
+                criteria=a["criteria"],
+                skills=tuple(a.get("skills", ())),
+                image_url=a.get("image_url", ""),
+            ),
+        ),
+        status=PathwayStatus(row["status"]),
+        version=row["version"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _achievement_json(a: PathwayAchievement) -> str:
+    return json.dumps(
+        {
+            "name": a.name,
+            "description": a.description,
+            "criteria": a.criteria,
+            "skills": list(a.skills),
+            "image_url": a.image_url,
+        }
+    )
+
+
+async def get(conn: asyncpg.Connection, pathway_id: str, *, for_update: bool = False) -> Pathway:
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS} {_FROM} WHERE w.id = $1 {'FOR UPDATE OF w' if for_update else ''}",
+        pathway_id,
+    )
+    if row is None:
+        raise NotFoundError(f"pathway {pathway_id} not found")
+    return _pathway(row)
+
+
+async def programs(conn: asyncpg.Connection, program_ids: list[str]) -> dict[str, ProgramRow]:
+    """The catalog's programs among `program_ids` (unknown ids are simply absent)."""
+    rows = await conn.fetch(
+        """SELECT id, provider_id, status, title, price_minor, currency FROM programs
+           WHERE id = ANY($1::uuid[])""",
+        program_ids,
+    )
+    return {
+        str(r["id"]): ProgramRow(
+            ProgramRef(str(r["id"]), str(r["provider_id"]), ProgramStatus(r["status"])),
+            r["title"],
+            r["price_minor"],
+            r["currency"].strip(),
+        )
+        for r in rows
+    }
+
+
+def refs(rows: dict[str, ProgramRow]) -> dict[str, ProgramRef]:
+    return {program_id: row.ref for program_id, row in rows.items()}
+
+
+async def list_published(conn: asyncpg.Connection, provider_id: str, page: Page) -> list[Pathway]:
+    where = Where().add("w.status = 'PUBLISHED'")
+    if provider_id:
+        where.add("w.provider_id = {}::uuid", provider_id)
+    rows = await fetch_page(conn, f"SELECT {_COLUMNS} {_FROM}", where, page)
+    return [_pathway(r) for r in rows]
+
+
+async def _insert(conn: asyncpg.Connection, p: Pathway) -> None:
+    s = p.spec
+    await conn.execute(
+        """INSERT INTO pathways (id, provider_id, title, description, program_ids,
+               required_count, achievement, status, version, created_at, updated_at)
+           VALUES ($1, $2, $3, $4, $5::uuid[], $6, $7, $8, $9, $10, $11)""",
+        p.id,
+        p.provider_id,
+        s.title,
+        s.description,
+        list(s.program_ids),
+        s.required_count,
+        _achievement_json(s.achievement),
+        p.status.value,
+        p.version,
+        p.created_at,
+        p.updated_at,
+    )
+
+
+async def _update(conn: asyncpg.Connection, p: Pathway) -> None:
+    # Only the lifecycle changes: a pathway's spec is fixed once written (see pathways.py).
+    await conn.execute(
+        "UPDATE pathways SET status = $2, version = $3, updated_at = $4 WHERE id = $1",
+        p.id,
+        p.status.value,
+        p.version,
+        p.updated_at,
+    )
+
+
+async def commit(conn: asyncpg.Connection, pathway: Pathway, *, new: bool = False) -> None:
+    """Save the pathway and stage its events, in the caller's transaction."""
+    if new:
+        await _insert(conn, pathway)
+    else:
+        await _update(conn, pathway)
+    events = pathway.pull_events()
+    if not events:
+        return
+    shown = await programs(conn, list(pathway.spec.program_ids))
+    for event in events:
+        await enqueue(conn, event_to_pb(pathway, event, shown), source=SOURCE, subject=pathway.id)
+
+
+# ---------------------------------------------------------------- protobuf
+
+_PATHWAY_STATUS_TO_PB = {
+    PathwayStatus.DRAFT: catalog_pb2.PATHWAY_STATUS_DRAFT,
+    PathwayStatus.PUBLISHED: catalog_pb2.PATHWAY_STATUS_PUBLISHED,
+    PathwayStatus.ARCHIVED: catalog_pb2.PATHWAY_STATUS_ARCHIVED,
+}
+
+
+def spec_from_pb(pb: catalog_pb2.PathwaySpec) -> PathwaySpec:
+    a = pb.achievement
+    return PathwaySpec(
+        title=pb.title.strip(),
+        description=pb.description,
+        program_ids=tuple(pb.program_ids),
+        required_count=pb.required_count,
+        achievement=PathwayAchievement(
+            name=a.name.strip(),
+            description=a.description,
+            criteria=a.criteria,
+            skills=tuple(s.strip() for s in a.skills),
+            image_url=a.image_url,
+        ),
+    )
+
+
+def pathway_to_pb(p: Pathway, shown: dict[str, ProgramRow]) -> catalog_pb2.Pathway:
+    s = p.spec
+    return catalog_pb2.Pathway(
+        id=p.id,
+        provider_id=p.provider_id,
+        provider_name=p.provider_name,
+        spec=catalog_pb2.PathwaySpec(
+            title=s.title,
+            description=s.description,
+            program_ids=list(s.program_ids),
+            required_count=s.required_count,
+            achievement=catalog_pb2.PathwayAchievement(
+                name=s.achievement.name,
+                description=s.achievement.description,
+                criteria=s.achievement.criteria,
+                skills=list(s.achievement.skills),
+                image_url=s.achievement.image_url,
+            ),
+        ),
+        status=_PATHWAY_STATUS_TO_PB[p.status],
+        version=p.version,
+        create_time=timestamp(p.created_at),
+        update_time=timestamp(p.updated_at),
+        programs=[
+            catalog_pb2.PathwayProgram(
+                program_id=program_id,
+                title=row.title,
+                price=money_pb2.Money(amount_minor=row.price_minor, currency=row.currency),
+                status=_STATUS_TO_PB[row.ref.status.value],
+            )
+            for program_id in s.program_ids
+            if (row := shown.get(program_id)) is not None
+        ],
+    )
+
+
+def event_to_pb(p: Pathway, event: PathwayEvent, shown: dict[str, ProgramRow]) -> Message:
+    now = timestamp(p.updated_at)
+    match event:
+        case PathwayPublished():
+            return events_pb2.PathwayPublished(pathway=pathway_to_pb(p, shown), occur_time=now)
+        case PathwayArchived():
+            return events_pb2.PathwayArchived(
+                pathway_id=p.id, provider_id=p.provider_id, version=p.version, occur_time=now
+            )
+    raise TypeError(f"unknown pathway event {event!r}")

@@ -1,0 +1,333 @@
+"""/api/v1/pathways: stackable credentials over HTTP (catalog owns the definitions, the
+credentials service the learner's progress and the pathway credential)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel, Field
+from upskill.catalog.v1 import catalog_pb2, catalog_service_pb2
+from upskill.credentials.v1 import credentials_service_pb2
+
+from services.gateway import mapping
+from services.gateway.clients import Clients, invoke
+from services.gateway.dependencies import (
+    OPTIONAL_BEARER,
+    Caller,
+    ClientsDep,
+    MaybeCaller,
+    resource_id,
+    token_of,
+    uuid_path,
+)
+from services.gateway.problems import problem_responses
+from services.gateway.schemas import Money, Page, Skill, StrictModel, Text, UuidText
+
+router = APIRouter(prefix="/api/v1", tags=["pathways"])
+
+_READ_ERRORS = problem_responses(401, 404, 422, 502, 503)
+_WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 422, 502, 503)
+PathwayId = Annotated[str, uuid_path("pathway")]
+PathwayStatus = Literal["DRAFT", "PUBLISHED", "ARCHIVED"]
+# Field paths of the RPC -> of the JSON body.
+PATHWAY_SPEC_FIELDS = {"spec": ""}
+
+# ---------------------------------------------------------------- shapes
+
+
+class PathwayAchievementIn(StrictModel):
+    name: Text = Field(min_length=1, max_length=200, description="The badge's name; not blank")
+    description: Text = Field(min_length=1, max_length=4000, description="Not blank")
+    criteria: Text = Field(min_length=1, max_length=4000, description="What earns it; not blank")
+    skills: list[Skill] = Field(default_factory=list, max_length=50, description="Distinct")
+    image_url: Text | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2000,
+        description="An https URL of the badge's image",
+        json_schema_extra={"format": "uri"},
+    )
+
+
+class PathwayCreate(StrictModel):
+    title: Text = Field(min_length=1, max_length=200, description="Not blank")
+    description: Text = Field(default="", max_length=4000)
+    program_ids: list[UuidText] = Field(
+        min_length=2,
+        max_length=20,
+        description="The provider's own programs, distinct (other providers' are refused)",
+    )
+    required_count: int = Field(
+        default=0, ge=0, le=20, description="k of n: how many programs earn it; 0 = all"
+    )
+    achievement: PathwayAchievementIn
+
+
+class PathwayAchievement(BaseModel):
+    name: str
+    description: str
+    criteria: str
+    skills: list[str]
+    image_url: str | None
+
+
+class PathwayProgram(BaseModel):
+    program_id: str
+    title: str
+    price: Money
+    status: Literal["DRAFT", "PUBLISHED", "ARCHIVED", "UNSPECIFIED"]
+
+
+class Pathway(BaseModel):
+    id: str
+    provider_id: str
+    provider_name: str
+    title: str
+    description: str
+    program_ids: list[str]
+    required_count: int = Field(description="How many of the programs earn the pathway")
+    programs: list[PathwayProgram]
+    total_price: list[Money] = Field(
+        description="The programs' prices added up, one entry per currency"
+    )
+    achievement: PathwayAchievement
+    status: PathwayStatus
+    version: int
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+class PathwayList(Page):
+    pathways: list[Pathway]
+
+
+class PathwayRequirement(BaseModel):
+    program_id: str
+    title: str
+    credential_id: str | None = Field(description="The learner's valid credential, if any")
+
+
+class PathwayProgress(BaseModel):
+    pathway_id: str
+    required_count: int
+    earned_count: int
+    complete: bool
+    requirements: list[PathwayRequirement]
+    pathway_credential_id: str | None = Field(
+        description="The learner's valid pathway credential, once earned"
+    )
+    open: bool = Field(description="False once archived: no new pathway credential")
+
+
+# ---------------------------------------------------------------- mapping
+
+
+def total_price(programs: list[catalog_pb2.PathwayProgram]) -> list[Money]:
+    totals: dict[str, int] = {}
+    for p in programs:
+        totals[p.price.currency] = totals.get(p.price.currency, 0) + p.price.amount_minor
+    return [Money(amount_minor=v, currency=k) for k, v in sorted(totals.items())]
+
+
+def pathway_to_json(p: catalog_pb2.Pathway) -> Pathway:
+    s = p.spec
+    return Pathway(
+        id=p.id,
+        provider_id=p.provider_id,
+        provider_name=p.provider_name,
+        title=s.title,
+        description=s.description,
+        program_ids=list(s.program_ids),
+        required_count=s.required_count or len(s.program_ids),
+        programs=[
+            PathwayProgram(
+                program_id=x.program_id,
+                title=x.title,
+                price=mapping.money_to_json(x.price),
+                status=mapping.enum_name(  # type: ignore[arg-type]
+                    catalog_pb2.ProgramStatus, x.status, "PROGRAM_STATUS_"
+                ),
+            )
+            for x in p.programs
+        ],
+        total_price=total_price(list(p.programs)),
+        achievement=PathwayAchievement(
+            name=s.achievement.name,
+            description=s.achievement.description,
+            criteria=s.achievement.criteria,
+            skills=list(s.achievement.skills),
+            image_url=mapping.or_none(s.achievement.image_url),
+        ),
+        status=mapping.enum_name(  # type: ignore[arg-type]
+            catalog_pb2.PathwayStatus, p.status, "PATHWAY_STATUS_"
+        ),
+        version=p.version,
+        created_at=mapping.timestamp(p.create_time, p.HasField("create_time")),
+        updated_at=mapping.timestamp(p.update_time, p.HasField("update_time")),
+    )
+
+
+def spec_to_proto(body: PathwayCreate) -> catalog_pb2.PathwaySpec:
+    a = body.achievement
+    return catalog_pb2.PathwaySpec(
+        title=body.title,
+        description=body.description,
+        program_ids=body.program_ids,
+        required_count=body.required_count,
+        achievement=catalog_pb2.PathwayAchievement(
+            name=a.name,
+            description=a.description,
+            criteria=a.criteria,
+            skills=a.skills,
+            image_url=a.image_url or "",
+        ),
+    )
+
+
+# ---------------------------------------------------------------- routes
+
+
+async def get_pathway(clients: Clients, pathway_id: str, token: str) -> catalog_pb2.Pathway:
+    reply = await invoke(
+        clients.catalog.GetPathway,
+        catalog_service_pb2.GetPathwayRequest(pathway_id=resource_id(pathway_id, "pathway")),
+        token=token,
+    )
+    pathway: catalog_pb2.Pathway = reply.pathway
+    return pathway
+
+
+@router.post(
+    "/pathways",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Pathway,
+    responses=_WRITE_ERRORS,
+    summary="Define a DRAFT pathway of the provider's own programs (provider)",
+)
+async def create_pathway(
+    body: PathwayCreate, caller: Caller, clients: ClientsDep, response: Response
+) -> Pathway:
+    reply = await invoke(
+        clients.catalog.CreatePathway,
+        catalog_service_pb2.CreatePathwayRequest(spec=spec_to_proto(body)),
+        token=caller.token,
+        renames=PATHWAY_SPEC_FIELDS,
+    )
+    response.headers["Location"] = f"/api/v1/pathways/{reply.pathway.id}"
+    return pathway_to_json(reply.pathway)
+
+
+@router.get(
+    "/pathways",
+    response_model=PathwayList,
+    responses=_READ_ERRORS,
+    summary="List published pathways",
+    openapi_extra=OPTIONAL_BEARER,
+)
+async def list_pathways(
+    caller: MaybeCaller,
+    clients: ClientsDep,
+    provider_id: Annotated[UuidText | None, Query(max_length=64)] = None,
+    page_size: Annotated[int, Query(ge=0, le=100, description="0: the server's default")] = 0,
+    page_token: Annotated[Text, Query(max_length=200)] = "",
+) -> PathwayList:
+    reply = await invoke(
+        clients.catalog.ListPathways,
+        catalog_service_pb2.ListPathwaysRequest(
+            provider_id=provider_id or "", page_size=page_size, page_token=page_token
+        ),
+        token=token_of(caller),
+    )
+    return PathwayList(
+        pathways=[pathway_to_json(p) for p in reply.pathways],
+        next_page_token=reply.next_page_token or None,
+    )
+
+
+@router.get(
+    "/pathways/{pathway_id}",
+    response_model=Pathway,
+    responses=_READ_ERRORS,
+    summary="Get a pathway (drafts: their provider only)",
+    openapi_extra=OPTIONAL_BEARER,
+)
+async def read_pathway(pathway_id: PathwayId, caller: MaybeCaller, clients: ClientsDep) -> Pathway:
+    return pathway_to_json(await get_pathway(clients, pathway_id, token_of(caller)))
+
+
+@router.post(
+    "/pathways/{pathway_id}/publish",
+    response_model=Pathway,
+    responses=_WRITE_ERRORS,
+    summary="Make a DRAFT pathway count credentials (owning provider; programs published)",
+)
+async def publish_pathway(pathway_id: PathwayId, caller: Caller, clients: ClientsDep) -> Pathway:
+    reply = await invoke(
+        clients.catalog.PublishPathway,
+        catalog_service_pb2.PublishPathwayRequest(pathway_id=resource_id(pathway_id, "pathway")),
+        token=caller.token,
+    )
+    return pathway_to_json(reply.pathway)
+
+
+@router.post(
+    "/pathways/{pathway_id}/archive",
+    response_model=Pathway,
+    responses=_WRITE_ERRORS,
+    summary="Stop a pathway awarding new credentials, for good (owning provider)",
+)
+async def archive_pathway(pathway_id: PathwayId, caller: Caller, clients: ClientsDep) -> Pathway:
+    reply = await invoke(
+        clients.catalog.ArchivePathway,
+        catalog_service_pb2.ArchivePathwayRequest(pathway_id=resource_id(pathway_id, "pathway")),
+        token=caller.token,
+    )
+    return pathway_to_json(reply.pathway)
+
+
+async def learner_progress(
+    clients: Clients, pathway: catalog_pb2.Pathway, token: str
+) -> PathwayProgress:
+    reply = await invoke(
+        clients.credentials.GetPathwayProgress,
+        credentials_service_pb2.GetPathwayProgressRequest(pathway_id=pathway.id),
+        token=token,
+    )
+    found = reply.progress
+    titles = {p.program_id: p.title for p in pathway.programs}
+    return PathwayProgress(
+        pathway_id=found.pathway_id,
+        required_count=found.required_count,
+        earned_count=found.earned_count,
+        complete=found.earned_count >= found.required_count,
+        requirements=[
+            PathwayRequirement(
+                program_id=r.program_id,
+                title=titles.get(r.program_id, ""),
+                credential_id=mapping.or_none(r.credential_id),
+            )
+            for r in found.requirements
+        ],
+        pathway_credential_id=mapping.or_none(found.pathway_credential_id),
+        open=found.open,
+    )
+
+
+@router.get(
+    "/pathways/{pathway_id}/progress",
+    response_model=PathwayProgress,
+    responses=problem_responses(401, 403, 404, 422, 502, 503),
+    summary="The signed-in learner's progress on a published pathway",
+    description=(
+        "Which programs the learner holds a valid credential for, how many the pathway"
+        " needs, and the pathway credential once earned. 404 also while a just-published"
+        " pathway has not reached the credentials service yet."
+    ),
+)
+async def pathway_progress(
+    pathway_id: PathwayId, caller: Caller, clients: ClientsDep
+) -> PathwayProgress:
+    pathway = await get_pathway(clients, pathway_id, caller.token)
+    return await learner_progress(clients, pathway, caller.token)
