@@ -47,7 +47,8 @@ test-e2e: $(STAMP) $(NODE_STAMP)
 test-browser: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest tests/browser
 
-## make bench: purchases/s and pay -> credential latency at 1, 8, 32 concurrent buyers
+## make bench: purchases/s, step latencies and CPU per process at 1, 8, 32 concurrent buyers,
+## then catalog search with 100,000 programs (BENCH_SOAK=1: plus a 10-minute memory soak)
 ## (BENCH_PURCHASES=40 for a quick run). Not a test: nothing here runs in `make test`.
 bench: $(STAMP)
 	$(PY) -m benchmarks
@@ -81,6 +82,7 @@ lint: $(STAMP) node_modules/.bin/buf
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 	node_modules/.bin/buf lint
 
 ## make protos: regenerate the committed Python stubs in gen/ from protos/.

@@ -18,6 +18,8 @@ NOTIFY) and consume (published -> handled).
     BENCH_PURCHASES=40 make bench              # a quick run
     python -m benchmarks --levels 1,8 --purchases 100 --json bench.json
     python -m benchmarks --url http://127.0.0.1:8080   # a running `upskill dev` (no CPU/RSS)
+    python -m benchmarks --soak --soak-minutes 2     # plus a memory soak (default 10 min)
+    BENCH_SEARCH_PROGRAMS=0 make bench              # without the 100,000-program search
 
 A benchmark, not a test: nothing here runs in `make test`, and its figures are targets, not
 assertions.
@@ -30,13 +32,17 @@ import asyncio
 import json
 import math
 import os
+import random
+import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,11 +51,18 @@ import asyncpg
 import httpx
 import psutil
 
+from benchmarks.search import SearchResult
+from benchmarks.search import measure as measure_search
+from benchmarks.search import print_result as print_search
+from benchmarks.search import seed as seed_catalog
+from benchmarks.soak import Soak, print_soak, soak
 from services.devstack.demo import SUCCEEDING_CARD, demo_program
 from services.devstack.stack import GRPC_SERVICES, SERVICES, Stack, StackOptions
 
 DEFAULT_LEVELS = (1, 8, 32)
 DEFAULT_PURCHASES = 200
+DEFAULT_SEARCH_PROGRAMS = 100_000
+DEFAULT_SOAK_MINUTES = 10.0
 WARM_UP_PURCHASES = 5
 POLL_FIRST_SECONDS = 0.005
 POLL_MAX_SECONDS = 0.050
@@ -65,7 +78,11 @@ class Level:
     purchases: int
     seconds: float
     pay_to_credential_ms: list[float] = field(repr=False)
+    # The other steps of a purchase, as the buyer sees them: "enroll" (POST enrollment) and
+    # "pay" (POST the card on the checkout page, until the redirect).
+    step_ms: dict[str, list[float]] = field(default_factory=dict, repr=False)
     cpu_seconds: float | None = None
+    cpu_by_process: dict[str, float] | None = None
     peak_rss_bytes: int | None = None
     waits: dict[str, Any] | None = None
 
@@ -74,13 +91,16 @@ class Level:
         return self.purchases / self.seconds
 
     def percentile(self, p: float) -> float:
-        ordered = sorted(self.pay_to_credential_ms)
-        return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]  # nearest rank
+        return _rank(self.pay_to_credential_ms, p)
 
     def summary(self) -> dict[str, Any]:
         data = asdict(self)
-        del data["pay_to_credential_ms"]
+        del data["pay_to_credential_ms"], data["step_ms"]
         data |= {
+            "step_ms": {
+                step: {f"p{p}": round(_rank(values, p), 1) for p in (50, 95, 99)}
+                for step, values in self.step_ms.items()
+            },
             "purchases_per_second": round(self.per_second, 2),
             "pay_to_credential_ms": {
                 f"p{p}": round(self.percentile(p), 1) for p in (50, 95, 99, 100)
@@ -90,8 +110,21 @@ class Level:
                 if self.cpu_seconds is None
                 else round(self.cpu_seconds * 1000 / self.purchases, 1)
             ),
+            "cpu_ms_per_purchase_by_process": (
+                None
+                if self.cpu_by_process is None
+                else {
+                    name: round(cpu * 1000 / self.purchases, 1)
+                    for name, cpu in self.cpu_by_process.items()
+                }
+            ),
         }
         return data
+
+
+def _rank(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]  # nearest rank
 
 
 # --------------------------------------------------------------------------- purchases
@@ -125,8 +158,10 @@ class Market:
         published.raise_for_status()
         return program_id
 
-    async def purchase(self, program_id: str, learner: dict[str, str]) -> float:
-        """One whole purchase; returns seconds from paying to the credential showing."""
+    async def purchase(self, program_id: str, learner: dict[str, str]) -> dict[str, float]:
+        """One whole purchase; seconds of each step: enroll, pay, and from paying (submitting
+        the card) to the credential showing."""
+        started = time.perf_counter()
         enrolled = await self.http.post(
             "/api/v1/enrollments", json={"program_id": program_id}, headers=learner
         )
@@ -142,13 +177,14 @@ class Market:
         )
         if paid.status_code not in (200, 303):
             raise RuntimeError(f"paying failed: {paid.status_code} {paid.text[:500]}")
+        steps = {"enroll": paid_at - started, "pay": time.perf_counter() - paid_at}
         url = f"/api/v1/enrollments/{enrollment['id']}"
         wait = POLL_FIRST_SECONDS
         while True:
             current = await self.http.get(url, headers=learner)
             current.raise_for_status()
             if current.json().get("credential_id"):
-                return time.perf_counter() - paid_at
+                return steps | {"pay_to_credential": time.perf_counter() - paid_at}
             if time.perf_counter() - paid_at > PURCHASE_DEADLINE_SECONDS:
                 raise RuntimeError(f"no credential after {PURCHASE_DEADLINE_SECONDS:g} s: {url}")
             await asyncio.sleep(wait)  # the buyer's poll interval, backing off
@@ -157,8 +193,9 @@ class Market:
 
 async def run_level(
     market: Market, program_id: str, concurrency: int, purchases: int
-) -> tuple[float, list[float]]:
-    """`purchases` purchases by `concurrency` buyers at once; (wall seconds, latencies)."""
+) -> tuple[float, list[dict[str, float]]]:
+    """`purchases` purchases by `concurrency` buyers at once; (wall seconds, each purchase's
+    step timings)."""
     learners = [
         await market.token(role="learner", sub=f"bench-{uuid.uuid4().hex[:12]}")
         for _ in range(purchases)
@@ -166,7 +203,7 @@ async def run_level(
     queue: asyncio.Queue[dict[str, str]] = asyncio.Queue()
     for learner in learners:
         queue.put_nowait(learner)
-    latencies: list[float] = []
+    latencies: list[dict[str, float]] = []
 
     async def buyer() -> None:
         while not queue.empty():
@@ -182,60 +219,61 @@ async def run_level(
 
 
 class StackProcesses:
-    """CPU time and memory of every process of a stack: its children and their children."""
+    """CPU time and memory of every process of a stack, grouped: each service (its process and
+    any children), PostgreSQL (postmaster and backends) and NATS."""
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
 
-    def roots(self) -> list[psutil.Process]:
-        pids = [self.stack.pid(name) for name in SERVICES]
-        for server in (self.stack.postgres, self.stack.nats):
-            pids.append(server.pid if server is not None else None)
-        found = []
-        for pid in pids:
+    def roots(self) -> dict[str, psutil.Process]:
+        pids: dict[str, int | None] = {name: self.stack.pid(name) for name in SERVICES}
+        for name, server in (("postgres", self.stack.postgres), ("nats", self.stack.nats)):
+            pids[name] = server.pid if server is not None else None
+        found = {}
+        for name, pid in pids.items():
             if pid is not None:
                 with suppress(psutil.NoSuchProcess):
-                    found.append(psutil.Process(pid))
+                    found[name] = psutil.Process(pid)
         return found
 
-    def processes(self) -> list[psutil.Process]:
-        every: dict[int, psutil.Process] = {}
-        for root in self.roots():
-            try:
-                for proc in [root, *root.children(recursive=True)]:
-                    every[proc.pid] = proc
-            except psutil.NoSuchProcess:
-                pass
-        return list(every.values())
+    def groups(self) -> dict[str, list[psutil.Process]]:
+        every: dict[str, list[psutil.Process]] = {}
+        for name, root in self.roots().items():
+            with suppress(psutil.NoSuchProcess):
+                every[name] = [root, *root.children(recursive=True)]
+        return every
 
-    def cpu_seconds(self) -> dict[int, float]:
-        """CPU so far by pid, including children that have exited and been waited for
-        (PostgreSQL backends that ended, say)."""
-        times = {}
-        for proc in self.processes():
-            try:
-                t = proc.cpu_times()
-                times[proc.pid] = t.user + t.system + t.children_user + t.children_system
-            except psutil.NoSuchProcess:
-                pass
+    def cpu_seconds(self) -> dict[str, dict[int, float]]:
+        """CPU so far by group and pid, including children that have exited and been waited
+        for (PostgreSQL backends that ended, say)."""
+        times: dict[str, dict[int, float]] = {}
+        for name, procs in self.groups().items():
+            for proc in procs:
+                try:
+                    t = proc.cpu_times()
+                except psutil.NoSuchProcess:
+                    continue
+                cpu = t.user + t.system + t.children_user + t.children_system
+                times.setdefault(name, {})[proc.pid] = cpu
         return times
 
-    def rss_bytes(self) -> int:
-        total = 0
-        for proc in self.processes():
-            with suppress(psutil.NoSuchProcess):
-                total += proc.memory_info().rss
-        return total
+    def rss_by_group(self) -> dict[str, int]:
+        rss: dict[str, int] = {}
+        for name, procs in self.groups().items():
+            for proc in procs:
+                with suppress(psutil.NoSuchProcess):
+                    rss[name] = rss.get(name, 0) + proc.memory_info().rss
+        return rss
 
     @contextmanager
     def measure(self, level: Level) -> Iterator[None]:
         before = self.cpu_seconds()
-        peak = [self.rss_bytes()]
+        peak = [sum(self.rss_by_group().values())]
         done = threading.Event()
 
         def sample() -> None:
             while not done.wait(RSS_SAMPLE_SECONDS):
-                peak[0] = max(peak[0], self.rss_bytes())
+                peak[0] = max(peak[0], sum(self.rss_by_group().values()))
 
         sampler = threading.Thread(target=sample, name="rss-sampler", daemon=True)
         sampler.start()
@@ -247,8 +285,51 @@ class StackProcesses:
             after = self.cpu_seconds()
             # A process that started during the level (a new backend) counts from zero; one
             # that ended was reaped by its parent, whose children_* times now include it.
-            level.cpu_seconds = sum(after.values()) - sum(before.values())
-            level.peak_rss_bytes = max(peak[0], self.rss_bytes())
+            level.cpu_by_process = {
+                name: round(
+                    sum(after.get(name, {}).values()) - sum(before.get(name, {}).values()), 3
+                )
+                for name in sorted(set(before) | set(after))
+            }
+            level.cpu_seconds = sum(level.cpu_by_process.values())
+            level.peak_rss_bytes = max(peak[0], sum(self.rss_by_group().values()))
+
+
+class Profiler:
+    """py-spy (a dev tool: `pip install py-spy`) on every Python process of the stack while a
+    level runs, one flame graph per process and level: --profile DIR."""
+
+    def __init__(self, stack: Stack, directory: Path) -> None:
+        self.stack = stack
+        self.directory = directory
+        self.exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        if not Path(self.exe).exists():
+            raise SystemExit("--profile needs py-spy: pip install py-spy")
+        directory.mkdir(parents=True, exist_ok=True)
+
+    @contextmanager
+    def record(self, label: str) -> Iterator[None]:
+        procs = []
+        for name in SERVICES:
+            pid = self.stack.pid(name)
+            if pid is None:
+                continue
+            out = self.directory / f"{label}-{name}.txt"
+            procs.append(
+                subprocess.Popen(
+                    [self.exe, "record", "-p", str(pid), "-r", "50", "-f", "raw", "-o", str(out)],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        try:
+            yield
+        finally:
+            for proc in procs:
+                proc.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C
+            for proc in procs:
+                with suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=30)
 
 
 def _spread(waits: list[float]) -> dict[str, Any]:
@@ -318,8 +399,23 @@ async def hop_waits(stack: Stack, since: float) -> dict[str, Any]:
 # --------------------------------------------------------------------------- driver
 
 
+@dataclass
+class Extras:
+    """What runs after the purchase levels (each needs the bench's own stack)."""
+
+    search_programs: int = 0  # seed this many programs and time catalog search; 0: skip
+    soak_minutes: float = 0.0  # keep buying this long, sampling RSS; 0: skip
+    search: SearchResult | None = None
+    soak: Soak | None = None
+
+
 async def bench(
-    base_url: str, levels: list[int], purchases: int, stack: Stack | None
+    base_url: str,
+    levels: list[int],
+    purchases: int,
+    stack: Stack | None,
+    profiler: Profiler | None = None,
+    extras: Extras | None = None,
 ) -> list[Level]:
     # Idle connections expire before uvicorn's 5 s keep-alive closes them: reusing one the
     # server is closing at that moment fails a purchase with a ReadError.
@@ -340,15 +436,36 @@ async def bench(
             since = time.time()
             level = Level(concurrency, purchases, 0.0, [])
             if stack is not None:
-                with StackProcesses(stack).measure(level):
+                profiling = (
+                    profiler.record(f"buyers-{concurrency}")
+                    if profiler is not None
+                    else nullcontext()
+                )
+                with profiling, StackProcesses(stack).measure(level):
                     seconds, latencies = await run_level(market, program_id, concurrency, purchases)
                 level.waits = await hop_waits(stack, since)
             else:
                 seconds, latencies = await run_level(market, program_id, concurrency, purchases)
             level.seconds = seconds
-            level.pay_to_credential_ms = [s * 1000 for s in latencies]
+            level.pay_to_credential_ms = [t["pay_to_credential"] * 1000 for t in latencies]
+            for step in ("enroll", "pay"):
+                level.step_ms[step] = [t[step] * 1000 for t in latencies]
             results.append(level)
             print_row(level, flush=True)
+        if stack is not None and extras is not None:
+            if extras.soak_minutes > 0:
+                extras.soak = await soak(
+                    market, program_id, StackProcesses(stack), extras.soak_minutes
+                )
+                print_soak(extras.soak)
+            if extras.search_programs > 0:
+                rng = random.Random(12)
+                seconds = await seed_catalog(
+                    stack.database_urls["catalog"], extras.search_programs, rng
+                )
+                extras.search = await measure_search(http, extras.search_programs, rng)
+                extras.search.seed_seconds = seconds
+                print_search(extras.search)
     return results
 
 
@@ -367,6 +484,18 @@ def print_row(level: Level, *, flush: bool = False) -> None:
         f"{cpu:>15} {rss:>11}",
         flush=flush,
     )
+    if level.step_ms:
+        steps = ", ".join(
+            f"{step} {_rank(v, 50):.0f}/{_rank(v, 95):.0f}/{_rank(v, 99):.0f}"
+            for step, v in level.step_ms.items()
+        )
+        print(f"{'':>6} steps p50/p95/p99 ms: {steps}", flush=flush)
+    if level.cpu_by_process:
+        parts = [
+            f"{name} {cpu * 1000 / level.purchases:.1f}"
+            for name, cpu in sorted(level.cpu_by_process.items(), key=lambda kv: -kv[1])
+        ]
+        print(f"{'':>6} CPU-ms/purchase: {', '.join(parts)}", flush=flush)
     if level.waits:
         stalled = f"over_{OUTBOX_STALL_SECONDS:g}s"
         hops = []
@@ -406,9 +535,38 @@ def main() -> int:
     )
     parser.add_argument("--url", help="measure a running stack instead of starting one")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="py-spy every Python process during each level; raw flame graphs into DIR",
+    )
+    parser.add_argument(
+        "--search-programs",
+        type=int,
+        default=int(os.environ.get("BENCH_SEARCH_PROGRAMS", DEFAULT_SEARCH_PROGRAMS)),
+        help="after the levels, seed this many published programs and time catalog search "
+        f"(env BENCH_SEARCH_PROGRAMS, default {DEFAULT_SEARCH_PROGRAMS:,}; 0 skips it)",
+    )
+    parser.add_argument(
+        "--soak",
+        action="store_true",
+        default=os.environ.get("BENCH_SOAK", "") not in ("", "0"),
+        help="after the levels, a memory soak: purchases for --soak-minutes while RSS of "
+        "every process is sampled (env BENCH_SOAK=1)",
+    )
+    parser.add_argument(
+        "--soak-minutes",
+        type=float,
+        default=float(os.environ.get("BENCH_SOAK_MINUTES", DEFAULT_SOAK_MINUTES)),
+        help=f"length of the soak (env BENCH_SOAK_MINUTES, default {DEFAULT_SOAK_MINUTES:g})",
+    )
     args = parser.parse_args()
     if args.purchases < 1:
         parser.error("--purchases must be at least 1")
+    if args.search_programs < 0 or args.soak_minutes <= 0:
+        parser.error("--search-programs must be >= 0 and --soak-minutes > 0")
+    extras = Extras(args.search_programs, args.soak_minutes if args.soak else 0.0)
 
     print(
         f"{args.purchases} purchases per level, ON_PAYMENT credentials, buyers poll every "
@@ -420,14 +578,25 @@ def main() -> int:
         results = asyncio.run(bench(args.url.rstrip("/"), args.levels, args.purchases, None))
     else:
         options = StackOptions(log_level=os.environ.get("LOG_LEVEL", "INFO").upper())
+        keep = os.environ.get("BENCH_DATA_DIR", "")  # keep the stack's data and logs there
         with (
-            tempfile.TemporaryDirectory(prefix="upskill-bench-") as tmp,
+            nullcontext(keep)
+            if keep
+            else tempfile.TemporaryDirectory(prefix="upskill-bench-") as tmp,
             Stack(Path(tmp), options=options) as stack,
         ):
+            profiler = Profiler(stack, args.profile) if args.profile else None
             print(HEADER)
-            results = asyncio.run(bench(stack.gateway_url, args.levels, args.purchases, stack))
+            results = asyncio.run(
+                bench(stack.gateway_url, args.levels, args.purchases, stack, profiler, extras)
+            )
     if args.json:
-        args.json.write_text(json.dumps([r.summary() for r in results], indent=2) + "\n")
+        report = {
+            "levels": [r.summary() for r in results],
+            "search": asdict(extras.search) if extras.search else None,
+            "soak": extras.soak.summary() if extras.soak else None,
+        }
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
     return 0
 
 

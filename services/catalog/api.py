@@ -9,10 +9,10 @@ from dataclasses import fields
 import asyncpg
 import grpc
 from upskill.catalog.v1 import catalog_service_pb2 as pb
-from upskill.catalog.v1 import catalog_service_pb2_grpc, events_pb2
+from upskill.catalog.v1 import catalog_service_pb2_grpc
 
-from services.catalog import memberships, repository
-from services.catalog.convert import program_to_pb, provider_to_pb, spec_from_pb
+from services.catalog import memberships, repository, unit_of_work
+from services.catalog.convert import program_to_pb, provider_to_pb, spec_from_patch, spec_from_pb
 from services.catalog.domain import (
     UPDATABLE,
     CredentialTemplate,
@@ -29,11 +29,8 @@ from services.common.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from services.common.outbox import enqueue
-from services.common.protos import timestamp
 from services.common.rpc import rpc
 
-SOURCE = "upskill.catalog"
 _CREDENTIAL_FIELDS = frozenset(f.name for f in fields(CredentialTemplate))
 
 
@@ -110,7 +107,7 @@ class CatalogApi(PathwaysApi, catalog_service_pb2_grpc.CatalogServiceServicer):
         self, request: pb.CreateProgramRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateProgramResponse:
         principal = authenticated()
-        async with self._pool.acquire() as conn:
+        async with self._pool.acquire() as conn, conn.transaction():
             try:
                 provider = await repository.get_provider(conn, principal.provider_id)
             except NotFoundError:
@@ -118,7 +115,7 @@ class CatalogApi(PathwaysApi, catalog_service_pb2_grpc.CatalogServiceServicer):
                     f"provider {principal.provider_id} in the token does not exist"
                 ) from None
             program = Program.draft(provider, spec_from_pb(request.spec))
-            await repository.add_program(conn, program)
+            await unit_of_work.commit(conn, program, new=True)
         return pb.CreateProgramResponse(program=program_to_pb(program))
 
     @rpc(Role.PROVIDER, Role.ADMIN)
@@ -129,10 +126,13 @@ class CatalogApi(PathwaysApi, catalog_service_pb2_grpc.CatalogServiceServicer):
         _check_mask(paths)
         async with self._pool.acquire() as conn, conn.transaction():
             program = await self._owned_program(conn, request.program_id)
-            program.update(
-                request.expected_version, merge(program.spec, spec_from_pb(request.spec), paths)
+            values = (
+                spec_from_patch(program.spec, request.patch, paths)
+                if request.HasField("patch")
+                else spec_from_pb(request.spec)
             )
-            await repository.save_program(conn, program)
+            program.update(request.expected_version, merge(program.spec, values, paths))
+            await unit_of_work.commit(conn, program)
         return pb.UpdateProgramResponse(program=program_to_pb(program))
 
     @rpc(Role.PROVIDER, Role.ADMIN)
@@ -142,15 +142,7 @@ class CatalogApi(PathwaysApi, catalog_service_pb2_grpc.CatalogServiceServicer):
         async with self._pool.acquire() as conn, conn.transaction():
             program = await self._owned_program(conn, request.program_id)
             program.publish()
-            await repository.save_program(conn, program)
-            await enqueue(
-                conn,
-                events_pb2.ProgramPublished(
-                    program=program_to_pb(program), occur_time=timestamp(program.updated_at)
-                ),
-                source=SOURCE,
-                subject=program.id,
-            )
+            await unit_of_work.commit(conn, program)
         return pb.PublishProgramResponse(program=program_to_pb(program))
 
     @rpc(Role.PROVIDER, Role.ADMIN)
@@ -160,17 +152,7 @@ class CatalogApi(PathwaysApi, catalog_service_pb2_grpc.CatalogServiceServicer):
         async with self._pool.acquire() as conn, conn.transaction():
             program = await self._owned_program(conn, request.program_id)
             program.archive()
-            await repository.save_program(conn, program)
-            await enqueue(
-                conn,
-                events_pb2.ProgramArchived(
-                    program_id=program.id,
-                    provider_id=program.provider_id,
-                    occur_time=timestamp(program.updated_at),
-                ),
-                source=SOURCE,
-                subject=program.id,
-            )
+            await unit_of_work.commit(conn, program)
         return pb.ArchiveProgramResponse(program=program_to_pb(program))
 
     @rpc(public=True)

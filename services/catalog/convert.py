@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from upskill.catalog.v1 import catalog_pb2
+from google.protobuf.message import Message
+from upskill.catalog.v1 import catalog_pb2, catalog_service_pb2
 from upskill.type.v1 import money_pb2
 
-from services.catalog.domain import CredentialTemplate, Issuance, Program, ProgramSpec, Provider
+from services.catalog.domain import (
+    DEFAULT_ISSUANCE,
+    CredentialTemplate,
+    Issuance,
+    Program,
+    ProgramSpec,
+    Provider,
+)
 from services.common.protos import timestamp
 
 _ISSUANCE_TO_PB = {
@@ -51,7 +59,7 @@ def spec_from_pb(pb: catalog_pb2.ProgramSpec) -> ProgramSpec:
     issuance = (
         Issuance.ON_PAYMENT
         if c.issuance == catalog_pb2.ISSUANCE_POLICY_ON_PAYMENT
-        else Issuance.ON_COMPLETION  # the design's default when unspecified
+        else DEFAULT_ISSUANCE  # unspecified: the catalog decides, for every client
     )
     return ProgramSpec(
         title=pb.title.strip(),
@@ -89,3 +97,34 @@ def program_to_pb(p: Program) -> catalog_pb2.Program:
         create_time=timestamp(p.created_at),
         update_time=timestamp(p.updated_at),
     )
+
+
+def spec_from_patch(
+    current: ProgramSpec, patch: catalog_service_pb2.ProgramPatch, paths: list[str]
+) -> ProgramSpec:
+    """The values a patch gives the masked fields, as a whole spec for domain.merge: the
+    current spec with each masked field taken from the patch (cleared where the patch
+    leaves it unset). The merge itself is the domain's."""
+    spec = spec_to_pb(current)
+    for path in paths:
+        top, _, sub = path.partition(".")
+        if top == "credential":
+            names = [sub] if sub else list(patch.credential.DESCRIPTOR.fields_by_name)
+            for name in names:
+                _take(patch.credential, spec.credential, name)
+        else:
+            _take(patch, spec, top)
+    return spec_from_pb(spec)
+
+
+def _take(source: Message, target: Message, name: str) -> None:
+    field = source.DESCRIPTOR.fields_by_name[name]
+    if field.is_repeated:
+        target.ClearField(name)
+        getattr(target, name).extend(getattr(source, name))
+    elif not source.HasField(name):
+        target.ClearField(name)
+    elif field.message_type is not None:
+        getattr(target, name).CopyFrom(getattr(source, name))
+    else:
+        setattr(target, name, getattr(source, name))

@@ -29,12 +29,16 @@ class Issuance(StrEnum):
     ON_PAYMENT = "ON_PAYMENT"
 
 
+# A program that names no policy issues its credential on completion (the design's default).
+DEFAULT_ISSUANCE = Issuance.ON_COMPLETION
+
+
 @dataclass(frozen=True)
 class CredentialTemplate:
     name: str
     description: str
     criteria: str
-    issuance: Issuance = Issuance.ON_COMPLETION
+    issuance: Issuance = DEFAULT_ISSUANCE
     valid_for_days: int | None = None
 
 
@@ -118,6 +122,23 @@ UPDATABLE = frozenset(
 )
 
 
+@dataclass(frozen=True)
+class Published:
+    """The program went on sale."""
+
+    program_id: str
+
+
+@dataclass(frozen=True)
+class Archived:
+    """The program was withdrawn for good."""
+
+    program_id: str
+
+
+ProgramEvent = Published | Archived
+
+
 @dataclass
 class Program:
     id: str
@@ -128,6 +149,7 @@ class Program:
     version: int = 1
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    events: list[ProgramEvent] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
     def draft(cls, provider: Provider, spec: ProgramSpec) -> Program:
@@ -159,12 +181,18 @@ class Program:
             )
         self.status = ProgramStatus.PUBLISHED
         self._touch()
+        self.events.append(Published(self.id))
 
     def archive(self) -> None:
         if self.status is ProgramStatus.ARCHIVED:
             raise FailedPreconditionError("program is already archived")
         self.status = ProgramStatus.ARCHIVED
         self._touch()
+        self.events.append(Archived(self.id))
+
+    def pull_events(self) -> list[ProgramEvent]:
+        events, self.events = self.events, []
+        return events
 
     def visible_to(self, provider_id: str, privileged: bool) -> bool:
         """Drafts and archived programs are their owner's business; published ones are public."""

@@ -24,8 +24,8 @@ from services.catalog.pathways import (
     PathwayStatus,
     ProgramRef,
 )
+from services.common import unit_of_work
 from services.common.errors import NotFoundError
-from services.common.outbox import enqueue
 from services.common.paging import Listing, Page
 from services.common.protos import timestamp
 from services.common.sql import Where, fetch_page
@@ -161,16 +161,16 @@ async def _update(conn: asyncpg.Connection, p: Pathway) -> None:
 
 async def commit(conn: asyncpg.Connection, pathway: Pathway, *, new: bool = False) -> None:
     """Save the pathway and stage its events, in the caller's transaction."""
-    if new:
-        await _insert(conn, pathway)
-    else:
-        await _update(conn, pathway)
-    events = pathway.pull_events()
-    if not events:
-        return
-    shown = await programs(conn, list(pathway.spec.program_ids))
-    for event in events:
-        await enqueue(conn, event_to_pb(pathway, event, shown), source=SOURCE, subject=pathway.id)
+    # The events name the pathway's programs as they stand now.
+    shown = await programs(conn, list(pathway.spec.program_ids)) if pathway.events else {}
+    await unit_of_work.commit(
+        conn,
+        pathway,
+        save=_insert if new else _update,
+        message_of=lambda p, event: event_to_pb(p, event, shown),
+        source=SOURCE,
+        subject=pathway.id,
+    )
 
 
 # ---------------------------------------------------------------- protobuf

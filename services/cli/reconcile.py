@@ -37,7 +37,7 @@ from upskill.enrollment.v1 import events_pb2 as enrollment_events
 from services.common.outbox import enqueue
 from services.common.protos import timestamp
 from services.payments.domain import Money, PaymentRefundedEvent, PaymentSucceededEvent
-from services.payments.repository import event_message
+from services.payments.messages import event_message
 
 # Exit status when drift was found (1 is a failure to run at all).
 EXIT_DRIFT = 3

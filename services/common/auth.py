@@ -12,6 +12,7 @@ import contextlib
 import contextvars
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -34,6 +35,11 @@ JWKS_TIMEOUT_SECONDS = 5.0
 JWKS_MIN_REFRESH_SECONDS = 30.0
 # Keys the issuer has dropped stop being trusted within this long.
 JWKS_MAX_AGE_SECONDS = 300.0
+# A verified token is remembered (until it expires, at most this long) so that the many
+# requests of one session skip the signature check and claim parsing: the gateway and the
+# service it calls each verify every request's token.
+TOKEN_CACHE_SECONDS = 60.0
+TOKEN_CACHE_SIZE = 4096
 
 
 class Role(StrEnum):
@@ -266,6 +272,51 @@ class JwksCache:
         self._keys = {k.key_id: k for k in key_set.keys if k.key_id}
 
 
+@dataclass(frozen=True)
+class _Verified:
+    principal: Principal
+    until: float  # epoch seconds: the token's exp, or sooner
+    kid: str  # OIDC: the signing key, which must still be in the issuer's set
+
+
+class VerifiedTokens:
+    """A bounded LRU of tokens that passed verification, each kept until its `exp` (and at
+    most `ttl`). Only successes are kept: a refused token is checked again every time."""
+
+    def __init__(
+        self,
+        size: int = TOKEN_CACHE_SIZE,
+        ttl: float = TOKEN_CACHE_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._size = size
+        self._ttl = ttl
+        self._clock = clock
+        self._entries: OrderedDict[str, _Verified] = OrderedDict()
+
+    def get(self, token: str) -> _Verified | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        if self._clock() >= entry.until:
+            del self._entries[token]
+            return None
+        self._entries.move_to_end(token)
+        return entry
+
+    def put(self, token: str, principal: Principal, exp: object, kid: str = "") -> None:
+        if not isinstance(exp, int | float):
+            return  # dev and OIDC tokens both require exp; without one, never cache
+        until = min(float(exp), self._clock() + self._ttl)
+        self._entries[token] = _Verified(principal, until, kid)
+        self._entries.move_to_end(token)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 class TokenVerifier:
     """Turns a bearer token into a Principal, or raises UnauthenticatedError.
 
@@ -278,6 +329,7 @@ class TokenVerifier:
         self._service_tokens: dict[str, tuple[float, str]] = {}
         self._jwks = JwksCache(auth.jwks_url) if auth.mode == "oidc" else None
         self._fetched_service_token = ""
+        self._verified = VerifiedTokens()
 
     @property
     def fetches_service_token(self) -> bool:
@@ -329,9 +381,14 @@ class TokenVerifier:
         return self.verify(token)
 
     def verify(self, token: str) -> Principal:
+        known = self._verified.get(token)
+        if known is not None and (self._jwks is None or self._jwks.cached(known.kid) is not None):
+            return known.principal
+        kid = ""
         try:
             if self._jwks is not None:
-                key = self._jwks.cached(_kid_of(token))
+                kid = _kid_of(token)
+                key = self._jwks.cached(kid)
                 if key is None:
                     raise UnauthenticatedError("invalid bearer token: unknown signing key")
                 claims = jwt.decode(
@@ -376,7 +433,7 @@ class TokenVerifier:
             raise UnauthenticatedError("token claim sub must not be empty")
         if role is Role.PROVIDER and not identity["provider_id"]:
             raise UnauthenticatedError("a provider token needs a provider_id claim")
-        return Principal(
+        principal = Principal(
             subject=identity["sub"],
             role=role,
             email=identity["email"],
@@ -384,6 +441,8 @@ class TokenVerifier:
             token=token,
             scopes=_scopes(claims.get("scope")),
         )
+        self._verified.put(token, principal, claims.get("exp"), kid)
+        return principal
 
     def _role(self, claims: dict[str, object]) -> Role:
         if self._jwks is None:

@@ -3,6 +3,13 @@
 Transient failures are nak'ed with back-off; a message that can never succeed
 (undecodable, a contract violation, or out of deliveries) is copied to
 upskill.dlq.<consumer> with the reason and terminated, so it never blocks the next one.
+
+Each pull takes the messages that are waiting (up to FETCH_BATCH) and handles them
+concurrently, up to MAX_IN_FLIGHT per consumer, except that messages about the same entity
+(the CloudEvents subject: the enrollment, payment, credential or program id the producer
+named) are handled one after the other in stream order. That is the order a single
+sequential pump gave, where it mattered: the only order a consumer could rely on, since a
+retried message is redelivered behind later ones anyway.
 """
 
 from __future__ import annotations
@@ -16,7 +23,6 @@ from dataclasses import dataclass
 import asyncpg
 from google.protobuf.message import Message
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from opentelemetry import trace
 
@@ -29,12 +35,14 @@ Handler = Callable[[asyncpg.Connection, Message, events.Envelope], Awaitable[Non
 
 MAX_DELIVER = 8
 ACK_WAIT_SECONDS = 30.0
-# One message per pull: nats-py's batched fetch, once its first message has arrived,
-# keeps waiting for the rest of the batch until the timeout, which put seconds of latency
-# on the saga. A single-message long-poll returns the moment a message arrives; the
-# timeout only bounds idling.
-FETCH_BATCH = 1
+# Up to this many messages per pull, when the server says that many are waiting; an idle
+# consumer long-polls for one (the wait only bounds idling, never a message's latency).
+FETCH_BATCH = 32
 FETCH_WAIT_SECONDS = 5.0
+BATCH_WAIT_SECONDS = 0.2
+# Messages being handled at once by one consumer (each holds a pool connection while it
+# runs: keep it below the service's pool size, which the API shares).
+MAX_IN_FLIGHT = 8
 # Semconv has no well-known value for NATS; this is the one its instrumentations use.
 MESSAGING_SYSTEM = "nats"
 PROCESS = "process"
@@ -84,6 +92,10 @@ class EventConsumer:
         self._max_deliver = max_deliver
         self._tracer = tracer(__name__)
         self._subscriptions: list[JetStreamContext.PullSubscription] = []
+        self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
+        # The last task handling each entity: the next message about it waits for it.
+        self._tails: dict[str, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def setup(self) -> list[JetStreamContext.PullSubscription]:
         await jetstream.ensure_dlq_stream(self._js, replicas=self._stream_replicas)
@@ -118,22 +130,74 @@ class EventConsumer:
                 group.create_task(self._pump(sub))
 
     async def _pump(self, sub: JetStreamContext.PullSubscription) -> None:
-        while True:
-            try:
-                batch = await sub.fetch(FETCH_BATCH, timeout=FETCH_WAIT_SECONDS)
-            except NatsTimeoutError:
-                continue
-            except Exception as exc:  # NATS reconnecting: wait and fetch again
-                log.warning("consumer %s: fetch failed: %s", self.name, exc)
-                await asyncio.sleep(1)
-                continue
-            for msg in batch:
+        waiting = 0  # messages the server said were waiting behind the last one we got
+        try:
+            while True:
+                await self._in_flight.acquire()  # a free slot before pulling at all
                 try:
-                    await self.handle(msg)
-                except Exception:
-                    # E.g. NATS went away between the effect and the ack/dead letter: the
-                    # message stays unacked and comes back after ack_wait; keep pulling.
-                    log.exception("consumer %s: could not settle %s", self.name, msg.subject)
+                    batch = await self._fetch(sub, waiting)
+                except TimeoutError:
+                    # Nothing arrived. nats-py raises its own TimeoutError or, from some
+                    # paths of a batched fetch, asyncio's: both are TimeoutError.
+                    waiting = 0
+                    continue
+                except Exception as exc:  # NATS reconnecting: wait and fetch again
+                    log.warning("consumer %s: fetch failed: %s", self.name, exc)
+                    waiting = 0
+                    await asyncio.sleep(1)
+                    continue
+                finally:
+                    self._in_flight.release()
+                for msg in batch:
+                    await self._in_flight.acquire()
+                    self._dispatch(msg)
+                waiting = _pending_after(batch[-1]) if batch else 0
+        finally:
+            # Cancelled (shutting down): unsettled messages come back after ack_wait. Wait
+            # for the handlers to unwind, so their pool connections are back before the
+            # pool closes.
+            handlers = list(self._tasks)
+            for task in handlers:
+                task.cancel()
+            await asyncio.gather(*handlers, return_exceptions=True)
+
+    @staticmethod
+    async def _fetch(sub: JetStreamContext.PullSubscription, waiting: int) -> list[Msg]:
+        """The next messages: a single-message long-poll when none are known to be waiting
+        (it returns the moment one arrives), else a batch of those waiting. nats-py's
+        batched fetch can hold a batch until its timeout when a message meant for an older
+        pull request turns up in it, so it only runs when the server has just said messages
+        are waiting, with a short timeout bounding that case."""
+        if waiting <= 0:
+            return await sub.fetch(1, timeout=FETCH_WAIT_SECONDS)
+        return await sub.fetch(min(waiting, FETCH_BATCH), timeout=BATCH_WAIT_SECONDS)
+
+    def _dispatch(self, msg: Msg) -> None:
+        """Handle `msg` in a task of its own, after the one before it about the same entity."""
+        key = ordering_key(msg)
+        before = self._tails.get(key)
+        task = asyncio.create_task(self._settle(msg, before))
+        self._tasks.add(task)
+        self._tails[key] = task
+
+        def done(t: asyncio.Task[None]) -> None:
+            self._tasks.discard(t)
+            if self._tails.get(key) is t:
+                del self._tails[key]
+
+        task.add_done_callback(done)
+
+    async def _settle(self, msg: Msg, before: asyncio.Task[None] | None) -> None:
+        try:
+            if before is not None:
+                await asyncio.wait([before])  # its outcome is its own; only the order matters
+            await self.handle(msg)
+        except Exception:
+            # E.g. NATS went away between the effect and the ack/dead letter: the
+            # message stays unacked and comes back after ack_wait; keep pulling.
+            log.exception("consumer %s: could not settle %s", self.name, msg.subject)
+        finally:
+            self._in_flight.release()
 
     async def handle(self, msg: Msg) -> None:
         delivered = msg.metadata.num_delivered
@@ -232,3 +296,18 @@ class EventConsumer:
         await self._js.publish(f"upskill.dlq.{self.name}", msg.data, headers=headers)
         await msg.term()
         metrics.events_dead_lettered.add(1, {"consumer": self.name})
+
+
+def ordering_key(msg: Msg) -> str:
+    """The entity a message is about (its CloudEvents subject); messages that name none
+    (or cannot be decoded) share the key "", so they keep stream order among themselves."""
+    headers = msg.headers or {}
+    return headers.get("ce-subject", "")
+
+
+def _pending_after(msg: Msg) -> int:
+    """How many messages the consumer had waiting after `msg` when it was delivered."""
+    try:
+        return int(msg.metadata.num_pending or 0)
+    except Exception:  # not a JetStream message (no metadata): fetch one at a time
+        return 0

@@ -1,14 +1,13 @@
-"""Domain errors that map one-to-one onto gRPC status codes.
+"""Domain errors: plain exceptions, importable by any domain module (no grpc here).
 
-Handlers raise these; the server interceptor turns them into statuses, so no handler
-touches grpc and no bad input surfaces as UNKNOWN.
+Domains and handlers raise these; the API layer maps each kind onto its gRPC status
+(services/common/status_codes.py, applied by the server interceptor), so no domain touches
+grpc and no bad input surfaces as UNKNOWN.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import grpc
 
 
 @dataclass(frozen=True)
@@ -18,7 +17,8 @@ class FieldViolation:
 
 
 class ServiceError(Exception):
-    code: grpc.StatusCode = grpc.StatusCode.INTERNAL
+    """A failure the caller is told about in words (and field details); the base kind is
+    a server-side failure (INTERNAL)."""
 
     def __init__(self, message: str, violations: list[FieldViolation] | None = None) -> None:
         super().__init__(message)
@@ -27,38 +27,36 @@ class ServiceError(Exception):
 
 
 class InvalidArgumentError(ServiceError):
-    code = grpc.StatusCode.INVALID_ARGUMENT
+    """The input breaks a rule; `violations` name the fields."""
 
 
 class NotFoundError(ServiceError):
-    code = grpc.StatusCode.NOT_FOUND
+    pass
 
 
 class AlreadyExistsError(ServiceError):
-    code = grpc.StatusCode.ALREADY_EXISTS
+    pass
 
 
 class FailedPreconditionError(ServiceError):
-    code = grpc.StatusCode.FAILED_PRECONDITION
+    """The input is fine, but the object's state does not allow the change."""
 
 
 class PermissionDeniedError(ServiceError):
-    code = grpc.StatusCode.PERMISSION_DENIED
+    pass
 
 
 class UnauthenticatedError(ServiceError):
-    code = grpc.StatusCode.UNAUTHENTICATED
+    pass
 
 
 class ResourceExhaustedError(ServiceError):
-    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    """Nothing left to take (sold out, a quota spent)."""
 
 
 class UnavailableError(ServiceError):
-    code = grpc.StatusCode.UNAVAILABLE
+    """A dependency is down for now: the caller may retry."""
 
 
 class ConflictError(ServiceError):
     """A concurrent write won (stale version): re-read and retry."""
-
-    code = grpc.StatusCode.ABORTED

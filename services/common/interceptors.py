@@ -30,6 +30,7 @@ from services.common.errors import (
 )
 from services.common.memberships import ACTING_PROVIDER_METADATA, MembershipResolver, act_for
 from services.common.rpc import RpcPolicy
+from services.common.status_codes import code_of
 from services.common.text import REFUSED_TEXT_MESSAGE, is_clean
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ def validate(message: Message) -> None:
 
 def status_for(error: ServiceError) -> grpc.Status:
     """A status that carries google.rpc.BadRequest field details when there are any."""
-    detail = status_pb2.Status(code=getattr(code_pb2, error.code.name), message=error.message)
+    detail = status_pb2.Status(code=getattr(code_pb2, code_of(error).name), message=error.message)
     if error.violations:
         bad_request = error_details_pb2.BadRequest(
             field_violations=[

@@ -77,9 +77,16 @@ CLAIM_SQL = f"""
                     FOR UPDATE SKIP LOCKED)
     RETURNING {_ROW_COLUMNS}"""
 
+# Marks the batch sent and, in the same round trip, tells when the earliest other row (leased
+# by another replica, or backing off) is due. The SELECT sees the rows as they were when the
+# statement began, so the batch itself is left out by seq.
 MARK_PUBLISHED_SQL = """
-    UPDATE outbox SET published_at = now(), claimed_until = NULL
-     WHERE seq = ANY($1::bigint[]) AND published_at IS NULL"""
+    WITH marked AS (
+        UPDATE outbox SET published_at = now(), claimed_until = NULL
+         WHERE seq = ANY($1::bigint[]) AND published_at IS NULL
+        RETURNING seq)
+    SELECT min(claimed_until) FROM outbox
+     WHERE published_at IS NULL AND parked_at IS NULL AND seq <> ALL($1::bigint[])"""
 
 # One statement for every failed row of a batch: count the attempt, keep the error, and
 # either schedule the retry (the lease doubles as "not before") or park the row.
@@ -115,6 +122,10 @@ class OutboxRelay:
         self.options = options or RelayOptions()
         self._js: JetStreamContext = nc.jetstream(timeout=self.options.publish_timeout_seconds)
         self._tracer = tracer(__name__)
+        # What the last drain learnt of the next due row while marking its batch (saves the
+        # NEXT_DUE round trip), if it could tell.
+        self._next_due_known = False
+        self._next_due: datetime | None = None
         self.worker = WakeAndDrain(
             "outbox relay",
             dsn,
@@ -130,9 +141,12 @@ class OutboxRelay:
         """One drain for the wake-and-drain loop: seconds it may sleep afterwards."""
         if not self._nc.is_connected:
             return self.options.disconnected_pause_seconds
+        self._next_due_known = False
         claimed = await self.drain_once()
         if claimed >= self.options.batch:
             return 0.0  # more rows are waiting
+        if self._next_due_known:
+            return self._seconds_until(self._next_due)
         return await self._seconds_until_next_due()
 
     async def drain_once(self) -> int:
@@ -146,7 +160,9 @@ class OutboxRelay:
         published = [r["seq"] for r, error in zip(rows, outcomes, strict=True) if error is None]
         failed = [(r, e) for r, e in zip(rows, outcomes, strict=True) if e is not None]
         if published:
-            await self._mark_published(published)
+            next_due = await self._mark_published(published)
+            if not failed:
+                self._next_due_known, self._next_due = True, next_due
         if failed:
             await self._record_failures(failed)
         return len(rows)
@@ -222,9 +238,11 @@ class OutboxRelay:
             },
         )
 
-    async def _mark_published(self, seqs: list[int]) -> None:
+    async def _mark_published(self, seqs: list[int]) -> datetime | None:
+        """Mark `seqs` sent; when the earliest other unpublished row is due (None: none)."""
         async with self._pool.acquire() as conn:
-            await conn.execute(MARK_PUBLISHED_SQL, seqs)
+            due: datetime | None = await conn.fetchval(MARK_PUBLISHED_SQL, seqs)
+        return due
 
     async def _record_failures(self, failed: list[tuple[Any, BaseException]]) -> None:
         seqs = [row["seq"] for row, _ in failed]
@@ -271,6 +289,9 @@ class OutboxRelay:
     async def _seconds_until_next_due(self) -> float:
         async with self._pool.acquire() as conn:
             due: datetime | None = await conn.fetchval(NEXT_DUE_SQL)
+        return self._seconds_until(due)
+
+    def _seconds_until(self, due: datetime | None) -> float:
         if due is None:
             return self.options.fallback_poll_seconds
         return max(0.01, (due - datetime.now(UTC)).total_seconds())

@@ -3,12 +3,17 @@ one keyset query every listing pages with."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import asyncpg
 
-from services.common.paging import Page
+from services.common.auth import authenticated
+from services.common.errors import NotFoundError
+from services.common.paging import Cursor, Listing, Page
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -64,3 +69,52 @@ async def fetch_page(
 ) -> list[asyncpg.Record]:
     """`select` ("SELECT ... FROM ... [JOIN ...]") filtered by `where`, one page of it."""
     return list(await conn.fetch(f"{select} {where.page(page)}", *where.args))
+
+
+async def fetch_by_id(
+    conn: asyncpg.Connection, table: str, row_id: str, *, what: str, for_update: bool = False
+) -> asyncpg.Record:
+    """The row of `table` with this id (locked when `for_update`); NotFoundError naming
+    `what` when there is none. `table` is ours, never input."""
+    row = await conn.fetchrow(
+        f"SELECT * FROM {table} WHERE id = $1 {'FOR UPDATE' if for_update else ''}", row_id
+    )
+    if row is None:
+        raise NotFoundError(f"{what} {row_id} not found")
+    return row
+
+
+async def fetch_visible(
+    conn: asyncpg.Connection, select: str, scope: OwnerScope, page: Page
+) -> list[asyncpg.Record]:
+    """One page of the owned rows `scope` may see (a repository's `list_for`)."""
+    return await fetch_page(conn, select, Where().visible_to(scope), page)
+
+
+class OwnedPageRequest(Protocol):
+    """What a List request of owned rows carries (ListEnrollments, ListCredentials)."""
+
+    @property
+    def program_id(self) -> str: ...
+    @property
+    def page_token(self) -> str: ...
+    @property
+    def page_size(self) -> int: ...
+
+
+async def owned_page(
+    pool: asyncpg.Pool,
+    request: OwnedPageRequest,
+    listing: Listing,
+    list_for: Callable[[asyncpg.Connection, OwnerScope, Page], Awaitable[list[T]]],
+    key: Callable[[T], Cursor],
+) -> tuple[list[T], str]:
+    """A List handler's whole read: the rows of the caller's scope (a learner's own, a
+    provider's own, everything for admins and services; optionally one program's), the
+    page `request` asks for (its token bound to that scope), and the next page's token
+    ('' on the last page)."""
+    scope = OwnerScope(*authenticated().listing_scope(), program_id=request.program_id)
+    page = Page.request(listing, request.page_token, request.page_size, scope)
+    async with pool.acquire() as conn:
+        rows = await list_for(conn, scope, page)
+    return page.split(rows, key)

@@ -13,14 +13,13 @@ from upskill.credentials.v1 import credentials_service_pb2 as pb
 
 from services.common.auth import Role, authenticated
 from services.common.errors import NotFoundError, PermissionDeniedError
-from services.common.paging import Page
 from services.common.protos import timestamp
 from services.common.rpc import rpc
-from services.common.sql import OwnerScope
+from services.common.sql import owned_page
 from services.credentials import pathways, profiles, public_profiles, repository
+from services.credentials.domain import CredentialRecord
 from services.credentials.issuer import Issuer
 from services.credentials.pathways_api import PathwaysApi
-from services.credentials.repository import CredentialRecord
 
 
 def credential_to_pb(c: CredentialRecord, earner_name: str = "") -> credentials_pb2.Credential:
@@ -170,11 +169,13 @@ class CredentialsApi(PathwaysApi, credentials_service_pb2_grpc.CredentialsServic
     async def ListCredentials(
         self, request: pb.ListCredentialsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListCredentialsResponse:
-        scope = OwnerScope(*authenticated().listing_scope(), program_id=request.program_id)
-        page = Page.request(repository.LISTING, request.page_token, request.page_size, scope)
-        async with self._pool.acquire() as conn:
-            rows = await repository.list_for(conn, scope, page)
-        rows, next_token = page.split(rows, lambda r: (r.issued_at, r.id))
+        rows, next_token = await owned_page(
+            self._pool,
+            request,
+            repository.LISTING,
+            repository.list_for,
+            lambda r: (r.issued_at, r.id),
+        )
         return pb.ListCredentialsResponse(
             credentials=[credential_to_pb(c) for c in rows], next_page_token=next_token
         )

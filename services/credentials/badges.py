@@ -19,10 +19,10 @@ from urllib.parse import quote
 
 from joserfc import jwt
 
+from services.common.open_badges import OB_CONTEXT, learner_uri
 from services.credentials.keys import JWS_REGISTRY, IssuerKey
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
-OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
 CREDENTIAL_TYPES = ("VerifiableCredential", "OpenBadgeCredential")
 # OB 3.0 JOSE header: "typ: If present, MUST be set to JWT" (and no other headers). The
 # status list is not an OpenBadgeCredential, so it follows VC-JOSE-COSE ("SHOULD be vc+jwt").
@@ -86,10 +86,6 @@ def to_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("datetime must be timezone-aware")
     return value.astimezone(UTC)
-
-
-def learner_uri(learner_id: str) -> str:
-    return f"urn:upskill:learner:{quote(learner_id, safe='')}"
 
 
 def badge_image_url(base_url: str, program_id: str) -> str:

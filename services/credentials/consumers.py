@@ -11,9 +11,8 @@ from upskill.enrollment.v1 import events_pb2 as enrollment_events
 
 from services.common.consumer import ContractViolationError, Subscription
 from services.common.events import Envelope
+from services.credentials.domain import REVOCATION_REFUNDED
 from services.credentials.issuer import Issuer, earns_credential_on
-
-REVOCATION_REFUNDED = "refunded"
 
 
 def subscriptions(issuer: Issuer) -> list[Subscription]:
@@ -43,8 +42,6 @@ def subscriptions(issuer: Issuer) -> list[Subscription]:
             raise ContractViolationError(
                 f"EnrollmentRefunded names no enrollment: {event.enrollment_id!r}"
             ) from None
-        # One reason for every way the money came back (API, dashboard, lost dispute):
-        # what a verifier needs to know is that the credential was not paid for.
         await issuer.withdraw(conn, event.enrollment_id, REVOCATION_REFUNDED)
 
     return [

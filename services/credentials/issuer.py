@@ -8,13 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from upskill.catalog.v1 import catalog_pb2
-from upskill.credentials.v1 import events_pb2
 from upskill.enrollment.v1 import enrollment_pb2
 
-from services.common.outbox import enqueue
-from services.common.protos import timestamp
-from services.credentials import pathways, repository
+from services.credentials import domain, pathways, repository, unit_of_work
 from services.credentials.badges import (
     VC_JWT_TYP,
     Issuance,
@@ -24,8 +20,9 @@ from services.credentials.badges import (
     sign_credential,
     valid_until,
 )
+from services.credentials.domain import CredentialRecord
 from services.credentials.keys import IssuerKey
-from services.credentials.repository import CredentialRecord
+from services.credentials.messages import policy_of
 from services.credentials.status_list import (
     StatusBits,
     build_status_list_credential,
@@ -34,13 +31,11 @@ from services.credentials.status_list import (
 )
 from services.credentials.verification import Verification, apply_revocation, verify_jwt
 
-SOURCE = "upskill.credentials"
-
 
 def earns_credential_on(snapshot: enrollment_pb2.ProgramSnapshot, event: str) -> bool:
-    """The issuance policy: ON_PAYMENT programs issue on activation, all others on completion."""
-    on_payment = snapshot.credential.issuance == catalog_pb2.ISSUANCE_POLICY_ON_PAYMENT
-    return event == ("activated" if on_payment else "completed")
+    """Whether `event` ("activated", "completed") earns the snapshot's credential: the rule
+    is domain.earns_credential_on, applied to the policy the snapshot carries."""
+    return domain.earns_credential_on(policy_of(snapshot), event)
 
 
 class NoSigningKeyError(RuntimeError):
@@ -98,9 +93,10 @@ class Issuer:
     ) -> CredentialRecord | None:
         """Issue the enrollment's one credential, in the caller's transaction; None if it
         already has one, or its payment came back before it was earned (withdraw)."""
-        if await repository.exists_for_enrollment(conn, enrollment_id):
-            return None
-        if await repository.is_withdrawn(conn, enrollment_id):
+        if not domain.may_issue(
+            already_issued=await repository.exists_for_enrollment(conn, enrollment_id),
+            withdrawn=await repository.is_withdrawn(conn, enrollment_id),
+        ):
             return None
         list_id, index = await repository.allocate_status_index(
             conn, snapshot.provider_id, snapshot.provider_name
@@ -133,14 +129,13 @@ class Issuer:
                 skills=list(snapshot.skills),
             )
         )
-        record = CredentialRecord(
+        record = CredentialRecord.issue(
             id=credential_id,
             enrollment_id=enrollment_id,
             program_id=snapshot.program_id,
             provider_id=snapshot.provider_id,
             learner_id=learner_id,
             achievement_name=template.name,
-            status="ISSUED",
             jwt=sign_credential(credential, key, self.base_url),
             kid=key.kid,
             status_list_id=list_id,
@@ -148,20 +143,8 @@ class Issuer:
             issued_at=issued_at,
             valid_until=valid_until(credential),
         )
-        if not await repository.add(conn, record):
+        if not await unit_of_work.commit(conn, record, new=True):
             return None
-        await enqueue(
-            conn,
-            events_pb2.CredentialIssued(
-                credential_id=record.id,
-                enrollment_id=enrollment_id,
-                learner_id=learner_id,
-                program_id=snapshot.program_id,
-                occur_time=timestamp(issued_at),
-            ),
-            source=SOURCE,
-            subject=record.id,
-        )
         # A new credential may complete a pathway (in this transaction: once, or never).
         await pathways.after_issue(conn, self, record)
         return record
@@ -176,24 +159,9 @@ class Issuer:
     ) -> bool:
         """Revoke in the caller's transaction; False when it already was. Pathway
         credentials standing on this one go too (`by_component` marks that cascade)."""
-        if record.status == "REVOKED":
+        if not record.revoke(reason):
             return False
-        record.status = "REVOKED"
-        record.revoked_at = datetime.now(UTC)
-        record.revocation_reason = reason
-        await repository.revoke(conn, record)
-        await enqueue(
-            conn,
-            events_pb2.CredentialRevoked(
-                credential_id=record.id,
-                enrollment_id=record.enrollment_id,
-                reason=reason,
-                occur_time=timestamp(record.revoked_at),
-                pathway_id=record.pathway_id,
-            ),
-            source=SOURCE,
-            subject=record.id,
-        )
+        await unit_of_work.commit(conn, record)
         await pathways.after_revoke(conn, self, record, by_component=by_component)
         return True
 

@@ -29,24 +29,20 @@ from urllib.parse import quote
 
 import asyncpg
 from upskill.catalog.v1 import catalog_pb2
-from upskill.credentials.v1 import events_pb2
 
 from services.common.errors import NotFoundError
-from services.common.outbox import enqueue
-from services.common.protos import timestamp
-from services.credentials import repository
+from services.credentials import repository, unit_of_work
 from services.credentials.badges import (
     Issuance,
     build_credential,
     format_timestamp,
     sign_credential,
 )
-from services.credentials.repository import CredentialRecord
+from services.credentials.domain import CredentialRecord
 
 if TYPE_CHECKING:
     from services.credentials.issuer import Issuer
 
-SOURCE = "upskill.credentials"
 # pg_advisory_xact_lock(bigint): the pathway gate. Learners are locked with the two-int
 # form (a separate key space): (LEARNER_LOCK_CLASS, hashtext(learner_id)).
 PATHWAY_GATE_LOCK = 0x7061_7468_7761_7973  # "pathways"
@@ -340,60 +336,22 @@ async def _issue(
         base_url=issuer.base_url,
     )
     key = await issuer.signer(conn)
-    record = CredentialRecord(
+    record = CredentialRecord.issue_pathway(
         id=credential_id,
-        enrollment_id="",
-        program_id="",
+        pathway_id=pathway.id,
         provider_id=pathway.provider_id,
         learner_id=learner_id,
         achievement_name=pathway.name,
-        status="ISSUED",
         jwt=sign_credential(credential, key, issuer.base_url),
         kid=key.kid,
         status_list_id=list_id,
         status_index=index,
         issued_at=issued_at,
-        pathway_id=pathway.id,
         valid_until=valid_until,
+        component_ids=tuple(c.id for c in components),
     )
-    inserted = await conn.fetchval(
-        """INSERT INTO credentials (id, enrollment_id, program_id, pathway_id, provider_id,
-               learner_id, achievement_name, status, jwt, kid, status_list_id, status_index,
-               issued_at, valid_until)
-           VALUES ($1, NULL, NULL, $2, $3, $4, $5, 'ISSUED', $6, $7, $8, $9, $10, $11)
-           ON CONFLICT (learner_id, pathway_id) WHERE pathway_id IS NOT NULL
-               AND status = 'ISSUED' DO NOTHING
-           RETURNING true""",
-        record.id,
-        record.pathway_id,
-        record.provider_id,
-        record.learner_id,
-        record.achievement_name,
-        record.jwt,
-        record.kid,
-        record.status_list_id,
-        record.status_index,
-        record.issued_at,
-        record.valid_until,
-    )
-    if not inserted:
+    if not await unit_of_work.commit(conn, record, new=True):
         return None
-    await conn.executemany(
-        "INSERT INTO pathway_components (credential_id, component_id) VALUES ($1, $2)",
-        [(record.id, c.id) for c in components],
-    )
-    await enqueue(
-        conn,
-        events_pb2.PathwayCredentialIssued(
-            credential_id=record.id,
-            pathway_id=pathway.id,
-            learner_id=learner_id,
-            component_credential_ids=[c.id for c in components],
-            occur_time=timestamp(issued_at),
-        ),
-        source=SOURCE,
-        subject=record.id,
-    )
     return record
 
 

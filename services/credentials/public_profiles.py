@@ -27,7 +27,7 @@ from services.common.errors import (
 )
 from services.credentials import profiles, repository
 from services.credentials.badges import credential_from_claims, parse_timestamp
-from services.credentials.repository import CredentialRecord
+from services.credentials.domain import CredentialRecord
 
 MIN_HANDLE = 3
 MAX_HANDLE = 30

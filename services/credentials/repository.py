@@ -11,31 +11,10 @@ from typing import Any
 
 import asyncpg
 
-from services.common.errors import NotFoundError
 from services.common.paging import Listing, Page
-from services.common.sql import OwnerScope, Where, fetch_page
+from services.common.sql import OwnerScope, fetch_by_id, fetch_visible
+from services.credentials.domain import CredentialRecord
 from services.credentials.status_list import MIN_BITS
-
-
-@dataclass
-class CredentialRecord:
-    id: str
-    enrollment_id: str
-    program_id: str
-    provider_id: str
-    learner_id: str
-    achievement_name: str
-    status: str
-    jwt: str
-    kid: str
-    status_list_id: str
-    status_index: int
-    issued_at: datetime
-    revoked_at: datetime | None = None
-    revocation_reason: str = ""
-    # A pathway's credential (enrollment_id and program_id are then empty).
-    pathway_id: str = ""
-    valid_until: datetime | None = None
 
 
 def _record(row: Any) -> CredentialRecord:
@@ -298,13 +277,43 @@ async def add(conn: asyncpg.Connection, c: CredentialRecord) -> bool:
 async def get(
     conn: asyncpg.Connection, credential_id: str, *, for_update: bool = False
 ) -> CredentialRecord:
-    row = await conn.fetchrow(
-        f"SELECT * FROM credentials WHERE id = $1 {'FOR UPDATE' if for_update else ''}",
-        credential_id,
+    return _record(
+        await fetch_by_id(
+            conn, "credentials", credential_id, what="credential", for_update=for_update
+        )
     )
-    if row is None:
-        raise NotFoundError(f"credential {credential_id} not found")
-    return _record(row)
+
+
+async def add_pathway(conn: asyncpg.Connection, c: CredentialRecord) -> bool:
+    """Insert a pathway credential and its components; False when the learner already holds
+    a valid one for the pathway (a concurrent or repeated evaluation)."""
+    inserted = await conn.fetchval(
+        """INSERT INTO credentials (id, enrollment_id, program_id, pathway_id, provider_id,
+               learner_id, achievement_name, status, jwt, kid, status_list_id, status_index,
+               issued_at, valid_until)
+           VALUES ($1, NULL, NULL, $2, $3, $4, $5, 'ISSUED', $6, $7, $8, $9, $10, $11)
+           ON CONFLICT (learner_id, pathway_id) WHERE pathway_id IS NOT NULL
+               AND status = 'ISSUED' DO NOTHING
+           RETURNING true""",
+        c.id,
+        c.pathway_id,
+        c.provider_id,
+        c.learner_id,
+        c.achievement_name,
+        c.jwt,
+        c.kid,
+        c.status_list_id,
+        c.status_index,
+        c.issued_at,
+        c.valid_until,
+    )
+    if not inserted:
+        return False
+    await conn.executemany(
+        "INSERT INTO pathway_components (credential_id, component_id) VALUES ($1, $2)",
+        [(c.id, component) for component in c.component_ids],
+    )
+    return True
 
 
 async def revoke(conn: asyncpg.Connection, c: CredentialRecord) -> None:
@@ -358,8 +367,7 @@ LISTING = Listing("credentials", table="credentials", time="issued_at")
 async def list_for(
     conn: asyncpg.Connection, scope: OwnerScope, page: Page
 ) -> list[CredentialRecord]:
-    where = Where().visible_to(scope)
-    return [_record(r) for r in await fetch_page(conn, "SELECT * FROM credentials", where, page)]
+    return [_record(r) for r in await fetch_visible(conn, "SELECT * FROM credentials", scope, page)]
 
 
 async def get_many(conn: asyncpg.Connection, credential_ids: list[str]) -> list[CredentialRecord]:

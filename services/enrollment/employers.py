@@ -22,8 +22,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+from google.protobuf.message import Message
 from upskill.enrollment.v1 import enrollment_pb2, events_pb2
 
+from services.common import unit_of_work as shared_unit_of_work
 from services.common.auth import Principal, Role
 from services.common.errors import (
     AlreadyExistsError,
@@ -34,11 +36,10 @@ from services.common.errors import (
     PermissionDeniedError,
     ResourceExhaustedError,
 )
-from services.common.outbox import enqueue
 from services.common.protos import timestamp
 from services.enrollment import repository, seat_packs, unit_of_work
 from services.enrollment.domain import Enrollment
-from services.enrollment.seat_packs import SeatPack
+from services.enrollment.seat_packs import PackPaymentRejected, SeatPack
 from services.enrollment.seats import SEAT_HOLDING
 
 SOURCE = "upskill.enrollment"
@@ -233,6 +234,12 @@ async def add_pack(conn: asyncpg.Connection, p: SeatPack) -> None:
 
 async def commit_pack(conn: asyncpg.Connection, p: SeatPack) -> None:
     """Save the pack and stage its events (a rejected payment: payments returns it)."""
+    await shared_unit_of_work.commit(
+        conn, p, save=_update_pack, message_of=_pack_event_to_pb, source=SOURCE, subject=p.id
+    )
+
+
+async def _update_pack(conn: asyncpg.Connection, p: SeatPack) -> None:
     await conn.execute(
         """UPDATE seat_packs SET status = $2, payment_id = $3, checkout_url = $4,
                updated_at = $5, seats = $6, seats_refunded = $7 WHERE id = $1""",
@@ -244,23 +251,20 @@ async def commit_pack(conn: asyncpg.Connection, p: SeatPack) -> None:
         p.seats,
         p.seats_refunded,
     )
-    for event in p.pull_events():
-        await enqueue(
-            conn,
-            events_pb2.EnrollmentPaymentRejected(
-                enrollment_id=p.id,
-                payment_id=event.payment_id,
-                learner_id=p.bought_by,
-                program_id=p.program_id,
-                reason=event.reason,
-                enrollment_status=enrollment_pb2.EnrollmentStatus.Value(
-                    f"ENROLLMENT_STATUS_{event.status.value}"
-                ),
-                occur_time=timestamp(datetime.now(UTC)),
-            ),
-            source=SOURCE,
-            subject=p.id,
-        )
+
+
+def _pack_event_to_pb(p: SeatPack, event: PackPaymentRejected) -> Message:
+    return events_pb2.EnrollmentPaymentRejected(
+        enrollment_id=p.id,
+        payment_id=event.payment_id,
+        learner_id=p.bought_by,
+        program_id=p.program_id,
+        reason=event.reason,
+        enrollment_status=enrollment_pb2.EnrollmentStatus.Value(
+            f"ENROLLMENT_STATUS_{event.status.value}"
+        ),
+        occur_time=timestamp(datetime.now(UTC)),
+    )
 
 
 async def redeemed_count(conn: asyncpg.Connection, pack_id: str) -> int:

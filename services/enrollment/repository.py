@@ -9,11 +9,10 @@ import asyncpg
 
 from services.common.errors import (
     AlreadyExistsError,
-    NotFoundError,
     ResourceExhaustedError,
 )
 from services.common.paging import Listing, Page
-from services.common.sql import OwnerScope, Where, fetch_page
+from services.common.sql import OwnerScope, Where, fetch_by_id, fetch_page
 from services.enrollment.domain import Enrollment, Price, Status
 from services.enrollment.seats import PACK_SEAT_HOLDING, SEAT_HOLDING
 
@@ -46,13 +45,11 @@ enrollment_from_row = _enrollment
 async def get(
     conn: asyncpg.Connection, enrollment_id: str, *, for_update: bool = False
 ) -> Enrollment:
-    row = await conn.fetchrow(
-        f"SELECT * FROM enrollments WHERE id = $1 {'FOR UPDATE' if for_update else ''}",
-        enrollment_id,
+    return _enrollment(
+        await fetch_by_id(
+            conn, "enrollments", enrollment_id, what="enrollment", for_update=for_update
+        )
     )
-    if row is None:
-        raise NotFoundError(f"enrollment {enrollment_id} not found")
-    return _enrollment(row)
 
 
 async def find_by_key(conn: asyncpg.Connection, learner_id: str, key: str) -> Enrollment | None:

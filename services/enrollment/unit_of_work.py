@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from services.common.outbox import enqueue
+from services.common import unit_of_work
 from services.enrollment import repository
 from services.enrollment.domain import Enrollment
 from services.enrollment.messages import event_to_pb
@@ -13,9 +13,11 @@ SOURCE = "upskill.enrollment"
 
 
 async def commit(conn: asyncpg.Connection, enrollment: Enrollment, *, new: bool = False) -> None:
-    if new:
-        await repository.add(conn, enrollment)
-    else:
-        await repository.save(conn, enrollment)
-    for event in enrollment.pull_events():
-        await enqueue(conn, event_to_pb(enrollment, event), source=SOURCE, subject=enrollment.id)
+    await unit_of_work.commit(
+        conn,
+        enrollment,
+        save=repository.add if new else repository.save,
+        message_of=event_to_pb,
+        source=SOURCE,
+        subject=enrollment.id,
+    )

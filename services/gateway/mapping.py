@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf import json_format, timestamp_pb2
-from upskill.catalog.v1 import catalog_pb2
+from upskill.catalog.v1 import catalog_pb2, catalog_service_pb2
 from upskill.credentials.v1 import credentials_pb2, credentials_service_pb2
 from upskill.enrollment.v1 import enrollment_pb2
 from upskill.payments.v1 import payments_pb2
@@ -19,7 +19,7 @@ from upskill.type.v1 import money_pb2
 from services.gateway import schemas
 
 # Proto field paths -> the JSON paths clients send, for BadRequest field violations.
-PROGRAM_SPEC_FIELDS = {"spec": ""}
+PROGRAM_SPEC_FIELDS = {"spec": "", "patch": ""}
 LIST_PROGRAMS_FIELDS = {"query": "q", "max_price_minor": "max_price"}
 CREATE_ENROLLMENT_FIELDS = {"idempotency_key": "Idempotency-Key"}
 
@@ -80,19 +80,18 @@ def template_to_json(template: catalog_pb2.CredentialTemplate) -> schemas.Creden
         name=template.name,
         description=template.description,
         criteria=template.criteria,
-        # The catalog's default policy is ON_COMPLETION.
-        issuance="ON_PAYMENT" if issuance == "ON_PAYMENT" else "ON_COMPLETION",
+        # The catalog names the policy of every program (its default when none was asked).
+        issuance=issuance,  # type: ignore[arg-type]
         valid_for_days=(template.valid_for_days if template.HasField("valid_for_days") else None),
     )
 
 
 def template_to_proto(template: schemas.CredentialTemplateIn) -> catalog_pb2.CredentialTemplate:
     message = catalog_pb2.CredentialTemplate(
-        name=template.name,
-        description=template.description,
-        criteria=template.criteria,
-        issuance=issuance_to_proto(template.issuance),  # type: ignore[arg-type]
+        name=template.name, description=template.description, criteria=template.criteria
     )
+    if template.issuance is not None:  # absent: unspecified, and the catalog's default applies
+        message.issuance = issuance_to_proto(template.issuance)  # type: ignore[assignment]
     if template.valid_for_days is not None:
         message.valid_for_days = template.valid_for_days
     return message
@@ -134,40 +133,32 @@ def program_spec_to_proto(body: schemas.ProgramCreate) -> catalog_pb2.ProgramSpe
     return spec
 
 
-def apply_program_patch(
-    current: catalog_pb2.ProgramSpec, patch: schemas.ProgramPatch
-) -> tuple[catalog_pb2.ProgramSpec, list[str]]:
-    """The spec to send (the current one with the patch applied) and its update_mask.
-
-    Sending the whole merged spec keeps the request valid under ProgramSpec's rules
-    (required title, price, credential); the mask tells the catalog what to change.
-    """
-    spec = catalog_pb2.ProgramSpec()
-    spec.CopyFrom(current)
+def program_patch_to_proto(
+    patch: schemas.ProgramPatch,
+) -> tuple[catalog_service_pb2.ProgramPatch, list[str]]:
+    """The fields present in the body, as a ProgramPatch, and the update_mask naming them.
+    The catalog merges them into the program (a null capacity or valid_for_days is named
+    in the mask and left unset: cleared)."""
+    message = catalog_service_pb2.ProgramPatch()
     paths: list[str] = []
     for name in sorted(patch.model_fields_set):
         value = getattr(patch, name)
         if name == "credential":
-            paths.extend(_apply_template_patch(spec.credential, value))
+            paths.extend(_template_patch_to_proto(message.credential, value))
             continue
         paths.append(name)
         if name == "price":
-            spec.price.CopyFrom(money_to_proto(value))
+            message.price.CopyFrom(money_to_proto(value))
         elif name == "skills":
-            del spec.skills[:]
-            spec.skills.extend(value)
-        elif name == "capacity":
-            if value is None:
-                spec.ClearField("capacity")
-            else:
-                spec.capacity = value
-        else:
-            setattr(spec, name, value)
-    return spec, paths
+            message.skills.extend(value)
+        elif value is not None:
+            setattr(message, name, value)
+    return message, paths
 
 
-def _apply_template_patch(
-    template: catalog_pb2.CredentialTemplate, patch: schemas.CredentialTemplatePatch
+def _template_patch_to_proto(
+    template: catalog_service_pb2.CredentialTemplatePatch,
+    patch: schemas.CredentialTemplatePatch,
 ) -> list[str]:
     paths = []
     for name in sorted(patch.model_fields_set):
@@ -175,12 +166,7 @@ def _apply_template_patch(
         paths.append(f"credential.{name}")
         if name == "issuance":
             template.issuance = issuance_to_proto(value)  # type: ignore[assignment]
-        elif name == "valid_for_days":
-            if value is None:
-                template.ClearField("valid_for_days")
-            else:
-                template.valid_for_days = value
-        else:
+        elif value is not None:
             setattr(template, name, value)
     return paths
 

@@ -256,18 +256,18 @@ async def update_program(
     ],
 ) -> Program:
     expected_version = parse_if_match(if_match)
-    current = await _get_program(clients, program_id, caller.token)
-    spec, paths = mapping.apply_program_patch(current.spec, body)
+    patch, paths = mapping.program_patch_to_proto(body)
     if not paths:
         raise invalid_input(
             "the body names no field to change", [FieldError(field="body", message="empty")]
         )
+    # The catalog merges the patch into the program: the gateway sends what changed.
     reply = await invoke(
         clients.catalog.UpdateProgram,
         catalog_service_pb2.UpdateProgramRequest(
-            program_id=current.id,
+            program_id=resource_id(program_id, "program"),
             expected_version=expected_version,
-            spec=spec,
+            patch=patch,
             update_mask=field_mask_pb2.FieldMask(paths=paths),
         ),
         token=caller.token,

@@ -7,6 +7,7 @@ holds the session id may pay it, and the gateway calls payments as itself.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -26,25 +27,25 @@ router = APIRouter(include_in_schema=False)
 
 _SESSION_ID = re.compile(r"^cs_[A-Za-z0-9_]{1,200}$")
 _NO_STORE = {"Cache-Control": "no-store"}
-TEST_CARDS = (
-    ("4242 4242 4242 4242", "succeeds"),
-    ("4000 0000 0000 0002", "is declined"),
-    ("4000 0000 0000 9995", "is declined for insufficient funds"),
-)
 
 
 async def _session(
     clients: ClientsDep, authenticator: Authenticator, session_id: str
-) -> payments_pb2.CheckoutSession:
+) -> payments_service_pb2.GetCheckoutSessionResponse:
+    """The session and the test cards its provider charges (payments owns that list)."""
     if not _SESSION_ID.match(session_id):
         raise not_found("no such checkout session")
-    reply = await invoke(
+    reply: payments_service_pb2.GetCheckoutSessionResponse = await invoke(
         clients.payments.GetCheckoutSession,
         payments_service_pb2.GetCheckoutSessionRequest(session_id=session_id),
         token=authenticator.service_token(),
     )
-    session: payments_pb2.CheckoutSession = reply.session
-    return session
+    return reply
+
+
+def _grouped(number: str) -> str:
+    """4242424242424242 -> 4242 4242 4242 4242, as printed on a card."""
+    return " ".join(number[i : i + 4] for i in range(0, len(number), 4))
 
 
 def _return_url(request: Request, url: str) -> str:
@@ -58,6 +59,7 @@ def _return_url(request: Request, url: str) -> str:
 def _page(
     request: Request,
     session: payments_pb2.CheckoutSession,
+    cards: Sequence[payments_service_pb2.TestCard],
     *,
     message: str = "",
     status_code: int = 200,
@@ -68,7 +70,7 @@ def _page(
         {
             "session": session,
             "message": message,
-            "test_cards": TEST_CARDS,
+            "test_cards": [(_grouped(card.number), card.outcome) for card in cards],
             "success_url": _return_url(request, session.success_url),
             "cancel_url": _return_url(request, session.cancel_url),
         },
@@ -85,7 +87,8 @@ async def checkout_page(
     authenticator: AuthenticatorDep,
     viewer: Viewer,  # only for the page header: paying needs no session
 ) -> HTMLResponse:
-    return _page(request, await _session(clients, authenticator, session_id))
+    found = await _session(clients, authenticator, session_id)
+    return _page(request, found.session, found.test_cards)
 
 
 @router.post("/checkout/{session_id}", response_class=HTMLResponse)
@@ -97,10 +100,11 @@ async def pay(
     viewer: Viewer,  # only for the page header: paying needs no session
     card_number: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    session = await _session(clients, authenticator, session_id)
+    found = await _session(clients, authenticator, session_id)
+    session, cards = found.session, found.test_cards
     card = re.sub(r"[\s-]", "", card_number)
     if not card:
-        return _page(request, session, message="Enter a card number.", status_code=400)
+        return _page(request, session, cards, message="Enter a card number.", status_code=400)
     try:
         reply = await invoke(
             clients.payments.PayCheckoutSession,
@@ -113,12 +117,13 @@ async def pay(
         if problem.status in (400, 409, 422):
             # A malformed card number, or a session that is no longer open.
             message = "; ".join(e.message for e in problem.errors) or problem.detail
-            return _page(request, session, message=message, status_code=problem.status)
+            return _page(request, session, cards, message=message, status_code=problem.status)
         raise
     if reply.decline_code:
         return _page(
             request,
             reply.session if reply.HasField("session") else session,
+            cards,
             message=reply.message or "Your card was declined.",
             status_code=402,
         )

@@ -23,7 +23,7 @@ from upskill.credentials.v1 import credentials_pb2, credentials_service_pb2
 
 from services.common.auth import Principal, Role, bearer
 from services.common.errors import UnauthenticatedError
-from services.credentials.badges import OB_CONTEXT, learner_uri
+from services.common.open_badges import OB_CONTEXT, learner_uri
 from services.gateway import signin
 from services.gateway.clients import invoke
 from services.gateway.dependencies import ClientsDep, get_authenticator, get_settings

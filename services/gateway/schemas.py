@@ -149,16 +149,31 @@ class ProviderList(BaseModel):
     providers: list[Provider]
 
 
+_NO_POLICY: Any = None
+
+
 class CredentialTemplateIn(StrictModel):
     name: Text = Field(min_length=1, max_length=200, description="The badge's name; not blank")
     description: Text = Field(min_length=1, max_length=4000, description="Not blank")
     criteria: Text = Field(
         min_length=1, max_length=4000, description="What earns the badge; not blank"
     )
-    issuance: Issuance = "ON_COMPLETION"
+    # Absent (None, never validated; typed Any so the schema shows no null): the catalog's
+    # default policy (ON_COMPLETION), decided there, not here.
+    issuance: Issuance = Field(
+        default=_NO_POLICY,
+        description="When the credential is issued; absent: the catalog's default",
+    )
     valid_for_days: int | None = Field(
         default=None, ge=1, le=36500, description="null: the credential never expires"
     )
+
+    @field_validator("issuance", mode="before")
+    @classmethod
+    def _issuance_not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may not be null")
+        return value
 
 
 class ProgramCreate(StrictModel):

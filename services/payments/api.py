@@ -23,6 +23,7 @@ from services.common.errors import (
 from services.common.paging import Page
 from services.common.rpc import rpc
 from services.payments import repository
+from services.payments.cards import TEST_CARDS
 from services.payments.checkout import CheckoutOpener
 from services.payments.convert import (
     dispute_to_pb,
@@ -127,7 +128,10 @@ class PaymentsApi(payments_service_pb2_grpc.PaymentsServiceServicer):
         self, request: pb.GetCheckoutSessionRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetCheckoutSessionResponse:
         _, session = await self._readable_session(request.session_id)
-        return pb.GetCheckoutSessionResponse(session=session_to_pb(session))
+        return pb.GetCheckoutSessionResponse(
+            session=session_to_pb(session),
+            test_cards=[pb.TestCard(number=c.number, outcome=c.outcome) for c in TEST_CARDS],
+        )
 
     @rpc(Role.SERVICE, Role.LEARNER)
     async def PayCheckoutSession(

@@ -17,11 +17,28 @@ class ChargeOutcome:
         return not self.decline_code
 
 
-_OUTCOMES = {
-    SUCCEEDS: ChargeOutcome("", "Payment succeeded."),
-    "4000000000000002": ChargeOutcome("generic_decline", "Your card was declined."),
-    "4000000000009995": ChargeOutcome("insufficient_funds", "Your card has insufficient funds."),
-}
+@dataclass(frozen=True)
+class Card:
+    number: str
+    outcome: str  # what charging it does, in words for the checkout page
+    charge: ChargeOutcome
+
+
+# The one list: the checkout page shows it (GetCheckoutSession), and charge() follows it.
+TEST_CARDS = (
+    Card(SUCCEEDS, "succeeds", ChargeOutcome("", "Payment succeeded.")),
+    Card(
+        "4000000000000002",
+        "is declined",
+        ChargeOutcome("generic_decline", "Your card was declined."),
+    ),
+    Card(
+        "4000000000009995",
+        "is declined for insufficient funds",
+        ChargeOutcome("insufficient_funds", "Your card has insufficient funds."),
+    ),
+)
+_OUTCOMES = {card.number: card.charge for card in TEST_CARDS}
 
 
 def luhn_valid(number: str) -> bool:

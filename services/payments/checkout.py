@@ -20,7 +20,7 @@ from services.common.errors import (
     UnavailableError,
 )
 from services.common.urls import is_on_origin
-from services.payments import repository
+from services.payments import repository, unit_of_work
 from services.payments.domain import (
     REASON_CHECKOUT_NOT_OPENED,
     CheckoutOrder,
@@ -139,7 +139,7 @@ class CheckoutOpener:
             payments = await repository.lock_unopened_past_expiry(conn, limit)
             for payment in payments:
                 payment.close_unpaid(PaymentStatus.EXPIRED, REASON_CHECKOUT_NOT_OPENED)
-                await repository.save(conn, payment)
+                await unit_of_work.commit(conn, payment)
         if payments:
             log.warning("expired %d payment(s) whose checkout was never opened", len(payments))
         return len(payments)

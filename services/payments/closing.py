@@ -14,7 +14,7 @@ import logging
 
 import asyncpg
 
-from services.payments import repository
+from services.payments import repository, unit_of_work
 from services.payments.domain import PaymentStatus
 from services.payments.gateways import (
     SESSION_COMPLETE,
@@ -84,6 +84,6 @@ class CheckoutCloser:
             locked = await repository.get(conn, payment.id, for_update=True)
             if locked.status is PaymentStatus.PENDING:
                 locked.close_unpaid(PaymentStatus.EXPIRED, closure.reason)
-                await repository.save(conn, locked)
+                await unit_of_work.commit(conn, locked)
             await repository.settle_closure(conn, closure.enrollment_id)
         log.info("closed the checkout of enrollment %s (%s)", closure.enrollment_id, closure.reason)

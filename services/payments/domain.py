@@ -429,6 +429,8 @@ class Payment:
             )
         )
 
-    def collect_events(self) -> list[DomainEvent]:
+    def pull_events(self) -> list[DomainEvent]:
         collected, self.events = self.events, []
         return collected
+
+    collect_events = pull_events

@@ -19,7 +19,7 @@ import asyncpg
 
 from services.common import metrics
 from services.common.errors import FailedPreconditionError
-from services.payments import repository
+from services.payments import repository, unit_of_work
 from services.payments.domain import Payment, PaymentStatus, Refund, RefundStatus
 from services.payments.gateways import (
     CheckoutGateway,
@@ -169,7 +169,7 @@ class Refunder:
                     await repository.save_refund(conn, locked)
                 return
             locked_payment.refunded(locked, made.id)
-            await repository.save(conn, locked_payment)
+            await unit_of_work.commit(conn, locked_payment)
             await repository.save_refund(conn, locked)
             await repository.add_refund_ledger_line(conn, locked)
         log.warning(

@@ -1,7 +1,6 @@
 """Payments persistence: payments, the payouts ledger, the webhook inbox and anomalies.
 
-Saving a payment also stages the events it raised in the outbox, on the same connection,
-so state and events commit (or roll back) together.
+A payment's events are staged with its state by services/payments/unit_of_work.py.
 """
 
 from __future__ import annotations
@@ -13,31 +12,20 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from google.protobuf.message import Message
-from upskill.payments.v1 import events_pb2
-from upskill.type.v1 import money_pb2
 
 from services.common.errors import NotFoundError
-from services.common.outbox import enqueue
 from services.common.paging import Listing, Page
-from services.common.protos import timestamp
 from services.common.sql import Where, fetch_page
 from services.payments.domain import (
     Dispute,
-    DomainEvent,
     LedgerEntry,
     Money,
     Payment,
-    PaymentFailedEvent,
-    PaymentRefundedEvent,
     PaymentStatus,
-    PaymentSucceededEvent,
     Refund,
     RefundStatus,
     fee_returned,
 )
-
-SOURCE = "upskill.payments"
 
 _COLUMNS = """id, enrollment_id, learner_id, learner_email, provider_id, amount_minor, currency,
     description, status, gateway, checkout_session_id, checkout_url, success_url, cancel_url,
@@ -194,8 +182,11 @@ async def lock_unopened_past_expiry(conn: asyncpg.Connection, limit: int) -> lis
 
 
 async def save(conn: asyncpg.Connection, payment: Payment) -> None:
-    """Write the payment's new state and stage the events it raised, in the caller's
-    transaction."""
+    """Write the payment's new state. Its events are staged by the unit of work
+    (services/payments/unit_of_work.py), which calls this: a payment that still holds
+    events here was saved past it, and they would be lost."""
+    if payment.events:
+        raise RuntimeError("save a payment that raised events through unit_of_work.commit")
     await conn.execute(
         """UPDATE payments
               SET status = $2, checkout_session_id = NULLIF($3, ''), gateway_payment_id = $4,
@@ -208,8 +199,6 @@ async def save(conn: asyncpg.Connection, payment: Payment) -> None:
         payment.failure_reason,
         payment.updated_at,
     )
-    for event in payment.collect_events():
-        await enqueue(conn, event_message(event), source=SOURCE, subject=payment.id)
 
 
 async def add_ledger_entry(conn: asyncpg.Connection, entry: LedgerEntry) -> None:
@@ -539,44 +528,6 @@ async def list_refunds(conn: asyncpg.Connection, filters: RefundFilter, page: Pa
         page,
     )
     return [_refund(r) for r in rows]
-
-
-def event_message(event: DomainEvent) -> Message:
-    if isinstance(event, PaymentRefundedEvent):
-        return events_pb2.PaymentRefunded(
-            payment_id=event.payment_id,
-            enrollment_id=event.enrollment_id,
-            learner_id=event.learner_id,
-            provider_id=event.provider_id,
-            refund_id=event.refund_id,
-            gateway_refund_id=event.gateway_refund_id,
-            amount=money_pb2.Money(
-                amount_minor=event.amount.amount_minor, currency=event.amount.currency
-            ),
-            reason=event.reason,
-            full_refund=event.full_refund,
-            gateway=event.gateway,
-            occur_time=timestamp(event.occurred_at),
-        )
-    if isinstance(event, PaymentSucceededEvent):
-        return events_pb2.PaymentSucceeded(
-            payment_id=event.payment_id,
-            enrollment_id=event.enrollment_id,
-            learner_id=event.learner_id,
-            amount=money_pb2.Money(
-                amount_minor=event.amount.amount_minor, currency=event.amount.currency
-            ),
-            gateway=event.gateway,
-            gateway_payment_id=event.gateway_payment_id,
-            occur_time=timestamp(event.occurred_at),
-        )
-    assert isinstance(event, PaymentFailedEvent)
-    return events_pb2.PaymentFailed(
-        payment_id=event.payment_id,
-        enrollment_id=event.enrollment_id,
-        reason=event.reason,
-        occur_time=timestamp(event.occurred_at),
-    )
 
 
 # ------------------------------------------------------------------ refunds from every source

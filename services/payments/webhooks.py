@@ -21,7 +21,7 @@ import asyncpg
 import stripe
 
 from services.common.errors import FieldViolation, InvalidArgumentError, NotFoundError
-from services.payments import repository
+from services.payments import repository, unit_of_work
 from services.payments.domain import (
     REASON_ASYNC_PAYMENT_FAILED,
     REASON_CHECKOUT_EXPIRED,
@@ -235,7 +235,7 @@ class WebhookHandler:
         if problems := payment.mismatches(paid):
             return await self._anomaly(conn, event_id, payment, "mismatch", "; ".join(problems))
         ledger_entry = payment.succeed(paid, fee_bps=self._fee_bps)
-        await repository.save(conn, payment)
+        await unit_of_work.commit(conn, payment)
         await repository.add_ledger_entry(conn, ledger_entry)
         # Refunds or disputes delivered before this payment: apply them now, in order, so
         # the end state does not depend on the order Stripe delivered them in.
@@ -282,7 +282,7 @@ class WebhookHandler:
                 f"session {session_id!r} is not this payment's {payment.checkout_session_id!r}",
             )
         payment.close_unpaid(status, reason)
-        await repository.save(conn, payment)
+        await unit_of_work.commit(conn, payment)
         return f"payment {payment.status}"
 
     # ------------------------------------------------------------- money going back
@@ -432,7 +432,7 @@ class WebhookHandler:
         self, conn: asyncpg.Connection, payment: Payment, refund: Refund, gateway_id: str, kind: str
     ) -> None:
         payment.refunded(refund, gateway_id)
-        await repository.save(conn, payment)
+        await unit_of_work.commit(conn, payment)
         await repository.save_refund(conn, refund)
         await repository.add_refund_ledger_line(conn, refund, kind)
 

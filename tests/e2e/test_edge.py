@@ -89,6 +89,45 @@ def test_numbers_past_the_wire_types_are_422(http: httpx.Client, provider: dict[
     assert fields(problem(response, 422)) == {"If-Match"}
 
 
+def test_patch_changes_what_it_names_and_the_catalog_merges_it(
+    http: httpx.Client, provider: dict[str, str]
+) -> None:
+    created = http.post(
+        "/api/v1/programs", json=program(capacity=5, summary="Before"), headers=provider
+    )
+    assert created.status_code == 201, created.text
+    url = f"/api/v1/programs/{created.json()['id']}"
+    body = {
+        "title": " Hostile input 102 ",
+        "capacity": None,
+        "credential": {"issuance": "ON_PAYMENT"},
+    }
+
+    changed = http.patch(url, json=body, headers=provider | {"If-Match": '"1"'})
+
+    assert changed.status_code == 200, changed.text
+    after = changed.json()
+    assert (after["title"], after["capacity"], after["version"]) == ("Hostile input 102", None, 2)
+    assert after["credential"]["issuance"] == "ON_PAYMENT"
+    # What the body did not name is the catalog's current value, untouched.
+    assert (after["summary"], after["skills"], after["credential"]["name"]) == (
+        "Before",
+        ["testing"],
+        "Tester",
+    )
+    assert changed.headers["ETag"] == '"2"'
+    stale = http.patch(url, json={"summary": "x"}, headers=provider | {"If-Match": "1"})
+    assert problem(stale, 412)["type"] == "urn:upskill:problem:version-mismatch"
+    blank = http.patch(
+        url, json={"summary": "x", "title": "   "}, headers=provider | {"If-Match": "2"}
+    )
+    assert fields(problem(blank, 422)) == {"title"}
+    other = bearer(http, role="provider", sub="edge-other", provider_id=str(uuid.uuid4()))
+    hidden = http.patch(url, json={"summary": "x"}, headers=other | {"If-Match": "2"})
+    assert hidden.status_code == 404, hidden.text
+    assert http.get(url, headers=provider).json()["version"] == 2
+
+
 @pytest.mark.parametrize("query", ["q=a%00b", "skill=a%00b"])
 def test_nul_in_a_search_is_422_anonymously(http: httpx.Client, query: str) -> None:
     body = problem(http.get(f"/api/v1/programs?{query}"), 422)

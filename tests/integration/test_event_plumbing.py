@@ -604,3 +604,33 @@ async def test_publish_spans_follow_the_messaging_conventions(
     assert failed_attributes["messaging.destination.name"] == "upskill.nowhere.y"
     assert failed.status.status_code == trace.StatusCode.ERROR
     assert [e.name for e in failed.events] == ["exception"]
+
+
+async def test_a_drain_sleeps_until_the_lease_of_a_row_held_elsewhere_runs_out(
+    pool: asyncpg.Pool, nc: Client, js: JetStreamContext, fresh_database: str
+) -> None:
+    """The mark statement also reports the next due row, so the relay needs no extra query
+    to know how long it may sleep; a row another replica holds is due when its lease ends."""
+    async with pool.acquire() as conn, conn.transaction():
+        mine = await enqueue(conn, succeeded("mine"), source="test")
+        held = await enqueue(conn, succeeded("held"), source="test")
+        # Another replica claimed `held` a moment ago, with an hour's lease.
+        await conn.execute(
+            "UPDATE outbox SET claimed_until = now() + interval '1 hour' WHERE id = $1", held
+        )
+    relay = OutboxRelay(pool, nc, fresh_database, NEVER_POLL)
+    pause = await relay.drain()
+    assert 3000 < pause <= 3600
+    async with pool.acquire() as conn:
+        sent = await conn.fetch("SELECT id::text FROM outbox WHERE published_at IS NOT NULL")
+    assert [r["id"] for r in sent] == [mine]
+    # Nothing else waiting: sleep until the fallback poll.
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE outbox SET published_at = now() WHERE id = $1", held)
+        await enqueue_in_transaction(conn, succeeded("next"))
+    assert await relay.drain() == NEVER_POLL.fallback_poll_seconds
+
+
+async def enqueue_in_transaction(conn: asyncpg.Connection, message: Message) -> str:
+    async with conn.transaction():
+        return await enqueue(conn, message, source="test")

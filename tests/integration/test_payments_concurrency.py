@@ -14,7 +14,7 @@ from upskill.enrollment.v1 import events_pb2 as enrollment_events
 from services.common import db, events
 from services.common.errors import UnavailableError
 from services.common.paging import Page
-from services.payments import consumers, repository
+from services.payments import consumers, repository, unit_of_work
 from services.payments.checkout import CheckoutOpener
 from services.payments.domain import (
     CheckoutOrder,
@@ -280,7 +280,7 @@ async def succeeded_payment(pool: asyncpg.Pool) -> Payment:
             payment_intent=f"pi_{payment_id.hex}",
         )
         await repository.add_ledger_entry(conn, payment.succeed(paid, fee_bps=1000))
-        await repository.save(conn, payment)
+        await unit_of_work.commit(conn, payment)
     return payment
 
 

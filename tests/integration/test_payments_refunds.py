@@ -13,7 +13,7 @@ import pytest
 
 from services.common import db
 from services.common.paging import Page
-from services.payments import repository
+from services.payments import repository, unit_of_work
 from services.payments.checkout import CheckoutOpener
 from services.payments.domain import CheckoutOrder, Money, Payment, Refund, RefundStatus
 from services.payments.local_gateway import LocalGateway
@@ -122,7 +122,7 @@ async def test_a_refund_webhook_waiting_on_the_workers_lock_books_nothing_twice(
     locked = await repository.get(worker, payment.id, for_update=True)
     held = await repository.get_refund(worker, refund.id, for_update=True)
     locked.refunded(held, gateway_refund)
-    await repository.save(worker, locked)
+    await unit_of_work.commit(worker, locked)
     await repository.save_refund(worker, held)
     await repository.add_refund_ledger_line(worker, held)
     # ...while the webhook comes in and waits for it.

@@ -406,6 +406,12 @@ async def test_local_checkout_pays_through_a_signed_webhook_exactly_once(
     assert page.session.payment_id == payment.id
     assert page.session.amount.amount_minor == 4900
     assert page.session.amount.currency == "USD"
+    # The hosted page lists the cards this provider charges: payments owns that list.
+    assert [(c.number, c.outcome) for c in page.test_cards] == [
+        ("4242424242424242", "succeeds"),
+        ("4000000000000002", "is declined"),
+        ("4000000000009995", "is declined for insufficient funds"),
+    ]
     with pytest.raises(grpc.aio.AioRpcError) as hidden:
         await service.stub.GetCheckoutSession(
             pb.GetCheckoutSessionRequest(session_id=session_id), metadata=mallory

@@ -1,14 +1,12 @@
 import base64
-import dataclasses
 import hashlib
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import jwt as pyjwt
 import pytest
 
 from services.credentials.badges import (
-    Issuance,
     build_credential,
     credential_from_claims,
     identity_matches,
@@ -16,30 +14,7 @@ from services.credentials.badges import (
     sign_credential,
 )
 from services.credentials.keys import IssuerKey
-
-BASE = "https://upskill.example"
-ISSUED = datetime(2025, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
-
-
-def make_issuance(**changes: object) -> Issuance:
-    issuance = Issuance(
-        credential_id="0b9f4a6e-3f0c-4a55-9a55-5d3a9a3c2b10",
-        learner_id="learner-42",
-        learner_email="Ada@Example.com",
-        provider_id="prov-7",
-        provider_name="Acme Academy",
-        program_id="prog-9",
-        achievement_name="Data Wrangling",
-        achievement_description="Cleans and reshapes real-world data.",
-        criteria="Completed all labs and the capstone.",
-        skills=["Python", "SQL & joins"],
-        issued_at=ISSUED,
-        valid_for_days=365,
-        status_list_url=f"{BASE}/status-lists/1",
-        status_index=42,
-        base_url=BASE,
-    )
-    return dataclasses.replace(issuance, **changes)  # type: ignore[arg-type]
+from tests.issuances import BASE, ISSUED, make_issuance
 
 
 def _b64json(segment: str) -> dict:

@@ -385,9 +385,6 @@ def test_openapi_documents_routes_and_problems(client: TestClient) -> None:
 
 
 def test_patch_becomes_the_update_mask() -> None:
-    current = mapping.program_spec_to_proto(
-        schemas.ProgramCreate.model_validate({**VALID_PROGRAM, "capacity": 10})
-    )
     patch = schemas.ProgramPatch.model_validate(
         {
             "summary": "Short",
@@ -397,7 +394,7 @@ def test_patch_becomes_the_update_mask() -> None:
         }
     )
 
-    spec, paths = mapping.apply_program_patch(current, patch)
+    message, paths = mapping.program_patch_to_proto(patch)
 
     assert paths == [
         "capacity",
@@ -406,18 +403,22 @@ def test_patch_becomes_the_update_mask() -> None:
         "price",
         "summary",
     ]
-    assert not spec.HasField("capacity")
-    assert spec.title == "SQL in a week"  # untouched fields keep their current values
-    assert (spec.price.amount_minor, spec.price.currency) == (0, "EUR")
-    assert spec.credential.valid_for_days == 365
-    assert spec.credential.name == "SQL Basics"
-    assert current.capacity == 10  # the current spec is not modified
+    # Only what the body names travels; the catalog merges it (a null is left unset: cleared).
+    assert not message.HasField("capacity")
+    assert not message.HasField("title")
+    assert message.summary == "Short"
+    assert (message.price.amount_minor, message.price.currency) == (0, "EUR")
+    assert message.credential.valid_for_days == 365
+    assert not message.credential.HasField("name")
 
 
 def test_program_json_uses_nulls_and_plain_enum_names() -> None:
     from upskill.catalog.v1 import catalog_pb2
 
     spec = mapping.program_spec_to_proto(schemas.ProgramCreate.model_validate(VALID_PROGRAM))
+    # The gateway asks for no policy; the catalog answers with its default.
+    assert spec.credential.issuance == catalog_pb2.ISSUANCE_POLICY_UNSPECIFIED
+    spec.credential.issuance = catalog_pb2.ISSUANCE_POLICY_ON_COMPLETION
     program = catalog_pb2.Program(
         id=PROGRAM_ID, spec=spec, status=catalog_pb2.PROGRAM_STATUS_PUBLISHED, version=4
     )

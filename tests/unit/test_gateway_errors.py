@@ -24,6 +24,7 @@ from upskill.payments.v1 import payments_service_pb2
 from services.common.auth import DEV_ISSUER, AuthSettings, TokenVerifier, mint_dev_token
 from services.common.errors import (
     AlreadyExistsError,
+    ConflictError,
     FailedPreconditionError,
     FieldViolation,
     InvalidArgumentError,
@@ -35,6 +36,7 @@ from services.common.errors import (
 )
 from services.common.grpc_client import DEFAULT_DEADLINE_SECONDS
 from services.common.interceptors import status_for
+from services.common.status_codes import code_of
 from services.gateway.app import create_app
 from services.gateway.clients import Clients, invoke
 from services.gateway.problems import PROBLEM_MEDIA_TYPE, ProblemError
@@ -42,10 +44,6 @@ from services.gateway.rpc_errors import problem_from_rpc_error, rename
 from services.gateway.settings import GatewaySettings
 
 SECRET = "s" * 40
-
-
-class AbortedError(ServiceError):
-    code = grpc.StatusCode.ABORTED
 
 
 @dataclass
@@ -139,7 +137,7 @@ async def _fail_with(wire: WireServer, answer: Answer, deadline: float = 5.0) ->
         (NotFoundError("no program 42"), 404, "not-found"),
         (AlreadyExistsError("provider exists"), 409, "already-exists"),
         (FailedPreconditionError("program is archived"), 409, "conflict"),
-        (AbortedError("version 3 is stale (now 4)"), 412, "version-mismatch"),
+        (ConflictError("version 3 is stale (now 4)"), 412, "version-mismatch"),
         (ResourceExhaustedError("sold out"), 409, "sold-out"),
     ],
 )
@@ -152,7 +150,7 @@ async def test_client_errors_keep_the_service_message(
     assert problem.type == f"urn:upskill:problem:{slug}"
     assert problem.detail == error.message
     assert problem.errors == []
-    assert problem.grpc_code == error.code.name
+    assert problem.grpc_code == code_of(error).name
 
 
 async def test_unauthenticated_asks_for_a_bearer_token(wire: WireServer) -> None:

@@ -141,3 +141,24 @@ async def test_the_checkout_page_redirects_to_a_return_url_on_the_site(
 
     assert paid.status_code == 303
     assert paid.headers["location"] == "http://gw/enrollments/1"
+
+
+async def test_the_checkout_page_lists_the_cards_payments_serves(
+    wire: WireServer,  # noqa: F811
+    gateway: Callable[..., Any],  # noqa: F811
+) -> None:
+    """The gateway keeps no card list of its own: it shows what payments answers."""
+    wire.answer = Answer(
+        reply=payments_service_pb2.GetCheckoutSessionResponse(
+            session=payments_pb2.CheckoutSession(id="cs_test_1", status="open"),
+            test_cards=[
+                payments_service_pb2.TestCard(number="4000000000000077", outcome="is made up")
+            ],
+        ).SerializeToString()
+    )
+
+    page = await gateway("GET", "/checkout/cs_test_1")
+
+    assert page.status_code == 200
+    assert "<code>4000 0000 0000 0077</code> is made up" in page.text
+    assert "insufficient funds" not in page.text

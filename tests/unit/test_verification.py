@@ -1,5 +1,4 @@
 import base64
-import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +19,7 @@ from services.credentials.verification import (
     apply_revocation,
     verify_jwt,
 )
+from tests import issuances
 
 S = VerificationStatus
 BASE = "https://upskill.example"
@@ -35,24 +35,8 @@ ED_KEY = IssuerKey.generate("EdDSA")
 
 
 def make_issuance(**changes: Any) -> Issuance:
-    issuance = Issuance(
-        credential_id="6c1f7a52-8f44-4c56-9f7b-0d3c1c2b9e11",
-        learner_id="learner-1",
-        learner_email="learner@example.com",
-        provider_id="prov-1",
-        provider_name="Acme Academy",
-        program_id="prog-1",
-        achievement_name="Applied Statistics",
-        achievement_description="Uses statistics on real data.",
-        criteria="Passed the final project.",
-        skills=["Statistics"],
-        issued_at=ISSUED,
-        valid_for_days=30,
-        status_list_url=f"{BASE}/status-lists/1",
-        status_index=3,
-        base_url=BASE,
-    )
-    return dataclasses.replace(issuance, **changes)
+    """The shared sample, valid for 30 days from ISSUED (the validity window tests)."""
+    return issuances.make_issuance(**{"issued_at": ISSUED, "valid_for_days": 30, **changes})
 
 
 def issue(key: IssuerKey = KEY, **changes: Any) -> str:

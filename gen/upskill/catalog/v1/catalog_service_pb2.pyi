@@ -1,6 +1,7 @@
 from buf.validate import validate_pb2 as _validate_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from upskill.catalog.v1 import catalog_pb2 as _catalog_pb2
+from upskill.type.v1 import money_pb2 as _money_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -134,16 +135,52 @@ class CreateProgramResponse(_message.Message):
     def __init__(self, program: _Optional[_Union[_catalog_pb2.Program, _Mapping]] = ...) -> None: ...
 
 class UpdateProgramRequest(_message.Message):
-    __slots__ = ("program_id", "expected_version", "spec", "update_mask")
+    __slots__ = ("program_id", "expected_version", "spec", "patch", "update_mask")
     PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
+    PATCH_FIELD_NUMBER: _ClassVar[int]
     UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
     program_id: str
     expected_version: int
     spec: _catalog_pb2.ProgramSpec
+    patch: ProgramPatch
     update_mask: _field_mask_pb2.FieldMask
-    def __init__(self, program_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., spec: _Optional[_Union[_catalog_pb2.ProgramSpec, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+    def __init__(self, program_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., spec: _Optional[_Union[_catalog_pb2.ProgramSpec, _Mapping]] = ..., patch: _Optional[_Union[ProgramPatch, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+
+class ProgramPatch(_message.Message):
+    __slots__ = ("title", "summary", "description", "skills", "duration_hours", "price", "capacity", "credential")
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    SKILLS_FIELD_NUMBER: _ClassVar[int]
+    DURATION_HOURS_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    CAPACITY_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    title: str
+    summary: str
+    description: str
+    skills: _containers.RepeatedScalarFieldContainer[str]
+    duration_hours: int
+    price: _money_pb2.Money
+    capacity: int
+    credential: CredentialTemplatePatch
+    def __init__(self, title: _Optional[str] = ..., summary: _Optional[str] = ..., description: _Optional[str] = ..., skills: _Optional[_Iterable[str]] = ..., duration_hours: _Optional[int] = ..., price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., capacity: _Optional[int] = ..., credential: _Optional[_Union[CredentialTemplatePatch, _Mapping]] = ...) -> None: ...
+
+class CredentialTemplatePatch(_message.Message):
+    __slots__ = ("name", "description", "criteria", "issuance", "valid_for_days")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    CRITERIA_FIELD_NUMBER: _ClassVar[int]
+    ISSUANCE_FIELD_NUMBER: _ClassVar[int]
+    VALID_FOR_DAYS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    description: str
+    criteria: str
+    issuance: _catalog_pb2.IssuancePolicy
+    valid_for_days: int
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., criteria: _Optional[str] = ..., issuance: _Optional[_Union[_catalog_pb2.IssuancePolicy, str]] = ..., valid_for_days: _Optional[int] = ...) -> None: ...
 
 class UpdateProgramResponse(_message.Message):
     __slots__ = ("program",)

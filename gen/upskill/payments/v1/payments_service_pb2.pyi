@@ -77,10 +77,20 @@ class GetCheckoutSessionRequest(_message.Message):
     def __init__(self, session_id: _Optional[str] = ...) -> None: ...
 
 class GetCheckoutSessionResponse(_message.Message):
-    __slots__ = ("session",)
+    __slots__ = ("session", "test_cards")
     SESSION_FIELD_NUMBER: _ClassVar[int]
+    TEST_CARDS_FIELD_NUMBER: _ClassVar[int]
     session: _payments_pb2.CheckoutSession
-    def __init__(self, session: _Optional[_Union[_payments_pb2.CheckoutSession, _Mapping]] = ...) -> None: ...
+    test_cards: _containers.RepeatedCompositeFieldContainer[TestCard]
+    def __init__(self, session: _Optional[_Union[_payments_pb2.CheckoutSession, _Mapping]] = ..., test_cards: _Optional[_Iterable[_Union[TestCard, _Mapping]]] = ...) -> None: ...
+
+class TestCard(_message.Message):
+    __slots__ = ("number", "outcome")
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    number: str
+    outcome: str
+    def __init__(self, number: _Optional[str] = ..., outcome: _Optional[str] = ...) -> None: ...
 
 class PayCheckoutSessionRequest(_message.Message):
     __slots__ = ("session_id", "card_number")

@@ -1,0 +1,50 @@
+"""The one way a service stages events: its aggregate collects plain domain events as its
+state changes (no protobuf in the domain); the service's unit of work saves the aggregate
+and writes each collected event, as its protobuf message, to the outbox, in one
+transaction. So state and events commit (or roll back) together, and nothing else in a
+service calls the outbox.
+
+Each service has a `unit_of_work.py` that names its own save, its event -> message
+conversion (`messages.py`) and its CloudEvents source, and calls `commit` here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
+
+import asyncpg
+from google.protobuf.message import Message
+
+from services.common.outbox import enqueue
+
+
+class Aggregate(Protocol):
+    def pull_events(self) -> list[Any]:
+        """The events raised since the last pull, oldest first; the aggregate forgets them."""
+        ...
+
+
+A = TypeVar("A", bound=Aggregate)
+
+
+async def commit(
+    conn: asyncpg.Connection,
+    aggregate: A,
+    *,
+    save: Callable[[asyncpg.Connection, A], Awaitable[bool | None]],
+    message_of: Callable[[A, Any], Message],
+    source: str,
+    subject: str,
+) -> bool:
+    """Save `aggregate` with `save` and stage its events, in the caller's transaction.
+
+    `save` may answer False for "nothing written" (an insert that lost a race to an
+    identical row): then its events are dropped with it, and commit answers False. Staging
+    refuses to run outside a transaction (services/common/outbox.py)."""
+    events = aggregate.pull_events()
+    if await save(conn, aggregate) is False:
+        return False
+    for event in events:
+        await enqueue(conn, message_of(aggregate, event), source=source, subject=subject)
+    return True
