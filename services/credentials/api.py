@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import asyncpg
 import grpc
@@ -15,7 +16,7 @@ from services.common.errors import NotFoundError, PermissionDeniedError
 from services.common.protos import timestamp
 from services.common.rpc import rpc
 from services.common.sql import owned_page
-from services.credentials import pathways, profiles, repository
+from services.credentials import pathways, profiles, public_profiles, repository
 from services.credentials.domain import CredentialRecord
 from services.credentials.issuer import Issuer
 from services.credentials.pathways_api import PathwaysApi
@@ -39,13 +40,29 @@ def credential_to_pb(c: CredentialRecord, earner_name: str = "") -> credentials_
     )
 
 
-def profile_to_pb(p: profiles.Profile) -> credentials_pb2.LearnerProfile:
+def profile_to_pb(
+    p: profiles.Profile, public: public_profiles.Settings
+) -> credentials_pb2.LearnerProfile:
     return credentials_pb2.LearnerProfile(
         learner_id=p.learner_id,
         display_name=p.display_name,
         show_name=p.show_name,
         update_time=timestamp(p.updated_at),
+        handle=public.handle,
+        public=public.public,
+        shown_credential_ids=public.credential_ids,
     )
+
+
+async def _own_profile(conn: asyncpg.Connection, learner_id: str) -> credentials_pb2.LearnerProfile:
+    return profile_to_pb(
+        await profiles.get(conn, learner_id), await public_profiles.settings(conn, learner_id)
+    )
+
+
+def _verification_status(value: str) -> str:
+    """The proto enum's name (messages take enum values by name)."""
+    return f"VERIFICATION_STATUS_{value}"
 
 
 class CredentialsApi(PathwaysApi, credentials_service_pb2_grpc.CredentialsServiceServicer):
@@ -71,19 +88,82 @@ class CredentialsApi(PathwaysApi, credentials_service_pb2_grpc.CredentialsServic
         self, request: pb.GetLearnerProfileRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetLearnerProfileResponse:
         async with self._pool.acquire() as conn:
-            profile = await profiles.get(conn, authenticated().subject)
-        return pb.GetLearnerProfileResponse(profile=profile_to_pb(profile))
+            profile = await _own_profile(conn, authenticated().subject)
+        return pb.GetLearnerProfileResponse(profile=profile)
 
     @rpc(Role.LEARNER)
     async def UpdateLearnerProfile(
         self, request: pb.UpdateLearnerProfileRequest, context: grpc.aio.ServicerContext
     ) -> pb.UpdateLearnerProfileResponse:
         name = profiles.clean_display_name(request.display_name)
+        learner_id = authenticated().subject
         async with self._pool.acquire() as conn:
-            profile = await profiles.save(
-                conn, authenticated().subject, name, request.show_name and bool(name)
+            await profiles.save(conn, learner_id, name, request.show_name and bool(name))
+            profile = await _own_profile(conn, learner_id)
+        return pb.UpdateLearnerProfileResponse(profile=profile)
+
+    @rpc(Role.LEARNER)
+    async def UpdatePublicProfile(
+        self, request: pb.UpdatePublicProfileRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdatePublicProfileResponse:
+        handle = public_profiles.clean_handle(request.handle)
+        name = (
+            profiles.clean_display_name(request.display_name)
+            if request.HasField("display_name")
+            else None
+        )
+        learner_id = authenticated().subject
+        async with self._pool.acquire() as conn:
+            async with conn.transaction():
+                if name is not None or request.HasField("show_name"):
+                    current = await profiles.get(conn, learner_id)
+                    name = current.display_name if name is None else name
+                    show = request.show_name if request.HasField("show_name") else current.show_name
+                    await profiles.save(conn, learner_id, name, show and bool(name))
+                await public_profiles.save(
+                    conn,
+                    learner_id,
+                    handle=handle,
+                    public=request.public,
+                    credential_ids=list(request.credential_ids),
+                )
+            profile = await _own_profile(conn, learner_id)
+        return pb.UpdatePublicProfileResponse(profile=profile)
+
+    @rpc(public=True)
+    async def GetPublicProfile(
+        self, request: pb.GetPublicProfileRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetPublicProfileResponse:
+        async with self._pool.acquire() as conn:
+            found = await public_profiles.find_public(conn, request.handle)
+            verdicts = await self._issuer.verify_many(conn, [c.jwt for c in found.credentials])
+        now = datetime.now(UTC)
+        shown = []
+        for record, verdict in zip(found.credentials, verdicts, strict=True):
+            facts = public_profiles.achievement_facts(record.jwt)
+            credential = credential_to_pb(record, found.display_name)
+            credential.learner_id = ""  # the profile is the learner's public face, not their id
+            item = credentials_pb2.ShownCredential(
+                credential=credential,
+                skills=facts.skills,
+                issuer_name=facts.issuer_name,
+                status=_verification_status(verdict.status.value),
+                verified=verdict.verified,
+                checks=[
+                    credentials_pb2.VerificationCheck(name=c.name, passed=c.passed, detail=c.detail)
+                    for c in verdict.checks
+                ],
+                valid_until=timestamp(facts.valid_until),
             )
-        return pb.UpdateLearnerProfileResponse(profile=profile_to_pb(profile))
+            shown.append(item)
+        return pb.GetPublicProfileResponse(
+            profile=credentials_pb2.PublicProfile(
+                handle=found.handle,
+                display_name=found.display_name,
+                credentials=shown,
+                verify_time=timestamp(now),
+            )
+        )
 
     @rpc(Role.LEARNER, Role.PROVIDER, Role.ADMIN, Role.SERVICE)
     async def ListCredentials(
@@ -108,9 +188,7 @@ class CredentialsApi(PathwaysApi, credentials_service_pb2_grpc.CredentialsServic
             verdict = await self._issuer.verify(conn, request.credential.strip())
         response = pb.VerifyCredentialResponse(
             verified=verdict.verified,
-            status=credentials_pb2.VerificationStatus.Value(
-                f"VERIFICATION_STATUS_{verdict.status.value}"
-            ),
+            status=_verification_status(verdict.status.value),
             checks=[
                 credentials_pb2.VerificationCheck(name=c.name, passed=c.passed, detail=c.detail)
                 for c in verdict.checks

@@ -176,16 +176,23 @@ class Issuer:
         return await self.revoke(conn, record, reason)
 
     async def verify(self, conn: asyncpg.Connection, token: str) -> Verification:
-        verdict = verify_jwt(
-            token,
-            await repository.public_keys(conn),
-            datetime.now(UTC),
-            base_url=self.base_url,
-            withdrawn=await repository.withdrawn_kids(conn),
-        )
-        if verdict.credential is None:
-            return verdict
-        return apply_revocation(verdict, await self._revoked(conn, verdict.credential))
+        return (await self.verify_many(conn, [token]))[0]
+
+    async def verify_many(
+        self, conn: asyncpg.Connection, tokens: Sequence[str]
+    ) -> list[Verification]:
+        """Verify each token (signature, validity window, revocation), reading the keys once:
+        one presented credential, or every credential on a public profile."""
+        keys = await repository.public_keys(conn)
+        withdrawn = await repository.withdrawn_kids(conn)
+        now = datetime.now(UTC)
+        verdicts = []
+        for token in tokens:
+            verdict = verify_jwt(token, keys, now, base_url=self.base_url, withdrawn=withdrawn)
+            if verdict.credential is not None:
+                verdict = apply_revocation(verdict, await self._revoked(conn, verdict.credential))
+            verdicts.append(verdict)
+        return verdicts
 
     async def _revoked(self, conn: asyncpg.Connection, credential: dict[str, Any]) -> bool | None:
         """Read the credential's revocation bit; None (fail closed) when it cannot be read."""

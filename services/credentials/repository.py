@@ -368,3 +368,10 @@ async def list_for(
     conn: asyncpg.Connection, scope: OwnerScope, page: Page
 ) -> list[CredentialRecord]:
     return [_record(r) for r in await fetch_visible(conn, "SELECT * FROM credentials", scope, page)]
+
+
+async def get_many(conn: asyncpg.Connection, credential_ids: list[str]) -> list[CredentialRecord]:
+    """The credentials with these ids, in the order given (unknown ids are left out)."""
+    rows = await conn.fetch("SELECT * FROM credentials WHERE id = ANY($1::uuid[])", credential_ids)
+    found = {str(r["id"]): _record(r) for r in rows}
+    return [found[cid] for cid in credential_ids if cid in found]

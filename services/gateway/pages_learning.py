@@ -19,7 +19,7 @@ from upskill.enrollment.v1 import enrollment_pb2, enrollment_service_pb2
 from upskill.payments.v1 import payments_pb2, payments_service_pb2
 
 from services.common.auth import Principal
-from services.gateway import mapping
+from services.gateway import mapping, pages_profile
 from services.gateway.clients import Clients, invoke
 from services.gateway.dependencies import ClientsDep, Viewer, resource_id
 from services.gateway.learning_pathways import my_pathways
@@ -68,6 +68,7 @@ async def learning_page(
     )
     profile = await _profile(clients, learner)
     pathways, more_pathways = await my_pathways(clients, learner)
+    public_profile = await pages_profile.curation(clients, learner) if profile else None
     return render(
         request,
         "learning.html",
@@ -75,6 +76,7 @@ async def learning_page(
             "profile": profile,
             "pathways": pathways,
             "more_pathways": more_pathways,
+            "public_profile": public_profile,
             "paid_statuses": PAID_STATUSES,
             "enrollments": [_with_actions(e) for e in enrollments.enrollments],
             "credentials": [mapping.credential_to_json(c) for c in credentials.credentials],
@@ -125,6 +127,7 @@ async def save_profile(
 
 _NOTICES = {
     "profile-saved": "Profile saved: your credential pages show it now.",
+    "public-profile-saved": "Public profile updated.",
     "cancelled": "The enrollment is cancelled.",
     "refund-requested": "Refund requested: the enrollment turns Refunded once the money is back.",
 }

@@ -25,25 +25,29 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(upskill/credentials/v1/credentials.proto\x12\x16upskill.credentials.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x94\x03\n\nCredential\x12\n\n\x02id\x18\x01 \x01(\t\x12\x15\n\renrollment_id\x18\x02 \x01(\t\x12\x12\n\nprogram_id\x18\x03 \x01(\t\x12\x13\n\x0bprovider_id\x18\x04 \x01(\t\x12\x12\n\nlearner_id\x18\x05 \x01(\t\x12\x38\n\x06status\x18\x06 \x01(\x0e\x32(.upskill.credentials.v1.CredentialStatus\x12\x0b\n\x03jwt\x18\x07 \x01(\t\x12.\n\nissue_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11revocation_reason\x18\n \x01(\t\x12\x18\n\x10\x61\x63hievement_name\x18\x0b \x01(\t\x12\x12\n\npathway_id\x18\x0c \x01(\t\x12 \n\x18\x63omponent_credential_ids\x18\r \x03(\t\x12\x13\n\x0b\x65\x61rner_name\x18\x0e \x01(\t\"~\n\x0eLearnerProfile\x12\x12\n\nlearner_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x11\n\tshow_name\x18\x03 \x01(\x08\x12/\n\x0bupdate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"?\n\x12PathwayRequirement\x12\x12\n\nprogram_id\x18\x01 \x01(\t\x12\x15\n\rcredential_id\x18\x02 \x01(\t\"\xf0\x01\n\x0fPathwayProgress\x12\x12\n\npathway_id\x18\x01 \x01(\t\x12\x12\n\nlearner_id\x18\x02 \x01(\t\x12\x16\n\x0erequired_count\x18\x03 \x01(\x05\x12\x14\n\x0c\x65\x61rned_count\x18\x04 \x01(\x05\x12@\n\x0crequirements\x18\x05 \x03(\x0b\x32*.upskill.credentials.v1.PathwayRequirement\x12\x1d\n\x15pathway_credential_id\x18\x06 \x01(\t\x12\x0c\n\x04open\x18\x07 \x01(\x08\x12\x18\n\x10\x61\x63hievement_name\x18\x08 \x01(\t\"A\n\x11VerificationCheck\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06passed\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t*r\n\x10\x43redentialStatus\x12!\n\x1d\x43REDENTIAL_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x43REDENTIAL_STATUS_ISSUED\x10\x01\x12\x1d\n\x19\x43REDENTIAL_STATUS_REVOKED\x10\x02*\xe0\x02\n\x12VerificationStatus\x12#\n\x1fVERIFICATION_STATUS_UNSPECIFIED\x10\x00\x12\x1d\n\x19VERIFICATION_STATUS_VALID\x10\x01\x12\x1f\n\x1bVERIFICATION_STATUS_REVOKED\x10\x02\x12\x1f\n\x1bVERIFICATION_STATUS_EXPIRED\x10\x03\x12%\n!VERIFICATION_STATUS_NOT_YET_VALID\x10\x04\x12)\n%VERIFICATION_STATUS_INVALID_SIGNATURE\x10\x05\x12#\n\x1fVERIFICATION_STATUS_UNKNOWN_KEY\x10\x06\x12!\n\x1dVERIFICATION_STATUS_MALFORMED\x10\x07\x12*\n&VERIFICATION_STATUS_STATUS_UNAVAILABLE\x10\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(upskill/credentials/v1/credentials.proto\x12\x16upskill.credentials.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x94\x03\n\nCredential\x12\n\n\x02id\x18\x01 \x01(\t\x12\x15\n\renrollment_id\x18\x02 \x01(\t\x12\x12\n\nprogram_id\x18\x03 \x01(\t\x12\x13\n\x0bprovider_id\x18\x04 \x01(\t\x12\x12\n\nlearner_id\x18\x05 \x01(\t\x12\x38\n\x06status\x18\x06 \x01(\x0e\x32(.upskill.credentials.v1.CredentialStatus\x12\x0b\n\x03jwt\x18\x07 \x01(\t\x12.\n\nissue_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11revocation_reason\x18\n \x01(\t\x12\x18\n\x10\x61\x63hievement_name\x18\x0b \x01(\t\x12\x12\n\npathway_id\x18\x0c \x01(\t\x12 \n\x18\x63omponent_credential_ids\x18\r \x03(\t\x12\x13\n\x0b\x65\x61rner_name\x18\x0e \x01(\t\"\xbc\x01\n\x0eLearnerProfile\x12\x12\n\nlearner_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x11\n\tshow_name\x18\x03 \x01(\x08\x12/\n\x0bupdate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06handle\x18\x05 \x01(\t\x12\x0e\n\x06public\x18\x06 \x01(\x08\x12\x1c\n\x14shown_credential_ids\x18\x07 \x03(\t\"\xa4\x01\n\rPublicProfile\x12\x0e\n\x06handle\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12<\n\x0b\x63redentials\x18\x03 \x03(\x0b\x32\'.upskill.credentials.v1.ShownCredential\x12/\n\x0bverify_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa8\x02\n\x0fShownCredential\x12\x36\n\ncredential\x18\x01 \x01(\x0b\x32\".upskill.credentials.v1.Credential\x12\x0e\n\x06skills\x18\x02 \x03(\t\x12\x13\n\x0bissuer_name\x18\x03 \x01(\t\x12:\n\x06status\x18\x04 \x01(\x0e\x32*.upskill.credentials.v1.VerificationStatus\x12\x10\n\x08verified\x18\x05 \x01(\x08\x12\x39\n\x06\x63hecks\x18\x06 \x03(\x0b\x32).upskill.credentials.v1.VerificationCheck\x12/\n\x0bvalid_until\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"?\n\x12PathwayRequirement\x12\x12\n\nprogram_id\x18\x01 \x01(\t\x12\x15\n\rcredential_id\x18\x02 \x01(\t\"\xf0\x01\n\x0fPathwayProgress\x12\x12\n\npathway_id\x18\x01 \x01(\t\x12\x12\n\nlearner_id\x18\x02 \x01(\t\x12\x16\n\x0erequired_count\x18\x03 \x01(\x05\x12\x14\n\x0c\x65\x61rned_count\x18\x04 \x01(\x05\x12@\n\x0crequirements\x18\x05 \x03(\x0b\x32*.upskill.credentials.v1.PathwayRequirement\x12\x1d\n\x15pathway_credential_id\x18\x06 \x01(\t\x12\x0c\n\x04open\x18\x07 \x01(\x08\x12\x18\n\x10\x61\x63hievement_name\x18\x08 \x01(\t\"A\n\x11VerificationCheck\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06passed\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t*r\n\x10\x43redentialStatus\x12!\n\x1d\x43REDENTIAL_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x43REDENTIAL_STATUS_ISSUED\x10\x01\x12\x1d\n\x19\x43REDENTIAL_STATUS_REVOKED\x10\x02*\xe0\x02\n\x12VerificationStatus\x12#\n\x1fVERIFICATION_STATUS_UNSPECIFIED\x10\x00\x12\x1d\n\x19VERIFICATION_STATUS_VALID\x10\x01\x12\x1f\n\x1bVERIFICATION_STATUS_REVOKED\x10\x02\x12\x1f\n\x1bVERIFICATION_STATUS_EXPIRED\x10\x03\x12%\n!VERIFICATION_STATUS_NOT_YET_VALID\x10\x04\x12)\n%VERIFICATION_STATUS_INVALID_SIGNATURE\x10\x05\x12#\n\x1fVERIFICATION_STATUS_UNKNOWN_KEY\x10\x06\x12!\n\x1dVERIFICATION_STATUS_MALFORMED\x10\x07\x12*\n&VERIFICATION_STATUS_STATUS_UNAVAILABLE\x10\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'upskill.credentials.v1.credentials_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CREDENTIALSTATUS']._serialized_start=1011
-  _globals['_CREDENTIALSTATUS']._serialized_end=1125
-  _globals['_VERIFICATIONSTATUS']._serialized_start=1128
-  _globals['_VERIFICATIONSTATUS']._serialized_end=1480
+  _globals['_CREDENTIALSTATUS']._serialized_start=1540
+  _globals['_CREDENTIALSTATUS']._serialized_end=1654
+  _globals['_VERIFICATIONSTATUS']._serialized_start=1657
+  _globals['_VERIFICATIONSTATUS']._serialized_end=2009
   _globals['_CREDENTIAL']._serialized_start=102
   _globals['_CREDENTIAL']._serialized_end=506
-  _globals['_LEARNERPROFILE']._serialized_start=508
-  _globals['_LEARNERPROFILE']._serialized_end=634
-  _globals['_PATHWAYREQUIREMENT']._serialized_start=636
-  _globals['_PATHWAYREQUIREMENT']._serialized_end=699
-  _globals['_PATHWAYPROGRESS']._serialized_start=702
-  _globals['_PATHWAYPROGRESS']._serialized_end=942
-  _globals['_VERIFICATIONCHECK']._serialized_start=944
-  _globals['_VERIFICATIONCHECK']._serialized_end=1009
+  _globals['_LEARNERPROFILE']._serialized_start=509
+  _globals['_LEARNERPROFILE']._serialized_end=697
+  _globals['_PUBLICPROFILE']._serialized_start=700
+  _globals['_PUBLICPROFILE']._serialized_end=864
+  _globals['_SHOWNCREDENTIAL']._serialized_start=867
+  _globals['_SHOWNCREDENTIAL']._serialized_end=1163
+  _globals['_PATHWAYREQUIREMENT']._serialized_start=1165
+  _globals['_PATHWAYREQUIREMENT']._serialized_end=1228
+  _globals['_PATHWAYPROGRESS']._serialized_start=1231
+  _globals['_PATHWAYPROGRESS']._serialized_end=1471
+  _globals['_VERIFICATIONCHECK']._serialized_start=1473
+  _globals['_VERIFICATIONCHECK']._serialized_end=1538
 # @@protoc_insertion_point(module_scope)

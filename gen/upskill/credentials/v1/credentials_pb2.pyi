@@ -73,16 +73,52 @@ class Credential(_message.Message):
     def __init__(self, id: _Optional[str] = ..., enrollment_id: _Optional[str] = ..., program_id: _Optional[str] = ..., provider_id: _Optional[str] = ..., learner_id: _Optional[str] = ..., status: _Optional[_Union[CredentialStatus, str]] = ..., jwt: _Optional[str] = ..., issue_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoke_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revocation_reason: _Optional[str] = ..., achievement_name: _Optional[str] = ..., pathway_id: _Optional[str] = ..., component_credential_ids: _Optional[_Iterable[str]] = ..., earner_name: _Optional[str] = ...) -> None: ...
 
 class LearnerProfile(_message.Message):
-    __slots__ = ("learner_id", "display_name", "show_name", "update_time")
+    __slots__ = ("learner_id", "display_name", "show_name", "update_time", "handle", "public", "shown_credential_ids")
     LEARNER_ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     SHOW_NAME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    HANDLE_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_FIELD_NUMBER: _ClassVar[int]
+    SHOWN_CREDENTIAL_IDS_FIELD_NUMBER: _ClassVar[int]
     learner_id: str
     display_name: str
     show_name: bool
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, learner_id: _Optional[str] = ..., display_name: _Optional[str] = ..., show_name: _Optional[bool] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    handle: str
+    public: bool
+    shown_credential_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, learner_id: _Optional[str] = ..., display_name: _Optional[str] = ..., show_name: _Optional[bool] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., handle: _Optional[str] = ..., public: _Optional[bool] = ..., shown_credential_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class PublicProfile(_message.Message):
+    __slots__ = ("handle", "display_name", "credentials", "verify_time")
+    HANDLE_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIALS_FIELD_NUMBER: _ClassVar[int]
+    VERIFY_TIME_FIELD_NUMBER: _ClassVar[int]
+    handle: str
+    display_name: str
+    credentials: _containers.RepeatedCompositeFieldContainer[ShownCredential]
+    verify_time: _timestamp_pb2.Timestamp
+    def __init__(self, handle: _Optional[str] = ..., display_name: _Optional[str] = ..., credentials: _Optional[_Iterable[_Union[ShownCredential, _Mapping]]] = ..., verify_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ShownCredential(_message.Message):
+    __slots__ = ("credential", "skills", "issuer_name", "status", "verified", "checks", "valid_until")
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    SKILLS_FIELD_NUMBER: _ClassVar[int]
+    ISSUER_NAME_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    VERIFIED_FIELD_NUMBER: _ClassVar[int]
+    CHECKS_FIELD_NUMBER: _ClassVar[int]
+    VALID_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    credential: Credential
+    skills: _containers.RepeatedScalarFieldContainer[str]
+    issuer_name: str
+    status: VerificationStatus
+    verified: bool
+    checks: _containers.RepeatedCompositeFieldContainer[VerificationCheck]
+    valid_until: _timestamp_pb2.Timestamp
+    def __init__(self, credential: _Optional[_Union[Credential, _Mapping]] = ..., skills: _Optional[_Iterable[str]] = ..., issuer_name: _Optional[str] = ..., status: _Optional[_Union[VerificationStatus, str]] = ..., verified: _Optional[bool] = ..., checks: _Optional[_Iterable[_Union[VerificationCheck, _Mapping]]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class PathwayRequirement(_message.Message):
     __slots__ = ("program_id", "credential_id")

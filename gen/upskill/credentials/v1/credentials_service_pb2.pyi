@@ -119,6 +119,38 @@ class UpdateLearnerProfileResponse(_message.Message):
     profile: _credentials_pb2.LearnerProfile
     def __init__(self, profile: _Optional[_Union[_credentials_pb2.LearnerProfile, _Mapping]] = ...) -> None: ...
 
+class UpdatePublicProfileRequest(_message.Message):
+    __slots__ = ("handle", "public", "credential_ids", "display_name", "show_name")
+    HANDLE_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_IDS_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    SHOW_NAME_FIELD_NUMBER: _ClassVar[int]
+    handle: str
+    public: bool
+    credential_ids: _containers.RepeatedScalarFieldContainer[str]
+    display_name: str
+    show_name: bool
+    def __init__(self, handle: _Optional[str] = ..., public: _Optional[bool] = ..., credential_ids: _Optional[_Iterable[str]] = ..., display_name: _Optional[str] = ..., show_name: _Optional[bool] = ...) -> None: ...
+
+class UpdatePublicProfileResponse(_message.Message):
+    __slots__ = ("profile",)
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
+    profile: _credentials_pb2.LearnerProfile
+    def __init__(self, profile: _Optional[_Union[_credentials_pb2.LearnerProfile, _Mapping]] = ...) -> None: ...
+
+class GetPublicProfileRequest(_message.Message):
+    __slots__ = ("handle",)
+    HANDLE_FIELD_NUMBER: _ClassVar[int]
+    handle: str
+    def __init__(self, handle: _Optional[str] = ...) -> None: ...
+
+class GetPublicProfileResponse(_message.Message):
+    __slots__ = ("profile",)
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
+    profile: _credentials_pb2.PublicProfile
+    def __init__(self, profile: _Optional[_Union[_credentials_pb2.PublicProfile, _Mapping]] = ...) -> None: ...
+
 class GetPathwayProgressRequest(_message.Message):
     __slots__ = ("pathway_id",)
     PATHWAY_ID_FIELD_NUMBER: _ClassVar[int]

@@ -50,6 +50,16 @@ class CredentialsServiceStub:
                 request_serializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.UpdateLearnerProfileRequest.SerializeToString,
                 response_deserializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.UpdateLearnerProfileResponse.FromString,
                 _registered_method=True)
+        self.UpdatePublicProfile = channel.unary_unary(
+                '/upskill.credentials.v1.CredentialsService/UpdatePublicProfile',
+                request_serializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.UpdatePublicProfileRequest.SerializeToString,
+                response_deserializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.UpdatePublicProfileResponse.FromString,
+                _registered_method=True)
+        self.GetPublicProfile = channel.unary_unary(
+                '/upskill.credentials.v1.CredentialsService/GetPublicProfile',
+                request_serializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetPublicProfileRequest.SerializeToString,
+                response_deserializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetPublicProfileResponse.FromString,
+                _registered_method=True)
         self.ListCredentials = channel.unary_unary(
                 '/upskill.credentials.v1.CredentialsService/ListCredentials',
                 request_serializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.ListCredentialsRequest.SerializeToString,
@@ -108,6 +118,22 @@ class CredentialsServiceServicer:
     def UpdateLearnerProfile(self, request, context):
         """UpdateLearnerProfile sets the caller's display name and whether their credential
         pages show it (learner, their own profile only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdatePublicProfile(self, request, context):
+        """UpdatePublicProfile sets the caller's public profile (learner, their own only): its
+        handle, whether it is public, and which of their credentials it shows.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPublicProfile(self, request, context):
+        """GetPublicProfile returns a public profile by handle (anyone), each shown credential
+        verified now. A private profile is NOT_FOUND, exactly as an unknown handle.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -181,6 +207,16 @@ def add_CredentialsServiceServicer_to_server(servicer, server):
                     servicer.UpdateLearnerProfile,
                     request_deserializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.UpdateLearnerProfileRequest.FromString,
                     response_serializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.UpdateLearnerProfileResponse.SerializeToString,
+            ),
+            'UpdatePublicProfile': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdatePublicProfile,
+                    request_deserializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.UpdatePublicProfileRequest.FromString,
+                    response_serializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.UpdatePublicProfileResponse.SerializeToString,
+            ),
+            'GetPublicProfile': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPublicProfile,
+                    request_deserializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetPublicProfileRequest.FromString,
+                    response_serializer=upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetPublicProfileResponse.SerializeToString,
             ),
             'ListCredentials': grpc.unary_unary_rpc_method_handler(
                     servicer.ListCredentials,
@@ -300,6 +336,60 @@ class CredentialsService:
             '/upskill.credentials.v1.CredentialsService/UpdateLearnerProfile',
             upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.UpdateLearnerProfileRequest.SerializeToString,
             upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.UpdateLearnerProfileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdatePublicProfile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.credentials.v1.CredentialsService/UpdatePublicProfile',
+            upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.UpdatePublicProfileRequest.SerializeToString,
+            upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.UpdatePublicProfileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPublicProfile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.credentials.v1.CredentialsService/GetPublicProfile',
+            upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetPublicProfileRequest.SerializeToString,
+            upskill_dot_credentials_dot_v1_dot_credentials__service__pb2.GetPublicProfileResponse.FromString,
             options,
             channel_credentials,
             insecure,
