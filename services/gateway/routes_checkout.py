@@ -142,7 +142,7 @@ async def cancel_checkout(
     """ "Cancel and go back": the learner's enrollment is cancelled (which closes this
     checkout), then back to where the checkout was started from. Cancelling takes the
     learner's own session: the session id alone may pay, never cancel."""
-    session = await _session(clients, authenticator, session_id)
+    session = (await _session(clients, authenticator, session_id)).session
     if viewer is None:
         raise ProblemError(401, "Sign in to cancel this enrollment.", slug="unauthenticated")
     payment = await invoke(
