@@ -533,6 +533,13 @@ def main() -> int:
         default=_levels(os.environ.get("BENCH_LEVELS", ",".join(map(str, DEFAULT_LEVELS)))),
         help="concurrent buyers per level, comma-separated (env BENCH_LEVELS, default 1,8,32)",
     )
+    parser.add_argument(
+        "--replicas",
+        type=_levels,
+        default=_levels(os.environ.get("BENCH_REPLICAS", "1")),
+        help="processes per service, comma-separated: each count gets a fresh stack and runs "
+        "every level (env BENCH_REPLICAS, e.g. 1,2 to compare)",
+    )
     parser.add_argument("--url", help="measure a running stack instead of starting one")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument(
@@ -573,31 +580,40 @@ def main() -> int:
         f"{POLL_FIRST_SECONDS * 1000:g}-{POLL_MAX_SECONDS * 1000:g} ms; CPU and RSS summed over "
         "every stack process (RSS counts PostgreSQL's shared memory once per backend)"
     )
+    runs: dict[int, list[Any]] = {}
     if args.url:
         print(HEADER)
-        results = asyncio.run(bench(args.url.rstrip("/"), args.levels, args.purchases, None))
+        runs[0] = asyncio.run(bench(args.url.rstrip("/"), args.levels, args.purchases, None))
     else:
-        options = StackOptions(log_level=os.environ.get("LOG_LEVEL", "INFO").upper())
-        keep = os.environ.get("BENCH_DATA_DIR", "")  # keep the stack's data and logs there
-        with (
-            nullcontext(keep)
-            if keep
-            else tempfile.TemporaryDirectory(prefix="upskill-bench-") as tmp,
-            Stack(Path(tmp), options=options) as stack,
-        ):
-            profiler = Profiler(stack, args.profile) if args.profile else None
-            print(HEADER)
-            results = asyncio.run(
-                bench(stack.gateway_url, args.levels, args.purchases, stack, profiler, extras)
-            )
+        for replicas in args.replicas:
+            # Search and the soak run once, on the first stack: they do not depend on it.
+            once = extras if not runs else Extras(0, 0.0)
+            runs[replicas] = _run_stack(args, replicas, once)
     if args.json:
         report = {
-            "levels": [r.summary() for r in results],
+            "levels": [r.summary() for r in next(iter(runs.values()))],
+            "replicas": {str(n): [r.summary() for r in rs] for n, rs in runs.items()},
             "search": asdict(extras.search) if extras.search else None,
             "soak": extras.soak.summary() if extras.soak else None,
         }
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     return 0
+
+
+def _run_stack(args: argparse.Namespace, replicas: int, extras: Extras) -> list[Any]:
+    options = StackOptions(log_level=os.environ.get("LOG_LEVEL", "INFO").upper())
+    keep = os.environ.get("BENCH_DATA_DIR", "")  # keep the stack's data and logs there
+    if len(args.replicas) > 1:
+        print(f"\n{replicas} process(es) per service")
+    with (
+        nullcontext(keep) if keep else tempfile.TemporaryDirectory(prefix="upskill-bench-") as tmp,
+        Stack(Path(tmp) / f"replicas-{replicas}", options=options, replicas=replicas) as stack,
+    ):
+        profiler = Profiler(stack, args.profile) if args.profile else None
+        print(HEADER)
+        return asyncio.run(
+            bench(stack.gateway_url, args.levels, args.purchases, stack, profiler, extras)
+        )
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from services.catalog.domain import (
     CredentialTemplate,
     Program,
     Provider,
+    ensure_may_change,
     merge,
     provider_name,
 )
@@ -72,13 +73,14 @@ class CatalogApi(PathwaysApi, ProgramsBatchApi, catalog_service_pb2_grpc.Catalog
         """The program, locked for update, if the caller owns it (or is an admin)."""
         principal = authenticated()
         program = await repository.get_program(conn, program_id, for_update=True)
-        if principal.role is Role.ADMIN:
-            return program
-        if program.provider_id != principal.provider_id:
-            # Another provider's draft is none of this caller's business: 404, not 403.
-            if not program.visible_to(principal.provider_id, privileged=False):
-                raise NotFoundError(f"program {program_id} not found")
-            raise PermissionDeniedError("only the owning provider may change this program")
+        ensure_may_change(
+            "program",
+            program_id,
+            program.provider_id,
+            caller=principal.provider_id,
+            admin=principal.role is Role.ADMIN,
+            visible=program.visible_to(principal.provider_id, privileged=False),
+        )
         return program
 
     @rpc(Role.ADMIN)

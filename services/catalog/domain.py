@@ -13,9 +13,23 @@ from services.common.errors import (
     FailedPreconditionError,
     FieldViolation,
     InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
 )
 
 BLANK_MESSAGE = "must not be empty or only whitespace"
+
+
+def ensure_may_change(
+    kind: str, resource_id: str, owner: str, *, caller: str, admin: bool, visible: bool
+) -> None:
+    """Who may change a program or a pathway: the provider that owns it, or an admin.
+    Another provider learns nothing of what it may not see (a draft): 404, not 403."""
+    if admin or owner == caller:
+        return
+    if not visible:
+        raise NotFoundError(f"{kind} {resource_id} not found")
+    raise PermissionDeniedError(f"only the owning provider may change this {kind}")
 
 
 class ProgramStatus(StrEnum):

@@ -10,6 +10,7 @@ import grpc
 from upskill.catalog.v1 import catalog_service_pb2 as pb
 
 from services.catalog import pathway_store, repository
+from services.catalog.domain import ensure_may_change
 from services.catalog.pathways import Pathway
 from services.common.auth import Role, authenticated, current_principal
 from services.common.errors import NotFoundError, PermissionDeniedError
@@ -26,12 +27,14 @@ class PathwaysApi:
         """The pathway, locked for update, if the caller's provider owns it (or an admin)."""
         principal = authenticated()
         pathway = await pathway_store.get(conn, pathway_id, for_update=True)
-        if principal.role is Role.ADMIN:
-            return pathway
-        if pathway.provider_id != principal.provider_id:
-            if not pathway.visible_to(principal.provider_id, privileged=False):
-                raise NotFoundError(f"pathway {pathway_id} not found")
-            raise PermissionDeniedError("only the owning provider may change this pathway")
+        ensure_may_change(
+            "pathway",
+            pathway_id,
+            pathway.provider_id,
+            caller=principal.provider_id,
+            admin=principal.role is Role.ADMIN,
+            visible=pathway.visible_to(principal.provider_id, privileged=False),
+        )
         return pathway
 
     @rpc(Role.PROVIDER)
