@@ -25,6 +25,18 @@ _SERVICE_CONFIG = json.dumps(
 )
 
 
+# Callers keep a health Watch stream open on every connection and send a keepalive ping
+# every 30 s while it is open. gRPC's server default accepts a ping without data only every
+# 5 minutes and answers the second early one with GOAWAY "too_many_pings", which fails the
+# calls in flight on that connection with UNAVAILABLE (seen as a 503 on enroll after a
+# stack sat idle). Every server of ours accepts our callers' pings.
+KEEPALIVE_TIME_MS = 30_000
+ACCEPT_CALLER_PINGS: list[tuple[str, int]] = [
+    ("grpc.http2.min_recv_ping_interval_without_data_ms", KEEPALIVE_TIME_MS // 3),
+    ("grpc.keepalive_permit_without_calls", 1),
+]
+
+
 def channel(addr: str, *, health_checked: bool = True) -> grpc.aio.Channel:
     """A channel to `addr`: `host:port`, or any gRPC target. When the target resolves to
     several addresses (`dns:///catalog:50051` on a headless Kubernetes Service, one A record
@@ -41,7 +53,7 @@ def channel(addr: str, *, health_checked: bool = True) -> grpc.aio.Channel:
         addr,
         interceptors=aio_client_interceptors(),
         options=[
-            ("grpc.keepalive_time_ms", 30_000),
+            ("grpc.keepalive_time_ms", KEEPALIVE_TIME_MS),
             ("grpc.enable_retries", 1),
             *balancing,
             # round_robin reconnects a lost peer with back-off (pick_first waited for the next

@@ -27,6 +27,7 @@ from services.common import db, jetstream, startup
 from services.common import settings as settings_module
 from services.common.auth import AuthSettings, TokenVerifier, warn_if_dev_mode
 from services.common.consumer import EventConsumer, Subscription
+from services.common.grpc_client import ACCEPT_CALLER_PINGS
 from services.common.health import LIVENESS, SERVING, DependencyHealth, nats_probe, postgres_probe
 from services.common.interceptors import ServiceInterceptor
 from services.common.logs import setup_logging
@@ -49,10 +50,11 @@ AddServicer = Callable[[Any, grpc.aio.Server], None]
 
 # A client connection is closed (GOAWAY, in-flight calls finish) after about five minutes:
 # the caller then resolves the peer's name again and spreads its calls over the replicas
-# that exist now, including those an autoscaler added since. No RPC here streams.
+# that exist now, including those an autoscaler added since.
 SERVER_OPTIONS = [
     ("grpc.max_connection_age_ms", 300_000),
     ("grpc.max_connection_age_grace_ms", 30_000),
+    *ACCEPT_CALLER_PINGS,
 ]
 
 

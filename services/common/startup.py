@@ -21,6 +21,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from services.common import outages
+from services.common.grpc_client import ACCEPT_CALLER_PINGS
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ async def wait_for(connect: Callable[[], Awaitable[T]], what: str) -> T:
 async def health_while_starting(listen_addr: str) -> AsyncIterator[None]:
     """A health-only server on `listen_addr` for the duration of the block: alive, not
     ready. Stopped (port released) when the block ends, before the real server binds."""
-    server = grpc.aio.server()
+    server = grpc.aio.server(options=ACCEPT_CALLER_PINGS)
     servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
     await servicer.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
