@@ -32,7 +32,9 @@ _SERVICE_CONFIG = json.dumps(
 # stack sat idle). Every server of ours accepts our callers' pings.
 KEEPALIVE_TIME_MS = 30_000
 ACCEPT_CALLER_PINGS: list[tuple[str, int]] = [
-    ("grpc.http2.min_recv_ping_interval_without_data_ms", KEEPALIVE_TIME_MS // 3),
+    ("grpc.http2.min_ping_interval_without_data_ms", KEEPALIVE_TIME_MS // 3),
+    # 0: an early ping is never a strike; a caller of ours is never an abuser to cut off.
+    ("grpc.http2.max_ping_strikes", 0),
     ("grpc.keepalive_permit_without_calls", 1),
 ]
 
