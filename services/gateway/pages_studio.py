@@ -145,18 +145,7 @@ async def new_program_page(
     provider_id: str, request: Request, viewer: Viewer, clients: ClientsDep
 ) -> HTMLResponse:
     person, provider = _acting(viewer, provider_id)
-    return render(
-        request,
-        "studio_program_form.html",
-        {
-            "provider": await _provider(clients, provider, person.token),
-            "program": None,
-            "values": studio_form.blank_values(),
-            "errors": {},
-            "other_errors": [],
-            "message": "",
-        },
-    )
+    return await _program_form(request, clients, person, provider, None, studio_form.blank_values())
 
 
 @router.post("/studio/{provider_id}/programs/new", response_class=HTMLResponse)
@@ -169,19 +158,38 @@ async def create_program(
         body = ProgramCreate.model_validate(studio_form.program_body(values))
         created = await routes_catalog.create_program(body, person, clients, Response())
     except (ValidationError, ProblemError) as exc:
-        problem = studio_form.as_problem(exc)
-        return render(
-            request,
-            "studio_program_form.html",
-            {
-                "provider": await _provider(clients, provider, person.token),
-                "program": None,
-                "values": values,
-                **studio_form.errors_for_form(problem),
-            },
-            status_code=problem.status,
+        return await _program_form(
+            request, clients, person, provider, None, values, studio_form.as_problem(exc)
         )
     return RedirectResponse(f"/studio/{provider}/programs/{created.id}", status_code=303)
+
+
+async def _program_form(
+    request: Request,
+    clients: Clients,
+    person: Principal,
+    provider: str,
+    program: Program | None,
+    values: dict[str, str],
+    problem: ProblemError | None = None,
+) -> HTMLResponse:
+    """The create/edit form: with the API's errors beside their fields when it refused."""
+    errors = (
+        studio_form.errors_for_form(problem)
+        if problem
+        else {"errors": {}, "other_errors": [], "message": ""}
+    )
+    return render(
+        request,
+        "studio_program_form.html",
+        {
+            "provider": await _provider(clients, provider, person.token),
+            "program": program,
+            "values": values,
+            **errors,
+        },
+        status_code=problem.status if problem else 200,
+    )
 
 
 @router.get("/studio/{provider_id}/programs/{program_id}/edit", response_class=HTMLResponse)
@@ -190,17 +198,8 @@ async def edit_program_page(
 ) -> HTMLResponse:
     person, provider = _acting(viewer, provider_id)
     program = await _own_program(clients, person, provider, resource_id(program_id, "program"))
-    return render(
-        request,
-        "studio_program_form.html",
-        {
-            "provider": await _provider(clients, provider, person.token),
-            "program": program,
-            "values": studio_form.values_of(program.model_dump()),
-            "errors": {},
-            "other_errors": [],
-            "message": "",
-        },
+    return await _program_form(
+        request, clients, person, provider, program, studio_form.values_of(program.model_dump())
     )
 
 
@@ -235,17 +234,7 @@ async def edit_program(
                 " their changes, then make yours again.",
                 slug="stale",
             )
-        return render(
-            request,
-            "studio_program_form.html",
-            {
-                "provider": await _provider(clients, provider, person.token),
-                "program": current,
-                "values": values,
-                **studio_form.errors_for_form(problem),
-            },
-            status_code=problem.status,
-        )
+        return await _program_form(request, clients, person, provider, current, values, problem)
     return RedirectResponse(f"/studio/{provider}/programs/{program_id}?saved=1", status_code=303)
 
 
