@@ -15,6 +15,8 @@ from upskill.type.v1 import money_pb2
 from services.catalog.convert import _STATUS_TO_PB
 from services.catalog.domain import ProgramStatus
 from services.catalog.pathways import (
+    Consent,
+    ConsentStatus,
     Pathway,
     PathwayAchievement,
     PathwayArchived,
@@ -48,6 +50,7 @@ class ProgramRow:
     title: str
     price_minor: int
     currency: str
+    provider_name: str
 
 
 def _pathway(row: Any) -> Pathway:
@@ -101,8 +104,10 @@ async def get(conn: asyncpg.Connection, pathway_id: str, *, for_update: bool = F
 async def programs(conn: asyncpg.Connection, program_ids: list[str]) -> dict[str, ProgramRow]:
     """The catalog's programs among `program_ids` (unknown ids are simply absent)."""
     rows = await conn.fetch(
-        """SELECT id, provider_id, status, title, price_minor, currency FROM programs
-           WHERE id = ANY($1::uuid[])""",
+        """SELECT p.id, p.provider_id, p.status, p.title, p.price_minor, p.currency,
+                  v.name AS provider_name
+           FROM programs p JOIN providers v ON v.id = p.provider_id
+           WHERE p.id = ANY($1::uuid[])""",
         program_ids,
     )
     return {
@@ -111,6 +116,7 @@ async def programs(conn: asyncpg.Connection, program_ids: list[str]) -> dict[str
             r["title"],
             r["price_minor"],
             r["currency"].strip(),
+            r["provider_name"],
         )
         for r in rows
     }
@@ -163,14 +169,178 @@ async def commit(conn: asyncpg.Connection, pathway: Pathway, *, new: bool = Fals
     """Save the pathway and stage its events, in the caller's transaction."""
     # The events name the pathway's programs as they stand now.
     shown = await programs(conn, list(pathway.spec.program_ids)) if pathway.events else {}
+    consents = await consent_statuses(conn, pathway.id) if pathway.events else {}
     await unit_of_work.commit(
         conn,
         pathway,
         save=_insert if new else _update,
-        message_of=lambda p, event: event_to_pb(p, event, shown),
+        message_of=lambda p, event: event_to_pb(p, event, shown, consents),
         source=SOURCE,
         subject=pathway.id,
     )
+
+
+# ---------------------------------------------------------------- consents
+
+_CONSENT_COLUMNS = """c.id, c.pathway_id, c.program_id, c.requester_id, c.provider_id, c.status,
+    c.decided_by, c.version, c.created_at, c.updated_at, w.title AS pathway_title,
+    w.status AS pathway_status, p.title AS program_title, r.name AS requester_name,
+    v.name AS provider_name"""
+_CONSENT_FROM = """FROM pathway_consents c JOIN pathways w ON w.id = c.pathway_id
+    JOIN programs p ON p.id = c.program_id JOIN providers r ON r.id = c.requester_id
+    JOIN providers v ON v.id = c.provider_id"""
+
+INCOMING = Listing("pathway-consents-incoming", table="c")
+OUTGOING = Listing("pathway-consents-outgoing", table="c")
+
+
+@dataclass(frozen=True)
+class ConsentView:
+    """A consent with the names that a listing shows."""
+
+    consent: Consent
+    pathway_title: str
+    pathway_status: PathwayStatus
+    program_title: str
+    requester_name: str
+    provider_name: str
+
+
+def _consent(row: Any) -> Consent:
+    return Consent(
+        id=str(row["id"]),
+        pathway_id=str(row["pathway_id"]),
+        program_id=str(row["program_id"]),
+        requester_id=str(row["requester_id"]),
+        provider_id=str(row["provider_id"]),
+        status=ConsentStatus(row["status"]),
+        decided_by=row["decided_by"],
+        version=row["version"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _consent_view(row: Any) -> ConsentView:
+    return ConsentView(
+        _consent(row),
+        row["pathway_title"],
+        PathwayStatus(row["pathway_status"]),
+        row["program_title"],
+        row["requester_name"],
+        row["provider_name"],
+    )
+
+
+async def consent_statuses(conn: asyncpg.Connection, pathway_id: str) -> dict[str, ConsentStatus]:
+    """The status of each of the pathway's consent requests, by program id."""
+    return (await consents_of(conn, [pathway_id])).get(pathway_id, {})
+
+
+async def consents_of(
+    conn: asyncpg.Connection, pathway_ids: list[str]
+) -> dict[str, dict[str, ConsentStatus]]:
+    """consent_statuses of several pathways at once, by pathway id."""
+    rows = await conn.fetch(
+        """SELECT pathway_id, program_id, status FROM pathway_consents
+           WHERE pathway_id = ANY($1::uuid[])""",
+        pathway_ids,
+    )
+    found: dict[str, dict[str, ConsentStatus]] = {}
+    for r in rows:
+        found.setdefault(str(r["pathway_id"]), {})[str(r["program_id"])] = ConsentStatus(
+            r["status"]
+        )
+    return found
+
+
+async def get_consent(
+    conn: asyncpg.Connection, consent_id: str, *, for_update: bool = False
+) -> Consent:
+    row = await conn.fetchrow(
+        f"SELECT * FROM pathway_consents WHERE id = $1 {'FOR UPDATE' if for_update else ''}",
+        consent_id,
+    )
+    if row is None:
+        raise NotFoundError(f"consent {consent_id} not found")
+    return _consent(row)
+
+
+async def find_consent(
+    conn: asyncpg.Connection, pathway_id: str, program_id: str
+) -> Consent | None:
+    row = await conn.fetchrow(
+        "SELECT * FROM pathway_consents WHERE pathway_id = $1 AND program_id = $2 FOR UPDATE",
+        pathway_id,
+        program_id,
+    )
+    return _consent(row) if row is not None else None
+
+
+async def view_consent(conn: asyncpg.Connection, consent_id: str) -> ConsentView:
+    row = await conn.fetchrow(
+        f"SELECT {_CONSENT_COLUMNS} {_CONSENT_FROM} WHERE c.id = $1", consent_id
+    )
+    if row is None:
+        raise NotFoundError(f"consent {consent_id} not found")
+    return _consent_view(row)
+
+
+async def add_consent(conn: asyncpg.Connection, c: Consent) -> Consent:
+    """Insert a request; when one for the same pathway and program exists (a concurrent
+    duplicate), that one is returned instead."""
+    row = await conn.fetchrow(
+        """INSERT INTO pathway_consents (id, pathway_id, program_id, requester_id, provider_id,
+               status, decided_by, version, created_at, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+           ON CONFLICT (pathway_id, program_id) DO NOTHING RETURNING *""",
+        c.id,
+        c.pathway_id,
+        c.program_id,
+        c.requester_id,
+        c.provider_id,
+        c.status.value,
+        c.decided_by,
+        c.version,
+        c.created_at,
+        c.updated_at,
+    )
+    if row is not None:
+        return _consent(row)
+    found = await find_consent(conn, c.pathway_id, c.program_id)
+    assert found is not None  # the conflict was with it, and requests are never deleted
+    return found
+
+
+async def save_consent(conn: asyncpg.Connection, c: Consent) -> None:
+    await conn.execute(
+        """UPDATE pathway_consents SET status = $2, decided_by = $3, version = $4,
+               updated_at = $5 WHERE id = $1""",
+        c.id,
+        c.status.value,
+        c.decided_by,
+        c.version,
+        c.updated_at,
+    )
+
+
+@dataclass(frozen=True)
+class ConsentFilter:
+    """A consent listing's filters, the caller's provider included (the token's fingerprint)."""
+
+    provider_id: str
+    status: str
+
+
+async def list_consents(
+    conn: asyncpg.Connection, filters: ConsentFilter, page: Page
+) -> list[ConsentView]:
+    column = "c.provider_id" if page.listing is INCOMING else "c.requester_id"
+    where = Where().add(f"{column} = {{}}::uuid", filters.provider_id)
+    if filters.status:
+        where.add("c.status = {}", filters.status)
+    rows = await fetch_page(conn, f"SELECT {_CONSENT_COLUMNS} {_CONSENT_FROM}", where, page)
+    return [_consent_view(r) for r in rows]
 
 
 # ---------------------------------------------------------------- protobuf
@@ -199,7 +369,39 @@ def spec_from_pb(pb: catalog_pb2.PathwaySpec) -> PathwaySpec:
     )
 
 
-def pathway_to_pb(p: Pathway, shown: dict[str, ProgramRow]) -> catalog_pb2.Pathway:
+_CONSENT_STATUS_TO_PB = {
+    ConsentStatus.PENDING: catalog_pb2.PATHWAY_CONSENT_STATUS_PENDING,
+    ConsentStatus.GRANTED: catalog_pb2.PATHWAY_CONSENT_STATUS_GRANTED,
+    ConsentStatus.REFUSED: catalog_pb2.PATHWAY_CONSENT_STATUS_REFUSED,
+    ConsentStatus.WITHDRAWN: catalog_pb2.PATHWAY_CONSENT_STATUS_WITHDRAWN,
+}
+CONSENT_STATUS_FROM_PB = {v: k for k, v in _CONSENT_STATUS_TO_PB.items()}
+
+
+def consent_to_pb(view: ConsentView) -> catalog_pb2.PathwayConsent:
+    c = view.consent
+    return catalog_pb2.PathwayConsent(
+        id=c.id,
+        pathway_id=c.pathway_id,
+        pathway_title=view.pathway_title,
+        requester_provider_id=c.requester_id,
+        requester_provider_name=view.requester_name,
+        program_id=c.program_id,
+        program_title=view.program_title,
+        provider_id=c.provider_id,
+        provider_name=view.provider_name,
+        status=_CONSENT_STATUS_TO_PB[c.status],
+        version=c.version,
+        create_time=timestamp(c.created_at),
+        update_time=timestamp(c.updated_at),
+        decided_by=c.decided_by,
+        pathway_status=_PATHWAY_STATUS_TO_PB[view.pathway_status],
+    )
+
+
+def pathway_to_pb(
+    p: Pathway, shown: dict[str, ProgramRow], consents: dict[str, ConsentStatus]
+) -> catalog_pb2.Pathway:
     s = p.spec
     return catalog_pb2.Pathway(
         id=p.id,
@@ -228,6 +430,13 @@ def pathway_to_pb(p: Pathway, shown: dict[str, ProgramRow]) -> catalog_pb2.Pathw
                 title=row.title,
                 price=money_pb2.Money(amount_minor=row.price_minor, currency=row.currency),
                 status=_STATUS_TO_PB[row.ref.status.value],
+                provider_id=row.ref.provider_id,
+                provider_name=row.provider_name,
+                consent_status=(
+                    _CONSENT_STATUS_TO_PB[consents[program_id]]
+                    if program_id in consents
+                    else catalog_pb2.PATHWAY_CONSENT_STATUS_UNSPECIFIED
+                ),
             )
             for program_id in s.program_ids
             if (row := shown.get(program_id)) is not None
@@ -235,11 +444,18 @@ def pathway_to_pb(p: Pathway, shown: dict[str, ProgramRow]) -> catalog_pb2.Pathw
     )
 
 
-def event_to_pb(p: Pathway, event: PathwayEvent, shown: dict[str, ProgramRow]) -> Message:
+def event_to_pb(
+    p: Pathway,
+    event: PathwayEvent,
+    shown: dict[str, ProgramRow],
+    consents: dict[str, ConsentStatus],
+) -> Message:
     now = timestamp(p.updated_at)
     match event:
         case PathwayPublished():
-            return events_pb2.PathwayPublished(pathway=pathway_to_pb(p, shown), occur_time=now)
+            return events_pb2.PathwayPublished(
+                pathway=pathway_to_pb(p, shown, consents), occur_time=now
+            )
         case PathwayArchived():
             return events_pb2.PathwayArchived(
                 pathway_id=p.id, provider_id=p.provider_id, version=p.version, occur_time=now

@@ -1,8 +1,18 @@
 """The pathway aggregate: a provider's stack of programs and its own achievement. No I/O.
 
-Consent rule: a pathway names only programs of its own provider. A provider's credential
-then never counts towards another provider's award without that provider's say; pathways
-across providers (with an approval by the included program's provider) are not offered.
+Consent rule (one place: this module). A pathway may name another provider's published
+program only with that provider's consent, so a provider's credential never counts towards
+another provider's award without its say:
+- creating a DRAFT pathway that names another provider's program asks for it: one PENDING
+  `Consent` per (pathway, program); the pathway's provider may ask again after a refusal
+  or a withdrawal while the pathway is a draft (an open or granted request stays as it is);
+- the program's provider (its staff, or an admin) grants or refuses a PENDING request, and
+  may withdraw a GRANTED one at any time;
+- a pathway is published only when every foreign program's consent is GRANTED;
+- a withdrawal archives a PUBLISHED pathway that counted on it (PathwayArchived: no new
+  pathway credential, and it can never be published again); pathway credentials already
+  issued stay valid, as for any archived pathway. A DRAFT cannot be published until the
+  consent is asked for and granted again.
 
 Lifecycle as for programs: DRAFT (the spec is checked on creation), PUBLISHED (every
 program must be on sale then; from here on credentials count towards it), ARCHIVED (no
@@ -14,6 +24,7 @@ Transitions record past-tense events that the unit of work writes to the outbox.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -99,6 +110,27 @@ class ProgramRef:
     status: ProgramStatus
 
 
+class ConsentStatus(StrEnum):
+    PENDING = "PENDING"
+    GRANTED = "GRANTED"
+    REFUSED = "REFUSED"
+    WITHDRAWN = "WITHDRAWN"
+
+
+class ConsentDecision(StrEnum):
+    GRANT = "GRANT"
+    REFUSE = "REFUSE"
+    WITHDRAW = "WITHDRAW"
+
+
+# What each decision needs, and what it makes of a request.
+_DECISIONS = {
+    ConsentDecision.GRANT: (ConsentStatus.PENDING, ConsentStatus.GRANTED),
+    ConsentDecision.REFUSE: (ConsentStatus.PENDING, ConsentStatus.REFUSED),
+    ConsentDecision.WITHDRAW: (ConsentStatus.GRANTED, ConsentStatus.WITHDRAWN),
+}
+
+
 @dataclass(frozen=True)
 class PathwayPublished:
     pathway_id: str
@@ -116,15 +148,11 @@ def _check_programs(provider_id: str, spec: PathwaySpec, programs: dict[str, Pro
     found = []
     for i, program_id in enumerate(spec.program_ids):
         program = programs.get(program_id)
-        if program is None:
+        # Another provider's draft or archived program is none of this provider's business.
+        if program is None or (
+            program.provider_id != provider_id and program.status is not ProgramStatus.PUBLISHED
+        ):
             found.append(FieldViolation(f"spec.program_ids[{i}]", "no such program"))
-        elif program.provider_id != provider_id:
-            found.append(
-                FieldViolation(
-                    f"spec.program_ids[{i}]",
-                    "a pathway may include only its own provider's programs",
-                )
-            )
     if found:
         summary = "; ".join(f"{v.field}: {v.message}" for v in found)
         raise InvalidArgumentError(f"invalid pathway: {summary}", found)
@@ -157,7 +185,18 @@ class Pathway:
         self.version += 1
         self.updated_at = datetime.now(UTC)
 
-    def publish(self, programs: dict[str, ProgramRef]) -> None:
+    def foreign_programs(self, programs: dict[str, ProgramRef]) -> list[ProgramRef]:
+        """The programs, in spec order, that need their provider's consent."""
+        return [
+            ref
+            for p in self.spec.program_ids
+            if (ref := programs.get(p)) is not None and ref.provider_id != self.provider_id
+        ]
+
+    def publish(
+        self, programs: dict[str, ProgramRef], consents: Mapping[str, ConsentStatus]
+    ) -> None:
+        """`consents`: the status of this pathway's consent request per program id."""
         if self.status is not PathwayStatus.DRAFT:
             raise FailedPreconditionError(
                 f"only a DRAFT pathway can be published (is {self.status})"
@@ -169,6 +208,16 @@ class Pathway:
         if off_sale:
             raise FailedPreconditionError(
                 f"every program of a pathway must be published first: {', '.join(off_sale)}"
+            )
+        unconsented = [
+            f"{ref.id} ({consents.get(ref.id, 'not requested')})"
+            for ref in self.foreign_programs(programs)
+            if consents.get(ref.id) is not ConsentStatus.GRANTED
+        ]
+        if unconsented:
+            raise FailedPreconditionError(
+                "another provider's program needs that provider's granted consent first: "
+                + ", ".join(unconsented)
             )
         self.status = PathwayStatus.PUBLISHED
         self._touch()
@@ -191,3 +240,74 @@ class Pathway:
     def pull_events(self) -> list[PathwayEvent]:
         events, self.events = self.events, []
         return events
+
+
+@dataclass
+class Consent:
+    """One provider's (`provider_id`, the program's) consent to count one of its programs
+    towards another provider's (`requester_id`, the pathway's) pathway."""
+
+    id: str
+    pathway_id: str
+    program_id: str
+    requester_id: str
+    provider_id: str
+    status: ConsentStatus = ConsentStatus.PENDING
+    decided_by: str = ""
+    version: int = 1
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @classmethod
+    def request(cls, pathway: Pathway, program: ProgramRef) -> Consent:
+        """A PENDING request for `program` in `pathway`, which must be a draft naming it."""
+        if program.id not in pathway.spec.program_ids:
+            raise FailedPreconditionError(f"pathway {pathway.id} does not name {program.id}")
+        if program.provider_id == pathway.provider_id:
+            raise FailedPreconditionError("a pathway's own provider's programs need no consent")
+        if pathway.status is not PathwayStatus.DRAFT:
+            raise FailedPreconditionError(
+                f"consent is asked for a DRAFT pathway only (is {pathway.status})"
+            )
+        return cls(
+            id=str(uuid.uuid4()),
+            pathway_id=pathway.id,
+            program_id=program.id,
+            requester_id=pathway.provider_id,
+            provider_id=program.provider_id,
+        )
+
+    def _touch(self, by: str) -> None:
+        self.decided_by = by
+        self.version += 1
+        self.updated_at = datetime.now(UTC)
+
+    def ask_again(self, pathway: Pathway) -> bool:
+        """The requester asks once more: a refused or withdrawn request is PENDING again
+        while the pathway is a draft. An open or granted one stays; True when it changed."""
+        if self.status in (ConsentStatus.PENDING, ConsentStatus.GRANTED):
+            return False
+        if pathway.status is not PathwayStatus.DRAFT:
+            raise FailedPreconditionError(
+                f"consent is asked for a DRAFT pathway only (is {pathway.status})"
+            )
+        self.status = ConsentStatus.PENDING
+        self._touch("")
+        return True
+
+    def decide(self, decision: ConsentDecision, pathway: Pathway, by: str) -> None:
+        """The program's provider grants, refuses or withdraws; a withdrawal archives the
+        pathway if it is published (its events then say so)."""
+        needed, becomes = _DECISIONS[decision]
+        if self.status is not needed:
+            raise FailedPreconditionError(
+                f"only a {needed} consent can be {becomes.lower()} (is {self.status})"
+            )
+        if decision is ConsentDecision.GRANT and pathway.status is not PathwayStatus.DRAFT:
+            raise FailedPreconditionError(
+                f"the pathway is {pathway.status}: there is nothing to consent to"
+            )
+        self.status = becomes
+        self._touch(by)
+        if decision is ConsentDecision.WITHDRAW and pathway.status is PathwayStatus.PUBLISHED:
+            pathway.archive()

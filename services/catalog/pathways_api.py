@@ -11,11 +11,21 @@ from upskill.catalog.v1 import catalog_service_pb2 as pb
 
 from services.catalog import pathway_store, repository
 from services.catalog.domain import ensure_may_change
-from services.catalog.pathways import Pathway
+from services.catalog.pathways import Consent, ConsentDecision, Pathway
 from services.common.auth import Role, authenticated, current_principal
-from services.common.errors import NotFoundError, PermissionDeniedError
+from services.common.errors import (
+    FailedPreconditionError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from services.common.paging import Page
 from services.common.rpc import rpc
+
+_DECISIONS = {
+    pb.CONSENT_DECISION_GRANT: ConsentDecision.GRANT,
+    pb.CONSENT_DECISION_REFUSE: ConsentDecision.REFUSE,
+    pb.CONSENT_DECISION_WITHDRAW: ConsentDecision.WITHDRAW,
+}
 
 
 class PathwaysApi:
@@ -51,9 +61,16 @@ class PathwaysApi:
                     f"provider {principal.provider_id} in the token does not exist"
                 ) from None
             shown = await pathway_store.programs(conn, list(spec.program_ids))
-            pathway = Pathway.draft(provider, spec, pathway_store.refs(shown))
+            refs = pathway_store.refs(shown)
+            pathway = Pathway.draft(provider, spec, refs)
             await pathway_store.commit(conn, pathway, new=True)
-        return pb.CreatePathwayResponse(pathway=pathway_store.pathway_to_pb(pathway, shown))
+            # Another provider's program: its consent is asked for at once.
+            for program in pathway.foreign_programs(refs):
+                await pathway_store.add_consent(conn, Consent.request(pathway, program))
+            consents = await pathway_store.consent_statuses(conn, pathway.id)
+        return pb.CreatePathwayResponse(
+            pathway=pathway_store.pathway_to_pb(pathway, shown, consents)
+        )
 
     @rpc(public=True)
     async def GetPathway(
@@ -67,7 +84,8 @@ class PathwaysApi:
             if not pathway.visible_to(owner, privileged):
                 raise NotFoundError(f"pathway {request.pathway_id} not found")
             shown = await pathway_store.programs(conn, list(pathway.spec.program_ids))
-        return pb.GetPathwayResponse(pathway=pathway_store.pathway_to_pb(pathway, shown))
+            consents = await pathway_store.consent_statuses(conn, pathway.id)
+        return pb.GetPathwayResponse(pathway=pathway_store.pathway_to_pb(pathway, shown, consents))
 
     @rpc(public=True)
     async def ListPathways(
@@ -84,8 +102,9 @@ class PathwaysApi:
             found, next_token = page.split(found, lambda p: (p.created_at, p.id))
             ids = sorted({i for p in found for i in p.spec.program_ids})
             shown = await pathway_store.programs(conn, ids)
+            consents = await pathway_store.consents_of(conn, [p.id for p in found])
         return pb.ListPathwaysResponse(
-            pathways=[pathway_store.pathway_to_pb(p, shown) for p in found],
+            pathways=[pathway_store.pathway_to_pb(p, shown, consents.get(p.id, {})) for p in found],
             next_page_token=next_token,
         )
 
@@ -101,9 +120,14 @@ class PathwaysApi:
                 list(pathway.spec.program_ids),
             )
             shown = await pathway_store.programs(conn, list(pathway.spec.program_ids))
-            pathway.publish(pathway_store.refs(shown))
+            # A consent is decided with the pathway locked (DecidePathwayConsent), so none
+            # is withdrawn between this read and the commit.
+            consents = await pathway_store.consent_statuses(conn, pathway.id)
+            pathway.publish(pathway_store.refs(shown), consents)
             await pathway_store.commit(conn, pathway)
-        return pb.PublishPathwayResponse(pathway=pathway_store.pathway_to_pb(pathway, shown))
+        return pb.PublishPathwayResponse(
+            pathway=pathway_store.pathway_to_pb(pathway, shown, consents)
+        )
 
     @rpc(Role.PROVIDER, Role.ADMIN)
     async def ArchivePathway(
@@ -114,7 +138,85 @@ class PathwaysApi:
             pathway.archive()
             await pathway_store.commit(conn, pathway)
             shown = await pathway_store.programs(conn, list(pathway.spec.program_ids))
-        return pb.ArchivePathwayResponse(pathway=pathway_store.pathway_to_pb(pathway, shown))
+            consents = await pathway_store.consent_statuses(conn, pathway.id)
+        return pb.ArchivePathwayResponse(
+            pathway=pathway_store.pathway_to_pb(pathway, shown, consents)
+        )
+
+    # ------------------------------------------------------------ consents
+
+    @rpc(Role.PROVIDER, Role.ADMIN)
+    async def RequestPathwayConsent(
+        self, request: pb.RequestPathwayConsentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RequestPathwayConsentResponse:
+        async with self._pool.acquire() as conn, conn.transaction():
+            # The pathway's lock orders concurrent requests, decisions and publishing.
+            pathway = await self._owned_pathway(conn, request.pathway_id)
+            consent = await pathway_store.find_consent(conn, pathway.id, request.program_id)
+            if consent is None:
+                shown = await pathway_store.programs(conn, [request.program_id])
+                program = pathway_store.refs(shown).get(request.program_id)
+                if program is None or request.program_id not in pathway.spec.program_ids:
+                    raise FailedPreconditionError(
+                        f"pathway {pathway.id} names no program {request.program_id}"
+                    )
+                consent = await pathway_store.add_consent(conn, Consent.request(pathway, program))
+            elif consent.ask_again(pathway):
+                await pathway_store.save_consent(conn, consent)
+            view = await pathway_store.view_consent(conn, consent.id)
+        return pb.RequestPathwayConsentResponse(consent=pathway_store.consent_to_pb(view))
+
+    @rpc(Role.PROVIDER, Role.ADMIN)
+    async def DecidePathwayConsent(
+        self, request: pb.DecidePathwayConsentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DecidePathwayConsentResponse:
+        principal = authenticated()
+        async with self._pool.acquire() as conn, conn.transaction():
+            found = await pathway_store.get_consent(conn, request.consent_id)
+            # The program's provider decides; the requester may see it (403), anyone
+            # else learns nothing of it (404).
+            ensure_may_change(
+                "consent",
+                request.consent_id,
+                found.provider_id,
+                caller=principal.provider_id,
+                admin=principal.role is Role.ADMIN,
+                visible=principal.provider_id == found.requester_id,
+            )
+            # Pathway first, then the consent: the order PublishPathway locks them in.
+            pathway = await pathway_store.get(conn, found.pathway_id, for_update=True)
+            consent = await pathway_store.get_consent(conn, request.consent_id, for_update=True)
+            consent.decide(_DECISIONS[request.decision], pathway, principal.subject)
+            await pathway_store.save_consent(conn, consent)
+            if pathway.events:  # a withdrawal archived the published pathway
+                await pathway_store.commit(conn, pathway)
+            view = await pathway_store.view_consent(conn, consent.id)
+        return pb.DecidePathwayConsentResponse(consent=pathway_store.consent_to_pb(view))
+
+    @rpc(Role.PROVIDER, Role.ADMIN)
+    async def ListPathwayConsents(
+        self, request: pb.ListPathwayConsentsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListPathwayConsentsResponse:
+        principal = authenticated()
+        if principal.role is not Role.ADMIN and principal.provider_id != request.provider_id:
+            raise PermissionDeniedError("only the provider's own staff may list its consents")
+        listing = (
+            pathway_store.INCOMING
+            if request.direction == pb.CONSENT_DIRECTION_INCOMING
+            else pathway_store.OUTGOING
+        )
+        status = pathway_store.CONSENT_STATUS_FROM_PB.get(request.status)
+        filters = pathway_store.ConsentFilter(
+            request.provider_id, status.value if status is not None else ""
+        )
+        page = Page.request(listing, request.page_token, request.page_size, filters)
+        async with self._pool.acquire() as conn:
+            found = await pathway_store.list_consents(conn, filters, page)
+        found, next_token = page.split(found, lambda v: (v.consent.created_at, v.consent.id))
+        return pb.ListPathwayConsentsResponse(
+            consents=[pathway_store.consent_to_pb(v) for v in found],
+            next_page_token=next_token,
+        )
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,11 @@ router = APIRouter(prefix="/api/v1", tags=["pathways"])
 _READ_ERRORS = problem_responses(401, 404, 422, 502, 503)
 _WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 422, 502, 503)
 PathwayId = Annotated[str, uuid_path("pathway")]
+ConsentId = Annotated[str, uuid_path("consent")]
+ProviderId = Annotated[str, uuid_path("provider")]
 PathwayStatus = Literal["DRAFT", "PUBLISHED", "ARCHIVED"]
+ConsentStatus = Literal["PENDING", "GRANTED", "REFUSED", "WITHDRAWN"]
+ConsentDirection = Literal["incoming", "outgoing"]
 # Field paths of the RPC -> of the JSON body.
 PATHWAY_SPEC_FIELDS = {"spec": ""}
 
@@ -57,7 +61,10 @@ class PathwayCreate(StrictModel):
     program_ids: list[UuidText] = Field(
         min_length=2,
         max_length=20,
-        description="The provider's own programs, distinct (other providers' are refused)",
+        description=(
+            "Distinct published programs: the provider's own, and other providers' (each"
+            " asks its provider's consent, needed before the pathway can be published)"
+        ),
     )
     required_count: int = Field(
         default=0, ge=0, le=20, description="k of n: how many programs earn it; 0 = all"
@@ -78,6 +85,40 @@ class PathwayProgram(BaseModel):
     title: str
     price: Money
     status: Literal["DRAFT", "PUBLISHED", "ARCHIVED", "UNSPECIFIED"]
+    provider_id: str = Field(description="The program's own provider")
+    provider_name: str
+    consent: ConsentStatus | None = Field(
+        description="Another provider's program: where its consent stands; null for the"
+        " pathway's own provider's programs"
+    )
+
+
+class ConsentRequest(StrictModel):
+    program_id: UuidText = Field(
+        max_length=64, description="Another provider's program that the pathway names"
+    )
+
+
+class PathwayConsent(BaseModel):
+    id: str
+    pathway_id: str
+    pathway_title: str
+    pathway_status: PathwayStatus
+    requester_provider_id: str = Field(description="The pathway's provider, which asks")
+    requester_provider_name: str
+    program_id: str
+    program_title: str
+    provider_id: str = Field(description="The program's provider, which decides")
+    provider_name: str
+    status: ConsentStatus
+    version: int
+    decided_by: str | None = Field(description="Who last granted, refused or withdrew it")
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+class PathwayConsentList(Page):
+    consents: list[PathwayConsent]
 
 
 class Pathway(BaseModel):
@@ -131,6 +172,33 @@ def total_price(programs: list[catalog_pb2.PathwayProgram]) -> list[Money]:
     return [Money(amount_minor=v, currency=k) for k, v in sorted(totals.items())]
 
 
+def consent_status(value: int) -> ConsentStatus | None:
+    name = mapping.enum_name(catalog_pb2.PathwayConsentStatus, value, "PATHWAY_CONSENT_STATUS_")
+    return None if name == "UNSPECIFIED" else name  # type: ignore[return-value]
+
+
+def consent_to_json(c: catalog_pb2.PathwayConsent) -> PathwayConsent:
+    return PathwayConsent(
+        id=c.id,
+        pathway_id=c.pathway_id,
+        pathway_title=c.pathway_title,
+        pathway_status=mapping.enum_name(  # type: ignore[arg-type]
+            catalog_pb2.PathwayStatus, c.pathway_status, "PATHWAY_STATUS_"
+        ),
+        requester_provider_id=c.requester_provider_id,
+        requester_provider_name=c.requester_provider_name,
+        program_id=c.program_id,
+        program_title=c.program_title,
+        provider_id=c.provider_id,
+        provider_name=c.provider_name,
+        status=consent_status(c.status) or "PENDING",
+        version=c.version,
+        decided_by=mapping.or_none(c.decided_by),
+        created_at=mapping.timestamp(c.create_time, c.HasField("create_time")),
+        updated_at=mapping.timestamp(c.update_time, c.HasField("update_time")),
+    )
+
+
 def pathway_to_json(p: catalog_pb2.Pathway) -> Pathway:
     s = p.spec
     return Pathway(
@@ -149,6 +217,9 @@ def pathway_to_json(p: catalog_pb2.Pathway) -> Pathway:
                 status=mapping.enum_name(  # type: ignore[arg-type]
                     catalog_pb2.ProgramStatus, x.status, "PROGRAM_STATUS_"
                 ),
+                provider_id=x.provider_id,
+                provider_name=x.provider_name,
+                consent=consent_status(x.consent_status),
             )
             for x in p.programs
         ],
@@ -204,7 +275,7 @@ async def get_pathway(clients: Clients, pathway_id: str, token: str) -> catalog_
     status_code=status.HTTP_201_CREATED,
     response_model=Pathway,
     responses=_WRITE_ERRORS,
-    summary="Define a DRAFT pathway of the provider's own programs (provider)",
+    summary="Define a DRAFT pathway (provider); other providers' programs ask their consent",
 )
 async def create_pathway(
     body: PathwayCreate, caller: Caller, clients: ClientsDep, response: Response
@@ -262,6 +333,10 @@ async def read_pathway(pathway_id: PathwayId, caller: MaybeCaller, clients: Clie
     response_model=Pathway,
     responses=_WRITE_ERRORS,
     summary="Make a DRAFT pathway count credentials (owning provider; programs published)",
+    description=(
+        "409 while a program is not published, or another provider's program has no"
+        " GRANTED consent."
+    ),
 )
 async def publish_pathway(pathway_id: PathwayId, caller: Caller, clients: ClientsDep) -> Pathway:
     reply = await invoke(
@@ -285,6 +360,137 @@ async def archive_pathway(pathway_id: PathwayId, caller: Caller, clients: Client
         token=caller.token,
     )
     return pathway_to_json(reply.pathway)
+
+
+@router.post(
+    "/pathways/{pathway_id}/consents",
+    response_model=PathwayConsent,
+    responses=_WRITE_ERRORS,
+    summary="Ask (again) for the consent to another provider's program (owning provider)",
+    description=(
+        "Creating a draft pathway already asks once for each other provider's program;"
+        " this asks again after a refusal or a withdrawal, while the pathway is a DRAFT."
+        " Idempotent: a PENDING or GRANTED request is returned as it is, and concurrent"
+        " requests yield one."
+    ),
+)
+async def request_consent(
+    pathway_id: PathwayId, body: ConsentRequest, caller: Caller, clients: ClientsDep
+) -> PathwayConsent:
+    reply = await invoke(
+        clients.catalog.RequestPathwayConsent,
+        catalog_service_pb2.RequestPathwayConsentRequest(
+            pathway_id=resource_id(pathway_id, "pathway"), program_id=body.program_id
+        ),
+        token=caller.token,
+    )
+    return consent_to_json(reply.consent)
+
+
+_DECISIONS = {
+    "grant": (catalog_service_pb2.CONSENT_DECISION_GRANT, "Grant a PENDING consent request"),
+    "refuse": (catalog_service_pb2.CONSENT_DECISION_REFUSE, "Refuse a PENDING consent request"),
+    "withdraw": (
+        catalog_service_pb2.CONSENT_DECISION_WITHDRAW,
+        "Withdraw a GRANTED consent: a published pathway that counted on it is archived"
+        " (issued pathway credentials stay valid)",
+    ),
+}
+
+
+async def decide_consent(
+    consent_id: str, action: str, caller: Caller, clients: Clients
+) -> PathwayConsent:
+    reply = await invoke(
+        clients.catalog.DecidePathwayConsent,
+        catalog_service_pb2.DecidePathwayConsentRequest(
+            consent_id=resource_id(consent_id, "consent"), decision=_DECISIONS[action][0]
+        ),
+        token=caller.token,
+    )
+    return consent_to_json(reply.consent)
+
+
+def _decision_route(action: str) -> None:
+    async def decide(consent_id: ConsentId, caller: Caller, clients: ClientsDep) -> PathwayConsent:
+        return await decide_consent(consent_id, action, caller, clients)
+
+    decide.__name__ = f"{action}_consent"
+    router.post(
+        f"/pathway-consents/{{consent_id}}/{action}",
+        response_model=PathwayConsent,
+        responses=_WRITE_ERRORS,
+        summary=f"{_DECISIONS[action][1]} (the program's provider, admin)",
+        description=(
+            "Only the program's provider's staff and admins decide: the requesting provider"
+            " gets 403, anyone else 404. 409 when the request is not in the state the"
+            " decision needs."
+        ),
+    )(decide)
+
+
+for _action in _DECISIONS:
+    _decision_route(_action)
+
+
+async def list_consents(
+    clients: Clients,
+    token: str,
+    provider_id: str,
+    direction: ConsentDirection,
+    consent: ConsentStatus | None = None,
+    page_size: int = 0,
+    page_token: str = "",
+) -> PathwayConsentList:
+    status_value = (
+        catalog_pb2.PathwayConsentStatus.Value(f"PATHWAY_CONSENT_STATUS_{consent}")
+        if consent
+        else catalog_pb2.PATHWAY_CONSENT_STATUS_UNSPECIFIED
+    )
+    reply = await invoke(
+        clients.catalog.ListPathwayConsents,
+        catalog_service_pb2.ListPathwayConsentsRequest(
+            provider_id=resource_id(provider_id, "provider"),
+            direction=(
+                catalog_service_pb2.CONSENT_DIRECTION_INCOMING
+                if direction == "incoming"
+                else catalog_service_pb2.CONSENT_DIRECTION_OUTGOING
+            ),
+            status=status_value,
+            page_size=page_size,
+            page_token=page_token,
+        ),
+        token=token,
+    )
+    return PathwayConsentList(
+        consents=[consent_to_json(c) for c in reply.consents],
+        next_page_token=reply.next_page_token or None,
+    )
+
+
+@router.get(
+    "/providers/{provider_id}/pathway-consents",
+    response_model=PathwayConsentList,
+    responses=problem_responses(401, 403, 404, 422, 502, 503),
+    summary="A provider's consent requests, newest first (its own staff, admin)",
+    description=(
+        "incoming: requests to count the provider's programs towards other providers'"
+        " pathways (it decides them); outgoing: requests it made for its own pathways."
+        " A page_token is good only for the listing and filters that issued it."
+    ),
+)
+async def provider_consents(
+    provider_id: ProviderId,
+    caller: Caller,
+    clients: ClientsDep,
+    direction: Annotated[ConsentDirection, Query(description="Which side")] = "incoming",
+    status: Annotated[ConsentStatus | None, Query(description="Only this status")] = None,
+    page_size: Annotated[int, Query(ge=0, le=100, description="0: the server's default")] = 0,
+    page_token: Annotated[Text, Query(max_length=200)] = "",
+) -> PathwayConsentList:
+    return await list_consents(
+        clients, caller.token, provider_id, direction, status, page_size, page_token
+    )
 
 
 async def learner_progress(

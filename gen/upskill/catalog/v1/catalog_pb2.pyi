@@ -37,6 +37,14 @@ class PathwayStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PATHWAY_STATUS_DRAFT: _ClassVar[PathwayStatus]
     PATHWAY_STATUS_PUBLISHED: _ClassVar[PathwayStatus]
     PATHWAY_STATUS_ARCHIVED: _ClassVar[PathwayStatus]
+
+class PathwayConsentStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PATHWAY_CONSENT_STATUS_UNSPECIFIED: _ClassVar[PathwayConsentStatus]
+    PATHWAY_CONSENT_STATUS_PENDING: _ClassVar[PathwayConsentStatus]
+    PATHWAY_CONSENT_STATUS_GRANTED: _ClassVar[PathwayConsentStatus]
+    PATHWAY_CONSENT_STATUS_REFUSED: _ClassVar[PathwayConsentStatus]
+    PATHWAY_CONSENT_STATUS_WITHDRAWN: _ClassVar[PathwayConsentStatus]
 MEMBER_ROLE_UNSPECIFIED: MemberRole
 MEMBER_ROLE_OWNER: MemberRole
 MEMBER_ROLE_STAFF: MemberRole
@@ -51,6 +59,11 @@ PATHWAY_STATUS_UNSPECIFIED: PathwayStatus
 PATHWAY_STATUS_DRAFT: PathwayStatus
 PATHWAY_STATUS_PUBLISHED: PathwayStatus
 PATHWAY_STATUS_ARCHIVED: PathwayStatus
+PATHWAY_CONSENT_STATUS_UNSPECIFIED: PathwayConsentStatus
+PATHWAY_CONSENT_STATUS_PENDING: PathwayConsentStatus
+PATHWAY_CONSENT_STATUS_GRANTED: PathwayConsentStatus
+PATHWAY_CONSENT_STATUS_REFUSED: PathwayConsentStatus
+PATHWAY_CONSENT_STATUS_WITHDRAWN: PathwayConsentStatus
 
 class Provider(_message.Message):
     __slots__ = ("id", "name", "website", "email", "create_time")
@@ -183,16 +196,56 @@ class PathwaySpec(_message.Message):
     def __init__(self, title: _Optional[str] = ..., description: _Optional[str] = ..., program_ids: _Optional[_Iterable[str]] = ..., required_count: _Optional[int] = ..., achievement: _Optional[_Union[PathwayAchievement, _Mapping]] = ...) -> None: ...
 
 class PathwayProgram(_message.Message):
-    __slots__ = ("program_id", "title", "price", "status")
+    __slots__ = ("program_id", "title", "price", "status", "provider_id", "provider_name", "consent_status")
     PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
     PRICE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_ID_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_NAME_FIELD_NUMBER: _ClassVar[int]
+    CONSENT_STATUS_FIELD_NUMBER: _ClassVar[int]
     program_id: str
     title: str
     price: _money_pb2.Money
     status: ProgramStatus
-    def __init__(self, program_id: _Optional[str] = ..., title: _Optional[str] = ..., price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., status: _Optional[_Union[ProgramStatus, str]] = ...) -> None: ...
+    provider_id: str
+    provider_name: str
+    consent_status: PathwayConsentStatus
+    def __init__(self, program_id: _Optional[str] = ..., title: _Optional[str] = ..., price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., status: _Optional[_Union[ProgramStatus, str]] = ..., provider_id: _Optional[str] = ..., provider_name: _Optional[str] = ..., consent_status: _Optional[_Union[PathwayConsentStatus, str]] = ...) -> None: ...
+
+class PathwayConsent(_message.Message):
+    __slots__ = ("id", "pathway_id", "pathway_title", "requester_provider_id", "requester_provider_name", "program_id", "program_title", "provider_id", "provider_name", "status", "version", "create_time", "update_time", "decided_by", "pathway_status")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PATHWAY_ID_FIELD_NUMBER: _ClassVar[int]
+    PATHWAY_TITLE_FIELD_NUMBER: _ClassVar[int]
+    REQUESTER_PROVIDER_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUESTER_PROVIDER_NAME_FIELD_NUMBER: _ClassVar[int]
+    PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
+    PROGRAM_TITLE_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_ID_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_NAME_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_BY_FIELD_NUMBER: _ClassVar[int]
+    PATHWAY_STATUS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    pathway_id: str
+    pathway_title: str
+    requester_provider_id: str
+    requester_provider_name: str
+    program_id: str
+    program_title: str
+    provider_id: str
+    provider_name: str
+    status: PathwayConsentStatus
+    version: int
+    create_time: _timestamp_pb2.Timestamp
+    update_time: _timestamp_pb2.Timestamp
+    decided_by: str
+    pathway_status: PathwayStatus
+    def __init__(self, id: _Optional[str] = ..., pathway_id: _Optional[str] = ..., pathway_title: _Optional[str] = ..., requester_provider_id: _Optional[str] = ..., requester_provider_name: _Optional[str] = ..., program_id: _Optional[str] = ..., program_title: _Optional[str] = ..., provider_id: _Optional[str] = ..., provider_name: _Optional[str] = ..., status: _Optional[_Union[PathwayConsentStatus, str]] = ..., version: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decided_by: _Optional[str] = ..., pathway_status: _Optional[_Union[PathwayStatus, str]] = ...) -> None: ...
 
 class Pathway(_message.Message):
     __slots__ = ("id", "provider_id", "provider_name", "spec", "status", "version", "create_time", "update_time", "programs")

@@ -3,12 +3,33 @@ from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from upskill.catalog.v1 import catalog_pb2 as _catalog_pb2
 from upskill.type.v1 import money_pb2 as _money_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class ConsentDecision(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CONSENT_DECISION_UNSPECIFIED: _ClassVar[ConsentDecision]
+    CONSENT_DECISION_GRANT: _ClassVar[ConsentDecision]
+    CONSENT_DECISION_REFUSE: _ClassVar[ConsentDecision]
+    CONSENT_DECISION_WITHDRAW: _ClassVar[ConsentDecision]
+
+class ConsentDirection(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CONSENT_DIRECTION_UNSPECIFIED: _ClassVar[ConsentDirection]
+    CONSENT_DIRECTION_INCOMING: _ClassVar[ConsentDirection]
+    CONSENT_DIRECTION_OUTGOING: _ClassVar[ConsentDirection]
+CONSENT_DECISION_UNSPECIFIED: ConsentDecision
+CONSENT_DECISION_GRANT: ConsentDecision
+CONSENT_DECISION_REFUSE: ConsentDecision
+CONSENT_DECISION_WITHDRAW: ConsentDecision
+CONSENT_DIRECTION_UNSPECIFIED: ConsentDirection
+CONSENT_DIRECTION_INCOMING: ConsentDirection
+CONSENT_DIRECTION_OUTGOING: ConsentDirection
 
 class ListMyProvidersRequest(_message.Message):
     __slots__ = ()
@@ -347,3 +368,53 @@ class ArchivePathwayResponse(_message.Message):
     PATHWAY_FIELD_NUMBER: _ClassVar[int]
     pathway: _catalog_pb2.Pathway
     def __init__(self, pathway: _Optional[_Union[_catalog_pb2.Pathway, _Mapping]] = ...) -> None: ...
+
+class RequestPathwayConsentRequest(_message.Message):
+    __slots__ = ("pathway_id", "program_id")
+    PATHWAY_ID_FIELD_NUMBER: _ClassVar[int]
+    PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
+    pathway_id: str
+    program_id: str
+    def __init__(self, pathway_id: _Optional[str] = ..., program_id: _Optional[str] = ...) -> None: ...
+
+class RequestPathwayConsentResponse(_message.Message):
+    __slots__ = ("consent",)
+    CONSENT_FIELD_NUMBER: _ClassVar[int]
+    consent: _catalog_pb2.PathwayConsent
+    def __init__(self, consent: _Optional[_Union[_catalog_pb2.PathwayConsent, _Mapping]] = ...) -> None: ...
+
+class DecidePathwayConsentRequest(_message.Message):
+    __slots__ = ("consent_id", "decision")
+    CONSENT_ID_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    consent_id: str
+    decision: ConsentDecision
+    def __init__(self, consent_id: _Optional[str] = ..., decision: _Optional[_Union[ConsentDecision, str]] = ...) -> None: ...
+
+class DecidePathwayConsentResponse(_message.Message):
+    __slots__ = ("consent",)
+    CONSENT_FIELD_NUMBER: _ClassVar[int]
+    consent: _catalog_pb2.PathwayConsent
+    def __init__(self, consent: _Optional[_Union[_catalog_pb2.PathwayConsent, _Mapping]] = ...) -> None: ...
+
+class ListPathwayConsentsRequest(_message.Message):
+    __slots__ = ("provider_id", "direction", "status", "page_size", "page_token")
+    PROVIDER_ID_FIELD_NUMBER: _ClassVar[int]
+    DIRECTION_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    provider_id: str
+    direction: ConsentDirection
+    status: _catalog_pb2.PathwayConsentStatus
+    page_size: int
+    page_token: str
+    def __init__(self, provider_id: _Optional[str] = ..., direction: _Optional[_Union[ConsentDirection, str]] = ..., status: _Optional[_Union[_catalog_pb2.PathwayConsentStatus, str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListPathwayConsentsResponse(_message.Message):
+    __slots__ = ("consents", "next_page_token")
+    CONSENTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    consents: _containers.RepeatedCompositeFieldContainer[_catalog_pb2.PathwayConsent]
+    next_page_token: str
+    def __init__(self, consents: _Optional[_Iterable[_Union[_catalog_pb2.PathwayConsent, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

@@ -130,6 +130,21 @@ class CatalogServiceStub:
                 request_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ArchivePathwayRequest.SerializeToString,
                 response_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ArchivePathwayResponse.FromString,
                 _registered_method=True)
+        self.RequestPathwayConsent = channel.unary_unary(
+                '/upskill.catalog.v1.CatalogService/RequestPathwayConsent',
+                request_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.RequestPathwayConsentRequest.SerializeToString,
+                response_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.RequestPathwayConsentResponse.FromString,
+                _registered_method=True)
+        self.DecidePathwayConsent = channel.unary_unary(
+                '/upskill.catalog.v1.CatalogService/DecidePathwayConsent',
+                request_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.DecidePathwayConsentRequest.SerializeToString,
+                response_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.DecidePathwayConsentResponse.FromString,
+                _registered_method=True)
+        self.ListPathwayConsents = channel.unary_unary(
+                '/upskill.catalog.v1.CatalogService/ListPathwayConsents',
+                request_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListPathwayConsentsRequest.SerializeToString,
+                response_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListPathwayConsentsResponse.FromString,
+                _registered_method=True)
         self.ListMyProviders = channel.unary_unary(
                 '/upskill.catalog.v1.CatalogService/ListMyProviders',
                 request_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListMyProvidersRequest.SerializeToString,
@@ -280,6 +295,32 @@ class CatalogServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RequestPathwayConsent(self, request, context):
+        """RequestPathwayConsent asks (again) for the consent of a program's provider to count that
+        program, another provider's, towards the caller's DRAFT pathway; CreatePathway asks once
+        for each such program. Idempotent: a pending or granted request is returned as it is.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DecidePathwayConsent(self, request, context):
+        """DecidePathwayConsent grants or refuses a pending request, or withdraws a granted
+        consent (the program's provider's staff, admins); a withdrawal archives a published
+        pathway that counted on it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPathwayConsents(self, request, context):
+        """ListPathwayConsents lists a provider's consent requests, incoming (to decide) or
+        outgoing (asked for), newest first, paginated.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListMyProviders(self, request, context):
         """ListMyProviders lists the providers the caller is a member of, with the caller's role.
         """
@@ -391,6 +432,21 @@ def add_CatalogServiceServicer_to_server(servicer, server):
                     servicer.ArchivePathway,
                     request_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ArchivePathwayRequest.FromString,
                     response_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ArchivePathwayResponse.SerializeToString,
+            ),
+            'RequestPathwayConsent': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestPathwayConsent,
+                    request_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.RequestPathwayConsentRequest.FromString,
+                    response_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.RequestPathwayConsentResponse.SerializeToString,
+            ),
+            'DecidePathwayConsent': grpc.unary_unary_rpc_method_handler(
+                    servicer.DecidePathwayConsent,
+                    request_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.DecidePathwayConsentRequest.FromString,
+                    response_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.DecidePathwayConsentResponse.SerializeToString,
+            ),
+            'ListPathwayConsents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPathwayConsents,
+                    request_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListPathwayConsentsRequest.FromString,
+                    response_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListPathwayConsentsResponse.SerializeToString,
             ),
             'ListMyProviders': grpc.unary_unary_rpc_method_handler(
                     servicer.ListMyProviders,
@@ -917,6 +973,87 @@ class CatalogService:
             '/upskill.catalog.v1.CatalogService/ArchivePathway',
             upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ArchivePathwayRequest.SerializeToString,
             upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ArchivePathwayResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestPathwayConsent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.catalog.v1.CatalogService/RequestPathwayConsent',
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.RequestPathwayConsentRequest.SerializeToString,
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.RequestPathwayConsentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DecidePathwayConsent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.catalog.v1.CatalogService/DecidePathwayConsent',
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.DecidePathwayConsentRequest.SerializeToString,
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.DecidePathwayConsentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPathwayConsents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.catalog.v1.CatalogService/ListPathwayConsents',
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListPathwayConsentsRequest.SerializeToString,
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ListPathwayConsentsResponse.FromString,
             options,
             channel_credentials,
             insecure,
