@@ -261,7 +261,8 @@ class CatalogServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CreatePathway(self, request, context):
-        """CreatePathway defines a DRAFT pathway of the calling provider's own programs.
+        """CreatePathway defines a DRAFT pathway of published programs: the calling provider's own,
+        and other providers' (each asks its provider's consent: RequestPathwayConsent).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -282,7 +283,8 @@ class CatalogServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def PublishPathway(self, request, context):
-        """PublishPathway makes a DRAFT pathway count credentials (every program must be published).
+        """PublishPathway makes a DRAFT pathway count credentials (every program must be published,
+        and every other provider's program have a GRANTED consent).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
