@@ -430,3 +430,60 @@ def test_bad_ids_in_paths_are_404(http: httpx.Client) -> None:
         "/api/v1/providers/%00/pathway-consents",
     ):
         assert http.get(path, headers=b.provider).status_code == 404, path
+
+
+def test_a_member_of_the_programs_provider_decides_by_acting_for_it(http: httpx.Client) -> None:
+    """Staff are people: a signed-in member acts for B with X-Upskill-Provider, and the
+    catalog checks the membership; a member of another provider cannot act for B."""
+    a, b, c = Market(http), Market(http), Market(http)
+    mine, theirs, elsewhere = a.program(price=FREE), b.program(price=FREE), c.program(price=FREE)
+    pathway = draft(a, [mine["id"], theirs["id"]])
+    consent = the_consent(b, theirs["provider_id"], pathway["id"])
+    admin = a.token(role="admin", sub=f"admin-{uuid.uuid4().hex[:6]}")
+    run = uuid.uuid4().hex[:8]
+    for provider, subject in ((theirs, f"bea-{run}"), (elsewhere, f"cal-{run}")):
+        added = http.post(
+            f"/api/v1/providers/{provider['provider_id']}/members",
+            json={"subject": subject, "role": "STAFF"},
+            headers=admin,
+        )
+        assert added.status_code == 201, added.text
+    bea = a.token(role="learner", sub=f"bea-{run}") | {"x-upskill-provider": theirs["provider_id"]}
+    cal = a.token(role="learner", sub=f"cal-{run}")
+    url = f"/api/v1/pathway-consents/{consent['id']}/grant"
+    # Cal, acting for B, is refused by the membership check; acting for C, the consent is
+    # none of C's business.
+    assert (
+        http.post(url, headers=cal | {"x-upskill-provider": theirs["provider_id"]}).status_code
+        == 403
+    )
+    assert (
+        http.post(url, headers=cal | {"x-upskill-provider": elsewhere["provider_id"]}).status_code
+        == 404
+    )
+    listed = http.get(f"/api/v1/providers/{theirs['provider_id']}/pathway-consents", headers=bea)
+    assert [c["id"] for c in listed.json()["consents"]] == [consent["id"]]
+    granted = http.post(url, headers=bea)
+    assert granted.status_code == 200, granted.text
+    assert granted.json()["decided_by"] == f"bea-{run}"
+    assert publish(a, pathway["id"]).status_code == 200
+
+
+def test_a_withdrawal_racing_a_publish_never_leaves_a_published_pathway_without_consent(
+    http: httpx.Client,
+) -> None:
+    a, b = Market(http), Market(http)
+    mine, theirs = a.program(price=FREE), b.program(price=FREE)
+    for i in range(4):
+        pathway = draft(a, [mine["id"], theirs["id"]], title=f"Race {i}")
+        consent = the_consent(b, theirs["provider_id"], pathway["id"])
+        assert decide(b, consent["id"], "grant").status_code == 200
+        with ThreadPoolExecutor(2) as pool:
+            published = pool.submit(publish, a, pathway["id"])
+            withdrawn = pool.submit(decide, b, consent["id"], "withdraw")
+            codes = (published.result().status_code, withdrawn.result().status_code)
+        assert withdrawn.result().json()["status"] == "WITHDRAWN"
+        final = http.get(f"/api/v1/pathways/{pathway['id']}", headers=a.provider).json()
+        # Publish first: the withdrawal archived it. Withdrawal first: publish refused.
+        expected = {(200, 200): "ARCHIVED", (409, 200): "DRAFT"}
+        assert final["status"] == expected[codes], (codes, final["status"])
