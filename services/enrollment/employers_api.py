@@ -103,6 +103,10 @@ def team_people(rows: list[employers.TeamRow]) -> tuple[list[employers_pb2.TeamP
                 skills.setdefault(skill, None)
                 if skill not in person.skills:
                     person.skills.append(skill)
+                    if row.shared:
+                        person.shared_skills.append(skill)
+                elif not row.shared and skill in person.shared_skills:
+                    person.shared_skills.remove(skill)
     return list(people.values()), sorted(skills)
 
 

@@ -126,6 +126,9 @@ class TeamPerson(BaseModel):
     learner_id: str
     enrollments: list[TeamEnrollment]
     skills: list[str] = Field(description="Skills of their issued credentials")
+    shared_skills: list[str] = Field(
+        description="The skills among `skills` that only credentials they share show"
+    )
 
 
 class Team(BaseModel):
@@ -233,6 +236,7 @@ def team_person_to_json(p: employers_pb2.TeamPerson) -> TeamPerson:
             for e in p.enrollments
         ],
         skills=list(p.skills),
+        shared_skills=list(p.shared_skills),
     )
 
 

@@ -131,6 +131,7 @@ def test_a_shared_credential_appears_for_that_employer_only_until_unshared(
     shared_rows = [e for e in row["enrollments"] if e["shared"]]
     assert [(e["credential_id"], e["status"]) for e in shared_rows] == [(credential, "COMPLETED")]
     assert skill in row["skills"]
+    assert row["shared_skills"] == [skill]  # the matrix marks it as shared
     assert skill in view["skills"]
     other_view = team(market, other_manager, other)
     assert all(not e["shared"] for e in row_of(other_view, email)["enrollments"])
@@ -152,6 +153,7 @@ def test_a_shared_credential_appears_for_that_employer_only_until_unshared(
     assert all(not e["shared"] for e in row_of(view, email)["enrollments"])
     assert skill not in view["skills"]
     assert skill not in row_of(view, email)["skills"]
+    assert row_of(view, email)["shared_skills"] == []
     assert [c["shared"] for c in sponsors(market, learner)[chosen]["credentials"]] == [False]
 
 

@@ -144,16 +144,18 @@ class TeamEnrollment(_message.Message):
     def __init__(self, enrollment_id: _Optional[str] = ..., program_id: _Optional[str] = ..., program_title: _Optional[str] = ..., status: _Optional[_Union[_enrollment_pb2.EnrollmentStatus, str]] = ..., credential_id: _Optional[str] = ..., shared: _Optional[bool] = ...) -> None: ...
 
 class TeamPerson(_message.Message):
-    __slots__ = ("email", "learner_id", "enrollments", "skills")
+    __slots__ = ("email", "learner_id", "enrollments", "skills", "shared_skills")
     EMAIL_FIELD_NUMBER: _ClassVar[int]
     LEARNER_ID_FIELD_NUMBER: _ClassVar[int]
     ENROLLMENTS_FIELD_NUMBER: _ClassVar[int]
     SKILLS_FIELD_NUMBER: _ClassVar[int]
+    SHARED_SKILLS_FIELD_NUMBER: _ClassVar[int]
     email: str
     learner_id: str
     enrollments: _containers.RepeatedCompositeFieldContainer[TeamEnrollment]
     skills: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, email: _Optional[str] = ..., learner_id: _Optional[str] = ..., enrollments: _Optional[_Iterable[_Union[TeamEnrollment, _Mapping]]] = ..., skills: _Optional[_Iterable[str]] = ...) -> None: ...
+    shared_skills: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, email: _Optional[str] = ..., learner_id: _Optional[str] = ..., enrollments: _Optional[_Iterable[_Union[TeamEnrollment, _Mapping]]] = ..., skills: _Optional[_Iterable[str]] = ..., shared_skills: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ShareableCredential(_message.Message):
     __slots__ = ("credential_id", "enrollment_id", "program_id", "program_title", "skills", "shared")
