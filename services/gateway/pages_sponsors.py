@@ -1,4 +1,7 @@
-"""The learner's "What your employers see" page (`/learning/employers`): each employer that
+"""The learner's side of employers. `/redeem` turns a seat code (or the link the employer
+sent, `/redeem?code=...`) into the sponsored enrollment, signed in as the invited person.
+
+The "What your employers see" page (`/learning/employers`): each employer that
 sponsors them (a seat of its packs they redeemed), exactly the rows its team view and
 skills matrix show of them, and the credentials they earned on their own, each with a
 button to share it with that employer or stop sharing it.
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 from upskill.enrollment.v1 import employers_service_pb2
 
 from services.common.auth import Principal
@@ -21,6 +25,7 @@ from services.gateway.dependencies import ClientsDep, Viewer, resource_id
 from services.gateway.problems import ProblemError, unauthenticated
 from services.gateway.rendering import render
 from services.gateway.routes_employers import (
+    Redemption,
     Sponsor,
     employer_to_json,
     shareable_to_json,
@@ -126,3 +131,43 @@ async def unshare(
     employer_id: str, request: Request, viewer: Viewer, clients: ClientsDep
 ) -> Response:
     return await _change(request, viewer, clients, employer_id, share=False)
+
+
+# ---------------------------------------------------------------- redeeming a seat
+
+
+def _redeem_page(
+    request: Request, code: str, error: str = "", status_code: int = 200
+) -> HTMLResponse:
+    return render(
+        request,
+        "redeem.html",
+        {"code": code, "error": error},
+        status_code=status_code,
+        headers=_NO_STORE,
+    )
+
+
+@router.get("/redeem", response_class=HTMLResponse)
+async def redeem_page(request: Request, viewer: Viewer) -> HTMLResponse:
+    return _redeem_page(request, request.query_params.get("code", "")[:100])
+
+
+@router.post("/redeem", response_class=HTMLResponse)
+async def redeem(request: Request, viewer: Viewer, clients: ClientsDep) -> Response:
+    person = _signed_in(viewer)
+    code = (await studio_form.form_values(request)).get("code", "")
+    try:
+        body = Redemption.model_validate({"code": code.strip()})
+        reply = await invoke(
+            clients.employers.RedeemSeat,
+            employers_service_pb2.RedeemSeatRequest(code=body.code),
+            token=person.token,
+        )
+    except (ValidationError, ProblemError) as exc:
+        problem = studio_form.as_problem(exc)
+        if problem.status not in (400, 403, 404, 409, 422):
+            raise
+        message = "; ".join(e.message for e in problem.errors) or problem.detail
+        return _redeem_page(request, code[:100], message, problem.status)
+    return RedirectResponse(f"/enrollments/{reply.enrollment.id}", status_code=303)

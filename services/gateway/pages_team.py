@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -284,9 +285,15 @@ def _emails(typed: str) -> list[str]:
 
 
 async def _invite(
-    clients: Clients, person: Principal, employer_id: str, pack_id: str, typed: str
+    request: Request,
+    clients: Clients,
+    person: Principal,
+    employer_id: str,
+    pack_id: str,
+    typed: str,
 ) -> Notice:
     body = _validated(SeatInvite, {"emails": _emails(typed)})
+    base_url = request.app.state.settings.public_base_url.rstrip("/")
     reply = await invoke(
         clients.employers.InviteSeats,
         employers_service_pb2.InviteSeatsRequest(
@@ -296,10 +303,17 @@ async def _invite(
         ),
         token=person.token,
     )
-    codes = [{"email": i.email, "code": i.code} for i in reply.invitations]
+    codes = [
+        {
+            "email": i.email,
+            "code": i.code,
+            "link": f"{base_url}/redeem?{urlencode({'code': i.code})}",
+        }
+        for i in reply.invitations
+    ]
     return Notice(
-        f"{len(codes)} invited. Give each person their code: they redeem it signed in with"
-        " that email address. The codes are shown only now.",
+        f"{len(codes)} invited. Send each person their link (or code): they redeem it signed"
+        " in with that email address. The codes are shown only now.",
         codes,
     )
 
@@ -317,7 +331,7 @@ async def invite_people(
                 422, "choose the seat pack to invite people to", slug="invalid-input"
             )
         notice = await _invite(
-            clients, person, employer_id, values["seat_pack_id"], values["emails"]
+            request, clients, person, employer_id, values["seat_pack_id"], values["emails"]
         )
     except (ValidationError, ProblemError) as exc:
         form, status = _refused(
@@ -434,7 +448,7 @@ async def invite_to_pack(
     employer_id, pack_id = resource_id(employer_id, "employer"), resource_id(pack_id, "seat pack")
     values = await _values(request, "emails")
     try:
-        notice = await _invite(clients, person, employer_id, pack_id, values["emails"])
+        notice = await _invite(request, clients, person, employer_id, pack_id, values["emails"])
     except (ValidationError, ProblemError) as exc:
         form, status = _refused("invite", values, exc, {"emails": "emails"})
         return await _pack_page(

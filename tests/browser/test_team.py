@@ -109,6 +109,9 @@ def test_a_manager_creates_an_employer_buys_seats_and_invites_people(
     expect(codes).to_contain_text(f"bob-{run}@example.com")
     assert_accessible(page)
 
+    link = page.get_by_label(f"Redemption link for ann-{run}@example.com").input_value()
+    assert re.search(r"/redeem\?code=[\w-]+$", link), link
+
     # The pack's page: both invitations pending; revoke one.
     page.get_by_role("link", name=re.compile(r"^Invitations to ")).click()
     invitations = page.get_by_role("table", name="Invitations")
@@ -138,6 +141,24 @@ def test_a_manager_creates_an_employer_buys_seats_and_invites_people(
     # /team lists the employer.
     _team_link(page).click()
     expect(page.get_by_role("list", name="Your employers")).to_contain_text(f"Acme {run}")
+    assert_accessible(page)
+
+    # Ann opens her link, signs in as herself and redeems: enrolled, at no cost to her.
+    _sign_out(page)
+    page.goto("/redeem?" + link.split("?", 1)[1])
+    expect(page.get_by_role("heading", level=1)).to_have_text("Redeem a seat")
+    assert_accessible(page)
+    sign_in_as_learner(page, f"ann-{run}")
+    expect(page.get_by_role("textbox", name="Code")).to_have_value(link.split("code=", 1)[1])
+    page.get_by_role("button", name="Redeem").click()
+    expect(page).to_have_url(re.compile(r"/enrollments/[0-9a-f-]{36}$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(program.title)
+    assert_accessible(page)
+    # Bob's revoked code is refused on the same page, next to the field.
+    page.goto("/redeem")
+    page.get_by_role("textbox", name="Code").fill("no-such-code")
+    page.get_by_role("button", name="Redeem").click()
+    expect(page.locator("#redeem-code-error")).to_contain_text("no seat invitation")
     assert_accessible(page)
 
 

@@ -41,6 +41,7 @@ FORMS = [
     (f"/team/invitations/{PACK_ID}", {}),
     (f"/learning/employers/{EMPLOYER_ID}/share", {"credential_id": PACK_ID}),
     (f"/learning/employers/{EMPLOYER_ID}/unshare", {"credential_id": PACK_ID}),
+    ("/redeem", {"code": "a-seat-code"}),
 ]
 CROSS_SITE = [
     {"origin": "https://evil.example"},
