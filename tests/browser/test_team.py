@@ -2,7 +2,8 @@
 creates an employer from /team (a blank name is refused next to its field), gets the
 header's "Team" link, buys a seat pack from /team/{id} through checkout, invites people
 to it (a malformed address is refused next to the field; the codes are shown once),
-revokes an invitation on the pack's page and invites a manager. A sponsored learner sees
+revokes an invitation on the pack's page and invites a manager, who accepts through the
+link; the invited person redeems their seat through theirs. A sponsored learner sees
 on /learning/employers exactly what their employer sees, shares a credential they earned
 on their own, the manager's team view and skills matrix show it marked as shared, and it
 is gone once unshared. Every page passes axe-core."""
@@ -133,15 +134,28 @@ def test_a_manager_creates_an_employer_buys_seats_and_invites_people(
     managers = page.get_by_role("form", name="Invite a manager")
     managers.get_by_label("Manager's email").fill(f"deputy-{run}@example.com")
     managers.get_by_role("button", name="Invite manager").click()
-    expect(page.get_by_label("Invitation link")).to_have_value(
-        re.compile(r"/team/invitations/[0-9a-f-]{36}$")
-    )
+    manager_link = page.get_by_label("Invitation link")
+    expect(manager_link).to_have_value(re.compile(r"/team/invitations/[0-9a-f-]{36}$"))
+    invitation_path = "/team/invitations/" + manager_link.input_value().rsplit("/", 1)[1]
     assert_accessible(page)
 
     # /team lists the employer.
     _team_link(page).click()
     expect(page.get_by_role("list", name="Your employers")).to_contain_text(f"Acme {run}")
     assert_accessible(page)
+
+    # The deputy opens the link, signs in as themself and accepts: now a manager.
+    _sign_out(page)
+    page.goto(invitation_path)
+    assert_accessible(page)
+    sign_in_as_learner(page, f"deputy-{run}")
+    page.get_by_role("button", name="Accept the invitation").click()
+    expect(page.get_by_role("status")).to_contain_text(f"You now manage Acme {run}")
+    expect(_team_link(page)).to_be_visible()
+    assert_accessible(page)
+    page.get_by_role("link", name="Open its team").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Acme {run}: your team")
+    expect(page.get_by_text("Owners invite managers.")).to_be_visible()
 
     # Ann opens her link, signs in as herself and redeems: enrolled, at no cost to her.
     _sign_out(page)
