@@ -10,6 +10,12 @@ Redemption, once: the pack row is locked first (every redemption of a pack queue
 so the last seat goes to exactly one person), then the invitation row (a code redeemed
 twice at once: the second sees it redeemed and gets the same enrollment back); the
 enrollment's unique seat_invitation_id backs both.
+
+What an employer sees (`seen_by`, the one rule for the team view, the skills matrix and
+the learner's own "what my employer sees"): the enrollments on seats of its packs, and the
+credentials its sponsored people earned on their own (enrollments they paid for) only
+while they share them with it (employer_credential_shares: the consent lives here, beside
+the rule that applies it) and the credential still holds (`holds_skills`).
 """
 
 from __future__ import annotations
@@ -36,7 +42,9 @@ from services.common.errors import (
     PermissionDeniedError,
     ResourceExhaustedError,
 )
+from services.common.paging import Listing, Page
 from services.common.protos import timestamp
+from services.common.sql import Where, fetch_page
 from services.enrollment import repository, seat_packs, unit_of_work
 from services.enrollment.domain import Enrollment
 from services.enrollment.seat_packs import PackPaymentRejected, SeatPack
@@ -325,6 +333,24 @@ async def refund_sent(conn: asyncpg.Connection, owed_id: str, refund_id: str) ->
 # ---------------------------------------------------------------- invitations and redemption
 
 
+PENDING = "PENDING"
+REDEEMED = "REDEEMED"
+REVOKED = "REVOKED"
+EXPIRED = "EXPIRED"
+
+
+def invitation_status(row: Any, now: datetime) -> str:
+    """Where a seat code is: redeemed (the seat is the learner's) wins over revoked, and
+    revoked over expired. Redemption and the listings both read it from here."""
+    if row["redeemed_at"] is not None or row["enrollment_id"] is not None:
+        return REDEEMED
+    if row["revoked_at"] is not None:
+        return REVOKED
+    if row["expires_at"] <= now:
+        return EXPIRED
+    return PENDING
+
+
 @dataclass(frozen=True)
 class IssuedInvitation:
     row: asyncpg.Record
@@ -407,11 +433,12 @@ async def redeem(conn: asyncpg.Connection, principal: Principal, code: str) -> E
             raise PermissionDeniedError(
                 "this code was issued to another email address: sign in as the invited person"
             )
-        if invitation["enrollment_id"] is not None:
+        state = invitation_status(invitation, datetime.now(UTC))
+        if state == REDEEMED:
             return await repository.get(conn, str(invitation["enrollment_id"]))
-        if invitation["revoked_at"] is not None:
+        if state == REVOKED:
             raise FailedPreconditionError("this code was revoked by your employer")
-        if invitation["expires_at"] <= datetime.now(UTC):
+        if state == EXPIRED:
             raise FailedPreconditionError("this code has expired: ask your employer for a new one")
         if pack.status != seat_packs.PAID:
             raise FailedPreconditionError(
@@ -444,6 +471,71 @@ async def redeem(conn: asyncpg.Connection, principal: Principal, code: str) -> E
     return enrollment
 
 
+# ---------------------------------------------------------------- listings
+
+EMPLOYERS = Listing("employers", table="e")
+SEAT_PACKS = Listing("seat-packs", table="p")
+SEAT_INVITATIONS = Listing("seat-invitations", table="i")
+
+
+@dataclass(frozen=True)
+class MemberScope:
+    """Whose employers a page of ListEmployers lists (its token is bound to them)."""
+
+    subject: str
+
+
+@dataclass(frozen=True)
+class EmployerScope:
+    employer_id: str
+
+
+@dataclass(frozen=True)
+class PackScope:
+    employer_id: str
+    seat_pack_id: str
+
+
+async def list_employers(
+    conn: asyncpg.Connection, scope: MemberScope, page: Page
+) -> list[EmployerRow]:
+    """The employers `scope.subject` is a member of (owner or manager)."""
+    rows = await fetch_page(
+        conn,
+        """SELECT e.id, e.name, e.created_at, m.role FROM employers e
+           JOIN employer_members m ON m.employer_id = e.id""",
+        Where().add("m.subject = {}", scope.subject),
+        page,
+    )
+    return [EmployerRow(str(r["id"]), r["name"], r["created_at"], r["role"]) for r in rows]
+
+
+async def list_packs(
+    conn: asyncpg.Connection, scope: EmployerScope, page: Page
+) -> list[tuple[SeatPack, int]]:
+    """(pack, seats redeemed) of one employer's packs."""
+    rows = await fetch_page(
+        conn,
+        """SELECT p.*, (SELECT count(*) FROM seat_invitations i
+                        WHERE i.seat_pack_id = p.id AND i.redeemed_at IS NOT NULL) AS redeemed
+           FROM seat_packs p""",
+        Where().add("p.employer_id = {}::uuid", scope.employer_id),
+        page,
+    )
+    return [(_pack(r), int(r["redeemed"])) for r in rows]
+
+
+async def list_invitations(
+    conn: asyncpg.Connection, scope: PackScope, page: Page
+) -> list[asyncpg.Record]:
+    return await fetch_page(
+        conn,
+        "SELECT i.* FROM seat_invitations i",
+        Where().add("i.seat_pack_id = {}::uuid", scope.seat_pack_id),
+        page,
+    )
+
+
 # ---------------------------------------------------------------- team
 
 
@@ -451,21 +543,140 @@ async def redeem(conn: asyncpg.Connection, principal: Principal, code: str) -> E
 class TeamRow:
     enrollment: Enrollment
     snapshot: enrollment_pb2.ProgramSnapshot
+    # A credential its learner earned on their own and shares with the employer.
+    shared: bool = False
 
 
-async def team(conn: asyncpg.Connection, employer_id: str) -> list[TeamRow]:
+def _team_row(row: Any, *, shared: bool = False) -> TeamRow:
+    enrollment = repository.enrollment_from_row(row)
+    snapshot = enrollment_pb2.ProgramSnapshot()
+    snapshot.ParseFromString(enrollment.snapshot)
+    return TeamRow(enrollment, snapshot, shared)
+
+
+_SPONSORED = """SELECT 1 FROM enrollments n JOIN seat_packs sp ON sp.id = n.seat_pack_id
+                WHERE sp.employer_id = $1 AND n.learner_id = {learner}"""
+
+
+async def seen_by(
+    conn: asyncpg.Connection, employer_id: str, learner_id: str | None = None
+) -> list[TeamRow]:
+    """Everything the employer sees (of one learner, when given): the enrollments on seats
+    of its packs, in every state (the seats are its), then the credentials its sponsored
+    people earned on their own and share with it, while those still hold. The team view,
+    the skills matrix and a learner's "what my employer sees" all read this, nothing else."""
     rows = await conn.fetch(
-        """SELECT e.* FROM enrollments e JOIN seat_packs p ON p.id = e.seat_pack_id
-           WHERE p.employer_id = $1 ORDER BY e.learner_email, e.created_at""",
+        f"""SELECT e.*, false AS shared FROM enrollments e
+                JOIN seat_packs p ON p.id = e.seat_pack_id
+            WHERE p.employer_id = $1 AND ($2::text IS NULL OR e.learner_id = $2)
+            UNION ALL
+            SELECT e.*, true AS shared FROM employer_credential_shares s
+                JOIN enrollments e ON e.id = s.enrollment_id
+            WHERE s.employer_id = $1 AND ($2::text IS NULL OR s.learner_id = $2)
+              AND e.learner_id = s.learner_id AND e.seat_pack_id IS NULL
+              AND EXISTS ({_SPONSORED.format(learner="s.learner_id")})
+            ORDER BY shared, learner_email, created_at""",
         employer_id,
+        learner_id,
     )
-    found = []
-    for row in rows:
-        enrollment = repository.enrollment_from_row(row)
-        snapshot = enrollment_pb2.ProgramSnapshot()
-        snapshot.ParseFromString(enrollment.snapshot)
-        found.append(TeamRow(enrollment, snapshot))
-    return found
+    found = [_team_row(r, shared=r["shared"]) for r in rows]
+    return [t for t in found if not t.shared or holds_skills(t.enrollment)]
+
+
+async def sponsors(conn: asyncpg.Connection, employer_id: str, learner_id: str) -> bool:
+    """Whether the employer sponsors the learner: they redeemed a seat of one of its packs."""
+    return bool(
+        await conn.fetchval(
+            f"SELECT EXISTS ({_SPONSORED.format(learner='$2')})", employer_id, learner_id
+        )
+    )
+
+
+# A learner's sponsors and own credentials, listed in full on their page: bounded here.
+MAX_SPONSORS = 100
+MAX_OWN_CREDENTIALS = 500
+
+
+async def sponsors_of(conn: asyncpg.Connection, learner_id: str) -> list[EmployerRow]:
+    rows = await conn.fetch(
+        """SELECT DISTINCT e.id, e.name, e.created_at FROM employers e
+               JOIN seat_packs p ON p.employer_id = e.id
+               JOIN enrollments n ON n.seat_pack_id = p.id
+           WHERE n.learner_id = $1 ORDER BY e.name, e.id LIMIT $2""",
+        learner_id,
+        MAX_SPONSORS,
+    )
+    return [EmployerRow(str(r["id"]), r["name"], r["created_at"], "") for r in rows]
+
+
+async def own_credentials(conn: asyncpg.Connection, learner_id: str) -> list[TeamRow]:
+    """The credentials the learner earned on their own (not on a sponsored seat) that
+    still hold: what they may share."""
+    rows = await conn.fetch(
+        """SELECT * FROM enrollments
+           WHERE learner_id = $1 AND seat_pack_id IS NULL AND credential_id IS NOT NULL
+           ORDER BY created_at DESC LIMIT $2""",
+        learner_id,
+        MAX_OWN_CREDENTIALS,
+    )
+    found = [_team_row(r) for r in rows]
+    return [t for t in found if holds_skills(t.enrollment)]
+
+
+async def shared_enrollments(conn: asyncpg.Connection, learner_id: str) -> set[tuple[str, str]]:
+    """(employer id, enrollment id) of every credential the learner shares."""
+    rows = await conn.fetch(
+        "SELECT employer_id, enrollment_id FROM employer_credential_shares WHERE learner_id = $1",
+        learner_id,
+    )
+    return {(str(r["employer_id"]), str(r["enrollment_id"])) for r in rows}
+
+
+async def share_credential(
+    conn: asyncpg.Connection, principal: Principal, employer_id: str, credential_id: str
+) -> TeamRow:
+    """Let an employer that sponsors the caller see a credential they earned on their own
+    (again: no change). Any other employer does not exist to them."""
+    if not await sponsors(conn, employer_id, principal.subject):
+        raise NotFoundError(f"employer {employer_id} not found")
+    row = await conn.fetchrow(
+        "SELECT * FROM enrollments WHERE learner_id = $1 AND credential_id = $2::uuid",
+        principal.subject,
+        credential_id,
+    )
+    if row is None:
+        raise NotFoundError(f"credential {credential_id} not found among yours")
+    if row["seat_pack_id"] is not None:
+        raise FailedPreconditionError(
+            "this credential came with a seat an employer paid for: only credentials you"
+            " earned on your own can be shared"
+        )
+    own = _team_row(row, shared=True)
+    if not holds_skills(own.enrollment):
+        raise FailedPreconditionError("this credential no longer holds, so it cannot be shared")
+    await conn.execute(
+        """INSERT INTO employer_credential_shares
+               (employer_id, learner_id, enrollment_id, credential_id)
+           VALUES ($1, $2, $3, $4) ON CONFLICT (employer_id, enrollment_id) DO NOTHING""",
+        employer_id,
+        principal.subject,
+        own.enrollment.id,
+        credential_id,
+    )
+    return own
+
+
+async def unshare_credential(
+    conn: asyncpg.Connection, principal: Principal, employer_id: str, credential_id: str
+) -> None:
+    """Stop sharing (the caller's own shares only; sponsored or not any more)."""
+    await conn.execute(
+        """DELETE FROM employer_credential_shares
+           WHERE employer_id = $1 AND learner_id = $2 AND credential_id = $3::uuid""",
+        employer_id,
+        principal.subject,
+        credential_id,
+    )
 
 
 def holds_skills(enrollment: Enrollment) -> bool:

@@ -3,6 +3,9 @@ authorisation here, rules in seat_packs.py and employers.py."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import asyncpg
 import grpc
 from upskill.catalog.v1 import catalog_pb2
@@ -12,11 +15,12 @@ from upskill.type.v1 import money_pb2
 
 from services.common.auth import Role, authenticated
 from services.common.errors import FailedPreconditionError
+from services.common.paging import Page
 from services.common.protos import timestamp
 from services.common.rpc import rpc
 from services.enrollment import employers, repository, seat_packs
 from services.enrollment.api import _snapshot
-from services.enrollment.messages import enrollment_to_pb, snapshot_of
+from services.enrollment.messages import enrollment_to_pb
 from services.enrollment.peers import Peers
 from services.enrollment.seat_packs import SeatPack
 
@@ -51,6 +55,69 @@ def pack_to_pb(p: SeatPack, redeemed: int) -> employers_pb2.SeatPack:
         create_time=timestamp(p.created_at),
         update_time=timestamp(p.updated_at),
         seats_refunded=p.seats_refunded,
+    )
+
+
+def invitation_to_pb(row: Any, now: datetime) -> employers_pb2.SeatInvitation:
+    """A seat invitation as listed: never its code (stored hashed), always its status."""
+    message = employers_pb2.SeatInvitation(
+        id=str(row["id"]),
+        seat_pack_id=str(row["seat_pack_id"]),
+        email=row["email"],
+        expire_time=timestamp(row["expires_at"]),
+        enrollment_id=str(row["enrollment_id"] or ""),
+        status=employers_pb2.SeatInvitationStatus.Value(
+            f"SEAT_INVITATION_STATUS_{employers.invitation_status(row, now)}"
+        ),
+    )
+    if row["redeemed_at"] is not None:
+        message.redeem_time.CopyFrom(timestamp(row["redeemed_at"]))
+    if row["revoked_at"] is not None:
+        message.revoke_time.CopyFrom(timestamp(row["revoked_at"]))
+    return message
+
+
+def team_people(rows: list[employers.TeamRow]) -> tuple[list[employers_pb2.TeamPerson], list[str]]:
+    """What `employers.seen_by` found, as the team view shows it: each person with their
+    enrollments (shared ones marked) and skills, and the matrix's columns."""
+    people: dict[str, employers_pb2.TeamPerson] = {}
+    skills: dict[str, None] = {}
+    for row in rows:
+        e = row.enrollment
+        person = people.setdefault(
+            e.learner_id,
+            employers_pb2.TeamPerson(email=e.learner_email, learner_id=e.learner_id),
+        )
+        person.enrollments.append(
+            employers_pb2.TeamEnrollment(
+                enrollment_id=e.id,
+                program_id=e.program_id,
+                program_title=row.snapshot.title,
+                status=enrollment_pb2.EnrollmentStatus.Value(f"ENROLLMENT_STATUS_{e.status.value}"),
+                credential_id=e.credential_id,
+                shared=row.shared,
+            )
+        )
+        if employers.holds_skills(e):
+            for skill in row.snapshot.skills:
+                skills.setdefault(skill, None)
+                if skill not in person.skills:
+                    person.skills.append(skill)
+                    if row.shared:
+                        person.shared_skills.append(skill)
+                elif not row.shared and skill in person.shared_skills:
+                    person.shared_skills.remove(skill)
+    return list(people.values()), sorted(skills)
+
+
+def shareable_to_pb(row: employers.TeamRow, shared: bool) -> employers_pb2.ShareableCredential:
+    return employers_pb2.ShareableCredential(
+        credential_id=row.enrollment.credential_id,
+        enrollment_id=row.enrollment.id,
+        program_id=row.enrollment.program_id,
+        program_title=row.snapshot.title,
+        skills=list(row.snapshot.skills),
+        shared=shared,
     )
 
 
@@ -230,29 +297,95 @@ class EmployersApi(employers_service_pb2_grpc.EmployersServiceServicer):
     ) -> pb.GetTeamResponse:
         async with self._pool.acquire() as conn:
             await employers.employer_for(conn, authenticated(), request.employer_id)
-            rows = await employers.team(conn, request.employer_id)
-        people: dict[str, employers_pb2.TeamPerson] = {}
-        skills: dict[str, None] = {}
-        for row in rows:
-            e = row.enrollment
-            person = people.setdefault(
-                e.learner_id,
-                employers_pb2.TeamPerson(email=e.learner_email, learner_id=e.learner_id),
-            )
-            person.enrollments.append(
-                employers_pb2.TeamEnrollment(
-                    enrollment_id=e.id,
-                    program_id=e.program_id,
-                    program_title=row.snapshot.title,
-                    status=enrollment_pb2.EnrollmentStatus.Value(
-                        f"ENROLLMENT_STATUS_{e.status.value}"
-                    ),
-                    credential_id=e.credential_id,
+            rows = await employers.seen_by(conn, request.employer_id)
+        people, skills = team_people(rows)
+        return pb.GetTeamResponse(people=people, skills=skills)
+
+    @rpc(Role.LEARNER, Role.ADMIN)
+    async def ListEmployers(
+        self, request: pb.ListEmployersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListEmployersResponse:
+        scope = employers.MemberScope(authenticated().subject)
+        page = Page.request(employers.EMPLOYERS, request.page_token, request.page_size, scope)
+        async with self._pool.acquire() as conn:
+            rows = await employers.list_employers(conn, scope, page)
+        rows, next_token = page.split(rows, lambda r: (r.created_at, r.id))
+        return pb.ListEmployersResponse(
+            employers=[employer_to_pb(r) for r in rows], next_page_token=next_token
+        )
+
+    @rpc(Role.LEARNER, Role.ADMIN)
+    async def ListSeatPacks(
+        self, request: pb.ListSeatPacksRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListSeatPacksResponse:
+        scope = employers.EmployerScope(request.employer_id)
+        page = Page.request(employers.SEAT_PACKS, request.page_token, request.page_size, scope)
+        async with self._pool.acquire() as conn:
+            await employers.employer_for(conn, authenticated(), request.employer_id)
+            rows = await employers.list_packs(conn, scope, page)
+        rows, next_token = page.split(rows, lambda r: (r[0].created_at, r[0].id))
+        return pb.ListSeatPacksResponse(
+            seat_packs=[pack_to_pb(p, redeemed) for p, redeemed in rows],
+            next_page_token=next_token,
+        )
+
+    @rpc(Role.LEARNER, Role.ADMIN)
+    async def ListSeatInvitations(
+        self, request: pb.ListSeatInvitationsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListSeatInvitationsResponse:
+        scope = employers.PackScope(request.employer_id, request.seat_pack_id)
+        page = Page.request(
+            employers.SEAT_INVITATIONS, request.page_token, request.page_size, scope
+        )
+        async with self._pool.acquire() as conn:
+            await employers.employer_for(conn, authenticated(), request.employer_id)
+            await employers.pack_of(conn, request.employer_id, request.seat_pack_id)
+            rows = await employers.list_invitations(conn, scope, page)
+        rows, next_token = page.split(rows, lambda r: (r["created_at"], str(r["id"])))
+        now = datetime.now(UTC)
+        return pb.ListSeatInvitationsResponse(
+            invitations=[invitation_to_pb(r, now) for r in rows], next_page_token=next_token
+        )
+
+    @rpc(Role.LEARNER)
+    async def ListSponsors(
+        self, request: pb.ListSponsorsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListSponsorsResponse:
+        learner = authenticated().subject
+        found = []
+        async with self._pool.acquire() as conn:
+            own = await employers.own_credentials(conn, learner)
+            shared = await employers.shared_enrollments(conn, learner)
+            for employer in await employers.sponsors_of(conn, learner):
+                people, _ = team_people(await employers.seen_by(conn, employer.id, learner))
+                found.append(
+                    employers_pb2.Sponsor(
+                        employer=employer_to_pb(employer),
+                        seen=people[0] if people else None,
+                        credentials=[
+                            shareable_to_pb(c, (employer.id, c.enrollment.id) in shared)
+                            for c in own
+                        ],
+                    )
                 )
+        return pb.ListSponsorsResponse(sponsors=found)
+
+    @rpc(Role.LEARNER)
+    async def ShareCredential(
+        self, request: pb.ShareCredentialRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ShareCredentialResponse:
+        async with self._pool.acquire() as conn:
+            row = await employers.share_credential(
+                conn, authenticated(), request.employer_id, request.credential_id
             )
-            if employers.holds_skills(e):
-                for skill in snapshot_of(e).skills:
-                    skills.setdefault(skill, None)
-                    if skill not in person.skills:
-                        person.skills.append(skill)
-        return pb.GetTeamResponse(people=list(people.values()), skills=sorted(skills))
+        return pb.ShareCredentialResponse(credential=shareable_to_pb(row, True))
+
+    @rpc(Role.LEARNER)
+    async def UnshareCredential(
+        self, request: pb.UnshareCredentialRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UnshareCredentialResponse:
+        async with self._pool.acquire() as conn:
+            await employers.unshare_credential(
+                conn, authenticated(), request.employer_id, request.credential_id
+            )
+        return pb.UnshareCredentialResponse()

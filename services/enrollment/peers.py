@@ -87,10 +87,9 @@ class Peers:
                     program_id=pack.program_id,
                     amount=money_pb2.Money(amount_minor=pack.total_minor, currency=pack.currency),
                     description=description[:500],
-                    success_url=(
-                        f"{self._public}/api/v1/employers/{pack.employer_id}/seat-packs/{pack.id}"
-                    ),
-                    cancel_url=f"{self._public}/programs/{pack.program_id}",
+                    # Back to the employer's team page, where the manager bought it.
+                    success_url=f"{self._public}/team/{pack.employer_id}?bought={pack.id}",
+                    cancel_url=f"{self._public}/team/{pack.employer_id}",
                 ),
                 metadata=self._metadata(),
                 timeout=DEFAULT_DEADLINE_SECONDS,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Annotated, Any
 
@@ -20,7 +21,7 @@ from services.gateway.security import (
     session_token,
 )
 from services.gateway.settings import GatewaySettings
-from services.gateway.studio_access import studio_link
+from services.gateway.studio_access import studio_link, team_link
 
 # Declared for the OpenAPI document; the header itself is parsed by services.common.auth.
 _bearer_scheme = HTTPBearer(
@@ -86,7 +87,9 @@ async def page_viewer(request: Request) -> Principal | None:
             forget_session_token(request)
             principal = None
     request.state.viewer = principal  # the page layout shows who is signed in
-    request.state.studio_link = await studio_link(request, principal)
+    request.state.studio_link, request.state.team_link = await asyncio.gather(
+        studio_link(request, principal), team_link(request, principal)
+    )
     return principal
 
 

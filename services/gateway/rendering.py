@@ -64,6 +64,8 @@ def render(
         "viewer": getattr(request.state, "viewer", None),
         # Set by page_viewer: whether the header links to the provider studio.
         "studio_link": getattr(request.state, "studio_link", False),
+        # Set by page_viewer: whether the header links to the employer's team pages.
+        "team_link": getattr(request.state, "team_link", False),
         "current_path": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
     }
     base.update(context or {})

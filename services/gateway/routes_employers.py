@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, Field
 from upskill.enrollment.v1 import employers_pb2, employers_service_pb2, enrollment_pb2
 
@@ -20,6 +20,7 @@ from services.gateway.schemas import (
     Enrollment,
     EnrollmentStatus,
     Money,
+    Page,
     StrictModel,
     Text,
     UuidText,
@@ -32,6 +33,10 @@ _WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 422, 502, 503)
 EmployerId = Annotated[str, uuid_path("employer")]
 SeatPackId = Annotated[str, uuid_path("seat pack")]
 InvitationId = Annotated[str, uuid_path("invitation")]
+CredentialId = Annotated[str, uuid_path("credential")]
+PageSize = Annotated[int, Query(ge=0, le=100, description="0: the server's default")]
+PageToken = Annotated[Text, Query(max_length=200, description="next_page_token of the page before")]
+SeatInvitationStatus = Literal["PENDING", "REDEEMED", "REVOKED", "EXPIRED", "UNSPECIFIED"]
 EmployerRole = Literal["OWNER", "MANAGER", "UNSPECIFIED"]
 SeatPackStatus = Literal[
     "PENDING_PAYMENT", "PAID", "EXPIRED", "CANCELLED", "REFUNDED", "UNSPECIFIED"
@@ -110,6 +115,10 @@ class TeamEnrollment(BaseModel):
     program_title: str
     status: EnrollmentStatus | Literal["UNSPECIFIED"]
     credential_id: str | None
+    shared: bool = Field(
+        description="A credential the person earned on their own and chose to share (not a"
+        " seat of this employer's packs)"
+    )
 
 
 class TeamPerson(BaseModel):
@@ -117,11 +126,60 @@ class TeamPerson(BaseModel):
     learner_id: str
     enrollments: list[TeamEnrollment]
     skills: list[str] = Field(description="Skills of their issued credentials")
+    shared_skills: list[str] = Field(
+        description="The skills among `skills` that only credentials they share show"
+    )
 
 
 class Team(BaseModel):
     people: list[TeamPerson]
     skills: list[str] = Field(description="The skills matrix's columns")
+
+
+class EmployerList(Page):
+    employers: list[Employer]
+
+
+class SeatPackList(Page):
+    seat_packs: list[SeatPack]
+
+
+class SeatInvitationState(BaseModel):
+    id: str
+    seat_pack_id: str
+    email: str
+    status: SeatInvitationStatus
+    expires_at: datetime | None
+    redeemed_at: datetime | None
+    revoked_at: datetime | None
+    enrollment_id: str | None
+
+
+class SeatInvitationStateList(Page):
+    invitations: list[SeatInvitationState] = Field(description="Without codes: shown once")
+
+
+class ShareableCredential(BaseModel):
+    credential_id: str
+    enrollment_id: str
+    program_id: str
+    program_title: str
+    skills: list[str]
+    shared: bool = Field(description="Whether this employer sees it")
+
+
+class Sponsor(BaseModel):
+    employer: Employer
+    seen: TeamPerson | None = Field(
+        description="You, exactly as this employer's team view and skills matrix show you"
+    )
+    credentials: list[ShareableCredential] = Field(
+        description="Credentials you earned on your own, each shared with it or not"
+    )
+
+
+class SponsorList(BaseModel):
+    sponsors: list[Sponsor]
 
 
 # ---------------------------------------------------------------- mapping
@@ -160,7 +218,75 @@ def pack_to_json(p: employers_pb2.SeatPack) -> SeatPack:
     )
 
 
+def team_person_to_json(p: employers_pb2.TeamPerson) -> TeamPerson:
+    return TeamPerson(
+        email=p.email,
+        learner_id=p.learner_id,
+        enrollments=[
+            TeamEnrollment(
+                enrollment_id=e.enrollment_id,
+                program_id=e.program_id,
+                program_title=e.program_title,
+                status=mapping.enum_name(  # type: ignore[arg-type]
+                    enrollment_pb2.EnrollmentStatus, e.status, "ENROLLMENT_STATUS_"
+                ),
+                credential_id=mapping.or_none(e.credential_id),
+                shared=e.shared,
+            )
+            for e in p.enrollments
+        ],
+        skills=list(p.skills),
+        shared_skills=list(p.shared_skills),
+    )
+
+
+def shareable_to_json(c: employers_pb2.ShareableCredential) -> ShareableCredential:
+    return ShareableCredential(
+        credential_id=c.credential_id,
+        enrollment_id=c.enrollment_id,
+        program_id=c.program_id,
+        program_title=c.program_title,
+        skills=list(c.skills),
+        shared=c.shared,
+    )
+
+
+def invitation_state_to_json(i: employers_pb2.SeatInvitation) -> SeatInvitationState:
+    return SeatInvitationState(
+        id=i.id,
+        seat_pack_id=i.seat_pack_id,
+        email=i.email,
+        status=mapping.enum_name(  # type: ignore[arg-type]
+            employers_pb2.SeatInvitationStatus, i.status, "SEAT_INVITATION_STATUS_"
+        ),
+        expires_at=mapping.timestamp(i.expire_time, i.HasField("expire_time")),
+        redeemed_at=mapping.timestamp(i.redeem_time, i.HasField("redeem_time")),
+        revoked_at=mapping.timestamp(i.revoke_time, i.HasField("revoke_time")),
+        enrollment_id=mapping.or_none(i.enrollment_id),
+    )
+
+
 # ---------------------------------------------------------------- routes
+
+
+@router.get(
+    "/employers",
+    response_model=EmployerList,
+    responses=_READ_ERRORS,
+    summary="List the employers the caller is a member of (owner or manager), newest first",
+)
+async def list_employers(
+    caller: Caller, clients: ClientsDep, page_size: PageSize = 0, page_token: PageToken = ""
+) -> EmployerList:
+    reply = await invoke(
+        clients.employers.ListEmployers,
+        employers_service_pb2.ListEmployersRequest(page_size=page_size, page_token=page_token),
+        token=caller.token,
+    )
+    return EmployerList(
+        employers=[employer_to_json(e) for e in reply.employers],
+        next_page_token=reply.next_page_token or None,
+    )
 
 
 @router.post(
@@ -434,26 +560,132 @@ async def team(employer_id: EmployerId, caller: Caller, clients: ClientsDep) -> 
         employers_service_pb2.GetTeamRequest(employer_id=resource_id(employer_id, "employer")),
         token=caller.token,
     )
-    return Team(
-        people=[
-            TeamPerson(
-                email=p.email,
-                learner_id=p.learner_id,
-                enrollments=[
-                    TeamEnrollment(
-                        enrollment_id=e.enrollment_id,
-                        program_id=e.program_id,
-                        program_title=e.program_title,
-                        status=mapping.enum_name(  # type: ignore[arg-type]
-                            enrollment_pb2.EnrollmentStatus, e.status, "ENROLLMENT_STATUS_"
-                        ),
-                        credential_id=mapping.or_none(e.credential_id),
-                    )
-                    for e in p.enrollments
-                ],
-                skills=list(p.skills),
-            )
-            for p in reply.people
-        ],
-        skills=list(reply.skills),
+    return Team(people=[team_person_to_json(p) for p in reply.people], skills=list(reply.skills))
+
+
+@router.get(
+    "/employers/{employer_id}/seat-packs",
+    response_model=SeatPackList,
+    responses=_READ_ERRORS,
+    summary="List the employer's seat packs, newest first, with seats redeemed (members)",
+)
+async def list_seat_packs(
+    employer_id: EmployerId,
+    caller: Caller,
+    clients: ClientsDep,
+    page_size: PageSize = 0,
+    page_token: PageToken = "",
+) -> SeatPackList:
+    reply = await invoke(
+        clients.employers.ListSeatPacks,
+        employers_service_pb2.ListSeatPacksRequest(
+            employer_id=resource_id(employer_id, "employer"),
+            page_size=page_size,
+            page_token=page_token,
+        ),
+        token=caller.token,
     )
+    return SeatPackList(
+        seat_packs=[pack_to_json(p) for p in reply.seat_packs],
+        next_page_token=reply.next_page_token or None,
+    )
+
+
+@router.get(
+    "/employers/{employer_id}/seat-packs/{seat_pack_id}/invitations",
+    response_model=SeatInvitationStateList,
+    responses=_READ_ERRORS,
+    summary="List a seat pack's invitations and where each is, newest first (members)",
+)
+async def list_seat_invitations(
+    employer_id: EmployerId,
+    seat_pack_id: SeatPackId,
+    caller: Caller,
+    clients: ClientsDep,
+    page_size: PageSize = 0,
+    page_token: PageToken = "",
+) -> SeatInvitationStateList:
+    reply = await invoke(
+        clients.employers.ListSeatInvitations,
+        employers_service_pb2.ListSeatInvitationsRequest(
+            employer_id=resource_id(employer_id, "employer"),
+            seat_pack_id=resource_id(seat_pack_id, "seat pack"),
+            page_size=page_size,
+            page_token=page_token,
+        ),
+        token=caller.token,
+    )
+    return SeatInvitationStateList(
+        invitations=[invitation_state_to_json(i) for i in reply.invitations],
+        next_page_token=reply.next_page_token or None,
+    )
+
+
+@router.get(
+    "/me/sponsors",
+    response_model=SponsorList,
+    responses=_READ_ERRORS,
+    summary="The employers that sponsor you, exactly what each sees, and what you may share",
+)
+async def list_sponsors(caller: Caller, clients: ClientsDep) -> SponsorList:
+    reply = await invoke(
+        clients.employers.ListSponsors,
+        employers_service_pb2.ListSponsorsRequest(),
+        token=caller.token,
+    )
+    return SponsorList(
+        sponsors=[
+            Sponsor(
+                employer=employer_to_json(s.employer),
+                seen=team_person_to_json(s.seen) if s.HasField("seen") else None,
+                credentials=[shareable_to_json(c) for c in s.credentials],
+            )
+            for s in reply.sponsors
+        ]
+    )
+
+
+@router.put(
+    "/me/sponsors/{employer_id}/shared-credentials/{credential_id}",
+    response_model=ShareableCredential,
+    responses=_WRITE_ERRORS,
+    summary="Share a credential you earned on your own with an employer that sponsors you",
+    description=(
+        "Its team view and skills matrix then show it, marked as shared. Only credentials of"
+        " programs you paid for yourself, still valid (409 otherwise); an employer that does"
+        " not sponsor you is 404. Sharing again changes nothing."
+    ),
+)
+async def share_credential(
+    employer_id: EmployerId, credential_id: CredentialId, caller: Caller, clients: ClientsDep
+) -> ShareableCredential:
+    reply = await invoke(
+        clients.employers.ShareCredential,
+        employers_service_pb2.ShareCredentialRequest(
+            employer_id=resource_id(employer_id, "employer"),
+            credential_id=resource_id(credential_id, "credential"),
+        ),
+        token=caller.token,
+    )
+    return shareable_to_json(reply.credential)
+
+
+@router.delete(
+    "/me/sponsors/{employer_id}/shared-credentials/{credential_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=_WRITE_ERRORS,
+    summary="Stop sharing a credential with an employer (again: no change)",
+)
+async def unshare_credential(
+    employer_id: EmployerId, credential_id: CredentialId, caller: Caller, clients: ClientsDep
+) -> Response:
+    await invoke(
+        clients.employers.UnshareCredential,
+        employers_service_pb2.UnshareCredentialRequest(
+            employer_id=resource_id(employer_id, "employer"),
+            credential_id=resource_id(credential_id, "credential"),
+        ),
+        token=caller.token,
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

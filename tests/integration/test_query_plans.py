@@ -11,7 +11,10 @@ Hot paths, by service:
 - catalog: program by id; the storefront listing (first page, page 2, by provider, search,
   skill).
 - enrollment: by id, by idempotency key, the live one of a learner for a program, seat
-  count; listings by learner, provider, program (and page 2).
+  count; listings by learner, provider, program (and page 2); employers: a person's
+  employers, an employer's packs, a pack's invitations (and page 2), what an employer
+  sees (the team view, one learner's view), a learner's sponsors, own credentials and
+  shares.
 - credentials: by id, by enrollment; listings by learner, provider, program; status-list
   reads.
 - payments: by id, by checkout session; the expiry sweeps (unopened payments, local open
@@ -34,12 +37,14 @@ from upskill.payments.v1 import events_pb2
 
 from services.catalog import repository as catalog
 from services.common import db, relay
+from services.common.auth import Principal, Role
 from services.common.consumer import EventConsumer
 from services.common.events import Envelope
 from services.common.paging import Cursor, Page
 from services.common.retention import Pruner, RetentionSettings, common_jobs
 from services.common.sql import OwnerScope
 from services.credentials import repository as credentials
+from services.enrollment import employers
 from services.enrollment import repository as enrollments
 from services.payments import repository as payments
 from services.payments.delivery import WebhookDeliveryWorker
@@ -323,6 +328,63 @@ async def test_enrollment_queries_use_indexes(fresh_database: str) -> None:
         assert_served(
             await x.explain(listing(learner_id=learner, program_id=program)),
             "enrollments_learner|enrollments_program|enrollments_one_live",
+        )
+    finally:
+        await pool.close()
+
+
+async def test_employer_queries_use_indexes(fresh_database: str) -> None:
+    pool = await migrated(fresh_database, "enrollment")
+    try:
+        x = ExplainingPool(pool)
+        employer, pack, learner = uid(), uid(), "learner-1"
+        me = Principal(subject=learner, role=Role.LEARNER, token="", email="l@example.com")
+        scope = employers.PackScope(employer, pack)
+        for after in (None, PAGE_2):
+            mine = Page(employers.EMPLOYERS, after, 20, "")
+            packs = Page(employers.SEAT_PACKS, after, 20, "")
+            invitations = Page(employers.SEAT_INVITATIONS, after, 20, "")
+
+            async def my_employers(c: Any, p: Page = mine) -> Any:
+                return await employers.list_employers(c, employers.MemberScope("s"), p)
+
+            async def its_packs(c: Any, p: Page = packs) -> Any:
+                return await employers.list_packs(c, employers.EmployerScope(employer), p)
+
+            async def its_invitations(c: Any, p: Page = invitations) -> Any:
+                return await employers.list_invitations(c, scope, p)
+
+            assert_served(await x.explain(my_employers), "employer_members_subject")
+            assert_served(await x.explain(its_packs), "seat_packs_employer")
+            assert_served(await x.explain(its_invitations), "seat_invitations_pack_listing")
+        for one in (None, learner):
+
+            async def seen(c: Any, o: str | None = one) -> Any:
+                return await employers.seen_by(c, employer, o)
+
+            assert_served(
+                await x.explain(seen),
+                "seat_packs_employer",
+                "enrollments_seat_pack",
+                "employer_credential_shares_pkey|employer_credential_shares_learner",
+            )
+        assert_served(
+            await x.explain(lambda c: employers.sponsors(c, employer, learner)),
+            "enrollments_learner|enrollments_seat_pack",
+        )
+        assert_served(
+            await x.explain(lambda c: employers.sponsors_of(c, learner)), "enrollments_learner"
+        )
+        assert_served(
+            await x.explain(lambda c: employers.own_credentials(c, learner)), "enrollments_learner"
+        )
+        assert_served(
+            await x.explain(lambda c: employers.shared_enrollments(c, learner)),
+            "employer_credential_shares_learner",
+        )
+        assert_served(
+            await x.explain(lambda c: employers.unshare_credential(c, me, employer, uid())),
+            "employer_credential_shares_pkey",
         )
     finally:
         await pool.close()

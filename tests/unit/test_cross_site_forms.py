@@ -22,6 +22,8 @@ SECRET = "c" * 40
 NOWHERE = "127.0.0.1:1"
 PUBLIC = "https://shop.example"
 PROGRAM_ID = "0b7f3c1e-8d2a-4f5b-9c6d-1e2f3a4b5c6d"
+EMPLOYER_ID = "1c8e4d2f-9e3b-4a6c-8d7e-2f3a4b5c6d7e"
+PACK_ID = "2d9f5e3a-0f4c-4b7d-9e8f-3a4b5c6d7e8f"
 
 SIGN_IN = ("/session", {"role": "admin", "sub": "mallory", "next": "/"})
 FORMS = [
@@ -29,6 +31,17 @@ FORMS = [
     ("/session/end", {"next": "/"}),
     (f"/programs/{PROGRAM_ID}/enroll", {"idempotency_key": "k-1"}),
     ("/checkout/cs_test_1", {"card_number": "4242424242424242"}),
+    # The employer pages' forms, and the learner's sharing with an employer.
+    ("/team", {"name": "Initech"}),
+    (f"/team/{EMPLOYER_ID}/seat-packs", {"program_id": PROGRAM_ID, "seats": "3"}),
+    (f"/team/{EMPLOYER_ID}/invitations", {"seat_pack_id": PACK_ID, "emails": "a@b.example"}),
+    (f"/team/{EMPLOYER_ID}/managers", {"email": "m@b.example"}),
+    (f"/team/{EMPLOYER_ID}/seat-packs/{PACK_ID}/invitations", {"emails": "a@b.example"}),
+    (f"/team/{EMPLOYER_ID}/seat-packs/{PACK_ID}/invitations/{PACK_ID}/revoke", {}),
+    (f"/team/invitations/{PACK_ID}", {}),
+    (f"/learning/employers/{EMPLOYER_ID}/share", {"credential_id": PACK_ID}),
+    (f"/learning/employers/{EMPLOYER_ID}/unshare", {"credential_id": PACK_ID}),
+    ("/redeem", {"code": "a-seat-code"}),
 ]
 CROSS_SITE = [
     {"origin": "https://evil.example"},

@@ -162,3 +162,93 @@ class RevokeSeatInvitationResponse(_message.Message):
     INVITATION_FIELD_NUMBER: _ClassVar[int]
     invitation: _employers_pb2.SeatInvitation
     def __init__(self, invitation: _Optional[_Union[_employers_pb2.SeatInvitation, _Mapping]] = ...) -> None: ...
+
+class ListEmployersRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListEmployersResponse(_message.Message):
+    __slots__ = ("employers", "next_page_token")
+    EMPLOYERS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    employers: _containers.RepeatedCompositeFieldContainer[_employers_pb2.Employer]
+    next_page_token: str
+    def __init__(self, employers: _Optional[_Iterable[_Union[_employers_pb2.Employer, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ListSeatPacksRequest(_message.Message):
+    __slots__ = ("employer_id", "page_size", "page_token")
+    EMPLOYER_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    employer_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, employer_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListSeatPacksResponse(_message.Message):
+    __slots__ = ("seat_packs", "next_page_token")
+    SEAT_PACKS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    seat_packs: _containers.RepeatedCompositeFieldContainer[_employers_pb2.SeatPack]
+    next_page_token: str
+    def __init__(self, seat_packs: _Optional[_Iterable[_Union[_employers_pb2.SeatPack, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ListSeatInvitationsRequest(_message.Message):
+    __slots__ = ("employer_id", "seat_pack_id", "page_size", "page_token")
+    EMPLOYER_ID_FIELD_NUMBER: _ClassVar[int]
+    SEAT_PACK_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    employer_id: str
+    seat_pack_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, employer_id: _Optional[str] = ..., seat_pack_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListSeatInvitationsResponse(_message.Message):
+    __slots__ = ("invitations", "next_page_token")
+    INVITATIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    invitations: _containers.RepeatedCompositeFieldContainer[_employers_pb2.SeatInvitation]
+    next_page_token: str
+    def __init__(self, invitations: _Optional[_Iterable[_Union[_employers_pb2.SeatInvitation, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ListSponsorsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListSponsorsResponse(_message.Message):
+    __slots__ = ("sponsors",)
+    SPONSORS_FIELD_NUMBER: _ClassVar[int]
+    sponsors: _containers.RepeatedCompositeFieldContainer[_employers_pb2.Sponsor]
+    def __init__(self, sponsors: _Optional[_Iterable[_Union[_employers_pb2.Sponsor, _Mapping]]] = ...) -> None: ...
+
+class ShareCredentialRequest(_message.Message):
+    __slots__ = ("employer_id", "credential_id")
+    EMPLOYER_ID_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_ID_FIELD_NUMBER: _ClassVar[int]
+    employer_id: str
+    credential_id: str
+    def __init__(self, employer_id: _Optional[str] = ..., credential_id: _Optional[str] = ...) -> None: ...
+
+class ShareCredentialResponse(_message.Message):
+    __slots__ = ("credential",)
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    credential: _employers_pb2.ShareableCredential
+    def __init__(self, credential: _Optional[_Union[_employers_pb2.ShareableCredential, _Mapping]] = ...) -> None: ...
+
+class UnshareCredentialRequest(_message.Message):
+    __slots__ = ("employer_id", "credential_id")
+    EMPLOYER_ID_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_ID_FIELD_NUMBER: _ClassVar[int]
+    employer_id: str
+    credential_id: str
+    def __init__(self, employer_id: _Optional[str] = ..., credential_id: _Optional[str] = ...) -> None: ...
+
+class UnshareCredentialResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

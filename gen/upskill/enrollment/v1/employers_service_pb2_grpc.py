@@ -91,6 +91,36 @@ class EmployersServiceStub:
                 request_serializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.GetTeamRequest.SerializeToString,
                 response_deserializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.GetTeamResponse.FromString,
                 _registered_method=True)
+        self.ListEmployers = channel.unary_unary(
+                '/upskill.enrollment.v1.EmployersService/ListEmployers',
+                request_serializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.ListEmployersRequest.SerializeToString,
+                response_deserializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.ListEmployersResponse.FromString,
+                _registered_method=True)
+        self.ListSeatPacks = channel.unary_unary(
+                '/upskill.enrollment.v1.EmployersService/ListSeatPacks',
+                request_serializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.ListSeatPacksRequest.SerializeToString,
+                response_deserializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.ListSeatPacksResponse.FromString,
+                _registered_method=True)
+        self.ListSeatInvitations = channel.unary_unary(
+                '/upskill.enrollment.v1.EmployersService/ListSeatInvitations',
+                request_serializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.ListSeatInvitationsRequest.SerializeToString,
+                response_deserializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.ListSeatInvitationsResponse.FromString,
+                _registered_method=True)
+        self.ListSponsors = channel.unary_unary(
+                '/upskill.enrollment.v1.EmployersService/ListSponsors',
+                request_serializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.ListSponsorsRequest.SerializeToString,
+                response_deserializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.ListSponsorsResponse.FromString,
+                _registered_method=True)
+        self.ShareCredential = channel.unary_unary(
+                '/upskill.enrollment.v1.EmployersService/ShareCredential',
+                request_serializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.ShareCredentialRequest.SerializeToString,
+                response_deserializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.ShareCredentialResponse.FromString,
+                _registered_method=True)
+        self.UnshareCredential = channel.unary_unary(
+                '/upskill.enrollment.v1.EmployersService/UnshareCredential',
+                request_serializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.UnshareCredentialRequest.SerializeToString,
+                response_deserializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.UnshareCredentialResponse.FromString,
+                _registered_method=True)
 
 
 class EmployersServiceServicer:
@@ -175,6 +205,48 @@ class EmployersServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListEmployers(self, request, context):
+        """ListEmployers lists the employers the caller is a member of (owner or manager), newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSeatPacks(self, request, context):
+        """ListSeatPacks lists an employer's seat packs, newest first (members).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSeatInvitations(self, request, context):
+        """ListSeatInvitations lists a pack's seat invitations with their status, newest first (members).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSponsors(self, request, context):
+        """ListSponsors lists the employers that sponsor the caller, what each sees, and what they may share.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ShareCredential(self, request, context):
+        """ShareCredential lets an employer that sponsors the caller see a credential they earned on their own.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnshareCredential(self, request, context):
+        """UnshareCredential stops an employer seeing a credential the caller shared (again: no change).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EmployersServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -232,6 +304,36 @@ def add_EmployersServiceServicer_to_server(servicer, server):
                     servicer.GetTeam,
                     request_deserializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.GetTeamRequest.FromString,
                     response_serializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.GetTeamResponse.SerializeToString,
+            ),
+            'ListEmployers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEmployers,
+                    request_deserializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.ListEmployersRequest.FromString,
+                    response_serializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.ListEmployersResponse.SerializeToString,
+            ),
+            'ListSeatPacks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSeatPacks,
+                    request_deserializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.ListSeatPacksRequest.FromString,
+                    response_serializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.ListSeatPacksResponse.SerializeToString,
+            ),
+            'ListSeatInvitations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSeatInvitations,
+                    request_deserializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.ListSeatInvitationsRequest.FromString,
+                    response_serializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.ListSeatInvitationsResponse.SerializeToString,
+            ),
+            'ListSponsors': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSponsors,
+                    request_deserializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.ListSponsorsRequest.FromString,
+                    response_serializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.ListSponsorsResponse.SerializeToString,
+            ),
+            'ShareCredential': grpc.unary_unary_rpc_method_handler(
+                    servicer.ShareCredential,
+                    request_deserializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.ShareCredentialRequest.FromString,
+                    response_serializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.ShareCredentialResponse.SerializeToString,
+            ),
+            'UnshareCredential': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnshareCredential,
+                    request_deserializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.UnshareCredentialRequest.FromString,
+                    response_serializer=upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.UnshareCredentialResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -533,6 +635,168 @@ class EmployersService:
             '/upskill.enrollment.v1.EmployersService/GetTeam',
             upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.GetTeamRequest.SerializeToString,
             upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.GetTeamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEmployers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.enrollment.v1.EmployersService/ListEmployers',
+            upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.ListEmployersRequest.SerializeToString,
+            upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.ListEmployersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSeatPacks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.enrollment.v1.EmployersService/ListSeatPacks',
+            upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.ListSeatPacksRequest.SerializeToString,
+            upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.ListSeatPacksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSeatInvitations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.enrollment.v1.EmployersService/ListSeatInvitations',
+            upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.ListSeatInvitationsRequest.SerializeToString,
+            upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.ListSeatInvitationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSponsors(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.enrollment.v1.EmployersService/ListSponsors',
+            upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.ListSponsorsRequest.SerializeToString,
+            upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.ListSponsorsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ShareCredential(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.enrollment.v1.EmployersService/ShareCredential',
+            upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.ShareCredentialRequest.SerializeToString,
+            upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.ShareCredentialResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnshareCredential(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.enrollment.v1.EmployersService/UnshareCredential',
+            upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.UnshareCredentialRequest.SerializeToString,
+            upskill_dot_enrollment_dot_v1_dot_employers__service__pb2.UnshareCredentialResponse.FromString,
             options,
             channel_credentials,
             insecure,
