@@ -14,6 +14,7 @@ from services.common.auth import Role, authenticated
 from services.common.errors import FailedPreconditionError
 from services.common.protos import timestamp
 from services.common.rpc import rpc
+from services.common.volume_tiers import VolumeTier
 from services.enrollment import employers, repository, seat_packs
 from services.enrollment.api import _snapshot
 from services.enrollment.messages import enrollment_to_pb, snapshot_of
@@ -51,6 +52,7 @@ def pack_to_pb(p: SeatPack, redeemed: int) -> employers_pb2.SeatPack:
         create_time=timestamp(p.created_at),
         update_time=timestamp(p.updated_at),
         seats_refunded=p.seats_refunded,
+        price_per_seat=money_pb2.Money(amount_minor=p.price_per_seat, currency=p.currency),
     )
 
 
@@ -121,6 +123,9 @@ class EmployersApi(employers_service_pb2_grpc.EmployersServiceServicer):
             currency=program.spec.price.currency,
             bought_by=principal.subject,
             bought_by_email=principal.email or "",
+            volume_tiers=[
+                VolumeTier(t.min_seats, t.unit_amount_minor) for t in program.spec.volume_tiers
+            ],
         )
         async with self._pool.acquire() as conn, conn.transaction():
             await repository.reserve_seat(

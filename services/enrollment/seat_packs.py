@@ -10,10 +10,12 @@ with single purchases by `repository.reserve_seat`.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from services.common.errors import FailedPreconditionError
+from services.common.volume_tiers import VolumeTier, unit_price
 from services.enrollment.seats import IncomingPayment, Status, Verdict, decide_payment
 
 # A pack's states, named as the enrollment states whose payment rule they share.
@@ -73,11 +75,13 @@ class SeatPack:
         currency: str,
         bought_by: str,
         bought_by_email: str,
+        volume_tiers: Sequence[VolumeTier] = (),
     ) -> SeatPack:
-        """A pack at the program's price times `seats`: paid at once when that is nothing."""
+        """A pack at the price per seat for its size (the program's price, or its volume
+        tier's) times `seats`: paid at once when that is nothing."""
         if seats < 1:
             raise FailedPreconditionError("a seat pack holds at least one seat")
-        total = price_minor * seats
+        total = unit_price(price_minor, volume_tiers, seats) * seats
         return cls(
             id=str(uuid.uuid4()),
             employer_id=employer_id,
@@ -139,6 +143,7 @@ class SeatPack:
 
     @property
     def price_per_seat(self) -> int:
+        """What one seat cost: the total is always seats bought times it."""
         return self.total_minor // (self.seats + self.seats_refunded)
 
     def release_unassigned(self, redeemed: int) -> int:

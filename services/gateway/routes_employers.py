@@ -76,8 +76,8 @@ class SeatPack(BaseModel):
     seats: int
     seats_redeemed: int
     seats_refunded: int = Field(description="Unassigned seats given back; not in `seats`")
-    price_per_seat: Money
-    total: Money
+    price_per_seat: Money = Field(description="The program's price, or its volume tier's")
+    total: Money = Field(description="price_per_seat times the seats bought")
     status: SeatPackStatus
     payment_id: str | None
     checkout_url: str | None = Field(description="Where the manager pays, while pending")
@@ -149,7 +149,7 @@ def pack_to_json(p: employers_pb2.SeatPack) -> SeatPack:
         seats=p.seats,
         seats_redeemed=p.seats_redeemed,
         seats_refunded=p.seats_refunded,
-        price_per_seat=mapping.money_to_json(p.program.price),
+        price_per_seat=mapping.money_to_json(p.price_per_seat),
         total=mapping.money_to_json(p.total),
         status=mapping.enum_name(  # type: ignore[arg-type]
             employers_pb2.SeatPackStatus, p.status, "SEAT_PACK_STATUS_"
@@ -251,8 +251,9 @@ async def accept_manager_invitation(
     summary="Buy N seats of a published program (members); pay at checkout_url",
     description=(
         "The seats are reserved at once (409 when the program has fewer left); the pack is"
-        " paid once, at the program's price times N, through the same checkout as a single"
-        " purchase."
+        " paid once, at the price per seat times N, through the same checkout as a single"
+        " purchase. The price per seat is the program's, or that of its volume tier with the"
+        " most min_seats that N reaches."
     ),
 )
 async def create_seat_pack(

@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from upskill.type.v1 import money_pb2 as upskill_dot_type_dot_v1_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n upskill/catalog/v1/catalog.proto\x12\x12upskill.catalog.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bupskill/type/v1/money.proto\"u\n\x08Provider\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07website\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9c\x01\n\x06Member\x12\x13\n\x0bprovider_id\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12,\n\x04role\x18\x04 \x01(\x0e\x32\x1e.upskill.catalog.v1.MemberRole\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xf5\x01\n\nInvitation\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0bprovider_id\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12,\n\x04role\x18\x04 \x01(\x0e\x32\x1e.upskill.catalog.v1.MemberRole\x12\x12\n\ninvited_by\x18\x05 \x01(\t\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x61\x63\x63\x65pt_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x61\x63\x63\x65pted_by\x18\x08 \x01(\t\"\xea\x01\n\x12\x43redentialTemplate\x12\x18\n\x04name\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x12\x1f\n\x0b\x64\x65scription\x18\x02 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xa0\x1f\x12\x1c\n\x08\x63riteria\x18\x03 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xa0\x1f\x12>\n\x08issuance\x18\x04 \x01(\x0e\x32\".upskill.catalog.v1.IssuancePolicyB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12(\n\x0evalid_for_days\x18\x05 \x01(\x05\x42\x0b\xbaH\x08\x1a\x06\x18\x94\x9d\x02(\x01H\x00\x88\x01\x01\x42\x11\n\x0f_valid_for_days\"\xcb\x02\n\x0bProgramSpec\x12\x19\n\x05title\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x12\x19\n\x07summary\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\xf4\x03\x12\x1e\n\x0b\x64\x65scription\x18\x03 \x01(\tB\t\xbaH\x06r\x04\x18\xa0\x9c\x01\x12\"\n\x06skills\x18\x04 \x03(\tB\x12\xbaH\x0f\x92\x01\x0c\x10\x32\x18\x01\"\x06r\x04\x10\x01\x18\x64\x12\"\n\x0e\x64uration_hours\x18\x05 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\x90N(\x00\x12-\n\x05price\x18\x06 \x01(\x0b\x32\x16.upskill.type.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01\x12\x1e\n\x08\x63\x61pacity\x18\x07 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x01H\x00\x88\x01\x01\x12\x42\n\ncredential\x18\x08 \x01(\x0b\x32&.upskill.catalog.v1.CredentialTemplateB\x06\xbaH\x03\xc8\x01\x01\x42\x0b\n\t_capacity\"\x96\x02\n\x07Program\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0bprovider_id\x18\x02 \x01(\t\x12\x15\n\rprovider_name\x18\x03 \x01(\t\x12-\n\x04spec\x18\x04 \x01(\x0b\x32\x1f.upskill.catalog.v1.ProgramSpec\x12\x31\n\x06status\x18\x05 \x01(\x0e\x32!.upskill.catalog.v1.ProgramStatus\x12\x0f\n\x07version\x18\x06 \x01(\x03\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb4\x01\n\x12PathwayAchievement\x12\x18\n\x04name\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x12\x1f\n\x0b\x64\x65scription\x18\x02 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xa0\x1f\x12\x1c\n\x08\x63riteria\x18\x03 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xa0\x1f\x12\"\n\x06skills\x18\x04 \x03(\tB\x12\xbaH\x0f\x92\x01\x0c\x10\x32\x18\x01\"\x06r\x04\x10\x01\x18\x64\x12!\n\timage_url\x18\x05 \x01(\tB\x0e\xbaH\x0br\x06\x18\xd0\x0f\x88\x01\x01\xd8\x01\x01\"\xd9\x01\n\x0bPathwaySpec\x12\x19\n\x05title\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x12\x1d\n\x0b\x64\x65scription\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\xa0\x1f\x12(\n\x0bprogram_ids\x18\x03 \x03(\tB\x13\xbaH\x10\x92\x01\r\x08\x02\x10\x14\x18\x01\"\x05r\x03\xb0\x01\x01\x12!\n\x0erequired_count\x18\x04 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x14(\x00\x12\x43\n\x0b\x61\x63hievement\x18\x05 \x01(\x0b\x32&.upskill.catalog.v1.PathwayAchievementB\x06\xbaH\x03\xc8\x01\x01\"\x8d\x01\n\x0ePathwayProgram\x12\x12\n\nprogram_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12%\n\x05price\x18\x03 \x01(\x0b\x32\x16.upskill.type.v1.Money\x12\x31\n\x06status\x18\x04 \x01(\x0e\x32!.upskill.catalog.v1.ProgramStatus\"\xcc\x02\n\x07Pathway\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0bprovider_id\x18\x02 \x01(\t\x12\x15\n\rprovider_name\x18\x03 \x01(\t\x12-\n\x04spec\x18\x04 \x01(\x0b\x32\x1f.upskill.catalog.v1.PathwaySpec\x12\x31\n\x06status\x18\x05 \x01(\x0e\x32!.upskill.catalog.v1.PathwayStatus\x12\x0f\n\x07version\x18\x06 \x01(\x03\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x08programs\x18\t \x03(\x0b\x32\".upskill.catalog.v1.PathwayProgram*W\n\nMemberRole\x12\x1b\n\x17MEMBER_ROLE_UNSPECIFIED\x10\x00\x12\x15\n\x11MEMBER_ROLE_OWNER\x10\x01\x12\x15\n\x11MEMBER_ROLE_STAFF\x10\x02*\x84\x01\n\rProgramStatus\x12\x1e\n\x1aPROGRAM_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14PROGRAM_STATUS_DRAFT\x10\x01\x12\x1c\n\x18PROGRAM_STATUS_PUBLISHED\x10\x02\x12\x1b\n\x17PROGRAM_STATUS_ARCHIVED\x10\x03*t\n\x0eIssuancePolicy\x12\x1f\n\x1bISSUANCE_POLICY_UNSPECIFIED\x10\x00\x12!\n\x1dISSUANCE_POLICY_ON_COMPLETION\x10\x01\x12\x1e\n\x1aISSUANCE_POLICY_ON_PAYMENT\x10\x02*\x84\x01\n\rPathwayStatus\x12\x1e\n\x1aPATHWAY_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14PATHWAY_STATUS_DRAFT\x10\x01\x12\x1c\n\x18PATHWAY_STATUS_PUBLISHED\x10\x02\x12\x1b\n\x17PATHWAY_STATUS_ARCHIVED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n upskill/catalog/v1/catalog.proto\x12\x12upskill.catalog.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bupskill/type/v1/money.proto\"u\n\x08Provider\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07website\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9c\x01\n\x06Member\x12\x13\n\x0bprovider_id\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12,\n\x04role\x18\x04 \x01(\x0e\x32\x1e.upskill.catalog.v1.MemberRole\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xf5\x01\n\nInvitation\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0bprovider_id\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12,\n\x04role\x18\x04 \x01(\x0e\x32\x1e.upskill.catalog.v1.MemberRole\x12\x12\n\ninvited_by\x18\x05 \x01(\t\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x61\x63\x63\x65pt_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x61\x63\x63\x65pted_by\x18\x08 \x01(\t\"\xea\x01\n\x12\x43redentialTemplate\x12\x18\n\x04name\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x12\x1f\n\x0b\x64\x65scription\x18\x02 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xa0\x1f\x12\x1c\n\x08\x63riteria\x18\x03 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xa0\x1f\x12>\n\x08issuance\x18\x04 \x01(\x0e\x32\".upskill.catalog.v1.IssuancePolicyB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12(\n\x0evalid_for_days\x18\x05 \x01(\x05\x42\x0b\xbaH\x08\x1a\x06\x18\x94\x9d\x02(\x01H\x00\x88\x01\x01\x42\x11\n\x0f_valid_for_days\"O\n\nVolumeTier\x12\x1d\n\tmin_seats\x18\x01 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x02\x12\"\n\x11unit_amount_minor\x18\x02 \x01(\x03\x42\x07\xbaH\x04\"\x02(\x00\"\x8b\x03\n\x0bProgramSpec\x12\x19\n\x05title\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x12\x19\n\x07summary\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\xf4\x03\x12\x1e\n\x0b\x64\x65scription\x18\x03 \x01(\tB\t\xbaH\x06r\x04\x18\xa0\x9c\x01\x12\"\n\x06skills\x18\x04 \x03(\tB\x12\xbaH\x0f\x92\x01\x0c\x10\x32\x18\x01\"\x06r\x04\x10\x01\x18\x64\x12\"\n\x0e\x64uration_hours\x18\x05 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\x90N(\x00\x12-\n\x05price\x18\x06 \x01(\x0b\x32\x16.upskill.type.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01\x12\x1e\n\x08\x63\x61pacity\x18\x07 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x01H\x00\x88\x01\x01\x12\x42\n\ncredential\x18\x08 \x01(\x0b\x32&.upskill.catalog.v1.CredentialTemplateB\x06\xbaH\x03\xc8\x01\x01\x12>\n\x0cvolume_tiers\x18\t \x03(\x0b\x32\x1e.upskill.catalog.v1.VolumeTierB\x08\xbaH\x05\x92\x01\x02\x10\nB\x0b\n\t_capacity\"\x96\x02\n\x07Program\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0bprovider_id\x18\x02 \x01(\t\x12\x15\n\rprovider_name\x18\x03 \x01(\t\x12-\n\x04spec\x18\x04 \x01(\x0b\x32\x1f.upskill.catalog.v1.ProgramSpec\x12\x31\n\x06status\x18\x05 \x01(\x0e\x32!.upskill.catalog.v1.ProgramStatus\x12\x0f\n\x07version\x18\x06 \x01(\x03\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb4\x01\n\x12PathwayAchievement\x12\x18\n\x04name\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x12\x1f\n\x0b\x64\x65scription\x18\x02 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xa0\x1f\x12\x1c\n\x08\x63riteria\x18\x03 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xa0\x1f\x12\"\n\x06skills\x18\x04 \x03(\tB\x12\xbaH\x0f\x92\x01\x0c\x10\x32\x18\x01\"\x06r\x04\x10\x01\x18\x64\x12!\n\timage_url\x18\x05 \x01(\tB\x0e\xbaH\x0br\x06\x18\xd0\x0f\x88\x01\x01\xd8\x01\x01\"\xd9\x01\n\x0bPathwaySpec\x12\x19\n\x05title\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x12\x1d\n\x0b\x64\x65scription\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\xa0\x1f\x12(\n\x0bprogram_ids\x18\x03 \x03(\tB\x13\xbaH\x10\x92\x01\r\x08\x02\x10\x14\x18\x01\"\x05r\x03\xb0\x01\x01\x12!\n\x0erequired_count\x18\x04 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x14(\x00\x12\x43\n\x0b\x61\x63hievement\x18\x05 \x01(\x0b\x32&.upskill.catalog.v1.PathwayAchievementB\x06\xbaH\x03\xc8\x01\x01\"\x8d\x01\n\x0ePathwayProgram\x12\x12\n\nprogram_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12%\n\x05price\x18\x03 \x01(\x0b\x32\x16.upskill.type.v1.Money\x12\x31\n\x06status\x18\x04 \x01(\x0e\x32!.upskill.catalog.v1.ProgramStatus\"\xcc\x02\n\x07Pathway\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0bprovider_id\x18\x02 \x01(\t\x12\x15\n\rprovider_name\x18\x03 \x01(\t\x12-\n\x04spec\x18\x04 \x01(\x0b\x32\x1f.upskill.catalog.v1.PathwaySpec\x12\x31\n\x06status\x18\x05 \x01(\x0e\x32!.upskill.catalog.v1.PathwayStatus\x12\x0f\n\x07version\x18\x06 \x01(\x03\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x08programs\x18\t \x03(\x0b\x32\".upskill.catalog.v1.PathwayProgram*W\n\nMemberRole\x12\x1b\n\x17MEMBER_ROLE_UNSPECIFIED\x10\x00\x12\x15\n\x11MEMBER_ROLE_OWNER\x10\x01\x12\x15\n\x11MEMBER_ROLE_STAFF\x10\x02*\x84\x01\n\rProgramStatus\x12\x1e\n\x1aPROGRAM_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14PROGRAM_STATUS_DRAFT\x10\x01\x12\x1c\n\x18PROGRAM_STATUS_PUBLISHED\x10\x02\x12\x1b\n\x17PROGRAM_STATUS_ARCHIVED\x10\x03*t\n\x0eIssuancePolicy\x12\x1f\n\x1bISSUANCE_POLICY_UNSPECIFIED\x10\x00\x12!\n\x1dISSUANCE_POLICY_ON_COMPLETION\x10\x01\x12\x1e\n\x1aISSUANCE_POLICY_ON_PAYMENT\x10\x02*\x84\x01\n\rPathwayStatus\x12\x1e\n\x1aPATHWAY_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14PATHWAY_STATUS_DRAFT\x10\x01\x12\x1c\n\x18PATHWAY_STATUS_PUBLISHED\x10\x02\x12\x1b\n\x17PATHWAY_STATUS_ARCHIVED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,6 +44,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREDENTIALTEMPLATE'].fields_by_name['issuance']._serialized_options = b'\272H\005\202\001\002\020\001'
   _globals['_CREDENTIALTEMPLATE'].fields_by_name['valid_for_days']._loaded_options = None
   _globals['_CREDENTIALTEMPLATE'].fields_by_name['valid_for_days']._serialized_options = b'\272H\010\032\006\030\224\235\002(\001'
+  _globals['_VOLUMETIER'].fields_by_name['min_seats']._loaded_options = None
+  _globals['_VOLUMETIER'].fields_by_name['min_seats']._serialized_options = b'\272H\007\032\005\030\350\007(\002'
+  _globals['_VOLUMETIER'].fields_by_name['unit_amount_minor']._loaded_options = None
+  _globals['_VOLUMETIER'].fields_by_name['unit_amount_minor']._serialized_options = b'\272H\004\"\002(\000'
   _globals['_PROGRAMSPEC'].fields_by_name['title']._loaded_options = None
   _globals['_PROGRAMSPEC'].fields_by_name['title']._serialized_options = b'\272H\007r\005\020\001\030\310\001'
   _globals['_PROGRAMSPEC'].fields_by_name['summary']._loaded_options = None
@@ -60,6 +64,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PROGRAMSPEC'].fields_by_name['capacity']._serialized_options = b'\272H\004\032\002(\001'
   _globals['_PROGRAMSPEC'].fields_by_name['credential']._loaded_options = None
   _globals['_PROGRAMSPEC'].fields_by_name['credential']._serialized_options = b'\272H\003\310\001\001'
+  _globals['_PROGRAMSPEC'].fields_by_name['volume_tiers']._loaded_options = None
+  _globals['_PROGRAMSPEC'].fields_by_name['volume_tiers']._serialized_options = b'\272H\005\222\001\002\020\n'
   _globals['_PATHWAYACHIEVEMENT'].fields_by_name['name']._loaded_options = None
   _globals['_PATHWAYACHIEVEMENT'].fields_by_name['name']._serialized_options = b'\272H\007r\005\020\001\030\310\001'
   _globals['_PATHWAYACHIEVEMENT'].fields_by_name['description']._loaded_options = None
@@ -80,14 +86,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PATHWAYSPEC'].fields_by_name['required_count']._serialized_options = b'\272H\006\032\004\030\024(\000'
   _globals['_PATHWAYSPEC'].fields_by_name['achievement']._loaded_options = None
   _globals['_PATHWAYSPEC'].fields_by_name['achievement']._serialized_options = b'\272H\003\310\001\001'
-  _globals['_MEMBERROLE']._serialized_start=2407
-  _globals['_MEMBERROLE']._serialized_end=2494
-  _globals['_PROGRAMSTATUS']._serialized_start=2497
-  _globals['_PROGRAMSTATUS']._serialized_end=2629
-  _globals['_ISSUANCEPOLICY']._serialized_start=2631
-  _globals['_ISSUANCEPOLICY']._serialized_end=2747
-  _globals['_PATHWAYSTATUS']._serialized_start=2750
-  _globals['_PATHWAYSTATUS']._serialized_end=2882
+  _globals['_MEMBERROLE']._serialized_start=2552
+  _globals['_MEMBERROLE']._serialized_end=2639
+  _globals['_PROGRAMSTATUS']._serialized_start=2642
+  _globals['_PROGRAMSTATUS']._serialized_end=2774
+  _globals['_ISSUANCEPOLICY']._serialized_start=2776
+  _globals['_ISSUANCEPOLICY']._serialized_end=2892
+  _globals['_PATHWAYSTATUS']._serialized_start=2895
+  _globals['_PATHWAYSTATUS']._serialized_end=3027
   _globals['_PROVIDER']._serialized_start=147
   _globals['_PROVIDER']._serialized_end=264
   _globals['_MEMBER']._serialized_start=267
@@ -96,16 +102,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INVITATION']._serialized_end=671
   _globals['_CREDENTIALTEMPLATE']._serialized_start=674
   _globals['_CREDENTIALTEMPLATE']._serialized_end=908
-  _globals['_PROGRAMSPEC']._serialized_start=911
-  _globals['_PROGRAMSPEC']._serialized_end=1242
-  _globals['_PROGRAM']._serialized_start=1245
-  _globals['_PROGRAM']._serialized_end=1523
-  _globals['_PATHWAYACHIEVEMENT']._serialized_start=1526
-  _globals['_PATHWAYACHIEVEMENT']._serialized_end=1706
-  _globals['_PATHWAYSPEC']._serialized_start=1709
-  _globals['_PATHWAYSPEC']._serialized_end=1926
-  _globals['_PATHWAYPROGRAM']._serialized_start=1929
-  _globals['_PATHWAYPROGRAM']._serialized_end=2070
-  _globals['_PATHWAY']._serialized_start=2073
-  _globals['_PATHWAY']._serialized_end=2405
+  _globals['_VOLUMETIER']._serialized_start=910
+  _globals['_VOLUMETIER']._serialized_end=989
+  _globals['_PROGRAMSPEC']._serialized_start=992
+  _globals['_PROGRAMSPEC']._serialized_end=1387
+  _globals['_PROGRAM']._serialized_start=1390
+  _globals['_PROGRAM']._serialized_end=1668
+  _globals['_PATHWAYACHIEVEMENT']._serialized_start=1671
+  _globals['_PATHWAYACHIEVEMENT']._serialized_end=1851
+  _globals['_PATHWAYSPEC']._serialized_start=1854
+  _globals['_PATHWAYSPEC']._serialized_end=2071
+  _globals['_PATHWAYPROGRAM']._serialized_start=2074
+  _globals['_PATHWAYPROGRAM']._serialized_end=2215
+  _globals['_PATHWAY']._serialized_start=2218
+  _globals['_PATHWAY']._serialized_end=2550
 # @@protoc_insertion_point(module_scope)

@@ -27,27 +27,27 @@ from upskill.enrollment.v1 import enrollment_pb2 as upskill_dot_enrollment_dot_v
 from upskill.type.v1 import money_pb2 as upskill_dot_type_dot_v1_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%upskill/enrollment/v1/employers.proto\x12\x15upskill.enrollment.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a&upskill/enrollment/v1/enrollment.proto\x1a\x1bupskill/type/v1/money.proto\"\x88\x01\n\x08\x45mployer\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12/\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\x04role\x18\x04 \x01(\x0e\x32#.upskill.enrollment.v1.EmployerRole\"\xd9\x01\n\x12\x45mployerInvitation\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x65mployer_id\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\x31\n\x04role\x18\x04 \x01(\x0e\x32#.upskill.enrollment.v1.EmployerRole\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x61\x63\x63\x65pt_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8d\x03\n\x08SeatPack\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x65mployer_id\x18\x02 \x01(\t\x12\x37\n\x07program\x18\x03 \x01(\x0b\x32&.upskill.enrollment.v1.ProgramSnapshot\x12\r\n\x05seats\x18\x04 \x01(\x05\x12\x16\n\x0eseats_redeemed\x18\x05 \x01(\x05\x12%\n\x05total\x18\x06 \x01(\x0b\x32\x16.upskill.type.v1.Money\x12\x35\n\x06status\x18\x07 \x01(\x0e\x32%.upskill.enrollment.v1.SeatPackStatus\x12\x12\n\npayment_id\x18\x08 \x01(\t\x12\x14\n\x0c\x63heckout_url\x18\t \x01(\t\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0eseats_refunded\x18\x0c \x01(\x05\"\xf9\x01\n\x0eSeatInvitation\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0cseat_pack_id\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\x0c\n\x04\x63ode\x18\x04 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bredeem_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\renrollment_id\x18\x07 \x01(\t\x12/\n\x0brevoke_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa2\x01\n\x0eTeamEnrollment\x12\x15\n\renrollment_id\x18\x01 \x01(\t\x12\x12\n\nprogram_id\x18\x02 \x01(\t\x12\x15\n\rprogram_title\x18\x03 \x01(\t\x12\x37\n\x06status\x18\x04 \x01(\x0e\x32\'.upskill.enrollment.v1.EnrollmentStatus\x12\x15\n\rcredential_id\x18\x05 \x01(\t\"{\n\nTeamPerson\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x12\n\nlearner_id\x18\x02 \x01(\t\x12:\n\x0b\x65nrollments\x18\x03 \x03(\x0b\x32%.upskill.enrollment.v1.TeamEnrollment\x12\x0e\n\x06skills\x18\x04 \x03(\t*a\n\x0c\x45mployerRole\x12\x1d\n\x19\x45MPLOYER_ROLE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x45MPLOYER_ROLE_OWNER\x10\x01\x12\x19\n\x15\x45MPLOYER_ROLE_MANAGER\x10\x02*\xd0\x01\n\x0eSeatPackStatus\x12 \n\x1cSEAT_PACK_STATUS_UNSPECIFIED\x10\x00\x12$\n SEAT_PACK_STATUS_PENDING_PAYMENT\x10\x01\x12\x19\n\x15SEAT_PACK_STATUS_PAID\x10\x02\x12\x1c\n\x18SEAT_PACK_STATUS_EXPIRED\x10\x03\x12\x1e\n\x1aSEAT_PACK_STATUS_CANCELLED\x10\x04\x12\x1d\n\x19SEAT_PACK_STATUS_REFUNDED\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%upskill/enrollment/v1/employers.proto\x12\x15upskill.enrollment.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a&upskill/enrollment/v1/enrollment.proto\x1a\x1bupskill/type/v1/money.proto\"\x88\x01\n\x08\x45mployer\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12/\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\x04role\x18\x04 \x01(\x0e\x32#.upskill.enrollment.v1.EmployerRole\"\xd9\x01\n\x12\x45mployerInvitation\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x65mployer_id\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\x31\n\x04role\x18\x04 \x01(\x0e\x32#.upskill.enrollment.v1.EmployerRole\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x61\x63\x63\x65pt_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xbd\x03\n\x08SeatPack\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x65mployer_id\x18\x02 \x01(\t\x12\x37\n\x07program\x18\x03 \x01(\x0b\x32&.upskill.enrollment.v1.ProgramSnapshot\x12\r\n\x05seats\x18\x04 \x01(\x05\x12\x16\n\x0eseats_redeemed\x18\x05 \x01(\x05\x12%\n\x05total\x18\x06 \x01(\x0b\x32\x16.upskill.type.v1.Money\x12\x35\n\x06status\x18\x07 \x01(\x0e\x32%.upskill.enrollment.v1.SeatPackStatus\x12\x12\n\npayment_id\x18\x08 \x01(\t\x12\x14\n\x0c\x63heckout_url\x18\t \x01(\t\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0eseats_refunded\x18\x0c \x01(\x05\x12.\n\x0eprice_per_seat\x18\r \x01(\x0b\x32\x16.upskill.type.v1.Money\"\xf9\x01\n\x0eSeatInvitation\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0cseat_pack_id\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\x0c\n\x04\x63ode\x18\x04 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bredeem_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\renrollment_id\x18\x07 \x01(\t\x12/\n\x0brevoke_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa2\x01\n\x0eTeamEnrollment\x12\x15\n\renrollment_id\x18\x01 \x01(\t\x12\x12\n\nprogram_id\x18\x02 \x01(\t\x12\x15\n\rprogram_title\x18\x03 \x01(\t\x12\x37\n\x06status\x18\x04 \x01(\x0e\x32\'.upskill.enrollment.v1.EnrollmentStatus\x12\x15\n\rcredential_id\x18\x05 \x01(\t\"{\n\nTeamPerson\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x12\n\nlearner_id\x18\x02 \x01(\t\x12:\n\x0b\x65nrollments\x18\x03 \x03(\x0b\x32%.upskill.enrollment.v1.TeamEnrollment\x12\x0e\n\x06skills\x18\x04 \x03(\t*a\n\x0c\x45mployerRole\x12\x1d\n\x19\x45MPLOYER_ROLE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x45MPLOYER_ROLE_OWNER\x10\x01\x12\x19\n\x15\x45MPLOYER_ROLE_MANAGER\x10\x02*\xd0\x01\n\x0eSeatPackStatus\x12 \n\x1cSEAT_PACK_STATUS_UNSPECIFIED\x10\x00\x12$\n SEAT_PACK_STATUS_PENDING_PAYMENT\x10\x01\x12\x19\n\x15SEAT_PACK_STATUS_PAID\x10\x02\x12\x1c\n\x18SEAT_PACK_STATUS_EXPIRED\x10\x03\x12\x1e\n\x1aSEAT_PACK_STATUS_CANCELLED\x10\x04\x12\x1d\n\x19SEAT_PACK_STATUS_REFUNDED\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'upskill.enrollment.v1.employers_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_EMPLOYERROLE']._serialized_start=1467
-  _globals['_EMPLOYERROLE']._serialized_end=1564
-  _globals['_SEATPACKSTATUS']._serialized_start=1567
-  _globals['_SEATPACKSTATUS']._serialized_end=1775
+  _globals['_EMPLOYERROLE']._serialized_start=1515
+  _globals['_EMPLOYERROLE']._serialized_end=1612
+  _globals['_SEATPACKSTATUS']._serialized_start=1615
+  _globals['_SEATPACKSTATUS']._serialized_end=1823
   _globals['_EMPLOYER']._serialized_start=167
   _globals['_EMPLOYER']._serialized_end=303
   _globals['_EMPLOYERINVITATION']._serialized_start=306
   _globals['_EMPLOYERINVITATION']._serialized_end=523
   _globals['_SEATPACK']._serialized_start=526
-  _globals['_SEATPACK']._serialized_end=923
-  _globals['_SEATINVITATION']._serialized_start=926
-  _globals['_SEATINVITATION']._serialized_end=1175
-  _globals['_TEAMENROLLMENT']._serialized_start=1178
-  _globals['_TEAMENROLLMENT']._serialized_end=1340
-  _globals['_TEAMPERSON']._serialized_start=1342
-  _globals['_TEAMPERSON']._serialized_end=1465
+  _globals['_SEATPACK']._serialized_end=971
+  _globals['_SEATINVITATION']._serialized_start=974
+  _globals['_SEATINVITATION']._serialized_end=1223
+  _globals['_TEAMENROLLMENT']._serialized_start=1226
+  _globals['_TEAMENROLLMENT']._serialized_end=1388
+  _globals['_TEAMPERSON']._serialized_start=1390
+  _globals['_TEAMPERSON']._serialized_end=1513
 # @@protoc_insertion_point(module_scope)
