@@ -136,9 +136,7 @@ class EmployersApi(employers_service_pb2_grpc.EmployersServiceServicer):
             )
             await employers.add_pack(conn, pack)
         if pack.status == seat_packs.PENDING_PAYMENT:
-            payment = await self._peers.open_pack_checkout(
-                pack, f"{pack.seats} seats: {program.spec.title} ({employer.name})"
-            )
+            payment = await self._peers.open_pack_checkout(pack, program.spec.title, employer.name)
             async with self._pool.acquire() as conn, conn.transaction():
                 locked = await employers.get_pack(conn, pack.id, for_update=True)
                 assert locked is not None
