@@ -42,6 +42,24 @@ class PackPaymentRejected:
     status: Status
 
 
+@dataclass(frozen=True)
+class PackPaid:
+    """The pack took its payment (none when it cost nothing): its seats can be redeemed."""
+
+    payment_id: str
+
+
+@dataclass(frozen=True)
+class SeatsReleased:
+    """Unredeemed seats went back to the program; their price is owed back."""
+
+    seats: int
+    amount_minor: int
+
+
+PackEvent = PackPaymentRejected | PackPaid | SeatsReleased
+
+
 @dataclass
 class SeatPack:
     id: str
@@ -60,7 +78,7 @@ class SeatPack:
     seats_refunded: int = 0
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    events: list[PackPaymentRejected] = field(default_factory=list, repr=False)
+    events: list[PackEvent] = field(default_factory=list, repr=False)
 
     @classmethod
     def open(
@@ -82,7 +100,7 @@ class SeatPack:
         if seats < 1:
             raise FailedPreconditionError("a seat pack holds at least one seat")
         total = unit_price(price_minor, volume_tiers, seats) * seats
-        return cls(
+        pack = cls(
             id=str(uuid.uuid4()),
             employer_id=employer_id,
             program_id=program_id,
@@ -95,6 +113,9 @@ class SeatPack:
             bought_by=bought_by,
             bought_by_email=bought_by_email,
         )
+        if pack.status == PAID:
+            pack.events.append(PackPaid(payment_id=""))
+        return pack
 
     def _touch(self) -> None:
         self.updated_at = datetime.now(UTC)
@@ -126,6 +147,7 @@ class SeatPack:
         self.status = PAID
         self.payment_id = payment.payment_id
         self._touch()
+        self.events.append(PackPaid(payment.payment_id))
 
     def payment_failed(self) -> None:
         """The checkout expired or failed: the seats go back to the program."""
@@ -155,11 +177,13 @@ class SeatPack:
             )
         unassigned = self.seats - redeemed
         if unassigned > 0:
+            price = self.price_per_seat
             self.seats -= unassigned
             self.seats_refunded += unassigned
             self._touch()
+            self.events.append(SeatsReleased(unassigned, unassigned * price))
         return max(unassigned, 0)
 
-    def pull_events(self) -> list[PackPaymentRejected]:
+    def pull_events(self) -> list[PackEvent]:
         events, self.events = self.events, []
         return events
