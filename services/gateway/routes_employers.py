@@ -81,6 +81,9 @@ class SeatPack(BaseModel):
     status: SeatPackStatus
     payment_id: str | None
     checkout_url: str | None = Field(description="Where the manager pays, while pending")
+    receipt_url: str | None = Field(
+        description="The receipt naming the employer and the seats (once paid; the buyer's)"
+    )
     created_at: datetime | None
 
 
@@ -126,6 +129,9 @@ class Team(BaseModel):
 
 # ---------------------------------------------------------------- mapping
 
+# Packs whose payment went through: these have a receipt.
+_RECEIPTED = (employers_pb2.SEAT_PACK_STATUS_PAID, employers_pb2.SEAT_PACK_STATUS_REFUNDED)
+
 
 def _role(value: int) -> EmployerRole:
     return mapping.enum_name(employers_pb2.EmployerRole, value, "EMPLOYER_ROLE_")  # type: ignore[return-value]
@@ -156,6 +162,9 @@ def pack_to_json(p: employers_pb2.SeatPack) -> SeatPack:
         ),
         payment_id=mapping.or_none(p.payment_id),
         checkout_url=mapping.or_none(p.checkout_url),
+        receipt_url=f"/learning/receipts/{p.payment_id}"
+        if p.payment_id and p.status in _RECEIPTED
+        else None,
         created_at=mapping.timestamp(p.create_time, p.HasField("create_time")),
     )
 

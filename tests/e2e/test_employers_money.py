@@ -92,7 +92,9 @@ def test_a_volume_tier_prices_the_pack_and_checkout_and_receipt_name_the_employe
         lambda: (p := market.http.get(url, headers=manager).json())["status"] == "PAID" and p,
         what="the tier-priced pack to be paid",
     )
-    receipt = page(market, manager, f"/learning/receipts/{paid['payment_id']}")
+    assert pack["receipt_url"] is None  # nothing paid yet
+    assert paid["receipt_url"] == f"/learning/receipts/{paid['payment_id']}"
+    receipt = page(market, manager, paid["receipt_url"])
     assert receipt.status_code == 200, receipt.text
     for shown in ("Billed to", "Initech", "Seats", "Price per seat", "40.00 USD", "120.00 USD"):
         assert shown in receipt.text, shown
