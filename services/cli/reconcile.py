@@ -114,6 +114,14 @@ async def find_drift(
                             ORDER BY r.payment_id, r.completed_at DESC""",
                 (provider_id,),
             ),
+            "booked": (
+                """SELECT r.payment_id::text, coalesce(sum(r.amount_minor), 0) AS booked_minor,
+                          bool_and(r.created_at < now() - make_interval(secs => $2)) AS settled
+                     FROM refunds r JOIN payments p ON p.id = r.payment_id
+                    WHERE r.status <> 'FAILED' AND ($1 = '' OR p.provider_id::text = $1)
+                    GROUP BY r.payment_id""",
+                both,
+            ),
         },
     )
     enrolled = await _rows(
@@ -125,7 +133,23 @@ async def find_drift(
                                       updated_at < now() - make_interval(secs => $2) AS settled
                                  FROM enrollments WHERE {scope}""",
                 both,
-            )
+            ),
+            "packs": (
+                """SELECT k.id::text, k.status, coalesce(k.payment_id::text, '') AS payment_id,
+                          k.seats, k.seats_refunded, k.total_minor,
+                          coalesce(i.redeemed, 0) AS redeemed,
+                          coalesce(r.owed_minor, 0) AS owed_minor,
+                          k.updated_at < now() - make_interval(secs => $2) AS settled
+                     FROM seat_packs k
+                     LEFT JOIN (SELECT seat_pack_id, count(*) AS redeemed FROM seat_invitations
+                                 WHERE redeemed_at IS NOT NULL GROUP BY seat_pack_id) i
+                            ON i.seat_pack_id = k.id
+                     LEFT JOIN (SELECT seat_pack_id, sum(amount_minor) AS owed_minor
+                                  FROM seat_pack_refunds GROUP BY seat_pack_id) r
+                            ON r.seat_pack_id = k.id
+                    WHERE ($1 = '' OR k.provider_id::text = $1)""",
+                both,
+            ),
         },
     )
     issued = await _rows(
@@ -136,36 +160,6 @@ async def find_drift(
                                       issued_at < now() - make_interval(secs => $2) AS settled
                                  FROM credentials
                                 WHERE enrollment_id IS NOT NULL AND {scope}""",
-                both,
-            )
-        },
-    )
-    packs_db = await _rows(
-        dbs.enrollment,
-        {
-            "packs": (
-                f"""SELECT id::text, status, coalesce(payment_id::text, '') AS payment_id,
-                           seats, seats_refunded, total_minor,
-                           (SELECT count(*) FROM seat_invitations i
-                             WHERE i.seat_pack_id = seat_packs.id
-                               AND i.redeemed_at IS NOT NULL) AS redeemed,
-                           (SELECT coalesce(sum(r.amount_minor), 0) FROM seat_pack_refunds r
-                             WHERE r.seat_pack_id = seat_packs.id) AS owed_minor,
-                           updated_at < now() - make_interval(secs => $2) AS settled
-                      FROM seat_packs WHERE {scope}""",
-                both,
-            )
-        },
-    )
-    booked_db = await _rows(
-        dbs.payments,
-        {
-            "booked": (
-                """SELECT r.payment_id::text, coalesce(sum(r.amount_minor), 0) AS booked_minor,
-                          bool_and(r.created_at < now() - make_interval(secs => $2)) AS settled
-                     FROM refunds r JOIN payments p ON p.id = r.payment_id
-                    WHERE r.status <> 'FAILED' AND ($1 = '' OR p.provider_id::text = $1)
-                    GROUP BY r.payment_id""",
                 both,
             )
         },
@@ -275,8 +269,8 @@ async def find_drift(
     drifts += _pack_drift(
         payments,
         full_refunds,
-        {k["id"]: k for k in packs_db["packs"]},
-        {b["payment_id"]: b for b in booked_db["booked"]},
+        {k["id"]: k for k in enrolled["packs"]},
+        {b["payment_id"]: b for b in paid["booked"]},
     )
     return drifts
 
