@@ -15,6 +15,7 @@ from services.catalog.domain import (
     Provider,
 )
 from services.common.protos import timestamp
+from services.common.volume_tiers import VolumeTier
 
 _ISSUANCE_TO_PB = {
     Issuance.ON_COMPLETION: catalog_pb2.ISSUANCE_POLICY_ON_COMPLETION,
@@ -48,6 +49,10 @@ def spec_to_pb(s: ProgramSpec) -> catalog_pb2.ProgramSpec:
         duration_hours=s.duration_hours,
         price=money_pb2.Money(amount_minor=s.price_minor, currency=s.currency),
         credential=template_to_pb(s.credential),
+        volume_tiers=[
+            catalog_pb2.VolumeTier(min_seats=t.min_seats, unit_amount_minor=t.unit_amount_minor)
+            for t in s.volume_tiers
+        ],
     )
     if s.capacity is not None:
         pb.capacity = s.capacity
@@ -77,6 +82,7 @@ def spec_from_pb(pb: catalog_pb2.ProgramSpec) -> ProgramSpec:
             issuance=issuance,
             valid_for_days=c.valid_for_days if c.HasField("valid_for_days") else None,
         ),
+        volume_tiers=tuple(VolumeTier(t.min_seats, t.unit_amount_minor) for t in pb.volume_tiers),
     )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from services.common import volume_tiers
 from services.common.currency import INVALID_CURRENCY_MESSAGE, is_currency
 from services.common.errors import (
     ConflictError,
@@ -16,6 +17,7 @@ from services.common.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
+from services.common.volume_tiers import VolumeTier
 
 BLANK_MESSAGE = "must not be empty or only whitespace"
 
@@ -78,6 +80,8 @@ class ProgramSpec:
     currency: str
     capacity: int | None
     credential: CredentialTemplate
+    # Seat pack prices by size (services/common/volume_tiers.py); none: the list price.
+    volume_tiers: tuple[VolumeTier, ...] = ()
 
     def violations(self) -> list[FieldViolation]:
         """The catalog's own rules for a whole spec, beyond each field's wire rules
@@ -101,6 +105,7 @@ class ProgramSpec:
             found.append(FieldViolation("spec.duration_hours", "must be at least 1 hour"))
         if not is_currency(self.currency):
             found.append(FieldViolation("spec.price.currency", INVALID_CURRENCY_MESSAGE))
+        found += volume_tiers.violations(self.price_minor, self.volume_tiers)
         return found
 
     def check(self) -> ProgramSpec:
@@ -132,6 +137,7 @@ UPDATABLE = frozenset(
         "price",
         "capacity",
         "credential",
+        "volume_tiers",
     }
 )
 

@@ -20,10 +20,11 @@ from services.catalog.domain import (
 from services.common.errors import InvalidArgumentError, NotFoundError
 from services.common.paging import Listing, Page
 from services.common.sql import Where, fetch_page
+from services.common.volume_tiers import VolumeTier
 
 _PROGRAM_COLUMNS = """p.id, p.provider_id, v.name AS provider_name, p.title, p.summary, p.description,
     p.skills, p.duration_hours, p.price_minor, p.currency, p.capacity, p.credential, p.status,
-    p.version, p.created_at, p.updated_at"""
+    p.version, p.created_at, p.updated_at, p.volume_tiers"""
 PROGRAM_COLUMNS = _PROGRAM_COLUMNS  # for services/catalog/programs_batch.py
 
 
@@ -63,11 +64,21 @@ def _program(row: Any) -> Program:
                 issuance=Issuance(credential["issuance"]),
                 valid_for_days=credential.get("valid_for_days"),
             ),
+            volume_tiers=tuple(
+                VolumeTier(t["min_seats"], t["unit_amount_minor"])
+                for t in json.loads(row["volume_tiers"])
+            ),
         ),
         status=ProgramStatus(row["status"]),
         version=row["version"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+    )
+
+
+def _tiers_json(tiers: tuple[VolumeTier, ...]) -> str:
+    return json.dumps(
+        [{"min_seats": t.min_seats, "unit_amount_minor": t.unit_amount_minor} for t in tiers]
     )
 
 
@@ -119,8 +130,8 @@ async def add_program(conn: asyncpg.Connection, program: Program) -> None:
     await conn.execute(
         """INSERT INTO programs (id, provider_id, title, summary, description, skills,
                duration_hours, price_minor, currency, capacity, credential, status, version,
-               created_at, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)""",
+               created_at, updated_at, volume_tiers)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)""",
         program.id,
         program.provider_id,
         s.title,
@@ -136,6 +147,7 @@ async def add_program(conn: asyncpg.Connection, program: Program) -> None:
         program.version,
         program.created_at,
         program.updated_at,
+        _tiers_json(s.volume_tiers),
     )
 
 
@@ -144,7 +156,8 @@ async def save_program(conn: asyncpg.Connection, program: Program) -> None:
     await conn.execute(
         """UPDATE programs SET title = $2, summary = $3, description = $4, skills = $5,
                duration_hours = $6, price_minor = $7, currency = $8, capacity = $9,
-               credential = $10, status = $11, version = $12, updated_at = $13
+               credential = $10, status = $11, version = $12, updated_at = $13,
+               volume_tiers = $14
            WHERE id = $1""",
         program.id,
         s.title,
@@ -159,6 +172,7 @@ async def save_program(conn: asyncpg.Connection, program: Program) -> None:
         program.status.value,
         program.version,
         program.updated_at,
+        _tiers_json(s.volume_tiers),
     )
 
 

@@ -11,6 +11,15 @@ enrollments and the credentials, and reports each disagreement with its ids:
 - refund_without_revocation: a REFUNDED enrollment whose credential is still ISSUED;
 - credential_without_paid_enrollment: an ISSUED credential whose enrollment is not (or no
   longer) paid and live;
+- for employers' seat packs, whose payment's order id is the pack's id (shown in the
+  ENROLLMENT column): pack_paid_not_paid (a succeeded payment, the pack still waiting),
+  pack_paid_closed_not_refunded (a succeeded payment of an expired or cancelled pack),
+  pack_refund_not_applied (a fully refunded payment, the pack still PAID),
+  pack_paid_without_payment (a PAID pack with a price and no succeeded payment),
+  pack_seat_refund_not_booked (unassigned seats given back whose refund payments never
+  recorded; re-sending POST .../refund-unassigned records it),
+  pack_refund_seats_not_returned (payments returned more of the pack's payment than the
+  seats it gave back are worth) and pack_overredeemed (more seats redeemed than it holds);
 - with a Stripe key (Stripe mode), against Stripe's own records through its API:
   gateway_refund_not_booked (Stripe returned more of a payment, in refunds and lost
   disputes, than our books say) and booked_refund_not_at_gateway (the reverse).
@@ -105,6 +114,14 @@ async def find_drift(
                             ORDER BY r.payment_id, r.completed_at DESC""",
                 (provider_id,),
             ),
+            "booked": (
+                """SELECT r.payment_id::text, coalesce(sum(r.amount_minor), 0) AS booked_minor,
+                          bool_and(r.created_at < now() - make_interval(secs => $2)) AS settled
+                     FROM refunds r JOIN payments p ON p.id = r.payment_id
+                    WHERE r.status <> 'FAILED' AND ($1 = '' OR p.provider_id::text = $1)
+                    GROUP BY r.payment_id""",
+                both,
+            ),
         },
     )
     enrolled = await _rows(
@@ -116,7 +133,23 @@ async def find_drift(
                                       updated_at < now() - make_interval(secs => $2) AS settled
                                  FROM enrollments WHERE {scope}""",
                 both,
-            )
+            ),
+            "packs": (
+                """SELECT k.id::text, k.status, coalesce(k.payment_id::text, '') AS payment_id,
+                          k.seats, k.seats_refunded, k.total_minor,
+                          coalesce(i.redeemed, 0) AS redeemed,
+                          coalesce(r.owed_minor, 0) AS owed_minor,
+                          k.updated_at < now() - make_interval(secs => $2) AS settled
+                     FROM seat_packs k
+                     LEFT JOIN (SELECT seat_pack_id, count(*) AS redeemed FROM seat_invitations
+                                 WHERE redeemed_at IS NOT NULL GROUP BY seat_pack_id) i
+                            ON i.seat_pack_id = k.id
+                     LEFT JOIN (SELECT seat_pack_id, sum(amount_minor) AS owed_minor
+                                  FROM seat_pack_refunds GROUP BY seat_pack_id) r
+                            ON r.seat_pack_id = k.id
+                    WHERE ($1 = '' OR k.provider_id::text = $1)""",
+                both,
+            ),
         },
     )
     issued = await _rows(
@@ -231,6 +264,117 @@ async def find_drift(
                     e["payment_id"] if e else "",
                     c["id"],
                     detail=f"credential ISSUED, enrollment {state}",
+                )
+            )
+    drifts += _pack_drift(
+        payments,
+        full_refunds,
+        {k["id"]: k for k in enrolled["packs"]},
+        {b["payment_id"]: b for b in paid["booked"]},
+    )
+    return drifts
+
+
+def _pack_drift(
+    payments: dict[str, asyncpg.Record],
+    full_refunds: dict[str, asyncpg.Record],
+    packs: dict[str, asyncpg.Record],
+    booked: dict[str, asyncpg.Record],
+) -> list[Drift]:
+    """Seat packs against payments' books, as single purchases are above: a pack's payment
+    names the pack's id as its order id, and what payments returned of it must be what the
+    pack gave back in unassigned seats (seat_pack_refunds), no more and no less."""
+    drifts: list[Drift] = []
+    for p in payments.values():
+        k = packs.get(p["enrollment_id"])
+        if k is None or not (p["settled"] and k["settled"]):
+            continue
+        own = k["payment_id"] in ("", p["id"])
+        if p["status"] == "SUCCEEDED" and own and k["status"] == "PENDING_PAYMENT":
+            drifts.append(
+                Drift(
+                    "pack_paid_not_paid",
+                    k["id"],
+                    p["id"],
+                    detail="payment SUCCEEDED, seat pack PENDING_PAYMENT",
+                    repair=REPUBLISH_PAYMENT_SUCCEEDED,
+                )
+            )
+        elif p["status"] == "SUCCEEDED" and k["status"] in ("CANCELLED", "EXPIRED"):
+            drifts.append(
+                Drift(
+                    "pack_paid_closed_not_refunded",
+                    k["id"],
+                    p["id"],
+                    detail=f"payment SUCCEEDED, seat pack {k['status']}",
+                    repair=REPUBLISH_PAYMENT_SUCCEEDED,
+                )
+            )
+        elif (
+            p["status"] == "REFUNDED"
+            and k["payment_id"] == p["id"]
+            and k["status"] in ("PENDING_PAYMENT", "PAID")
+        ):
+            drifts.append(
+                Drift(
+                    "pack_refund_not_applied",
+                    k["id"],
+                    p["id"],
+                    detail=f"payment REFUNDED, seat pack {k['status']}",
+                    repair=REPUBLISH_PAYMENT_REFUNDED if p["id"] in full_refunds else "",
+                )
+            )
+    reported = {d.enrollment_id for d in drifts}
+    for k in packs.values():
+        if not k["settled"] or k["id"] in reported:
+            continue
+        p = payments.get(k["payment_id"])
+        if k["status"] == "PAID" and k["total_minor"] > 0:
+            if p is None or p["status"] != "SUCCEEDED":
+                drifts.append(
+                    Drift(
+                        "pack_paid_without_payment",
+                        k["id"],
+                        k["payment_id"],
+                        detail=f"seat pack PAID, payment {p['status'] if p else 'missing'}",
+                    )
+                )
+                continue
+            b = booked.get(k["payment_id"])
+            if b is not None and not b["settled"]:
+                continue  # a refund just asked for: still on its way
+            owed, returned = int(k["owed_minor"]), int(b["booked_minor"] if b else 0)
+            if owed > returned:
+                drifts.append(
+                    Drift(
+                        "pack_seat_refund_not_booked",
+                        k["id"],
+                        k["payment_id"],
+                        detail=(
+                            f"{k['seats_refunded']} unassigned seat(s) given back for {owed},"
+                            f" payments booked {returned} (re-send POST .../refund-unassigned)"
+                        ),
+                    )
+                )
+            elif returned > owed:
+                drifts.append(
+                    Drift(
+                        "pack_refund_seats_not_returned",
+                        k["id"],
+                        k["payment_id"],
+                        detail=(
+                            f"payments returned {returned} of the pack's payment, its"
+                            f" {k['seats_refunded']} seat(s) given back are worth {owed}"
+                        ),
+                    )
+                )
+        if k["redeemed"] > k["seats"]:
+            drifts.append(
+                Drift(
+                    "pack_overredeemed",
+                    k["id"],
+                    k["payment_id"],
+                    detail=f"{k['redeemed']} seats redeemed of the {k['seats']} it holds",
                 )
             )
     return drifts

@@ -44,6 +44,7 @@ def _snapshot(program: catalog_pb2.Program) -> enrollment_pb2.ProgramSnapshot:
         credential=program.spec.credential,
         skills=list(program.spec.skills),
         program_version=program.version,
+        volume_tiers=program.spec.volume_tiers,
     )
 
 

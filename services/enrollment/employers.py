@@ -30,6 +30,7 @@ from typing import Any
 import asyncpg
 from google.protobuf.message import Message
 from upskill.enrollment.v1 import enrollment_pb2, events_pb2
+from upskill.type.v1 import money_pb2
 
 from services.common import unit_of_work as shared_unit_of_work
 from services.common.auth import Principal, Role
@@ -47,7 +48,7 @@ from services.common.protos import timestamp
 from services.common.sql import Where, fetch_page
 from services.enrollment import repository, seat_packs, unit_of_work
 from services.enrollment.domain import Enrollment
-from services.enrollment.seat_packs import PackPaymentRejected, SeatPack
+from services.enrollment.seat_packs import PackEvent, PackPaid, SeatPack, SeatsReleased
 from services.enrollment.seats import SEAT_HOLDING
 
 SOURCE = "upskill.enrollment"
@@ -219,6 +220,13 @@ async def pack_of(
 
 
 async def add_pack(conn: asyncpg.Connection, p: SeatPack) -> None:
+    """Insert a new pack and stage its events (a pack that cost nothing is paid at once)."""
+    await shared_unit_of_work.commit(
+        conn, p, save=_insert_pack, message_of=_pack_event_to_pb, source=SOURCE, subject=p.id
+    )
+
+
+async def _insert_pack(conn: asyncpg.Connection, p: SeatPack) -> None:
     await conn.execute(
         """INSERT INTO seat_packs (id, employer_id, program_id, provider_id, snapshot, seats,
                total_minor, currency, status, bought_by, bought_by_email, created_at,
@@ -241,7 +249,8 @@ async def add_pack(conn: asyncpg.Connection, p: SeatPack) -> None:
 
 
 async def commit_pack(conn: asyncpg.Connection, p: SeatPack) -> None:
-    """Save the pack and stage its events (a rejected payment: payments returns it)."""
+    """Save the pack and stage its events: paid, seats released, or a rejected payment
+    (payments returns it)."""
     await shared_unit_of_work.commit(
         conn, p, save=_update_pack, message_of=_pack_event_to_pb, source=SOURCE, subject=p.id
     )
@@ -261,7 +270,31 @@ async def _update_pack(conn: asyncpg.Connection, p: SeatPack) -> None:
     )
 
 
-def _pack_event_to_pb(p: SeatPack, event: PackPaymentRejected) -> Message:
+def _pack_event_to_pb(p: SeatPack, event: PackEvent) -> Message:
+    now = timestamp(datetime.now(UTC))
+    if isinstance(event, PackPaid):
+        return events_pb2.SeatPackPaid(
+            seat_pack_id=p.id,
+            employer_id=p.employer_id,
+            program_id=p.program_id,
+            provider_id=p.provider_id,
+            seats=p.seats,
+            price_per_seat=money_pb2.Money(amount_minor=p.price_per_seat, currency=p.currency),
+            total=money_pb2.Money(amount_minor=p.total_minor, currency=p.currency),
+            payment_id=event.payment_id,
+            occur_time=now,
+        )
+    if isinstance(event, SeatsReleased):
+        return events_pb2.SeatPackSeatsReleased(
+            seat_pack_id=p.id,
+            employer_id=p.employer_id,
+            program_id=p.program_id,
+            seats_released=event.seats,
+            seats_left=p.seats,
+            refund=money_pb2.Money(amount_minor=event.amount_minor, currency=p.currency),
+            payment_id=p.payment_id,
+            occur_time=now,
+        )
     return events_pb2.EnrollmentPaymentRejected(
         enrollment_id=p.id,
         payment_id=event.payment_id,

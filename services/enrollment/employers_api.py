@@ -18,6 +18,7 @@ from services.common.errors import FailedPreconditionError
 from services.common.paging import Page
 from services.common.protos import timestamp
 from services.common.rpc import rpc
+from services.common.volume_tiers import VolumeTier
 from services.enrollment import employers, repository, seat_packs
 from services.enrollment.api import _snapshot
 from services.enrollment.messages import enrollment_to_pb
@@ -55,6 +56,7 @@ def pack_to_pb(p: SeatPack, redeemed: int) -> employers_pb2.SeatPack:
         create_time=timestamp(p.created_at),
         update_time=timestamp(p.updated_at),
         seats_refunded=p.seats_refunded,
+        price_per_seat=money_pb2.Money(amount_minor=p.price_per_seat, currency=p.currency),
     )
 
 
@@ -188,6 +190,9 @@ class EmployersApi(employers_service_pb2_grpc.EmployersServiceServicer):
             currency=program.spec.price.currency,
             bought_by=principal.subject,
             bought_by_email=principal.email or "",
+            volume_tiers=[
+                VolumeTier(t.min_seats, t.unit_amount_minor) for t in program.spec.volume_tiers
+            ],
         )
         async with self._pool.acquire() as conn, conn.transaction():
             await repository.reserve_seat(
@@ -198,9 +203,7 @@ class EmployersApi(employers_service_pb2_grpc.EmployersServiceServicer):
             )
             await employers.add_pack(conn, pack)
         if pack.status == seat_packs.PENDING_PAYMENT:
-            payment = await self._peers.open_pack_checkout(
-                pack, f"{pack.seats} seats: {program.spec.title} ({employer.name})"
-            )
+            payment = await self._peers.open_pack_checkout(pack, program.spec.title, employer.name)
             async with self._pool.acquire() as conn, conn.transaction():
                 locked = await employers.get_pack(conn, pack.id, for_update=True)
                 assert locked is not None

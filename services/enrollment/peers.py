@@ -74,9 +74,14 @@ class Peers:
             raise _translate("payments", exc) from None
         return response.payment
 
-    async def open_pack_checkout(self, pack: SeatPack, description: str) -> payments_pb2.Payment:
+    async def open_pack_checkout(
+        self, pack: SeatPack, program_title: str, employer_name: str
+    ) -> payments_pb2.Payment:
         """One checkout for a whole seat pack, at its total, idempotent on the pack id (which
-        payments carries as the order id its events name)."""
+        payments carries as the order id its events name). The employer and the seats go
+        with it, so the checkout, the payment and the receipt name them."""
+        price_per_seat = money_pb2.Money(amount_minor=pack.price_per_seat, currency=pack.currency)
+        description = f"{pack.seats} seats: {program_title} ({employer_name})"
         try:
             response = await self._payments.CreateCheckout(
                 payments_service_pb2.CreateCheckoutRequest(
@@ -90,6 +95,12 @@ class Peers:
                     # Back to the employer's team page, where the manager bought it.
                     success_url=f"{self._public}/team/{pack.employer_id}?bought={pack.id}",
                     cancel_url=f"{self._public}/team/{pack.employer_id}",
+                    seat_pack=payments_pb2.SeatPackOrder(
+                        employer_id=pack.employer_id,
+                        employer_name=employer_name[:200],
+                        seats=pack.seats,
+                        price_per_seat=price_per_seat,
+                    ),
                 ),
                 metadata=self._metadata(),
                 timeout=DEFAULT_DEADLINE_SECONDS,

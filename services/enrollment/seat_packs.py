@@ -10,10 +10,12 @@ with single purchases by `repository.reserve_seat`.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from services.common.errors import FailedPreconditionError
+from services.common.volume_tiers import VolumeTier, unit_price
 from services.enrollment.seats import IncomingPayment, Status, Verdict, decide_payment
 
 # A pack's states, named as the enrollment states whose payment rule they share.
@@ -40,6 +42,24 @@ class PackPaymentRejected:
     status: Status
 
 
+@dataclass(frozen=True)
+class PackPaid:
+    """The pack took its payment (none when it cost nothing): its seats can be redeemed."""
+
+    payment_id: str
+
+
+@dataclass(frozen=True)
+class SeatsReleased:
+    """Unredeemed seats went back to the program; their price is owed back."""
+
+    seats: int
+    amount_minor: int
+
+
+PackEvent = PackPaymentRejected | PackPaid | SeatsReleased
+
+
 @dataclass
 class SeatPack:
     id: str
@@ -58,7 +78,7 @@ class SeatPack:
     seats_refunded: int = 0
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    events: list[PackPaymentRejected] = field(default_factory=list, repr=False)
+    events: list[PackEvent] = field(default_factory=list, repr=False)
 
     @classmethod
     def open(
@@ -73,12 +93,14 @@ class SeatPack:
         currency: str,
         bought_by: str,
         bought_by_email: str,
+        volume_tiers: Sequence[VolumeTier] = (),
     ) -> SeatPack:
-        """A pack at the program's price times `seats`: paid at once when that is nothing."""
+        """A pack at the price per seat for its size (the program's price, or its volume
+        tier's) times `seats`: paid at once when that is nothing."""
         if seats < 1:
             raise FailedPreconditionError("a seat pack holds at least one seat")
-        total = price_minor * seats
-        return cls(
+        total = unit_price(price_minor, volume_tiers, seats) * seats
+        pack = cls(
             id=str(uuid.uuid4()),
             employer_id=employer_id,
             program_id=program_id,
@@ -91,6 +113,9 @@ class SeatPack:
             bought_by=bought_by,
             bought_by_email=bought_by_email,
         )
+        if pack.status == PAID:
+            pack.events.append(PackPaid(payment_id=""))
+        return pack
 
     def _touch(self) -> None:
         self.updated_at = datetime.now(UTC)
@@ -122,6 +147,7 @@ class SeatPack:
         self.status = PAID
         self.payment_id = payment.payment_id
         self._touch()
+        self.events.append(PackPaid(payment.payment_id))
 
     def payment_failed(self) -> None:
         """The checkout expired or failed: the seats go back to the program."""
@@ -139,6 +165,7 @@ class SeatPack:
 
     @property
     def price_per_seat(self) -> int:
+        """What one seat cost: the total is always seats bought times it."""
         return self.total_minor // (self.seats + self.seats_refunded)
 
     def release_unassigned(self, redeemed: int) -> int:
@@ -150,11 +177,13 @@ class SeatPack:
             )
         unassigned = self.seats - redeemed
         if unassigned > 0:
+            price = self.price_per_seat
             self.seats -= unassigned
             self.seats_refunded += unassigned
             self._touch()
+            self.events.append(SeatsReleased(unassigned, unassigned * price))
         return max(unassigned, 0)
 
-    def pull_events(self) -> list[PackPaymentRejected]:
+    def pull_events(self) -> list[PackEvent]:
         events, self.events = self.events, []
         return events

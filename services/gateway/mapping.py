@@ -111,6 +111,10 @@ def program_to_json(program: catalog_pb2.Program) -> schemas.Program:
         price=money_to_json(spec.price),
         capacity=spec.capacity if spec.HasField("capacity") else None,
         credential=template_to_json(spec.credential),
+        volume_tiers=[
+            schemas.VolumeTier(min_seats=t.min_seats, unit_amount_minor=t.unit_amount_minor)
+            for t in spec.volume_tiers
+        ],
         status=enum_name(catalog_pb2.ProgramStatus, program.status, "PROGRAM_STATUS_"),  # type: ignore[arg-type]
         version=program.version,
         created_at=timestamp(program.create_time, program.HasField("create_time")),
@@ -127,10 +131,18 @@ def program_spec_to_proto(body: schemas.ProgramCreate) -> catalog_pb2.ProgramSpe
         duration_hours=body.duration_hours,
         price=money_to_proto(body.price),
         credential=template_to_proto(body.credential),
+        volume_tiers=volume_tiers_to_proto(body.volume_tiers),
     )
     if body.capacity is not None:
         spec.capacity = body.capacity
     return spec
+
+
+def volume_tiers_to_proto(tiers: list[schemas.VolumeTierIn]) -> list[catalog_pb2.VolumeTier]:
+    return [
+        catalog_pb2.VolumeTier(min_seats=t.min_seats, unit_amount_minor=t.unit_amount_minor)
+        for t in tiers
+    ]
 
 
 def program_patch_to_proto(
@@ -151,6 +163,8 @@ def program_patch_to_proto(
             message.price.CopyFrom(money_to_proto(value))
         elif name == "skills":
             message.skills.extend(value)
+        elif name == "volume_tiers":
+            message.volume_tiers.extend(volume_tiers_to_proto(value))
         elif value is not None:
             setattr(message, name, value)
     return message, paths

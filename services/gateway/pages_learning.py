@@ -15,7 +15,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from upskill.catalog.v1 import catalog_service_pb2
 from upskill.credentials.v1 import credentials_service_pb2
-from upskill.enrollment.v1 import enrollment_pb2, enrollment_service_pb2
+from upskill.enrollment.v1 import employers_service_pb2, enrollment_pb2, enrollment_service_pb2
 from upskill.payments.v1 import payments_pb2, payments_service_pb2
 
 from services.common.auth import Principal
@@ -255,15 +255,40 @@ async def receipt_page(
         token=learner.token,
     )
     payment = reply.payment
-    enrollment = await invoke(
-        clients.enrollment.GetEnrollment,
-        enrollment_service_pb2.GetEnrollmentRequest(enrollment_id=payment.enrollment_id),
-        token=learner.token,
-    )
+    if payment.HasField("seat_pack"):
+        # An employer's seat pack: the receipt names the employer and the seats.
+        order = payment.seat_pack
+        pack = await invoke(
+            clients.employers.GetSeatPack,
+            employers_service_pb2.GetSeatPackRequest(
+                employer_id=order.employer_id, seat_pack_id=payment.enrollment_id
+            ),
+            token=learner.token,
+        )
+        context: dict[str, Any] = {
+            "seat_pack": {
+                "id": payment.enrollment_id,
+                "employer_id": order.employer_id,
+                "employer_name": order.employer_name,
+                "seats": order.seats,
+                "price_per_seat": mapping.money_to_json(order.price_per_seat),
+                "seats_refunded": pack.seat_pack.seats_refunded,
+                "program_title": pack.seat_pack.program.title,
+                "provider_id": payment.provider_id,
+            }
+        }
+    else:
+        enrollment = await invoke(
+            clients.enrollment.GetEnrollment,
+            enrollment_service_pb2.GetEnrollmentRequest(enrollment_id=payment.enrollment_id),
+            token=learner.token,
+        )
+        context = {"enrollment": mapping.enrollment_to_json(enrollment.enrollment)}
     return render(
         request,
         "receipt.html",
-        {
+        context
+        | {
             "payment": {
                 "id": payment.id,
                 "amount": mapping.money_to_json(payment.amount),
@@ -276,7 +301,6 @@ async def receipt_page(
                 ),
                 "gateway_payment_id": payment.gateway_payment_id,
             },
-            "enrollment": mapping.enrollment_to_json(enrollment.enrollment),
             "provider_name": await _provider_name(clients, learner, payment.provider_id),
         },
         headers=_NO_STORE,

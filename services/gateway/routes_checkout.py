@@ -69,6 +69,8 @@ def _page(
         "checkout.html",
         {
             "session": session,
+            # A seat pack: the page shows the employer, the seats and the price per seat.
+            "seat_pack": session.seat_pack if session.HasField("seat_pack") else None,
             "message": message,
             "test_cards": [(_grouped(card.number), card.outcome) for card in cards],
             "success_url": _return_url(request, session.success_url),

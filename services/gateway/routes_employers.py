@@ -81,11 +81,14 @@ class SeatPack(BaseModel):
     seats: int
     seats_redeemed: int
     seats_refunded: int = Field(description="Unassigned seats given back; not in `seats`")
-    price_per_seat: Money
-    total: Money
+    price_per_seat: Money = Field(description="The program's price, or its volume tier's")
+    total: Money = Field(description="price_per_seat times the seats bought")
     status: SeatPackStatus
     payment_id: str | None
     checkout_url: str | None = Field(description="Where the manager pays, while pending")
+    receipt_url: str | None = Field(
+        description="The receipt naming the employer and the seats (once paid; the buyer's)"
+    )
     created_at: datetime | None
 
 
@@ -184,6 +187,9 @@ class SponsorList(BaseModel):
 
 # ---------------------------------------------------------------- mapping
 
+# Packs whose payment went through: these have a receipt.
+_RECEIPTED = (employers_pb2.SEAT_PACK_STATUS_PAID, employers_pb2.SEAT_PACK_STATUS_REFUNDED)
+
 
 def _role(value: int) -> EmployerRole:
     return mapping.enum_name(employers_pb2.EmployerRole, value, "EMPLOYER_ROLE_")  # type: ignore[return-value]
@@ -207,13 +213,16 @@ def pack_to_json(p: employers_pb2.SeatPack) -> SeatPack:
         seats=p.seats,
         seats_redeemed=p.seats_redeemed,
         seats_refunded=p.seats_refunded,
-        price_per_seat=mapping.money_to_json(p.program.price),
+        price_per_seat=mapping.money_to_json(p.price_per_seat),
         total=mapping.money_to_json(p.total),
         status=mapping.enum_name(  # type: ignore[arg-type]
             employers_pb2.SeatPackStatus, p.status, "SEAT_PACK_STATUS_"
         ),
         payment_id=mapping.or_none(p.payment_id),
         checkout_url=mapping.or_none(p.checkout_url),
+        receipt_url=f"/learning/receipts/{p.payment_id}"
+        if p.payment_id and p.status in _RECEIPTED
+        else None,
         created_at=mapping.timestamp(p.create_time, p.HasField("create_time")),
     )
 
@@ -377,8 +386,9 @@ async def accept_manager_invitation(
     summary="Buy N seats of a published program (members); pay at checkout_url",
     description=(
         "The seats are reserved at once (409 when the program has fewer left); the pack is"
-        " paid once, at the program's price times N, through the same checkout as a single"
-        " purchase."
+        " paid once, at the price per seat times N, through the same checkout as a single"
+        " purchase. The price per seat is the program's, or that of its volume tier with the"
+        " most min_seats that N reaches."
     ),
 )
 async def create_seat_pack(

@@ -176,6 +176,26 @@ class CredentialTemplateIn(StrictModel):
         return value
 
 
+class VolumeTierIn(StrictModel):
+    min_seats: int = Field(ge=2, le=1000, description="Packs of at least this many seats")
+    unit_amount_minor: int = Field(
+        ge=0,
+        le=INT64_MAX,
+        description="Price per seat in the program's currency; below the price and the tier before",
+    )
+
+
+class VolumeTier(BaseModel):
+    min_seats: int
+    unit_amount_minor: int
+
+
+VOLUME_TIERS_DESCRIPTION = (
+    "Seat pack prices by size, ascending in min_seats and descending in price, each below"
+    " the program's price (in its currency); [] for none"
+)
+
+
 class ProgramCreate(StrictModel):
     title: Text = Field(min_length=1, max_length=200, description="Not blank")
     summary: Text = Field(default="", max_length=500)
@@ -189,6 +209,9 @@ class ProgramCreate(StrictModel):
         default=None, ge=1, le=INT32_MAX, description="Seats; null = unlimited"
     )
     credential: CredentialTemplateIn
+    volume_tiers: list[VolumeTierIn] = Field(
+        default_factory=list, max_length=10, description=VOLUME_TIERS_DESCRIPTION
+    )
 
 
 # PATCH fields that may be absent but never null: the Python default None means
@@ -230,6 +253,9 @@ class ProgramPatch(StrictModel):
     price: MoneyIn = Field(default=_ABSENT)
     capacity: int | None = Field(default=None, ge=1, le=INT32_MAX)
     credential: CredentialTemplatePatch = Field(default=_ABSENT)
+    volume_tiers: list[VolumeTierIn] = Field(
+        default=_ABSENT, max_length=10, description=VOLUME_TIERS_DESCRIPTION
+    )
 
     _not_null = field_validator(
         "title",
@@ -239,6 +265,7 @@ class ProgramPatch(StrictModel):
         "duration_hours",
         "price",
         "credential",
+        "volume_tiers",
         mode="before",
     )(_refuse_null)
 
@@ -263,6 +290,7 @@ class Program(BaseModel):
     price: Money
     capacity: int | None = Field(description="Seats on sale; null = unlimited")
     credential: CredentialTemplate
+    volume_tiers: list[VolumeTier] = Field(description="Seat pack prices by size")
     status: ProgramStatus
     version: int = Field(description="Send as If-Match to PATCH; also the ETag")
     created_at: datetime | None

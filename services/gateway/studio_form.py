@@ -38,6 +38,10 @@ def values_of(program: dict[str, Any]) -> dict[str, str]:
         "price": str(Decimal(price["amount_minor"]).scaleb(-exponent)),
         "price.currency": price["currency"],
         "capacity": "" if program["capacity"] is None else str(program["capacity"]),
+        "volume_tiers": ", ".join(
+            f"{t['min_seats']}: {Decimal(t['unit_amount_minor']).scaleb(-exponent)}"
+            for t in program.get("volume_tiers", [])
+        ),
         **{f"credential.{n}": credential[n] for n in CREDENTIAL_TEXT},
         "credential.issuance": credential["issuance"],
         "credential.valid_for_days": (
@@ -78,6 +82,24 @@ def amount_minor(price: str, currency: str) -> Any:
     return int(amount)
 
 
+def volume_tiers(text: str, currency: str) -> list[Any]:
+    """ "10: 40.00, 25: 35.00" (seats: price per seat) -> the API's tiers. A tier typed
+    without its colon, or with a price that is not one, is passed on as typed, for the API
+    to refuse at the field it breaks."""
+    tiers: list[Any] = []
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        seats, colon, price = part.partition(":")
+        if not colon:
+            tiers.append(part.strip())
+            continue
+        tiers.append(
+            {"min_seats": number(seats), "unit_amount_minor": amount_minor(price.strip(), currency)}
+        )
+    return tiers
+
+
 def program_body(values: dict[str, str]) -> dict[str, Any]:
     """The form, as the JSON body of POST /api/v1/programs."""
     skills = [s.strip() for s in values.get("skills", "").split(",")]
@@ -90,6 +112,9 @@ def program_body(values: dict[str, str]) -> dict[str, Any]:
             "currency": values.get("price.currency", "").strip().upper(),
         },
         "capacity": optional_number(values.get("capacity", "")),
+        "volume_tiers": volume_tiers(
+            values.get("volume_tiers", ""), values.get("price.currency", "")
+        ),
         "credential": {
             **{n: values.get(f"credential.{n}", "") for n in CREDENTIAL_TEXT},
             "issuance": values.get("credential.issuance", ""),
@@ -131,7 +156,15 @@ def input_for(field: str) -> str:
 
 
 FORM_INPUTS = frozenset(
-    {*TEXT_FIELDS, "skills", "duration_hours", "price", "price.currency", "capacity"}
+    {
+        *TEXT_FIELDS,
+        "skills",
+        "duration_hours",
+        "price",
+        "price.currency",
+        "capacity",
+        "volume_tiers",
+    }
     | {f"credential.{n}" for n in (*CREDENTIAL_TEXT, "issuance", "valid_for_days")}
 )
 

@@ -32,6 +32,7 @@ from services.payments.convert import (
     order_from_pb,
     payment_to_pb,
     refund_to_pb,
+    seat_pack_to_pb,
     session_to_pb,
 )
 from services.payments.domain import Payment
@@ -128,8 +129,14 @@ class PaymentsApi(payments_service_pb2_grpc.PaymentsServiceServicer):
         self, request: pb.GetCheckoutSessionRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetCheckoutSessionResponse:
         _, session = await self._readable_session(request.session_id)
+        found = session_to_pb(session)
+        async with self._pool.acquire() as conn:
+            payment = await repository.find(conn, session.payment_id)
+        if payment is not None and payment.seat_pack is not None:
+            # The hosted page shows the seats at their price and the employer paying.
+            found.seat_pack.CopyFrom(seat_pack_to_pb(payment.seat_pack, payment.amount.currency))
         return pb.GetCheckoutSessionResponse(
-            session=session_to_pb(session),
+            session=found,
             test_cards=[pb.TestCard(number=c.number, outcome=c.outcome) for c in TEST_CARDS],
         )
 

@@ -70,6 +70,11 @@ class CheckoutOpener:
                 "a checkout needs a positive amount; free enrollments need no payment",
                 [FieldViolation("amount.amount_minor", "must be greater than 0")],
             )
+        if order.seat_pack is not None and (problems := order.seat_pack.violations(order.amount)):
+            raise InvalidArgumentError(
+                f"invalid seat pack order: {'; '.join(problems)}",
+                [FieldViolation("seat_pack", problem) for problem in problems],
+            )
         off_site = [
             FieldViolation(name, f"must be a URL on {self._public_base_url} (PUBLIC_BASE_URL)")
             for name, url in (("success_url", order.success_url), ("cancel_url", order.cancel_url))
@@ -120,6 +125,7 @@ class CheckoutOpener:
             expires_at=payment.expires_at,
             destination_account=payment.destination_account,
             application_fee_minor=payment.application_fee_minor,
+            seat_pack=payment.seat_pack,
         )
         try:
             return await self._gateway.create_session(request)

@@ -5,8 +5,16 @@ from __future__ import annotations
 from upskill.payments.v1 import payments_pb2, payments_service_pb2
 from upskill.type.v1 import money_pb2
 
+from services.common.errors import FieldViolation, InvalidArgumentError
 from services.common.protos import timestamp
-from services.payments.domain import CheckoutOrder, Dispute, Money, Payment, Refund
+from services.payments.domain import (
+    CheckoutOrder,
+    Dispute,
+    Money,
+    Payment,
+    Refund,
+    SeatPackOrder,
+)
 from services.payments.repository import EarningsRow, LedgerLine
 from services.payments.stripe_events import SessionSnapshot
 
@@ -34,6 +42,32 @@ def order_from_pb(request: payments_service_pb2.CreateCheckoutRequest) -> Checko
         success_url=request.success_url,
         cancel_url=request.cancel_url,
         program_id=request.program_id,
+        seat_pack=seat_pack_from_pb(request.seat_pack, request.amount.currency)
+        if request.HasField("seat_pack")
+        else None,
+    )
+
+
+def seat_pack_from_pb(pb: payments_pb2.SeatPackOrder, currency: str) -> SeatPackOrder:
+    if pb.price_per_seat.currency != currency:
+        raise InvalidArgumentError(
+            "a seat pack's price per seat must be in the payment's currency",
+            [FieldViolation("seat_pack.price_per_seat.currency", f"must be {currency}")],
+        )
+    return SeatPackOrder(
+        employer_id=pb.employer_id,
+        employer_name=pb.employer_name.strip(),
+        seats=pb.seats,
+        price_per_seat_minor=pb.price_per_seat.amount_minor,
+    )
+
+
+def seat_pack_to_pb(pack: SeatPackOrder, currency: str) -> payments_pb2.SeatPackOrder:
+    return payments_pb2.SeatPackOrder(
+        employer_id=pack.employer_id,
+        employer_name=pack.employer_name,
+        seats=pack.seats,
+        price_per_seat=money_pb2.Money(amount_minor=pack.price_per_seat_minor, currency=currency),
     )
 
 
@@ -55,6 +89,9 @@ def payment_to_pb(payment: Payment) -> payments_pb2.Payment:
         application_fee_minor=payment.application_fee_minor,
         create_time=timestamp(payment.created_at),
         update_time=timestamp(payment.updated_at),
+        seat_pack=seat_pack_to_pb(payment.seat_pack, payment.amount.currency)
+        if payment.seat_pack
+        else None,
     )
 
 

@@ -37,6 +37,29 @@ class Money:
 
 
 @dataclass(frozen=True)
+class SeatPackOrder:
+    """An employer's seat pack being paid for: invoices and receipts name the employer and
+    the seats, and the amount is always `seats` times `price_per_seat_minor`."""
+
+    employer_id: str
+    employer_name: str
+    seats: int
+    price_per_seat_minor: int
+
+    def violations(self, amount: Money) -> list[str]:
+        if self.seats < 1:
+            return ["seat_pack.seats must be at least 1"]
+        if not self.employer_name.strip():
+            return ["seat_pack.employer_name must not be blank"]
+        if self.seats * self.price_per_seat_minor != amount.amount_minor:
+            return [
+                f"amount {amount.amount_minor} is not {self.seats} seats at "
+                f"{self.price_per_seat_minor}"
+            ]
+        return []
+
+
+@dataclass(frozen=True)
 class CheckoutOrder:
     """What the enrollment service asks to be charged; amount comes from its price snapshot."""
 
@@ -49,6 +72,7 @@ class CheckoutOrder:
     success_url: str
     cancel_url: str
     program_id: str = ""
+    seat_pack: SeatPackOrder | None = None
 
 
 @dataclass(frozen=True)
@@ -207,6 +231,8 @@ class Payment:
     # charge) and the platform's application fee; empty and 0 without one.
     destination_account: str = ""
     application_fee_minor: int = 0
+    # Set when this is an employer's seat pack (its enrollment_id is the pack's id).
+    seat_pack: SeatPackOrder | None = None
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     # Money already returned (refunds the gateway made), kept by the repository.
@@ -242,6 +268,7 @@ class Payment:
             program_id=order.program_id,
             destination_account=destination_account,
             application_fee_minor=fee,
+            seat_pack=order.seat_pack,
             # Fixed once, here: a retried gateway call must send identical parameters.
             expires_at=now + timedelta(seconds=ttl_seconds),
             created_at=now,
@@ -256,6 +283,7 @@ class Payment:
                 ("amount", self.amount, order.amount),
                 ("learner_id", self.learner_id, order.learner_id),
                 ("provider_id", self.provider_id, order.provider_id),
+                ("seat_pack", self.seat_pack, order.seat_pack),
             )
             if ours != theirs
         ]

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from services.payments.domain import SeatPackOrder
+
 
 @dataclass(frozen=True)
 class SessionRequest:
@@ -28,6 +30,8 @@ class SessionRequest:
     # Stripe Connect: a destination charge to this connected account, keeping the fee.
     destination_account: str = ""
     application_fee_minor: int = 0
+    # An employer's seat pack: `seats` line items at the price per seat, naming the employer.
+    seat_pack: SeatPackOrder | None = None
 
 
 @dataclass(frozen=True)

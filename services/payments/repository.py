@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,13 +24,14 @@ from services.payments.domain import (
     PaymentStatus,
     Refund,
     RefundStatus,
+    SeatPackOrder,
     fee_returned,
 )
 
 _COLUMNS = """id, enrollment_id, learner_id, learner_email, provider_id, amount_minor, currency,
     description, status, gateway, checkout_session_id, checkout_url, success_url, cancel_url,
     gateway_payment_id, failure_reason, expires_at, created_at, updated_at, program_id,
-    destination_account, application_fee_minor,
+    destination_account, application_fee_minor, seat_pack,
     (SELECT coalesce(sum(r.amount_minor), 0) FROM refunds r
       WHERE r.payment_id = payments.id AND r.status = 'SUCCEEDED') AS refunded_minor"""
 
@@ -59,7 +60,24 @@ def _payment(row: Any) -> Payment:
         destination_account=row["destination_account"],
         application_fee_minor=row["application_fee_minor"],
         refunded_minor=int(row["refunded_minor"]),
+        seat_pack=_seat_pack(row["seat_pack"]),
     )
+
+
+def _seat_pack(value: str | None) -> SeatPackOrder | None:
+    if value is None:
+        return None
+    pack = json.loads(value)
+    return SeatPackOrder(
+        employer_id=pack["employer_id"],
+        employer_name=pack["employer_name"],
+        seats=pack["seats"],
+        price_per_seat_minor=pack["price_per_seat_minor"],
+    )
+
+
+def _seat_pack_json(pack: SeatPackOrder | None) -> str | None:
+    return None if pack is None else json.dumps(asdict(pack))
 
 
 def _is_uuid(value: str) -> bool:
@@ -97,9 +115,9 @@ async def add_or_get(conn: asyncpg.Connection, payment: Payment) -> Payment:
         f"""INSERT INTO payments (id, enrollment_id, learner_id, learner_email, provider_id,
                 amount_minor, currency, description, status, gateway, success_url, cancel_url,
                 expires_at, created_at, updated_at, program_id, destination_account,
-                application_fee_minor)
+                application_fee_minor, seat_pack)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14,
-                    NULLIF($15, '')::uuid, $16, $17)
+                    NULLIF($15, '')::uuid, $16, $17, $18)
             ON CONFLICT (enrollment_id) DO NOTHING
             RETURNING {_COLUMNS}""",
         payment.id,
@@ -119,6 +137,7 @@ async def add_or_get(conn: asyncpg.Connection, payment: Payment) -> Payment:
         payment.program_id,
         payment.destination_account,
         payment.application_fee_minor,
+        _seat_pack_json(payment.seat_pack),
     )
     if row is None:
         row = await conn.fetchrow(

@@ -29,14 +29,26 @@ MAX_NETWORK_RETRIES = 2
 
 def session_params(request: SessionRequest) -> SessionCreateParams:
     metadata = {"payment_id": request.payment_id, "enrollment_id": request.enrollment_id}
+    quantity, unit_amount = 1, request.amount_minor
+    pack = request.seat_pack
+    if pack is not None:
+        # A seat pack: Stripe's page and receipt show the seats at their price per seat and
+        # the employer (in the metadata too, for whoever reads the payment at Stripe).
+        quantity, unit_amount = pack.seats, pack.price_per_seat_minor
+        metadata |= {
+            "seat_pack_id": request.enrollment_id,
+            "employer_id": pack.employer_id,
+            "employer_name": pack.employer_name[:500],
+            "seats": str(pack.seats),
+        }
     params: SessionCreateParams = {
         "mode": "payment",
         "line_items": [
             {
-                "quantity": 1,
+                "quantity": quantity,
                 "price_data": {
                     "currency": request.currency.lower(),
-                    "unit_amount": request.amount_minor,
+                    "unit_amount": unit_amount,
                     "product_data": {"name": request.description},
                 },
             }
@@ -60,6 +72,9 @@ def session_params(request: SessionRequest) -> SessionCreateParams:
             "application_fee_amount": request.application_fee_minor,
             "transfer_data": {"destination": request.destination_account},
         }
+    if pack is not None:
+        # The PaymentIntent's description is what Stripe's receipt email names.
+        params["payment_intent_data"]["description"] = request.description
     return params
 
 

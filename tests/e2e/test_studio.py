@@ -307,3 +307,22 @@ def test_the_api_lists_enrollments_by_state(gateway: str, staffed: dict[str, Any
         assert listed(page_token=token).status_code in (400, 422)
         assert listed(status="BOGUS").status_code == 422
         assert listed(status="active").status_code == 422
+
+
+def test_seat_pack_prices_are_set_in_the_program_form(
+    gateway: str, staffed: dict[str, Any]
+) -> None:
+    provider = staffed["provider"]["id"]
+    studio = browser(gateway, staffed["sub"])
+    new = f"/studio/{provider}/programs/new"
+    for typed in ("5: 40.00, 10: 45.00", "5: 49.00", "1: 40", "5\x00: 40", "five: 40"):
+        refused = studio.post(new, data=_form("Tiered", price="49.00", volume_tiers=typed))
+        assert refused.status_code in (400, 422), (typed, refused.text)
+        assert field_error(refused.text, "volume_tiers"), typed
+    title = f"Tiered {staffed['run']}"
+    created = studio.post(new, data=_form(title, price="49.00", volume_tiers="5: 40.00, 10: 35.00"))
+    assert created.status_code == 200, created.text
+    program_id = str(created.url).rsplit("/", 1)[-1]
+    form = studio.get(f"/studio/{provider}/programs/{program_id}/edit")
+    assert 'value="5: 40.00, 10: 35.00"' in form.text
+    studio.close()

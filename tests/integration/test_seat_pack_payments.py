@@ -1,6 +1,6 @@
 """Payments' events for seat packs on a real enrollment database, through the routed
 consumer handlers the service runs (services/enrollment/seat_pack_events.py): the pack's
-payment pays it once however often delivered; money for an expired pack is sent back
+payment pays it once however often delivered (one SeatPackPaid); money for an expired pack is sent back
 (EnrollmentPaymentRejected, which payments answers with a refund); events for ordinary
 enrollments still reach their handlers."""
 
@@ -91,7 +91,8 @@ async def test_the_packs_payment_pays_it_once(pool: asyncpg.Pool) -> None:
     await deliver(
         pool, payment_events.PaymentFailed(payment_id=pack.payment_id, enrollment_id=pack.id)
     )
-    assert await state(pool, pack) == (seat_packs.PAID, [])
+    # Paid once: one SeatPackPaid however often the payment is delivered.
+    assert await state(pool, pack) == (seat_packs.PAID, ["upskill.enrollment.v1.SeatPackPaid"])
 
 
 async def test_money_for_an_expired_pack_goes_back(pool: asyncpg.Pool) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from services.common.errors import FailedPreconditionError
@@ -13,6 +15,7 @@ from services.payments.domain import (
     PaymentFailedEvent,
     PaymentStatus,
     PaymentSucceededEvent,
+    SeatPackOrder,
     split_fee,
 )
 
@@ -66,6 +69,16 @@ def test_a_retry_must_ask_for_the_same_charge() -> None:
     payment.check_same_order(order())
     for different in (order(amount=100), order(currency="EUR"), order(learner="mallory")):
         with pytest.raises(FailedPreconditionError, match="different"):
+            payment.check_same_order(different)
+
+
+def test_a_pack_payment_keeps_its_order_and_a_retry_must_name_the_same_one() -> None:
+    pack = SeatPackOrder("emp-1", "Initech", seats=2, price_per_seat_minor=2450)
+    payment = Payment.open(replace(order(), seat_pack=pack), gateway="local", ttl_seconds=60)
+    assert payment.seat_pack == pack
+    payment.check_same_order(replace(order(), seat_pack=pack))
+    for different in (order(), replace(order(), seat_pack=replace(pack, employer_name="Other"))):
+        with pytest.raises(FailedPreconditionError, match="seat_pack"):
             payment.check_same_order(different)
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from services.common.errors import FailedPreconditionError
 from services.enrollment import seat_packs
-from services.enrollment.seat_packs import PackPaymentRejected, SeatPack
+from services.enrollment.seat_packs import PackPaid, PackPaymentRejected, SeatPack, SeatsReleased
 from services.enrollment.seats import (
     REASON_AMOUNT_MISMATCH,
     REASON_EXPIRED,
@@ -40,7 +40,7 @@ def test_the_total_is_price_times_seats_and_its_payment_pays_it_once() -> None:
     p.payment_succeeded(IncomingPayment("pay-1", 14700, "USD"))
     p.payment_succeeded(IncomingPayment("pay-1", 14700, "USD"))  # a redelivery
     assert p.status == seat_packs.PAID
-    assert p.pull_events() == []
+    assert p.pull_events() == [PackPaid("pay-1")]  # once: the redelivery changes nothing
 
 
 def test_a_wrong_amount_or_a_closed_pack_sends_the_money_back() -> None:
@@ -58,7 +58,10 @@ def test_a_wrong_amount_or_a_closed_pack_sends_the_money_back() -> None:
 
 
 def test_a_free_program_pack_is_paid_at_once_and_a_full_refund_closes_a_paid_one() -> None:
-    assert pack(price=0).status == seat_packs.PAID
+    free = pack(price=0)
+    assert free.status == seat_packs.PAID
+    assert free.pull_events() == [PackPaid("")]
+    assert pack().pull_events() == []  # waiting for its payment: nothing happened yet
     p = pack()
     p.payment_succeeded(IncomingPayment("pay-1", 14700, "USD"))
     p.payment_refunded("pay-1", full_refund=False)
@@ -92,3 +95,13 @@ def test_a_pack_nobody_redeemed_gives_every_seat_back() -> None:
     p.payment_succeeded(IncomingPayment("pay-1", 14700, "USD"))
     assert p.release_unassigned(redeemed=0) == 3
     assert (p.seats, p.seats_refunded, p.price_per_seat) == (0, 3, 4900)
+
+
+def test_released_seats_are_announced_with_the_refund_they_owe() -> None:
+    p = pack(seats=3)
+    p.payment_succeeded(IncomingPayment("pay-1", 14700, "USD"))
+    p.pull_events()
+    assert p.release_unassigned(redeemed=1) == 2
+    assert p.pull_events() == [SeatsReleased(seats=2, amount_minor=2 * 4900)]
+    assert p.release_unassigned(redeemed=1) == 0
+    assert p.pull_events() == []  # nothing left to release: no event

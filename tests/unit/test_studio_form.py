@@ -107,3 +107,53 @@ def test_errors_land_on_their_inputs() -> None:
     assert shown["errors"] == {"skills": "blank", "price": "too big", "credential.name": "empty"}
     assert shown["other_errors"] == ["update_mask: odd"]
     assert shown["message"] == "invalid"
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("", []),
+        (
+            "10: 40.00, 25: 35",
+            [
+                {"min_seats": 10, "unit_amount_minor": 4000},
+                {"min_seats": 25, "unit_amount_minor": 3500},
+            ],
+        ),
+        ("10:40,", [{"min_seats": 10, "unit_amount_minor": 4000}]),
+        # Passed on as typed, for the API to refuse at the tier's field.
+        ("ten: 40", [{"min_seats": "ten", "unit_amount_minor": 4000}]),
+        ("10: 4.001", [{"min_seats": 10, "unit_amount_minor": "4.001"}]),
+        ("10 40", ["10 40"]),
+    ],
+)
+def test_seat_pack_prices_are_typed_as_seats_and_a_price_per_seat(
+    typed: str, expected: list[Any]
+) -> None:
+    assert studio.volume_tiers(typed, "USD") == expected
+
+
+def test_a_programs_tiers_round_trip_through_the_form_unchanged() -> None:
+    program = {
+        "title": "T",
+        "summary": "",
+        "description": "",
+        "skills": [],
+        "duration_hours": 1,
+        "price": {"amount_minor": 4900, "currency": "USD"},
+        "capacity": None,
+        "volume_tiers": [{"min_seats": 10, "unit_amount_minor": 4000}],
+        "credential": {
+            "name": "B",
+            "description": "D",
+            "criteria": "C",
+            "issuance": "ON_COMPLETION",
+            "valid_for_days": None,
+        },
+        "version": 1,
+    }
+    values = studio.values_of(program)
+    assert values["volume_tiers"] == "10: 40.00"
+    assert studio.changes(studio.program_body(values), program) == {}
+    assert studio.input_for("volume_tiers[1].unit_amount_minor") == "volume_tiers"
+    assert "volume_tiers" in studio.FORM_INPUTS

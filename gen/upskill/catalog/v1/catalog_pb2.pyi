@@ -127,8 +127,16 @@ class CredentialTemplate(_message.Message):
     valid_for_days: int
     def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., criteria: _Optional[str] = ..., issuance: _Optional[_Union[IssuancePolicy, str]] = ..., valid_for_days: _Optional[int] = ...) -> None: ...
 
+class VolumeTier(_message.Message):
+    __slots__ = ("min_seats", "unit_amount_minor")
+    MIN_SEATS_FIELD_NUMBER: _ClassVar[int]
+    UNIT_AMOUNT_MINOR_FIELD_NUMBER: _ClassVar[int]
+    min_seats: int
+    unit_amount_minor: int
+    def __init__(self, min_seats: _Optional[int] = ..., unit_amount_minor: _Optional[int] = ...) -> None: ...
+
 class ProgramSpec(_message.Message):
-    __slots__ = ("title", "summary", "description", "skills", "duration_hours", "price", "capacity", "credential")
+    __slots__ = ("title", "summary", "description", "skills", "duration_hours", "price", "capacity", "credential", "volume_tiers")
     TITLE_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -137,6 +145,7 @@ class ProgramSpec(_message.Message):
     PRICE_FIELD_NUMBER: _ClassVar[int]
     CAPACITY_FIELD_NUMBER: _ClassVar[int]
     CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_TIERS_FIELD_NUMBER: _ClassVar[int]
     title: str
     summary: str
     description: str
@@ -145,7 +154,8 @@ class ProgramSpec(_message.Message):
     price: _money_pb2.Money
     capacity: int
     credential: CredentialTemplate
-    def __init__(self, title: _Optional[str] = ..., summary: _Optional[str] = ..., description: _Optional[str] = ..., skills: _Optional[_Iterable[str]] = ..., duration_hours: _Optional[int] = ..., price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., capacity: _Optional[int] = ..., credential: _Optional[_Union[CredentialTemplate, _Mapping]] = ...) -> None: ...
+    volume_tiers: _containers.RepeatedCompositeFieldContainer[VolumeTier]
+    def __init__(self, title: _Optional[str] = ..., summary: _Optional[str] = ..., description: _Optional[str] = ..., skills: _Optional[_Iterable[str]] = ..., duration_hours: _Optional[int] = ..., price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., capacity: _Optional[int] = ..., credential: _Optional[_Union[CredentialTemplate, _Mapping]] = ..., volume_tiers: _Optional[_Iterable[_Union[VolumeTier, _Mapping]]] = ...) -> None: ...
 
 class Program(_message.Message):
     __slots__ = ("id", "provider_id", "provider_name", "spec", "status", "version", "create_time", "update_time")

@@ -170,7 +170,7 @@ class UpdateProgramRequest(_message.Message):
     def __init__(self, program_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., spec: _Optional[_Union[_catalog_pb2.ProgramSpec, _Mapping]] = ..., patch: _Optional[_Union[ProgramPatch, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
 
 class ProgramPatch(_message.Message):
-    __slots__ = ("title", "summary", "description", "skills", "duration_hours", "price", "capacity", "credential")
+    __slots__ = ("title", "summary", "description", "skills", "duration_hours", "price", "capacity", "credential", "volume_tiers")
     TITLE_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -179,6 +179,7 @@ class ProgramPatch(_message.Message):
     PRICE_FIELD_NUMBER: _ClassVar[int]
     CAPACITY_FIELD_NUMBER: _ClassVar[int]
     CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_TIERS_FIELD_NUMBER: _ClassVar[int]
     title: str
     summary: str
     description: str
@@ -187,7 +188,8 @@ class ProgramPatch(_message.Message):
     price: _money_pb2.Money
     capacity: int
     credential: CredentialTemplatePatch
-    def __init__(self, title: _Optional[str] = ..., summary: _Optional[str] = ..., description: _Optional[str] = ..., skills: _Optional[_Iterable[str]] = ..., duration_hours: _Optional[int] = ..., price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., capacity: _Optional[int] = ..., credential: _Optional[_Union[CredentialTemplatePatch, _Mapping]] = ...) -> None: ...
+    volume_tiers: _containers.RepeatedCompositeFieldContainer[_catalog_pb2.VolumeTier]
+    def __init__(self, title: _Optional[str] = ..., summary: _Optional[str] = ..., description: _Optional[str] = ..., skills: _Optional[_Iterable[str]] = ..., duration_hours: _Optional[int] = ..., price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., capacity: _Optional[int] = ..., credential: _Optional[_Union[CredentialTemplatePatch, _Mapping]] = ..., volume_tiers: _Optional[_Iterable[_Union[_catalog_pb2.VolumeTier, _Mapping]]] = ...) -> None: ...
 
 class CredentialTemplatePatch(_message.Message):
     __slots__ = ("name", "description", "criteria", "issuance", "valid_for_days")

@@ -78,7 +78,7 @@ class EmployerInvitation(_message.Message):
     def __init__(self, id: _Optional[str] = ..., employer_id: _Optional[str] = ..., email: _Optional[str] = ..., role: _Optional[_Union[EmployerRole, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., accept_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class SeatPack(_message.Message):
-    __slots__ = ("id", "employer_id", "program", "seats", "seats_redeemed", "total", "status", "payment_id", "checkout_url", "create_time", "update_time", "seats_refunded")
+    __slots__ = ("id", "employer_id", "program", "seats", "seats_redeemed", "total", "status", "payment_id", "checkout_url", "create_time", "update_time", "seats_refunded", "price_per_seat")
     ID_FIELD_NUMBER: _ClassVar[int]
     EMPLOYER_ID_FIELD_NUMBER: _ClassVar[int]
     PROGRAM_FIELD_NUMBER: _ClassVar[int]
@@ -91,6 +91,7 @@ class SeatPack(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     SEATS_REFUNDED_FIELD_NUMBER: _ClassVar[int]
+    PRICE_PER_SEAT_FIELD_NUMBER: _ClassVar[int]
     id: str
     employer_id: str
     program: _enrollment_pb2.ProgramSnapshot
@@ -103,7 +104,8 @@ class SeatPack(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
     seats_refunded: int
-    def __init__(self, id: _Optional[str] = ..., employer_id: _Optional[str] = ..., program: _Optional[_Union[_enrollment_pb2.ProgramSnapshot, _Mapping]] = ..., seats: _Optional[int] = ..., seats_redeemed: _Optional[int] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., status: _Optional[_Union[SeatPackStatus, str]] = ..., payment_id: _Optional[str] = ..., checkout_url: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., seats_refunded: _Optional[int] = ...) -> None: ...
+    price_per_seat: _money_pb2.Money
+    def __init__(self, id: _Optional[str] = ..., employer_id: _Optional[str] = ..., program: _Optional[_Union[_enrollment_pb2.ProgramSnapshot, _Mapping]] = ..., seats: _Optional[int] = ..., seats_redeemed: _Optional[int] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., status: _Optional[_Union[SeatPackStatus, str]] = ..., payment_id: _Optional[str] = ..., checkout_url: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., seats_refunded: _Optional[int] = ..., price_per_seat: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
 
 class SeatInvitation(_message.Message):
     __slots__ = ("id", "seat_pack_id", "email", "code", "expire_time", "redeem_time", "enrollment_id", "revoke_time", "status")

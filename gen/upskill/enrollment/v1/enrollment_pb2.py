@@ -27,17 +27,17 @@ from upskill.catalog.v1 import catalog_pb2 as upskill_dot_catalog_dot_v1_dot_cat
 from upskill.type.v1 import money_pb2 as upskill_dot_type_dot_v1_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&upskill/enrollment/v1/enrollment.proto\x12\x15upskill.enrollment.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a upskill/catalog/v1/catalog.proto\x1a\x1bupskill/type/v1/money.proto\"\xec\x01\n\x0fProgramSnapshot\x12\x12\n\nprogram_id\x18\x01 \x01(\t\x12\x13\n\x0bprovider_id\x18\x02 \x01(\t\x12\x15\n\rprovider_name\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\x12%\n\x05price\x18\x05 \x01(\x0b\x32\x16.upskill.type.v1.Money\x12:\n\ncredential\x18\x06 \x01(\x0b\x32&.upskill.catalog.v1.CredentialTemplate\x12\x0e\n\x06skills\x18\x07 \x03(\t\x12\x17\n\x0fprogram_version\x18\x08 \x01(\x03\"\xb7\x03\n\nEnrollment\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nlearner_id\x18\x02 \x01(\t\x12\x15\n\rlearner_email\x18\x03 \x01(\t\x12\x37\n\x07program\x18\x04 \x01(\x0b\x32&.upskill.enrollment.v1.ProgramSnapshot\x12\x37\n\x06status\x18\x05 \x01(\x0e\x32\'.upskill.enrollment.v1.EnrollmentStatus\x12\x12\n\npayment_id\x18\x06 \x01(\t\x12\x14\n\x0c\x63heckout_url\x18\x07 \x01(\t\x12\x15\n\rcredential_id\x18\x08 \x01(\t\x12\r\n\x05grade\x18\t \x01(\t\x12\x14\n\x0c\x65vidence_url\x18\n \x01(\t\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x38\n\x14learner_refund_until\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xfb\x01\n\x10\x45nrollmentStatus\x12!\n\x1d\x45NROLLMENT_STATUS_UNSPECIFIED\x10\x00\x12%\n!ENROLLMENT_STATUS_PENDING_PAYMENT\x10\x01\x12\x1c\n\x18\x45NROLLMENT_STATUS_ACTIVE\x10\x02\x12\x1f\n\x1b\x45NROLLMENT_STATUS_COMPLETED\x10\x03\x12\x1d\n\x19\x45NROLLMENT_STATUS_EXPIRED\x10\x04\x12\x1f\n\x1b\x45NROLLMENT_STATUS_CANCELLED\x10\x05\x12\x1e\n\x1a\x45NROLLMENT_STATUS_REFUNDED\x10\x06\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&upskill/enrollment/v1/enrollment.proto\x12\x15upskill.enrollment.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a upskill/catalog/v1/catalog.proto\x1a\x1bupskill/type/v1/money.proto\"\xa2\x02\n\x0fProgramSnapshot\x12\x12\n\nprogram_id\x18\x01 \x01(\t\x12\x13\n\x0bprovider_id\x18\x02 \x01(\t\x12\x15\n\rprovider_name\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\x12%\n\x05price\x18\x05 \x01(\x0b\x32\x16.upskill.type.v1.Money\x12:\n\ncredential\x18\x06 \x01(\x0b\x32&.upskill.catalog.v1.CredentialTemplate\x12\x0e\n\x06skills\x18\x07 \x03(\t\x12\x17\n\x0fprogram_version\x18\x08 \x01(\x03\x12\x34\n\x0cvolume_tiers\x18\t \x03(\x0b\x32\x1e.upskill.catalog.v1.VolumeTier\"\xb7\x03\n\nEnrollment\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nlearner_id\x18\x02 \x01(\t\x12\x15\n\rlearner_email\x18\x03 \x01(\t\x12\x37\n\x07program\x18\x04 \x01(\x0b\x32&.upskill.enrollment.v1.ProgramSnapshot\x12\x37\n\x06status\x18\x05 \x01(\x0e\x32\'.upskill.enrollment.v1.EnrollmentStatus\x12\x12\n\npayment_id\x18\x06 \x01(\t\x12\x14\n\x0c\x63heckout_url\x18\x07 \x01(\t\x12\x15\n\rcredential_id\x18\x08 \x01(\t\x12\r\n\x05grade\x18\t \x01(\t\x12\x14\n\x0c\x65vidence_url\x18\n \x01(\t\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x38\n\x14learner_refund_until\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xfb\x01\n\x10\x45nrollmentStatus\x12!\n\x1d\x45NROLLMENT_STATUS_UNSPECIFIED\x10\x00\x12%\n!ENROLLMENT_STATUS_PENDING_PAYMENT\x10\x01\x12\x1c\n\x18\x45NROLLMENT_STATUS_ACTIVE\x10\x02\x12\x1f\n\x1b\x45NROLLMENT_STATUS_COMPLETED\x10\x03\x12\x1d\n\x19\x45NROLLMENT_STATUS_EXPIRED\x10\x04\x12\x1f\n\x1b\x45NROLLMENT_STATUS_CANCELLED\x10\x05\x12\x1e\n\x1a\x45NROLLMENT_STATUS_REFUNDED\x10\x06\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'upskill.enrollment.v1.enrollment_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ENROLLMENTSTATUS']._serialized_start=843
-  _globals['_ENROLLMENTSTATUS']._serialized_end=1094
+  _globals['_ENROLLMENTSTATUS']._serialized_start=897
+  _globals['_ENROLLMENTSTATUS']._serialized_end=1148
   _globals['_PROGRAMSNAPSHOT']._serialized_start=162
-  _globals['_PROGRAMSNAPSHOT']._serialized_end=398
-  _globals['_ENROLLMENT']._serialized_start=401
-  _globals['_ENROLLMENT']._serialized_end=840
+  _globals['_PROGRAMSNAPSHOT']._serialized_end=452
+  _globals['_ENROLLMENT']._serialized_start=455
+  _globals['_ENROLLMENT']._serialized_end=894
 # @@protoc_insertion_point(module_scope)

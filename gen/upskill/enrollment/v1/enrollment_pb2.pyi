@@ -30,7 +30,7 @@ ENROLLMENT_STATUS_CANCELLED: EnrollmentStatus
 ENROLLMENT_STATUS_REFUNDED: EnrollmentStatus
 
 class ProgramSnapshot(_message.Message):
-    __slots__ = ("program_id", "provider_id", "provider_name", "title", "price", "credential", "skills", "program_version")
+    __slots__ = ("program_id", "provider_id", "provider_name", "title", "price", "credential", "skills", "program_version", "volume_tiers")
     PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_ID_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -39,6 +39,7 @@ class ProgramSnapshot(_message.Message):
     CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
     SKILLS_FIELD_NUMBER: _ClassVar[int]
     PROGRAM_VERSION_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_TIERS_FIELD_NUMBER: _ClassVar[int]
     program_id: str
     provider_id: str
     provider_name: str
@@ -47,7 +48,8 @@ class ProgramSnapshot(_message.Message):
     credential: _catalog_pb2.CredentialTemplate
     skills: _containers.RepeatedScalarFieldContainer[str]
     program_version: int
-    def __init__(self, program_id: _Optional[str] = ..., provider_id: _Optional[str] = ..., provider_name: _Optional[str] = ..., title: _Optional[str] = ..., price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., credential: _Optional[_Union[_catalog_pb2.CredentialTemplate, _Mapping]] = ..., skills: _Optional[_Iterable[str]] = ..., program_version: _Optional[int] = ...) -> None: ...
+    volume_tiers: _containers.RepeatedCompositeFieldContainer[_catalog_pb2.VolumeTier]
+    def __init__(self, program_id: _Optional[str] = ..., provider_id: _Optional[str] = ..., provider_name: _Optional[str] = ..., title: _Optional[str] = ..., price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., credential: _Optional[_Union[_catalog_pb2.CredentialTemplate, _Mapping]] = ..., skills: _Optional[_Iterable[str]] = ..., program_version: _Optional[int] = ..., volume_tiers: _Optional[_Iterable[_Union[_catalog_pb2.VolumeTier, _Mapping]]] = ...) -> None: ...
 
 class Enrollment(_message.Message):
     __slots__ = ("id", "learner_id", "learner_email", "program", "status", "payment_id", "checkout_url", "credential_id", "grade", "evidence_url", "create_time", "update_time", "learner_refund_until")

@@ -24,25 +24,30 @@ _sym_db = _symbol_database.Default()
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from upskill.enrollment.v1 import enrollment_pb2 as upskill_dot_enrollment_dot_v1_dot_enrollment__pb2
+from upskill.type.v1 import money_pb2 as upskill_dot_type_dot_v1_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"upskill/enrollment/v1/events.proto\x12\x15upskill.enrollment.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a&upskill/enrollment/v1/enrollment.proto\"\xd4\x01\n\x13\x45nrollmentActivated\x12\x15\n\renrollment_id\x18\x01 \x01(\t\x12\x12\n\nlearner_id\x18\x02 \x01(\t\x12\x15\n\rlearner_email\x18\x03 \x01(\t\x12\x37\n\x07program\x18\x04 \x01(\x0b\x32&.upskill.enrollment.v1.ProgramSnapshot\x12\x12\n\npayment_id\x18\x05 \x01(\t\x12.\n\noccur_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xf9\x01\n\x13\x45nrollmentCompleted\x12\x15\n\renrollment_id\x18\x01 \x01(\t\x12\x12\n\nlearner_id\x18\x02 \x01(\t\x12\x15\n\rlearner_email\x18\x03 \x01(\t\x12\x37\n\x07program\x18\x04 \x01(\x0b\x32&.upskill.enrollment.v1.ProgramSnapshot\x12\x12\n\npayment_id\x18\x05 \x01(\t\x12\r\n\x05grade\x18\x06 \x01(\t\x12\x14\n\x0c\x65vidence_url\x18\x07 \x01(\t\x12.\n\noccur_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"~\n\x11\x45nrollmentExpired\x12\x15\n\renrollment_id\x18\x01 \x01(\t\x12\x12\n\nprogram_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12.\n\noccur_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x84\x01\n\x13\x45nrollmentCancelled\x12\x15\n\renrollment_id\x18\x01 \x01(\t\x12\x12\n\nprogram_id\x18\x02 \x01(\t\x12\x12\n\npayment_id\x18\x03 \x01(\t\x12.\n\noccur_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xf2\x01\n\x19\x45nrollmentPaymentRejected\x12\x15\n\renrollment_id\x18\x01 \x01(\t\x12\x12\n\npayment_id\x18\x02 \x01(\t\x12\x12\n\nlearner_id\x18\x03 \x01(\t\x12\x12\n\nprogram_id\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x42\n\x11\x65nrollment_status\x18\x06 \x01(\x0e\x32\'.upskill.enrollment.v1.EnrollmentStatus\x12.\n\noccur_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xba\x01\n\x12\x45nrollmentRefunded\x12\x15\n\renrollment_id\x18\x01 \x01(\t\x12\x12\n\nlearner_id\x18\x02 \x01(\t\x12\x12\n\nprogram_id\x18\x03 \x01(\t\x12\x12\n\npayment_id\x18\x04 \x01(\t\x12\x11\n\trefund_id\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12.\n\noccur_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"upskill/enrollment/v1/events.proto\x12\x15upskill.enrollment.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a&upskill/enrollment/v1/enrollment.proto\x1a\x1bupskill/type/v1/money.proto\"\xd4\x01\n\x13\x45nrollmentActivated\x12\x15\n\renrollment_id\x18\x01 \x01(\t\x12\x12\n\nlearner_id\x18\x02 \x01(\t\x12\x15\n\rlearner_email\x18\x03 \x01(\t\x12\x37\n\x07program\x18\x04 \x01(\x0b\x32&.upskill.enrollment.v1.ProgramSnapshot\x12\x12\n\npayment_id\x18\x05 \x01(\t\x12.\n\noccur_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xf9\x01\n\x13\x45nrollmentCompleted\x12\x15\n\renrollment_id\x18\x01 \x01(\t\x12\x12\n\nlearner_id\x18\x02 \x01(\t\x12\x15\n\rlearner_email\x18\x03 \x01(\t\x12\x37\n\x07program\x18\x04 \x01(\x0b\x32&.upskill.enrollment.v1.ProgramSnapshot\x12\x12\n\npayment_id\x18\x05 \x01(\t\x12\r\n\x05grade\x18\x06 \x01(\t\x12\x14\n\x0c\x65vidence_url\x18\x07 \x01(\t\x12.\n\noccur_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"~\n\x11\x45nrollmentExpired\x12\x15\n\renrollment_id\x18\x01 \x01(\t\x12\x12\n\nprogram_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12.\n\noccur_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x84\x01\n\x13\x45nrollmentCancelled\x12\x15\n\renrollment_id\x18\x01 \x01(\t\x12\x12\n\nprogram_id\x18\x02 \x01(\t\x12\x12\n\npayment_id\x18\x03 \x01(\t\x12.\n\noccur_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xf2\x01\n\x19\x45nrollmentPaymentRejected\x12\x15\n\renrollment_id\x18\x01 \x01(\t\x12\x12\n\npayment_id\x18\x02 \x01(\t\x12\x12\n\nlearner_id\x18\x03 \x01(\t\x12\x12\n\nprogram_id\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x42\n\x11\x65nrollment_status\x18\x06 \x01(\x0e\x32\'.upskill.enrollment.v1.EnrollmentStatus\x12.\n\noccur_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xba\x01\n\x12\x45nrollmentRefunded\x12\x15\n\renrollment_id\x18\x01 \x01(\t\x12\x12\n\nlearner_id\x18\x02 \x01(\t\x12\x12\n\nprogram_id\x18\x03 \x01(\t\x12\x12\n\npayment_id\x18\x04 \x01(\t\x12\x11\n\trefund_id\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12.\n\noccur_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8c\x02\n\x0cSeatPackPaid\x12\x14\n\x0cseat_pack_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65mployer_id\x18\x02 \x01(\t\x12\x12\n\nprogram_id\x18\x03 \x01(\t\x12\x13\n\x0bprovider_id\x18\x04 \x01(\t\x12\r\n\x05seats\x18\x05 \x01(\x05\x12.\n\x0eprice_per_seat\x18\x06 \x01(\x0b\x32\x16.upskill.type.v1.Money\x12%\n\x05total\x18\x07 \x01(\x0b\x32\x16.upskill.type.v1.Money\x12\x12\n\npayment_id\x18\x08 \x01(\t\x12.\n\noccur_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xee\x01\n\x15SeatPackSeatsReleased\x12\x14\n\x0cseat_pack_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65mployer_id\x18\x02 \x01(\t\x12\x12\n\nprogram_id\x18\x03 \x01(\t\x12\x16\n\x0eseats_released\x18\x04 \x01(\x05\x12\x12\n\nseats_left\x18\x05 \x01(\x05\x12&\n\x06refund\x18\x06 \x01(\x0b\x32\x16.upskill.type.v1.Money\x12\x12\n\npayment_id\x18\x07 \x01(\t\x12.\n\noccur_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'upskill.enrollment.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ENROLLMENTACTIVATED']._serialized_start=135
-  _globals['_ENROLLMENTACTIVATED']._serialized_end=347
-  _globals['_ENROLLMENTCOMPLETED']._serialized_start=350
-  _globals['_ENROLLMENTCOMPLETED']._serialized_end=599
-  _globals['_ENROLLMENTEXPIRED']._serialized_start=601
-  _globals['_ENROLLMENTEXPIRED']._serialized_end=727
-  _globals['_ENROLLMENTCANCELLED']._serialized_start=730
-  _globals['_ENROLLMENTCANCELLED']._serialized_end=862
-  _globals['_ENROLLMENTPAYMENTREJECTED']._serialized_start=865
-  _globals['_ENROLLMENTPAYMENTREJECTED']._serialized_end=1107
-  _globals['_ENROLLMENTREFUNDED']._serialized_start=1110
-  _globals['_ENROLLMENTREFUNDED']._serialized_end=1296
+  _globals['_ENROLLMENTACTIVATED']._serialized_start=164
+  _globals['_ENROLLMENTACTIVATED']._serialized_end=376
+  _globals['_ENROLLMENTCOMPLETED']._serialized_start=379
+  _globals['_ENROLLMENTCOMPLETED']._serialized_end=628
+  _globals['_ENROLLMENTEXPIRED']._serialized_start=630
+  _globals['_ENROLLMENTEXPIRED']._serialized_end=756
+  _globals['_ENROLLMENTCANCELLED']._serialized_start=759
+  _globals['_ENROLLMENTCANCELLED']._serialized_end=891
+  _globals['_ENROLLMENTPAYMENTREJECTED']._serialized_start=894
+  _globals['_ENROLLMENTPAYMENTREJECTED']._serialized_end=1136
+  _globals['_ENROLLMENTREFUNDED']._serialized_start=1139
+  _globals['_ENROLLMENTREFUNDED']._serialized_end=1325
+  _globals['_SEATPACKPAID']._serialized_start=1328
+  _globals['_SEATPACKPAID']._serialized_end=1596
+  _globals['_SEATPACKSEATSRELEASED']._serialized_start=1599
+  _globals['_SEATPACKSEATSRELEASED']._serialized_end=1837
 # @@protoc_insertion_point(module_scope)

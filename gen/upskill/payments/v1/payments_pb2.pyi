@@ -1,5 +1,6 @@
 import datetime
 
+from buf.validate import validate_pb2 as _validate_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from upskill.type.v1 import money_pb2 as _money_pb2
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -36,8 +37,20 @@ REFUND_STATUS_PENDING: RefundStatus
 REFUND_STATUS_SUCCEEDED: RefundStatus
 REFUND_STATUS_FAILED: RefundStatus
 
+class SeatPackOrder(_message.Message):
+    __slots__ = ("employer_id", "employer_name", "seats", "price_per_seat")
+    EMPLOYER_ID_FIELD_NUMBER: _ClassVar[int]
+    EMPLOYER_NAME_FIELD_NUMBER: _ClassVar[int]
+    SEATS_FIELD_NUMBER: _ClassVar[int]
+    PRICE_PER_SEAT_FIELD_NUMBER: _ClassVar[int]
+    employer_id: str
+    employer_name: str
+    seats: int
+    price_per_seat: _money_pb2.Money
+    def __init__(self, employer_id: _Optional[str] = ..., employer_name: _Optional[str] = ..., seats: _Optional[int] = ..., price_per_seat: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+
 class Payment(_message.Message):
-    __slots__ = ("id", "enrollment_id", "learner_id", "provider_id", "amount", "status", "gateway", "checkout_session_id", "checkout_url", "gateway_payment_id", "failure_reason", "create_time", "update_time", "program_id", "destination_account", "application_fee_minor")
+    __slots__ = ("id", "enrollment_id", "learner_id", "provider_id", "amount", "status", "gateway", "checkout_session_id", "checkout_url", "gateway_payment_id", "failure_reason", "create_time", "update_time", "program_id", "destination_account", "application_fee_minor", "seat_pack")
     ID_FIELD_NUMBER: _ClassVar[int]
     ENROLLMENT_ID_FIELD_NUMBER: _ClassVar[int]
     LEARNER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -54,6 +67,7 @@ class Payment(_message.Message):
     PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
     DESTINATION_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     APPLICATION_FEE_MINOR_FIELD_NUMBER: _ClassVar[int]
+    SEAT_PACK_FIELD_NUMBER: _ClassVar[int]
     id: str
     enrollment_id: str
     learner_id: str
@@ -70,10 +84,11 @@ class Payment(_message.Message):
     program_id: str
     destination_account: str
     application_fee_minor: int
-    def __init__(self, id: _Optional[str] = ..., enrollment_id: _Optional[str] = ..., learner_id: _Optional[str] = ..., provider_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., status: _Optional[_Union[PaymentStatus, str]] = ..., gateway: _Optional[str] = ..., checkout_session_id: _Optional[str] = ..., checkout_url: _Optional[str] = ..., gateway_payment_id: _Optional[str] = ..., failure_reason: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., program_id: _Optional[str] = ..., destination_account: _Optional[str] = ..., application_fee_minor: _Optional[int] = ...) -> None: ...
+    seat_pack: SeatPackOrder
+    def __init__(self, id: _Optional[str] = ..., enrollment_id: _Optional[str] = ..., learner_id: _Optional[str] = ..., provider_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., status: _Optional[_Union[PaymentStatus, str]] = ..., gateway: _Optional[str] = ..., checkout_session_id: _Optional[str] = ..., checkout_url: _Optional[str] = ..., gateway_payment_id: _Optional[str] = ..., failure_reason: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., program_id: _Optional[str] = ..., destination_account: _Optional[str] = ..., application_fee_minor: _Optional[int] = ..., seat_pack: _Optional[_Union[SeatPackOrder, _Mapping]] = ...) -> None: ...
 
 class CheckoutSession(_message.Message):
-    __slots__ = ("id", "payment_id", "description", "amount", "status", "success_url", "cancel_url", "expire_time")
+    __slots__ = ("id", "payment_id", "description", "amount", "status", "success_url", "cancel_url", "expire_time", "seat_pack")
     ID_FIELD_NUMBER: _ClassVar[int]
     PAYMENT_ID_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -82,6 +97,7 @@ class CheckoutSession(_message.Message):
     SUCCESS_URL_FIELD_NUMBER: _ClassVar[int]
     CANCEL_URL_FIELD_NUMBER: _ClassVar[int]
     EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    SEAT_PACK_FIELD_NUMBER: _ClassVar[int]
     id: str
     payment_id: str
     description: str
@@ -90,7 +106,8 @@ class CheckoutSession(_message.Message):
     success_url: str
     cancel_url: str
     expire_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., payment_id: _Optional[str] = ..., description: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., status: _Optional[str] = ..., success_url: _Optional[str] = ..., cancel_url: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    seat_pack: SeatPackOrder
+    def __init__(self, id: _Optional[str] = ..., payment_id: _Optional[str] = ..., description: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., status: _Optional[str] = ..., success_url: _Optional[str] = ..., cancel_url: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., seat_pack: _Optional[_Union[SeatPackOrder, _Mapping]] = ...) -> None: ...
 
 class Refund(_message.Message):
     __slots__ = ("id", "payment_id", "enrollment_id", "learner_id", "provider_id", "amount", "reason", "status", "gateway", "gateway_refund_id", "full_refund", "last_error", "create_time", "complete_time")

@@ -13,7 +13,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CreateCheckoutRequest(_message.Message):
-    __slots__ = ("enrollment_id", "learner_id", "learner_email", "provider_id", "amount", "description", "success_url", "cancel_url", "program_id")
+    __slots__ = ("enrollment_id", "learner_id", "learner_email", "provider_id", "amount", "description", "success_url", "cancel_url", "program_id", "seat_pack")
     ENROLLMENT_ID_FIELD_NUMBER: _ClassVar[int]
     LEARNER_ID_FIELD_NUMBER: _ClassVar[int]
     LEARNER_EMAIL_FIELD_NUMBER: _ClassVar[int]
@@ -23,6 +23,7 @@ class CreateCheckoutRequest(_message.Message):
     SUCCESS_URL_FIELD_NUMBER: _ClassVar[int]
     CANCEL_URL_FIELD_NUMBER: _ClassVar[int]
     PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
+    SEAT_PACK_FIELD_NUMBER: _ClassVar[int]
     enrollment_id: str
     learner_id: str
     learner_email: str
@@ -32,7 +33,8 @@ class CreateCheckoutRequest(_message.Message):
     success_url: str
     cancel_url: str
     program_id: str
-    def __init__(self, enrollment_id: _Optional[str] = ..., learner_id: _Optional[str] = ..., learner_email: _Optional[str] = ..., provider_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., description: _Optional[str] = ..., success_url: _Optional[str] = ..., cancel_url: _Optional[str] = ..., program_id: _Optional[str] = ...) -> None: ...
+    seat_pack: _payments_pb2.SeatPackOrder
+    def __init__(self, enrollment_id: _Optional[str] = ..., learner_id: _Optional[str] = ..., learner_email: _Optional[str] = ..., provider_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., description: _Optional[str] = ..., success_url: _Optional[str] = ..., cancel_url: _Optional[str] = ..., program_id: _Optional[str] = ..., seat_pack: _Optional[_Union[_payments_pb2.SeatPackOrder, _Mapping]] = ...) -> None: ...
 
 class CreateCheckoutResponse(_message.Message):
     __slots__ = ("payment",)
