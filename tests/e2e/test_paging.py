@@ -21,11 +21,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
 
 from services.devstack.stack import Stack
+from services.gateway.security import SESSION_COOKIE
 from services.payments.stripe_events import stripe_id
 from tests.e2e.test_pathways import pathway_body, published_pathway
 from tests.e2e.test_refunds import intent_of, paid_enrollment, send_webhook
@@ -48,7 +50,12 @@ class Walk:
     tokens: list[str]
 
 
-def walk(
+Reader = Callable[[str], tuple[list[str], str]]
+"""Reads one page: its token ("" for the first) -> (the ids on it, the next page's token,
+"" on the last page). For a web page the token is the URL its "more" link points to."""
+
+
+def api_pages(
     http: httpx.Client,
     path: str,
     key: str,
@@ -56,16 +63,57 @@ def walk(
     headers: Headers | None = None,
     *,
     page_size: int,
+) -> Reader:
+    """The pages of one API listing, `page_size` items each."""
+
+    def read(token: str) -> tuple[list[str], str]:
+        query = params | {"page_size": page_size} | ({"page_token": token} if token else {})
+        response = http.get(path, params=query, headers=headers or {})
+        assert response.status_code == 200, (
+            f"{path} {query}: {response.status_code} {response.text}"
+        )
+        body = response.json()
+        assert len(body[key]) <= page_size
+        return [item["id"] for item in body[key]], body["next_page_token"] or ""
+
+    return read
+
+
+def web_pages(
+    http: httpx.Client,
+    url: str,
+    rows: re.Pattern[str],
+    more: str,
+    *,
+    headers: Headers | None = None,
+    section: str = "",
+) -> Reader:
+    """The pages of a list on a web page: the ids `rows` finds (after `section`, when the
+    page has several lists), and the link labelled `more` to the next page."""
+    link = re.compile(rf'<a (?:class="button" )?href="([^"]+)">{re.escape(more)}</a>')
+
+    def read(token: str) -> tuple[list[str], str]:
+        response = http.get(token or url, headers=headers or {})
+        assert response.status_code == 200, f"{token or url}: {response.text[:500]}"
+        text = response.text.split(section, 1)[1] if section else response.text
+        found = link.search(text)
+        return rows.findall(text), html.unescape(found.group(1)) if found else ""
+
+    return read
+
+
+def walk(
+    read: Reader,
+    *,
     between: Callable[[], str] | None = None,
     inserted: set[str] | None = None,
     concurrent: int = 0,
 ) -> Walk:
-    """All pages of one listing; `between` adds a matching row (its id goes to `inserted`)
+    """Every page of one listing; `between` adds a matching row (its id goes to `inserted`)
     before each of the first INSERTS_PER_WALK next pages, and `concurrent` more from another
     thread, started once the first page is read (joined before this returns)."""
     ids: list[str] = []
     tokens: list[str] = []
-    token = ""
     failed: list[BaseException] = []
 
     def insert_concurrently() -> None:
@@ -79,18 +127,12 @@ def walk(
 
     inserter = threading.Thread(target=insert_concurrently, daemon=True)
     try:
+        token = ""
         while True:
-            query = params | {"page_size": page_size} | ({"page_token": token} if token else {})
-            response = http.get(path, params=query, headers=headers or {})
-            assert response.status_code == 200, (
-                f"page {len(tokens) + 1} of {path} {params}: {response.status_code} {response.text}"
-            )
-            body = response.json()
-            assert len(body[key]) <= page_size
-            ids += [item["id"] for item in body[key]]
+            shown, token = read(token)
+            ids += shown
             if not tokens and concurrent and between is not None and inserted is not None:
                 inserter.start()
-            token = body["next_page_token"] or ""
             if not token:
                 return Walk(ids, len(tokens) + 1, tokens)
             tokens.append(token)
@@ -98,7 +140,7 @@ def walk(
             if between is not None and inserted is not None and len(tokens) <= INSERTS_PER_WALK:
                 inserted.add(between())
     finally:
-        if inserter.is_alive() or inserter.ident is not None:
+        if inserter.ident is not None:
             inserter.join()
         if failed:
             raise failed[0]
@@ -108,7 +150,7 @@ def snapshot(
     http: httpx.Client, path: str, key: str, params: Params, headers: Headers
 ) -> list[str]:
     """The listing as it is now, in order, in pages as large as the API allows (no inserts)."""
-    found = walk(http, path, key, params, headers, page_size=100).ids
+    found = walk(api_pages(http, path, key, params, headers, page_size=100)).ids
     assert len(found) == len(set(found)), "a page repeats an item"
     return found
 
@@ -881,12 +923,7 @@ def test_every_listing_walks_every_page_under_each_filter(
         return case.insert(world)
 
     result = walk(
-        http,
-        path,
-        walker.key,
-        params,
-        who,
-        page_size=case.page_size,
+        api_pages(http, path, walker.key, params, who, page_size=case.page_size),
         between=between,
         inserted=inserted,
         concurrent=CONCURRENT_INSERTS,
@@ -904,43 +941,122 @@ def test_every_listing_walks_every_page_under_each_filter(
     assert not noise & after, "a row the filters leave out is listed"
 
 
-_PROGRAM_LINK = re.compile(r'href="/programs/([0-9a-f-]{36})"')
-_MORE_LINK = re.compile(r'<a class="button" href="([^"]+)">More programs</a>')
+# ---------------------------------------------------------------- web pages
 
 
-def storefront_walk(
-    http: httpx.Client, params: Params, between: Callable[[], str], inserted: set[str]
-) -> Walk:
-    ids: list[str] = []
-    tokens: list[str] = []
-    response = http.get("/", params=params)
-    while True:
-        assert response.status_code == 200, response.text[:500]
-        ids += _PROGRAM_LINK.findall(response.text)
-        more = _MORE_LINK.search(response.text)
-        if more is None:
-            return Walk(ids, len(tokens) + 1, tokens)
-        url = html.unescape(more.group(1))
-        tokens.append(str(httpx.URL(url).params["page_token"]))
-        assert len(tokens) < 200, "the walk does not end"
-        if len(tokens) <= INSERTS_PER_WALK:
-            inserted.add(between())
-        response = http.get(url)
+@dataclass(frozen=True)
+class WebList:
+    """A list on a web page, paged by a "more" link: the same listing as an API one."""
+
+    fixture: str
+    url: Callable[[Any], str]
+    rows: str
+    """A pattern whose one group is a listed item's id."""
+    more: str
+    """The label of the link to the next page."""
+    same_as: Callable[[Any], tuple[str, str, Params, Headers]]
+    """The API listing the page shows: (path, list key, query, headers)."""
+    insert: Callable[[Any], str]
+    page_size: int
+    token_param: str = "page_token"
+    who: Callable[[Any], Headers] = _anonymous
+    """Whose session looks at the page."""
+    section: str = ""
+    """Where the list starts, on a page of several."""
 
 
-@pytest.mark.parametrize("name", ["none", "q", "skill", "q+skill"])
-def test_the_storefront_more_link_walks_every_page(
-    http: httpx.Client, catalog: Catalog, name: str
+def _storefront(name: str) -> WebList:
+    return WebList(
+        "catalog",
+        lambda c: "/?" + urlencode(PROGRAMS[name].params(c)),
+        r'href="/programs/([0-9a-f-]{36})"',
+        "More programs",
+        lambda c: ("/api/v1/programs", "programs", PROGRAMS[name].params(c), {}),
+        Catalog.matching,
+        12,
+    )
+
+
+WEB_LISTS: dict[str, WebList] = {
+    **{f"/ {name}": _storefront(name) for name in ("none", "q", "skill", "q+skill")},
+    "/learning enrollments": WebList(
+        "school",
+        lambda s: "/learning",
+        r'id="enrollment-([0-9a-f-]{36})"',
+        "More enrollments",
+        lambda s: ("/api/v1/enrollments", "enrollments", {}, s.learner),
+        School.learner_enrolls_anew,
+        10,
+        who=_learner,
+    ),
+    "/learning credentials": WebList(
+        "school",
+        lambda s: "/learning",
+        r'<h3><a href="/credentials/([0-9a-f-]{36})">',
+        "More credentials",
+        lambda s: ("/api/v1/credentials", "credentials", {}, s.learner),
+        School.learner_earns_anew,
+        10,
+        token_param="credentials_page_token",
+        who=_learner,
+        section='id="credentials-heading"',
+    ),
+    "/pathways": WebList(
+        "atlas",
+        lambda a: "/pathways",
+        r'<h2><a href="/pathways/([0-9a-f-]{36})">',
+        "More pathways",
+        lambda a: ("/api/v1/pathways", "pathways", {}, {}),
+        Atlas.publish,
+        12,
+    ),
+    "/studio/{provider_id}": WebList(
+        "catalog",
+        lambda c: f"/studio/{c.provider_id}",
+        r'<td><a href="/studio/[0-9a-f-]{36}/programs/([0-9a-f-]{36})">',
+        "Next page",
+        # The provider's programs are all published: the public listing holds them all.
+        lambda c: ("/api/v1/programs", "programs", {"provider_id": c.provider_id}, {}),
+        Catalog.matching,
+        20,
+        who=_provider,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(WEB_LISTS))
+def test_every_web_list_walks_every_page_by_its_more_link(
+    http: httpx.Client, request: pytest.FixtureRequest, name: str
 ) -> None:
-    params = PROGRAMS[name].params(catalog)
-    # The storefront shows 12 a page: make sure each filter spans at least two.
-    while sum(p.word and p.skill for p in catalog.programs) < 14:
-        catalog.matching()
-    before = snapshot(http, "/api/v1/programs", "programs", params, {})
+    page = WEB_LISTS[name]
+    world = request.getfixturevalue(page.fixture)
+    path, key, params, headers = page.same_as(world)
+    while len(before := snapshot(http, path, key, params, headers)) <= page.page_size:
+        page.insert(world)  # the list must span two pages
+    token = page.who(world).get("authorization", "").removeprefix("Bearer ")
+    # Signed in as a browser is: the session cookie (a dev token in dev mode).
+    session = {"cookie": f"{SESSION_COOKIE}={token}"} if token else {}
+    read = web_pages(
+        http,
+        page.url(world),
+        re.compile(page.rows),
+        page.more,
+        headers=session,
+        section=page.section,
+    )
     inserted: set[str] = set()
-    result = storefront_walk(http, params, catalog.matching, inserted)
+    result = walk(
+        read, between=lambda: page.insert(world), inserted=inserted, concurrent=CONCURRENT_INSERTS
+    )
     assert result.pages >= 2
     assert_walk_sees_what_existed(result, before, inserted)
+    # The link's token is bound to its listing: garbage in its place is a 4xx.
+    real = str(httpx.URL(result.tokens[0]).params[page.token_param])
+    for bad in garbage_tokens(real):
+        response = http.get(page.url(world), params={page.token_param: bad}, headers=session)
+        assert 400 <= response.status_code < 500, (
+            f"{bad[:80]!r}: {response.status_code} {response.text[:300]}"
+        )
 
 
 # ---------------------------------------------------------------- tokens and sizes out of place
