@@ -941,6 +941,49 @@ def test_every_listing_walks_every_page_under_each_filter(
     assert not noise & after, "a row the filters leave out is listed"
 
 
+def _respelt(word: str, *positions: int) -> str:
+    """`word` with the letters at `positions` replaced (each by another letter)."""
+    letters = list(word)
+    for i in positions:
+        letters[i] = "q" if letters[i] != "q" else "w"
+    return "".join(letters)
+
+
+def test_a_typo_walk_keeps_its_corrections_while_programs_bring_nearer_words(
+    http: httpx.Client, catalog: Catalog
+) -> None:
+    """The typo-tolerant search corrects each word to the few nearest words programs use.
+    A program published mid-walk can bring a word nearer than those: the walk's later pages
+    must still page the same search, not one corrected otherwise (which loses the rows
+    only the displaced correction matched, or adds rows of the new one)."""
+    word = _letters()
+    typo = word[:-1] + ("a" if word[-1] != "a" else "b")
+    # Nearest to `typo` first: its original, a word one letter off, one two letters off.
+    nearest, near, farther = word, _respelt(typo, 5), _respelt(typo, 4, 8)
+    made = [
+        catalog.market.program(title=f"Typo walk {w} course", skills=["unrelated"])["id"]
+        for w in (farther, farther, near, near, nearest, nearest)
+    ]
+    before = snapshot(http, "/api/v1/programs", "programs", {"q": typo}, {})
+    assert set(before) == set(made)
+    # Each insert brings a word as near as `near` (one letter off, elsewhere), so nearer
+    # than `farther`: corrected anew, the search would drop `farther`.
+    positions = iter(range(6, 11))
+
+    def nearer_word() -> str:
+        respelt = _respelt(typo, next(positions))
+        return str(catalog.market.program(title=f"Typo walk {respelt} course")["id"])
+
+    inserted: set[str] = set()
+    result = walk(
+        api_pages(http, "/api/v1/programs", "programs", {"q": typo}, page_size=1),
+        between=nearer_word,
+        inserted=inserted,
+    )
+    assert {token_kind(t) for t in result.tokens} == {"programs-typos"}
+    assert_walk_sees_what_existed(result, before, inserted)
+
+
 # ---------------------------------------------------------------- web pages
 
 
