@@ -18,8 +18,8 @@ from services.catalog.domain import (
     ProgramStatus,
     Provider,
 )
-from services.common.errors import InvalidArgumentError, NotFoundError
-from services.common.paging import Listing, Page
+from services.common.errors import NotFoundError
+from services.common.paging import Listing, Page, issued_by
 from services.common.sql import Where, fetch_page
 
 _PROGRAM_COLUMNS = """p.id, p.provider_id, v.name AS provider_name, p.title, p.summary, p.description,
@@ -331,14 +331,9 @@ async def find_programs(
     public search that finds nothing is tried again forgiving typos (TYPO_TOLERANT); a
     page token says which of the two a walk is on."""
     fallback = bool(filters.query) and listing is PUBLISHED
-    typos = False
-    try:
-        page = Page.request(listing, token, size, filters)
-    except InvalidArgumentError:
-        if not fallback:
-            raise
-        page = Page.request(TYPO_TOLERANT, token, size, filters)
-        typos = True
+    # A token names the listing its walk is on; any other is refused by the one asked for.
+    typos = fallback and issued_by(token) == TYPO_TOLERANT.kind
+    page = Page.request(TYPO_TOLERANT if typos else listing, token, size, filters)
     programs = await list_programs(conn, filters, page, typos=typos)
     if fallback and not programs and page.after is None and not typos:
         # The walk of the typo-tolerant listing begins: its corrections are as of now. (A

@@ -111,6 +111,20 @@ class Page:
         return page, _encode(self.listing, self.fingerprint, key(page[-1]), began)
 
 
+def issued_by(token: str) -> str:
+    """The kind of listing a well-formed token names ("" for anything else): for an
+    operation served by several listings, to pick the one a walk is on."""
+    if not token or len(token) > MAX_TOKEN_LENGTH or not _TOKEN.fullmatch(token):
+        return ""
+    try:
+        fields = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (ValueError, binascii.Error):
+        return ""
+    if isinstance(fields, list) and fields and isinstance(fields[0], str):
+        return fields[0]
+    return ""
+
+
 def _fingerprint(filters: Any) -> str:
     """A short digest of the filter values (strings stripped), stable across processes."""
     values = {

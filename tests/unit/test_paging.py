@@ -20,6 +20,7 @@ from services.common.paging import (
     MAX_TOKEN_LENGTH,
     Listing,
     Page,
+    issued_by,
 )
 
 PROGRAMS = Listing("programs", table="p")
@@ -154,6 +155,14 @@ def test_a_pinned_token_s_garbage_moment_is_refused(began: Any) -> None:
     with pytest.raises(InvalidArgumentError) as error:
         Page.request(TYPOS, _b64([*fields[:4], began]), 1, Filters())
     assert error.value.violations[0].field == "page_token"
+
+
+def test_issued_by_names_the_listing_of_a_well_formed_token_only() -> None:
+    row = Row(str(uuid.uuid4()), datetime.now(UTC))
+    assert issued_by(token_after(row, listing=ENROLLMENTS)) == "enrollments"
+    assert issued_by(pinned_token_after(row)) == "programs-typos"
+    for garbage in ("", "!!!", "A" * 5000, _b64(b"\xff"), _b64([]), _b64([5]), _b64({"a": 1})):
+        assert issued_by(garbage) == ""
 
 
 def _b64(value: Any) -> str:
