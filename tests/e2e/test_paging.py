@@ -1030,6 +1030,7 @@ def _storefront(name: str) -> WebList:
     )
 
 
+# The web pages are not in the OpenAPI document: a new paged list on a page gets its row here.
 WEB_LISTS: dict[str, WebList] = {
     **{f"/ {name}": _storefront(name) for name in ("none", "q", "skill", "q+skill")},
     "/learning enrollments": WebList(
