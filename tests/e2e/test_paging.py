@@ -126,11 +126,12 @@ def walk(
             failed.append(exc)
 
     inserter = threading.Thread(target=insert_concurrently, daemon=True)
-    try:
+
+    def pages() -> Walk:
         token = ""
         while True:
             shown, token = read(token)
-            ids += shown
+            ids.extend(shown)
             if not tokens and concurrent and between is not None and inserted is not None:
                 inserter.start()
             if not token:
@@ -139,11 +140,15 @@ def walk(
             assert len(tokens) < 500, "the walk does not end"
             if between is not None and inserted is not None and len(tokens) <= INSERTS_PER_WALK:
                 inserted.add(between())
+
+    try:
+        result = pages()
     finally:
         if inserter.ident is not None:
             inserter.join()
-        if failed:
-            raise failed[0]
+    if failed:  # the walk itself went well: the thread's failure is the one to show
+        raise failed[0]
+    return result
 
 
 def snapshot(
