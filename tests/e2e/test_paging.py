@@ -63,8 +63,9 @@ def api_pages(
     headers: Headers | None = None,
     *,
     page_size: int,
+    field: str = "id",
 ) -> Reader:
-    """The pages of one API listing, `page_size` items each."""
+    """The pages of one API listing, `page_size` items each (each item as its `field`)."""
 
     def read(token: str) -> tuple[list[str], str]:
         query = params | {"page_size": page_size} | ({"page_token": token} if token else {})
@@ -74,7 +75,7 @@ def api_pages(
         )
         body = response.json()
         assert len(body[key]) <= page_size
-        return [item["id"] for item in body[key]], body["next_page_token"] or ""
+        return [item[field] for item in body[key]], body["next_page_token"] or ""
 
     return read
 
@@ -152,10 +153,10 @@ def walk(
 
 
 def snapshot(
-    http: httpx.Client, path: str, key: str, params: Params, headers: Headers
+    http: httpx.Client, path: str, key: str, params: Params, headers: Headers, field: str = "id"
 ) -> list[str]:
     """The listing as it is now, in order, in pages as large as the API allows (no inserts)."""
-    found = walk(api_pages(http, path, key, params, headers, page_size=100)).ids
+    found = walk(api_pages(http, path, key, params, headers, page_size=100, field=field)).ids
     assert len(found) == len(set(found)), "a page repeats an item"
     return found
 
@@ -344,6 +345,10 @@ class School:
 
     def someone_enrolls_in_the_first(self) -> str:
         return str(self.enroll(self.market.learner(), self.free[0])["id"])
+
+    def someone_new_enrolls_in_the_first(self) -> str:
+        """Who: the studio lists a program's enrollments by learner."""
+        return str(self.enroll(self.market.learner(), self.free[0])["learner_id"])
 
     def learner_earns_anew(self) -> str:
         enrollment = self.enroll(self.learner, self.free_program())
@@ -1021,6 +1026,8 @@ class WebList:
     """Whose session looks at the page."""
     section: str = ""
     """Where the list starts, on a page of several."""
+    field: str = "id"
+    """What of an item the page shows (and `rows` finds), when not its id."""
 
 
 def _storefront(name: str) -> WebList:
@@ -1069,6 +1076,24 @@ WEB_LISTS: dict[str, WebList] = {
         Atlas.publish,
         12,
     ),
+    "/studio/{provider_id}/programs/{program_id}?status": WebList(
+        "school",
+        lambda s: f"/studio/{s.free[0]['provider_id']}/programs/{s.free[0]['id']}?status=ACTIVE",
+        r'<div class="row-head">\s*<strong>([^<]+)</strong>',
+        "Next page",
+        lambda s: (
+            "/api/v1/enrollments",
+            "enrollments",
+            {"program_id": s.free[0]["id"], "status": "ACTIVE"},
+            _provider(s),
+        ),
+        School.someone_new_enrolls_in_the_first,
+        20,
+        who=_provider,
+        section='id="enrollments-heading"',
+        # One live enrollment per learner and program: the learner tells them apart.
+        field="learner_id",
+    ),
     "/studio/{provider_id}": WebList(
         "catalog",
         lambda c: f"/studio/{c.provider_id}",
@@ -1090,7 +1115,7 @@ def test_every_web_list_walks_every_page_by_its_more_link(
     page = WEB_LISTS[name]
     world = request.getfixturevalue(page.fixture)
     path, key, params, headers = page.same_as(world)
-    while len(before := snapshot(http, path, key, params, headers)) <= page.page_size:
+    while len(before := snapshot(http, path, key, params, headers, page.field)) <= page.page_size:
         page.insert(world)  # the list must span two pages
     token = page.who(world).get("authorization", "").removeprefix("Bearer ")
     # Signed in as a browser is: the session cookie (a dev token in dev mode).
