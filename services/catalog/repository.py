@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -17,8 +18,8 @@ from services.catalog.domain import (
     ProgramStatus,
     Provider,
 )
-from services.common.errors import InvalidArgumentError, NotFoundError
-from services.common.paging import Listing, Page
+from services.common.errors import NotFoundError
+from services.common.paging import Listing, Page, issued_by
 from services.common.sql import Where, fetch_page
 from services.common.volume_tiers import VolumeTier
 
@@ -208,7 +209,11 @@ class CatalogFilter:
 # testing each (seconds at 100,000 programs for a word nobody uses) or sorted thousands
 # of near matches. Each listing has its own kind of page token, so a walk stays on the
 # listing it started on.
-TYPO_TOLERANT = Listing("programs-typos", table="p")
+# The corrections are read from the lexicon as it was when the walk began (its tokens carry
+# that moment: a pinned listing): a program published mid-walk may bring a word nearer than
+# one of them, and corrected anew a later page would search for other words, losing the
+# programs only the displaced word found.
+TYPO_TOLERANT = Listing("programs-typos", table="p", pinned=True)
 MAX_SEARCH_WORDS = 8
 # Per word, at most this many corrections, the nearest first, each at least this similar
 # (pg_trgm similarity, 0.3 being its own default threshold for `%`).
@@ -227,8 +232,11 @@ def _correctable(word: str) -> bool:
     return 3 <= len(word) <= 40 and word.isalpha()
 
 
-async def corrections(conn: asyncpg.Connection, words: list[str]) -> list[list[str]]:
-    """Each word with the words programs use that are closest to it."""
+async def corrections(
+    conn: asyncpg.Connection, words: list[str], as_of: datetime | None = None
+) -> list[list[str]]:
+    """Each word with the words programs use that are closest to it (of the words the
+    lexicon had at `as_of`, when given)."""
     asked = [w if _correctable(w) else "" for w in words]
     if not any(asked):
         return [[word] for word in words]
@@ -236,12 +244,14 @@ async def corrections(conn: asyncpg.Connection, words: list[str]) -> list[list[s
         """SELECT q.i, l.word FROM unnest($1::text[]) WITH ORDINALITY AS q(word, i)
            CROSS JOIN LATERAL (
                SELECT word, word <-> q.word AS distance FROM search_lexicon
+               WHERE $4::timestamptz IS NULL OR added_at <= $4
                ORDER BY word <-> q.word LIMIT $2) AS l
            WHERE q.word <> '' AND l.distance <= $3 AND l.word <> q.word
            ORDER BY q.i, l.distance, l.word""",
         asked,
         MAX_CORRECTIONS + 1,  # the word itself may be the nearest
         1 - MIN_SIMILARITY,
+        as_of,
     )
     groups = [[word] for word in words]
     for row in rows:
@@ -300,7 +310,7 @@ async def list_programs(
             _program(r) for r in await fetch_page(conn, select, _filters(Where(), filters), page)
         ]
     words = search_words(filters.query)
-    groups = await corrections(conn, words) if typos and words else [[w] for w in words]
+    groups = await corrections(conn, words, page.began) if typos and words else [[w] for w in words]
 
     # 1. The newest SEARCH_WALK_ROWS programs after the cursor, and the matches among them.
     walk = _filters(Where(), filters)
@@ -335,17 +345,16 @@ async def find_programs(
     public search that finds nothing is tried again forgiving typos (TYPO_TOLERANT); a
     page token says which of the two a walk is on."""
     fallback = bool(filters.query) and listing is PUBLISHED
-    typos = False
-    try:
-        page = Page.request(listing, token, size, filters)
-    except InvalidArgumentError:
-        if not fallback:
-            raise
-        page = Page.request(TYPO_TOLERANT, token, size, filters)
-        typos = True
+    # A token names the listing its walk is on; any other is refused by the one asked for.
+    typos = fallback and issued_by(token) == TYPO_TOLERANT.kind
+    page = Page.request(TYPO_TOLERANT if typos else listing, token, size, filters)
     programs = await list_programs(conn, filters, page, typos=typos)
     if fallback and not programs and page.after is None and not typos:
-        page = Page.request(TYPO_TOLERANT, "", size, filters)
+        # The walk of the typo-tolerant listing begins: its corrections are as of now. (A
+        # word whose program commits just after, in a transaction begun before, is still
+        # taken by later pages: the same few milliseconds' race as any keyset listing has.)
+        began = await conn.fetchval("SELECT now()")
+        page = Page.request(TYPO_TOLERANT, "", size, filters).began_at(began)
         programs = await list_programs(conn, filters, page, typos=True)
     return programs, page
 

@@ -4,7 +4,8 @@ A listing is ordered newest first by (time, id) and each page starts strictly af
 last row of the one before, so rows inserted while a client walks the pages never shift
 it: nothing is lost or repeated. The page token carries that last row's key, the kind of
 listing that issued it and a fingerprint of the filters it was issued for, so a token used
-on another listing or with other filters is refused instead of paging something else.
+on another listing or with other filters is refused instead of paging something else. A
+pinned listing's token also carries when its walk began (see Listing.pinned).
 
 Tokens are opaque to clients (base64url) but not signed. That is deliberate: the key of the
 last row shown is no secret, and every listing's scope (whose rows a caller may see) is
@@ -61,6 +62,10 @@ class Listing:
     kind: str
     table: str
     time: str = "created_at"
+    pinned: bool = False
+    """Its pages read more than their rows (the catalog's typo corrections), as of the
+    moment the walk began: its tokens carry that moment (Page.began), so that whatever
+    that read holds cannot change under a walk."""
 
     @property
     def time_column(self) -> str:
@@ -79,15 +84,22 @@ class Page:
     after: Cursor | None
     size: int
     fingerprint: str
+    began: datetime | None = None
+    """A pinned listing's walk: when it began (None on its first page until began_at)."""
 
     @classmethod
     def request(cls, listing: Listing, token: str, requested_size: int, filters: Any) -> Page:
         """The page a List request asks for. `filters` is the listing's (normalised)
         filter dataclass, caller scope included: a token is only good with the same."""
         fingerprint = _fingerprint(filters)
-        return cls(
-            listing, _decode(listing, token, fingerprint), page_size(requested_size), fingerprint
-        )
+        after, began = _decode(listing, token, fingerprint)
+        return cls(listing, after, page_size(requested_size), fingerprint, began)
+
+    def began_at(self, moment: datetime) -> Page:
+        """This page of a pinned listing, its walk begun at `moment` unless it already had."""
+        if self.began is not None:
+            return self
+        return dataclasses.replace(self, began=moment)
 
     def split(self, rows: list[T], key: Callable[[T], Cursor]) -> tuple[list[T], str]:
         """Rows fetched with one more than the page holds -> (this page, the token for the
@@ -95,7 +107,22 @@ class Page:
         if len(rows) <= self.size:
             return rows, ""
         page = rows[: self.size]
-        return page, _encode(self.listing, self.fingerprint, key(page[-1]))
+        began = self.began if self.listing.pinned else None
+        return page, _encode(self.listing, self.fingerprint, key(page[-1]), began)
+
+
+def issued_by(token: str) -> str:
+    """The kind of listing a well-formed token names ("" for anything else): for an
+    operation served by several listings, to pick the one a walk is on."""
+    if not token or len(token) > MAX_TOKEN_LENGTH or not _TOKEN.fullmatch(token):
+        return ""
+    try:
+        fields = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (ValueError, binascii.Error):
+        return ""
+    if isinstance(fields, list) and fields and isinstance(fields[0], str):
+        return fields[0]
+    return ""
 
 
 def _fingerprint(filters: Any) -> str:
@@ -108,11 +135,17 @@ def _fingerprint(filters: Any) -> str:
     return base64.urlsafe_b64encode(digest[:9]).decode()
 
 
-def _encode(listing: Listing, fingerprint: str, cursor: Cursor) -> str:
+def _micros(moment: datetime) -> int:
     # Time as whole microseconds since the epoch: exactly PostgreSQL's resolution, with
     # no time zone or format to parse back.
-    micros = (cursor[0] - _EPOCH) // _MICROSECOND
-    raw = json.dumps([listing.kind, fingerprint, micros, cursor[1]], separators=(",", ":"))
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def _encode(listing: Listing, fingerprint: str, cursor: Cursor, began: datetime | None) -> str:
+    fields: list[Any] = [listing.kind, fingerprint, _micros(cursor[0]), cursor[1]]
+    if began is not None:
+        fields.append(_micros(began))
+    raw = json.dumps(fields, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
@@ -128,10 +161,13 @@ def _refuse(description: str, reason: str) -> InvalidArgumentError:
     )
 
 
-def _decode(listing: Listing, token: str, fingerprint: str) -> Cursor | None:
-    """The key after which the page starts; None for the first page."""
+def _decode(
+    listing: Listing, token: str, fingerprint: str
+) -> tuple[Cursor | None, datetime | None]:
+    """The key after which the page starts (None for the first page), and when a pinned
+    listing's walk began (None if the token does not say: tokens of before it did)."""
     if not token:
-        return None
+        return None, None
     if len(token) > MAX_TOKEN_LENGTH or not _TOKEN.fullmatch(token):
         raise _refuse(_MALFORMED, "too long or not base64url")
     try:
@@ -140,17 +176,21 @@ def _decode(listing: Listing, token: str, fingerprint: str) -> Cursor | None:
         raise _refuse(_MALFORMED, repr(exc)) from None
     if not (
         isinstance(fields, list)
-        and len(fields) == 4
+        and len(fields) in (4, 5)
         and all(isinstance(f, str) for f in (fields[0], fields[1], fields[3]))
-        and type(fields[2]) is int
+        and all(type(f) is int for f in (fields[2], *fields[4:]))
     ):
         raise _refuse(_MALFORMED, f"unexpected shape {fields!r:.200}")
-    kind, issued_for, micros, row_id = fields
+    kind, issued_for, micros, row_id = fields[:4]
     if kind != listing.kind:
         raise _refuse(_OTHER_LISTING, f"{kind!r:.50} used on {listing.kind!r}")
     if issued_for != fingerprint:
         raise _refuse(_OTHER_FILTERS, "filter fingerprint differs")
+    if len(fields) == 5 and not listing.pinned:
+        raise _refuse(_MALFORMED, f"{listing.kind!r} is not pinned")
     try:
-        return _EPOCH + micros * _MICROSECOND, str(uuid.UUID(row_id))
+        cursor = _EPOCH + micros * _MICROSECOND, str(uuid.UUID(row_id))
+        began = _EPOCH + fields[4] * _MICROSECOND if len(fields) == 5 else None
     except (ValueError, OverflowError) as exc:
         raise _refuse(_MALFORMED, repr(exc)) from None
+    return cursor, began

@@ -421,10 +421,18 @@ def test_a_refund_delivered_before_the_payment_ends_the_same(market: Market, sta
         what="the enrollment to end REFUNDED",
     )
     assert [r["status"] for r in refunds_of(market, enrolled["id"])] == ["SUCCEEDED"]
-    # A credential, if its issuing event was handled first, is revoked; none is valid.
-    listed = market.http.get("/api/v1/credentials", headers=learner).json()["credentials"]
-    mine = [c for c in listed if c["enrollment_id"] == enrolled["id"]]
-    assert all(c["status"] == "REVOKED" for c in mine), mine
+
+    # A credential, if its issuing event was handled first, is revoked (asynchronously,
+    # like every revocation); none stays valid.
+    def mine() -> list[dict[str, Any]]:
+        listed = market.http.get("/api/v1/credentials", headers=learner).json()["credentials"]
+        return [c for c in listed if c["enrollment_id"] == enrolled["id"]]
+
+    eventually(
+        mine,
+        until=lambda found: all(c["status"] == "REVOKED" for c in found),
+        what="no valid credential of the refunded enrollment",
+    )
 
 
 def test_a_refund_before_the_credential_is_earned_means_it_is_never_issued(market: Market) -> None:

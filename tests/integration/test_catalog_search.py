@@ -184,3 +184,43 @@ async def test_a_token_of_one_search_is_refused_by_another(catalog_db: asyncpg.P
                 token,
                 1,
             )
+
+
+async def test_a_typo_walk_corrects_as_of_when_it_began(catalog_db: asyncpg.Pool) -> None:
+    """A program published mid-walk with words nearer to the typo than the walk's
+    corrections leaves the walk's later pages as they were (it corrected to the three
+    nearest words; corrected anew, page 2 would drop the farthest and its programs)."""
+    provider = Provider(str(uuid.uuid4()), "Academy")
+
+    async def publish(title: str) -> str:
+        program = _program(provider, title, "")
+        program.publish()
+        async with catalog_db.acquire() as conn:
+            await catalog.add_program(conn, program)
+        return program.id
+
+    async with catalog_db.acquire() as conn:
+        await catalog.add_provider(conn, provider)
+    # Oldest first, so the farthest word's programs are on the walk's last pages.
+    expected = [
+        await publish(title)
+        for title in ("Qubernetez", "Qubernetez", "Kubernetez", "Kubernetez", "Kubernetes")
+    ]
+    filters = catalog.CatalogFilter(query="kubernetex")
+    seen: list[str] = []
+    token = ""
+    nearer = iter(["Kubernetea", "Kubernetee", "Kubernetei", "Kubernetey"])
+    while True:
+        async with catalog_db.acquire() as conn:
+            rows, page = await catalog.find_programs(conn, filters, catalog.PUBLISHED, token, 1)
+        shown, token = page.split(rows, lambda p: (p.created_at, p.id))
+        seen += [p.id for p in shown]
+        if not token:
+            break
+        await publish(next(nearer, "Kubernetez"))
+    assert seen == list(reversed(expected))
+    # Corrected anew (as tokens of before they carried the moment), the farthest word is
+    # gone: the walk above would have lost its programs.
+    async with catalog_db.acquire() as conn:
+        [now] = await catalog.corrections(conn, ["kubernetex"])
+    assert "qubernetez" not in now

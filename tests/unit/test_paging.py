@@ -20,6 +20,7 @@ from services.common.paging import (
     MAX_TOKEN_LENGTH,
     Listing,
     Page,
+    issued_by,
 )
 
 PROGRAMS = Listing("programs", table="p")
@@ -97,6 +98,71 @@ def test_a_token_for_other_filters_is_refused(other: Filters) -> None:
 def test_filters_are_compared_normalised() -> None:
     token = token_after(Row(str(uuid.uuid4()), datetime.now(UTC)), Filters(query="foo"))
     assert Page.request(PROGRAMS, token, 1, Filters(query="  foo ")).after is not None
+
+
+TYPOS = Listing("programs-typos", table="p", pinned=True)
+BEGAN = datetime(2026, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+
+
+def pinned_token_after(row: Row, began: datetime | None = BEGAN) -> str:
+    page = Page.request(TYPOS, "", 1, Filters())
+    if began is not None:
+        page = page.began_at(began)
+    return page.split([row, Row(str(uuid.uuid4()), row.at)], lambda r: (r.at, r.id))[1]
+
+
+def test_a_pinned_listing_s_walk_keeps_the_moment_it_began_page_after_page() -> None:
+    first = Row(str(uuid.uuid4()), datetime.now(UTC))
+    page = Page.request(TYPOS, pinned_token_after(first), 1, Filters())
+    assert (page.after, page.began) == ((first.at, first.id), BEGAN)
+    # Page 2 does not begin anew: its own token carries the same moment.
+    assert page.began_at(datetime.now(UTC)).began == BEGAN
+    second = Row(str(uuid.uuid4()), first.at - timedelta(seconds=1))
+    _, token = page.split([second, first], lambda r: (r.at, r.id))
+    assert Page.request(TYPOS, token, 1, Filters()).began == BEGAN
+
+
+def test_a_pinned_listing_takes_the_tokens_of_before_it_was_pinned() -> None:
+    row = Row(str(uuid.uuid4()), datetime.now(UTC))
+    old = token_after(row, listing=Listing("programs-typos", table="p"))
+    page = Page.request(TYPOS, old, 1, Filters())
+    assert (page.after, page.began) == ((row.at, row.id), None)
+
+
+def test_only_a_pinned_listing_carries_the_moment() -> None:
+    row = Row(str(uuid.uuid4()), datetime.now(UTC))
+    unpinned = Listing("programs-typos", table="p")
+    page = Page.request(unpinned, "", 1, Filters()).began_at(BEGAN)
+    _, token = page.split([row, row], lambda r: (r.at, r.id))
+    assert len(_fields(token)) == 4
+    assert "not a page token" in refused(pinned_token_after(row), listing=unpinned)
+
+
+def test_the_longest_pinned_token_fits_the_200_characters_the_api_allows() -> None:
+    latest = Row(str(uuid.uuid4()), datetime.max.replace(tzinfo=UTC))
+    longest = Listing("x" * 20, table="t", pinned=True)
+    page = Page.request(longest, "", 1, Filters()).began_at(latest.at)
+    token = page.split([latest, latest], lambda r: (r.at, r.id))[1]
+    assert len(_fields(token)) == 5
+    assert len(token) <= MAX_TOKEN_LENGTH == 200
+
+
+@pytest.mark.parametrize(
+    "began", [10**30, -(10**30), 2**63, 1.5, True, None, "2026-01-01T00:00:00+00:00", [1]]
+)
+def test_a_pinned_token_s_garbage_moment_is_refused(began: Any) -> None:
+    fields = _fields(pinned_token_after(Row(str(uuid.uuid4()), datetime.now(UTC))))
+    with pytest.raises(InvalidArgumentError) as error:
+        Page.request(TYPOS, _b64([*fields[:4], began]), 1, Filters())
+    assert error.value.violations[0].field == "page_token"
+
+
+def test_issued_by_names_the_listing_of_a_well_formed_token_only() -> None:
+    row = Row(str(uuid.uuid4()), datetime.now(UTC))
+    assert issued_by(token_after(row, listing=ENROLLMENTS)) == "enrollments"
+    assert issued_by(pinned_token_after(row)) == "programs-typos"
+    for garbage in ("", "!!!", "A" * 5000, _b64(b"\xff"), _b64([]), _b64([5]), _b64({"a": 1})):
+        assert issued_by(garbage) == ""
 
 
 def _b64(value: Any) -> str:
