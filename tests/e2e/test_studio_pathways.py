@@ -14,9 +14,12 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import grpc
 import httpx
 import pytest
+from upskill.catalog.v1 import catalog_service_pb2, catalog_service_pb2_grpc
 
+from services.common.auth import mint_dev_token
 from services.devstack.demo import demo_program
 from services.devstack.stack import Stack
 from tests.e2e.test_studio import _token, browser, field_error
@@ -296,3 +299,54 @@ def test_hostile_input_is_an_error_shown_never_a_5xx(world: dict[str, Any]) -> N
         == 422
     )
     studio.close()
+
+
+def test_the_catalog_lists_unpublished_pathways_only_to_their_providers_staff(
+    stack: Stack, world: dict[str, Any]
+) -> None:
+    secret = stack.env_for("catalog")["AUTH_JWT_SECRET"]
+    http: httpx.Client = world["http"]
+    a, b = world["a"]["id"], world["b"]["id"]
+    body = {
+        "title": f"Hidden draft {world['run']}",
+        "program_ids": [p["id"] for p in world["own"]],
+        "achievement": {"name": "N", "description": "D", "criteria": "C"},
+    }
+    draft = http.post("/api/v1/pathways", json=body, headers=world["a_token"])
+    assert draft.status_code == 201, draft.text
+
+    def bearer(role: str, subject: str, provider_id: str = "") -> tuple[tuple[str, str], ...]:
+        token = mint_dev_token(secret, role=role, subject=subject, provider_id=provider_id)
+        return (("authorization", f"Bearer {token}"),)
+
+    mine = catalog_service_pb2.ListPathwaysRequest(provider_id=a, include_unpublished=True)
+    with grpc.insecure_channel(stack.addr("catalog")) as channel:
+        stub = catalog_service_pb2_grpc.CatalogServiceStub(channel)
+        for who in (
+            bearer(role="provider", subject="a", provider_id=a),
+            bearer(role="admin", subject="root"),
+        ):
+            found = stub.ListPathways(mine, metadata=who, timeout=5)
+            assert [p.id for p in found.pathways] == [draft.json()["id"]]
+        public = stub.ListPathways(
+            catalog_service_pb2.ListPathwaysRequest(provider_id=a), timeout=5
+        )
+        assert list(public.pathways) == []  # the draft is not on the storefront
+        for who, code in (
+            ((), grpc.StatusCode.UNAUTHENTICATED),
+            (
+                bearer(role="provider", subject="b", provider_id=b),
+                grpc.StatusCode.PERMISSION_DENIED,
+            ),
+            (bearer(role="learner", subject="l"), grpc.StatusCode.PERMISSION_DENIED),
+        ):
+            with pytest.raises(grpc.RpcError) as caught:
+                stub.ListPathways(mine, metadata=who, timeout=5)
+            assert caught.value.code() == code, code
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.ListPathways(
+                catalog_service_pb2.ListPathwaysRequest(include_unpublished=True),
+                metadata=bearer(role="admin", subject="root"),
+                timeout=5,
+            )
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
