@@ -12,6 +12,7 @@ import html
 import re
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
@@ -350,3 +351,43 @@ def test_the_catalog_lists_unpublished_pathways_only_to_their_providers_staff(
                 timeout=5,
             )
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_asking_again_twice_at_once_makes_one_request(world: dict[str, Any]) -> None:
+    http: httpx.Client = world["http"]
+    gateway = str(http.base_url)
+    a, b, foreign = world["a"]["id"], world["b"]["id"], world["foreign"]["id"]
+    own = [p["id"] for p in world["own"]]
+    studio = browser(gateway, world["sub"])
+    made = studio.post(
+        f"/studio/{a}/pathways/new", data=_form(f"Twice {world['run']}", [*own, foreign])
+    )
+    pathway_id = str(made.url).rsplit("/", 1)[-1]
+
+    def consents() -> list[dict[str, Any]]:
+        listed = http.get(
+            f"/api/v1/providers/{b}/pathway-consents", headers=world["b_token"]
+        ).json()["consents"]
+        return [c for c in listed if c["pathway_id"] == pathway_id]
+
+    [consent] = consents()
+    refused = http.post(
+        f"/api/v1/pathway-consents/{consent['id']}/refuse", headers=world["b_token"]
+    )
+    assert refused.status_code == 200
+    clients = [browser(gateway, world["sub"]) for _ in range(2)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(
+            pool.map(
+                lambda c: c.post(
+                    f"/studio/{a}/pathways/{pathway_id}/consents", data={"program_id": foreign}
+                ),
+                clients,
+            )
+        )
+    assert [r.status_code for r in answers] == [200, 200]
+    [after] = consents()
+    assert after["id"] == consent["id"]
+    assert after["status"] == "PENDING"
+    for client in (studio, *clients):
+        client.close()
