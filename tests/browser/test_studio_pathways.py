@@ -13,7 +13,7 @@ import uuid
 from playwright.sync_api import BrowserContext, Page, expect
 
 from services.devstack.demo import demo_program
-from tests.browser.a11y import assert_accessible, enable_axe
+from tests.browser.a11y import PHONE, assert_accessible, enable_axe, horizontal_overflow
 from tests.browser.conftest import Marketplace, SeededProgram
 from tests.browser.test_studio_members import _sign_in_as_staff, _sign_out
 
@@ -128,3 +128,9 @@ def test_a_provider_defines_a_pathway_with_another_providers_program_and_publish
     page.goto("/pathways")
     expect(page.get_by_role("link", name=title)).to_be_visible()
     assert_accessible(page)
+
+    # On a phone, the studio's pathway pages fit the screen (wide tables scroll inside).
+    page.set_viewport_size(PHONE)
+    for path in (pathway_url, f"/studio/{a.provider_id}/pathways/new"):
+        page.goto(path)
+        assert horizontal_overflow(page) == 0, f"{path} is wider than a 390 px screen"

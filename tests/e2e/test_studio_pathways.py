@@ -292,6 +292,20 @@ def test_hostile_input_is_an_error_shown_never_a_5xx(world: dict[str, Any]) -> N
         assert asked.status_code in (400, 409, 422), (program_id[:10], asked.status_code)
         assert _alert(asked.text), program_id[:10]
 
+    # Another site's forms cannot define, publish, archive or ask (cross_origin.py).
+    for path, data in (
+        (new, _form("Cross-site", own)),
+        (f"/studio/{a}/pathways/{pathway_id}/publish", {}),
+        (f"/studio/{a}/pathways/{pathway_id}/archive", {}),
+        (f"/studio/{a}/pathways/{pathway_id}/consents", {"program_id": own[0]}),
+    ):
+        for headers in ({"origin": "https://evil.example"}, {"sec-fetch-site": "cross-site"}):
+            forged = studio.post(path, data=data, headers=headers)
+            assert forged.status_code == 403, (path, headers)
+    kept = studio.get(f"/studio/{a}/pathways/{pathway_id}")
+    assert "Draft" in kept.text
+    assert "Cross-site" not in studio.get(f"/studio/{a}/pathways").text
+
     listing = f"/studio/{a}/pathways"
     assert studio.get(listing, params={"page_token": "garbage"}).status_code in (400, 422)
     assert studio.get(listing, params={"page_token": "x" * 500}).status_code == 422
