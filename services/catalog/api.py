@@ -48,23 +48,6 @@ def _check_mask(paths: list[str]) -> None:
         raise InvalidArgumentError("invalid update_mask", bad)
 
 
-def _require_staff_of(provider_id: str) -> None:
-    """Drafts are listed only for their own provider's staff (the interceptor has made a
-    member acting for `provider_id` a PROVIDER principal of it) and admins."""
-    principal = authenticated()
-    if not provider_id:
-        raise InvalidArgumentError(
-            "include_unpublished needs provider_id",
-            [FieldViolation("provider_id", "required with include_unpublished")],
-        )
-    if principal.role is Role.ADMIN:
-        return
-    if principal.role is not Role.PROVIDER or principal.provider_id != provider_id:
-        raise PermissionDeniedError(
-            "only the provider's own staff may list its unpublished programs"
-        )
-
-
 class CatalogApi(PathwaysApi, ProgramsBatchApi, catalog_service_pb2_grpc.CatalogServiceServicer):
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -192,7 +175,7 @@ class CatalogApi(PathwaysApi, ProgramsBatchApi, catalog_service_pb2_grpc.Catalog
         )
         listing = repository.PUBLISHED
         if filters.include_unpublished:
-            _require_staff_of(request.provider_id)
+            memberships.require_staff_of(request.provider_id, "programs")
             listing = repository.PROVIDER_PROGRAMS
         async with self._pool.acquire() as conn:
             programs, page = await repository.find_programs(

@@ -15,10 +15,12 @@ from typing import Any
 import asyncpg
 from upskill.catalog.v1 import catalog_pb2
 
-from services.common.auth import Principal, Role
+from services.common.auth import Principal, Role, authenticated
 from services.common.errors import (
     AlreadyExistsError,
     FailedPreconditionError,
+    FieldViolation,
+    InvalidArgumentError,
     NotFoundError,
     PermissionDeniedError,
 )
@@ -28,6 +30,24 @@ OWNER = "OWNER"
 STAFF = "STAFF"
 _ROLE_NAMES = {catalog_pb2.MEMBER_ROLE_OWNER: OWNER, catalog_pb2.MEMBER_ROLE_STAFF: STAFF}
 _ROLE_VALUES = {name: value for value, name in _ROLE_NAMES.items()}
+
+
+def require_staff_of(provider_id: str, what: str) -> None:
+    """Drafts and archived rows (`what`: programs, pathways) are listed only for their own
+    provider's staff (the interceptor has made a member acting for `provider_id` a PROVIDER
+    principal of it) and admins."""
+    principal = authenticated()
+    if not provider_id:
+        raise InvalidArgumentError(
+            "include_unpublished needs provider_id",
+            [FieldViolation("provider_id", "required with include_unpublished")],
+        )
+    if principal.role is Role.ADMIN:
+        return
+    if principal.role is not Role.PROVIDER or principal.provider_id != provider_id:
+        raise PermissionDeniedError(
+            f"only the provider's own staff may list its unpublished {what}"
+        )
 
 
 def role_name(value: catalog_pb2.MemberRole) -> str:

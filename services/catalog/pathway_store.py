@@ -40,6 +40,8 @@ _COLUMNS = """w.id, w.provider_id, v.name AS provider_name, w.title, w.descripti
 _FROM = "FROM pathways w JOIN providers v ON v.id = w.provider_id"
 
 PUBLISHED = Listing("pathways", table="w")
+# A provider's own pathways, drafts and archived ones too (its studio).
+PROVIDER_PATHWAYS = Listing("provider-pathways", table="w")
 
 
 @dataclass(frozen=True)
@@ -126,8 +128,12 @@ def refs(rows: dict[str, ProgramRow]) -> dict[str, ProgramRef]:
     return {program_id: row.ref for program_id, row in rows.items()}
 
 
-async def list_published(conn: asyncpg.Connection, provider_id: str, page: Page) -> list[Pathway]:
-    where = Where().add("w.status = 'PUBLISHED'")
+async def list_published(
+    conn: asyncpg.Connection, provider_id: str, page: Page, *, include_unpublished: bool = False
+) -> list[Pathway]:
+    where = Where()
+    if not include_unpublished:
+        where.add("w.status = 'PUBLISHED'")
     if provider_id:
         where.add("w.provider_id = {}::uuid", provider_id)
     rows = await fetch_page(conn, f"SELECT {_COLUMNS} {_FROM}", where, page)

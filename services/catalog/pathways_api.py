@@ -9,7 +9,7 @@ import asyncpg
 import grpc
 from upskill.catalog.v1 import catalog_service_pb2 as pb
 
-from services.catalog import pathway_store, repository
+from services.catalog import memberships, pathway_store, repository
 from services.catalog.domain import ensure_may_change
 from services.catalog.pathways import Consent, ConsentDecision, Pathway
 from services.common.auth import Role, authenticated, current_principal
@@ -91,14 +91,18 @@ class PathwaysApi:
     async def ListPathways(
         self, request: pb.ListPathwaysRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListPathwaysResponse:
+        listing = pathway_store.PUBLISHED
+        if request.include_unpublished:
+            # The same rule as ListPrograms' drafts: the provider's own staff, admins.
+            memberships.require_staff_of(request.provider_id, "pathways")
+            listing = pathway_store.PROVIDER_PATHWAYS
         page = Page.request(
-            pathway_store.PUBLISHED,
-            request.page_token,
-            request.page_size,
-            _Filter(request.provider_id),
+            listing, request.page_token, request.page_size, _Filter(request.provider_id)
         )
         async with self._pool.acquire() as conn:
-            found = await pathway_store.list_published(conn, request.provider_id, page)
+            found = await pathway_store.list_published(
+                conn, request.provider_id, page, include_unpublished=request.include_unpublished
+            )
             found, next_token = page.split(found, lambda p: (p.created_at, p.id))
             ids = sorted({i for p in found for i in p.spec.program_ids})
             shown = await pathway_store.programs(conn, ids)

@@ -169,13 +169,14 @@ FORM_INPUTS = frozenset(
 )
 
 
-def errors_for_form(problem: ProblemError) -> dict[str, Any]:
-    """Each field error next to its input; any other (no input of its own) above the form."""
+def errors_for_form(problem: ProblemError, inputs: frozenset[str] = FORM_INPUTS) -> dict[str, Any]:
+    """Each field error next to its input (one of `inputs`, the program form's by
+    default); any other (no input of its own) above the form."""
     errors: dict[str, str] = {}
     other: list[str] = []
     for error in problem.errors:
         name = input_for(error.field)
-        if name in FORM_INPUTS:
+        if name in inputs:
             errors.setdefault(name, error.message)
         else:
             other.append(f"{error.field}: {error.message}")

@@ -9,7 +9,7 @@ Hot paths, by service:
 - every service: outbox claim, mark published, record failures, next-due; inbox insert;
   retention prunes (outbox, inbox).
 - catalog: program by id; the storefront listing (first page, page 2, by provider, search,
-  skill).
+  skill); pathways (the storefront's, a provider's with drafts).
 - enrollment: by id, by idempotency key, the live one of a learner for a program, seat
   count; listings by learner, provider, program (and page 2); employers: a person's
   employers, an employer's packs, a pack's invitations (and page 2), what an employer
@@ -35,6 +35,7 @@ import asyncpg
 import pytest
 from upskill.payments.v1 import events_pb2
 
+from services.catalog import pathway_store
 from services.catalog import repository as catalog
 from services.common import db, relay
 from services.common.auth import Principal, Role
@@ -520,6 +521,26 @@ async def test_catalog_queries_use_indexes(fresh_database: str) -> None:
             "programs_by_provider",
         )
         assert_served(await x.explain(listing(skill="skill7")), "programs_skills")
+        # Pathways: the storefront's (page 2), and the studio's, drafts included (page 2).
+        assert_served(
+            await x.explain(
+                lambda c: pathway_store.list_published(
+                    c, "", Page(pathway_store.PUBLISHED, PAGE_2, 20, "")
+                )
+            ),
+            "pathways_listing",
+        )
+        assert_served(
+            await x.explain(
+                lambda c: pathway_store.list_published(
+                    c,
+                    provider,
+                    Page(pathway_store.PROVIDER_PATHWAYS, PAGE_2, 20, ""),
+                    include_unpublished=True,
+                )
+            ),
+            "pathways_provider",
+        )
         # The index-friendly form still finds exactly the programs teaching the skill.
         async with pool.acquire() as conn:
             found = await catalog.list_programs(

@@ -330,14 +330,16 @@ class GetPathwayResponse(_message.Message):
     def __init__(self, pathway: _Optional[_Union[_catalog_pb2.Pathway, _Mapping]] = ...) -> None: ...
 
 class ListPathwaysRequest(_message.Message):
-    __slots__ = ("provider_id", "page_size", "page_token")
+    __slots__ = ("provider_id", "page_size", "page_token", "include_unpublished")
     PROVIDER_ID_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_UNPUBLISHED_FIELD_NUMBER: _ClassVar[int]
     provider_id: str
     page_size: int
     page_token: str
-    def __init__(self, provider_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    include_unpublished: bool
+    def __init__(self, provider_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., include_unpublished: _Optional[bool] = ...) -> None: ...
 
 class ListPathwaysResponse(_message.Message):
     __slots__ = ("pathways", "next_page_token")

@@ -276,7 +276,8 @@ class CatalogServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListPathways(self, request, context):
-        """ListPathways lists published pathways, newest first, paginated.
+        """ListPathways lists published pathways, newest first, paginated (a provider's staff:
+        also its drafts and archived ones, include_unpublished).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
