@@ -15,7 +15,6 @@ import sys
 from types import FrameType
 
 import uvicorn
-import uvloop
 
 from services.common.auth import warn_if_dev_mode
 from services.common.logs import setup_logging
@@ -73,9 +72,8 @@ def main() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exit_cleanly)
     try:
-        # uvloop: the event loop in C (grpc.aio's poller and httpx run on it as on asyncio's).
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(serve(settings))
+        # asyncio's own loop: uvloop measured no better here (benchmarks/README.md).
+        asyncio.run(serve(settings))
     finally:
         shutdown_tracing()
         log.info("gateway stopped")
