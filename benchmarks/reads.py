@@ -6,6 +6,7 @@ while it waits for its credential, so this is the cheapest place to see what a p
 change (tracing, logging, auth, the framework) is worth, without the saga's noise.
 
     python -m benchmarks.reads --requests 2000 --concurrency 8
+    python -m benchmarks.reads --requests 6000 --profile /tmp/prof   # py-spy, as the bench's
 """
 
 from __future__ import annotations
@@ -16,15 +17,18 @@ import os
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import httpx
 
-from benchmarks.__main__ import Level, Market, StackProcesses
+from benchmarks.__main__ import Level, Market, Profiler, StackProcesses
 from services.devstack.stack import Stack, StackOptions
 
 
-async def hammer(base_url: str, requests: int, concurrency: int, stack: Stack) -> Level:
+async def hammer(
+    base_url: str, requests: int, concurrency: int, stack: Stack, profiler: Profiler | None = None
+) -> Level:
     async with httpx.AsyncClient(base_url=base_url, timeout=30, trust_env=False) as http:
         market = Market(http)
         program_id = await market.program()
@@ -47,7 +51,10 @@ async def hammer(base_url: str, requests: int, concurrency: int, stack: Stack) -
                 latencies.append((time.perf_counter() - started) * 1000)
 
         level = Level(concurrency, requests, 0.0, [])
-        with StackProcesses(stack).measure(level):
+        with (
+            StackProcesses(stack).measure(level),
+            profiler.record(f"reads-{concurrency}") if profiler else nullcontext(),
+        ):
             started = time.perf_counter()
             await asyncio.gather(*(client() for _ in range(concurrency)))
             level.seconds = time.perf_counter() - started
@@ -59,13 +66,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.reads", description=__doc__)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        type=Path,
+        help="py-spy every Python process while the GETs run; raw flame graphs into DIR",
+    )
     args = parser.parse_args()
     options = StackOptions(log_level=os.environ.get("LOG_LEVEL", "INFO").upper())
     with (
         tempfile.TemporaryDirectory(prefix="upskill-bench-") as tmp,
         Stack(Path(tmp), options=options) as stack,
     ):
-        level = asyncio.run(hammer(stack.gateway_url, args.requests, args.concurrency, stack))
+        profiler = Profiler(stack, args.profile) if args.profile else None
+        level = asyncio.run(
+            hammer(stack.gateway_url, args.requests, args.concurrency, stack, profiler)
+        )
     assert level.cpu_by_process is not None
     per = {k: v * 1e6 / level.purchases for k, v in level.cpu_by_process.items() if v > 0}
     print(

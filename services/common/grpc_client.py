@@ -39,11 +39,13 @@ ACCEPT_CALLER_PINGS: list[tuple[str, int]] = [
 ]
 
 
-def channel(addr: str, *, health_checked: bool = True) -> grpc.aio.Channel:
+def channel(addr: str, *, health_checked: bool = True, traced: bool = True) -> grpc.aio.Channel:
     """A channel to `addr`: `host:port`, or any gRPC target. When the target resolves to
     several addresses (`dns:///catalog:50051` on a headless Kubernetes Service, one A record
     per ready pod, or `ipv4:h:p1,h:p2`) calls are spread over the healthy ones, not pinned
-    to the first. `health_checked=False`: for asking the health service itself."""
+    to the first. `health_checked=False`: for asking the health service itself.
+    `traced=False`: without OpenTelemetry's client interceptor (a task and a span per call),
+    for a caller that sends the trace context with each call's metadata itself."""
     if not addr:
         raise ValueError("peer address is empty")
     balancing: list[tuple[str, object]] = (
@@ -53,7 +55,7 @@ def channel(addr: str, *, health_checked: bool = True) -> grpc.aio.Channel:
     )
     return grpc.aio.insecure_channel(
         addr,
-        interceptors=aio_client_interceptors(),
+        interceptors=aio_client_interceptors() if traced else None,
         options=[
             ("grpc.keepalive_time_ms", KEEPALIVE_TIME_MS),
             ("grpc.enable_retries", 1),

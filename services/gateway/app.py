@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from fastapi.telemetry import TelemetryConfig
 from starlette.datastructures import MutableHeaders
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -51,9 +51,12 @@ from services.gateway.problems import install_problem_handlers
 from services.gateway.rendering import STATIC_DIR
 from services.gateway.security import Authenticator
 from services.gateway.settings import GatewaySettings
+from services.gateway.tracing import instrument
 
 API_VERSION = "1.0.0"
-_UNTRACED_URLS = "healthz,readyz,health/,static/"
+# FastAPI's own OpenTelemetry middleware stays off: services.gateway.tracing instruments
+# the app (and FastAPI's steps off as soon as that instrumentation is present anyway).
+_NO_NATIVE_TELEMETRY = TelemetryConfig(tracing=False, metrics=False, logs=False)
 
 
 def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> FastAPI:
@@ -99,6 +102,7 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
         redoc_url=None,
         # CSRF: every state-changing route refuses a browser's cross-site request.
         dependencies=[Depends(refuse_cross_site), Depends(acting_provider)],
+        telemetry=_NO_NATIVE_TELEMETRY,
     )
     app.state.settings = settings
     app.state.authenticator = Authenticator(settings.auth)
@@ -155,12 +159,7 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
             https_only=settings.public_base_url.startswith("https://"),
         )
     app.add_middleware(SecurityHeaders)
-    # Server spans start at the HTTP request; the gRPC client interceptors on our
-    # channels continue the same trace into every service. No span per ASGI send/receive:
-    # three spans a request instead of one, and nothing an operator reads.
-    FastAPIInstrumentor.instrument_app(
-        app, excluded_urls=_UNTRACED_URLS, exclude_spans=["receive", "send"]
-    )
+    instrument(app)
     return app
 
 

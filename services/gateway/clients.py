@@ -23,6 +23,7 @@ from services.common.grpc_client import DEFAULT_DEADLINE_SECONDS, auth_metadata,
 from services.common.memberships import acting_metadata
 from services.gateway.rpc_errors import problem_from_rpc_error
 from services.gateway.settings import GatewaySettings
+from services.gateway.tracing import records_spans, trace_metadata
 
 HEALTH_CHECK_TIMEOUT_SECONDS = 2.0
 
@@ -44,9 +45,12 @@ class Clients:
 
     @classmethod
     def connect(cls, settings: GatewaySettings) -> Clients:
-        """Open (lazily connecting) channels to the four services."""
+        """Open (lazily connecting) channels to the four services. While no span is recorded
+        the call channels go without OpenTelemetry's interceptor: `invoke` sends the trace
+        context itself."""
+        traced = records_spans()
         return cls(
-            {name: channel(addr) for name, addr in settings.peers.items()},
+            {name: channel(addr, traced=traced) for name, addr in settings.peers.items()},
             {name: channel(addr, health_checked=False) for name, addr in settings.peers.items()},
         )
 
@@ -95,12 +99,14 @@ async def invoke(
     renames: Mapping[str, str] | None = None,
     deadline: float = DEFAULT_DEADLINE_SECONDS,
 ) -> Any:
-    """Call a unary stub method with a deadline and the caller's (or the gateway's) token.
+    """Call a unary stub method with a deadline, the caller's (or the gateway's) token and
+    the trace context (which a channel's client interceptor, when it has one, replaces with
+    its own span's).
 
     Raises ProblemError mapped from the gRPC status when the call fails.
     """
     try:
-        metadata = auth_metadata(token) + acting_metadata()
+        metadata = auth_metadata(token) + acting_metadata() + trace_metadata()
         return await method(request, timeout=deadline, metadata=metadata)
     except grpc.aio.AioRpcError as exc:
         raise problem_from_rpc_error(exc, renames) from None

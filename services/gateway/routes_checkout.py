@@ -102,33 +102,38 @@ async def pay(
     viewer: Viewer,  # only for the page header: paying needs no session
     card_number: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    found = await _session(clients, authenticator, session_id)
-    session, cards = found.session, found.test_cards
+    """One RPC when the payment goes through: the session is read (for the page) only when
+    the page is shown again, with the reason it was not paid."""
+
+    async def page_again(message: str, status_code: int) -> HTMLResponse:
+        found = await _session(clients, authenticator, session_id)
+        return _page(
+            request, found.session, found.test_cards, message=message, status_code=status_code
+        )
+
+    if not _SESSION_ID.match(session_id):
+        raise not_found("no such checkout session")
     card = re.sub(r"[\s-]", "", card_number)
     if not card:
-        return _page(request, session, cards, message="Enter a card number.", status_code=400)
+        return await page_again("Enter a card number.", 400)
     try:
         reply = await invoke(
             clients.payments.PayCheckoutSession,
-            payments_service_pb2.PayCheckoutSessionRequest(
-                session_id=session.id or session_id, card_number=card
-            ),
+            payments_service_pb2.PayCheckoutSessionRequest(session_id=session_id, card_number=card),
             token=authenticator.service_token(),
         )
     except ProblemError as problem:
         if problem.status in (400, 409, 422):
             # A malformed card number, or a session that is no longer open.
             message = "; ".join(e.message for e in problem.errors) or problem.detail
-            return _page(request, session, cards, message=message, status_code=problem.status)
+            return await page_again(message, problem.status)
         raise
     if reply.decline_code:
-        return _page(
-            request,
-            reply.session if reply.HasField("session") else session,
-            cards,
-            message=reply.message or "Your card was declined.",
-            status_code=402,
-        )
+        message = reply.message or "Your card was declined."
+        if not reply.HasField("session"):
+            return await page_again(message, 402)
+        found = await _session(clients, authenticator, session_id)
+        return _page(request, reply.session, found.test_cards, message=message, status_code=402)
     target = _return_url(request, reply.session.success_url) or f"/checkout/{session_id}"
     return RedirectResponse(target, status_code=303)
 

@@ -73,6 +73,8 @@ class GatewaySettings:
     auth: AuthSettings
     public_base_url: str
     log_level: str = "INFO"
+    # One log line per request (uvicorn's access line); off by default.
+    access_log: bool = False
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     max_webhook_bytes: int = DEFAULT_MAX_WEBHOOK_BYTES
     # Sign-in through the OpenID provider; None in dev mode.
@@ -120,6 +122,7 @@ class GatewaySettings:
             auth=auth,
             public_base_url=settings.optional("PUBLIC_BASE_URL", public_base_url).rstrip("/"),
             log_level=settings.optional("LOG_LEVEL", "INFO").upper(),
+            access_log=settings.choice("ACCESS_LOG", "false", ("true", "false")) == "true",
             max_request_bytes=_body_cap("MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES),
             max_webhook_bytes=_body_cap(
                 "MAX_WEBHOOK_BYTES", DEFAULT_MAX_WEBHOOK_BYTES, maximum=MAX_WEBHOOK_PAYLOAD_BYTES

@@ -299,6 +299,25 @@ def test_body_caps_are_settings(monkeypatch: pytest.MonkeyPatch) -> None:
                 GatewaySettings.from_env()
 
 
+def test_the_access_log_is_a_setting_off_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "CATALOG_ADDR": "c:1",
+        "ENROLLMENT_ADDR": "e:1",
+        "PAYMENTS_ADDR": "p:1",
+        "CREDENTIALS_ADDR": "r:1",
+        "AUTH_MODE": "dev",
+        "AUTH_JWT_SECRET": SECRET,
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert GatewaySettings.from_env().access_log is False
+    monkeypatch.setenv("ACCESS_LOG", "true")
+    assert GatewaySettings.from_env().access_log is True
+    for bad in ("yes", "1", "TRUE"):
+        monkeypatch.setenv("ACCESS_LOG", bad)
+        with pytest.raises(ConfigError, match="ACCESS_LOG"):
+            GatewaySettings.from_env()
+
+
 def test_a_small_cap_applies_to_the_api(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = _settings()
     small = GatewaySettings(**{**settings.__dict__, "max_request_bytes": 2048})
