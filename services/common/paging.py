@@ -62,6 +62,8 @@ class Listing:
     kind: str
     table: str
     time: str = "created_at"
+    id: str = "id"
+    """The key's uuid column: unique among the listing's rows with the same `time`."""
     pinned: bool = False
     """Its pages read more than their rows (the catalog's typo corrections), as of the
     moment the walk began: its tokens carry that moment (Page.began), so that whatever
@@ -73,7 +75,7 @@ class Listing:
 
     @property
     def id_column(self) -> str:
-        return f"{self.table}.id"
+        return f"{self.table}.{self.id}"
 
 
 @dataclass(frozen=True)

@@ -506,7 +506,9 @@ async def redeem(conn: asyncpg.Connection, principal: Principal, code: str) -> E
 
 # ---------------------------------------------------------------- listings
 
-EMPLOYERS = Listing("employers", table="e")
+# A person's employers are their memberships, newest first: one joined mid-walk is behind
+# the walk even when the employer is older than the rows the walk has reached.
+EMPLOYERS = Listing("employers", table="m", id="employer_id")
 SEAT_PACKS = Listing("seat-packs", table="p")
 SEAT_INVITATIONS = Listing("seat-invitations", table="i")
 
@@ -531,16 +533,20 @@ class PackScope:
 
 async def list_employers(
     conn: asyncpg.Connection, scope: MemberScope, page: Page
-) -> list[EmployerRow]:
-    """The employers `scope.subject` is a member of (owner or manager)."""
+) -> list[tuple[EmployerRow, datetime]]:
+    """(employer, when `scope.subject` joined it) of the employers they are a member of
+    (owner or manager), in the order of their joining."""
     rows = await fetch_page(
         conn,
-        """SELECT e.id, e.name, e.created_at, m.role FROM employers e
+        """SELECT e.id, e.name, e.created_at, m.role, m.created_at AS joined_at FROM employers e
            JOIN employer_members m ON m.employer_id = e.id""",
         Where().add("m.subject = {}", scope.subject),
         page,
     )
-    return [EmployerRow(str(r["id"]), r["name"], r["created_at"], r["role"]) for r in rows]
+    return [
+        (EmployerRow(str(r["id"]), r["name"], r["created_at"], r["role"]), r["joined_at"])
+        for r in rows
+    ]
 
 
 async def list_packs(

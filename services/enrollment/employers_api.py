@@ -312,9 +312,9 @@ class EmployersApi(employers_service_pb2_grpc.EmployersServiceServicer):
         page = Page.request(employers.EMPLOYERS, request.page_token, request.page_size, scope)
         async with self._pool.acquire() as conn:
             rows = await employers.list_employers(conn, scope, page)
-        rows, next_token = page.split(rows, lambda r: (r.created_at, r.id))
+        rows, next_token = page.split(rows, lambda r: (r[1], r[0].id))
         return pb.ListEmployersResponse(
-            employers=[employer_to_pb(r) for r in rows], next_page_token=next_token
+            employers=[employer_to_pb(e) for e, _ in rows], next_page_token=next_token
         )
 
     @rpc(Role.LEARNER, Role.ADMIN)

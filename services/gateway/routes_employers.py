@@ -282,7 +282,7 @@ def invitation_state_to_json(i: employers_pb2.SeatInvitation) -> SeatInvitationS
     "/employers",
     response_model=EmployerList,
     responses=_READ_ERRORS,
-    summary="List the employers the caller is a member of (owner or manager), newest first",
+    summary="List the employers the caller is a member of (owner or manager), latest joined first",
 )
 async def list_employers(
     caller: Caller, clients: ClientsDep, page_size: PageSize = 0, page_token: PageToken = ""

@@ -29,6 +29,7 @@ import pytest
 from services.devstack.stack import Stack
 from services.gateway.security import SESSION_COOKIE
 from services.payments.stripe_events import stripe_id
+from tests.e2e.test_employers import employer, invite, paid_pack, person, redeem
 from tests.e2e.test_pathways import pathway_body, published_pathway
 from tests.e2e.test_refunds import intent_of, paid_enrollment, send_webhook
 from tests.e2e.test_saga_paths import Market
@@ -524,6 +525,234 @@ def books(http: httpx.Client, stack: Stack) -> Books:
     return made
 
 
+# ---------------------------------------------------------------- employers, seat packs
+
+
+@dataclass
+class Staffing:
+    """A manager's employers (owned, and one joined as a manager), the seat packs of one of
+    them (a free program's: paid at once), one pack's invitations in every state; and a
+    stranger's employers, all older than the manager's, that the manager joins mid-walk."""
+
+    market: Market
+    email: str
+    manager: Headers
+    stranger: Headers
+    program_id: str
+    older: list[str]
+    employers: list[str] = field(default_factory=list)
+    packs: list[str] = field(default_factory=list)
+    invitations: list[str] = field(default_factory=list)
+    pack: dict[str, Any] = field(default_factory=dict)
+    """The pack whose invitations are walked."""
+    other_pack: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def employer_id(self) -> str:
+        """The employer whose packs are walked: the manager's first."""
+        return self.employers[0]
+
+    def create_employer(self) -> str:
+        made = employer(self.market, self.manager)["id"]
+        self.employers.append(made)
+        return str(made)
+
+    def stranger_creates_employer(self) -> str:
+        return str(employer(self.market, self.stranger)["id"])
+
+    def joins_an_older_employer(self) -> str:
+        """The manager accepts the stranger's invitation to manage one of the stranger's
+        employers, made before any of the manager's: an old employer, a new membership."""
+        older = self.older.pop()
+        http = self.market.http
+        invited = http.post(
+            f"/api/v1/employers/{older}/invitations",
+            json={"email": self.email},
+            headers=self.stranger,
+        )
+        assert invited.status_code == 201, invited.text
+        accepted = http.post(
+            f"/api/v1/employer-invitations/{invited.json()['id']}/accept", headers=self.manager
+        )
+        assert accepted.status_code == 200, accepted.text
+        self.employers.append(older)
+        return older
+
+    def buy(self) -> str:
+        made = paid_pack(self.market, self.manager, self.employer_id, self.program_id, 2)
+        self.packs.append(made["id"])
+        return str(made["id"])
+
+    def buy_for_another_employer(self) -> str:
+        made = paid_pack(self.market, self.manager, self.employers[1], self.program_id, 2)
+        return str(made["id"])
+
+    def _invite(self, pack: dict[str, Any]) -> str:
+        made = self.market.http.post(
+            f"/api/v1/employers/{pack['employer_id']}/seat-packs/{pack['id']}/invitations",
+            json={"emails": [f"walk-{uuid.uuid4().hex[:8]}@example.com"]},
+            headers=self.manager,
+        )
+        assert made.status_code == 201, made.text
+        return str(made.json()["invitations"][0]["id"])
+
+    def invite(self) -> str:
+        made = self._invite(self.pack)
+        self.invitations.append(made)
+        return made
+
+    def invite_to_another_pack(self) -> str:
+        return self._invite(self.other_pack)
+
+    def invite_by_email(self) -> str:
+        """Who: the team's page of a pack lists its invitations by email."""
+        made = self.invite()
+        url = f"/api/v1/employers/{self.employer_id}/seat-packs/{self.pack['id']}/invitations"
+        listed = self.market.http.get(url, params={"page_size": 100}, headers=self.manager)
+        return next(str(i["email"]) for i in listed.json()["invitations"] if i["id"] == made)
+
+
+@pytest.fixture(scope="module")
+def staffing(http: httpx.Client) -> Staffing:
+    market = Market(http)
+    email, manager = person(market, "walker")
+    program = market.program(
+        title="Walked seats", price={"amount_minor": 0, "currency": "USD"}, capacity=1000
+    )
+    stranger = person(market, "stranger")[1]
+    # Made first: older than every employer of the manager (each walk joins up to five).
+    older = [employer(market, stranger)["id"] for _ in range(12)]
+    made = Staffing(market, email, manager, stranger, program["id"], older)
+    for _ in range(4):
+        made.create_employer()
+    made.joins_an_older_employer()
+    for _ in range(5):
+        made.buy()
+    made.buy_for_another_employer()
+    made.pack = paid_pack(market, manager, made.employer_id, program["id"], 3)
+    made.packs.append(made.pack["id"])
+    made.other_pack = paid_pack(market, manager, made.employer_id, program["id"], 1)
+    made.packs.append(made.other_pack["id"])
+    people = [person(market, f"seat{i}") for i in range(5)]
+    codes = invite(market, manager, made.pack, [e for e, _ in people])
+    url = f"/api/v1/employers/{made.employer_id}/seat-packs/{made.pack['id']}/invitations"
+    ids = {
+        i["email"]: i["id"]
+        for i in http.get(url, params={"page_size": 100}, headers=manager).json()["invitations"]
+    }
+    made.invitations.extend(ids.values())
+    # Every state: one redeemed, one revoked, the rest pending.
+    assert redeem(market, people[0][1], codes[people[0][0]]).status_code == 201
+    revoked = http.post(f"{url}/{ids[people[1][0]]}/revoke", headers=manager)
+    assert revoked.status_code == 200, revoked.text
+    made.invite_to_another_pack()
+    return made
+
+
+# ---------------------------------------------------------------- pathway consents
+
+
+@dataclass
+class Consents:
+    """Provider B's consent requests in several states: incoming ones (A's pathways name
+    B's program) and outgoing ones (B's pathways name C's program)."""
+
+    a: Market
+    b: Market
+    c: Market
+    a_program: str
+    b_program: str
+    c_program: str
+    b_id: str
+    admin: Headers
+    made: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Each of B's consents: id -> (direction for B, status)."""
+
+    def _ask(self, requester: Market, programs: list[str]) -> str:
+        """A draft pathway of `requester` naming another provider's program: the id of the
+        consent request it makes."""
+        drafted = requester.http.post(
+            "/api/v1/pathways", json=pathway_body(programs), headers=requester.provider
+        )
+        assert drafted.status_code == 201, drafted.text
+        pathway = drafted.json()
+        listing = f"/api/v1/providers/{pathway['provider_id']}/pathway-consents"
+        token = ""
+        while True:  # newest first: on the first page but for many concurrent requests
+            query: Params = {"direction": "outgoing", "page_size": 100}
+            if token:
+                query["page_token"] = token
+            page = requester.http.get(listing, params=query, headers=requester.provider)
+            assert page.status_code == 200, page.text
+            for consent in page.json()["consents"]:
+                if consent["pathway_id"] == pathway["id"]:
+                    return str(consent["id"])
+            token = page.json()["next_page_token"]
+            assert token, f"no consent request for pathway {pathway['id']}"
+
+    def _decide(self, decider: Market, consent_id: str, action: str) -> None:
+        decided = decider.http.post(
+            f"/api/v1/pathway-consents/{consent_id}/{action}", headers=decider.provider
+        )
+        assert decided.status_code == 200, decided.text
+
+    def asked_of_b(self, decision: str = "", status: str = "PENDING") -> str:
+        made = self._ask(self.a, [self.a_program, self.b_program])
+        if decision:
+            self._decide(self.b, made, decision)
+        self.made[made] = ("incoming", status)
+        return made
+
+    def granted_by_b(self) -> str:
+        return self.asked_of_b("grant", "GRANTED")
+
+    def refused_by_b(self) -> str:
+        return self.asked_of_b("refuse", "REFUSED")
+
+    def b_asks_c(self, decision: str = "", status: str = "PENDING") -> str:
+        made = self._ask(self.b, [self.b_program, self.c_program])
+        if decision:
+            self._decide(self.c, made, decision)
+        self.made[made] = ("outgoing", status)
+        return made
+
+    def refused_by_c(self) -> str:
+        return self.b_asks_c("refuse", "REFUSED")
+
+    def granted_by_c(self) -> str:
+        return self.b_asks_c("grant", "GRANTED")
+
+    def of_b(self, direction: str, status: str = "") -> list[str]:
+        return [i for i, (d, s) in self.made.items() if d == direction and status in ("", s)]
+
+
+@pytest.fixture(scope="module")
+def consents(http: httpx.Client) -> Consents:
+    a, b, c = Market(http), Market(http), Market(http)
+    free = {"amount_minor": 0, "currency": "USD"}
+    b_program = b.program(price=free)
+    made = Consents(
+        a,
+        b,
+        c,
+        a.program(price=free)["id"],
+        b_program["id"],
+        c.program(price=free)["id"],
+        b_program["provider_id"],
+        a.token(role="admin", sub=f"admin-{uuid.uuid4().hex[:8]}"),
+    )
+    for _ in range(3):
+        made.asked_of_b()
+        made.granted_by_b()
+        made.b_asks_c()
+        made.refused_by_c()
+    made.refused_by_b()
+    made.granted_by_c()
+    # A's requests of C are none of B's.
+    made._ask(a, [made.a_program, made.c_program])
+    return made
+
+
 # ---------------------------------------------------------------- the table of walks
 
 
@@ -571,7 +800,7 @@ def _provider(s: Any) -> Headers:
     return dict(s.market.provider)
 
 
-def _admin(s: School | Books) -> Headers:
+def _admin(s: School | Books | Consents) -> Headers:
     return s.admin
 
 
@@ -792,6 +1021,94 @@ REFUNDS: dict[str, Case] = {
 
 DISPUTES: dict[str, Case] = {"none": Case((), lambda b: {}, Books.dispute, who=_admin)}
 
+
+def _manager(s: Staffing) -> Headers:
+    return s.manager
+
+
+EMPLOYERS: dict[str, Case] = {
+    "none": Case(
+        (),
+        lambda s: {},
+        Staffing.create_employer,
+        noise=Staffing.stranger_creates_employer,
+        who=_manager,
+        expected=lambda s: s.employers,
+    ),
+    # A membership is the row: joined mid-walk, an employer older than the walk's cursor
+    # is still behind the walk.
+    "none, joining older employers": Case(
+        (),
+        lambda s: {},
+        Staffing.joins_an_older_employer,
+        noise=Staffing.stranger_creates_employer,
+        who=_manager,
+        expected=lambda s: s.employers,
+    ),
+}
+
+# Scope, not filters: another employer's packs, another pack's invitations are the noise.
+# (A token of one employer's or pack's listing under another's: tests/e2e/test_employers_paging.py.)
+SEAT_PACKS: dict[str, Case] = {
+    "none": Case(
+        (),
+        lambda s: {"employer_id": s.employer_id},
+        Staffing.buy,
+        noise=Staffing.buy_for_another_employer,
+        who=_manager,
+        expected=lambda s: s.packs,
+    ),
+}
+
+SEAT_INVITATIONS: dict[str, Case] = {
+    "none": Case(
+        (),
+        lambda s: {"employer_id": s.employer_id, "seat_pack_id": s.pack["id"]},
+        Staffing.invite,
+        noise=Staffing.invite_to_another_pack,
+        who=_manager,
+        expected=lambda s: s.invitations,
+    ),
+}
+
+
+def _b(c: Consents) -> Headers:
+    return dict(c.b.provider)
+
+
+def _consent_case(
+    params: Params,
+    insert: Callable[[Consents], str],
+    noise: Callable[[Consents], str],
+    *,
+    who: Callable[[Consents], Headers] = _b,
+) -> Case:
+    """A walk of B's consents; `params`: its filters (direction incoming by default)."""
+    direction = params.get("direction", "incoming")
+    return Case(
+        tuple(params),
+        lambda c: {"provider_id": c.b_id} | params,
+        insert,
+        noise=noise,
+        who=who,
+        expected=lambda c: c.of_b(direction, params.get("status", "")),
+        kind=f"pathway-consents-{direction}",
+    )
+
+
+PATHWAY_CONSENTS: dict[str, Case] = {
+    "none": _consent_case({}, Consents.asked_of_b, Consents.b_asks_c),
+    "direction": _consent_case({"direction": "outgoing"}, Consents.b_asks_c, Consents.asked_of_b),
+    "status": _consent_case({"status": "GRANTED"}, Consents.granted_by_b, Consents.asked_of_b),
+    "direction+status": _consent_case(
+        {"direction": "outgoing", "status": "REFUSED"}, Consents.refused_by_c, Consents.b_asks_c
+    ),
+    "admin+status": _consent_case(
+        {"status": "PENDING"}, Consents.asked_of_b, Consents.granted_by_b, who=_admin
+    ),
+}
+
+
 # Every paged operation of the API ("METHOD path" as in the OpenAPI document) -> its walks.
 # A new listing gets a row here: the list key of its response, a module fixture that makes
 # rows for it (a few more than two pages' worth under each filter) and one Case per filter
@@ -803,6 +1120,14 @@ WALKERS: dict[str, Walker] = {
     "GET /api/v1/pathways": Walker("pathways", "atlas", PATHWAYS),
     "GET /api/v1/refunds": Walker("refunds", "books", REFUNDS),
     "GET /api/v1/disputes": Walker("disputes", "books", DISPUTES),
+    "GET /api/v1/employers": Walker("employers", "staffing", EMPLOYERS),
+    "GET /api/v1/employers/{employer_id}/seat-packs": Walker("seat_packs", "staffing", SEAT_PACKS),
+    "GET /api/v1/employers/{employer_id}/seat-packs/{seat_pack_id}/invitations": Walker(
+        "invitations", "staffing", SEAT_INVITATIONS
+    ),
+    "GET /api/v1/providers/{provider_id}/pathway-consents": Walker(
+        "consents", "consents", PATHWAY_CONSENTS
+    ),
 }
 
 # Not filters: the paging parameters themselves.
@@ -893,14 +1218,15 @@ def test_the_coverage_check_names_what_is_not_walked() -> None:
         document["paths"][operation.split(" ", 1)[1]] = paged(*filters)
     assert uncovered(document) == []
 
-    document["paths"]["/api/v1/employers/{employer_id}/seat-packs"] = paged("status") | {"post": {}}
+    # A made-up listing no walk covers.
+    document["paths"]["/api/v1/employers/{employer_id}/budgets"] = paged("status") | {"post": {}}
     document["paths"]["/api/v1/refunds"]["get"]["parameters"].append(
         {"name": "reason", "in": "query"}
     )
     del document["paths"]["/api/v1/disputes"]
     problems = uncovered(document)
     assert len(problems) == 3, problems
-    assert problems[0].startswith("GET /api/v1/employers/{employer_id}/seat-packs takes page_token")
+    assert problems[0].startswith("GET /api/v1/employers/{employer_id}/budgets takes page_token")
     assert "'status': Case(('status',)" in problems[0]
     assert problems[1].startswith("GET /api/v1/refunds: filter(s) ['reason'] are not walked")
     assert (
@@ -1094,6 +1420,44 @@ WEB_LISTS: dict[str, WebList] = {
         # One live enrollment per learner and program: the learner tells them apart.
         field="learner_id",
     ),
+    "/team": WebList(
+        "staffing",
+        lambda s: "/team",
+        r'<li><a href="/team/([0-9a-f-]{36})">',
+        "More employers",
+        lambda s: ("/api/v1/employers", "employers", {}, s.manager),
+        Staffing.create_employer,
+        20,
+        who=_manager,
+    ),
+    "/team/{employer_id}": WebList(
+        "staffing",
+        lambda s: f"/team/{s.employer_id}",
+        r'<a href="/team/[0-9a-f-]{36}/seat-packs/([0-9a-f-]{36})"',
+        "More seat packs",
+        lambda s: (f"/api/v1/employers/{s.employer_id}/seat-packs", "seat_packs", {}, s.manager),
+        Staffing.buy,
+        20,
+        token_param="packs_page_token",
+        who=_manager,
+    ),
+    "/team/{employer_id}/seat-packs/{seat_pack_id}": WebList(
+        "staffing",
+        lambda s: f"/team/{s.employer_id}/seat-packs/{s.pack['id']}",
+        r"<tr>\s*<td>([^<]+@example\.com)</td>",
+        "More invitations",
+        lambda s: (
+            f"/api/v1/employers/{s.employer_id}/seat-packs/{s.pack['id']}/invitations",
+            "invitations",
+            {},
+            s.manager,
+        ),
+        Staffing.invite_by_email,
+        20,
+        who=_manager,
+        # The page shows an invitation's email (one per invitation here), not its id.
+        field="email",
+    ),
     "/studio/{provider_id}": WebList(
         "catalog",
         lambda c: f"/studio/{c.provider_id}",
@@ -1138,8 +1502,8 @@ def test_every_web_list_walks_every_page_by_its_more_link(
     real = str(httpx.URL(result.tokens[0]).params[page.token_param])
     foreign = [
         token
-        for operation, (_, _, _, token) in _first_of_each(http, request).items()
-        if operation != f"GET {path}"
+        for listing, _, _, token in _first_of_each(http, request).values()
+        if listing != path  # (another operation, or the same one in another scope: refused)
     ]
     for bad in [*foreign, *garbage_tokens(real)]:
         response = http.get(page.url(world), params={page.token_param: bad}, headers=session)

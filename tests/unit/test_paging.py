@@ -223,3 +223,17 @@ _EPOCH_MICROS_MAX = (datetime.max.replace(tzinfo=UTC) - datetime(1970, 1, 1, tzi
 )
 def test_garbage_is_refused_with_a_stable_message(token: str) -> None:
     refused(token)
+
+
+def test_a_listing_keyed_by_another_uuid_column_pages_by_it() -> None:
+    """A person's employers are keyed by the membership: its time and the employer's id."""
+    from services.common.sql import Where
+
+    members = Listing("employers", table="m", id="employer_id")
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    where = Where()
+    sql = where.page(Page(members, (moment, str(uuid.uuid4())), 5, ""))
+    assert "(m.created_at, m.employer_id) < ($1, $2::uuid)" in sql
+    assert "ORDER BY m.created_at DESC, m.employer_id DESC LIMIT $3" in sql
+    assert where.args[0] == moment
+    assert where.args[2] == 6

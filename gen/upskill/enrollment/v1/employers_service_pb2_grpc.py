@@ -206,7 +206,8 @@ class EmployersServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListEmployers(self, request, context):
-        """ListEmployers lists the employers the caller is a member of (owner or manager), newest first.
+        """ListEmployers lists the employers the caller is a member of (owner or manager), the latest
+        joined first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
