@@ -289,12 +289,18 @@ async def record_closed_enrollment(
     return bool(inserted)
 
 
-async def is_enrollment_closed(conn: asyncpg.Connection, enrollment_id: str) -> bool:
-    return bool(
-        await conn.fetchval(
-            "SELECT true FROM closed_enrollments WHERE enrollment_id = $1", enrollment_id
-        )
+async def checkout_facts(
+    conn: asyncpg.Connection, provider_id: str, enrollment_id: str
+) -> tuple[str, bool]:
+    """What opening a checkout reads, in one round trip: the provider's connected account
+    id ("" without one, as payout_account) and whether the enrollment is closed (a closed one takes no payment)."""
+    row = await conn.fetchrow(
+        """SELECT (SELECT account_id FROM payout_accounts WHERE provider_id = $1) AS account_id,
+                  EXISTS (SELECT 1 FROM closed_enrollments WHERE enrollment_id = $2) AS closed""",
+        provider_id,
+        enrollment_id,
     )
+    return str(row["account_id"] or ""), bool(row["closed"])
 
 
 async def claim_due_closures(
