@@ -93,10 +93,8 @@ class Issuer:
     ) -> CredentialRecord | None:
         """Issue the enrollment's one credential, in the caller's transaction; None if it
         already has one, or its payment came back before it was earned (withdraw)."""
-        if not domain.may_issue(
-            already_issued=await repository.exists_for_enrollment(conn, enrollment_id),
-            withdrawn=await repository.is_withdrawn(conn, enrollment_id),
-        ):
+        issued, withdrawn = await repository.issuance_state(conn, enrollment_id)
+        if not domain.may_issue(already_issued=issued, withdrawn=withdrawn):
             return None
         list_id, index = await repository.allocate_status_index(
             conn, snapshot.provider_id, snapshot.provider_name

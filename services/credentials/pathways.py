@@ -193,9 +193,13 @@ async def after_revoke(
 
 
 async def _lock_learner(conn: asyncpg.Connection, learner_id: str) -> None:
-    await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", PATHWAY_GATE_LOCK)
+    """The gate (shared) and then the learner's lock, in one round trip: PostgreSQL
+    evaluates a target list left to right, so the order stays gate first."""
     await conn.execute(
-        "SELECT pg_advisory_xact_lock($1, hashtext($2))", LEARNER_LOCK_CLASS, learner_id
+        "SELECT pg_advisory_xact_lock_shared($1), pg_advisory_xact_lock($2, hashtext($3))",
+        PATHWAY_GATE_LOCK,
+        LEARNER_LOCK_CLASS,
+        learner_id,
     )
 
 

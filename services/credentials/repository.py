@@ -161,11 +161,16 @@ async def withdraw_key(conn: asyncpg.Connection, kid: str, reason: str) -> KeyRe
     return _key(row) if row is not None else None
 
 
-async def exists_for_enrollment(conn: asyncpg.Connection, enrollment_id: str) -> bool:
-    found = await conn.fetchval(
-        "SELECT true FROM credentials WHERE enrollment_id = $1", enrollment_id
+async def issuance_state(conn: asyncpg.Connection, enrollment_id: str) -> tuple[bool, bool]:
+    """(the enrollment already has its credential, its payment came back before it was
+    earned): both facts issuing depends on, in one round trip."""
+    row = await conn.fetchrow(
+        """SELECT EXISTS (SELECT 1 FROM credentials WHERE enrollment_id = $1) AS issued,
+                  EXISTS (SELECT 1 FROM withdrawn_enrollments WHERE enrollment_id = $1)
+                      AS withdrawn""",
+        enrollment_id,
     )
-    return bool(found)
+    return bool(row["issued"]), bool(row["withdrawn"])
 
 
 async def withdraw_enrollment(conn: asyncpg.Connection, enrollment_id: str, reason: str) -> None:
@@ -174,14 +179,6 @@ async def withdraw_enrollment(conn: asyncpg.Connection, enrollment_id: str, reas
            ON CONFLICT (enrollment_id) DO NOTHING""",
         enrollment_id,
         reason,
-    )
-
-
-async def is_withdrawn(conn: asyncpg.Connection, enrollment_id: str) -> bool:
-    return bool(
-        await conn.fetchval(
-            "SELECT true FROM withdrawn_enrollments WHERE enrollment_id = $1", enrollment_id
-        )
     )
 
 

@@ -82,10 +82,15 @@ async def reserve_seat(
     the live seat packs (redeemed or not: a pack reserves its seats at purchase, and its
     sponsored enrollments sit in those seats, not in new ones; once a pack is closed, its
     sponsored enrollments that still hold a seat count one by one)."""
+    # The program's seat row, created on first use and locked until commit, in one round
+    # trip: ON CONFLICT DO UPDATE locks the existing row as an UPDATE would (waiting for the
+    # transaction that holds it). The count below is a statement of its own, so it sees what
+    # that transaction committed.
     await conn.execute(
-        "INSERT INTO program_seats (program_id) VALUES ($1) ON CONFLICT DO NOTHING", program_id
+        """INSERT INTO program_seats (program_id) VALUES ($1)
+           ON CONFLICT (program_id) DO UPDATE SET program_id = EXCLUDED.program_id""",
+        program_id,
     )
-    await conn.execute("SELECT 1 FROM program_seats WHERE program_id = $1 FOR UPDATE", program_id)
     if capacity is None:
         return
     taken = await conn.fetchval(

@@ -7,13 +7,12 @@ Run as `python -m services.payments`. PAYMENTS_PROVIDER picks the gateway at sta
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 
 from upskill.payments.v1 import payments_service_pb2, payments_service_pb2_grpc
 
-from services.common.runtime import Servicer, ServiceRuntime, serve
+from services.common.runtime import Servicer, ServiceRuntime, run_service, serve
 from services.common.settings import exit_on_config_error
 from services.payments.api import PaymentsApi
 from services.payments.checkout import CheckoutOpener
@@ -106,7 +105,7 @@ def main() -> None:
     with exit_on_config_error("payments"):
         settings = PaymentsSettings.from_env()
         retention = PaymentsRetention.from_env()
-        asyncio.run(serve("payments", PORT, lambda runtime: build(runtime, settings, retention)))
+        run_service(serve("payments", PORT, lambda runtime: build(runtime, settings, retention)))
 
 
 if __name__ == "__main__":

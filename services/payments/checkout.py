@@ -88,20 +88,21 @@ class CheckoutOpener:
         order = self._with_default_urls(order)
         async with self._pool.acquire() as conn:
             # With a payout account, a destination charge: the provider is paid by Stripe.
-            destination = await repository.payout_account(conn, order.provider_id)
-        candidate = Payment.open(
-            order,
-            gateway=self._gateway.name,
-            ttl_seconds=self._ttl_seconds,
-            destination_account=destination,
-            fee_bps=self._fee_bps,
-        )
-        async with self._pool.acquire() as conn:
-            if await repository.is_enrollment_closed(conn, order.enrollment_id):
+            destination, closed = await repository.checkout_facts(
+                conn, order.provider_id, order.enrollment_id
+            )
+            if closed:
                 # Cancelled or expired while its checkout was being opened: nothing to pay.
                 raise FailedPreconditionError(
                     f"enrollment {order.enrollment_id} is closed; it takes no payment"
                 )
+            candidate = Payment.open(
+                order,
+                gateway=self._gateway.name,
+                ttl_seconds=self._ttl_seconds,
+                destination_account=destination,
+                fee_bps=self._fee_bps,
+            )
             payment = await repository.add_or_get(conn, candidate)
         payment.check_same_order(order)
         if payment.has_session or payment.status is not PaymentStatus.PENDING:

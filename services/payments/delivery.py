@@ -36,6 +36,26 @@ FIRST_RETRY_SECONDS = 1.0
 MAX_RETRY_SECONDS = 300.0
 FALLBACK_POLL_SECONDS = 5.0
 ERROR_PAUSE_SECONDS = 1.0
+# POSTs under way at once (each also holds a pool connection for a moment when it ends).
+MAX_IN_FLIGHT = 32
+
+# Leases up to $1 due rows (SKIP LOCKED: replicas claim disjoint ones) and tells, in the same
+# round trip, when the earliest other undelivered row is due: one row per claimed delivery,
+# each with next_due, or a single row of NULLs but next_due when none was due. The SELECT
+# sees the rows as they were when the statement began, so the claimed ones are left out by id.
+CLAIM_SQL = """
+    WITH claimed AS (
+        UPDATE local_webhook_deliveries
+           SET next_attempt_at = now() + make_interval(secs => $2)
+         WHERE id IN (SELECT id FROM local_webhook_deliveries
+                       WHERE delivered_at IS NULL AND next_attempt_at <= now()
+                       ORDER BY next_attempt_at, id
+                       LIMIT $1 FOR UPDATE SKIP LOCKED)
+        RETURNING id, event_id, event_type, payload, attempts, traceparent, tracestate),
+    due AS (
+        SELECT min(next_attempt_at) AS next_due FROM local_webhook_deliveries
+         WHERE delivered_at IS NULL AND id NOT IN (SELECT id FROM claimed))
+    SELECT claimed.*, due.next_due FROM due LEFT JOIN claimed ON true"""
 
 
 def retry_delay(attempts: int) -> float:
@@ -60,6 +80,8 @@ class WebhookDeliveryWorker:
         self._secret = secret
         self._http = http
         self._client: httpx.AsyncClient | None = http
+        # The POSTs under way (each records its own outcome).
+        self._in_flight: set[asyncio.Task[None]] = set()
         self.worker = WakeAndDrain(
             "webhook delivery",
             dsn,
@@ -78,39 +100,49 @@ class WebhookDeliveryWorker:
         try:
             await self.worker.run()
         finally:
+            # Stopping: a POST cut short keeps its lease, and is retried when it lapses.
+            for task in list(self._in_flight):
+                task.cancel()
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
             if self._http is None:
                 await self._client.aclose()
 
     async def _drain(self) -> float:
+        """Start the POSTs of every due delivery (up to the free slots) and return at once:
+        a delivery never waits for the slowest POST of the batch before it (nor the next
+        wake-up for it). Each POST records its outcome when it ends; a failure wakes the
+        loop, so that it sleeps until the retry's time and no longer."""
         assert self._client is not None
-        if await self.deliver_due(self._client) == BATCH:
-            return 0.0  # more rows are due
-        return await self._seconds_until_next_due()
+        if len(self._in_flight) >= MAX_IN_FLIGHT:
+            await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
+        limit = min(BATCH, MAX_IN_FLIGHT - len(self._in_flight))
+        rows, next_due = await self._claim(limit)
+        for row in rows:
+            task = asyncio.create_task(self._attempt(self._client, row))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+        if len(rows) == limit:
+            return 0.0  # more rows may be due
+        return _seconds_until(next_due)
+
+    async def _claim(self, limit: int) -> tuple[list[asyncpg.Record], datetime | None]:
+        """Lease up to `limit` due rows and, in the same round trip, learn when the earliest
+        other undelivered row is due (None: there is none)."""
+        async with self._pool.acquire() as conn:
+            found = await conn.fetch(CLAIM_SQL, limit, LEASE_SECONDS)
+        rows = [row for row in found if row["id"] is not None]
+        return rows, found[0]["next_due"] if found else None
 
     async def _seconds_until_next_due(self) -> float:
         async with self._pool.acquire() as conn:
             due: datetime | None = await conn.fetchval(
                 "SELECT min(next_attempt_at) FROM local_webhook_deliveries WHERE delivered_at IS NULL"
             )
-        if due is None:
-            return FALLBACK_POLL_SECONDS
-        seconds = (due - datetime.now(UTC)).total_seconds()
-        return min(FALLBACK_POLL_SECONDS, max(0.01, seconds))
+        return _seconds_until(due)
 
     async def deliver_due(self, http: httpx.AsyncClient) -> int:
-        """Attempt every due delivery (up to BATCH); returns how many were claimed."""
-        async with self._pool.acquire() as conn:
-            rows = await conn.fetch(
-                """UPDATE local_webhook_deliveries
-                      SET next_attempt_at = now() + make_interval(secs => $2)
-                    WHERE id IN (SELECT id FROM local_webhook_deliveries
-                                  WHERE delivered_at IS NULL AND next_attempt_at <= now()
-                                  ORDER BY next_attempt_at, id
-                                  LIMIT $1 FOR UPDATE SKIP LOCKED)
-                RETURNING id, event_id, event_type, payload, attempts, traceparent, tracestate""",
-                BATCH,
-                LEASE_SECONDS,
-            )
+        """Attempt every due delivery (up to BATCH) and wait for them; how many were claimed."""
+        rows, _ = await self._claim(BATCH)
         await asyncio.gather(*(self._attempt(http, row) for row in rows))
         return len(rows)
 
@@ -157,6 +189,7 @@ class WebhookDeliveryWorker:
                 error,
                 delay,
             )
+        self.worker.wake()  # the loop may be sleeping past this retry's time
         log.warning(
             "webhook %s (%s) to %s failed (attempt %d, next in %.1fs): %s",
             row["event_id"],
@@ -166,3 +199,10 @@ class WebhookDeliveryWorker:
             delay,
             error,
         )
+
+
+def _seconds_until(due: datetime | None) -> float:
+    if due is None:
+        return FALLBACK_POLL_SECONDS
+    seconds = (due - datetime.now(UTC)).total_seconds()
+    return min(FALLBACK_POLL_SECONDS, max(0.01, seconds))

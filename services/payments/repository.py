@@ -220,11 +220,18 @@ async def save(conn: asyncpg.Connection, payment: Payment) -> None:
     )
 
 
-async def add_ledger_entry(conn: asyncpg.Connection, entry: LedgerEntry) -> None:
-    await conn.execute(
-        """INSERT INTO payout_ledger (payment_id, provider_id, kind, currency, gross_amount_minor,
-               platform_fee_minor, provider_net_minor, fee_bps)
-           VALUES ($1, $2, 'charge', $3, $4, $5, $6, $7)""",
+# A charge in the ledger ($1 = payment id), and the events about a payment that were
+# deferred until it succeeded (payment id $1), oldest first.
+_ADD_CHARGE_SQL = """INSERT INTO payout_ledger (payment_id, provider_id, kind, currency,
+        gross_amount_minor, platform_fee_minor, provider_net_minor, fee_bps)
+    VALUES ($1, $2, 'charge', $3, $4, $5, $6, $7)"""
+_DEFERRED_SQL = """SELECT payload FROM webhook_events
+     WHERE payment_id = $1 AND outcome LIKE 'deferred%' AND payload IS NOT NULL
+     ORDER BY received_at, event_id"""
+
+
+def _charge_args(entry: LedgerEntry) -> tuple[Any, ...]:
+    return (
         entry.payment_id,
         entry.provider_id,
         entry.currency,
@@ -233,6 +240,20 @@ async def add_ledger_entry(conn: asyncpg.Connection, entry: LedgerEntry) -> None
         entry.net_minor,
         entry.fee_bps,
     )
+
+
+async def add_ledger_entry(conn: asyncpg.Connection, entry: LedgerEntry) -> None:
+    await conn.execute(_ADD_CHARGE_SQL, *_charge_args(entry))
+
+
+async def book_charge(conn: asyncpg.Connection, entry: LedgerEntry) -> list[dict[str, Any]]:
+    """What a payment's success writes and then reads, in one round trip: its charge in
+    the ledger (add_ledger_entry) and the events deferred until it succeeded
+    (deferred_webhooks): the SELECT reads webhook_events as this transaction has them."""
+    rows = await conn.fetch(
+        f"WITH booked AS ({_ADD_CHARGE_SQL}) {_DEFERRED_SQL}", *_charge_args(entry)
+    )
+    return [json.loads(r["payload"]) for r in rows]
 
 
 async def record_webhook_event(
@@ -308,12 +329,18 @@ async def record_closed_enrollment(
     return bool(inserted)
 
 
-async def is_enrollment_closed(conn: asyncpg.Connection, enrollment_id: str) -> bool:
-    return bool(
-        await conn.fetchval(
-            "SELECT true FROM closed_enrollments WHERE enrollment_id = $1", enrollment_id
-        )
+async def checkout_facts(
+    conn: asyncpg.Connection, provider_id: str, enrollment_id: str
+) -> tuple[str, bool]:
+    """What opening a checkout reads, in one round trip: the provider's connected account
+    id ("" without one, as payout_account) and whether the enrollment is closed (a closed one takes no payment)."""
+    row = await conn.fetchrow(
+        """SELECT (SELECT account_id FROM payout_accounts WHERE provider_id = $1) AS account_id,
+                  EXISTS (SELECT 1 FROM closed_enrollments WHERE enrollment_id = $2) AS closed""",
+        provider_id,
+        enrollment_id,
     )
+    return str(row["account_id"] or ""), bool(row["closed"])
 
 
 async def claim_due_closures(
@@ -577,12 +604,7 @@ async def deferred_webhooks(conn: asyncpg.Connection, payment_id: str) -> list[d
     """Events about a payment that came before it succeeded (a refund delivered before the
     payment), oldest first, to apply once it has. (A checkout lives at most a day, far less
     than webhook payloads are kept, so a deferred event still has its body.)"""
-    rows = await conn.fetch(
-        """SELECT payload FROM webhook_events
-            WHERE payment_id = $1 AND outcome LIKE 'deferred%' AND payload IS NOT NULL
-            ORDER BY received_at, event_id""",
-        payment_id,
-    )
+    rows = await conn.fetch(_DEFERRED_SQL, payment_id)
     return [json.loads(r["payload"]) for r in rows]
 
 

@@ -236,10 +236,9 @@ class WebhookHandler:
             return await self._anomaly(conn, event_id, payment, "mismatch", "; ".join(problems))
         ledger_entry = payment.succeed(paid, fee_bps=self._fee_bps)
         await unit_of_work.commit(conn, payment)
-        await repository.add_ledger_entry(conn, ledger_entry)
         # Refunds or disputes delivered before this payment: apply them now, in order, so
         # the end state does not depend on the order Stripe delivered them in.
-        for deferred in await repository.deferred_webhooks(conn, payment.id):
+        for deferred in await repository.book_charge(conn, ledger_entry):
             apply = _HANDLERS[deferred["type"]]
             outcome = await apply(self, conn, deferred["id"], deferred["data"]["object"], payment)
             await repository.set_webhook_outcome(conn, deferred["id"], outcome, payment.id)

@@ -89,6 +89,11 @@ class WebhookForwarder:
     fail_next: int = 0
     deliveries: list[Delivery] = field(default_factory=list)
     target: str = ""
+    # Set: the next POST (only that one) hangs until `release` is set, like a gateway stuck
+    # on one request; `holding` says that it has arrived.
+    hold_next: bool = False
+    holding: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
     _server: ThreadingHTTPServer | None = None
 
     @property
@@ -114,12 +119,17 @@ class WebhookForwarder:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
+        self.release.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
 
     def forward(self, body: bytes, signature: str) -> int:
         event = json.loads(body)
+        if self.hold_next:
+            self.hold_next = False
+            self.holding.set()
+            self.release.wait(timeout=60)
         if self.fail_next > 0:
             self.fail_next -= 1
             status = 503  # the gateway is briefly down: the sender must retry
@@ -499,6 +509,75 @@ async def test_local_checkout_pays_through_a_signed_webhook_exactly_once(
     assert await service.outbox(FAILED, payment.id) == []
     assert len(await service.published(events_pb2.PaymentSucceeded, payment.id)) == 1
     assert await service.published(events_pb2.PaymentFailed, payment.id) == []
+
+
+async def test_a_webhook_is_not_held_back_by_a_slow_delivery_before_it(
+    local_payments: Payments, forwarder: WebhookForwarder
+) -> None:
+    """Webhooks are POSTed as they are queued: one the gateway is stuck on does not hold
+    back the next (it used to wait for the slowest POST of the batch before it)."""
+    service = local_payments
+    first = await service.checkout(str(uuid.uuid4()))
+    second = await service.checkout(str(uuid.uuid4()))
+    gateway = token(Role.SERVICE, "service:gateway")
+    forwarder.hold_next = True
+    await service.stub.PayCheckoutSession(
+        pb.PayCheckoutSessionRequest(
+            session_id=first.checkout_session_id, card_number=PASSING_CARD
+        ),
+        metadata=gateway,
+    )
+    await eventually(forwarder.holding.is_set, what="the first POST")
+    await service.stub.PayCheckoutSession(
+        pb.PayCheckoutSessionRequest(
+            session_id=second.checkout_session_id, card_number=PASSING_CARD
+        ),
+        metadata=gateway,
+    )
+
+    async def second_succeeded() -> bool:
+        return await status_of(service, second.id) == payments_pb2.PAYMENT_STATUS_SUCCEEDED
+
+    await eventually(second_succeeded)
+    # ... while the first POST is still under way: no attempt of it has ended yet.
+    first_attempts = await service.db.fetchval(
+        """SELECT d.attempts FROM local_webhook_deliveries d
+            WHERE d.payload::jsonb -> 'data' -> 'object' ->> 'id' = $1""",
+        first.checkout_session_id,
+    )
+    assert first_attempts == 0
+    assert await status_of(service, first.id) == payments_pb2.PAYMENT_STATUS_PENDING
+    forwarder.release.set()
+
+    async def first_succeeded() -> bool:
+        return await status_of(service, first.id) == payments_pb2.PAYMENT_STATUS_SUCCEEDED
+
+    await eventually(first_succeeded)
+    assert sorted(d.status for d in forwarder.deliveries) == [200, 200]
+
+
+async def test_paying_by_link_reads_the_session_once_and_refuses_an_unknown_one(
+    local_payments: Payments,
+) -> None:
+    """The gateway pays by link (its own token): an unknown session is NOT_FOUND, a known
+    one is paid, and a second payment is refused."""
+    service = local_payments
+    gateway = token(Role.SERVICE, "service:gateway")
+    with pytest.raises(grpc.aio.AioRpcError) as unknown:
+        await service.stub.PayCheckoutSession(
+            pb.PayCheckoutSessionRequest(session_id="cs_test_nosuch", card_number=PASSING_CARD),
+            metadata=gateway,
+        )
+    assert unknown.value.code() is grpc.StatusCode.NOT_FOUND
+    payment = await service.checkout(str(uuid.uuid4()))
+    request = pb.PayCheckoutSessionRequest(
+        session_id=payment.checkout_session_id, card_number=PASSING_CARD
+    )
+    paid = await service.stub.PayCheckoutSession(request, metadata=gateway)
+    assert (paid.decline_code, paid.session.status) == ("", "complete")
+    with pytest.raises(grpc.aio.AioRpcError) as twice:
+        await service.stub.PayCheckoutSession(request, metadata=gateway)
+    assert twice.value.code() is grpc.StatusCode.FAILED_PRECONDITION
 
 
 async def test_a_webhook_that_fails_verification_changes_nothing(local_payments: Payments) -> None:

@@ -255,7 +255,8 @@ async def test_payments_queries_use_indexes(fresh_database: str) -> None:
             "payments_enrollment_id_key",
         )
         assert_served(
-            await x.explain(lambda c: payments.is_enrollment_closed(c, uid())),
+            await x.explain(lambda c: payments.checkout_facts(c, uid(), uid())),
+            "payout_accounts_pkey",
             "closed_enrollments_pkey",
         )
         assert_served(
@@ -397,8 +398,9 @@ async def test_credentials_queries_use_indexes(fresh_database: str) -> None:
         x = ExplainingPool(pool)
         assert_served(await x.explain(lambda c: credentials.get(c, uid())), "credentials_pkey")
         assert_served(
-            await x.explain(lambda c: credentials.exists_for_enrollment(c, uid())),
+            await x.explain(lambda c: credentials.issuance_state(c, uid())),
             "credentials_enrollment_id_key",
+            "withdrawn_enrollments_pkey",
         )
         async with pool.acquire() as conn:
             await conn.execute(
