@@ -111,7 +111,7 @@ def test_a_provider_runs_a_program_from_the_studio(
     page.get_by_label("Duration in hours").fill("6")
     page.get_by_label("Price (e.g.").fill("49.00")
     page.get_by_label("Currency").fill("USD")
-    page.get_by_label("Seats").fill("10")
+    page.get_by_label("Seats (empty: unlimited)").fill("10")
     page.get_by_label("Badge name").fill("SQL Analyst")
     page.get_by_label("Badge description").fill("Writes correct analytical SQL.")
     page.get_by_label("How to earn it").fill("Passes the graded project.")
