@@ -13,13 +13,21 @@ import uuid
 
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.a11y import assert_accessible, enable_axe
+from tests.browser.a11y import PHONE, assert_accessible, enable_axe, horizontal_overflow
 from tests.browser.conftest import ASYNC_DEADLINE_SECONDS, Marketplace, sign_in_as_learner
 from tests.browser.test_team import SUCCEEDING_CARD, fact
 from tests.polling import eventually
 
 # The demo program costs 49.00 USD a seat.
 TIERS = [{"min_seats": 10, "unit_amount_minor": 4000}, {"min_seats": 25, "unit_amount_minor": 3500}]
+
+
+def fits_a_phone(page: Page) -> None:
+    desk = page.viewport_size
+    page.set_viewport_size(PHONE)
+    assert horizontal_overflow(page) == 0, f"{page.url} is wider than a 390 px screen"
+    if desk is not None:
+        page.set_viewport_size(desk)
 
 
 def test_the_program_page_shows_its_seat_pack_prices_and_links_a_manager_to_buy(
@@ -48,6 +56,7 @@ def test_the_program_page_shows_its_seat_pack_prices_and_links_a_manager_to_buy(
     expect(table.locator("tbody tr").nth(2).locator("td")).to_have_text(["From 25", "35.00 USD"])
     expect(teams.get_by_role("link")).to_have_count(0)
     assert_accessible(page)
+    fits_a_phone(page)
 
     # A program without tiers has no such section for a viewer who manages no employer.
     page.goto(f"/programs/{plain.id}")
@@ -88,6 +97,7 @@ def test_the_program_page_shows_its_seat_pack_prices_and_links_a_manager_to_buy(
     expect(fact(review, "Total")).to_have_text("480.00 USD")
     expect(page.get_by_role("form", name="Buy seats").get_by_label("Seats")).to_have_value("12")
     assert_accessible(page)
+    fits_a_phone(page)
     # Nothing is bought by reviewing.
     packs = api.call("GET", f"/api/v1/employers/{employer['id']}/seat-packs", token=manager_token)
     assert packs["seat_packs"] == [], packs
@@ -116,7 +126,7 @@ def test_the_program_page_shows_its_seat_pack_prices_and_links_a_manager_to_buy(
     eventually(paid, within=ASYNC_DEADLINE_SECONDS, what="the 12-seat pack paid at 480.00 USD")
 
 
-def test_the_review_refuses_a_program_that_is_not_on_sale(
+def test_the_review_refuses_a_program_id_that_is_none_or_not_on_sale(
     context: BrowserContext, page: Page, api: Marketplace
 ) -> None:
     enable_axe(context)
@@ -130,6 +140,14 @@ def test_the_review_refuses_a_program_that_is_not_on_sale(
     )
     page.goto("/")
     sign_in_as_learner(page, manager)
+    page.goto(f"/team/{employer['id']}")
+    buy = page.get_by_role("form", name="Buy seats")
+    buy.get_by_label("Program").fill("abc\x00def")  # refused as typed, never looked up
+    buy.get_by_label("Seats").fill("12")
+    buy.get_by_role("button", name="Review price").click()
+    expect(page.locator("#buy-program_id")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#buy-program_id-error")).not_to_have_text("is not a program on sale")
+    expect(page.get_by_role("region", name="Your seat pack")).to_have_count(0)
     page.goto(f"/team/{employer['id']}?program_id={program.id}")
     buy = page.get_by_role("form", name="Buy seats")
     buy.get_by_label("Seats").fill("12")
