@@ -80,8 +80,22 @@ def unit_price(price_minor: int, tiers: Sequence[VolumeTier], seats: int) -> int
     a tier above the list price (never stored) would still not raise the price."""
     if seats < 1:
         raise ValueError(f"a pack holds at least one seat, not {seats}")
-    unit = price_minor
+    tier = tier_reached(price_minor, tiers, seats)
+    return price_minor if tier is None else tier.unit_amount_minor
+
+
+def pack_total(price_minor: int, tiers: Sequence[VolumeTier], seats: int) -> int:
+    """What a pack of `seats` costs: its price per seat (`unit_price`) times its seats. The
+    enrollment service charges this, and the team page shows it before checkout."""
+    return unit_price(price_minor, tiers, seats) * seats
+
+
+def tier_reached(price_minor: int, tiers: Sequence[VolumeTier], seats: int) -> VolumeTier | None:
+    """The tier whose price a pack of `seats` pays (the cheapest it reaches), or None when
+    it pays the list price `price_minor` (no tier reached is below it)."""
+    reached: VolumeTier | None = None
     for tier in tiers:
-        if seats >= tier.min_seats:
-            unit = min(unit, tier.unit_amount_minor)
-    return unit
+        best = price_minor if reached is None else reached.unit_amount_minor
+        if seats >= tier.min_seats and tier.unit_amount_minor < best:
+            reached = tier
+    return reached

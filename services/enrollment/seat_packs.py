@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from services.common.errors import FailedPreconditionError
-from services.common.volume_tiers import VolumeTier, unit_price
+from services.common.volume_tiers import VolumeTier, pack_total
 from services.enrollment.seats import IncomingPayment, Status, Verdict, decide_payment
 
 # A pack's states, named as the enrollment states whose payment rule they share.
@@ -99,7 +99,7 @@ class SeatPack:
         tier's) times `seats`: paid at once when that is nothing."""
         if seats < 1:
             raise FailedPreconditionError("a seat pack holds at least one seat")
-        total = unit_price(price_minor, volume_tiers, seats) * seats
+        total = pack_total(price_minor, volume_tiers, seats)
         pack = cls(
             id=str(uuid.uuid4()),
             employer_id=employer_id,

@@ -15,10 +15,10 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from upskill.catalog.v1 import catalog_service_pb2
-from upskill.enrollment.v1 import enrollment_service_pb2
+from upskill.enrollment.v1 import employers_service_pb2, enrollment_service_pb2
 
 from services.common.auth import Principal
-from services.gateway import mapping, studio_access
+from services.gateway import mapping, schemas, seat_prices, studio_access
 from services.gateway.clients import Clients, invoke
 from services.gateway.dependencies import (
     AuthenticatorDep,
@@ -121,6 +121,31 @@ async def seats_left(clients: Clients, programs: list[Any]) -> dict[str, int]:
     return {pid: max(capacity - reply.taken.get(pid, 0), 0) for pid, capacity in limited.items()}
 
 
+# How many of the viewer's employers the program page links to, to buy seats from.
+TEAM_LINKS = 5
+
+
+async def team_employers(
+    request: Request, clients: Clients, viewer: Principal | None, program: schemas.Program
+) -> list[Any]:
+    """The employers the viewer owns or manages, for the program page's links to buy seats
+    of an on-sale program from their team page; none when the header shows no "Team" (the
+    viewer manages none), or when they cannot be had (the links are a shortcut)."""
+    if viewer is None or program.status != "PUBLISHED":
+        return []
+    if not getattr(request.state, "team_link", False):
+        return []
+    try:
+        reply = await invoke(
+            clients.employers.ListEmployers,
+            employers_service_pb2.ListEmployersRequest(page_size=TEAM_LINKS),
+            token=viewer.token,
+        )
+    except ProblemError:
+        return []
+    return list(reply.employers)
+
+
 @router.get("/skills/{skill}")
 async def skill_page(skill: str) -> RedirectResponse:
     """Where a credential's skill alignment points: the storefront filtered by that skill."""
@@ -155,6 +180,8 @@ async def _program_page(
         "program.html",
         {
             "program": program,
+            "tiers": seat_prices.tier_rows(program),
+            "team_employers": await team_employers(request, clients, viewer, program),
             "seats_left": (await seats_left(clients, [program])).get(program.id),
             # A fresh key per rendered form: a double-submitted form enrolls once.
             "idempotency_key": str(uuid.uuid4()),

@@ -20,13 +20,14 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
+from upskill.catalog.v1 import catalog_service_pb2
 from upskill.enrollment.v1 import employers_service_pb2
 
 from services.common.auth import Principal
-from services.gateway import studio_access, studio_form
+from services.gateway import mapping, schemas, seat_prices, studio_access, studio_form
 from services.gateway.clients import Clients, invoke
 from services.gateway.dependencies import ClientsDep, Viewer, resource_id
-from services.gateway.problems import ProblemError, unauthenticated
+from services.gateway.problems import FieldError, ProblemError, unauthenticated
 from services.gateway.rendering import render
 from services.gateway.routes_employers import (
     EmployerCreate,
@@ -165,6 +166,15 @@ class Notice:
     manager_link: str = ""
 
 
+@dataclass
+class Review:
+    """A seat pack about to be bought: the program, and its price for the seats asked for."""
+
+    program: schemas.Program
+    quote: seat_prices.Quote
+    tiers: list[seat_prices.TierRow]
+
+
 async def _employer_page(
     request: Request,
     clients: Clients,
@@ -174,6 +184,7 @@ async def _employer_page(
     *,
     form: FormState | None = None,
     notice: Notice | None = None,
+    review: Review | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     employer = await invoke(
@@ -209,6 +220,7 @@ async def _employer_page(
             },
             "form": form or FormState(),
             "notice": notice or Notice(),
+            "review": review,
             "program_id": request.query_params.get("program_id", "")[:64],
         },
         status_code=status_code,
@@ -247,6 +259,76 @@ def _program_id(typed: str) -> str:
     return found.group(0).lower() if found else typed.strip()
 
 
+_BUY_INPUTS = {"program_id": "program_id", "seats": "seats"}
+
+
+def _pack_body(values: dict[str, str]) -> Any:
+    return _validated(
+        SeatPackCreate,
+        {
+            "program_id": _program_id(values["program_id"]),
+            "seats": studio_form.number(values["seats"]),
+        },
+    )
+
+
+_NOT_ON_SALE = "is not a program on sale"
+
+
+async def _program_on_sale(clients: Clients, person: Principal, program_id: str) -> schemas.Program:
+    """The published program to review a pack of; else a refusal on the program input
+    (drafts and archived programs are not found by those who do not own them)."""
+    try:
+        reply = await invoke(
+            clients.catalog.GetProgram,
+            catalog_service_pb2.GetProgramRequest(program_id=program_id),
+            token=person.token,
+        )
+    except ProblemError as problem:
+        if problem.status != 404:
+            raise
+        problem.errors = [FieldError(field="program_id", message=_NOT_ON_SALE)]
+        raise
+    program = mapping.program_to_json(reply.program)
+    if program.status != "PUBLISHED":
+        raise ProblemError(
+            409,
+            "this program is not on sale",
+            slug="conflict",
+            errors=[FieldError(field="program_id", message=_NOT_ON_SALE)],
+        )
+    return program
+
+
+@router.post("/team/{employer_id}/seat-packs/review", response_class=HTMLResponse)
+async def review_seats(
+    employer_id: str, request: Request, viewer: Viewer, clients: ClientsDep
+) -> HTMLResponse:
+    """The buy form's first step: the program's price per seat for that many seats (its
+    volume tier's, by the rule enrollment charges) and the total, with the button that
+    opens the checkout. Nothing is bought or reserved yet."""
+    person = _signed_in(viewer)
+    employer_id = resource_id(employer_id, "employer")
+    values = await _values(request, "program_id", "seats")
+    try:
+        body = _pack_body(values)
+        program = await _program_on_sale(clients, person, body.program_id)
+    except (ValidationError, ProblemError) as exc:
+        form, status = _refused("buy", values, exc, _BUY_INPUTS)
+        return await _employer_page(
+            request, clients, person, employer_id, form=form, status_code=status
+        )
+    review = Review(program, seat_prices.quote(program, body.seats), seat_prices.tier_rows(program))
+    return await _employer_page(
+        request,
+        clients,
+        person,
+        employer_id,
+        form=FormState("buy", {"program_id": program.id, "seats": str(body.seats)}),
+        review=review,
+    )
+
+
 @router.post("/team/{employer_id}/seat-packs", response_class=HTMLResponse)
 async def buy_seats(
     employer_id: str, request: Request, viewer: Viewer, clients: ClientsDep
@@ -255,13 +337,7 @@ async def buy_seats(
     employer_id = resource_id(employer_id, "employer")
     values = await _values(request, "program_id", "seats")
     try:
-        body = _validated(
-            SeatPackCreate,
-            {
-                "program_id": _program_id(values["program_id"]),
-                "seats": studio_form.number(values["seats"]),
-            },
-        )
+        body = _pack_body(values)
         reply = await invoke(
             clients.employers.CreateSeatPack,
             employers_service_pb2.CreateSeatPackRequest(
@@ -270,7 +346,7 @@ async def buy_seats(
             token=person.token,
         )
     except (ValidationError, ProblemError) as exc:
-        form, status = _refused("buy", values, exc, {"program_id": "program_id", "seats": "seats"})
+        form, status = _refused("buy", values, exc, _BUY_INPUTS)
         return await _employer_page(
             request, clients, person, employer_id, form=form, status_code=status
         )

@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from services.common.currency import INVALID_CURRENCY_MESSAGE, currency_codes, is_currency
 from services.common.text import ALLOWED_TEXT_PATTERN, REFUSED_TEXT_MESSAGE, is_clean
+from services.common.volume_tiers import MAX_PACK_SEATS, MAX_TIERS, MIN_TIER_SEATS
 
 ProgramStatus = Literal["DRAFT", "PUBLISHED", "ARCHIVED"]
 Issuance = Literal["ON_COMPLETION", "ON_PAYMENT"]
@@ -177,7 +178,9 @@ class CredentialTemplateIn(StrictModel):
 
 
 class VolumeTierIn(StrictModel):
-    min_seats: int = Field(ge=2, le=1000, description="Packs of at least this many seats")
+    min_seats: int = Field(
+        ge=MIN_TIER_SEATS, le=MAX_PACK_SEATS, description="Packs of at least this many seats"
+    )
     unit_amount_minor: int = Field(
         ge=0,
         le=INT64_MAX,
@@ -186,8 +189,16 @@ class VolumeTierIn(StrictModel):
 
 
 class VolumeTier(BaseModel):
-    min_seats: int
-    unit_amount_minor: int
+    """A stored tier: the catalog checked it (services/common/volume_tiers.py)."""
+
+    min_seats: int = Field(
+        ge=MIN_TIER_SEATS, le=MAX_PACK_SEATS, description="Packs of at least this many seats"
+    )
+    unit_amount_minor: int = Field(
+        ge=0,
+        le=INT64_MAX,
+        description="Price per seat in the program's currency; below the price and the tier before",
+    )
 
 
 VOLUME_TIERS_DESCRIPTION = (
@@ -210,7 +221,7 @@ class ProgramCreate(StrictModel):
     )
     credential: CredentialTemplateIn
     volume_tiers: list[VolumeTierIn] = Field(
-        default_factory=list, max_length=10, description=VOLUME_TIERS_DESCRIPTION
+        default_factory=list, max_length=MAX_TIERS, description=VOLUME_TIERS_DESCRIPTION
     )
 
 
@@ -254,7 +265,7 @@ class ProgramPatch(StrictModel):
     capacity: int | None = Field(default=None, ge=1, le=INT32_MAX)
     credential: CredentialTemplatePatch = Field(default=_ABSENT)
     volume_tiers: list[VolumeTierIn] = Field(
-        default=_ABSENT, max_length=10, description=VOLUME_TIERS_DESCRIPTION
+        default=_ABSENT, max_length=MAX_TIERS, description=VOLUME_TIERS_DESCRIPTION
     )
 
     _not_null = field_validator(
@@ -290,7 +301,9 @@ class Program(BaseModel):
     price: Money
     capacity: int | None = Field(description="Seats on sale; null = unlimited")
     credential: CredentialTemplate
-    volume_tiers: list[VolumeTier] = Field(description="Seat pack prices by size")
+    volume_tiers: list[VolumeTier] = Field(
+        max_length=MAX_TIERS, description=VOLUME_TIERS_DESCRIPTION
+    )
     status: ProgramStatus
     version: int = Field(description="Send as If-Match to PATCH; also the ETag")
     created_at: datetime | None

@@ -93,7 +93,7 @@ class Marketplace:
         body = self.call("POST", "/api/v1/dev/tokens", json={"role": role, "sub": sub, **claims})
         return str(body["token"])
 
-    def publish_program(self) -> SeededProgram:
+    def publish_program(self, volume_tiers: list[dict[str, int]] | None = None) -> SeededProgram:
         run = uuid.uuid4().hex[:8]
         provider = self.call(
             "POST",
@@ -107,6 +107,8 @@ class Marketplace:
         )
         spec = demo_program()
         spec["title"] = f"{spec['title']} {run}"
+        if volume_tiers is not None:
+            spec["volume_tiers"] = volume_tiers
         program = self.call(
             "POST", "/api/v1/programs", token=provider_token, json=spec, expect=(201,)
         )

@@ -14,7 +14,7 @@ import re
 import uuid
 from typing import Any
 
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 from tests.browser.a11y import assert_accessible, enable_axe
 from tests.browser.conftest import ASYNC_DEADLINE_SECONDS, Marketplace, sign_in_as_learner
@@ -22,6 +22,11 @@ from tests.browser.test_pathways_and_team import complete, free_programs
 from tests.polling import eventually
 
 SUCCEEDING_CARD = "4242424242424242"
+
+
+def fact(region: Locator, term: str) -> Locator:
+    """The value of a <dt>term</dt><dd>value</dd> pair in `region`."""
+    return region.locator(f'dt:text-is("{term}") + dd')
 
 
 def _sign_out(page: Page) -> None:
@@ -62,17 +67,24 @@ def test_a_manager_creates_an_employer_buys_seats_and_invites_people(
     expect(_team_link(page)).to_be_visible()
     assert_accessible(page)
 
-    # Buying: a program id that is none is refused next to its input; then to checkout.
+    # Buying: a program id that is none is refused next to its input; then the price is
+    # reviewed (no tiers: the list price per seat), then to checkout.
     buy = page.get_by_role("form", name="Buy seats")
     buy.get_by_label("Program").fill("not a program")
     buy.get_by_label("Seats").fill("3")
-    buy.get_by_role("button", name="Buy seats").click()
+    buy.get_by_role("button", name="Review price").click()
     expect(page.locator("#buy-program_id")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_role("form", name="Your seat pack")).to_have_count(0)
     assert_accessible(page)
     buy = page.get_by_role("form", name="Buy seats")
     buy.get_by_label("Program").fill(f"http://localhost/programs/{program.id}")
     buy.get_by_label("Seats").fill("3")
-    buy.get_by_role("button", name="Buy seats").click()
+    buy.get_by_role("button", name="Review price").click()
+    review = page.get_by_role("region", name="Your seat pack")
+    expect(fact(review, "Price per seat")).to_have_text("49.00 USD")
+    expect(fact(review, "Total")).to_have_text("147.00 USD")
+    assert_accessible(page)
+    review.get_by_role("button", name="Buy 3 seats: 147.00 USD").click()
     expect(page).to_have_url(re.compile(r"/checkout/cs_\w+$"))
     page.get_by_label("Card number").fill(SUCCEEDING_CARD)
     page.get_by_role("button", name="Pay 147.00 USD").click()

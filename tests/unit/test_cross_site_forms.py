@@ -33,6 +33,7 @@ FORMS = [
     ("/checkout/cs_test_1", {"card_number": "4242424242424242"}),
     # The employer pages' forms, and the learner's sharing with an employer.
     ("/team", {"name": "Initech"}),
+    (f"/team/{EMPLOYER_ID}/seat-packs/review", {"program_id": PROGRAM_ID, "seats": "3"}),
     (f"/team/{EMPLOYER_ID}/seat-packs", {"program_id": PROGRAM_ID, "seats": "3"}),
     (f"/team/{EMPLOYER_ID}/invitations", {"seat_pack_id": PACK_ID, "emails": "a@b.example"}),
     (f"/team/{EMPLOYER_ID}/managers", {"email": "m@b.example"}),

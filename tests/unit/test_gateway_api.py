@@ -376,6 +376,20 @@ def test_openapi_documents_routes_and_problems(client: TestClient) -> None:
     schemas_ = document["components"]["schemas"]
     assert {"Problem", "Program", "Enrollment", "Credential", "VerifyResult"} <= schemas_.keys()
     assert "bearer" in str(document["components"]["securitySchemes"]).lower()
+    # A program's seat pack prices, as the catalog stores them (services/common/volume_tiers).
+    tiers = schemas_["Program"]["properties"]["volume_tiers"]
+    assert "volume_tiers" in schemas_["Program"]["required"]
+    assert (tiers["type"], tiers["maxItems"]) == ("array", 10)
+    assert tiers["items"] == {"$ref": "#/components/schemas/VolumeTier"}
+    tier = schemas_["VolumeTier"]
+    assert tier["required"] == ["min_seats", "unit_amount_minor"]
+    props = tier["properties"]
+    assert (props["min_seats"]["type"], props["min_seats"]["minimum"]) == ("integer", 2)
+    assert props["min_seats"]["maximum"] == 1000
+    assert (props["unit_amount_minor"]["type"], props["unit_amount_minor"]["minimum"]) == (
+        "integer",
+        0,
+    )
     # Pages are for people, not part of the API document.
     assert "/" not in paths
     assert "/checkout/{session_id}" not in paths

@@ -13,6 +13,8 @@ from services.common.errors import InvalidArgumentError
 from services.common.volume_tiers import (
     MAX_TIERS,
     VolumeTier,
+    pack_total,
+    tier_reached,
     unit_price,
     violations,
 )
@@ -27,6 +29,28 @@ TIERS = (VolumeTier(5, 4000), VolumeTier(20, 3000))
 def test_a_pack_pays_the_tier_with_the_most_min_seats_it_reaches(seats: int, unit: int) -> None:
     assert unit_price(4900, TIERS, seats) == unit
     assert unit_price(4900, (), seats) == 4900
+
+
+@pytest.mark.parametrize(
+    ("seats", "tier"), [(1, None), (4, None), (5, TIERS[0]), (19, TIERS[0]), (20, TIERS[1])]
+)
+def test_the_tier_reached_is_the_one_whose_price_a_pack_pays(
+    seats: int, tier: VolumeTier | None
+) -> None:
+    """What the team page names ("from 5 seats") is the price the pack is charged."""
+    assert tier_reached(4900, TIERS, seats) == tier
+    assert unit_price(4900, TIERS, seats) == (4900 if tier is None else tier.unit_amount_minor)
+    assert pack_total(4900, TIERS, seats) == unit_price(4900, TIERS, seats) * seats
+    # Out of order or above the list price (never stored): still the cheapest reached.
+    assert tier_reached(4900, (*reversed(TIERS), VolumeTier(2, 9999)), seats) == tier
+
+
+def test_a_packs_total_is_its_seats_at_the_price_per_seat_and_never_of_no_seats() -> None:
+    assert pack_total(4900, TIERS, 12) == 12 * 4000
+    assert pack_total(4900, (), 3) == 3 * 4900
+    assert pack_total(0, (), 7) == 0
+    with pytest.raises(ValueError, match="at least one seat"):
+        pack_total(4900, TIERS, 0)
 
 
 def test_no_tier_can_raise_the_price_nor_price_an_empty_pack() -> None:
