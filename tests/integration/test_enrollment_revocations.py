@@ -7,6 +7,7 @@ view; a revoked one cannot be shared; a malformed event is a contract violation.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -315,3 +316,23 @@ async def test_a_pathway_revocation_is_recorded_and_malformed_ones_are_contract_
     ):
         with pytest.raises(ContractViolationError):
             await service.deliver(bad)
+
+
+async def test_concurrent_copies_of_a_revocation_and_its_issue_record_it_once(
+    service: Service,
+) -> None:
+    employer_id, enrollment = await sponsored(service.pool, "dee", "go")
+    credential = str(uuid.uuid4())
+    firsts = await asyncio.gather(
+        *[service.deliver(revoked(enrollment, credential, reason=f"r{n}")) for n in range(4)],
+        service.deliver(issued(enrollment, credential)),
+    )
+    assert firsts == [True] * 5  # five deliveries under five ids: none lost, none failed
+    async with service.pool.acquire() as conn:
+        reasons = await conn.fetch(
+            "SELECT reason FROM revoked_credentials WHERE credential_id = $1", credential
+        )
+    assert len(reasons) == 1
+    people, skills = await team(service.pool, employer_id)
+    assert (people[0]["skills"], skills) == ([], [])
+    assert people[0]["enrollments"] == [(COMPLETED, False, True, True, reasons[0]["reason"])]
