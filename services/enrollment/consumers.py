@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import asyncpg
 from google.protobuf.message import Message
 from upskill.credentials.v1 import events_pb2 as credential_events
@@ -10,6 +12,7 @@ from upskill.payments.v1 import events_pb2 as payment_events
 from services.common.consumer import ContractViolationError, Subscription
 from services.common.errors import NotFoundError
 from services.common.events import Envelope
+from services.common.protos import to_datetime
 from services.enrollment import repository, unit_of_work
 from services.enrollment.domain import Enrollment, Price
 
@@ -62,9 +65,37 @@ async def on_credential_issued(conn: asyncpg.Connection, event: Message, _: Enve
     await unit_of_work.commit(conn, enrollment)
 
 
+def _uuid(value: str, what: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise ContractViolationError(f"{what} {value!r} is not a uuid") from None
+
+
+async def on_credential_revoked(conn: asyncpg.Connection, event: Message, _: Envelope) -> None:
+    """Record the revocation by credential id, whether or not its CredentialIssued came yet
+    (a revocation delivered first still wins once the credential is attached); a copy, or a
+    second revocation of the same credential, keeps the first. What it changes for
+    employers is decided in employers.seen_by."""
+    assert isinstance(event, credential_events.CredentialRevoked)
+    credential_id = _uuid(event.credential_id, "credential id")
+    enrollment_id = _uuid(event.enrollment_id, "enrollment id") if event.enrollment_id else None
+    await conn.execute(
+        """INSERT INTO revoked_credentials
+               (credential_id, enrollment_id, pathway_id, reason, revoked_at)
+           VALUES ($1, $2, $3, $4, $5) ON CONFLICT (credential_id) DO NOTHING""",
+        credential_id,
+        enrollment_id,
+        event.pathway_id.replace("\x00", ""),
+        event.reason.replace("\x00", ""),
+        to_datetime(event.occur_time) if event.HasField("occur_time") else None,
+    )
+
+
 SUBSCRIPTIONS = [
     Subscription(payment_events.PaymentSucceeded, on_payment_succeeded),
     Subscription(payment_events.PaymentFailed, on_payment_failed),
     Subscription(payment_events.PaymentRefunded, on_payment_refunded),
     Subscription(credential_events.CredentialIssued, on_credential_issued),
+    Subscription(credential_events.CredentialRevoked, on_credential_revoked),
 ]

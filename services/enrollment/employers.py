@@ -15,7 +15,11 @@ What an employer sees (`seen_by`, the one rule for the team view, the skills mat
 the learner's own "what my employer sees"): the enrollments on seats of its packs, and the
 credentials its sponsored people earned on their own (enrollments they paid for) only
 while they share them with it (employer_credential_shares: the consent lives here, beside
-the rule that applies it) and the credential still holds (`holds_skills`).
+the rule that applies it) and the credential still holds (`holds_skills`). A credential
+the credentials service revoked (revoked_credentials, recorded from its CredentialRevoked
+events by services/enrollment/consumers.py) no longer holds: a sponsored one shows as
+revoked, with the reason, and leaves the skills matrix; a shared one is no longer seen, and
+none can be shared.
 """
 
 from __future__ import annotations
@@ -584,13 +588,29 @@ class TeamRow:
     snapshot: enrollment_pb2.ProgramSnapshot
     # A credential its learner earned on their own and shares with the employer.
     shared: bool = False
+    # Its credential was revoked (reason as the credentials service gave it, maybe "").
+    revoked: bool = False
+    revocation_reason: str = ""
+
+
+# Every query that reads team rows selects the enrollment with these, so that whether its
+# credential was revoked is read the same way everywhere (`holds_skills` decides on it).
+_REVOCATION_COLUMNS = """(r.credential_id IS NOT NULL) AS credential_revoked,
+                         coalesce(r.reason, '') AS revocation_reason"""
+_REVOCATION_JOIN = "LEFT JOIN revoked_credentials r ON r.credential_id = e.credential_id"
 
 
 def _team_row(row: Any, *, shared: bool = False) -> TeamRow:
     enrollment = repository.enrollment_from_row(row)
     snapshot = enrollment_pb2.ProgramSnapshot()
     snapshot.ParseFromString(enrollment.snapshot)
-    return TeamRow(enrollment, snapshot, shared)
+    return TeamRow(
+        enrollment,
+        snapshot,
+        shared,
+        revoked=bool(row["credential_revoked"]),
+        revocation_reason=row["revocation_reason"],
+    )
 
 
 _SPONSORED = """SELECT 1 FROM enrollments n JOIN seat_packs sp ON sp.id = n.seat_pack_id
@@ -605,12 +625,14 @@ async def seen_by(
     people earned on their own and share with it, while those still hold. The team view,
     the skills matrix and a learner's "what my employer sees" all read this, nothing else."""
     rows = await conn.fetch(
-        f"""SELECT e.*, false AS shared FROM enrollments e
+        f"""SELECT e.*, false AS shared, {_REVOCATION_COLUMNS} FROM enrollments e
                 JOIN seat_packs p ON p.id = e.seat_pack_id
+                {_REVOCATION_JOIN}
             WHERE p.employer_id = $1 AND ($2::text IS NULL OR e.learner_id = $2)
             UNION ALL
-            SELECT e.*, true AS shared FROM employer_credential_shares s
+            SELECT e.*, true AS shared, {_REVOCATION_COLUMNS} FROM employer_credential_shares s
                 JOIN enrollments e ON e.id = s.enrollment_id
+                {_REVOCATION_JOIN}
             WHERE s.employer_id = $1 AND ($2::text IS NULL OR s.learner_id = $2)
               AND e.learner_id = s.learner_id AND e.seat_pack_id IS NULL
               AND EXISTS ({_SPONSORED.format(learner="s.learner_id")})
@@ -619,7 +641,7 @@ async def seen_by(
         learner_id,
     )
     found = [_team_row(r, shared=r["shared"]) for r in rows]
-    return [t for t in found if not t.shared or holds_skills(t.enrollment)]
+    return [t for t in found if not t.shared or holds_skills(t)]
 
 
 async def sponsors(conn: asyncpg.Connection, employer_id: str, learner_id: str) -> bool:
@@ -652,14 +674,14 @@ async def own_credentials(conn: asyncpg.Connection, learner_id: str) -> list[Tea
     """The credentials the learner earned on their own (not on a sponsored seat) that
     still hold: what they may share."""
     rows = await conn.fetch(
-        """SELECT * FROM enrollments
-           WHERE learner_id = $1 AND seat_pack_id IS NULL AND credential_id IS NOT NULL
-           ORDER BY created_at DESC LIMIT $2""",
+        f"""SELECT e.*, {_REVOCATION_COLUMNS} FROM enrollments e {_REVOCATION_JOIN}
+           WHERE e.learner_id = $1 AND e.seat_pack_id IS NULL AND e.credential_id IS NOT NULL
+           ORDER BY e.created_at DESC LIMIT $2""",
         learner_id,
         MAX_OWN_CREDENTIALS,
     )
     found = [_team_row(r) for r in rows]
-    return [t for t in found if holds_skills(t.enrollment)]
+    return [t for t in found if holds_skills(t)]
 
 
 async def shared_enrollments(conn: asyncpg.Connection, learner_id: str) -> set[tuple[str, str]]:
@@ -679,7 +701,8 @@ async def share_credential(
     if not await sponsors(conn, employer_id, principal.subject):
         raise NotFoundError(f"employer {employer_id} not found")
     row = await conn.fetchrow(
-        "SELECT * FROM enrollments WHERE learner_id = $1 AND credential_id = $2::uuid",
+        f"""SELECT e.*, {_REVOCATION_COLUMNS} FROM enrollments e {_REVOCATION_JOIN}
+           WHERE e.learner_id = $1 AND e.credential_id = $2::uuid""",
         principal.subject,
         credential_id,
     )
@@ -691,7 +714,9 @@ async def share_credential(
             " earned on your own can be shared"
         )
     own = _team_row(row, shared=True)
-    if not holds_skills(own.enrollment):
+    if own.revoked:
+        raise FailedPreconditionError(REVOKED_NOT_SHAREABLE)
+    if not holds_skills(own):
         raise FailedPreconditionError("this credential no longer holds, so it cannot be shared")
     await conn.execute(
         """INSERT INTO employer_credential_shares
@@ -718,7 +743,13 @@ async def unshare_credential(
     )
 
 
-def holds_skills(enrollment: Enrollment) -> bool:
-    """Whether the enrollment's skills count in the matrix: its credential was issued and
-    the seat was not given back."""
-    return bool(enrollment.credential_id) and enrollment.status in SEAT_HOLDING
+# The stable answer (409) to sharing a revoked credential.
+REVOKED_NOT_SHAREABLE = "this credential was revoked, so it cannot be shared"
+
+
+def holds_skills(row: TeamRow) -> bool:
+    """Whether the row's skills count in the matrix (and a self-earned credential may be
+    seen or shared): its credential was issued, the seat was not given back, and the
+    credential was not revoked."""
+    e = row.enrollment
+    return bool(e.credential_id) and e.status in SEAT_HOLDING and not row.revoked

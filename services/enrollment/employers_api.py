@@ -98,9 +98,11 @@ def team_people(rows: list[employers.TeamRow]) -> tuple[list[employers_pb2.TeamP
                 status=enrollment_pb2.EnrollmentStatus.Value(f"ENROLLMENT_STATUS_{e.status.value}"),
                 credential_id=e.credential_id,
                 shared=row.shared,
+                credential_revoked=row.revoked,
+                revocation_reason=row.revocation_reason,
             )
         )
-        if employers.holds_skills(e):
+        if employers.holds_skills(row):
             for skill in row.snapshot.skills:
                 skills.setdefault(skill, None)
                 if skill not in person.skills:

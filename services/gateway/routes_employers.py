@@ -122,6 +122,14 @@ class TeamEnrollment(BaseModel):
         description="A credential the person earned on their own and chose to share (not a"
         " seat of this employer's packs)"
     )
+    credential_revoked: bool = Field(
+        default=False,
+        description="The credential was revoked: it no longer verifies and its skills no"
+        " longer count in the matrix",
+    )
+    revocation_reason: str | None = Field(
+        default=None, description="Why the credential was revoked, when the revocation said"
+    )
 
 
 class TeamPerson(BaseModel):
@@ -241,6 +249,8 @@ def team_person_to_json(p: employers_pb2.TeamPerson) -> TeamPerson:
                 ),
                 credential_id=mapping.or_none(e.credential_id),
                 shared=e.shared,
+                credential_revoked=e.credential_revoked,
+                revocation_reason=mapping.or_none(e.revocation_reason),
             )
             for e in p.enrollments
         ],
@@ -662,8 +672,10 @@ async def list_sponsors(caller: Caller, clients: ClientsDep) -> SponsorList:
     summary="Share a credential you earned on your own with an employer that sponsors you",
     description=(
         "Its team view and skills matrix then show it, marked as shared. Only credentials of"
-        " programs you paid for yourself, still valid (409 otherwise); an employer that does"
-        " not sponsor you is 404. Sharing again changes nothing."
+        " programs you paid for yourself, still valid (409 otherwise; a revoked one: 409"
+        " `this credential was revoked, so it cannot be shared`, and a shared one that is"
+        " revoked leaves the employer's view); an employer that does not sponsor you is 404."
+        " Sharing again changes nothing."
     ),
 )
 async def share_credential(

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from services.devstack.stack import Stack
+from services.gateway.security import SESSION_COOKIE
 from tests.e2e.test_employers import employer, invite, paid_pack, person, redeem
 from tests.e2e.test_saga_paths import Market
 from tests.polling import eventually
@@ -196,3 +197,76 @@ def test_only_a_sponsored_person_shares_and_only_their_own_self_earned_credentia
     assert [
         e["credential_id"] for p in view["people"] for e in p["enrollments"] if e["shared"]
     ] == [credential]
+
+
+def admin_revokes(market: Market, credential_id: str, reason: str) -> None:
+    admin = market.token(role="admin", sub=f"admin-{uuid.uuid4().hex[:8]}")
+    revoked = market.http.post(
+        f"/api/v1/credentials/{credential_id}/revoke", json={"reason": reason}, headers=admin
+    )
+    assert revoked.status_code == 200, revoked.text
+    assert revoked.json()["status"] == "REVOKED"
+
+
+def test_a_revoked_credential_leaves_the_matrix_and_a_shared_one_the_employers_view(
+    market: Market, sponsored: dict[str, Any]
+) -> None:
+    """An admin revokes (for misconduct, no refund) the credential of a seat and a shared
+    self-earned one: the team view shows the first revoked, with the reason, and neither
+    counts in the skills matrix; the shared one leaves the employer's view; sharing a
+    revoked one again is 409."""
+    email, learner, skill = sponsored["email"], sponsored["learner"], sponsored["skill"]
+    own = sponsored["credential"]
+    (company, manager, _), (other, other_manager, _) = sponsored["companies"]
+    # A seat of a program with a skill only it gives, completed: its credential counts.
+    seat_skill = f"seat-{uuid.uuid4().hex[:8]}"
+    program = market.program(title="Seat skill", skills=[seat_skill], price=FREE, capacity=5)
+    pack = paid_pack(market, manager, company, program["id"], 1)
+    seat = redeem(market, learner, invite(market, manager, pack, [email])[email])
+    assert seat.status_code == 201, seat.text
+    seat_credential = credential_of(market, learner, seat.json()["id"])
+    assert market.http.put(share_url(company, own), headers=learner).status_code == 200
+    view = team(market, manager, company)
+    assert {seat_skill, skill} <= set(view["skills"])
+    assert {seat_skill, skill} <= set(row_of(view, email)["skills"])
+
+    admin_revokes(market, seat_credential, "exam misconduct")
+    admin_revokes(market, own, "plagiarism")
+
+    view = eventually(
+        lambda: team(market, manager, company),
+        until=lambda v: seat_skill not in v["skills"] and skill not in v["skills"],
+        what="the revoked credentials' skills leaving the matrix",
+    )
+    row = row_of(view, email)
+    assert seat_skill not in row["skills"]
+    assert skill not in row["skills"]
+    assert row["shared_skills"] == []
+    # The seat's credential is still listed, as revoked, with the reason.
+    [seat_row] = [e for e in row["enrollments"] if e["credential_id"] == seat_credential]
+    assert seat_row["credential_revoked"] is True
+    assert seat_row["revocation_reason"] == "exam misconduct"
+    assert seat_row["shared"] is False
+    # The shared one is gone from the employer's view; the other seats' rows still hold.
+    assert own not in [e["credential_id"] for e in row["enrollments"]]
+    assert not [e for e in row["enrollments"] if e["shared"]]
+    assert [e["credential_revoked"] for e in row["enrollments"] if e["credential_id"] is None] == [
+        False
+    ]
+    # The learner sees exactly that, and no longer has it to share.
+    mine = sponsors(market, learner)
+    assert mine[company]["seen"] == row
+    assert own not in [c["credential_id"] for c in mine[company]["credentials"]]
+    # Sharing the revoked credential, with this employer or the other, is refused.
+    for employer_id in (company, other):
+        refused = market.http.put(share_url(employer_id, own), headers=learner)
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["detail"] == "this credential was revoked, so it cannot be shared"
+    other_view = team(market, other_manager, other)
+    assert skill not in other_view["skills"]
+    # The team page shows it revoked, with the reason.
+    token = manager["authorization"].removeprefix("Bearer ")
+    page = market.http.get(f"/team/{company}", headers={"cookie": f"{SESSION_COOKIE}={token}"})
+    assert page.status_code == 200, page.text
+    assert '<span class="badge">revoked</span>' in page.text
+    assert "(exam misconduct)" in page.text

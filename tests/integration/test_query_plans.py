@@ -369,6 +369,7 @@ async def test_employer_queries_use_indexes(fresh_database: str) -> None:
                 "seat_packs_employer",
                 "enrollments_seat_pack",
                 "employer_credential_shares_pkey|employer_credential_shares_learner",
+                "revoked_credentials_pkey",
             )
         assert_served(
             await x.explain(lambda c: employers.sponsors(c, employer, learner)),
@@ -378,7 +379,9 @@ async def test_employer_queries_use_indexes(fresh_database: str) -> None:
             await x.explain(lambda c: employers.sponsors_of(c, learner)), "enrollments_learner"
         )
         assert_served(
-            await x.explain(lambda c: employers.own_credentials(c, learner)), "enrollments_learner"
+            await x.explain(lambda c: employers.own_credentials(c, learner)),
+            "enrollments_learner",
+            "revoked_credentials_pkey",
         )
         assert_served(
             await x.explain(lambda c: employers.shared_enrollments(c, learner)),

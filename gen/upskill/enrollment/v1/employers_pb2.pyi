@@ -130,20 +130,24 @@ class SeatInvitation(_message.Message):
     def __init__(self, id: _Optional[str] = ..., seat_pack_id: _Optional[str] = ..., email: _Optional[str] = ..., code: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., redeem_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., enrollment_id: _Optional[str] = ..., revoke_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[SeatInvitationStatus, str]] = ...) -> None: ...
 
 class TeamEnrollment(_message.Message):
-    __slots__ = ("enrollment_id", "program_id", "program_title", "status", "credential_id", "shared")
+    __slots__ = ("enrollment_id", "program_id", "program_title", "status", "credential_id", "shared", "credential_revoked", "revocation_reason")
     ENROLLMENT_ID_FIELD_NUMBER: _ClassVar[int]
     PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
     PROGRAM_TITLE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     CREDENTIAL_ID_FIELD_NUMBER: _ClassVar[int]
     SHARED_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_REVOKED_FIELD_NUMBER: _ClassVar[int]
+    REVOCATION_REASON_FIELD_NUMBER: _ClassVar[int]
     enrollment_id: str
     program_id: str
     program_title: str
     status: _enrollment_pb2.EnrollmentStatus
     credential_id: str
     shared: bool
-    def __init__(self, enrollment_id: _Optional[str] = ..., program_id: _Optional[str] = ..., program_title: _Optional[str] = ..., status: _Optional[_Union[_enrollment_pb2.EnrollmentStatus, str]] = ..., credential_id: _Optional[str] = ..., shared: _Optional[bool] = ...) -> None: ...
+    credential_revoked: bool
+    revocation_reason: str
+    def __init__(self, enrollment_id: _Optional[str] = ..., program_id: _Optional[str] = ..., program_title: _Optional[str] = ..., status: _Optional[_Union[_enrollment_pb2.EnrollmentStatus, str]] = ..., credential_id: _Optional[str] = ..., shared: _Optional[bool] = ..., credential_revoked: _Optional[bool] = ..., revocation_reason: _Optional[str] = ...) -> None: ...
 
 class TeamPerson(_message.Message):
     __slots__ = ("email", "learner_id", "enrollments", "skills", "shared_skills")
