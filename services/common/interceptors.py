@@ -18,6 +18,8 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
 
 from services.common import metrics, outages
 from services.common.auth import Principal, TokenVerifier, acting_as, bearer
@@ -37,6 +39,8 @@ log = logging.getLogger(__name__)
 
 # Infrastructure services that need no token: health probes and reflection.
 _OPEN_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
+# The metadata keys the global propagators read (W3C trace context and baggage).
+_PROPAGATED = frozenset({"traceparent", "tracestate", "baggage"})
 
 _validator = protovalidate.Validator()
 
@@ -109,10 +113,21 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         verifier: TokenVerifier,
         policies: dict[str, RpcPolicy],
         memberships: MembershipResolver | None = None,
+        *,
+        trace_context: bool = False,
     ) -> None:
+        """`trace_context`: run each call in a (non-recorded) span that continues the
+        caller's `traceparent` from the call's metadata, for a server without
+        OpenTelemetry's interceptor (services.common.runtime.server_interceptors), so that
+        log lines, outbox rows and onward calls still carry the caller's trace."""
         self._verifier = verifier
         self._policies = policies
         self._memberships = memberships
+        self._tracer = trace.get_tracer(__name__) if trace_context else None
+        # Per method: the handler grpc found and ours around it. grpc.aio asks the
+        # interceptor for every call; building the closures and the handler once per
+        # method instead was 4 % of a service's CPU per call (benchmarks/README.md, round 3).
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def _authorize(self, method: str, metadata: dict[str, Any]) -> Principal | None:
         policy = self._policies.get(method)
@@ -144,10 +159,28 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         method = handler_call_details.method
         if handler is None or method.startswith(_OPEN_PREFIXES) or handler.unary_unary is None:
             return handler
+        cached = self._wrapped.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = self._wrap(method, handler)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         inner = handler.unary_unary
 
         async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
+            span = token = None
+            if self._tracer is not None:
+                carrier = {
+                    key: value
+                    for key, value in context.invocation_metadata() or ()
+                    if key in _PROPAGATED
+                }
+                parent = propagate.extract(carrier) if carrier else None
+                span = self._tracer.start_span(method, context=parent, kind=trace.SpanKind.SERVER)
+                token = otel_context.attach(trace.set_span_in_context(span, parent))
             try:
                 return await checked(request, context)
             finally:
@@ -155,6 +188,10 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 metrics.rpc_duration.record(
                     time.perf_counter() - started, metrics.rpc_attributes(method, code)
                 )
+                if token is not None:
+                    otel_context.detach(token)
+                if span is not None:
+                    span.end()
 
         async def checked(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:

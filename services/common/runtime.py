@@ -37,7 +37,7 @@ from services.common.relay import OutboxRelay
 from services.common.retention import Pruner, RetentionSettings, common_jobs
 from services.common.rpc import RpcPolicy, policies_of
 from services.common.settings import CommonSettings, ConfigError, exit_on_config_error
-from services.common.telemetry import setup_tracing, shutdown_tracing
+from services.common.telemetry import records_spans, setup_tracing, shutdown_tracing
 
 log = logging.getLogger(__name__)
 
@@ -165,10 +165,19 @@ def server_interceptors(
     verifier: TokenVerifier,
     policies: dict[str, RpcPolicy],
     memberships: MembershipResolver | None = None,
+    *,
+    traced: bool | None = None,
 ) -> list[grpc.aio.ServerInterceptor]:
     """Every service's interceptors, outermost first: OpenTelemetry's server span around
     ours (authenticate, authorise, validate, map errors), which ends every failure in
-    context.abort() so that the span records the status code."""
+    context.abort() so that the span records the status code.
+
+    When no span is recorded (`traced` None: telemetry.records_spans()), OpenTelemetry's
+    interceptor would still do all its per-call work (a wrapped context, attributes, a
+    span dropped at the end) for nothing: then ours only continues the caller's trace
+    context (benchmarks/README.md, round 3)."""
+    if not (records_spans() if traced is None else traced):
+        return [ServiceInterceptor(verifier, policies, memberships, trace_context=True)]
     # Health checks get no span: they are noise in traces, and OpenTelemetry's wrapper breaks
     # Health/Watch (a coroutine that writes, not an async generator), which the callers'
     # client-side health checking streams (services.common.grpc_client).

@@ -48,6 +48,13 @@ def sampler_for(environ: Mapping[str, str]) -> Sampler | None:
     return ALWAYS_OFF
 
 
+def records_spans(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether spans are recorded: sampler_for leaves the SDK's sampler in place. When they
+    are not, the HTTP edge and the gRPC servers skip OpenTelemetry's instrumentations (all
+    their per-request work would be dropped) and carry only the W3C trace context."""
+    return sampler_for(environ) is None
+
+
 def shutdown_tracing() -> None:
     """Flush what is buffered (spans and metrics) before the process exits."""
     provider = trace.get_tracer_provider()

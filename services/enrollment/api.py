@@ -118,12 +118,17 @@ class EnrollmentApi(enrollment_service_pb2_grpc.EnrollmentServiceServicer):
         if enrollment.status is Status.PENDING_PAYMENT and not enrollment.checkout_url:
             title = enrollment_to_pb(enrollment).program.title
             payment = await self._peers.open_checkout(enrollment, title)
-            async with self._pool.acquire() as conn, conn.transaction():
-                enrollment = await repository.get(conn, enrollment.id, for_update=True)
-                # Cancelled meanwhile: keep no payable link (payments closes that checkout).
-                if enrollment.status is Status.PENDING_PAYMENT and not enrollment.checkout_url:
-                    enrollment.attach_checkout(payment.id, payment.checkout_url)
-                    await unit_of_work.commit(conn, enrollment)
+            async with self._pool.acquire() as conn:
+                attached = await repository.attach_checkout(
+                    conn, enrollment.id, payment.id, payment.checkout_url
+                )
+                if attached is not None:
+                    return enrollment_to_pb(attached)
+                enrollment = await repository.get(conn, enrollment.id)
+            # Cancelled meanwhile: keep no payable link (payments closes that checkout).
+            # Still without a link: another payment is attached, which the domain refuses.
+            if enrollment.status is Status.PENDING_PAYMENT and not enrollment.checkout_url:
+                enrollment.attach_checkout(payment.id, payment.checkout_url)
         return enrollment_to_pb(enrollment)
 
     @rpc(Role.LEARNER, Role.PROVIDER, Role.ADMIN, Role.SERVICE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -167,6 +168,28 @@ async def save(conn: asyncpg.Connection, e: Enrollment) -> None:
         e.evidence_url,
         e.updated_at,
     )
+
+
+async def attach_checkout(
+    conn: asyncpg.Connection, enrollment_id: str, payment_id: str, checkout_url: str
+) -> Enrollment | None:
+    """Attach a checkout to the enrollment if it is still PENDING_PAYMENT without one (and
+    without another payment), in one statement: the UPDATE locks the row and re-checks
+    the condition on what the previous holder committed, as a locked read, the domain's
+    check (Enrollment.attach_checkout) and a write did in a transaction of four round
+    trips. None when it no longer qualifies; attach_checkout raises no event."""
+    row = await conn.fetchrow(
+        """UPDATE enrollments SET payment_id = $2, checkout_url = $3, updated_at = $4
+            WHERE id = $1 AND status = $5 AND checkout_url = ''
+              AND (payment_id IS NULL OR payment_id = $2)
+        RETURNING *""",
+        enrollment_id,
+        payment_id,
+        checkout_url,
+        datetime.now(UTC),
+        Status.PENDING_PAYMENT.value,
+    )
+    return _enrollment(row) if row is not None else None
 
 
 LISTING = Listing("enrollments", table="enrollments")

@@ -21,17 +21,14 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.trace import SpanKind
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.common.telemetry import current_traceparent, sampler_for
+from services.common.telemetry import current_traceparent, records_spans
+
+__all__ = ["TraceContext", "instrument", "records_spans", "trace_metadata"]
 
 # Not worth a span: probes and static files.
 UNTRACED_URLS = "healthz,readyz,health/,static/"
 # The headers the global propagators read (W3C trace context and baggage).
 _PROPAGATED = frozenset({b"traceparent", b"tracestate", b"baggage"})
-
-
-def records_spans(environ: Mapping[str, str] = os.environ) -> bool:
-    """Whether spans are recorded: sampler_for leaves the SDK's sampler in place."""
-    return sampler_for(environ) is None
 
 
 def trace_metadata() -> tuple[tuple[str, str], ...]:

@@ -25,6 +25,7 @@ from services.common.auth import DEV_ISSUER, AuthSettings, Role, TokenVerifier, 
 from services.common.errors import NotFoundError
 from services.common.rpc import policies_of, rpc
 from services.common.runtime import server_interceptors
+from services.common.telemetry import current_traceparent
 
 SECRET = "t" * 40
 SERVICE = "upskill.payments.v1.PaymentsService"
@@ -64,7 +65,9 @@ async def channel(
     verifier = TokenVerifier(AuthSettings("dev", SECRET, "", DEV_ISSUER, ""))
     implementation = Payments()
     server = grpc.aio.server(
-        interceptors=server_interceptors(verifier, policies_of(implementation, SERVICE))
+        interceptors=server_interceptors(
+            verifier, policies_of(implementation, SERVICE), traced=True
+        )
     )
     payments_service_pb2_grpc.add_PaymentsServiceServicer_to_server(implementation, server)
     port = server.add_insecure_port("127.0.0.1:0")
@@ -175,3 +178,94 @@ def test_rpc_attributes(code: grpc.StatusCode, expected: dict[str, str]) -> None
         "rpc.method": f"{SERVICE}/GetPayment",
         **expected,
     }
+
+
+# Without a recorded span (no exporter: services.common.telemetry.records_spans), the
+# servers run without OpenTelemetry's interceptor; ours keeps the caller's trace context.
+
+CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+CALLER_PARENT = f"00-{CALLER_TRACE}-00f067aa0ba902b7-00"
+
+
+class TracePayments(payments_service_pb2_grpc.PaymentsServiceServicer):
+    def __init__(self) -> None:
+        self.seen: list[dict[str, str]] = []
+
+    @rpc(Role.ADMIN)
+    async def GetPayment(
+        self, request: pb.GetPaymentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetPaymentResponse:
+        self.seen.append(current_traceparent())
+        if request.payment_id == MISSING_ID:
+            raise NotFoundError(f"payment {request.payment_id} not found")
+        return pb.GetPaymentResponse()
+
+
+@pytest.fixture
+async def untraced() -> AsyncIterator[tuple[grpc.aio.Channel, TracePayments]]:
+    span_exporter()  # an SDK tracer provider, as every service installs one
+    verifier = TokenVerifier(AuthSettings("dev", SECRET, "", DEV_ISSUER, ""))
+    implementation = TracePayments()
+    interceptors = server_interceptors(verifier, policies_of(implementation, SERVICE), traced=False)
+    assert len(interceptors) == 1  # ours only
+    server = grpc.aio.server(interceptors=interceptors)
+    payments_service_pb2_grpc.add_PaymentsServiceServicer_to_server(implementation, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as chan:
+        yield chan, implementation
+    await server.stop(None)
+
+
+async def _get(
+    channel: grpc.aio.Channel, payment_id: str, metadata: tuple[tuple[str, str], ...]
+) -> grpc.StatusCode:
+    stub = payments_service_pb2_grpc.PaymentsServiceStub(channel)
+    try:
+        await stub.GetPayment(
+            pb.GetPaymentRequest(payment_id=payment_id), metadata=metadata, timeout=10
+        )
+    except grpc.aio.AioRpcError as exc:
+        return exc.code()
+    return grpc.StatusCode.OK
+
+
+def _bearer(role: str) -> tuple[str, str]:
+    return ("authorization", f"Bearer {mint_dev_token(SECRET, role=role, subject='someone')}")
+
+
+async def test_without_recorded_spans_a_call_continues_the_callers_trace(
+    untraced: tuple[grpc.aio.Channel, TracePayments],
+) -> None:
+    channel, servicer = untraced
+
+    code = await _get(channel, PAYMENT_ID, (_bearer("admin"), ("traceparent", CALLER_PARENT)))
+    assert code is grpc.StatusCode.OK
+    assert servicer.seen[-1]["traceparent"].split("-")[1] == CALLER_TRACE
+
+    # No trace context sent: the call starts a trace of its own (log lines still name one).
+    assert await _get(channel, PAYMENT_ID, (_bearer("admin"),)) is grpc.StatusCode.OK
+    own = servicer.seen[-1]["traceparent"].split("-")[1]
+    assert own != CALLER_TRACE
+    assert int(own, 16) != 0
+    # A garbled traceparent is ignored, never an error.
+    code = await _get(channel, PAYMENT_ID, (_bearer("admin"), ("traceparent", "00-zz-not-a-trace")))
+    assert code is grpc.StatusCode.OK
+    # The call's context is the call's own: nothing leaks into the next one.
+    assert servicer.seen[-1]["traceparent"].split("-")[1] not in {CALLER_TRACE, own}
+
+
+async def test_without_recorded_spans_auth_and_errors_are_unchanged(
+    untraced: tuple[grpc.aio.Channel, TracePayments],
+) -> None:
+    channel, servicer = untraced
+    trace_md = ("traceparent", CALLER_PARENT)
+
+    assert await _get(channel, PAYMENT_ID, (trace_md,)) is grpc.StatusCode.UNAUTHENTICATED
+    code = await _get(channel, PAYMENT_ID, (_bearer("learner"), trace_md))
+    assert code is grpc.StatusCode.PERMISSION_DENIED
+    code = await _get(channel, "not-a-uuid", (_bearer("admin"), trace_md))
+    assert code is grpc.StatusCode.INVALID_ARGUMENT
+    code = await _get(channel, MISSING_ID, (_bearer("admin"), trace_md))
+    assert code is grpc.StatusCode.NOT_FOUND
+    assert len(servicer.seen) == 1  # only the admin's call with a valid id got through
