@@ -55,22 +55,24 @@ async def test_opens_a_checkout_session_with_the_enrollment_as_idempotency_key(
 ) -> None:
     gateway = StripeGateway(fake.api_key, fake.api_base)
 
-    session = await gateway.create_session(request())
+    # One request: its expiry is read from the clock, and two calls can straddle a second.
+    asked = request()
+    session = await gateway.create_session(asked)
 
     assert session.id.startswith("cs_test_")
     assert session.url == fake.sessions[session.id]["url"]
     [sent] = fake.requests
     assert sent.path == "/v1/checkout/sessions"
-    assert sent.headers["idempotency-key"] == request().enrollment_id
+    assert sent.headers["idempotency-key"] == asked.enrollment_id
     assert sent.headers["authorization"] == f"Bearer {fake.api_key}"
     stored = fake.sessions[session.id]
     assert (stored["amount_total"], stored["currency"], stored["mode"]) == (4900, "usd", "payment")
-    assert stored["client_reference_id"] == request().enrollment_id
+    assert stored["client_reference_id"] == asked.enrollment_id
     assert stored["metadata"] == {
-        "payment_id": request().payment_id,
-        "enrollment_id": request().enrollment_id,
+        "payment_id": asked.payment_id,
+        "enrollment_id": asked.enrollment_id,
     }
-    assert stored["expires_at"] == int(request().expires_at.timestamp())
+    assert stored["expires_at"] == int(asked.expires_at.timestamp())
 
 
 async def test_a_retry_returns_the_same_session(fake: FakeStripe) -> None:
