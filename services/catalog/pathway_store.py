@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 from google.protobuf.message import Message
-from upskill.catalog.v1 import catalog_pb2, events_pb2
+from upskill.catalog.v1 import catalog_pb2, catalog_service_pb2, events_pb2
 from upskill.type.v1 import money_pb2
 
 from services.catalog.convert import _STATUS_TO_PB
@@ -27,7 +27,7 @@ from services.catalog.pathways import (
     ProgramRef,
 )
 from services.common import unit_of_work
-from services.common.errors import NotFoundError
+from services.common.errors import FieldViolation, InvalidArgumentError, NotFoundError
 from services.common.paging import Listing, Page
 from services.common.protos import timestamp
 from services.common.sql import Where, fetch_page
@@ -161,14 +161,29 @@ async def _insert(conn: asyncpg.Connection, p: Pathway) -> None:
 
 
 async def _update(conn: asyncpg.Connection, p: Pathway) -> None:
-    # Only the lifecycle changes: a pathway's spec is fixed once written (see pathways.py).
+    # The spec changes only while a draft (Pathway.revise); writing it always is harmless.
+    s = p.spec
     await conn.execute(
-        "UPDATE pathways SET status = $2, version = $3, updated_at = $4 WHERE id = $1",
+        """UPDATE pathways SET status = $2, version = $3, updated_at = $4, title = $5,
+               description = $6, program_ids = $7::uuid[], required_count = $8,
+               achievement = $9
+           WHERE id = $1""",
         p.id,
         p.status.value,
         p.version,
         p.updated_at,
+        s.title,
+        s.description,
+        list(s.program_ids),
+        s.required_count,
+        _achievement_json(s.achievement),
     )
+
+
+async def save(conn: asyncpg.Connection, pathway: Pathway) -> None:
+    """Save an edited pathway that raised no event (a draft's spec)."""
+    assert not pathway.events
+    await _update(conn, pathway)
 
 
 async def commit(conn: asyncpg.Connection, pathway: Pathway, *, new: bool = False) -> None:
@@ -258,6 +273,15 @@ async def consents_of(
             r["status"]
         )
     return found
+
+
+async def consents_by_program(conn: asyncpg.Connection, pathway_id: str) -> dict[str, Consent]:
+    """The pathway's requests by program id, locked for update (the pathway is locked)."""
+    rows = await conn.fetch(
+        "SELECT * FROM pathway_consents WHERE pathway_id = $1 ORDER BY id FOR UPDATE",
+        pathway_id,
+    )
+    return {str(r["program_id"]): _consent(r) for r in rows}
 
 
 async def get_consent(
@@ -375,11 +399,57 @@ def spec_from_pb(pb: catalog_pb2.PathwaySpec) -> PathwaySpec:
     )
 
 
+# Paths of UpdatePathwayRequest.update_mask.
+PATCH_PATHS = frozenset(
+    {"title", "description", "program_ids", "required_count", "achievement"}
+    | {f"achievement.{n}" for n in ("name", "description", "criteria", "skills", "image_url")}
+)
+
+
+def spec_from_patch(
+    current: PathwaySpec, patch: catalog_service_pb2.PathwayPatch, paths: list[str]
+) -> PathwaySpec:
+    """`current` with each masked field taken from the patch (cleared where the patch
+    leaves it unset), trimmed as spec_from_pb trims. Unknown paths are INVALID_ARGUMENT."""
+    bad = [
+        FieldViolation("update_mask", f"unknown or read-only path {p!r}")
+        for p in paths
+        if p not in PATCH_PATHS
+    ]
+    if not paths:
+        bad.append(FieldViolation("update_mask", "must name at least one field"))
+    if bad:
+        raise InvalidArgumentError("invalid update_mask", bad)
+    spec = catalog_pb2.PathwaySpec()
+    spec.CopyFrom(_spec_to_pb(current))
+    for path in paths:
+        top, _, sub = path.partition(".")
+        if top == "achievement":
+            names = [sub] if sub else list(patch.achievement.DESCRIPTOR.fields_by_name)
+            for name in names:
+                _take(patch.achievement, spec.achievement, name)
+        else:
+            _take(patch, spec, top)
+    return spec_from_pb(spec)
+
+
+def _take(source: Message, target: Message, name: str) -> None:
+    field = source.DESCRIPTOR.fields_by_name[name]
+    if field.is_repeated:
+        target.ClearField(name)
+        getattr(target, name).extend(getattr(source, name))
+    elif not source.HasField(name):
+        target.ClearField(name)
+    else:
+        setattr(target, name, getattr(source, name))
+
+
 _CONSENT_STATUS_TO_PB = {
     ConsentStatus.PENDING: catalog_pb2.PATHWAY_CONSENT_STATUS_PENDING,
     ConsentStatus.GRANTED: catalog_pb2.PATHWAY_CONSENT_STATUS_GRANTED,
     ConsentStatus.REFUSED: catalog_pb2.PATHWAY_CONSENT_STATUS_REFUSED,
     ConsentStatus.WITHDRAWN: catalog_pb2.PATHWAY_CONSENT_STATUS_WITHDRAWN,
+    ConsentStatus.CANCELLED: catalog_pb2.PATHWAY_CONSENT_STATUS_CANCELLED,
 }
 CONSENT_STATUS_FROM_PB = {v: k for k, v in _CONSENT_STATUS_TO_PB.items()}
 
@@ -405,6 +475,22 @@ def consent_to_pb(view: ConsentView) -> catalog_pb2.PathwayConsent:
     )
 
 
+def _spec_to_pb(s: PathwaySpec) -> catalog_pb2.PathwaySpec:
+    return catalog_pb2.PathwaySpec(
+        title=s.title,
+        description=s.description,
+        program_ids=list(s.program_ids),
+        required_count=s.required_count,
+        achievement=catalog_pb2.PathwayAchievement(
+            name=s.achievement.name,
+            description=s.achievement.description,
+            criteria=s.achievement.criteria,
+            skills=list(s.achievement.skills),
+            image_url=s.achievement.image_url,
+        ),
+    )
+
+
 def pathway_to_pb(
     p: Pathway, shown: dict[str, ProgramRow], consents: dict[str, ConsentStatus]
 ) -> catalog_pb2.Pathway:
@@ -413,19 +499,7 @@ def pathway_to_pb(
         id=p.id,
         provider_id=p.provider_id,
         provider_name=p.provider_name,
-        spec=catalog_pb2.PathwaySpec(
-            title=s.title,
-            description=s.description,
-            program_ids=list(s.program_ids),
-            required_count=s.required_count,
-            achievement=catalog_pb2.PathwayAchievement(
-                name=s.achievement.name,
-                description=s.achievement.description,
-                criteria=s.achievement.criteria,
-                skills=list(s.achievement.skills),
-                image_url=s.achievement.image_url,
-            ),
-        ),
+        spec=_spec_to_pb(s),
         status=_PATHWAY_STATUS_TO_PB[p.status],
         version=p.version,
         create_time=timestamp(p.created_at),

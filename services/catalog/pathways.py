@@ -12,7 +12,12 @@ another provider's award without its say:
 - a withdrawal archives a PUBLISHED pathway that counted on it (PathwayArchived: no new
   pathway credential, and it can never be published again); pathway credentials already
   issued stay valid, as for any archived pathway. A DRAFT cannot be published until the
-  consent is asked for and granted again.
+  consent is asked for and granted again;
+- editing a DRAFT (`Pathway.revise`, then `reconcile_consents`) asks as creating does for
+  each foreign program it adds (a request it CANCELLED earlier is PENDING again; a REFUSED
+  or WITHDRAWN one stays as it is: asking again is the explicit request's job), and
+  CANCELS the open (PENDING or GRANTED) request of each foreign program it takes out, so
+  publishing no longer waits for it and its provider can no longer decide it.
 
 Lifecycle as for programs: DRAFT (the spec is checked on creation), PUBLISHED (every
 program must be on sale then; from here on credentials count towards it), ARCHIVED (no
@@ -31,6 +36,7 @@ from enum import StrEnum
 
 from services.catalog.domain import BLANK_MESSAGE, ProgramStatus, Provider
 from services.common.errors import (
+    ConflictError,
     FailedPreconditionError,
     FieldViolation,
     InvalidArgumentError,
@@ -115,6 +121,8 @@ class ConsentStatus(StrEnum):
     GRANTED = "GRANTED"
     REFUSED = "REFUSED"
     WITHDRAWN = "WITHDRAWN"
+    # Closed by the requester: an edit took the program out of the draft.
+    CANCELLED = "CANCELLED"
 
 
 class ConsentDecision(StrEnum):
@@ -184,6 +192,22 @@ class Pathway:
     def _touch(self) -> None:
         self.version += 1
         self.updated_at = datetime.now(UTC)
+
+    def revise(
+        self, expected_version: int, spec: PathwaySpec, programs: dict[str, ProgramRef]
+    ) -> None:
+        """A DRAFT's new spec; `programs` are the catalog's programs among its ids. The
+        consents it asks for or closes are reconcile_consents' business."""
+        if expected_version != self.version:
+            raise ConflictError(
+                f"pathway {self.id} is at version {self.version}, not {expected_version}"
+            )
+        if self.status is not PathwayStatus.DRAFT:
+            raise FailedPreconditionError(f"only a DRAFT pathway can be edited (is {self.status})")
+        spec.check()
+        _check_programs(self.provider_id, spec, programs)
+        self.spec = spec
+        self._touch()
 
     def foreign_programs(self, programs: dict[str, ProgramRef]) -> list[ProgramRef]:
         """The programs, in spec order, that need their provider's consent."""
@@ -282,6 +306,21 @@ class Consent:
         self.version += 1
         self.updated_at = datetime.now(UTC)
 
+    def cancel(self, pathway: Pathway) -> bool:
+        """The requester's edit took the program out of the draft: an open (PENDING or
+        GRANTED) request is CANCELLED; True when it changed."""
+        if self.program_id in pathway.spec.program_ids:
+            raise FailedPreconditionError(f"pathway {pathway.id} still names {self.program_id}")
+        if self.status not in (ConsentStatus.PENDING, ConsentStatus.GRANTED):
+            return False
+        if pathway.status is not PathwayStatus.DRAFT:
+            raise FailedPreconditionError(
+                f"consent is cancelled for a DRAFT pathway only (is {pathway.status})"
+            )
+        self.status = ConsentStatus.CANCELLED
+        self._touch("")
+        return True
+
     def ask_again(self, pathway: Pathway) -> bool:
         """The requester asks once more: a refused or withdrawn request is PENDING again
         while the pathway is a draft. An open or granted one stays; True when it changed."""
@@ -311,3 +350,24 @@ class Consent:
         self._touch(by)
         if decision is ConsentDecision.WITHDRAW and pathway.status is PathwayStatus.PUBLISHED:
             pathway.archive()
+
+
+def reconcile_consents(
+    pathway: Pathway, programs: Mapping[str, ProgramRef], consents: Mapping[str, Consent]
+) -> tuple[list[Consent], list[Consent]]:
+    """After an edit of a DRAFT: the requests to add and the existing ones changed.
+    `programs`: the catalog's programs among the spec's; `consents`: the pathway's
+    requests by program id. A foreign program named with no request asks for one, with a
+    CANCELLED request asks again; a request whose program is no longer named is cancelled."""
+    added: list[Consent] = []
+    changed: list[Consent] = []
+    for ref in pathway.foreign_programs(dict(programs)):
+        found = consents.get(ref.id)
+        if found is None:
+            added.append(Consent.request(pathway, ref))
+        elif found.status is ConsentStatus.CANCELLED and found.ask_again(pathway):
+            changed.append(found)
+    for program_id, consent in consents.items():
+        if program_id not in pathway.spec.program_ids and consent.cancel(pathway):
+            changed.append(consent)
+    return added, changed

@@ -11,7 +11,7 @@ from upskill.catalog.v1 import catalog_service_pb2 as pb
 
 from services.catalog import memberships, pathway_store, repository
 from services.catalog.domain import ensure_may_change
-from services.catalog.pathways import Consent, ConsentDecision, Pathway
+from services.catalog.pathways import Consent, ConsentDecision, Pathway, reconcile_consents
 from services.common.auth import Role, authenticated, current_principal
 from services.common.errors import (
     FailedPreconditionError,
@@ -145,6 +145,30 @@ class PathwaysApi:
             consents = await pathway_store.consent_statuses(conn, pathway.id)
         return pb.ArchivePathwayResponse(
             pathway=pathway_store.pathway_to_pb(pathway, shown, consents)
+        )
+
+    @rpc(Role.PROVIDER, Role.ADMIN)
+    async def UpdatePathway(
+        self, request: pb.UpdatePathwayRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdatePathwayResponse:
+        paths = list(request.update_mask.paths)
+        async with self._pool.acquire() as conn, conn.transaction():
+            # The pathway's lock orders concurrent edits, consent decisions and publishing.
+            pathway = await self._owned_pathway(conn, request.pathway_id)
+            spec = pathway_store.spec_from_patch(pathway.spec, request.patch, paths)
+            shown = await pathway_store.programs(conn, list(spec.program_ids))
+            refs = pathway_store.refs(shown)
+            pathway.revise(request.expected_version, spec, refs)
+            consents = await pathway_store.consents_by_program(conn, pathway.id)
+            added, changed = reconcile_consents(pathway, refs, consents)
+            await pathway_store.save(conn, pathway)
+            for consent in added:
+                await pathway_store.add_consent(conn, consent)
+            for consent in changed:
+                await pathway_store.save_consent(conn, consent)
+            statuses = await pathway_store.consent_statuses(conn, pathway.id)
+        return pb.UpdatePathwayResponse(
+            pathway=pathway_store.pathway_to_pb(pathway, shown, statuses)
         )
 
     # ------------------------------------------------------------ consents

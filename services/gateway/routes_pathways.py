@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response, status
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Header, Query, Response, status
+from google.protobuf import field_mask_pb2
+from pydantic import BaseModel, Field, field_validator
 from upskill.catalog.v1 import catalog_pb2, catalog_service_pb2
 from upskill.credentials.v1 import credentials_service_pb2
 
@@ -22,8 +23,18 @@ from services.gateway.dependencies import (
     token_of,
     uuid_path,
 )
-from services.gateway.problems import problem_responses
-from services.gateway.schemas import Money, Page, Skill, StrictModel, Text, UuidText
+from services.gateway.problems import FieldError, invalid_input, problem_responses
+from services.gateway.routes_catalog import IF_MATCH_PATTERN, etag, parse_if_match
+from services.gateway.schemas import (
+    _ABSENT,
+    Money,
+    Page,
+    Skill,
+    StrictModel,
+    Text,
+    UuidText,
+    _refuse_null,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["pathways"])
 
@@ -33,10 +44,10 @@ PathwayId = Annotated[str, uuid_path("pathway")]
 ConsentId = Annotated[str, uuid_path("consent")]
 ProviderId = Annotated[str, uuid_path("provider")]
 PathwayStatus = Literal["DRAFT", "PUBLISHED", "ARCHIVED"]
-ConsentStatus = Literal["PENDING", "GRANTED", "REFUSED", "WITHDRAWN"]
+ConsentStatus = Literal["PENDING", "GRANTED", "REFUSED", "WITHDRAWN", "CANCELLED"]
 ConsentDirection = Literal["incoming", "outgoing"]
 # Field paths of the RPC -> of the JSON body.
-PATHWAY_SPEC_FIELDS = {"spec": ""}
+PATHWAY_SPEC_FIELDS = {"spec": "", "patch": ""}
 
 # ---------------------------------------------------------------- shapes
 
@@ -70,6 +81,48 @@ class PathwayCreate(StrictModel):
         default=0, ge=0, le=20, description="k of n: how many programs earn it; 0 = all"
     )
     achievement: PathwayAchievementIn
+
+
+class PathwayAchievementPatch(StrictModel):
+    """Only the fields present change; image_url may be null (no image)."""
+
+    name: Text = Field(default=_ABSENT, min_length=1, max_length=200)
+    description: Text = Field(default=_ABSENT, min_length=1, max_length=4000)
+    criteria: Text = Field(default=_ABSENT, min_length=1, max_length=4000)
+    skills: list[Skill] = Field(default=_ABSENT, max_length=50, description="Distinct")
+    image_url: Text | None = Field(
+        default=None, min_length=1, max_length=2000, json_schema_extra={"format": "uri"}
+    )
+
+    _not_null = field_validator("name", "description", "criteria", "skills", mode="before")(
+        _refuse_null
+    )
+
+
+class PathwayPatch(StrictModel):
+    """A JSON merge-style patch of a DRAFT pathway: present fields change (they form the
+    update mask), absent ones stay; required_count may be null (all of the programs) and
+    achievement.image_url null (none)."""
+
+    title: Text = Field(default=_ABSENT, min_length=1, max_length=200)
+    description: Text = Field(default=_ABSENT, max_length=4000)
+    program_ids: list[UuidText] = Field(
+        default=_ABSENT,
+        min_length=2,
+        max_length=20,
+        description=(
+            "The whole new list: another provider's program added asks its consent, one"
+            " taken out cancels its request"
+        ),
+    )
+    required_count: int | None = Field(
+        default=None, ge=0, le=20, description="k of n; 0 or null = all"
+    )
+    achievement: PathwayAchievementPatch = Field(default=_ABSENT)
+
+    _not_null = field_validator(
+        "title", "description", "program_ids", "achievement", mode="before"
+    )(_refuse_null)
 
 
 class PathwayAchievement(BaseModel):
@@ -257,6 +310,35 @@ def spec_to_proto(body: PathwayCreate) -> catalog_pb2.PathwaySpec:
     )
 
 
+def patch_to_proto(body: PathwayPatch) -> tuple[catalog_service_pb2.PathwayPatch, list[str]]:
+    """The fields present in the body, as a PathwayPatch, and the update_mask naming them
+    (a null is named in the mask and left unset: cleared)."""
+    message = catalog_service_pb2.PathwayPatch()
+    paths: list[str] = []
+    for name in sorted(body.model_fields_set):
+        value = getattr(body, name)
+        if name == "achievement":
+            for sub in sorted(value.model_fields_set):
+                paths.append(f"achievement.{sub}")
+                sub_value = getattr(value, sub)
+                if sub == "skills":
+                    message.achievement.skills.extend(sub_value)
+                elif sub_value is not None:
+                    setattr(message.achievement, sub, sub_value)
+            continue
+        paths.append(name)
+        if name == "program_ids":
+            message.program_ids.extend(value)
+        elif value is not None:
+            setattr(message, name, value)
+    return message, paths
+
+
+def _pathway_response(response: Response, pathway: catalog_pb2.Pathway) -> Pathway:
+    response.headers["ETag"] = etag(pathway.version)
+    return pathway_to_json(pathway)
+
+
 # ---------------------------------------------------------------- routes
 
 
@@ -324,8 +406,60 @@ async def list_pathways(
     summary="Get a pathway (drafts: their provider only)",
     openapi_extra=OPTIONAL_BEARER,
 )
-async def read_pathway(pathway_id: PathwayId, caller: MaybeCaller, clients: ClientsDep) -> Pathway:
-    return pathway_to_json(await get_pathway(clients, pathway_id, token_of(caller)))
+async def read_pathway(
+    pathway_id: PathwayId, caller: MaybeCaller, clients: ClientsDep, response: Response
+) -> Pathway:
+    return _pathway_response(response, await get_pathway(clients, pathway_id, token_of(caller)))
+
+
+@router.patch(
+    "/pathways/{pathway_id}",
+    response_model=Pathway,
+    responses={**_WRITE_ERRORS, **problem_responses(412, 428)},
+    summary="Change a DRAFT pathway's fields (owning provider; needs If-Match: <version>)",
+    description=(
+        "The fields present in the body change and nothing else (null clears"
+        " required_count to all, or achievement.image_url). Only a DRAFT: 409 otherwise."
+        " Another provider's program added asks its consent (PENDING); one taken out"
+        " cancels its open request (CANCELLED), which publishing then no longer needs."
+        " `If-Match` must carry the version last read (the pathway's ETag): missing is 428,"
+        " stale is 412."
+    ),
+)
+async def update_pathway(
+    pathway_id: PathwayId,
+    body: PathwayPatch,
+    caller: Caller,
+    clients: ClientsDep,
+    response: Response,
+    if_match: Annotated[
+        str,
+        Header(
+            alias="If-Match",
+            # Documented, not enforced here: parse_if_match says what is wrong in words.
+            json_schema_extra={"pattern": IF_MATCH_PATTERN, "maxLength": 32},
+            description='The pathway\'s version as last read (its ETag, e.g. "3")',
+        ),
+    ],
+) -> Pathway:
+    expected_version = parse_if_match(if_match)
+    patch, paths = patch_to_proto(body)
+    if not paths:
+        raise invalid_input(
+            "the body names no field to change", [FieldError(field="body", message="empty")]
+        )
+    reply = await invoke(
+        clients.catalog.UpdatePathway,
+        catalog_service_pb2.UpdatePathwayRequest(
+            pathway_id=resource_id(pathway_id, "pathway"),
+            expected_version=expected_version,
+            patch=patch,
+            update_mask=field_mask_pb2.FieldMask(paths=paths),
+        ),
+        token=caller.token,
+        renames=PATHWAY_SPEC_FIELDS,
+    )
+    return _pathway_response(response, reply.pathway)
 
 
 @router.post(

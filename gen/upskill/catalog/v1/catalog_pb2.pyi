@@ -45,6 +45,7 @@ class PathwayConsentStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PATHWAY_CONSENT_STATUS_GRANTED: _ClassVar[PathwayConsentStatus]
     PATHWAY_CONSENT_STATUS_REFUSED: _ClassVar[PathwayConsentStatus]
     PATHWAY_CONSENT_STATUS_WITHDRAWN: _ClassVar[PathwayConsentStatus]
+    PATHWAY_CONSENT_STATUS_CANCELLED: _ClassVar[PathwayConsentStatus]
 MEMBER_ROLE_UNSPECIFIED: MemberRole
 MEMBER_ROLE_OWNER: MemberRole
 MEMBER_ROLE_STAFF: MemberRole
@@ -64,6 +65,7 @@ PATHWAY_CONSENT_STATUS_PENDING: PathwayConsentStatus
 PATHWAY_CONSENT_STATUS_GRANTED: PathwayConsentStatus
 PATHWAY_CONSENT_STATUS_REFUSED: PathwayConsentStatus
 PATHWAY_CONSENT_STATUS_WITHDRAWN: PathwayConsentStatus
+PATHWAY_CONSENT_STATUS_CANCELLED: PathwayConsentStatus
 
 class Provider(_message.Message):
     __slots__ = ("id", "name", "website", "email", "create_time")

@@ -361,6 +361,52 @@ class PublishPathwayResponse(_message.Message):
     pathway: _catalog_pb2.Pathway
     def __init__(self, pathway: _Optional[_Union[_catalog_pb2.Pathway, _Mapping]] = ...) -> None: ...
 
+class UpdatePathwayRequest(_message.Message):
+    __slots__ = ("pathway_id", "expected_version", "patch", "update_mask")
+    PATHWAY_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    PATCH_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    pathway_id: str
+    expected_version: int
+    patch: PathwayPatch
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, pathway_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., patch: _Optional[_Union[PathwayPatch, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+
+class PathwayPatch(_message.Message):
+    __slots__ = ("title", "description", "program_ids", "required_count", "achievement")
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    PROGRAM_IDS_FIELD_NUMBER: _ClassVar[int]
+    REQUIRED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ACHIEVEMENT_FIELD_NUMBER: _ClassVar[int]
+    title: str
+    description: str
+    program_ids: _containers.RepeatedScalarFieldContainer[str]
+    required_count: int
+    achievement: PathwayAchievementPatch
+    def __init__(self, title: _Optional[str] = ..., description: _Optional[str] = ..., program_ids: _Optional[_Iterable[str]] = ..., required_count: _Optional[int] = ..., achievement: _Optional[_Union[PathwayAchievementPatch, _Mapping]] = ...) -> None: ...
+
+class PathwayAchievementPatch(_message.Message):
+    __slots__ = ("name", "description", "criteria", "skills", "image_url")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    CRITERIA_FIELD_NUMBER: _ClassVar[int]
+    SKILLS_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_URL_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    description: str
+    criteria: str
+    skills: _containers.RepeatedScalarFieldContainer[str]
+    image_url: str
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., criteria: _Optional[str] = ..., skills: _Optional[_Iterable[str]] = ..., image_url: _Optional[str] = ...) -> None: ...
+
+class UpdatePathwayResponse(_message.Message):
+    __slots__ = ("pathway",)
+    PATHWAY_FIELD_NUMBER: _ClassVar[int]
+    pathway: _catalog_pb2.Pathway
+    def __init__(self, pathway: _Optional[_Union[_catalog_pb2.Pathway, _Mapping]] = ...) -> None: ...
+
 class ArchivePathwayRequest(_message.Message):
     __slots__ = ("pathway_id",)
     PATHWAY_ID_FIELD_NUMBER: _ClassVar[int]

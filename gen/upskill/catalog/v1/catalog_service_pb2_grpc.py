@@ -130,6 +130,11 @@ class CatalogServiceStub:
                 request_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ArchivePathwayRequest.SerializeToString,
                 response_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ArchivePathwayResponse.FromString,
                 _registered_method=True)
+        self.UpdatePathway = channel.unary_unary(
+                '/upskill.catalog.v1.CatalogService/UpdatePathway',
+                request_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.UpdatePathwayRequest.SerializeToString,
+                response_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.UpdatePathwayResponse.FromString,
+                _registered_method=True)
         self.RequestPathwayConsent = channel.unary_unary(
                 '/upskill.catalog.v1.CatalogService/RequestPathwayConsent',
                 request_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.RequestPathwayConsentRequest.SerializeToString,
@@ -298,6 +303,15 @@ class CatalogServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdatePathway(self, request, context):
+        """UpdatePathway changes the fields of a DRAFT pathway named in update_mask, guarded by
+        expected_version; another provider's program added asks its consent, one taken out
+        cancels its request.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RequestPathwayConsent(self, request, context):
         """RequestPathwayConsent asks (again) for the consent of a program's provider to count that
         program, another provider's, towards the caller's DRAFT pathway; CreatePathway asks once
@@ -435,6 +449,11 @@ def add_CatalogServiceServicer_to_server(servicer, server):
                     servicer.ArchivePathway,
                     request_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ArchivePathwayRequest.FromString,
                     response_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ArchivePathwayResponse.SerializeToString,
+            ),
+            'UpdatePathway': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdatePathway,
+                    request_deserializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.UpdatePathwayRequest.FromString,
+                    response_serializer=upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.UpdatePathwayResponse.SerializeToString,
             ),
             'RequestPathwayConsent': grpc.unary_unary_rpc_method_handler(
                     servicer.RequestPathwayConsent,
@@ -976,6 +995,33 @@ class CatalogService:
             '/upskill.catalog.v1.CatalogService/ArchivePathway',
             upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ArchivePathwayRequest.SerializeToString,
             upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.ArchivePathwayResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdatePathway(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/upskill.catalog.v1.CatalogService/UpdatePathway',
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.UpdatePathwayRequest.SerializeToString,
+            upskill_dot_catalog_dot_v1_dot_catalog__service__pb2.UpdatePathwayResponse.FromString,
             options,
             channel_credentials,
             insecure,
