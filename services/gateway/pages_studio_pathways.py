@@ -7,8 +7,9 @@ Every action goes through the same route functions as the public API (routes_pat
 with the signed-in person's token, acting for the provider in the URL: the catalog checks
 the membership and the ownership, and its pathway rules (programs published, consents
 granted) decide; a refusal is shown as the API's problem, a field error next to its input.
-The API has no change of a pathway once defined: "New draft from this one" opens the form
-filled in from it. CSRF: the app-wide same-origin check (cross_origin.py) covers these
+A DRAFT is edited with the same form ("Edit draft": routes_pathways.update_pathway, with
+the version the form was filled in from as If-Match, so an edit made meanwhile is refused,
+not overwritten); "New draft from this one" opens the form filled in from any pathway. CSRF: the app-wide same-origin check (cross_origin.py) covers these
 forms like every other.
 """
 
@@ -30,7 +31,7 @@ from services.gateway.pages_studio import _acting, _provider
 from services.gateway.problems import ProblemError, not_found
 from services.gateway.program_titles import BATCH
 from services.gateway.rendering import render
-from services.gateway.routes_pathways import ConsentRequest, Pathway, PathwayCreate
+from services.gateway.routes_pathways import ConsentRequest, Pathway, PathwayCreate, PathwayPatch
 from services.gateway.schemas import Program
 
 router = APIRouter(include_in_schema=False)
@@ -39,7 +40,12 @@ PAGE_SIZE = 20
 # The provider's own published programs offered as boxes on the form; search finds more.
 OWN_PROGRAMS = 100
 SEARCH_RESULTS = 20
-_DONE = {"publish": "Published.", "archive": "Archived.", "ask": "Asked again."}
+_DONE = {
+    "publish": "Published.",
+    "archive": "Archived.",
+    "ask": "Asked again.",
+    "edit": "Saved.",
+}
 
 
 @router.get("/studio/{provider_id}/pathways", response_class=HTMLResponse)
@@ -121,6 +127,49 @@ async def create_pathway(
     return RedirectResponse(f"/studio/{provider}/pathways/{created.id}", status_code=303)
 
 
+@router.get("/studio/{provider_id}/pathways/{pathway_id}/edit", response_class=HTMLResponse)
+async def edit_pathway_page(
+    provider_id: str, pathway_id: str, request: Request, viewer: Viewer, clients: ClientsDep
+) -> HTMLResponse:
+    """The form filled in from a DRAFT, and its version (the If-Match of the save)."""
+    person, provider = _acting(viewer, provider_id)
+    pathway = await _own_pathway(clients, person, provider, pathway_id)
+    if pathway.status != "DRAFT":
+        problem = ProblemError(409, f"only a DRAFT pathway can be edited (is {pathway.status})")
+        return await _pathway_page(request, clients, person, provider, pathway.id, problem=problem)
+    values, chosen = pathway_form.values_of(pathway.model_dump())
+    values["version"] = str(pathway.version)
+    return await _form(request, clients, person, provider, values, chosen, editing=pathway)
+
+
+@router.post("/studio/{provider_id}/pathways/{pathway_id}/edit", response_class=HTMLResponse)
+async def edit_pathway(
+    provider_id: str, pathway_id: str, request: Request, viewer: Viewer, clients: ClientsDep
+) -> Response:
+    """ "Search programs" shows the form again; "Save draft" sends every field as a patch
+    with the version it was filled in from."""
+    person, provider = _acting(viewer, provider_id)
+    pathway = await _own_pathway(clients, person, provider, pathway_id)
+    values, chosen = await pathway_form.form_values(request)
+    if values.get("action") == "search":
+        return await _form(
+            request, clients, person, provider, values, chosen, search=True, editing=pathway
+        )
+    try:
+        body = PathwayPatch.model_validate(pathway_form.patch_body(values, chosen))
+        await routes_pathways.update_pathway(
+            pathway.id, body, person, clients, Response(), if_match=values.get("version", "")
+        )
+    except (ValidationError, ProblemError) as exc:
+        problem = studio_form.as_problem(exc)
+        if problem.status not in (400, 409, 412, 413, 422):
+            raise
+        return await _form(
+            request, clients, person, provider, values, chosen, problem=problem, editing=pathway
+        )
+    return RedirectResponse(f"/studio/{provider}/pathways/{pathway.id}?done=edit", 303)
+
+
 async def _form(
     request: Request,
     clients: Clients,
@@ -131,6 +180,7 @@ async def _form(
     *,
     search: bool = False,
     problem: ProblemError | None = None,
+    editing: Pathway | None = None,
 ) -> HTMLResponse:
     """The form, with what was typed: the provider's own published programs, the chosen
     ones of other providers, and (after "Search programs") what the search found, each a
@@ -176,6 +226,7 @@ async def _form(
             "found": found,
             "searched": search and bool(query),
             "search_problem": search_problem,
+            "editing": editing,
             **errors,
         },
         status_code=problem.status if problem else (422 if search_problem else 200),

@@ -1,4 +1,5 @@
-"""The studio's pathway form and the API's JSON body (POST /api/v1/pathways), both ways:
+"""The studio's pathway form and the API's JSON body (POST /api/v1/pathways, and PATCH
+/api/v1/pathways/{id} to edit a draft), both ways:
 what a person types reaches the API as typed (the API and the catalog validate it, nothing
 here does), and their field errors come back to the inputs they name. The programs are
 checkboxes named `program_ids`, one per chosen or found program."""
@@ -51,8 +52,18 @@ def pathway_body(values: dict[str, str], program_ids: list[str]) -> dict[str, An
     }
 
 
+def patch_body(values: dict[str, str], program_ids: list[str]) -> dict[str, Any]:
+    """The edit form, as the JSON body of PATCH /api/v1/pathways/{id}: every field, as the
+    form shows them all (an empty "how many" is null: all of them)."""
+    body = pathway_body(values, program_ids)
+    if not values.get("required_count", "").strip():
+        body["required_count"] = None
+    return body
+
+
 def values_of(pathway: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
-    """A pathway (the API's JSON) as the form shows it, to start a new draft from it."""
+    """A pathway (the API's JSON) as the form shows it, to edit it or start a new draft
+    from it."""
     achievement = pathway["achievement"]
     required = pathway["required_count"]
     return (

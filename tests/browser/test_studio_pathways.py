@@ -134,3 +134,70 @@ def test_a_provider_defines_a_pathway_with_another_providers_program_and_publish
     for path in (pathway_url, f"/studio/{a.provider_id}/pathways/new"):
         page.goto(path)
         assert horizontal_overflow(page) == 0, f"{path} is wider than a 390 px screen"
+
+
+def test_a_member_edits_a_draft_pathway_in_the_studio(
+    context: BrowserContext, page: Page, api: Marketplace
+) -> None:
+    enable_axe(context)
+    run = uuid.uuid4().hex[:8]
+    a, b = api.publish_program(), api.publish_program()
+    second = f"Kubernetes basics {run}"
+    _second_program(api, a, second)
+    a_staff = f"edit-a-{run}"
+    _member(api, a, a_staff)
+    _sign_in_as_staff(page, a_staff)
+    page.goto(f"/studio/{a.provider_id}/pathways/new")
+    page.get_by_label("Title").fill(f"Draft path {run}")
+    page.get_by_label(a.title).check()
+    page.get_by_label(second).check()
+    page.get_by_label("Badge name").fill("Cloud Native Practitioner")
+    page.get_by_label("Badge description").fill("Deploys and packages cloud-native apps.")
+    page.get_by_label("How to earn it").fill("Earned both programs' credentials.")
+    page.get_by_role("button", name="Create draft").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Draft path {run}")
+
+    page.get_by_role("button", name="Edit draft").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Edit draft")
+    expect(page.get_by_label("Title")).to_have_value(f"Draft path {run}")
+    expect(page.get_by_label(a.title)).to_be_checked()
+    assert_accessible(page)
+
+    # Bad input: each error beside its field, what was typed kept.
+    page.get_by_label("Title").fill("   ")
+    page.get_by_label("How many of them earn it").fill("5")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.locator("#e-title")).to_have_text("must not be empty or only whitespace")
+    expect(page.get_by_label("Title")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#e-required_count")).to_contain_text("cannot exceed")
+    expect(page.get_by_label("How many of them earn it")).to_have_value("5")
+    assert_accessible(page)
+
+    # Fix it, add B's program (found by search) and k = 2 of 3: B's consent is asked for.
+    title = f"Edited path {run}"
+    page.get_by_label("Title").fill(title)
+    page.get_by_label("How many of them earn it").fill("2")
+    page.get_by_label("Find other providers' programs").fill(b.title)
+    page.get_by_role("button", name="Search programs").click()
+    found = page.get_by_role("list", name="Found")
+    found.get_by_label(b.title).check()
+    expect(page.get_by_label("Title")).to_have_value(title)
+    assert_accessible(page)
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_role("status")).to_have_text("Saved.")
+    expect(page.get_by_role("heading", level=1)).to_have_text(title)
+    expect(page.get_by_text("earned by 2 of 3 programs")).to_be_visible()
+    programs = page.get_by_role("table", name="Programs")
+    expect(programs.get_by_role("row").filter(has_text=b.title)).to_contain_text("Pending")
+    assert_accessible(page)
+
+    # Take it out again: the request is cancelled and the draft publishes without it.
+    page.get_by_role("button", name="Edit draft").click()
+    page.get_by_label(b.title).uncheck()
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_role("status")).to_have_text("Saved.")
+    expect(programs.get_by_role("row").filter(has_text=b.title)).to_have_count(0)
+    page.get_by_role("button", name="Publish").click()
+    expect(page.get_by_role("status")).to_have_text("Published.")
+    expect(page.get_by_role("button", name="Edit draft")).to_have_count(0)
+    assert_accessible(page)

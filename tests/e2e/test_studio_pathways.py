@@ -405,3 +405,96 @@ def test_asking_again_twice_at_once_makes_one_request(world: dict[str, Any]) -> 
     assert after["status"] == "PENDING"
     for client in (studio, *clients):
         client.close()
+
+
+def _hidden_version(page: str) -> str:
+    found = re.search(r'<input type="hidden" name="version" value="([^"]*)">', page)
+    return found.group(1) if found else ""
+
+
+def test_a_member_edits_a_draft_through_the_api_rules(world: dict[str, Any]) -> None:
+    """ "Edit draft": the form filled in from the draft; a foreign program added asks B,
+    taken out cancels it; a stale form is refused, not overwritten; errors beside their
+    inputs; a published pathway is not edited."""
+    gateway, http = str(world["http"].base_url), world["http"]
+    a, b, run = world["a"]["id"], world["b"]["id"], world["run"]
+    own = [p["id"] for p in world["own"]]
+    foreign = world["foreign"]["id"]
+    studio = browser(gateway, world["sub"])
+    made = studio.post(f"/studio/{a}/pathways/new", data=_form(f"Editable {run}", own))
+    assert made.status_code == 200, made.text
+    pathway_id = str(made.url).rsplit("/", 1)[-1]
+    detail = f"/studio/{a}/pathways/{pathway_id}"
+    edit = f"{detail}/edit"
+    assert f'action="{edit}"' in made.text
+
+    form = studio.get(edit)
+    assert form.status_code == 200, form.text
+    assert f'value="Editable {run}"' in form.text
+    assert _checked(form.text) == set(own)
+    assert _hidden_version(form.text) == "1"
+
+    def incoming() -> list[dict[str, Any]]:
+        listed = http.get(
+            f"/api/v1/providers/{b}/pathway-consents",
+            params={"direction": "incoming", "page_size": 100},
+            headers=world["b_token"],
+        )
+        assert listed.status_code == 200, listed.text
+        return [c for c in listed.json()["consents"] if c["pathway_id"] == pathway_id]
+
+    # Errors beside their inputs, what was typed kept, nothing saved.
+    bad = studio.post(
+        edit,
+        data=_form("Bad\x00title", [*own, foreign], required_count="4", version="1"),
+    )
+    assert bad.status_code == 422, bad.text
+    assert field_error(bad.text, "title")
+    assert _checked(bad.text) == {*own, foreign}
+    k = studio.post(edit, data=_form(f"Edited {run}", own, required_count="3", version="1"))
+    assert k.status_code == 422, k.text
+    assert "cannot exceed" in field_error(k.text, "required_count")
+    assert incoming() == []
+
+    saved = studio.post(
+        edit, data=_form(f"Edited {run}", [*own, foreign], required_count="2", version="1")
+    )
+    assert saved.status_code == 200, saved.text
+    assert str(saved.url).endswith(f"{detail}?done=edit")
+    assert "Saved." in saved.text
+    assert f"Edited {run}" in saved.text
+    assert "earned by 2 of 3 programs" in saved.text
+    assert [c["status"] for c in incoming()] == ["PENDING"]
+
+    # The form filled in at version 1 is stale now: refused, nothing overwritten.
+    stale = studio.post(edit, data=_form(f"Lost {run}", own, version="1"))
+    assert stale.status_code == 412, stale.text
+    assert "version" in stale.text
+    for version in ("", "abc", "0", "9" * 40):
+        odd = studio.post(edit, data=_form(f"Odd {run}", own, version=version))
+        assert odd.status_code in (422, 428), (version, odd.status_code)
+    assert f"Edited {run}" in studio.get(detail).text
+
+    removed = studio.post(edit, data=_form(f"Edited {run}", own, version="2"))
+    assert removed.status_code == 200, removed.text
+    assert [c["status"] for c in incoming()] == ["CANCELLED"]
+    assert "earned by 2 of 2 programs" in removed.text
+
+    # Another site's form cannot edit; a published pathway is not edited.
+    for headers in ({"origin": "https://evil.example"}, {"sec-fetch-site": "cross-site"}):
+        assert (
+            studio.post(edit, data=_form("X", own, version="3"), headers=headers).status_code == 403
+        )
+    published = studio.post(f"{detail}/publish")
+    assert "Published." in published.text
+    assert f'action="{edit}"' not in published.text
+    assert studio.get(edit).status_code == 409
+    late = studio.post(edit, data=_form("Too late", own, version="4"))
+    assert late.status_code == 409, late.text
+    for odd_id in ("not-a-uuid", str(uuid.uuid4())):
+        assert studio.get(f"/studio/{a}/pathways/{odd_id}/edit").status_code == 404
+    # A stranger cannot open A's edit form.
+    stranger = browser(gateway, f"stranger-{run}")
+    assert stranger.get(edit).status_code in (403, 404)
+    stranger.close()
+    studio.close()
