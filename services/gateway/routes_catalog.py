@@ -62,7 +62,7 @@ def parse_if_match(value: str) -> int:
         1 <= int(text) <= INT64_MAX
     ):
         raise invalid_input(
-            "If-Match must be the program's version",
+            "If-Match must be the version last read (the resource's ETag)",
             [FieldError(field="If-Match", message='expected a version number such as "3"')],
             status=422,
         )
