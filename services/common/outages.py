@@ -39,7 +39,14 @@ _NATS_UNAVAILABLE: tuple[type[BaseException], ...] = (
     nats.js.errors.ServiceUnavailableError,
 )
 
-_PEER_UNAVAILABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+# A peer that cannot answer this call right now, so the same call may be tried again (with
+# the same idempotency key): unreachable, too slow, or CANCELLED, which reaches a caller that
+# did not cancel only when the peer cancelled the call itself (a replica shutting down that
+# could not finish it, or one that took it just as it stopped). Nothing was wrong with the
+# request. Every caller of a peer (the gateway, a service calling another) decides by this.
+PEER_UNAVAILABLE = frozenset(
+    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}
+)
 
 
 def _is_outage_itself(exc: BaseException) -> bool:
@@ -48,7 +55,7 @@ def _is_outage_itself(exc: BaseException) -> bool:
     if isinstance(exc, asyncpg.InterfaceError):
         return any(text in str(exc) for text in _POSTGRES_GONE_TEXTS)
     if isinstance(exc, grpc.aio.AioRpcError):
-        return exc.code() in _PEER_UNAVAILABLE
+        return exc.code() in PEER_UNAVAILABLE
     # Connection refused/reset, a pool acquire or a NATS request that timed out.
     return isinstance(exc, OSError | asyncio.TimeoutError)
 

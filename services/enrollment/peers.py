@@ -16,11 +16,11 @@ from services.common.errors import (
     UnavailableError,
 )
 from services.common.grpc_client import DEFAULT_DEADLINE_SECONDS, auth_metadata, channel
+from services.common.outages import PEER_UNAVAILABLE
 from services.enrollment.domain import Enrollment
 from services.enrollment.seat_packs import SeatPack
 
 REASON_UNASSIGNED_SEATS = "unassigned_seats"
-_RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 
 
 class Peers:
@@ -158,7 +158,7 @@ class Peers:
 
 
 def _translate(peer: str, exc: grpc.aio.AioRpcError) -> ServiceError:
-    if exc.code() in _RETRYABLE:
+    if exc.code() in PEER_UNAVAILABLE:
         return UnavailableError(f"{peer} is unavailable; retry with the same Idempotency-Key")
     error = ServiceError(f"{peer} failed: {exc.details()}")
     return error

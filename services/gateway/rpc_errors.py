@@ -16,6 +16,7 @@ import grpc
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from services.common.outages import PEER_UNAVAILABLE
 from services.gateway.problems import FieldError, ProblemError
 
 log = logging.getLogger(__name__)
@@ -36,14 +37,6 @@ _CLIENT_ERRORS: dict[grpc.StatusCode, tuple[int, str]] = {
     # Sold out: no seat left is a conflict with the program's state, not a rate limit.
     grpc.StatusCode.RESOURCE_EXHAUSTED: (409, "sold-out"),
 }
-
-# CANCELLED reaches us when the service cancelled the call itself: a replica shutting down
-# that could not finish it within its drain grace. Nothing was wrong with the request.
-_RETRYABLE = (
-    grpc.StatusCode.UNAVAILABLE,
-    grpc.StatusCode.DEADLINE_EXCEEDED,
-    grpc.StatusCode.CANCELLED,
-)
 
 RETRY_AFTER_SECONDS = "2"
 _RICH_STATUS_KEY = "grpc-status-details-bin"
@@ -73,7 +66,7 @@ def problem_from_rpc_error(
             headers=headers,
             grpc_code=code.name,
         )
-    if code is not None and code in _RETRYABLE:
+    if code is not None and code in PEER_UNAVAILABLE:
         log.warning("upstream %s: %s", code.name, details)
         return ProblemError(
             503,

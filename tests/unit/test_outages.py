@@ -4,10 +4,14 @@ start-up wait's back-off."""
 from __future__ import annotations
 
 import asyncpg
+import grpc
 import nats.errors
 import pytest
 
 from services.common import outages, startup
+from services.common.errors import UnavailableError
+from services.enrollment.peers import _translate as translate_peer_error
+from services.gateway.rpc_errors import problem_from_rpc_error
 
 
 class _Wrapped(Exception):
@@ -92,3 +96,31 @@ async def test_wait_for_retries_outages_and_raises_bugs(monkeypatch: pytest.Monk
 
     with pytest.raises(asyncpg.exceptions.InvalidPasswordError):
         await startup.wait_for(broken, "broken")
+
+
+def _rpc_error(code: grpc.StatusCode) -> grpc.aio.AioRpcError:
+    return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details=code.name)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED],
+)
+def test_a_peer_that_cannot_answer_now_is_retried_by_every_caller(code: grpc.StatusCode) -> None:
+    """CANCELLED reaches a caller that did not cancel only from a peer replica that stopped
+    (seen in a rolling restart as a 502 on enroll): the gateway and a service calling
+    another both answer it as an outage, to be retried, never as a failure."""
+    assert outages.is_outage(_rpc_error(code))
+    assert isinstance(translate_peer_error("payments", _rpc_error(code)), UnavailableError)
+    problem = problem_from_rpc_error(_rpc_error(code))
+    assert problem.status == 503
+
+
+@pytest.mark.parametrize(
+    "code", [grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.DATA_LOSS]
+)
+def test_a_peer_that_failed_is_not_retried(code: grpc.StatusCode) -> None:
+    assert not outages.is_outage(_rpc_error(code))
+    translated = translate_peer_error("payments", _rpc_error(code))
+    assert not isinstance(translated, UnavailableError)
+    assert problem_from_rpc_error(_rpc_error(code)).status == 502
