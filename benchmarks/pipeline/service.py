@@ -24,6 +24,7 @@ import httpx
 import nats
 import uvloop
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 STREAM = "PIPELINE"
@@ -216,17 +217,19 @@ class Service:
                 messages = await sub.fetch(batch=RELAY_BATCH, timeout=5)
             except (TimeoutError, nats.errors.TimeoutError):
                 continue
-            for msg in messages:
-                event_id = msg.headers.get("Nats-Msg-Id") if msg.headers else None
-                async with self.pool.acquire() as conn, conn.transaction():
-                    fresh = await conn.fetchval(
-                        "INSERT INTO inbox (event_id) VALUES ($1) ON CONFLICT DO NOTHING "
-                        "RETURNING true",
-                        event_id,
-                    )
-                    if fresh:
-                        await handle(conn, json.loads(msg.data))
-                await msg.ack()
+            # A batch at once: no two events of one purchase are ever pending together.
+            await asyncio.gather(*(self.receive(msg, handle) for msg in messages))
+
+    async def receive(self, msg: Msg, handle: Consumer) -> None:
+        event_id = msg.headers.get("Nats-Msg-Id") if msg.headers else None
+        async with self.pool.acquire() as conn, conn.transaction():
+            fresh = await conn.fetchval(
+                "INSERT INTO inbox (event_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING true",
+                event_id,
+            )
+            if fresh:
+                await handle(conn, json.loads(msg.data))
+        await msg.ack()
 
     # ----------------------------------------------------------------- running
 
