@@ -31,7 +31,7 @@ import asyncpg
 import nats
 import psutil
 
-from benchmarks.pipeline.service import SCHEMA, STREAM
+from benchmarks.pipeline.schema import SCHEMA, STREAM
 from services.devstack.embedded import (
     PostgresServer,
     free_port,

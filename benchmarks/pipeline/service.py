@@ -27,19 +27,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-STREAM = "PIPELINE"
-SCHEMA = """
-CREATE TABLE items (id uuid PRIMARY KEY, body jsonb NOT NULL);
-CREATE TABLE inbox (event_id uuid PRIMARY KEY, processed_at timestamptz NOT NULL DEFAULT now());
-CREATE TABLE outbox (
-    seq bigserial PRIMARY KEY, id uuid NOT NULL, subject text NOT NULL, body bytea NOT NULL,
-    published_at timestamptz
-);
-CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS
-    $$ BEGIN PERFORM pg_notify('outbox', ''); RETURN NULL; END $$;
-CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
-    FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
-"""
+from benchmarks.pipeline.schema import STREAM
+
 RELAY_BATCH = 32
 RELAY_FALLBACK_SECONDS = 5.0
 
