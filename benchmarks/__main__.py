@@ -20,6 +20,10 @@ NOTIFY) and consume (published -> handled).
     python -m benchmarks --url http://127.0.0.1:8080   # a running `upskill dev` (no CPU/RSS)
     python -m benchmarks --soak --soak-minutes 2     # plus a memory soak (default 10 min)
     BENCH_SEARCH_PROGRAMS=0 make bench              # without the 100,000-program search
+    BENCH_PIPELINE=0 make bench                     # without the logic-free pipeline
+
+Then, on the same PostgreSQL and NATS, the same levels through the logic-free pipeline of
+issue 12 (benchmarks/pipeline), and each level's purchases/s as a ratio to the pipeline's.
 
 A benchmark, not a test: nothing here runs in `make test`, and its figures are targets, not
 assertions.
@@ -51,6 +55,7 @@ import asyncpg
 import httpx
 import psutil
 
+from benchmarks.pipeline import Pipeline
 from benchmarks.search import SearchResult
 from benchmarks.search import measure as measure_search
 from benchmarks.search import print_result as print_search
@@ -295,6 +300,19 @@ class StackProcesses:
             level.peak_rss_bytes = max(peak[0], sum(self.rss_by_group().values()))
 
 
+class PipelineProcesses(StackProcesses):
+    """The same figures for the logic-free pipeline: its five processes, and the stack's
+    PostgreSQL and NATS, which it shares."""
+
+    def __init__(self, stack: Stack, pipeline: Pipeline) -> None:
+        super().__init__(stack)
+        self.pipeline = pipeline
+
+    def roots(self) -> dict[str, psutil.Process]:
+        shared = {k: v for k, v in super().roots().items() if k in ("postgres", "nats")}
+        return self.pipeline.roots() | shared
+
+
 class Profiler:
     """py-spy (a dev tool: `pip install py-spy`) on every Python process of the stack while a
     level runs, one flame graph per process and level: --profile DIR."""
@@ -469,6 +487,44 @@ async def bench(
     return results
 
 
+async def bench_pipeline(
+    pipeline: Pipeline, processes: PipelineProcesses, levels: list[int], purchases: int
+) -> list[Level]:
+    """The same buyers and levels through the logic-free pipeline."""
+    limits = httpx.Limits(
+        max_connections=max(levels) * 2,
+        max_keepalive_connections=max(levels) * 2,
+        keepalive_expiry=2.0,
+    )
+    async with httpx.AsyncClient(
+        base_url=pipeline.url, timeout=30, limits=limits, trust_env=False
+    ) as http:
+        market = Market(http)
+        program_id = await market.program()
+        await run_level(market, program_id, 1, WARM_UP_PURCHASES)
+        results = []
+        for concurrency in levels:
+            level = Level(concurrency, purchases, 0.0, [])
+            with processes.measure(level):
+                level.seconds, latencies = await run_level(
+                    market, program_id, concurrency, purchases
+                )
+            level.pay_to_credential_ms = [t["pay_to_credential"] * 1000 for t in latencies]
+            for step in ("enroll", "pay"):
+                level.step_ms[step] = [t[step] * 1000 for t in latencies]
+            results.append(level)
+            print_row(level, flush=True)
+    return results
+
+
+def ratios(ours: list[Level], pipeline: list[Level]) -> dict[str, float]:
+    """Purchases/s of our stack over the pipeline's, per level (buyers)."""
+    return {
+        str(a.concurrency): round(a.per_second / b.per_second, 2)
+        for a, b in zip(ours, pipeline, strict=True)
+    }
+
+
 HEADER = (
     f"{'buyers':>6} {'purchases/s':>11} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
     f"{'max ms':>8} {'CPU-ms/purchase':>15} {'peak RSS MB':>11}"
@@ -568,6 +624,13 @@ def main() -> int:
         default=float(os.environ.get("BENCH_SOAK_MINUTES", DEFAULT_SOAK_MINUTES)),
         help=f"length of the soak (env BENCH_SOAK_MINUTES, default {DEFAULT_SOAK_MINUTES:g})",
     )
+    parser.add_argument(
+        "--pipeline",
+        action=argparse.BooleanOptionalAction,
+        default=os.environ.get("BENCH_PIPELINE", "1") not in ("", "0"),
+        help="after our stack, run the same levels through the logic-free pipeline of issue "
+        "12 and print our purchases/s as a ratio to it (env BENCH_PIPELINE, default on)",
+    )
     args = parser.parse_args()
     if args.purchases < 1:
         parser.error("--purchases must be at least 1")
@@ -581,6 +644,7 @@ def main() -> int:
         "every stack process (RSS counts PostgreSQL's shared memory once per backend)"
     )
     runs: dict[int, list[Any]] = {}
+    pipeline: list[Level] = []
     if args.url:
         print(HEADER)
         runs[0] = asyncio.run(bench(args.url.rstrip("/"), args.levels, args.purchases, None))
@@ -588,19 +652,34 @@ def main() -> int:
         for replicas in args.replicas:
             # Search and the soak run once, on the first stack: they do not depend on it.
             once = extras if not runs else Extras(0, 0.0)
-            runs[replicas] = _run_stack(args, replicas, once)
+            runs[replicas], measured = _run_stack(args, replicas, once, not runs and args.pipeline)
+            pipeline = pipeline or measured
+    if pipeline:
+        print("\nratio to pipeline (purchases/s, ours / pipeline's):")
+        for buyers, ratio in ratios(next(iter(runs.values())), pipeline).items():
+            print(f"{buyers:>6} {ratio:>11.2f}")
     if args.json:
         report = {
             "levels": [r.summary() for r in next(iter(runs.values()))],
             "replicas": {str(n): [r.summary() for r in rs] for n, rs in runs.items()},
             "search": asdict(extras.search) if extras.search else None,
             "soak": extras.soak.summary() if extras.soak else None,
+            "pipeline": {
+                "levels": [r.summary() for r in pipeline],
+                "ratio_to_pipeline": ratios(next(iter(runs.values())), pipeline),
+            }
+            if pipeline
+            else None,
         }
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     return 0
 
 
-def _run_stack(args: argparse.Namespace, replicas: int, extras: Extras) -> list[Any]:
+def _run_stack(
+    args: argparse.Namespace, replicas: int, extras: Extras, with_pipeline: bool
+) -> tuple[list[Level], list[Level]]:
+    """Our stack's levels, then (`with_pipeline`) the pipeline's on the same PostgreSQL and
+    NATS, our services idle meanwhile."""
     options = StackOptions(log_level=os.environ.get("LOG_LEVEL", "INFO").upper())
     keep = os.environ.get("BENCH_DATA_DIR", "")  # keep the stack's data and logs there
     if len(args.replicas) > 1:
@@ -611,9 +690,17 @@ def _run_stack(args: argparse.Namespace, replicas: int, extras: Extras) -> list[
     ):
         profiler = Profiler(stack, args.profile) if args.profile else None
         print(HEADER)
-        return asyncio.run(
+        ours = asyncio.run(
             bench(stack.gateway_url, args.levels, args.purchases, stack, profiler, extras)
         )
+        if not with_pipeline:
+            return ours, []
+        print("\nlogic-free pipeline (benchmarks/pipeline), same buyers\n" + HEADER)
+        with Pipeline(stack.database, stack.nats_url, Path(tmp) / "pipeline-logs") as pipeline:
+            processes = PipelineProcesses(stack, pipeline)
+            return ours, asyncio.run(
+                bench_pipeline(pipeline, processes, args.levels, args.purchases)
+            )
 
 
 if __name__ == "__main__":
