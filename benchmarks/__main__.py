@@ -45,15 +45,17 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext, suppress
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager, nullcontext, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
 import httpx
 import psutil
+from yarl import URL
 
 from benchmarks.pipeline import Pipeline
 from benchmarks.search import SearchResult
@@ -90,6 +92,8 @@ class Level:
     cpu_by_process: dict[str, float] | None = None
     peak_rss_bytes: int | None = None
     waits: dict[str, Any] | None = None
+    # This process (the buyers, and the RSS sampler's thread) during the level.
+    driver_cpu_seconds: float | None = None
 
     @property
     def per_second(self) -> float:
@@ -115,6 +119,11 @@ class Level:
                 if self.cpu_seconds is None
                 else round(self.cpu_seconds * 1000 / self.purchases, 1)
             ),
+            "driver_cpu_ms_per_purchase": (
+                None
+                if self.driver_cpu_seconds is None
+                else round(self.driver_cpu_seconds * 1000 / self.purchases, 1)
+            ),
             "cpu_ms_per_purchase_by_process": (
                 None
                 if self.cpu_by_process is None
@@ -136,59 +145,78 @@ def _rank(values: list[float], p: float) -> float:
 
 
 class Market:
-    """The public HTTP API, as the buyers and the program's provider use it."""
+    """The buyers' HTTP client: one aiohttp session of keep-alive connections.
 
-    def __init__(self, http: httpx.AsyncClient) -> None:
+    aiohttp, not httpx, because the buyers share the machine with the stack they measure:
+    httpx (pure-Python HTTP/1.1 parsing) cost the driver about half a core at 32 buyers,
+    CPU the stack under test then did not get (benchmarks/README.md, round 4)."""
+
+    def __init__(self, http: aiohttp.ClientSession, base_url: str) -> None:
         self.http = http
+        self.base_url = base_url.rstrip("/")
+
+    @classmethod
+    @asynccontextmanager
+    async def connect(cls, base_url: str, connections: int = 64) -> AsyncIterator[Market]:
+        # Idle connections expire before uvicorn's 5 s keep-alive closes them: reusing one
+        # the server is closing at that moment fails a purchase with a disconnect.
+        connector = aiohttp.TCPConnector(limit=connections, keepalive_timeout=2.0)
+        timeout = aiohttp.ClientTimeout(total=30)
+        async with aiohttp.ClientSession(
+            connector=connector, timeout=timeout, trust_env=False
+        ) as http:
+            yield cls(http, base_url)
+
+    async def request_json(self, method: str, path: str, **kwargs: Any) -> Any:
+        async with self.http.request(method, self.base_url + path, **kwargs) as response:
+            if response.status >= 400:
+                raise RuntimeError(
+                    f"{method} {path}: {response.status} {(await response.text())[:500]}"
+                )
+            return await response.json()
 
     async def token(self, **claims: str) -> dict[str, str]:
-        response = await self.http.post("/api/v1/dev/tokens", json=claims)
-        response.raise_for_status()
-        return {"authorization": f"Bearer {response.json()['token']}"}
+        body = await self.request_json("POST", "/api/v1/dev/tokens", json=claims)
+        return {"authorization": f"Bearer {body['token']}"}
 
     async def program(self) -> str:
         admin = await self.token(role="admin", sub="bench-admin")
-        provider = await self.http.post("/api/v1/providers", json={"name": "Bench"}, headers=admin)
-        provider.raise_for_status()
-        auth = await self.token(
-            role="provider", sub="bench-provider", provider_id=provider.json()["id"]
+        provider = await self.request_json(
+            "POST", "/api/v1/providers", json={"name": "Bench"}, headers=admin
         )
+        auth = await self.token(role="provider", sub="bench-provider", provider_id=provider["id"])
         spec = demo_program()
         spec["capacity"] = 2**31 - 1  # seats are not what this measures
         spec["credential"]["issuance"] = "ON_PAYMENT"
-        created = await self.http.post("/api/v1/programs", json=spec, headers=auth)
-        created.raise_for_status()
-        program_id = str(created.json()["id"])
-        published = await self.http.post(f"/api/v1/programs/{program_id}/publish", headers=auth)
-        published.raise_for_status()
+        created = await self.request_json("POST", "/api/v1/programs", json=spec, headers=auth)
+        program_id = str(created["id"])
+        await self.request_json("POST", f"/api/v1/programs/{program_id}/publish", headers=auth)
         return program_id
 
     async def purchase(self, program_id: str, learner: dict[str, str]) -> dict[str, float]:
         """One whole purchase; seconds of each step: enroll, pay, and from paying (submitting
         the card) to the credential showing."""
         started = time.perf_counter()
-        enrolled = await self.http.post(
-            "/api/v1/enrollments", json={"program_id": program_id}, headers=learner
+        enrollment = await self.request_json(
+            "POST", "/api/v1/enrollments", json={"program_id": program_id}, headers=learner
         )
-        enrolled.raise_for_status()
-        enrollment = enrolled.json()
         paid_at = time.perf_counter()
-        checkout = httpx.URL(enrollment["checkout_url"])
-        paid = await self.http.post(
+        checkout = URL(enrollment["checkout_url"])
+        async with self.http.post(
             checkout,
             data={"card_number": SUCCEEDING_CARD},
-            headers={"origin": f"{checkout.scheme}://{checkout.netloc.decode()}"},  # a form post
-            follow_redirects=False,
-        )
-        if paid.status_code not in (200, 303):
-            raise RuntimeError(f"paying failed: {paid.status_code} {paid.text[:500]}")
+            headers={"origin": str(checkout.origin())},  # a form post
+            allow_redirects=False,
+        ) as paid:
+            if paid.status not in (200, 303):
+                raise RuntimeError(f"paying failed: {paid.status} {(await paid.text())[:500]}")
+            await paid.read()
         steps = {"enroll": paid_at - started, "pay": time.perf_counter() - paid_at}
         url = f"/api/v1/enrollments/{enrollment['id']}"
         wait = POLL_FIRST_SECONDS
         while True:
-            current = await self.http.get(url, headers=learner)
-            current.raise_for_status()
-            if current.json().get("credential_id"):
+            current = await self.request_json("GET", url, headers=learner)
+            if current.get("credential_id"):
                 return steps | {"pay_to_credential": time.perf_counter() - paid_at}
             if time.perf_counter() - paid_at > PURCHASE_DEADLINE_SECONDS:
                 raise RuntimeError(f"no credential after {PURCHASE_DEADLINE_SECONDS:g} s: {url}")
@@ -218,6 +246,17 @@ async def run_level(
     started = time.perf_counter()
     await asyncio.gather(*(buyer() for _ in range(concurrency)))
     return time.perf_counter() - started, latencies
+
+
+@asynccontextmanager
+async def driver_cpu(level: Level) -> AsyncIterator[None]:
+    """The CPU the buyers themselves (this process) spend during a level: not the stack's,
+    so not in its total, but it shares the machine with it."""
+    before = time.process_time()
+    try:
+        yield
+    finally:
+        level.driver_cpu_seconds = round(time.process_time() - before, 3)
 
 
 # --------------------------------------------------------------------------- resources
@@ -335,7 +374,19 @@ class Profiler:
             out = self.directory / f"{label}-{name}.txt"
             procs.append(
                 subprocess.Popen(
-                    [self.exe, "record", "-p", str(pid), "-r", "50", "-f", "raw", "-o", str(out)],
+                    [
+                        self.exe,
+                        "record",
+                        "-p",
+                        str(pid),
+                        "-r",
+                        os.environ.get("BENCH_PROFILE_RATE", "50"),
+                        *(["--native"] if os.environ.get("BENCH_PROFILE_NATIVE") else []),
+                        "-f",
+                        "raw",
+                        "-o",
+                        str(out),
+                    ],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
@@ -435,17 +486,10 @@ async def bench(
     profiler: Profiler | None = None,
     extras: Extras | None = None,
 ) -> list[Level]:
-    # Idle connections expire before uvicorn's 5 s keep-alive closes them: reusing one the
-    # server is closing at that moment fails a purchase with a ReadError.
-    limits = httpx.Limits(
-        max_connections=max(levels) * 2,
-        max_keepalive_connections=max(levels) * 2,
-        keepalive_expiry=2.0,
-    )
-    async with httpx.AsyncClient(
-        base_url=base_url, timeout=30, limits=limits, trust_env=False
-    ) as http:
-        market = Market(http)
+    async with (
+        Market.connect(base_url, max(levels) * 2) as market,
+        httpx.AsyncClient(base_url=base_url, timeout=30, trust_env=False) as http,
+    ):
         program_id = await market.program()
         # Warm-up: connections, caches, query plans; not reported.
         await run_level(market, program_id, 1, WARM_UP_PURCHASES)
@@ -460,7 +504,10 @@ async def bench(
                     else nullcontext()
                 )
                 with profiling, StackProcesses(stack).measure(level):
-                    seconds, latencies = await run_level(market, program_id, concurrency, purchases)
+                    async with driver_cpu(level):
+                        seconds, latencies = await run_level(
+                            market, program_id, concurrency, purchases
+                        )
                 level.waits = await hop_waits(stack, since)
             else:
                 seconds, latencies = await run_level(market, program_id, concurrency, purchases)
@@ -491,24 +538,17 @@ async def bench_pipeline(
     pipeline: Pipeline, processes: PipelineProcesses, levels: list[int], purchases: int
 ) -> list[Level]:
     """The same buyers and levels through the logic-free pipeline."""
-    limits = httpx.Limits(
-        max_connections=max(levels) * 2,
-        max_keepalive_connections=max(levels) * 2,
-        keepalive_expiry=2.0,
-    )
-    async with httpx.AsyncClient(
-        base_url=pipeline.url, timeout=30, limits=limits, trust_env=False
-    ) as http:
-        market = Market(http)
+    async with Market.connect(pipeline.url, max(levels) * 2) as market:
         program_id = await market.program()
         await run_level(market, program_id, 1, WARM_UP_PURCHASES)
         results = []
         for concurrency in levels:
             level = Level(concurrency, purchases, 0.0, [])
             with processes.measure(level):
-                level.seconds, latencies = await run_level(
-                    market, program_id, concurrency, purchases
-                )
+                async with driver_cpu(level):
+                    level.seconds, latencies = await run_level(
+                        market, program_id, concurrency, purchases
+                    )
             level.pay_to_credential_ms = [t["pay_to_credential"] * 1000 for t in latencies]
             for step in ("enroll", "pay"):
                 level.step_ms[step] = [t[step] * 1000 for t in latencies]
@@ -551,6 +591,10 @@ def print_row(level: Level, *, flush: bool = False) -> None:
             f"{name} {cpu * 1000 / level.purchases:.1f}"
             for name, cpu in sorted(level.cpu_by_process.items(), key=lambda kv: -kv[1])
         ]
+        if level.driver_cpu_seconds is not None:
+            parts.append(
+                f"(the buyers: {level.driver_cpu_seconds * 1000 / level.purchases:.1f}, not counted)"
+            )
         print(f"{'':>6} CPU-ms/purchase: {', '.join(parts)}", flush=flush)
     if level.waits:
         stalled = f"over_{OUTBOX_STALL_SECONDS:g}s"

@@ -20,8 +20,6 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 
-import httpx
-
 from benchmarks.__main__ import Level, Market, Profiler, StackProcesses
 from services.devstack.stack import Stack, StackOptions
 
@@ -29,17 +27,15 @@ from services.devstack.stack import Stack, StackOptions
 async def hammer(
     base_url: str, requests: int, concurrency: int, stack: Stack, profiler: Profiler | None = None
 ) -> Level:
-    async with httpx.AsyncClient(base_url=base_url, timeout=30, trust_env=False) as http:
-        market = Market(http)
+    async with Market.connect(base_url, concurrency * 2) as market:
         program_id = await market.program()
         learner = await market.token(role="learner", sub="reads-bench")
-        enrolled = await http.post(
-            "/api/v1/enrollments", json={"program_id": program_id}, headers=learner
+        enrolled = await market.request_json(
+            "POST", "/api/v1/enrollments", json={"program_id": program_id}, headers=learner
         )
-        enrolled.raise_for_status()
-        url = f"/api/v1/enrollments/{enrolled.json()['id']}"
+        url = f"/api/v1/enrollments/{enrolled['id']}"
         for _ in range(50):  # warm-up: connections, caches, plans
-            (await http.get(url, headers=learner)).raise_for_status()
+            await market.request_json("GET", url, headers=learner)
         left = [requests]
         latencies: list[float] = []
 
@@ -47,7 +43,7 @@ async def hammer(
             while left[0] > 0:
                 left[0] -= 1
                 started = time.perf_counter()
-                (await http.get(url, headers=learner)).raise_for_status()
+                await market.request_json("GET", url, headers=learner)
                 latencies.append((time.perf_counter() - started) * 1000)
 
         level = Level(concurrency, requests, 0.0, [])

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
-import httpx
 
 from benchmarks.__main__ import Market, run_level
 from services.devstack.stack import Stack, StackOptions
@@ -79,8 +78,7 @@ def _size(log: Path) -> int:
 async def record(stack: Stack, log: Path, purchases: int) -> Window:
     admin = stack.database.dsn_for("postgres")
     window = Window()
-    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30, trust_env=False) as http:
-        market = Market(http)
+    async with Market.connect(stack.gateway_url) as market:
         program_id = await market.program()
         await run_level(market, program_id, 1, 5)  # warm-up: pools, caches, plans
         await _set(admin, "log_statement = 'all'")
