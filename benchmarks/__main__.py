@@ -94,6 +94,8 @@ class Level:
     waits: dict[str, Any] | None = None
     # This process (the buyers, and the RSS sampler's thread) during the level.
     driver_cpu_seconds: float | None = None
+    # GETs of its enrollment a purchase made, on average, until the credential showed.
+    polls_per_purchase: float | None = None
 
     @property
     def per_second(self) -> float:
@@ -214,10 +216,15 @@ class Market:
         steps = {"enroll": paid_at - started, "pay": time.perf_counter() - paid_at}
         url = f"/api/v1/enrollments/{enrollment['id']}"
         wait = POLL_FIRST_SECONDS
+        polls = 0
         while True:
             current = await self.request_json("GET", url, headers=learner)
+            polls += 1
             if current.get("credential_id"):
-                return steps | {"pay_to_credential": time.perf_counter() - paid_at}
+                return steps | {
+                    "pay_to_credential": time.perf_counter() - paid_at,
+                    "polls": float(polls),
+                }
             if time.perf_counter() - paid_at > PURCHASE_DEADLINE_SECONDS:
                 raise RuntimeError(f"no credential after {PURCHASE_DEADLINE_SECONDS:g} s: {url}")
             await asyncio.sleep(wait)  # the buyer's poll interval, backing off
@@ -515,6 +522,7 @@ async def bench(
             level.pay_to_credential_ms = [t["pay_to_credential"] * 1000 for t in latencies]
             for step in ("enroll", "pay"):
                 level.step_ms[step] = [t[step] * 1000 for t in latencies]
+            level.polls_per_purchase = round(sum(t["polls"] for t in latencies) / len(latencies), 1)
             results.append(level)
             print_row(level, flush=True)
         if stack is not None and extras is not None:
@@ -552,6 +560,7 @@ async def bench_pipeline(
             level.pay_to_credential_ms = [t["pay_to_credential"] * 1000 for t in latencies]
             for step in ("enroll", "pay"):
                 level.step_ms[step] = [t[step] * 1000 for t in latencies]
+            level.polls_per_purchase = round(sum(t["polls"] for t in latencies) / len(latencies), 1)
             results.append(level)
             print_row(level, flush=True)
     return results
@@ -585,7 +594,8 @@ def print_row(level: Level, *, flush: bool = False) -> None:
             f"{step} {_rank(v, 50):.0f}/{_rank(v, 95):.0f}/{_rank(v, 99):.0f}"
             for step, v in level.step_ms.items()
         )
-        print(f"{'':>6} steps p50/p95/p99 ms: {steps}", flush=flush)
+        polls = "" if level.polls_per_purchase is None else f"; {level.polls_per_purchase} polls"
+        print(f"{'':>6} steps p50/p95/p99 ms: {steps}{polls}", flush=flush)
     if level.cpu_by_process:
         parts = [
             f"{name} {cpu * 1000 / level.purchases:.1f}"
