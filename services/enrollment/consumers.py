@@ -69,9 +69,9 @@ async def on_payment_refunded(conn: asyncpg.Connection, event: Message, _: Envel
 
 async def on_credential_issued(conn: asyncpg.Connection, event: Message, _: Envelope) -> None:
     assert isinstance(event, credential_events.CredentialIssued)
-    enrollment = await _locked(conn, event.enrollment_id)
-    enrollment.attach_credential(event.credential_id)
-    await unit_of_work.commit(conn, enrollment)
+    # One UPDATE (it locks the row as the locked read did); attaching raises no event.
+    if not await repository.attach_credential(conn, event.enrollment_id, event.credential_id):
+        raise UnknownEnrollmentError(f"unknown enrollment {event.enrollment_id!r}")
 
 
 def _uuid(value: str, what: str) -> str:
