@@ -104,12 +104,15 @@ class EnrollmentApi(enrollment_service_pb2_grpc.EnrollmentServiceServicer):
             idempotency_key=key,
         )
         async with self._pool.acquire() as conn, conn.transaction():
-            await repository.reserve_seat(
+            # The seat lock, then the seat count and the insert in one statement (see
+            # repository.add_within_capacity), as reserve_seat + add did in two.
+            await repository.lock_seats(conn, program.id)
+            await unit_of_work.commit(
                 conn,
-                program.id,
-                program.spec.capacity if program.spec.HasField("capacity") else None,
+                enrollment,
+                new=True,
+                capacity=program.spec.capacity if program.spec.HasField("capacity") else None,
             )
-            await unit_of_work.commit(conn, enrollment, new=True)
         return pb.CreateEnrollmentResponse(enrollment=await self._with_checkout(enrollment))
 
     async def _with_checkout(self, enrollment: Enrollment) -> enrollment_pb2.Enrollment:
