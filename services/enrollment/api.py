@@ -74,8 +74,9 @@ class EnrollmentApi(enrollment_service_pb2_grpc.EnrollmentServiceServicer):
         learner = authenticated()
         key = request.idempotency_key.strip()
         async with self._pool.acquire() as conn:
-            existing = await repository.find_by_key(conn, learner.subject, key) if key else None
-            live = await repository.find_live(conn, learner.subject, request.program_id)
+            existing, live = await repository.find_keyed_and_live(
+                conn, learner.subject, key, request.program_id
+            )
         if existing is not None:
             if existing.program_id != request.program_id:
                 raise FailedPreconditionError(

@@ -53,15 +53,6 @@ async def get(
     )
 
 
-async def find_by_key(conn: asyncpg.Connection, learner_id: str, key: str) -> Enrollment | None:
-    row = await conn.fetchrow(
-        "SELECT * FROM enrollments WHERE learner_id = $1 AND idempotency_key = $2",
-        learner_id,
-        key,
-    )
-    return _enrollment(row) if row else None
-
-
 async def find_live(
     conn: asyncpg.Connection, learner_id: str, program_id: str
 ) -> Enrollment | None:
@@ -73,6 +64,29 @@ async def find_live(
         [s.value for s in SEAT_HOLDING],
     )
     return _enrollment(row) if row else None
+
+
+async def find_keyed_and_live(
+    conn: asyncpg.Connection, learner_id: str, key: str, program_id: str
+) -> tuple[Enrollment | None, Enrollment | None]:
+    """find_by_key (when `key` is not empty) and find_live, in one statement: the
+    learner's enrollment under this idempotency key, and their live one in the program
+    (the same enrollment, or either of them None)."""
+    rows = await conn.fetch(
+        """SELECT *, idempotency_key <> '' AND idempotency_key = $2 AS keyed,
+                  program_id = $3 AND status = ANY($4::text[]) AS live
+             FROM enrollments
+            WHERE learner_id = $1
+              AND ((idempotency_key <> '' AND idempotency_key = $2)
+                   OR (program_id = $3 AND status = ANY($4::text[])))""",
+        learner_id,
+        key,
+        program_id,
+        [s.value for s in SEAT_HOLDING],
+    )
+    keyed = next((_enrollment(r) for r in rows if r["keyed"]), None)
+    live = next((_enrollment(r) for r in rows if r["live"]), None)
+    return keyed, live
 
 
 # Seats taken in program $1: the seat-holding enrollments bought one by one ($2: those

@@ -1,4 +1,5 @@
-"""Creating enrollments within a program's capacity (repository.lock_seats, then
+"""CreateEnrollment's first look (repository.find_keyed_and_live) and creating enrollments
+within a program's capacity (repository.lock_seats, then
 repository.add_within_capacity through the unit of work, as CreateEnrollment does)
 against a real database: concurrent buyers never take more seats than the program has,
 a seat pack's seats count as taken, a learner never holds two live enrollments, and the
@@ -110,3 +111,32 @@ async def test_a_free_enrollment_is_active_with_its_event_and_a_refused_one_leav
         statuses = [r["status"] for r in await conn.fetch("SELECT status FROM enrollments")]
     assert types == ["upskill.enrollment.v1.EnrollmentActivated"]
     assert statuses == ["ACTIVE"]
+
+
+async def test_one_statement_finds_the_keyed_and_the_live_enrollment(
+    enrollments: asyncpg.Pool,
+) -> None:
+    # CreateEnrollment's first look: the learner's enrollment under the request's key and
+    # their live one in the program (both found in one statement).
+    program_id, other_program = str(uuid.uuid4()), str(uuid.uuid4())
+    first = opened("alice", program_id)
+    first.idempotency_key = "order-1"
+    await enroll(enrollments, first, None)
+    async with enrollments.acquire() as conn:
+        await conn.execute("UPDATE enrollments SET status = 'CANCELLED' WHERE id = $1", first.id)
+    second = await enroll(enrollments, opened("alice", program_id), None)
+    elsewhere = opened("alice", other_program)
+    elsewhere.idempotency_key = "order-2"
+    await enroll(enrollments, elsewhere, None)
+
+    async def found(learner: str, key: str, program: str) -> tuple[str | None, str | None]:
+        async with enrollments.acquire() as conn:
+            keyed, live = await repository.find_keyed_and_live(conn, learner, key, program)
+        return (keyed.id if keyed else None, live.id if live else None)
+
+    assert await found("alice", "order-1", program_id) == (first.id, second.id)
+    assert await found("alice", "", program_id) == (None, second.id)
+    assert await found("alice", "order-2", program_id) == (elsewhere.id, second.id)
+    assert await found("alice", "order-2", other_program) == (elsewhere.id, elsewhere.id)
+    assert await found("alice", "order-9", other_program) == (None, elsewhere.id)
+    assert await found("bob", "order-1", program_id) == (None, None)
