@@ -24,7 +24,7 @@ from services.common.rpc import rpc
 from services.common.sql import OwnerScope
 from services.enrollment import repository, unit_of_work
 from services.enrollment.domain import Enrollment, Price, Status
-from services.enrollment.messages import enrollment_to_pb
+from services.enrollment.messages import enrollment_to_pb, snapshot_of
 from services.enrollment.peers import Peers
 from services.enrollment.seats import (
     DEFAULT_REFUND_WINDOW,
@@ -120,7 +120,7 @@ class EnrollmentApi(enrollment_service_pb2_grpc.EnrollmentServiceServicer):
         """Open the checkout if the enrollment still lacks one (first call, or a retry after
         payments was unavailable); CreateCheckout is idempotent on the enrollment id."""
         if enrollment.status is Status.PENDING_PAYMENT and not enrollment.checkout_url:
-            title = enrollment_to_pb(enrollment).program.title
+            title = snapshot_of(enrollment).title
             payment = await self._peers.open_checkout(enrollment, title)
             async with self._pool.acquire() as conn:
                 attached = await repository.attach_checkout(
