@@ -24,7 +24,7 @@ from services.common.rpc import rpc
 from services.common.sql import OwnerScope
 from services.enrollment import repository, unit_of_work
 from services.enrollment.domain import Enrollment, Price, Status
-from services.enrollment.messages import enrollment_to_pb
+from services.enrollment.messages import enrollment_to_pb, snapshot_of
 from services.enrollment.peers import Peers
 from services.enrollment.seats import (
     DEFAULT_REFUND_WINDOW,
@@ -74,8 +74,9 @@ class EnrollmentApi(enrollment_service_pb2_grpc.EnrollmentServiceServicer):
         learner = authenticated()
         key = request.idempotency_key.strip()
         async with self._pool.acquire() as conn:
-            existing = await repository.find_by_key(conn, learner.subject, key) if key else None
-            live = await repository.find_live(conn, learner.subject, request.program_id)
+            existing, live = await repository.find_keyed_and_live(
+                conn, learner.subject, key, request.program_id
+            )
         if existing is not None:
             if existing.program_id != request.program_id:
                 raise FailedPreconditionError(
@@ -104,19 +105,22 @@ class EnrollmentApi(enrollment_service_pb2_grpc.EnrollmentServiceServicer):
             idempotency_key=key,
         )
         async with self._pool.acquire() as conn, conn.transaction():
-            await repository.reserve_seat(
+            # The seat lock, then the seat count and the insert in one statement (see
+            # repository.add_within_capacity), as reserve_seat + add did in two.
+            await repository.lock_seats(conn, program.id)
+            await unit_of_work.commit(
                 conn,
-                program.id,
-                program.spec.capacity if program.spec.HasField("capacity") else None,
+                enrollment,
+                new=True,
+                capacity=program.spec.capacity if program.spec.HasField("capacity") else None,
             )
-            await unit_of_work.commit(conn, enrollment, new=True)
         return pb.CreateEnrollmentResponse(enrollment=await self._with_checkout(enrollment))
 
     async def _with_checkout(self, enrollment: Enrollment) -> enrollment_pb2.Enrollment:
         """Open the checkout if the enrollment still lacks one (first call, or a retry after
         payments was unavailable); CreateCheckout is idempotent on the enrollment id."""
         if enrollment.status is Status.PENDING_PAYMENT and not enrollment.checkout_url:
-            title = enrollment_to_pb(enrollment).program.title
+            title = snapshot_of(enrollment).title
             payment = await self._peers.open_checkout(enrollment, title)
             async with self._pool.acquire() as conn:
                 attached = await repository.attach_checkout(

@@ -17,13 +17,22 @@ from services.enrollment import repository, unit_of_work
 from services.enrollment.domain import Enrollment, Price
 
 
+class UnknownEnrollmentError(ContractViolationError):
+    """No enrollment has the event's id. Raised by the handlers' first statement, the
+    locked read, so nothing has been written when it is: services/enrollment/
+    seat_pack_events.py relies on that to try a seat pack of that id next."""
+
+
 async def _locked(conn: asyncpg.Connection, enrollment_id: str) -> Enrollment:
     try:
         return await repository.get(conn, enrollment_id, for_update=True)
     except NotFoundError:
         # Enrollments commit before their checkout exists, so this event names an
         # enrollment that never was: retrying cannot help.
-        raise ContractViolationError(f"unknown enrollment {enrollment_id!r}") from None
+        raise UnknownEnrollmentError(f"unknown enrollment {enrollment_id!r}") from None
+
+
+# Each payment handler starts with the locked read (_locked): see UnknownEnrollmentError.
 
 
 async def on_payment_succeeded(conn: asyncpg.Connection, event: Message, _: Envelope) -> None:
@@ -60,9 +69,9 @@ async def on_payment_refunded(conn: asyncpg.Connection, event: Message, _: Envel
 
 async def on_credential_issued(conn: asyncpg.Connection, event: Message, _: Envelope) -> None:
     assert isinstance(event, credential_events.CredentialIssued)
-    enrollment = await _locked(conn, event.enrollment_id)
-    enrollment.attach_credential(event.credential_id)
-    await unit_of_work.commit(conn, enrollment)
+    # One UPDATE (it locks the row as the locked read did); attaching raises no event.
+    if not await repository.attach_credential(conn, event.enrollment_id, event.credential_id):
+        raise UnknownEnrollmentError(f"unknown enrollment {event.enrollment_id!r}")
 
 
 def _uuid(value: str, what: str) -> str:

@@ -228,10 +228,6 @@ class Enrollment:
         self._move(Status.REFUNDED)
         self.events.append(Refunded(self.id, payment_id, refund_id, reason))
 
-    def attach_credential(self, credential_id: str) -> None:
-        self.credential_id = credential_id
-        self.updated_at = datetime.now(UTC)
-
     def pull_events(self) -> list[DomainEvent]:
         events, self.events = self.events, []
         return events

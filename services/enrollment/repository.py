@@ -53,15 +53,6 @@ async def get(
     )
 
 
-async def find_by_key(conn: asyncpg.Connection, learner_id: str, key: str) -> Enrollment | None:
-    row = await conn.fetchrow(
-        "SELECT * FROM enrollments WHERE learner_id = $1 AND idempotency_key = $2",
-        learner_id,
-        key,
-    )
-    return _enrollment(row) if row else None
-
-
 async def find_live(
     conn: asyncpg.Connection, learner_id: str, program_id: str
 ) -> Enrollment | None:
@@ -75,6 +66,62 @@ async def find_live(
     return _enrollment(row) if row else None
 
 
+async def find_keyed_and_live(
+    conn: asyncpg.Connection, learner_id: str, key: str, program_id: str
+) -> tuple[Enrollment | None, Enrollment | None]:
+    """find_by_key (when `key` is not empty) and find_live, in one statement: the
+    learner's enrollment under this idempotency key, and their live one in the program
+    (the same enrollment, or either of them None)."""
+    rows = await conn.fetch(
+        """SELECT *, idempotency_key <> '' AND idempotency_key = $2 AS keyed,
+                  program_id = $3 AND status = ANY($4::text[]) AS live
+             FROM enrollments
+            WHERE learner_id = $1
+              AND ((idempotency_key <> '' AND idempotency_key = $2)
+                   OR (program_id = $3 AND status = ANY($4::text[])))""",
+        learner_id,
+        key,
+        program_id,
+        [s.value for s in SEAT_HOLDING],
+    )
+    keyed = next((_enrollment(r) for r in rows if r["keyed"]), None)
+    live = next((_enrollment(r) for r in rows if r["live"]), None)
+    return keyed, live
+
+
+# Seats taken in program $1: the seat-holding enrollments bought one by one ($2: those
+# states), plus every seat of the live seat packs ($3: those states), redeemed or not.
+_TAKEN = """(SELECT count(*) FROM enrollments e WHERE e.program_id = $1::uuid
+               AND e.status = ANY($2::text[])
+               AND (e.seat_pack_id IS NULL OR NOT EXISTS (
+                   SELECT 1 FROM seat_packs p
+                   WHERE p.id = e.seat_pack_id AND p.status = ANY($3::text[]))))
+          + (SELECT coalesce(sum(seats), 0) FROM seat_packs WHERE program_id = $1::uuid
+               AND status = ANY($3::text[]))"""
+
+
+async def lock_seats(conn: asyncpg.Connection, program_id: str) -> None:
+    """Serialise enrollments per program until commit (call in a transaction): the
+    program's seat row, created on first use and locked, in one round trip. ON CONFLICT DO
+    UPDATE locks the existing row as an UPDATE would (waiting for the transaction that
+    holds it). A count must be a later statement of its own, so its snapshot (taken when
+    it starts) sees what that transaction committed."""
+    await conn.execute(
+        """INSERT INTO program_seats (program_id) VALUES ($1)
+           ON CONFLICT (program_id) DO UPDATE SET program_id = EXCLUDED.program_id""",
+        program_id,
+    )
+
+
+def _sold_out(program_id: str, capacity: int, taken: int) -> ResourceExhaustedError:
+    left = max(capacity - taken, 0)
+    return ResourceExhaustedError(
+        f"program {program_id} is sold out ({capacity} seats)"
+        if left == 0
+        else f"program {program_id} has only {left} seats left"
+    )
+
+
 async def reserve_seat(
     conn: asyncpg.Connection, program_id: str, capacity: int | None, *, count: int = 1
 ) -> None:
@@ -83,36 +130,17 @@ async def reserve_seat(
     the live seat packs (redeemed or not: a pack reserves its seats at purchase, and its
     sponsored enrollments sit in those seats, not in new ones; once a pack is closed, its
     sponsored enrollments that still hold a seat count one by one)."""
-    # The program's seat row, created on first use and locked until commit, in one round
-    # trip: ON CONFLICT DO UPDATE locks the existing row as an UPDATE would (waiting for the
-    # transaction that holds it). The count below is a statement of its own, so it sees what
-    # that transaction committed.
-    await conn.execute(
-        """INSERT INTO program_seats (program_id) VALUES ($1)
-           ON CONFLICT (program_id) DO UPDATE SET program_id = EXCLUDED.program_id""",
-        program_id,
-    )
+    await lock_seats(conn, program_id)
     if capacity is None:
         return
     taken = await conn.fetchval(
-        """SELECT (SELECT count(*) FROM enrollments e WHERE e.program_id = $1
-                     AND e.status = ANY($2::text[])
-                     AND (e.seat_pack_id IS NULL OR NOT EXISTS (
-                         SELECT 1 FROM seat_packs p
-                         WHERE p.id = e.seat_pack_id AND p.status = ANY($3::text[]))))
-                + (SELECT coalesce(sum(seats), 0) FROM seat_packs WHERE program_id = $1
-                     AND status = ANY($3::text[]))""",
+        f"SELECT {_TAKEN}",
         program_id,
         [s.value for s in SEAT_HOLDING],
         list(PACK_SEAT_HOLDING),
     )
     if taken + count > capacity:
-        left = max(capacity - taken, 0)
-        raise ResourceExhaustedError(
-            f"program {program_id} is sold out ({capacity} seats)"
-            if left == 0
-            else f"program {program_id} has only {left} seats left"
-        )
+        raise _sold_out(program_id, capacity, taken)
 
 
 async def taken_seats(conn: asyncpg.Connection, program_ids: list[str]) -> dict[str, int]:
@@ -125,6 +153,12 @@ async def taken_seats(conn: asyncpg.Connection, program_ids: list[str]) -> dict[
         [s.value for s in SEAT_HOLDING],
     )
     return {str(r["program_id"]): r["taken"] for r in rows}
+
+
+def _one_live(exc: asyncpg.UniqueViolationError, program_id: str) -> Exception:
+    if exc.constraint_name == "enrollments_one_live":
+        return AlreadyExistsError(f"learner already has an enrollment in program {program_id}")
+    return exc
 
 
 async def add(conn: asyncpg.Connection, e: Enrollment) -> None:
@@ -147,11 +181,48 @@ async def add(conn: asyncpg.Connection, e: Enrollment) -> None:
             e.updated_at,
         )
     except asyncpg.UniqueViolationError as exc:
-        if exc.constraint_name == "enrollments_one_live":
-            raise AlreadyExistsError(
-                f"learner already has an enrollment in program {e.program_id}"
-            ) from None
-        raise
+        raise _one_live(exc, e.program_id) from None
+
+
+async def add_within_capacity(conn: asyncpg.Connection, e: Enrollment, capacity: int) -> None:
+    """Insert a new enrollment if its program has a seat left, else refuse it as
+    reserve_seat does; the count (see reserve_seat) and the insert are one statement. Call
+    after lock_seats in the same transaction: this statement's snapshot is taken after the
+    lock was granted, so the count sees what the lock's previous holder committed, and the
+    lock is held until the insert commits."""
+    try:
+        row = await conn.fetchrow(
+            f"""WITH taken AS (SELECT {_TAKEN} AS n),
+                added AS (
+                    INSERT INTO enrollments (id, learner_id, learner_email, program_id,
+                        provider_id, snapshot, price_minor, currency, status, idempotency_key,
+                        created_at, updated_at)
+                    SELECT $4::uuid, $5::text, $6::text, $1::uuid, $7::uuid, $8::bytea,
+                           $9::bigint, $10::char(3), $11::text, $12::text, $13::timestamptz,
+                           $14::timestamptz
+                      FROM taken WHERE taken.n + 1 <= $15::bigint
+                    RETURNING true)
+            SELECT taken.n AS taken, EXISTS (SELECT 1 FROM added) AS added FROM taken""",
+            e.program_id,
+            [s.value for s in SEAT_HOLDING],
+            list(PACK_SEAT_HOLDING),
+            e.id,
+            e.learner_id,
+            e.learner_email,
+            e.provider_id,
+            e.snapshot,
+            e.price.amount_minor,
+            e.price.currency,
+            e.status.value,
+            e.idempotency_key,
+            e.created_at,
+            e.updated_at,
+            capacity,
+        )
+    except asyncpg.UniqueViolationError as exc:
+        raise _one_live(exc, e.program_id) from None
+    if not row["added"]:
+        raise _sold_out(e.program_id, capacity, row["taken"])
 
 
 async def save(conn: asyncpg.Connection, e: Enrollment) -> None:
@@ -190,6 +261,21 @@ async def attach_checkout(
         Status.PENDING_PAYMENT.value,
     )
     return _enrollment(row) if row is not None else None
+
+
+async def attach_credential(
+    conn: asyncpg.Connection, enrollment_id: str, credential_id: str
+) -> bool:
+    """Record the enrollment's credential, whatever its state (no rule guards it, and it
+    raises no event), in one statement; False when no enrollment has that id."""
+    done = await conn.fetchval(
+        """UPDATE enrollments SET credential_id = $2, updated_at = $3 WHERE id = $1
+        RETURNING true""",
+        enrollment_id,
+        credential_id or None,
+        datetime.now(UTC),
+    )
+    return bool(done)
 
 
 LISTING = Listing("enrollments", table="enrollments")

@@ -1,7 +1,7 @@
 """Payments' events for seat packs. Payments knows a pack's checkout only by the order id
 it was opened with (the pack's id, in the events' `enrollment_id`), so each payment event
-is routed here first: a pack id goes to the pack, anything else to the enrollment
-handlers as before (services/enrollment/consumers.py)."""
+is routed here: an enrollment's id goes to the enrollment handlers
+(services/enrollment/consumers.py), a pack's id to the pack."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from upskill.payments.v1 import events_pb2 as payment_events
 from services.common.consumer import Handler, Subscription
 from services.common.events import Envelope
 from services.enrollment import employers
+from services.enrollment.consumers import UnknownEnrollmentError
 from services.enrollment.seat_packs import SeatPack
 from services.enrollment.seats import IncomingPayment
 
@@ -44,10 +45,16 @@ def _routed(handler: Handler) -> Handler:
         except ValueError:
             await handler(conn, event, envelope)  # the enrollment handler refuses it
             return
-        pack = await employers.get_pack(conn, order_id, for_update=True)
-        if pack is None:
+        # Most orders are enrollments: their handler's locked read comes first, and only
+        # an id no enrollment has (UnknownEnrollmentError, raised before anything is
+        # written) costs a look at the packs. Ids are uuid4s, so no id is both.
+        try:
             await handler(conn, event, envelope)
             return
+        except UnknownEnrollmentError:
+            pack = await employers.get_pack(conn, order_id, for_update=True)
+            if pack is None:
+                raise
         apply(pack, event)
         await employers.commit_pack(conn, pack)
 

@@ -12,11 +12,31 @@ from services.enrollment.messages import event_to_pb
 SOURCE = "upskill.enrollment"
 
 
-async def commit(conn: asyncpg.Connection, enrollment: Enrollment, *, new: bool = False) -> None:
+async def commit(
+    conn: asyncpg.Connection,
+    enrollment: Enrollment,
+    *,
+    new: bool = False,
+    capacity: int | None = None,
+) -> None:
+    """Save (insert when `new`) and stage its events. A new enrollment with a `capacity`
+    is inserted only if its program has a seat left (repository.add_within_capacity: call
+    repository.lock_seats first, in the same transaction)."""
+
+    async def add_within_capacity(conn: asyncpg.Connection, e: Enrollment) -> None:
+        assert capacity is not None
+        await repository.add_within_capacity(conn, e, capacity)
+
+    if not new:
+        save = repository.save
+    elif capacity is None:
+        save = repository.add
+    else:
+        save = add_within_capacity
     await unit_of_work.commit(
         conn,
         enrollment,
-        save=repository.add if new else repository.save,
+        save=save,
         message_of=event_to_pb,
         source=SOURCE,
         subject=enrollment.id,

@@ -296,10 +296,15 @@ async def test_enrollment_queries_use_indexes(fresh_database: str) -> None:
         x = ExplainingPool(pool)
         learner, program, provider = "learner-1", uid(), uid()
         assert_served(await x.explain(lambda c: enrollments.get(c, uid())), "enrollments_pkey")
-        assert_served(
-            await x.explain(lambda c: enrollments.find_by_key(c, learner, "key-1")),
-            "enrollments_idempotency",
-        )
+
+        def keyed_and_live(key: str) -> Callable[[Any], Awaitable[Any]]:
+            return lambda c: enrollments.find_keyed_and_live(c, learner, key, program)
+
+        for key in ("key-1", ""):
+            assert_served(
+                await x.explain(keyed_and_live(key)),
+                "enrollments_one_live|enrollments_idempotency|enrollments_learner",
+            )
         assert_served(
             await x.explain(lambda c: enrollments.find_live(c, learner, program)),
             "enrollments_one_live|enrollments_program_seats",

@@ -10,7 +10,9 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+from asyncpg.connection import LoggedQuery
 from upskill.catalog.v1 import catalog_pb2
+from upskill.credentials.v1 import events_pb2 as credential_events
 from upskill.enrollment.v1 import enrollment_pb2
 from upskill.enrollment.v1 import events_pb2 as enrollment_events
 from upskill.payments.v1 import events_pb2 as payment_events
@@ -195,3 +197,38 @@ async def test_a_credential_is_issued_exactly_once_per_enrollment(fresh_database
         assert verdict.verified
     finally:
         await pool.close()
+
+
+async def test_credential_issued_attaches_the_credential_in_one_statement(
+    enrollments: asyncpg.Pool,
+) -> None:
+    e = await pending(enrollments)
+    credential_id = str(uuid.uuid4())
+    issued = credential_events.CredentialIssued(enrollment_id=e.id, credential_id=credential_id)
+    ran: list[str] = []
+
+    def log(query: LoggedQuery) -> None:
+        ran.append(query.query)
+
+    async with enrollments.acquire() as conn:
+        conn.add_query_logger(log)
+        try:
+            async with conn.transaction():
+                await consumers.on_credential_issued(conn, issued, envelope())
+        finally:
+            conn.remove_query_logger(log)
+        found = await repository.get(conn, e.id)
+    assert found.credential_id == credential_id
+    assert found.status is Status.PENDING_PAYMENT  # nothing else changes
+    assert found.updated_at > e.updated_at
+    statements = [q for q in ran if q not in ("BEGIN;", "COMMIT;")]
+    assert len(statements) == 1
+    assert statements[0].startswith("UPDATE enrollments SET credential_id")
+    assert await outbox_types(enrollments) == []
+
+    unknown = credential_events.CredentialIssued(
+        enrollment_id=str(uuid.uuid4()), credential_id=str(uuid.uuid4())
+    )
+    async with enrollments.acquire() as conn, conn.transaction():
+        with pytest.raises(ContractViolationError, match="unknown enrollment"):
+            await consumers.on_credential_issued(conn, unknown, envelope())

@@ -11,13 +11,16 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+from asyncpg.connection import LoggedQuery
 from upskill.payments.v1 import events_pb2 as payment_events
 from upskill.type.v1 import money_pb2
 
 from services.common import db, events
 from services.common.consumer import ContractViolationError
-from services.enrollment import employers, seat_pack_events, seat_packs
+from services.enrollment import employers, repository, seat_pack_events, seat_packs
+from services.enrollment import unit_of_work as enrollment_unit_of_work
 from services.enrollment.consumers import SUBSCRIPTIONS
+from services.enrollment.domain import Enrollment, Price, Status
 from services.enrollment.seat_packs import SeatPack
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -38,10 +41,22 @@ async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
 
 async def deliver(
     pool: asyncpg.Pool, event: payment_events.PaymentSucceeded | payment_events.PaymentFailed
-) -> None:
+) -> list[str]:
+    """Handle `event` as the service does; the statements it ran."""
     envelope = events.Envelope(str(uuid.uuid4()), event.DESCRIPTOR.full_name, "test", "", "")
-    async with pool.acquire() as conn, conn.transaction():
-        await HANDLERS[event.DESCRIPTOR.full_name](conn, event, envelope)
+    ran: list[str] = []
+
+    def log(query: LoggedQuery) -> None:
+        ran.append(query.query)
+
+    async with pool.acquire() as conn:
+        conn.add_query_logger(log)
+        try:
+            async with conn.transaction():
+                await HANDLERS[event.DESCRIPTOR.full_name](conn, event, envelope)
+        finally:
+            conn.remove_query_logger(log)
+    return ran
 
 
 async def pending_pack(pool: asyncpg.Pool) -> SeatPack:
@@ -124,3 +139,41 @@ async def test_other_ids_still_reach_the_enrollment_handlers(pool: asyncpg.Pool)
     )
     with pytest.raises(ContractViolationError, match="unknown enrollment"):
         await deliver(pool, unknown)
+
+
+async def test_an_enrollments_payment_never_looks_at_the_packs(pool: asyncpg.Pool) -> None:
+    # The enrollment's locked read comes first; the packs are read only for an id that no
+    # enrollment has (one round trip less for every ordinary purchase).
+    enrollment = Enrollment.open(
+        learner_id="alice",
+        learner_email="alice@example.com",
+        program_id=str(uuid.uuid4()),
+        provider_id=str(uuid.uuid4()),
+        price=Price(4900, "USD"),
+        snapshot=b"",
+    )
+    enrollment.attach_checkout(str(uuid.uuid4()), "http://checkout")
+    async with pool.acquire() as conn, conn.transaction():
+        await enrollment_unit_of_work.commit(conn, enrollment, new=True)
+    ran = await deliver(
+        pool,
+        payment_events.PaymentSucceeded(
+            payment_id=enrollment.payment_id,
+            enrollment_id=enrollment.id,
+            amount=money_pb2.Money(amount_minor=4900, currency="USD"),
+        ),
+    )
+    assert not [q for q in ran if "seat_packs" in q]
+    async with pool.acquire() as conn:
+        assert (await repository.get(conn, enrollment.id)).status is Status.ACTIVE
+
+
+async def test_a_packs_payment_is_routed_to_the_pack_after_the_enrollment_read(
+    pool: asyncpg.Pool,
+) -> None:
+    pack = await pending_pack(pool)
+    ran = await deliver(pool, paid(pack))
+    assert [q for q in ran if "seat_packs" in q][:1] == [
+        "SELECT * FROM seat_packs WHERE id = $1 FOR UPDATE"
+    ]
+    assert await state(pool, pack) == (seat_packs.PAID, ["upskill.enrollment.v1.SeatPackPaid"])

@@ -1,0 +1,142 @@
+"""CreateEnrollment's first look (repository.find_keyed_and_live) and creating enrollments
+within a program's capacity (repository.lock_seats, then
+repository.add_within_capacity through the unit of work, as CreateEnrollment does)
+against a real database: concurrent buyers never take more seats than the program has,
+a seat pack's seats count as taken, a learner never holds two live enrollments, and the
+refusals read as before ("sold out", "only N seats left")."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from services.common import db
+from services.common.errors import AlreadyExistsError, ResourceExhaustedError
+from services.enrollment import repository, unit_of_work
+from services.enrollment.domain import Enrollment, Price
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+@pytest.fixture
+async def enrollments(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await db.create_pool(fresh_database, max_size=10)
+    async with pool.acquire() as conn:
+        await db.migrate(conn, "services.common", "services.enrollment")
+    yield pool
+    await pool.close()
+
+
+def opened(learner: str, program_id: str, price: int = 4900) -> Enrollment:
+    return Enrollment.open(
+        learner_id=learner,
+        learner_email=f"{learner}@example.com",
+        program_id=program_id,
+        provider_id=str(uuid.uuid4()),
+        price=Price(price, "USD"),
+        snapshot=b"",
+    )
+
+
+async def enroll(pool: asyncpg.Pool, e: Enrollment, capacity: int | None) -> Enrollment:
+    async with pool.acquire() as conn, conn.transaction():
+        await repository.lock_seats(conn, e.program_id)
+        await unit_of_work.commit(conn, e, new=True, capacity=capacity)
+    return e
+
+
+async def live(pool: asyncpg.Pool, program_id: str) -> int:
+    async with pool.acquire() as conn:
+        return (await repository.taken_seats(conn, [program_id])).get(program_id, 0)
+
+
+async def test_concurrent_buyers_never_take_more_seats_than_there_are(
+    enrollments: asyncpg.Pool,
+) -> None:
+    program_id = str(uuid.uuid4())
+    results = await asyncio.gather(
+        *(enroll(enrollments, opened(f"learner-{i}", program_id), 3) for i in range(9)),
+        return_exceptions=True,
+    )
+    refused = [r for r in results if isinstance(r, BaseException)]
+    assert len(refused) == 6
+    assert all(isinstance(r, ResourceExhaustedError) for r in refused), refused
+    assert all(str(r) == f"program {program_id} is sold out (3 seats)" for r in refused)
+    assert await live(enrollments, program_id) == 3
+
+
+async def test_the_refusal_says_how_many_seats_are_left(enrollments: asyncpg.Pool) -> None:
+    program_id = str(uuid.uuid4())
+    await enroll(enrollments, opened("a", program_id), 2)
+    # A pack of 2 seats in the same program cannot fit past the one enrollment.
+    async with enrollments.acquire() as conn, conn.transaction():
+        with pytest.raises(ResourceExhaustedError, match="has only 1 seats left"):
+            await repository.reserve_seat(conn, program_id, 2, count=2)
+    await enroll(enrollments, opened("b", program_id), 2)
+    with pytest.raises(ResourceExhaustedError, match=r"is sold out \(2 seats\)"):
+        await enroll(enrollments, opened("c", program_id), 2)
+    # Without a capacity, nothing is counted or refused.
+    await enroll(enrollments, opened("c", program_id), None)
+    assert await live(enrollments, program_id) == 3
+
+
+async def test_a_learner_never_holds_two_live_enrollments(enrollments: asyncpg.Pool) -> None:
+    program_id = str(uuid.uuid4())
+    results = await asyncio.gather(
+        *(enroll(enrollments, opened("alice", program_id), 5) for _ in range(4)),
+        return_exceptions=True,
+    )
+    refused = [r for r in results if isinstance(r, BaseException)]
+    assert len(refused) == 3
+    assert all(isinstance(r, AlreadyExistsError) for r in refused), refused
+    assert all(
+        str(r) == f"learner already has an enrollment in program {program_id}" for r in refused
+    )
+    assert await live(enrollments, program_id) == 1
+
+
+async def test_a_free_enrollment_is_active_with_its_event_and_a_refused_one_leaves_none(
+    enrollments: asyncpg.Pool,
+) -> None:
+    program_id = str(uuid.uuid4())
+    await enroll(enrollments, opened("a", program_id, price=0), 1)
+    with pytest.raises(ResourceExhaustedError):
+        await enroll(enrollments, opened("b", program_id, price=0), 1)
+    async with enrollments.acquire() as conn:
+        types = [r["type"] for r in await conn.fetch("SELECT type FROM outbox ORDER BY seq")]
+        statuses = [r["status"] for r in await conn.fetch("SELECT status FROM enrollments")]
+    assert types == ["upskill.enrollment.v1.EnrollmentActivated"]
+    assert statuses == ["ACTIVE"]
+
+
+async def test_one_statement_finds_the_keyed_and_the_live_enrollment(
+    enrollments: asyncpg.Pool,
+) -> None:
+    # CreateEnrollment's first look: the learner's enrollment under the request's key and
+    # their live one in the program (both found in one statement).
+    program_id, other_program = str(uuid.uuid4()), str(uuid.uuid4())
+    first = opened("alice", program_id)
+    first.idempotency_key = "order-1"
+    await enroll(enrollments, first, None)
+    async with enrollments.acquire() as conn:
+        await conn.execute("UPDATE enrollments SET status = 'CANCELLED' WHERE id = $1", first.id)
+    second = await enroll(enrollments, opened("alice", program_id), None)
+    elsewhere = opened("alice", other_program)
+    elsewhere.idempotency_key = "order-2"
+    await enroll(enrollments, elsewhere, None)
+
+    async def found(learner: str, key: str, program: str) -> tuple[str | None, str | None]:
+        async with enrollments.acquire() as conn:
+            keyed, live = await repository.find_keyed_and_live(conn, learner, key, program)
+        return (keyed.id if keyed else None, live.id if live else None)
+
+    assert await found("alice", "order-1", program_id) == (first.id, second.id)
+    assert await found("alice", "", program_id) == (None, second.id)
+    assert await found("alice", "order-2", program_id) == (elsewhere.id, second.id)
+    assert await found("alice", "order-2", other_program) == (elsewhere.id, elsewhere.id)
+    assert await found("alice", "order-9", other_program) == (None, elsewhere.id)
+    assert await found("bob", "order-1", program_id) == (None, None)
