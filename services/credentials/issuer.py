@@ -76,11 +76,7 @@ class Issuer:
     async def signer(self, conn: asyncpg.Connection, now: datetime | None = None) -> IssuerKey:
         """The key that signs at ``now`` (default: the database's now, the clock that wrote
         the schedule): the held key whose scheduled moment came last."""
-        kid = await repository.active_signer(conn, [k.kid for k in self.keys], now)
-        for key in self.keys:
-            if key.kid == kid:
-                return key
-        raise NoSigningKeyError("no key in CREDENTIALS_SIGNING_KEY may sign now")
+        return self._held(await repository.active_signer(conn, [k.kid for k in self.keys], now))
 
     async def issue(
         self,
@@ -93,18 +89,63 @@ class Issuer:
     ) -> CredentialRecord | None:
         """Issue the enrollment's one credential, in the caller's transaction; None if it
         already has one, or its payment came back before it was earned (withdraw)."""
-        issued, withdrawn = await repository.issuance_state(conn, enrollment_id)
-        if not domain.may_issue(already_issued=issued, withdrawn=withdrawn):
-            return None
-        list_id, index = await repository.allocate_status_index(
-            conn, snapshot.provider_id, snapshot.provider_name
+        prepared = await repository.prepare_issuance(
+            conn,
+            enrollment_id,
+            snapshot.provider_id,
+            [k.kid for k in self.keys],
+            gate_lock=pathways.PATHWAY_GATE_LOCK,
         )
+        if not domain.may_issue(already_issued=prepared.issued, withdrawn=prepared.withdrawn):
+            return None
+        if prepared.list_id is None:  # the provider has no open list: open one
+            list_id, size, index = await repository.allocate_in_list(
+                conn, snapshot.provider_id, snapshot.provider_name
+            )
+        else:
+            list_id, size = prepared.list_id, prepared.list_size
+            if prepared.status_index is not None:
+                index = prepared.status_index
+            else:  # every first draw was taken: draw on, under the list's lock
+                index = await repository.draw_free_index(conn, list_id, size)
+        key = self._held(prepared.kid)
+        for _ in range(3):
+            record = self._program_credential(
+                key, enrollment_id, learner_id, learner_email, snapshot, list_id, index
+            )
+            if await unit_of_work.commit(conn, record, new=True):
+                # A new credential may complete a pathway (in this transaction: once, or
+                # never). prepare_issuance took the pathway gate.
+                await pathways.after_issue(conn, self, record)
+                return record
+            if await repository.has_credential(conn, enrollment_id):
+                return None  # lost the race to another delivery for the same enrollment
+            # The index was taken by a credential committed while prepare_issuance waited
+            # for the list's lock (its snapshot could not see it): draw again, seeing it.
+            index = await repository.draw_free_index(conn, list_id, size)
+        raise RuntimeError("could not allocate a status-list index")
+
+    def _held(self, kid: str | None) -> IssuerKey:
+        for key in self.keys:
+            if key.kid == kid:
+                return key
+        raise NoSigningKeyError("no key in CREDENTIALS_SIGNING_KEY may sign now")
+
+    def _program_credential(
+        self,
+        key: IssuerKey,
+        enrollment_id: str,
+        learner_id: str,
+        learner_email: str,
+        snapshot: enrollment_pb2.ProgramSnapshot,
+        list_id: str,
+        index: int,
+    ) -> CredentialRecord:
         # Full precision: the credentials listing pages by (issued_at, id), and whole
         # seconds would order same-second credentials by their random ids, so one issued
         # while a client walks the pages could show up behind its cursor. The credential
         # itself states whole seconds (badges.build_credential truncates validFrom).
         issued_at = datetime.now(UTC)
-        key = await self.signer(conn)
         template = snapshot.credential
         credential_id = str(uuid.uuid4())
         valid_for_days = template.valid_for_days if template.HasField("valid_for_days") else None
@@ -127,7 +168,7 @@ class Issuer:
                 skills=list(snapshot.skills),
             )
         )
-        record = CredentialRecord.issue(
+        return CredentialRecord.issue(
             id=credential_id,
             enrollment_id=enrollment_id,
             program_id=snapshot.program_id,
@@ -141,11 +182,6 @@ class Issuer:
             issued_at=issued_at,
             valid_until=valid_until(credential),
         )
-        if not await unit_of_work.commit(conn, record, new=True):
-            return None
-        # A new credential may complete a pathway (in this transaction: once, or never).
-        await pathways.after_issue(conn, self, record)
-        return record
 
     async def revoke(
         self,

@@ -14,7 +14,9 @@ a component is issued): every evaluation holds the learner's transaction-scoped 
 lock, so evaluations of one learner run one after the other and each sees what the one
 before committed (READ COMMITTED: a statement sees what committed before it began); and
 a shared "pathway gate" lock that applying PathwayPublished takes exclusively, so its
-scan of learners never misses a component committed in parallel. Redelivered events are
+scan of learners never misses a component committed in parallel. (An issuance takes the
+gate with its first statement and the learner's lock only when an open pathway names its
+program: after_issue.) Redelivered events are
 stopped by the inbox; replays (the inbox forgot) by the one-standing-credential index.
 """
 
@@ -152,9 +154,27 @@ async def apply_archived(
 
 
 async def after_issue(conn: asyncpg.Connection, issuer: Issuer, record: CredentialRecord) -> None:
-    """A program credential was just issued: award the pathways it completes."""
-    if record.program_id:
-        await _evaluate(conn, issuer, record.learner_id, program_id=record.program_id)
+    """A program credential was just issued: award the pathways it completes. The caller
+    holds the pathway gate (shared) since a statement before this one (Issuer.issue takes
+    it with its first): so no pathway is published between that statement and commit,
+    and the one below sees every pathway published before it (or the publication's scan
+    sees this credential)."""
+    if not record.program_id:
+        return
+    # The learner's lock only when an open pathway names the program: one that names none
+    # awards nothing, whoever else evaluates the learner (a pathway naming it can only be
+    # published after this transaction, and that evaluates the learner itself). The
+    # definitions are read in this statement's snapshot, before the lock: they change only
+    # under the gate, which is held. What the evaluation reads of the learner's
+    # credentials is read by later statements, under the lock.
+    rows = await conn.fetch(
+        """SELECT p.*, pg_advisory_xact_lock($1, hashtext($2)) AS locked FROM pathways p
+           WHERE p.program_ids @> ARRAY[$3::uuid] AND p.open""",
+        LEARNER_LOCK_CLASS,
+        record.learner_id,
+        record.program_id,
+    )
+    await _award(conn, issuer, record.learner_id, rows)
 
 
 async def after_revoke(
@@ -223,20 +243,22 @@ async def _evaluate(
     issuer: Issuer,
     learner_id: str,
     *,
-    program_id: str = "",
-    pathway_ids: list[str] | None = None,
+    pathway_ids: list[str],
 ) -> None:
-    """Award each open pathway (those naming `program_id`, or `pathway_ids`) that the
-    learner has earned and does not hold."""
+    """Award each of the open pathways `pathway_ids` that the learner has earned and does
+    not hold."""
     await _lock_learner(conn, learner_id)
-    if pathway_ids is not None:
-        rows = await conn.fetch(
-            "SELECT * FROM pathways WHERE id = ANY($1::uuid[]) AND open", pathway_ids
-        )
-    else:
-        rows = await conn.fetch(
-            "SELECT * FROM pathways WHERE program_ids @> ARRAY[$1::uuid] AND open", program_id
-        )
+    rows = await conn.fetch(
+        "SELECT * FROM pathways WHERE id = ANY($1::uuid[]) AND open", pathway_ids
+    )
+    await _award(conn, issuer, learner_id, rows)
+
+
+async def _award(
+    conn: asyncpg.Connection, issuer: Issuer, learner_id: str, rows: list[Any]
+) -> None:
+    """Award each of these pathways the learner has earned and does not hold; the caller
+    holds the learner's lock."""
     for row in rows:
         pathway = _definition(row)
         standing = await conn.fetchval(

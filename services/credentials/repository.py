@@ -161,18 +161,6 @@ async def withdraw_key(conn: asyncpg.Connection, kid: str, reason: str) -> KeyRe
     return _key(row) if row is not None else None
 
 
-async def issuance_state(conn: asyncpg.Connection, enrollment_id: str) -> tuple[bool, bool]:
-    """(the enrollment already has its credential, its payment came back before it was
-    earned): both facts issuing depends on, in one round trip."""
-    row = await conn.fetchrow(
-        """SELECT EXISTS (SELECT 1 FROM credentials WHERE enrollment_id = $1) AS issued,
-                  EXISTS (SELECT 1 FROM withdrawn_enrollments WHERE enrollment_id = $1)
-                      AS withdrawn""",
-        enrollment_id,
-    )
-    return bool(row["issued"]), bool(row["withdrawn"])
-
-
 async def withdraw_enrollment(conn: asyncpg.Connection, enrollment_id: str, reason: str) -> None:
     await conn.execute(
         """INSERT INTO withdrawn_enrollments (enrollment_id, reason) VALUES ($1, $2)
@@ -195,6 +183,10 @@ async def find_for_enrollment(
 # Draws before giving up on a list; with a list at most half full, the chance that all of
 # them hit taken indexes is below 2**-64.
 MAX_DRAWS = 64
+# Draws that issuing sends with its first statement (the first free one is taken); when
+# all of them are taken (below 2**-16 with a list at most half full), the rest are drawn
+# one statement each, as allocate_status_index does.
+FIRST_DRAWS = 16
 
 
 async def allocate_status_index(
@@ -204,6 +196,14 @@ async def allocate_status_index(
     random from a CSPRNG so a list reveals neither issuance order nor volume. Opens a new
     list when the newest is full. Call inside the issuing transaction: the list row stays
     locked until it commits, so no concurrent issuance draws against a stale view."""
+    list_id, _, index = await allocate_in_list(conn, provider_id, issuer_name, size=size)
+    return list_id, index
+
+
+async def allocate_in_list(
+    conn: asyncpg.Connection, provider_id: str, issuer_name: str, *, size: int = MIN_BITS
+) -> tuple[str, int, int]:
+    """allocate_status_index's (list id, list size, index)."""
     for _ in range(3):
         row = await conn.fetchrow(
             """UPDATE status_lists SET allocated = allocated + 1
@@ -215,26 +215,133 @@ async def allocate_status_index(
             provider_id,
         )
         if row is None:
-            await conn.execute(
-                """INSERT INTO status_lists (id, size, capacity, provider_id, issuer_name)
-                   VALUES ($1, $2, $3, $4, $5)""",
-                str(uuid.uuid4()),
-                size,
-                size // 2,
-                provider_id,
-                issuer_name,
-            )
+            await open_status_list(conn, provider_id, issuer_name, size=size)
             continue
-        for _ in range(MAX_DRAWS):
-            index = secrets.randbelow(row["size"])
-            taken = await conn.fetchval(
-                "SELECT true FROM credentials WHERE status_list_id = $1 AND status_index = $2",
-                row["id"],
-                index,
-            )
-            if not taken:
-                return row["id"], index
+        return row["id"], row["size"], await draw_free_index(conn, row["id"], row["size"])
     raise RuntimeError("could not allocate a status-list index")
+
+
+async def open_status_list(
+    conn: asyncpg.Connection, provider_id: str, issuer_name: str, *, size: int = MIN_BITS
+) -> None:
+    await conn.execute(
+        """INSERT INTO status_lists (id, size, capacity, provider_id, issuer_name)
+           VALUES ($1, $2, $3, $4, $5)""",
+        str(uuid.uuid4()),
+        size,
+        size // 2,
+        provider_id,
+        issuer_name,
+    )
+
+
+async def draw_free_index(conn: asyncpg.Connection, list_id: str, size: int) -> int:
+    """A free index of a list whose row this transaction has locked (allocated in): each
+    check is a statement of its own, started after the lock was taken, so it sees every
+    credential the list's earlier holders committed."""
+    for _ in range(MAX_DRAWS):
+        index = secrets.randbelow(size)
+        taken = await conn.fetchval(
+            "SELECT true FROM credentials WHERE status_list_id = $1 AND status_index = $2",
+            list_id,
+            index,
+        )
+        if not taken:
+            return index
+    raise RuntimeError("could not allocate a status-list index")
+
+
+@dataclass(frozen=True)
+class Issuance:
+    """What issuing an enrollment's credential starts from, read and allocated by one
+    statement (prepare_issuance)."""
+
+    issued: bool
+    withdrawn: bool
+    # The list allocated in (its row locked until commit); None when the provider has no
+    # open list (none is allocated then), or when nothing may be issued.
+    list_id: str | None
+    list_size: int
+    # The first free one of the draws, as this statement's snapshot saw the list: None when
+    # all were taken. See prepare_issuance on why the INSERT still has the last word.
+    status_index: int | None
+    # The held key that signs now (issuer_keys' schedule at the transaction's now()); None
+    # when none may.
+    kid: str | None
+
+
+async def prepare_issuance(
+    conn: asyncpg.Connection,
+    enrollment_id: str,
+    provider_id: str,
+    kids: list[str],
+    *,
+    gate_lock: int,
+) -> Issuance:
+    """In one round trip: take the pathway gate (shared, `gate_lock`: see pathways.py),
+    read whether the enrollment has its credential or was withdrawn, and when neither,
+    allocate in the provider's open list (locking its row until commit) with the first of
+    FIRST_DRAWS random draws that no credential holds, and read the signing key.
+
+    One statement has one snapshot, taken before it waits for the list's row lock: a
+    credential that an earlier holder of the lock committed while this one waited is not
+    in it, so the drawn index may be that one's. Such an index is never handed out twice:
+    the credential's INSERT conflicts on UNIQUE (status_list_id, status_index) and inserts
+    nothing (add), and the issuer then draws again with draw_free_index, which sees it.
+    The gate and the state read are as they were as separate statements: the state was a
+    statement's snapshot before too, and the gate only needs to be held before pathways
+    are read (after_issue), which is a later statement."""
+    # Drawn for a list of MIN_BITS, what every list is opened with (allocate_in_list); a
+    # list of another size gets no first draw (status_index None: drawn under its lock).
+    draws = [secrets.randbelow(MIN_BITS) for _ in range(FIRST_DRAWS)]
+    row = await conn.fetchrow(
+        """WITH state AS (
+               SELECT pg_advisory_xact_lock_shared($5) IS NOT NULL AS gate_held,
+                      EXISTS (SELECT 1 FROM credentials WHERE enrollment_id = $1) AS issued,
+                      EXISTS (SELECT 1 FROM withdrawn_enrollments WHERE enrollment_id = $1)
+                          AS withdrawn),
+           allocated AS (
+               UPDATE status_lists SET allocated = allocated + 1
+               WHERE id = (SELECT id FROM status_lists
+                           WHERE provider_id = $2 AND allocated < capacity
+                             AND (SELECT gate_held AND NOT (issued OR withdrawn) FROM state)
+                           ORDER BY created_at DESC, id DESC LIMIT 1 FOR UPDATE)
+                 AND allocated < capacity
+               RETURNING id, size)
+           SELECT s.issued, s.withdrawn, a.id AS list_id, a.size AS list_size,
+                  (SELECT d.draw FROM unnest($3::integer[]) WITH ORDINALITY AS d (draw, n)
+                   WHERE a.size = $6
+                     AND d.draw <> ALL (ARRAY(
+                         SELECT c.status_index FROM credentials c
+                         WHERE c.status_list_id = a.id AND c.status_index = ANY ($3::integer[])))
+                   ORDER BY d.n LIMIT 1) AS status_index,
+                  (SELECT kid FROM issuer_keys
+                   WHERE kid = ANY($4::text[]) AND withdrawn_at IS NULL AND signs_from <= now()
+                   ORDER BY signs_from DESC, created_at DESC, kid LIMIT 1) AS kid
+           FROM state s LEFT JOIN allocated a ON true""",
+        enrollment_id,
+        provider_id,
+        draws,
+        kids,
+        gate_lock,
+        MIN_BITS,
+    )
+    return Issuance(
+        issued=row["issued"],
+        withdrawn=row["withdrawn"],
+        list_id=row["list_id"],
+        list_size=row["list_size"] or 0,
+        status_index=row["status_index"] if row["list_id"] is not None else None,
+        kid=row["kid"],
+    )
+
+
+async def has_credential(conn: asyncpg.Connection, enrollment_id: str) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM credentials WHERE enrollment_id = $1)", enrollment_id
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -247,13 +354,15 @@ class StatusListRecord:
 
 
 async def add(conn: asyncpg.Connection, c: CredentialRecord) -> bool:
-    """Insert; False when the enrollment already has its credential (redelivery)."""
+    """Insert; False (nothing written) when the enrollment already has its credential
+    (redelivery), or when the status index is taken (prepare_issuance says when): the
+    caller tells them apart with has_credential."""
     inserted = await conn.fetchval(
         """INSERT INTO credentials (id, enrollment_id, program_id, provider_id, learner_id,
                achievement_name, status, jwt, kid, status_list_id, status_index, issued_at,
                valid_until)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-           ON CONFLICT (enrollment_id) DO NOTHING RETURNING true""",
+           ON CONFLICT DO NOTHING RETURNING true""",
         c.id,
         c.enrollment_id,
         c.program_id,

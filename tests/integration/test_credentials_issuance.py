@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -28,6 +29,7 @@ from services.credentials.issuer import Issuer, NoSigningKeyError
 from services.credentials.keys import JWS_REGISTRY, IssuerKey
 from services.credentials.status_list import MIN_BITS, decode_list, is_set
 from services.credentials.verification import VerificationStatus
+from tests.polling import eventually_async
 from tests.standards import ACHIEVEMENT_ONLY_PATHS, describe, schema_errors
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -224,13 +226,106 @@ async def test_a_drawn_index_that_is_taken_is_drawn_again(
     issuer = await started(pool)
     provider = str(uuid.uuid4())
     first = await issue(pool, issuer, snapshot(provider))
-    # The CSPRNG's next draws: the taken index twice, then a free one.
-    draws = iter([first.status_index, first.status_index, 7])
+    # The CSPRNG's next draws: the taken index, in all of the issuance's first statement and
+    # in the first of the statements that draw on, then free ones.
+    draws = itertools.chain(
+        itertools.repeat(first.status_index, repository.FIRST_DRAWS + 1), itertools.count(7)
+    )
     monkeypatch.setattr(repository.secrets, "randbelow", lambda _: next(draws))
 
     second = await issue(pool, issuer, snapshot(provider))
 
     assert (second.status_list_id, second.status_index) == (first.status_list_id, 7)
+
+
+async def test_an_index_committed_while_the_issuance_waited_for_the_list_is_drawn_again(
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issuing reads the list's taken indexes in the statement that waits for the list's
+    lock, so it cannot see an index committed by the holder it waited for: the INSERT
+    refuses that index and the issuer draws again, under the lock."""
+    issuer = await started(pool)
+    provider = str(uuid.uuid4())
+    opened = await issue(pool, issuer, snapshot(provider))  # the provider's list exists
+    async with pool.acquire() as first:
+        transaction = first.transaction()
+        await transaction.start()
+        held = await issuer.issue(
+            first,
+            enrollment_id=str(uuid.uuid4()),
+            learner_id="alice",
+            learner_email="",
+            snapshot=snapshot(provider),
+        )
+        assert held is not None
+        # Every first draw is the index the lock's holder is about to commit; then others.
+        taken = held.status_index
+        draws = itertools.chain(
+            itertools.repeat(taken, repository.FIRST_DRAWS),
+            (i for i in itertools.count(1) if i not in (taken, opened.status_index)),
+        )
+        monkeypatch.setattr(repository.secrets, "randbelow", lambda _: next(draws))
+        second = asyncio.create_task(issue(pool, issuer, snapshot(provider)))
+        await eventually_async(
+            lambda: waiting_for_a_lock(pool), what="the second issuance to wait for the list"
+        )
+        await transaction.commit()
+    record = await second
+
+    assert record.status_list_id == held.status_list_id
+    assert record.status_index not in (taken, opened.status_index)
+    async with pool.acquire() as conn:
+        allocated = await conn.fetchval(
+            "SELECT allocated FROM status_lists WHERE id = $1", record.status_list_id
+        )
+        outbox = await conn.fetchval("SELECT count(*) FROM outbox WHERE ce_subject = $1", record.id)
+    assert allocated == 3
+    assert outbox == 1
+    assert await verify(pool, issuer, record.jwt) is VerificationStatus.VALID
+
+
+async def test_two_deliveries_for_one_enrollment_at_once_issue_one_credential(
+    pool: asyncpg.Pool,
+) -> None:
+    issuer = await started(pool)
+    provider = str(uuid.uuid4())
+    await issue(pool, issuer, snapshot(provider))  # the provider's list exists
+    enrollment, snap = str(uuid.uuid4()), snapshot(provider)
+
+    async def deliver(conn: asyncpg.Connection) -> repository.CredentialRecord | None:
+        return await issuer.issue(
+            conn, enrollment_id=enrollment, learner_id="alice", learner_email="", snapshot=snap
+        )
+
+    async def again() -> repository.CredentialRecord | None:
+        async with pool.acquire() as conn, conn.transaction():
+            return await deliver(conn)
+
+    async with pool.acquire() as first:
+        transaction = first.transaction()
+        await transaction.start()
+        assert await deliver(first) is not None
+        second = asyncio.create_task(again())
+        await eventually_async(
+            lambda: waiting_for_a_lock(pool), what="the second delivery to wait for the first"
+        )
+        await transaction.commit()
+
+    assert await second is None
+    async with pool.acquire() as conn:
+        issued = await conn.fetchval(
+            "SELECT count(*) FROM credentials WHERE enrollment_id = $1", enrollment
+        )
+        outbox = await conn.fetchval(
+            "SELECT count(*) FROM outbox WHERE type = 'upskill.credentials.v1.CredentialIssued'"
+        )
+    assert issued == 1
+    assert outbox == 2
+
+
+async def waiting_for_a_lock(pool: asyncpg.Pool) -> bool:
+    async with pool.acquire() as conn:
+        return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted)"))
 
 
 async def test_revocation_sets_the_randomly_placed_bit_and_verify_reads_it(

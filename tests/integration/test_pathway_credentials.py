@@ -244,6 +244,101 @@ async def test_two_last_components_issued_at_once_give_one_credential(service: S
     assert cited[0]["n"] == 3
 
 
+def elsewhere(snap: enrollment_pb2.ProgramSnapshot) -> enrollment_pb2.ProgramSnapshot:
+    """The program, at a provider of its own (so its issuance shares no status list)."""
+    moved = enrollment_pb2.ProgramSnapshot()
+    moved.CopyFrom(snap)
+    moved.provider_id = str(uuid.uuid4())
+    return moved
+
+
+async def in_flight(service: Service, event: Message) -> tuple[asyncpg.Connection, Any]:
+    """The event's handler run in a transaction left open: (connection, transaction)."""
+    conn = await service.pool.acquire()
+    transaction = conn.transaction()
+    await transaction.start()
+    envelope = events.Envelope(str(uuid.uuid4()), "t", "test", "", "")
+    await service.handlers[event.DESCRIPTOR.full_name](conn, event, envelope)
+    return conn, transaction
+
+
+async def someone_waits(service: Service) -> None:
+    await eventually_async(
+        lambda: service.rows("SELECT 1 FROM pg_locks WHERE NOT granted"),
+        what="the second transaction to wait for the first",
+    )
+
+
+async def test_two_last_components_of_other_providers_at_once_give_one_credential(
+    service: Service,
+) -> None:
+    """As above, with components whose issuances share no status list: the learner's lock
+    alone makes the second wait for the first and see its component."""
+    learner = "race-elsewhere"
+    programs = [program("A"), elsewhere(program("B")), elsewhere(program("C"))]
+    await service.deliver(published(programs))
+    await service.deliver(completed(programs[0], learner))
+
+    conn, transaction = await in_flight(service, completed(programs[1], learner))
+    try:
+        second = asyncio.create_task(service.deliver(completed(programs[2], learner)))
+        await someone_waits(service)
+        await transaction.commit()
+    finally:
+        await service.pool.release(conn)
+    await second
+
+    assert len(await service.pathway_credentials(learner)) == 1
+
+
+async def test_a_pathway_published_while_its_last_component_is_issued_is_awarded(
+    service: Service,
+) -> None:
+    """The pathway gate: whichever of the two commits first, the other sees it."""
+    for first in ("publication", "issuance"):
+        learner = f"gate-{first}"
+        programs = [elsewhere(program("A")), elsewhere(program("B"))]
+        await service.deliver(completed(programs[0], learner))
+        publication, issuance = published(programs), completed(programs[1], learner)
+        held, then = (publication, issuance) if first == "publication" else (issuance, publication)
+
+        conn, transaction = await in_flight(service, held)
+        try:
+            second = asyncio.create_task(service.deliver(then))
+            await someone_waits(service)
+            await transaction.commit()
+        finally:
+            await service.pool.release(conn)
+        await second
+
+        assert len(await service.pathway_credentials(learner)) == 1, first
+
+
+async def test_the_learners_lock_is_taken_only_for_a_program_in_a_pathway(
+    service: Service,
+) -> None:
+    learner = "lockless"
+    in_pathway, alone = program("A"), program("Alone")
+    await service.deliver(published([in_pathway, program("B")]))
+
+    async def learner_locked(event: Message) -> bool:
+        conn, transaction = await in_flight(service, event)
+        try:
+            return bool(
+                await conn.fetchval(
+                    """SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'
+                           AND pid = pg_backend_pid() AND classid = $1 AND objsubid = 2)""",
+                    pathways.LEARNER_LOCK_CLASS,
+                )
+            )
+        finally:
+            await transaction.rollback()
+            await service.pool.release(conn)
+
+    assert not await learner_locked(completed(alone, learner))
+    assert await learner_locked(completed(in_pathway, learner))
+
+
 async def test_k_of_n_issues_at_k_and_cites_k(service: Service) -> None:
     learner = "kofn"
     programs = [program("A"), program("B"), program("C")]

@@ -45,6 +45,7 @@ from services.common.paging import Cursor, Page
 from services.common.retention import Pruner, RetentionSettings, common_jobs
 from services.common.sql import OwnerScope
 from services.credentials import repository as credentials
+from services.credentials.status_list import MIN_BITS
 from services.enrollment import employers
 from services.enrollment import repository as enrollments
 from services.payments import repository as payments
@@ -405,16 +406,28 @@ async def test_credentials_queries_use_indexes(fresh_database: str) -> None:
     try:
         x = ExplainingPool(pool)
         assert_served(await x.explain(lambda c: credentials.get(c, uid())), "credentials_pkey")
-        assert_served(
-            await x.explain(lambda c: credentials.issuance_state(c, uid())),
-            "credentials_enrollment_id_key",
-            "withdrawn_enrollments_pkey",
-        )
         async with pool.acquire() as conn:
             await conn.execute(
                 """INSERT INTO status_lists (id, size, capacity, provider_id, issuer_name)
                    VALUES ('revocation-1', 16, 8, gen_random_uuid(), 'p')"""
             )
+            opened = await conn.fetchval(
+                """INSERT INTO status_lists (id, size, capacity, provider_id, issuer_name)
+                   VALUES ('revocation-2', $1, $1 / 2, gen_random_uuid(), 'p')
+                   RETURNING provider_id::text""",
+                MIN_BITS,
+            )
+        # Every issuance: its state, the allocation and its draws, the signer, at once.
+        assert_served(
+            await x.explain(
+                lambda c: credentials.prepare_issuance(c, uid(), opened, ["k"], gate_lock=1)
+            ),
+            "credentials_enrollment_id_key",
+            "withdrawn_enrollments_pkey",
+            "status_lists_open",
+            "credentials_status_list_id_status_index_key",
+            "issuer_keys_pkey",
+        )
         assert_served(
             await x.explain(lambda c: credentials.status_list(c, "revocation-1")),
             "status_lists_pkey",
