@@ -28,12 +28,20 @@ from services.payments.domain import (
     fee_returned,
 )
 
-_COLUMNS = """id, enrollment_id, learner_id, learner_email, provider_id, amount_minor, currency,
-    description, status, gateway, checkout_session_id, checkout_url, success_url, cancel_url,
-    gateway_payment_id, failure_reason, expires_at, created_at, updated_at, program_id,
-    destination_account, application_fee_minor, seat_pack,
+_ROW_COLUMNS = """id, enrollment_id, learner_id, learner_email, provider_id, amount_minor,
+    currency, description, status, gateway, checkout_session_id, checkout_url, success_url,
+    cancel_url, gateway_payment_id, failure_reason, expires_at, created_at, updated_at,
+    program_id, destination_account, application_fee_minor, seat_pack"""
+_COLUMNS = f"""{_ROW_COLUMNS},
     (SELECT coalesce(sum(r.amount_minor), 0) FROM refunds r
       WHERE r.payment_id = payments.id AND r.status = 'SUCCEEDED') AS refunded_minor"""
+# A payment locked and read in one statement (_one): the CTE locks the row (after a wait,
+# its latest committed version), and only then does the outer query sum its refunds,
+# through a VOLATILE function (migration 0200) whose fresh snapshot sees what the previous
+# lock holder committed; a sub-select here would read the snapshot taken before the wait.
+_LOCKED_SQL = f"""WITH locked AS MATERIALIZED (
+        SELECT {_ROW_COLUMNS} FROM payments WHERE {{column}} = $1 FOR UPDATE)
+    SELECT {_ROW_COLUMNS}, payment_refunded_minor(id) AS refunded_minor FROM locked"""
 
 
 def _payment(row: Any) -> Payment:
@@ -91,18 +99,13 @@ def _is_uuid(value: str) -> bool:
 async def _one(
     conn: asyncpg.Connection, column: str, value: str, for_update: bool
 ) -> Payment | None:
-    """The payment whose `column` is `value`. Locked: the row is locked first and read
-    after, in a statement of its own, so that what it shows (refunded_minor above all) is
-    what the transaction that held the lock committed, not the snapshot taken before
-    waiting for it."""
+    """The payment whose `column` is `value`. Locked: what it shows (refunded_minor above
+    all) is what the transaction that held the lock committed, not the snapshot taken
+    before waiting for it (see _LOCKED_SQL)."""
     if for_update:
-        payment_id = await conn.fetchval(
-            f"SELECT id FROM payments WHERE {column} = $1 FOR UPDATE", value
-        )
-        if payment_id is None:
-            return None
-        column, value = "id", payment_id
-    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM payments WHERE {column} = $1", value)
+        row = await conn.fetchrow(_LOCKED_SQL.format(column=column), value)
+    else:
+        row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM payments WHERE {column} = $1", value)
     return _payment(row) if row else None
 
 

@@ -40,6 +40,7 @@ from services.payments.stripe_events import (
     signature_header,
 )
 from services.payments.webhooks import WebhookHandler
+from tests.polling import eventually_async
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -317,3 +318,54 @@ async def test_refund_listing_walks_every_page_once_while_refunds_arrive(
             conn, one_enrollment, Page.request(repository.REFUNDS, "", 10, one_enrollment)
         )
     assert one.id == existing[0]
+
+
+@pytest.mark.parametrize("column", ["id", "checkout_session_id", "gateway_payment_id"])
+async def test_a_locked_read_shows_the_refunds_the_lock_holder_committed(
+    pool: asyncpg.Pool, column: str
+) -> None:
+    """A payment is locked and read in one statement; the refunds it sums are those the
+    previous holder of its lock committed, even when the holder never updated the payment
+    row itself (no row-version recheck then: only a fresh snapshot after the lock shows
+    them; a sub-select of the locking statement would read the one taken before the wait)."""
+    payment = await succeeded_payment(pool)
+    refund = payment.full_refund(reason="enrollment_cancelled", idempotency_key=payment.id)
+    async with pool.acquire() as conn:
+        assert await repository.add_refund(conn, refund)
+    find = {
+        "id": lambda c: repository.find(c, payment.id, for_update=True),
+        "checkout_session_id": lambda c: repository.find_by_session(
+            c, payment.checkout_session_id, for_update=True
+        ),
+        "gateway_payment_id": lambda c: repository.find_by_payment_intent(
+            c, payment.gateway_payment_id, for_update=True
+        ),
+    }[column]
+
+    holder = await pool.acquire()
+    tx = holder.transaction()
+    await tx.start()
+    await holder.execute("SELECT id FROM payments WHERE id = $1 FOR UPDATE", payment.id)
+    await holder.execute("UPDATE refunds SET status = 'SUCCEEDED' WHERE id = $1", refund.id)
+
+    async def locked_read() -> Payment | None:
+        async with pool.acquire() as conn, conn.transaction():
+            return await find(conn)
+
+    reader = asyncio.create_task(locked_read())
+
+    async def waiting() -> bool:
+        return (
+            await count(
+                pool, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            )
+            > 0
+        )
+
+    await eventually_async(waiting, what="the read to wait for the payment's lock")
+    await tx.commit()
+    await pool.release(holder)
+    found = await reader
+    assert found is not None
+    assert found.id == payment.id
+    assert found.refunded_minor == 4900
