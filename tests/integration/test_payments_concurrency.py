@@ -12,7 +12,7 @@ import pytest
 from upskill.enrollment.v1 import events_pb2 as enrollment_events
 
 from services.common import db, events
-from services.common.errors import UnavailableError
+from services.common.errors import FailedPreconditionError, NotFoundError, UnavailableError
 from services.common.paging import Page
 from services.payments import consumers, repository, unit_of_work
 from services.payments.checkout import CheckoutOpener
@@ -194,6 +194,55 @@ async def test_a_declined_card_leaves_the_session_open_and_queues_nothing(
             "SELECT failed_attempts, last_decline FROM local_checkout_sessions"
         )
     assert (row["failed_attempts"], row["last_decline"]) == (1, "generic_decline")
+
+
+@pytest.mark.parametrize("card", ["4242424242424242", "4000000000000002"])
+async def test_paying_a_session_refuses_each_closed_state_with_its_reason(
+    pool: asyncpg.Pool, card: str
+) -> None:
+    """Every refusal of a payment, whatever the card: an unknown session, one past its
+    expiry (closed then, with its event, as the sweeper would), one already expired, one
+    already paid. None of them charges or queues a completion."""
+    woken: list[None] = []
+    local = LocalGateway(pool, "http://127.0.0.1:8080", lambda: woken.append(None))
+    opener = CheckoutOpener(pool, local, ttl_seconds=1800, public_base_url="http://127.0.0.1:8080")
+    deliveries = "SELECT event_type FROM local_webhook_deliveries ORDER BY id"
+
+    with pytest.raises(NotFoundError, match="checkout session cs_test_nope not found"):
+        await local.pay("cs_test_nope", card)
+
+    late = await opener.open(order())
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "UPDATE local_checkout_sessions SET expires_at = now() - interval '1 second'"
+            " WHERE id = $1",
+            late.checkout_session_id,
+        )
+    with pytest.raises(FailedPreconditionError) as past:
+        await local.pay(late.checkout_session_id, card)
+    assert str(past.value) == f"checkout session {late.checkout_session_id} has expired"
+    assert (await local.get(late.checkout_session_id)).status == "expired"
+    with pytest.raises(FailedPreconditionError) as expired:
+        await local.pay(late.checkout_session_id, card)
+    assert str(expired.value) == (
+        f"checkout session {late.checkout_session_id} is expired and cannot be paid"
+    )
+
+    paid = await opener.open(order())
+    done = await local.pay(paid.checkout_session_id, "4242424242424242")
+    assert (done.session.status, done.session.payment_status) == ("complete", "paid")
+    assert done.session.payment_intent.startswith("pi_")
+    with pytest.raises(FailedPreconditionError) as twice:
+        await local.pay(paid.checkout_session_id, card)
+    assert str(twice.value) == (
+        f"checkout session {paid.checkout_session_id} is complete and cannot be paid"
+    )
+    async with pool.acquire() as conn:
+        queued = [r["event_type"] for r in await conn.fetch(deliveries)]
+        attempts = await conn.fetchval("SELECT sum(failed_attempts) FROM local_checkout_sessions")
+    assert queued == ["checkout.session.expired", "checkout.session.completed"]
+    assert attempts == 0
+    assert len(woken) == 2
 
 
 async def test_racing_payments_of_one_session_charge_it_once(pool: asyncpg.Pool) -> None:
