@@ -259,6 +259,12 @@ async def book_charge(conn: asyncpg.Connection, entry: LedgerEntry) -> list[dict
     return [json.loads(r["payload"]) for r in rows]
 
 
+_CLAIM_SQL = """INSERT INTO webhook_events (event_id, event_type, outcome, payload)
+    VALUES ($1, $2, 'received', $3::jsonb)
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING true"""
+
+
 async def record_webhook_event(
     conn: asyncpg.Connection, event_id: str, event_type: str, payload: dict[str, Any]
 ) -> bool:
@@ -268,10 +274,7 @@ async def record_webhook_event(
     second insert waits for the first transaction and then finds the row.
     """
     inserted = await conn.fetchval(
-        """INSERT INTO webhook_events (event_id, event_type, outcome, payload)
-           VALUES ($1, $2, 'received', $3::jsonb)
-           ON CONFLICT (event_id) DO NOTHING
-           RETURNING true""",
+        _CLAIM_SQL,
         event_id,
         event_type,
         json.dumps(payload),
@@ -288,6 +291,38 @@ async def set_webhook_outcome(
         outcome,
         payment_id,
     )
+
+
+async def claim_webhook_event(
+    conn: asyncpg.Connection,
+    event_id: str,
+    event_type: str,
+    payload: dict[str, Any],
+    payment_id: str,
+) -> tuple[bool, Payment | None]:
+    """record_webhook_event, and when it claims the event, find(payment_id, for_update=True)
+    in the same round trip: (False, None) for a duplicate, else (True, the payment locked,
+    or None when there is no such payment).
+
+    The lock reads the claim's result, so the claim is always taken first (the order of
+    record_webhook_event then find, and a duplicate locks nothing); the refunds are summed
+    after the lock, with a fresh snapshot (see _LOCKED_SQL)."""
+    row = await conn.fetchrow(
+        f"""WITH claim AS ({_CLAIM_SQL}),
+                 locked AS MATERIALIZED (
+                     SELECT {_ROW_COLUMNS} FROM payments
+                      WHERE id = $4::uuid AND EXISTS (SELECT FROM claim) FOR UPDATE)
+            SELECT c.claimed, locked.*,
+                   payment_refunded_minor(locked.id) AS refunded_minor
+              FROM (SELECT EXISTS (SELECT FROM claim) AS claimed) c LEFT JOIN locked ON true""",
+        event_id,
+        event_type,
+        json.dumps(payload),
+        payment_id if _is_uuid(payment_id) else None,
+    )
+    if not row["claimed"]:
+        return False, None
+    return True, (_payment(row) if row["id"] is not None else None)
 
 
 async def add_anomaly(

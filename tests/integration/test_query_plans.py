@@ -239,6 +239,12 @@ async def test_payments_queries_use_indexes(fresh_database: str) -> None:
             await x.explain(lambda c: payments.record_webhook_event(c, "evt_1", "t", {})),
             "webhook_events_pkey",
         )
+        # The claim of an event with the lock of the payment its metadata names.
+        assert_served(
+            await x.explain(lambda c: payments.claim_webhook_event(c, "evt_2", "t", {}, uid())),
+            "webhook_events_pkey",
+            "payments_pkey",
+        )
         worker = WebhookDeliveryWorker(x, "", "http://127.0.0.1/", "whsec")
         assert_served(
             await x.explain_worker(lambda: worker.deliver_due(None)),  # type: ignore[arg-type]
