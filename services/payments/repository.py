@@ -249,13 +249,23 @@ async def add_ledger_entry(conn: asyncpg.Connection, entry: LedgerEntry) -> None
     await conn.execute(_ADD_CHARGE_SQL, *_charge_args(entry))
 
 
-async def book_charge(conn: asyncpg.Connection, entry: LedgerEntry) -> list[dict[str, Any]]:
+async def book_charge(
+    conn: asyncpg.Connection, entry: LedgerEntry, outcome: WebhookOutcome | None = None
+) -> list[dict[str, Any]]:
     """What a payment's success writes and then reads, in one round trip: its charge in
-    the ledger (add_ledger_entry) and the events deferred until it succeeded
-    (deferred_webhooks): the SELECT reads webhook_events as this transaction has them."""
-    rows = await conn.fetch(
-        f"WITH booked AS ({_ADD_CHARGE_SQL}) {_DEFERRED_SQL}", *_charge_args(entry)
-    )
+    the ledger (add_ledger_entry), the outcome of the event that succeeded it when given
+    (set_webhook_outcome), and the events deferred until it succeeded (deferred_webhooks):
+    the SELECT reads webhook_events as this transaction had them before the statement, so
+    the outcome written here is not among them."""
+    if outcome is None:
+        sql, args = f"WITH booked AS ({_ADD_CHARGE_SQL}) {_DEFERRED_SQL}", _charge_args(entry)
+    else:
+        sql = f"""WITH booked AS ({_ADD_CHARGE_SQL}),
+                       recorded AS (UPDATE webhook_events SET outcome = $9, payment_id = $1
+                                     WHERE event_id = $8)
+                  {_DEFERRED_SQL}"""
+        args = (*_charge_args(entry), outcome.event_id, outcome.outcome)
+    rows = await conn.fetch(sql, *args)
     return [json.loads(r["payload"]) for r in rows]
 
 
@@ -280,6 +290,14 @@ async def record_webhook_event(
         json.dumps(payload),
     )
     return bool(inserted)
+
+
+@dataclass(frozen=True)
+class WebhookOutcome:
+    """What became of a claimed event (the payment is the one that book_charge books)."""
+
+    event_id: str
+    outcome: str
 
 
 async def set_webhook_outcome(

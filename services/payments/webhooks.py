@@ -143,6 +143,14 @@ def _paid_checkout(session: dict[str, Any]) -> PaidCheckout:
     )
 
 
+class _Recorded(str):
+    """An outcome that the handler wrote itself, with its last statement (book_charge),
+    so handle() does not write it again. A handler that fails after writing it rolls back
+    with the whole transaction, the claim included: the event stays retryable."""
+
+    __slots__ = ()
+
+
 class WebhookHandler:
     def __init__(self, pool: asyncpg.Pool, secret: str, fee_bps: int) -> None:
         self._pool = pool
@@ -179,11 +187,12 @@ class WebhookHandler:
                     )
                 else:
                     outcome = await apply(self, conn, event_id, session, payment)
-            await repository.set_webhook_outcome(
-                conn, event_id, outcome, payment.id if payment else None
-            )
+            if not isinstance(outcome, _Recorded):
+                await repository.set_webhook_outcome(
+                    conn, event_id, outcome, payment.id if payment else None
+                )
         log.info("webhook %s (%s): %s", event_id, event_type, outcome)
-        return WebhookResult(event_id, event_type, duplicate=False, outcome=outcome)
+        return WebhookResult(event_id, event_type, duplicate=False, outcome=str(outcome))
 
     async def _payment_for(
         self, conn: asyncpg.Connection, session: dict[str, Any]
@@ -238,12 +247,14 @@ class WebhookHandler:
         await unit_of_work.commit(conn, payment)
         # Refunds or disputes delivered before this payment: apply them now, in order, so
         # the end state does not depend on the order Stripe delivered them in.
-        for deferred in await repository.book_charge(conn, ledger_entry):
+        succeeded = _Recorded("payment SUCCEEDED")
+        recorded = repository.WebhookOutcome(event_id, succeeded)
+        for deferred in await repository.book_charge(conn, ledger_entry, recorded):
             apply = _HANDLERS[deferred["type"]]
             outcome = await apply(self, conn, deferred["id"], deferred["data"]["object"], payment)
             await repository.set_webhook_outcome(conn, deferred["id"], outcome, payment.id)
             log.info("deferred webhook %s (%s): %s", deferred["id"], deferred["type"], outcome)
-        return "payment SUCCEEDED"
+        return succeeded
 
     async def _on_expired(
         self, conn: asyncpg.Connection, event_id: str, session: dict[str, Any], payment: Payment

@@ -35,6 +35,7 @@ from services.payments.local_gateway import LocalGateway
 from services.payments.refunds import Refunder
 from services.payments.stripe_events import (
     CHECKOUT_COMPLETED,
+    REFUND_CREATED,
     build_event,
     checkout_session_object,
     signature_header,
@@ -194,6 +195,96 @@ async def test_a_declined_card_leaves_the_session_open_and_queues_nothing(
             "SELECT failed_attempts, last_decline FROM local_checkout_sessions"
         )
     assert (row["failed_attempts"], row["last_decline"]) == (1, "generic_decline")
+
+
+async def test_a_webhook_that_fails_midway_leaves_its_event_to_be_delivered_again(
+    pool: asyncpg.Pool,
+) -> None:
+    """The event is claimed, and its outcome written, in the transaction of its effects: a
+    failure in its last statement (here the ledger's one charge per payment) takes the claim
+    back, and the next delivery applies it, once."""
+    local = LocalGateway(pool, "http://127.0.0.1:8080", lambda: None)
+    opener = CheckoutOpener(pool, local, ttl_seconds=1800, public_base_url="http://127.0.0.1:8080")
+    payment = await opener.open(order())
+    result = await local.pay(payment.checkout_session_id, "4242424242424242")
+    event = build_event(CHECKOUT_COMPLETED, checkout_session_object(result.session))
+    handler = WebhookHandler(pool, SECRET, fee_bps=1000)
+    charge = """INSERT INTO payout_ledger (payment_id, provider_id, kind, currency,
+                    gross_amount_minor, platform_fee_minor, provider_net_minor, fee_bps)
+                VALUES ($1, $2, 'charge', 'USD', 1, 0, 1, 0)"""
+    async with pool.acquire() as conn:
+        await conn.execute(charge, payment.id, payment.provider_id)
+
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await handler.handle(event.payload.encode(), signature_header(event.payload, SECRET))
+    assert await count(pool, "SELECT count(*) FROM webhook_events") == 0
+    assert await count(pool, "SELECT count(*) FROM outbox WHERE type = $1", SUCCEEDED) == 0
+
+    async with pool.acquire() as conn:
+        await conn.execute("DELETE FROM payout_ledger")
+    again = await handler.handle(event.payload.encode(), signature_header(event.payload, SECRET))
+    assert (again.duplicate, again.outcome) == (False, "payment SUCCEEDED")
+    once_more = await handler.handle(
+        event.payload.encode(), signature_header(event.payload, SECRET)
+    )
+    assert once_more.duplicate is True
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT outcome, payment_id FROM webhook_events")
+        stored = await repository.get(conn, payment.id)
+    assert (row["outcome"], str(row["payment_id"])) == ("payment SUCCEEDED", payment.id)
+    assert stored.status is PaymentStatus.SUCCEEDED
+    assert await count(pool, "SELECT count(*) FROM outbox WHERE type = $1", SUCCEEDED) == 1
+    assert await count(pool, "SELECT count(*) FROM payout_ledger") == 1
+
+
+async def test_a_refund_delivered_before_its_payment_is_applied_right_after_it(
+    pool: asyncpg.Pool,
+) -> None:
+    """A refund's event that comes before the checkout's completion is deferred; the
+    completion books the charge, records its own outcome in the same statement, and then
+    applies the deferred refund (and records that one's outcome)."""
+    local = LocalGateway(pool, "http://127.0.0.1:8080", lambda: None)
+    opener = CheckoutOpener(pool, local, ttl_seconds=1800, public_base_url="http://127.0.0.1:8080")
+    payment = await opener.open(order())
+    result = await local.pay(payment.checkout_session_id, "4242424242424242")
+    completed = build_event(CHECKOUT_COMPLETED, checkout_session_object(result.session))
+    refunded = build_event(
+        REFUND_CREATED,
+        {
+            "id": "re_early",
+            "object": "refund",
+            "amount": 4900,
+            "currency": "usd",
+            "status": "succeeded",
+            "payment_intent": result.session.payment_intent,
+            "metadata": {"payment_id": payment.id},
+        },
+    )
+    handler = WebhookHandler(pool, SECRET, fee_bps=1000)
+
+    early = await handler.handle(
+        refunded.payload.encode(), signature_header(refunded.payload, SECRET)
+    )
+    assert early.outcome == "deferred: a refund before the payment succeeded"
+    paid = await handler.handle(
+        completed.payload.encode(), signature_header(completed.payload, SECRET)
+    )
+    assert paid.outcome == "payment SUCCEEDED"
+
+    async with pool.acquire() as conn:
+        outcomes = {
+            r["event_id"]: (r["outcome"], str(r["payment_id"]))
+            for r in await conn.fetch("SELECT event_id, outcome, payment_id FROM webhook_events")
+        }
+        stored = await repository.get(conn, payment.id)
+    assert outcomes == {
+        refunded.id: ("refund booked", payment.id),
+        completed.id: ("payment SUCCEEDED", payment.id),
+    }
+    assert stored.status is PaymentStatus.REFUNDED
+    assert stored.refunded_minor == 4900
+    assert await count(pool, "SELECT count(*) FROM payout_ledger") == 2
+    assert await count(pool, "SELECT sum(gross_amount_minor) FROM payout_ledger") == 0
 
 
 @pytest.mark.parametrize("card", ["4242424242424242", "4000000000000002"])
