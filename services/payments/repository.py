@@ -109,20 +109,37 @@ async def _one(
     return _payment(row) if row else None
 
 
-async def add_or_get(conn: asyncpg.Connection, payment: Payment) -> Payment:
-    """Insert `payment`, or return the one that already exists for its enrollment.
+async def open_payment(
+    conn: asyncpg.Connection, payment: Payment, destination_fee_minor: int
+) -> Payment | None:
+    """Insert `payment` unless its enrollment is closed, in one round trip (a second one
+    for a retry that finds the payment made before):
 
-    ON CONFLICT (not check-then-insert) so two concurrent retries end with one row.
+    - None when the enrollment is closed (a closed one takes no payment);
+    - else `payment` as inserted: a destination charge to its provider's payout account,
+      with `destination_fee_minor` as application fee, when the provider has one (`payment`
+      itself names no account);
+    - or the payment its enrollment already has: ON CONFLICT (not check-then-insert), so
+      two concurrent retries end with one row.
     """
     row = await conn.fetchrow(
-        f"""INSERT INTO payments (id, enrollment_id, learner_id, learner_email, provider_id,
-                amount_minor, currency, description, status, gateway, success_url, cancel_url,
-                expires_at, created_at, updated_at, program_id, destination_account,
-                application_fee_minor, seat_pack)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14,
-                    NULLIF($15, '')::uuid, $16, $17, $18)
-            ON CONFLICT (enrollment_id) DO NOTHING
-            RETURNING {_COLUMNS}""",
+        f"""WITH facts AS (
+                SELECT coalesce((SELECT account_id FROM payout_accounts
+                                  WHERE provider_id = $5::uuid), '') AS account_id,
+                       EXISTS (SELECT 1 FROM closed_enrollments
+                                WHERE enrollment_id = $2::uuid) AS closed),
+                 added AS (
+                     INSERT INTO payments (id, enrollment_id, learner_id, learner_email,
+                         provider_id, amount_minor, currency, description, status, gateway,
+                         success_url, cancel_url, expires_at, created_at, updated_at,
+                         program_id, destination_account, application_fee_minor, seat_pack)
+                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14,
+                            NULLIF($15, '')::uuid, f.account_id,
+                            CASE WHEN f.account_id = '' THEN 0 ELSE $17::bigint END, $16
+                       FROM facts f WHERE NOT f.closed
+                     ON CONFLICT (enrollment_id) DO NOTHING
+                     RETURNING {_COLUMNS})
+            SELECT f.closed, added.* FROM facts f LEFT JOIN added ON true""",
         payment.id,
         payment.enrollment_id,
         payment.learner_id,
@@ -138,11 +155,12 @@ async def add_or_get(conn: asyncpg.Connection, payment: Payment) -> Payment:
         payment.expires_at,
         payment.created_at,
         payment.program_id,
-        payment.destination_account,
-        payment.application_fee_minor,
         _seat_pack_json(payment.seat_pack),
+        destination_fee_minor,
     )
-    if row is None:
+    if row["closed"]:
+        return None
+    if row["id"] is None:
         row = await conn.fetchrow(
             f"SELECT {_COLUMNS} FROM payments WHERE enrollment_id = $1", payment.enrollment_id
         )
@@ -383,20 +401,6 @@ async def record_closed_enrollment(
         reason,
     )
     return bool(inserted)
-
-
-async def checkout_facts(
-    conn: asyncpg.Connection, provider_id: str, enrollment_id: str
-) -> tuple[str, bool]:
-    """What opening a checkout reads, in one round trip: the provider's connected account
-    id ("" without one, as payout_account) and whether the enrollment is closed (a closed one takes no payment)."""
-    row = await conn.fetchrow(
-        """SELECT (SELECT account_id FROM payout_accounts WHERE provider_id = $1) AS account_id,
-                  EXISTS (SELECT 1 FROM closed_enrollments WHERE enrollment_id = $2) AS closed""",
-        provider_id,
-        enrollment_id,
-    )
-    return str(row["account_id"] or ""), bool(row["closed"])
 
 
 async def claim_due_closures(
