@@ -26,6 +26,7 @@ from services.payments.domain import (
     CheckoutOrder,
     Payment,
     PaymentStatus,
+    destination_fee,
 )
 from services.payments.expiry import SWEEP_BATCH
 from services.payments.gateways import (
@@ -86,24 +87,17 @@ class CheckoutOpener:
                 "checkout return URLs must be on this site's public origin", off_site
             )
         order = self._with_default_urls(order)
+        # Not the payment of a closed enrollment; with a payout account, a destination
+        # charge (the provider is paid by Stripe).
+        candidate = Payment.open(order, gateway=self._gateway.name, ttl_seconds=self._ttl_seconds)
+        fee = destination_fee(order.amount.amount_minor, self._fee_bps)
         async with self._pool.acquire() as conn:
-            # With a payout account, a destination charge: the provider is paid by Stripe.
-            destination, closed = await repository.checkout_facts(
-                conn, order.provider_id, order.enrollment_id
+            payment = await repository.open_payment(conn, candidate, fee)
+        if payment is None:
+            # Cancelled or expired while its checkout was being opened: nothing to pay.
+            raise FailedPreconditionError(
+                f"enrollment {order.enrollment_id} is closed; it takes no payment"
             )
-            if closed:
-                # Cancelled or expired while its checkout was being opened: nothing to pay.
-                raise FailedPreconditionError(
-                    f"enrollment {order.enrollment_id} is closed; it takes no payment"
-                )
-            candidate = Payment.open(
-                order,
-                gateway=self._gateway.name,
-                ttl_seconds=self._ttl_seconds,
-                destination_account=destination,
-                fee_bps=self._fee_bps,
-            )
-            payment = await repository.add_or_get(conn, candidate)
         payment.check_same_order(order)
         if payment.has_session or payment.status is not PaymentStatus.PENDING:
             return payment

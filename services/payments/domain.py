@@ -195,6 +195,12 @@ def split_fee(gross_minor: int, fee_bps: int) -> tuple[int, int]:
     return fee, gross_minor - fee
 
 
+def destination_fee(gross_minor: int, fee_bps: int) -> int:
+    """A destination charge's application fee: the platform's cut, the same split as the
+    ledger's. A charge to the platform's own account has none."""
+    return split_fee(gross_minor, fee_bps)[0]
+
+
 def fee_returned(charge_gross: int, charge_fee: int, refunded_before: int, amount: int) -> int:
     """The part of the platform's fee a refund of `amount` gives back, after refunds of
     `refunded_before` of the same charge. Computed on the running total, so partial refunds
@@ -252,7 +258,7 @@ class Payment:
         """A payment to collect; with `destination_account`, a destination charge whose
         application fee is the platform's cut (the same split as the ledger's)."""
         now = datetime.now(UTC)
-        fee = split_fee(order.amount.amount_minor, fee_bps)[0] if destination_account else 0
+        fee = destination_fee(order.amount.amount_minor, fee_bps) if destination_account else 0
         return cls(
             id=str(uuid.uuid4()),
             enrollment_id=order.enrollment_id,

@@ -71,6 +71,19 @@ def _session(row: Any) -> SessionSnapshot:
     )
 
 
+# A charge of an open session before its expiry: $1 the session, $2 its new PaymentIntent
+# (success) or the decline code (a decline: the session stays open for another try).
+_PAYABLE = "id = $1 AND status = 'open' AND expires_at > now()"
+_COMPLETE_SQL = f"""UPDATE local_checkout_sessions
+       SET status = 'complete', payment_status = 'paid', payment_intent = $2, closed_at = now()
+     WHERE {_PAYABLE}
+    RETURNING {_COLUMNS}"""
+_DECLINE_SQL = f"""UPDATE local_checkout_sessions
+       SET failed_attempts = failed_attempts + 1, last_decline = $2
+     WHERE {_PAYABLE}
+    RETURNING {_COLUMNS}"""
+
+
 @dataclass(frozen=True)
 class PayResult:
     session: SessionSnapshot
@@ -133,31 +146,33 @@ class LocalGateway:
 
     async def pay(self, session_id: str, card_number: str) -> PayResult:
         """Charge a test card. A decline leaves the session open for another try, as Stripe
-        Checkout does; success completes it and queues checkout.session.completed."""
+        Checkout does; success completes it and queues checkout.session.completed.
+
+        The charge is written by one conditional UPDATE that matches only an open session
+        before its expiry (it locks the row and re-checks on what a concurrent payer
+        committed); only when it matches nothing is the session read, locked, to refuse
+        with the reason (unknown, closed, or past its expiry and closed now)."""
+        outcome = cards.charge(card_number)
         async with self._pool.acquire() as conn, conn.transaction():
-            session = await self._get(conn, session_id, for_update=True)
-            if session.status != "open":
-                raise FailedPreconditionError(
-                    f"checkout session {session_id} is {session.status} and cannot be paid"
-                )
-            if session.expires_at > datetime.now(UTC):
-                outcome = cards.charge(card_number)
-                if outcome.succeeded:
-                    session = await self._complete(conn, session)
-                else:
-                    # Only the decline code is kept: card numbers never touch the database.
-                    await conn.execute(
-                        """UPDATE local_checkout_sessions
-                              SET failed_attempts = failed_attempts + 1, last_decline = $2
-                            WHERE id = $1""",
-                        session_id,
-                        outcome.decline_code,
-                    )
+            if outcome.succeeded:
+                row = await conn.fetchrow(_COMPLETE_SQL, session_id, stripe_id("pi_"))
             else:
-                # Past its expiry but not swept yet: close it now, as the sweeper would.
+                # Only the decline code is kept: card numbers never touch the database.
+                row = await conn.fetchrow(_DECLINE_SQL, session_id, outcome.decline_code)
+            if row is None:
+                session = await self._get(conn, session_id, for_update=True)
+                if session.status != "open":
+                    raise FailedPreconditionError(
+                        f"checkout session {session_id} is {session.status} and cannot be paid"
+                    )
+                # Open yet not matched: past its expiry but not swept yet. Close it now, as
+                # the sweeper would (a status never returns to open).
                 await self._expire(conn, session)
-                outcome = None
-        if outcome is None:
+            else:
+                session = _session(row)
+                if outcome.succeeded:
+                    await self._queue_webhook(conn, CHECKOUT_COMPLETED, session)
+        if row is None:
             self._on_webhook_queued()
             raise FailedPreconditionError(f"checkout session {session_id} has expired")
         if outcome.succeeded:
@@ -278,22 +293,6 @@ class LocalGateway:
         if row is None:
             raise NotFoundError(f"checkout session {session_id} not found")
         return _session(row)
-
-    async def _complete(
-        self, conn: asyncpg.Connection, session: SessionSnapshot
-    ) -> SessionSnapshot:
-        row = await conn.fetchrow(
-            f"""UPDATE local_checkout_sessions
-                   SET status = 'complete', payment_status = 'paid', payment_intent = $2,
-                       closed_at = now()
-                 WHERE id = $1
-                RETURNING {_COLUMNS}""",
-            session.id,
-            stripe_id("pi_"),
-        )
-        completed = _session(row)
-        await self._queue_webhook(conn, CHECKOUT_COMPLETED, completed)
-        return completed
 
     async def _expire(self, conn: asyncpg.Connection, session: SessionSnapshot) -> None:
         row = await conn.fetchrow(

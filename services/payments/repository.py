@@ -28,12 +28,20 @@ from services.payments.domain import (
     fee_returned,
 )
 
-_COLUMNS = """id, enrollment_id, learner_id, learner_email, provider_id, amount_minor, currency,
-    description, status, gateway, checkout_session_id, checkout_url, success_url, cancel_url,
-    gateway_payment_id, failure_reason, expires_at, created_at, updated_at, program_id,
-    destination_account, application_fee_minor, seat_pack,
+_ROW_COLUMNS = """id, enrollment_id, learner_id, learner_email, provider_id, amount_minor,
+    currency, description, status, gateway, checkout_session_id, checkout_url, success_url,
+    cancel_url, gateway_payment_id, failure_reason, expires_at, created_at, updated_at,
+    program_id, destination_account, application_fee_minor, seat_pack"""
+_COLUMNS = f"""{_ROW_COLUMNS},
     (SELECT coalesce(sum(r.amount_minor), 0) FROM refunds r
       WHERE r.payment_id = payments.id AND r.status = 'SUCCEEDED') AS refunded_minor"""
+# A payment locked and read in one statement (_one): the CTE locks the row (after a wait,
+# its latest committed version), and only then does the outer query sum its refunds,
+# through a VOLATILE function (migration 0200) whose fresh snapshot sees what the previous
+# lock holder committed; a sub-select here would read the snapshot taken before the wait.
+_LOCKED_SQL = f"""WITH locked AS MATERIALIZED (
+        SELECT {_ROW_COLUMNS} FROM payments WHERE {{column}} = $1 FOR UPDATE)
+    SELECT {_ROW_COLUMNS}, payment_refunded_minor(id) AS refunded_minor FROM locked"""
 
 
 def _payment(row: Any) -> Payment:
@@ -91,35 +99,47 @@ def _is_uuid(value: str) -> bool:
 async def _one(
     conn: asyncpg.Connection, column: str, value: str, for_update: bool
 ) -> Payment | None:
-    """The payment whose `column` is `value`. Locked: the row is locked first and read
-    after, in a statement of its own, so that what it shows (refunded_minor above all) is
-    what the transaction that held the lock committed, not the snapshot taken before
-    waiting for it."""
+    """The payment whose `column` is `value`. Locked: what it shows (refunded_minor above
+    all) is what the transaction that held the lock committed, not the snapshot taken
+    before waiting for it (see _LOCKED_SQL)."""
     if for_update:
-        payment_id = await conn.fetchval(
-            f"SELECT id FROM payments WHERE {column} = $1 FOR UPDATE", value
-        )
-        if payment_id is None:
-            return None
-        column, value = "id", payment_id
-    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM payments WHERE {column} = $1", value)
+        row = await conn.fetchrow(_LOCKED_SQL.format(column=column), value)
+    else:
+        row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM payments WHERE {column} = $1", value)
     return _payment(row) if row else None
 
 
-async def add_or_get(conn: asyncpg.Connection, payment: Payment) -> Payment:
-    """Insert `payment`, or return the one that already exists for its enrollment.
+async def open_payment(
+    conn: asyncpg.Connection, payment: Payment, destination_fee_minor: int
+) -> Payment | None:
+    """Insert `payment` unless its enrollment is closed, in one round trip (a second one
+    for a retry that finds the payment made before):
 
-    ON CONFLICT (not check-then-insert) so two concurrent retries end with one row.
+    - None when the enrollment is closed (a closed one takes no payment);
+    - else `payment` as inserted: a destination charge to its provider's payout account,
+      with `destination_fee_minor` as application fee, when the provider has one (`payment`
+      itself names no account);
+    - or the payment its enrollment already has: ON CONFLICT (not check-then-insert), so
+      two concurrent retries end with one row.
     """
     row = await conn.fetchrow(
-        f"""INSERT INTO payments (id, enrollment_id, learner_id, learner_email, provider_id,
-                amount_minor, currency, description, status, gateway, success_url, cancel_url,
-                expires_at, created_at, updated_at, program_id, destination_account,
-                application_fee_minor, seat_pack)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14,
-                    NULLIF($15, '')::uuid, $16, $17, $18)
-            ON CONFLICT (enrollment_id) DO NOTHING
-            RETURNING {_COLUMNS}""",
+        f"""WITH facts AS (
+                SELECT coalesce((SELECT account_id FROM payout_accounts
+                                  WHERE provider_id = $5::uuid), '') AS account_id,
+                       EXISTS (SELECT 1 FROM closed_enrollments
+                                WHERE enrollment_id = $2::uuid) AS closed),
+                 added AS (
+                     INSERT INTO payments (id, enrollment_id, learner_id, learner_email,
+                         provider_id, amount_minor, currency, description, status, gateway,
+                         success_url, cancel_url, expires_at, created_at, updated_at,
+                         program_id, destination_account, application_fee_minor, seat_pack)
+                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14,
+                            NULLIF($15, '')::uuid, f.account_id,
+                            CASE WHEN f.account_id = '' THEN 0 ELSE $17::bigint END, $16
+                       FROM facts f WHERE NOT f.closed
+                     ON CONFLICT (enrollment_id) DO NOTHING
+                     RETURNING {_COLUMNS})
+            SELECT f.closed, added.* FROM facts f LEFT JOIN added ON true""",
         payment.id,
         payment.enrollment_id,
         payment.learner_id,
@@ -135,11 +155,12 @@ async def add_or_get(conn: asyncpg.Connection, payment: Payment) -> Payment:
         payment.expires_at,
         payment.created_at,
         payment.program_id,
-        payment.destination_account,
-        payment.application_fee_minor,
         _seat_pack_json(payment.seat_pack),
+        destination_fee_minor,
     )
-    if row is None:
+    if row["closed"]:
+        return None
+    if row["id"] is None:
         row = await conn.fetchrow(
             f"SELECT {_COLUMNS} FROM payments WHERE enrollment_id = $1", payment.enrollment_id
         )
@@ -246,14 +267,30 @@ async def add_ledger_entry(conn: asyncpg.Connection, entry: LedgerEntry) -> None
     await conn.execute(_ADD_CHARGE_SQL, *_charge_args(entry))
 
 
-async def book_charge(conn: asyncpg.Connection, entry: LedgerEntry) -> list[dict[str, Any]]:
+async def book_charge(
+    conn: asyncpg.Connection, entry: LedgerEntry, outcome: WebhookOutcome | None = None
+) -> list[dict[str, Any]]:
     """What a payment's success writes and then reads, in one round trip: its charge in
-    the ledger (add_ledger_entry) and the events deferred until it succeeded
-    (deferred_webhooks): the SELECT reads webhook_events as this transaction has them."""
-    rows = await conn.fetch(
-        f"WITH booked AS ({_ADD_CHARGE_SQL}) {_DEFERRED_SQL}", *_charge_args(entry)
-    )
+    the ledger (add_ledger_entry), the outcome of the event that succeeded it when given
+    (set_webhook_outcome), and the events deferred until it succeeded (deferred_webhooks):
+    the SELECT reads webhook_events as this transaction had them before the statement, so
+    the outcome written here is not among them."""
+    if outcome is None:
+        sql, args = f"WITH booked AS ({_ADD_CHARGE_SQL}) {_DEFERRED_SQL}", _charge_args(entry)
+    else:
+        sql = f"""WITH booked AS ({_ADD_CHARGE_SQL}),
+                       recorded AS (UPDATE webhook_events SET outcome = $9, payment_id = $1
+                                     WHERE event_id = $8)
+                  {_DEFERRED_SQL}"""
+        args = (*_charge_args(entry), outcome.event_id, outcome.outcome)
+    rows = await conn.fetch(sql, *args)
     return [json.loads(r["payload"]) for r in rows]
+
+
+_CLAIM_SQL = """INSERT INTO webhook_events (event_id, event_type, outcome, payload)
+    VALUES ($1, $2, 'received', $3::jsonb)
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING true"""
 
 
 async def record_webhook_event(
@@ -265,15 +302,20 @@ async def record_webhook_event(
     second insert waits for the first transaction and then finds the row.
     """
     inserted = await conn.fetchval(
-        """INSERT INTO webhook_events (event_id, event_type, outcome, payload)
-           VALUES ($1, $2, 'received', $3::jsonb)
-           ON CONFLICT (event_id) DO NOTHING
-           RETURNING true""",
+        _CLAIM_SQL,
         event_id,
         event_type,
         json.dumps(payload),
     )
     return bool(inserted)
+
+
+@dataclass(frozen=True)
+class WebhookOutcome:
+    """What became of a claimed event (the payment is the one that book_charge books)."""
+
+    event_id: str
+    outcome: str
 
 
 async def set_webhook_outcome(
@@ -285,6 +327,38 @@ async def set_webhook_outcome(
         outcome,
         payment_id,
     )
+
+
+async def claim_webhook_event(
+    conn: asyncpg.Connection,
+    event_id: str,
+    event_type: str,
+    payload: dict[str, Any],
+    payment_id: str,
+) -> tuple[bool, Payment | None]:
+    """record_webhook_event, and when it claims the event, find(payment_id, for_update=True)
+    in the same round trip: (False, None) for a duplicate, else (True, the payment locked,
+    or None when there is no such payment).
+
+    The lock reads the claim's result, so the claim is always taken first (the order of
+    record_webhook_event then find, and a duplicate locks nothing); the refunds are summed
+    after the lock, with a fresh snapshot (see _LOCKED_SQL)."""
+    row = await conn.fetchrow(
+        f"""WITH claim AS ({_CLAIM_SQL}),
+                 locked AS MATERIALIZED (
+                     SELECT {_ROW_COLUMNS} FROM payments
+                      WHERE id = $4::uuid AND EXISTS (SELECT FROM claim) FOR UPDATE)
+            SELECT c.claimed, locked.*,
+                   payment_refunded_minor(locked.id) AS refunded_minor
+              FROM (SELECT EXISTS (SELECT FROM claim) AS claimed) c LEFT JOIN locked ON true""",
+        event_id,
+        event_type,
+        json.dumps(payload),
+        payment_id if _is_uuid(payment_id) else None,
+    )
+    if not row["claimed"]:
+        return False, None
+    return True, (_payment(row) if row["id"] is not None else None)
 
 
 async def add_anomaly(
@@ -327,20 +401,6 @@ async def record_closed_enrollment(
         reason,
     )
     return bool(inserted)
-
-
-async def checkout_facts(
-    conn: asyncpg.Connection, provider_id: str, enrollment_id: str
-) -> tuple[str, bool]:
-    """What opening a checkout reads, in one round trip: the provider's connected account
-    id ("" without one, as payout_account) and whether the enrollment is closed (a closed one takes no payment)."""
-    row = await conn.fetchrow(
-        """SELECT (SELECT account_id FROM payout_accounts WHERE provider_id = $1) AS account_id,
-                  EXISTS (SELECT 1 FROM closed_enrollments WHERE enrollment_id = $2) AS closed""",
-        provider_id,
-        enrollment_id,
-    )
-    return str(row["account_id"] or ""), bool(row["closed"])
 
 
 async def claim_due_closures(

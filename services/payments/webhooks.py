@@ -143,6 +143,14 @@ def _paid_checkout(session: dict[str, Any]) -> PaidCheckout:
     )
 
 
+class _Recorded(str):
+    """An outcome that the handler wrote itself, with its last statement (book_charge),
+    so handle() does not write it again. A handler that fails after writing it rolls back
+    with the whole transaction, the claim included: the event stays retryable."""
+
+    __slots__ = ()
+
+
 class WebhookHandler:
     def __init__(self, pool: asyncpg.Pool, secret: str, fee_bps: int) -> None:
         self._pool = pool
@@ -152,17 +160,23 @@ class WebhookHandler:
     async def handle(self, payload: bytes, signature: str) -> WebhookResult:
         event = verify(payload, signature, self._secret)
         event_id, event_type = event["id"], event["type"]
+        apply = _HANDLERS.get(event_type)
+        session = event["data"]["object"]
+        # The payment our metadata names is locked in the claim's own round trip.
+        named = _metadata(session).get("payment_id") if apply is not None else None
+        named = named if isinstance(named, str) else ""
         async with self._pool.acquire() as conn, conn.transaction():
-            if not await repository.record_webhook_event(conn, event_id, event_type, event):
+            claimed, payment = await repository.claim_webhook_event(
+                conn, event_id, event_type, event, named
+            )
+            if not claimed:
                 log.info("webhook %s (%s) is a duplicate; ignored", event_id, event_type)
                 return WebhookResult(event_id, event_type, duplicate=True, outcome="duplicate")
-            apply = _HANDLERS.get(event_type)
-            payment: Payment | None = None
             if apply is None:
                 outcome = "ignored: event type not handled"
             else:
-                session = event["data"]["object"]
-                payment = await self._payment_for(conn, session)
+                if payment is None:
+                    payment = await self._payment_for(conn, session)
                 if payment is None:
                     outcome = "ignored: no payment for this checkout session"
                     log.warning(
@@ -173,26 +187,21 @@ class WebhookHandler:
                     )
                 else:
                     outcome = await apply(self, conn, event_id, session, payment)
-            await repository.set_webhook_outcome(
-                conn, event_id, outcome, payment.id if payment else None
-            )
+            if not isinstance(outcome, _Recorded):
+                await repository.set_webhook_outcome(
+                    conn, event_id, outcome, payment.id if payment else None
+                )
         log.info("webhook %s (%s): %s", event_id, event_type, outcome)
-        return WebhookResult(event_id, event_type, duplicate=False, outcome=outcome)
+        return WebhookResult(event_id, event_type, duplicate=False, outcome=str(outcome))
 
     async def _payment_for(
         self, conn: asyncpg.Connection, session: dict[str, Any]
     ) -> Payment | None:
-        """The payment a checkout session belongs to, locked: our metadata first, then the
-        session id (a session created outside this service has neither)."""
-        metadata = _metadata(session)
-        payment_id = metadata.get("payment_id")
-        if isinstance(payment_id, str) and payment_id:
-            payment = await repository.find(conn, payment_id, for_update=True)
-            if payment is not None:
-                return payment
+        """The payment a checkout session belongs to, locked, when the payment our metadata
+        names (locked with the claim) is not found: by the session id, or for a charge,
+        refund or dispute by its PaymentIntent (one made outside this service, or in the
+        dashboard, has no metadata of ours)."""
         if session.get("object") != "checkout.session":
-            # A charge, refund or dispute (one made in the dashboard may carry no metadata of
-            # ours): its PaymentIntent is the payment's.
             intent = session.get("payment_intent")
             if isinstance(intent, str) and intent:
                 return await repository.find_by_payment_intent(conn, intent, for_update=True)
@@ -238,12 +247,14 @@ class WebhookHandler:
         await unit_of_work.commit(conn, payment)
         # Refunds or disputes delivered before this payment: apply them now, in order, so
         # the end state does not depend on the order Stripe delivered them in.
-        for deferred in await repository.book_charge(conn, ledger_entry):
+        succeeded = _Recorded("payment SUCCEEDED")
+        recorded = repository.WebhookOutcome(event_id, succeeded)
+        for deferred in await repository.book_charge(conn, ledger_entry, recorded):
             apply = _HANDLERS[deferred["type"]]
             outcome = await apply(self, conn, deferred["id"], deferred["data"]["object"], payment)
             await repository.set_webhook_outcome(conn, deferred["id"], outcome, payment.id)
             log.info("deferred webhook %s (%s): %s", deferred["id"], deferred["type"], outcome)
-        return "payment SUCCEEDED"
+        return succeeded
 
     async def _on_expired(
         self, conn: asyncpg.Connection, event_id: str, session: dict[str, Any], payment: Payment

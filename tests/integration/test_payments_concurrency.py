@@ -12,7 +12,7 @@ import pytest
 from upskill.enrollment.v1 import events_pb2 as enrollment_events
 
 from services.common import db, events
-from services.common.errors import UnavailableError
+from services.common.errors import FailedPreconditionError, NotFoundError, UnavailableError
 from services.common.paging import Page
 from services.payments import consumers, repository, unit_of_work
 from services.payments.checkout import CheckoutOpener
@@ -35,11 +35,13 @@ from services.payments.local_gateway import LocalGateway
 from services.payments.refunds import Refunder
 from services.payments.stripe_events import (
     CHECKOUT_COMPLETED,
+    REFUND_CREATED,
     build_event,
     checkout_session_object,
     signature_header,
 )
 from services.payments.webhooks import WebhookHandler
+from tests.polling import eventually_async
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -195,6 +197,145 @@ async def test_a_declined_card_leaves_the_session_open_and_queues_nothing(
     assert (row["failed_attempts"], row["last_decline"]) == (1, "generic_decline")
 
 
+async def test_a_webhook_that_fails_midway_leaves_its_event_to_be_delivered_again(
+    pool: asyncpg.Pool,
+) -> None:
+    """The event is claimed, and its outcome written, in the transaction of its effects: a
+    failure in its last statement (here the ledger's one charge per payment) takes the claim
+    back, and the next delivery applies it, once."""
+    local = LocalGateway(pool, "http://127.0.0.1:8080", lambda: None)
+    opener = CheckoutOpener(pool, local, ttl_seconds=1800, public_base_url="http://127.0.0.1:8080")
+    payment = await opener.open(order())
+    result = await local.pay(payment.checkout_session_id, "4242424242424242")
+    event = build_event(CHECKOUT_COMPLETED, checkout_session_object(result.session))
+    handler = WebhookHandler(pool, SECRET, fee_bps=1000)
+    charge = """INSERT INTO payout_ledger (payment_id, provider_id, kind, currency,
+                    gross_amount_minor, platform_fee_minor, provider_net_minor, fee_bps)
+                VALUES ($1, $2, 'charge', 'USD', 1, 0, 1, 0)"""
+    async with pool.acquire() as conn:
+        await conn.execute(charge, payment.id, payment.provider_id)
+
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await handler.handle(event.payload.encode(), signature_header(event.payload, SECRET))
+    assert await count(pool, "SELECT count(*) FROM webhook_events") == 0
+    assert await count(pool, "SELECT count(*) FROM outbox WHERE type = $1", SUCCEEDED) == 0
+
+    async with pool.acquire() as conn:
+        await conn.execute("DELETE FROM payout_ledger")
+    again = await handler.handle(event.payload.encode(), signature_header(event.payload, SECRET))
+    assert (again.duplicate, again.outcome) == (False, "payment SUCCEEDED")
+    once_more = await handler.handle(
+        event.payload.encode(), signature_header(event.payload, SECRET)
+    )
+    assert once_more.duplicate is True
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT outcome, payment_id FROM webhook_events")
+        stored = await repository.get(conn, payment.id)
+    assert (row["outcome"], str(row["payment_id"])) == ("payment SUCCEEDED", payment.id)
+    assert stored.status is PaymentStatus.SUCCEEDED
+    assert await count(pool, "SELECT count(*) FROM outbox WHERE type = $1", SUCCEEDED) == 1
+    assert await count(pool, "SELECT count(*) FROM payout_ledger") == 1
+
+
+async def test_a_refund_delivered_before_its_payment_is_applied_right_after_it(
+    pool: asyncpg.Pool,
+) -> None:
+    """A refund's event that comes before the checkout's completion is deferred; the
+    completion books the charge, records its own outcome in the same statement, and then
+    applies the deferred refund (and records that one's outcome)."""
+    local = LocalGateway(pool, "http://127.0.0.1:8080", lambda: None)
+    opener = CheckoutOpener(pool, local, ttl_seconds=1800, public_base_url="http://127.0.0.1:8080")
+    payment = await opener.open(order())
+    result = await local.pay(payment.checkout_session_id, "4242424242424242")
+    completed = build_event(CHECKOUT_COMPLETED, checkout_session_object(result.session))
+    refunded = build_event(
+        REFUND_CREATED,
+        {
+            "id": "re_early",
+            "object": "refund",
+            "amount": 4900,
+            "currency": "usd",
+            "status": "succeeded",
+            "payment_intent": result.session.payment_intent,
+            "metadata": {"payment_id": payment.id},
+        },
+    )
+    handler = WebhookHandler(pool, SECRET, fee_bps=1000)
+
+    early = await handler.handle(
+        refunded.payload.encode(), signature_header(refunded.payload, SECRET)
+    )
+    assert early.outcome == "deferred: a refund before the payment succeeded"
+    paid = await handler.handle(
+        completed.payload.encode(), signature_header(completed.payload, SECRET)
+    )
+    assert paid.outcome == "payment SUCCEEDED"
+
+    async with pool.acquire() as conn:
+        outcomes = {
+            r["event_id"]: (r["outcome"], str(r["payment_id"]))
+            for r in await conn.fetch("SELECT event_id, outcome, payment_id FROM webhook_events")
+        }
+        stored = await repository.get(conn, payment.id)
+    assert outcomes == {
+        refunded.id: ("refund booked", payment.id),
+        completed.id: ("payment SUCCEEDED", payment.id),
+    }
+    assert stored.status is PaymentStatus.REFUNDED
+    assert stored.refunded_minor == 4900
+    assert await count(pool, "SELECT count(*) FROM payout_ledger") == 2
+    assert await count(pool, "SELECT sum(gross_amount_minor) FROM payout_ledger") == 0
+
+
+@pytest.mark.parametrize("card", ["4242424242424242", "4000000000000002"])
+async def test_paying_a_session_refuses_each_closed_state_with_its_reason(
+    pool: asyncpg.Pool, card: str
+) -> None:
+    """Every refusal of a payment, whatever the card: an unknown session, one past its
+    expiry (closed then, with its event, as the sweeper would), one already expired, one
+    already paid. None of them charges or queues a completion."""
+    woken: list[None] = []
+    local = LocalGateway(pool, "http://127.0.0.1:8080", lambda: woken.append(None))
+    opener = CheckoutOpener(pool, local, ttl_seconds=1800, public_base_url="http://127.0.0.1:8080")
+    deliveries = "SELECT event_type FROM local_webhook_deliveries ORDER BY id"
+
+    with pytest.raises(NotFoundError, match="checkout session cs_test_nope not found"):
+        await local.pay("cs_test_nope", card)
+
+    late = await opener.open(order())
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "UPDATE local_checkout_sessions SET expires_at = now() - interval '1 second'"
+            " WHERE id = $1",
+            late.checkout_session_id,
+        )
+    with pytest.raises(FailedPreconditionError) as past:
+        await local.pay(late.checkout_session_id, card)
+    assert str(past.value) == f"checkout session {late.checkout_session_id} has expired"
+    assert (await local.get(late.checkout_session_id)).status == "expired"
+    with pytest.raises(FailedPreconditionError) as expired:
+        await local.pay(late.checkout_session_id, card)
+    assert str(expired.value) == (
+        f"checkout session {late.checkout_session_id} is expired and cannot be paid"
+    )
+
+    paid = await opener.open(order())
+    done = await local.pay(paid.checkout_session_id, "4242424242424242")
+    assert (done.session.status, done.session.payment_status) == ("complete", "paid")
+    assert done.session.payment_intent.startswith("pi_")
+    with pytest.raises(FailedPreconditionError) as twice:
+        await local.pay(paid.checkout_session_id, card)
+    assert str(twice.value) == (
+        f"checkout session {paid.checkout_session_id} is complete and cannot be paid"
+    )
+    async with pool.acquire() as conn:
+        queued = [r["event_type"] for r in await conn.fetch(deliveries)]
+        attempts = await conn.fetchval("SELECT sum(failed_attempts) FROM local_checkout_sessions")
+    assert queued == ["checkout.session.expired", "checkout.session.completed"]
+    assert attempts == 0
+    assert len(woken) == 2
+
+
 async def test_racing_payments_of_one_session_charge_it_once(pool: asyncpg.Pool) -> None:
     local = LocalGateway(pool, "http://127.0.0.1:8080", lambda: None)
     opener = CheckoutOpener(pool, local, ttl_seconds=1800, public_base_url="http://127.0.0.1:8080")
@@ -317,3 +458,54 @@ async def test_refund_listing_walks_every_page_once_while_refunds_arrive(
             conn, one_enrollment, Page.request(repository.REFUNDS, "", 10, one_enrollment)
         )
     assert one.id == existing[0]
+
+
+@pytest.mark.parametrize("column", ["id", "checkout_session_id", "gateway_payment_id"])
+async def test_a_locked_read_shows_the_refunds_the_lock_holder_committed(
+    pool: asyncpg.Pool, column: str
+) -> None:
+    """A payment is locked and read in one statement; the refunds it sums are those the
+    previous holder of its lock committed, even when the holder never updated the payment
+    row itself (no row-version recheck then: only a fresh snapshot after the lock shows
+    them; a sub-select of the locking statement would read the one taken before the wait)."""
+    payment = await succeeded_payment(pool)
+    refund = payment.full_refund(reason="enrollment_cancelled", idempotency_key=payment.id)
+    async with pool.acquire() as conn:
+        assert await repository.add_refund(conn, refund)
+    find = {
+        "id": lambda c: repository.find(c, payment.id, for_update=True),
+        "checkout_session_id": lambda c: repository.find_by_session(
+            c, payment.checkout_session_id, for_update=True
+        ),
+        "gateway_payment_id": lambda c: repository.find_by_payment_intent(
+            c, payment.gateway_payment_id, for_update=True
+        ),
+    }[column]
+
+    holder = await pool.acquire()
+    tx = holder.transaction()
+    await tx.start()
+    await holder.execute("SELECT id FROM payments WHERE id = $1 FOR UPDATE", payment.id)
+    await holder.execute("UPDATE refunds SET status = 'SUCCEEDED' WHERE id = $1", refund.id)
+
+    async def locked_read() -> Payment | None:
+        async with pool.acquire() as conn, conn.transaction():
+            return await find(conn)
+
+    reader = asyncio.create_task(locked_read())
+
+    async def waiting() -> bool:
+        return (
+            await count(
+                pool, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            )
+            > 0
+        )
+
+    await eventually_async(waiting, what="the read to wait for the payment's lock")
+    await tx.commit()
+    await pool.release(holder)
+    found = await reader
+    assert found is not None
+    assert found.id == payment.id
+    assert found.refunded_minor == 4900

@@ -50,6 +50,7 @@ from services.enrollment import employers
 from services.enrollment import repository as enrollments
 from services.payments import repository as payments
 from services.payments.delivery import WebhookDeliveryWorker
+from services.payments.domain import CheckoutOrder, Money, Payment
 from services.payments.local_gateway import LocalGateway
 from services.payments.retention import PaymentsRetention
 
@@ -174,6 +175,21 @@ def uid() -> str:
     return str(uuid.uuid4())
 
 
+def _payment() -> Payment:
+    """A payment to open (payments.open_payment)."""
+    order = CheckoutOrder(
+        enrollment_id=uid(),
+        learner_id="alice",
+        learner_email="alice@example.com",
+        provider_id=uid(),
+        amount=Money(4900, "USD"),
+        description="Course",
+        success_url="http://127.0.0.1/ok",
+        cancel_url="http://127.0.0.1/cancel",
+    )
+    return Payment.open(order, gateway="local", ttl_seconds=60)
+
+
 PAGE_2 = (datetime(2030, 1, 1, tzinfo=UTC), "00000000-0000-0000-0000-000000000000")
 
 
@@ -240,6 +256,12 @@ async def test_payments_queries_use_indexes(fresh_database: str) -> None:
             await x.explain(lambda c: payments.record_webhook_event(c, "evt_1", "t", {})),
             "webhook_events_pkey",
         )
+        # The claim of an event with the lock of the payment its metadata names.
+        assert_served(
+            await x.explain(lambda c: payments.claim_webhook_event(c, "evt_2", "t", {}, uid())),
+            "webhook_events_pkey",
+            "payments_pkey",
+        )
         worker = WebhookDeliveryWorker(x, "", "http://127.0.0.1/", "whsec")
         assert_served(
             await x.explain_worker(lambda: worker.deliver_due(None)),  # type: ignore[arg-type]
@@ -256,9 +278,10 @@ async def test_payments_queries_use_indexes(fresh_database: str) -> None:
             "payments_enrollment_id_key",
         )
         assert_served(
-            await x.explain(lambda c: payments.checkout_facts(c, uid(), uid())),
+            await x.explain(lambda c: payments.open_payment(c, _payment(), 100)),
             "payout_accounts_pkey",
             "closed_enrollments_pkey",
+            "payments_enrollment_id_key",
         )
         assert_served(
             await x.explain(lambda c: payments.claim_due_closures(c, 50, 30.0)),
