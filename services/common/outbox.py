@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import asyncpg
 from google.protobuf.message import Message
 
 from services.common.events import new_envelope, subject_for
+from services.common.sql import Statement
 from services.common.telemetry import current_traceparent
 
+# An outbox row as the producers write it, and each column's type (the rest are defaults).
+COLUMNS = ("id", "subject", "type", "source", "ce_subject", "payload", "traceparent", "tracestate")
+_TYPES = ("uuid", "text", "text", "text", "text", "bytea", "text", "text")
+_NAMES = ", ".join(COLUMNS)
+INSERT_SQL = f"INSERT INTO outbox ({_NAMES}) VALUES ({', '.join(f'${i}' for i in range(1, 9))})"
 
-async def enqueue(
-    conn: asyncpg.Connection, message: Message, *, source: str, subject: str = ""
-) -> str:
-    """Stage `message` for publishing; it is sent only if the surrounding transaction commits.
 
-    The current trace context is stored with the row, so the relay continues this trace.
-    """
-    if not conn.is_in_transaction():
-        raise RuntimeError("outbox.enqueue must run inside the state change's transaction")
+def row(message: Message, *, source: str, subject: str = "") -> tuple[Any, ...]:
+    """The values of `message`'s outbox row, in COLUMNS order (the first is the event id):
+    a new CloudEvents envelope, and the current trace context, so the relay continues this
+    trace. The one place an outbox row is built."""
     envelope = new_envelope(message, source=source, subject=subject)
     trace = current_traceparent()
-    await conn.execute(
-        """INSERT INTO outbox (id, subject, type, source, ce_subject, payload, traceparent, tracestate)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
+    return (
         envelope.id,
         subject_for(message),
         envelope.type,
@@ -32,7 +35,69 @@ async def enqueue(
         trace.get("traceparent", ""),
         trace.get("tracestate", ""),
     )
-    return envelope.id
+
+
+def _require_transaction(conn: asyncpg.Connection) -> None:
+    if not conn.is_in_transaction():
+        raise RuntimeError("outbox.enqueue must run inside the state change's transaction")
+
+
+async def enqueue(
+    conn: asyncpg.Connection, message: Message, *, source: str, subject: str = ""
+) -> str:
+    """Stage `message` for publishing; it is sent only if the surrounding transaction commits.
+
+    The current trace context is stored with the row, so the relay continues this trace.
+    """
+    _require_transaction(conn)
+    values = row(message, source=source, subject=subject)
+    await conn.execute(INSERT_SQL, *values)
+    return str(values[0])
+
+
+def after(save_sql: str, first: int, count: int) -> str:
+    """One statement that runs `save_sql` and then inserts `count` outbox rows, given as
+    parameters $first, $first+1, ... (after the save's own; COLUMNS order, row by row), in
+    that order (so seq order is staging order), and only if the save returned a row:
+    `save_sql` must end in RETURNING. Its result has one row per row staged (none: nothing
+    was saved). The outbox's NOTIFY trigger is FOR EACH STATEMENT: it fires for this INSERT
+    as for enqueue's.
+
+    Scalar parameters, not arrays to unnest: asyncpg has no built-in codec for uuid[] and
+    bytea[], and would look them up on each new connection (three more round trips)."""
+    width = len(COLUMNS)
+    rows = ",\n        ".join(
+        "({}, {})".format(
+            n + 1,
+            ", ".join(f"${first + n * width + i}::{t}" for i, t in enumerate(_TYPES)),
+        )
+        for n in range(count)
+    )
+    return f"""WITH saved AS ({save_sql})
+INSERT INTO outbox ({_NAMES})
+SELECT {_NAMES} FROM (VALUES {rows}) AS e(n, {_NAMES})
+ WHERE EXISTS (SELECT 1 FROM saved)
+ ORDER BY n
+RETURNING seq"""
+
+
+async def enqueue_after(
+    conn: asyncpg.Connection,
+    save: Statement,
+    messages: Sequence[Message],
+    *,
+    source: str,
+    subject: str = "",
+) -> bool:
+    """Run `save` (a statement ending in RETURNING: a row back means it wrote) and stage
+    `messages` with it, in one round trip; False, and nothing staged, when the save wrote
+    nothing. The rows are those enqueue writes, one per message, in order."""
+    if not messages:
+        return await conn.fetchrow(save.sql, *save.args) is not None
+    _require_transaction(conn)
+    values = [v for m in messages for v in row(m, source=source, subject=subject)]
+    sql = after(save.sql, len(save.args) + 1, len(messages))
+    return bool(await conn.fetch(sql, *save.args, *values))
 
 
 # Operators: rows the relay gave up on (services/common/relay.py), and sending them again.

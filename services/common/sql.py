@@ -1,5 +1,5 @@
 """A small WHERE-clause builder for asyncpg's positional parameters ($1, $2, ...), and the
-one keyset query every listing pages with."""
+one keyset query every listing pages with; a `Statement` is SQL text with its arguments."""
 
 from __future__ import annotations
 
@@ -25,6 +25,14 @@ class OwnerScope:
     learner_id: str | None
     provider_id: str | None
     program_id: str
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One SQL statement and its positional arguments ($1 is args[0])."""
+
+    sql: str
+    args: tuple[Any, ...] = ()
 
 
 class Where:

@@ -6,6 +6,11 @@ service calls the outbox.
 
 Each service has a `unit_of_work.py` that names its own save, its event -> message
 conversion (`messages.py`) and its CloudEvents source, and calls `commit` here.
+
+A save is either a coroutine (then each event's outbox row is an INSERT after it: one round
+trip more per event), or, on the hot paths, a `Statement` built from the aggregate: one SQL
+statement that writes the aggregate and ends in RETURNING. Then the save and all its outbox
+rows are one statement, one round trip (services/common/outbox.py, enqueue_after).
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from typing import Any, Protocol, TypeVar
 import asyncpg
 from google.protobuf.message import Message
 
-from services.common.outbox import enqueue
+from services.common.outbox import enqueue, enqueue_after
+from services.common.sql import Statement
 
 
 class Aggregate(Protocol):
@@ -32,17 +38,28 @@ async def commit(
     conn: asyncpg.Connection,
     aggregate: A,
     *,
-    save: Callable[[asyncpg.Connection, A], Awaitable[bool | None]],
+    save: Callable[[asyncpg.Connection, A], Awaitable[bool | None]] | None = None,
+    statement: Callable[[A], Statement] | None = None,
     message_of: Callable[[A, Any], Message],
     source: str,
     subject: str,
 ) -> bool:
-    """Save `aggregate` with `save` and stage its events, in the caller's transaction.
+    """Save `aggregate` with `save`, or with `statement`'s SQL, and stage its events, in the
+    caller's transaction (give exactly one of the two).
 
     `save` may answer False for "nothing written" (an insert that lost a race to an
-    identical row): then its events are dropped with it, and commit answers False. Staging
-    refuses to run outside a transaction (services/common/outbox.py)."""
+    identical row), as may `statement` by returning no row: then its events are dropped
+    with it, and commit answers False. Staging refuses to run outside a transaction
+    (services/common/outbox.py)."""
+    if (save is None) == (statement is None):
+        raise TypeError("unit_of_work.commit takes one of save= and statement=")
     events = aggregate.pull_events()
+    if statement is not None:
+        messages = [message_of(aggregate, event) for event in events]
+        return await enqueue_after(
+            conn, statement(aggregate), messages, source=source, subject=subject
+        )
+    assert save is not None
     if await save(conn, aggregate) is False:
         return False
     for event in events:

@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 
 from services.common.paging import Listing, Page
-from services.common.sql import OwnerScope, fetch_by_id, fetch_visible
+from services.common.sql import OwnerScope, Statement, fetch_by_id, fetch_visible
 from services.credentials.domain import CredentialRecord
 from services.credentials.status_list import MIN_BITS
 
@@ -353,31 +353,33 @@ class StatusListRecord:
     revoked: list[int]
 
 
-async def add(conn: asyncpg.Connection, c: CredentialRecord) -> bool:
-    """Insert; False (nothing written) when the enrollment already has its credential
-    (redelivery), or when the status index is taken (prepare_issuance says when): the
-    caller tells them apart with has_credential."""
-    inserted = await conn.fetchval(
+def add(c: CredentialRecord) -> Statement:
+    """The insert of a new credential; it returns no row (writes nothing) when the
+    enrollment already has its credential (redelivery), or when the status index is taken
+    (prepare_issuance says when): the caller tells them apart with has_credential. The unit
+    of work runs it with the outbox row of CredentialIssued, as one statement."""
+    return Statement(
         """INSERT INTO credentials (id, enrollment_id, program_id, provider_id, learner_id,
                achievement_name, status, jwt, kid, status_list_id, status_index, issued_at,
                valid_until)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
            ON CONFLICT DO NOTHING RETURNING true""",
-        c.id,
-        c.enrollment_id,
-        c.program_id,
-        c.provider_id,
-        c.learner_id,
-        c.achievement_name,
-        c.status,
-        c.jwt,
-        c.kid,
-        c.status_list_id,
-        c.status_index,
-        c.issued_at,
-        c.valid_until,
+        (
+            c.id,
+            c.enrollment_id,
+            c.program_id,
+            c.provider_id,
+            c.learner_id,
+            c.achievement_name,
+            c.status,
+            c.jwt,
+            c.kid,
+            c.status_list_id,
+            c.status_index,
+            c.issued_at,
+            c.valid_until,
+        ),
     )
-    return bool(inserted)
 
 
 async def get(

@@ -15,15 +15,20 @@ SOURCE = "upskill.credentials"
 
 
 async def commit(conn: asyncpg.Connection, record: CredentialRecord, *, new: bool = False) -> bool:
-    """False when a new credential lost the race to another for the same enrollment (then
-    nothing is written or staged)."""
+    """False when a new credential lost the race to another for the same enrollment, or its
+    status index was taken (then nothing is written or staged)."""
+    if new and not record.pathway_id:
+        # The hot path: the insert and its CredentialIssued row are one statement.
+        return await unit_of_work.commit(
+            conn,
+            record,
+            statement=repository.add,
+            message_of=event_to_pb,
+            source=SOURCE,
+            subject=record.id,
+        )
     save: Callable[[asyncpg.Connection, CredentialRecord], Awaitable[bool | None]]
-    if not new:
-        save = repository.revoke
-    elif record.pathway_id:
-        save = repository.add_pathway
-    else:
-        save = repository.add
+    save = repository.add_pathway if new else repository.revoke
     return await unit_of_work.commit(
         conn,
         record,

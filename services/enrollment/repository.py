@@ -13,7 +13,7 @@ from services.common.errors import (
     ResourceExhaustedError,
 )
 from services.common.paging import Listing, Page
-from services.common.sql import OwnerScope, Where, fetch_by_id, fetch_page
+from services.common.sql import OwnerScope, Statement, Where, fetch_by_id, fetch_page
 from services.enrollment.domain import Enrollment, Price, Status
 from services.enrollment.seats import PACK_SEAT_HOLDING, SEAT_HOLDING
 
@@ -225,19 +225,24 @@ async def add_within_capacity(conn: asyncpg.Connection, e: Enrollment, capacity:
         raise _sold_out(e.program_id, capacity, row["taken"])
 
 
-async def save(conn: asyncpg.Connection, e: Enrollment) -> None:
-    await conn.execute(
+def save(e: Enrollment) -> Statement:
+    """The UPDATE that writes an enrollment's new state (a row back: it did). The unit of
+    work runs it with the outbox rows of the enrollment's events, as one statement."""
+    return Statement(
         """UPDATE enrollments SET status = $2, payment_id = $3, checkout_url = $4,
                credential_id = $5, grade = $6, evidence_url = $7, updated_at = $8
-           WHERE id = $1""",
-        e.id,
-        e.status.value,
-        e.payment_id or None,
-        e.checkout_url,
-        e.credential_id or None,
-        e.grade,
-        e.evidence_url,
-        e.updated_at,
+           WHERE id = $1
+           RETURNING true""",
+        (
+            e.id,
+            e.status.value,
+            e.payment_id or None,
+            e.checkout_url,
+            e.credential_id or None,
+            e.grade,
+            e.evidence_url,
+            e.updated_at,
+        ),
     )
 
 

@@ -28,11 +28,19 @@ async def commit(
         await repository.add_within_capacity(conn, e, capacity)
 
     if not new:
-        save = repository.save
-    elif capacity is None:
-        save = repository.add
-    else:
-        save = add_within_capacity
+        # An update and its events' outbox rows are one statement (repository.save).
+        saved = await unit_of_work.commit(
+            conn,
+            enrollment,
+            statement=repository.save,
+            message_of=event_to_pb,
+            source=SOURCE,
+            subject=enrollment.id,
+        )
+        if not saved:  # the caller read the enrollment in this transaction
+            raise RuntimeError(f"enrollment {enrollment.id} was not saved: no such row")
+        return
+    save = repository.add if capacity is None else add_within_capacity
     await unit_of_work.commit(
         conn,
         enrollment,

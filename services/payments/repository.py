@@ -15,7 +15,7 @@ import asyncpg
 
 from services.common.errors import NotFoundError
 from services.common.paging import Listing, Page
-from services.common.sql import Where, fetch_page
+from services.common.sql import Statement, Where, fetch_page
 from services.payments.domain import (
     Dispute,
     LedgerEntry,
@@ -221,23 +221,27 @@ async def lock_unopened_past_expiry(conn: asyncpg.Connection, limit: int) -> lis
     return [_payment(row) for row in rows]
 
 
-async def save(conn: asyncpg.Connection, payment: Payment) -> None:
-    """Write the payment's new state. Its events are staged by the unit of work
-    (services/payments/unit_of_work.py), which calls this: a payment that still holds
-    events here was saved past it, and they would be lost."""
+def save(payment: Payment) -> Statement:
+    """The UPDATE that writes the payment's new state (a row back: it did). The unit of work
+    (services/payments/unit_of_work.py) runs it with the outbox rows of the payment's
+    events, as one statement: a payment that still holds events here was saved past it,
+    and they would be lost."""
     if payment.events:
         raise RuntimeError("save a payment that raised events through unit_of_work.commit")
-    await conn.execute(
+    return Statement(
         """UPDATE payments
               SET status = $2, checkout_session_id = NULLIF($3, ''), gateway_payment_id = $4,
                   failure_reason = $5, updated_at = $6
-            WHERE id = $1""",
-        payment.id,
-        payment.status.value,
-        payment.checkout_session_id,
-        payment.gateway_payment_id,
-        payment.failure_reason,
-        payment.updated_at,
+            WHERE id = $1
+           RETURNING true""",
+        (
+            payment.id,
+            payment.status.value,
+            payment.checkout_session_id,
+            payment.gateway_payment_id,
+            payment.failure_reason,
+            payment.updated_at,
+        ),
     )
 
 

@@ -20,11 +20,14 @@ def _message_of(_: Payment, event: Any) -> Message:
 
 
 async def commit(conn: asyncpg.Connection, payment: Payment) -> None:
-    await unit_of_work.commit(
+    """Save the payment and stage its events, in one statement (repository.save)."""
+    saved = await unit_of_work.commit(
         conn,
         payment,
-        save=repository.save,
+        statement=repository.save,
         message_of=_message_of,
         source=SOURCE,
         subject=payment.id,
     )
+    if not saved:  # the caller read the payment in this transaction: it cannot be gone
+        raise RuntimeError(f"payment {payment.id} was not saved: no such row")

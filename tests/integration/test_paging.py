@@ -379,7 +379,8 @@ async def _add_credential(
         status_index=index,
         issued_at=at,
     )
-    assert await credentials.add(conn, record)
+    insert = credentials.add(record)
+    assert await conn.fetchval(insert.sql, *insert.args)
     return _owned_row(record.id, at, learner, program)
 
 
