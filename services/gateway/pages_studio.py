@@ -277,7 +277,7 @@ async def _program_page(
     program = await _own_program(clients, person, provider, program_id)
     reply = await routes_enrollments.list_enrollments(
         person,
-        clients,
+        request,
         program_id=program_id,
         state=status or None,  # type: ignore[arg-type]  # one of STATUSES
         page_size=PAGE_SIZE,
@@ -398,7 +398,7 @@ async def complete(
             }
         )
         await routes_enrollments.complete_enrollment(
-            resource_id(enrollment_id, "enrollment"), person, clients, body
+            resource_id(enrollment_id, "enrollment"), person, request, body
         )
     except (ValidationError, ProblemError) as exc:
         problem = studio_form.as_problem(exc)

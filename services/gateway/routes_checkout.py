@@ -16,21 +16,23 @@ from upskill.enrollment.v1 import enrollment_service_pb2
 from upskill.payments.v1 import payments_pb2, payments_service_pb2
 
 from services.common.urls import local_path_or
-from services.gateway.clients import invoke
-from services.gateway.dependencies import AuthenticatorDep, ClientsDep, Viewer
+from services.gateway.clients import Clients, invoke
+from services.gateway.dependencies import Viewer, get_authenticator, get_clients
 from services.gateway.problems import ProblemError, not_found
 from services.gateway.rendering import render
 from services.gateway.security import Authenticator
 from services.gateway.settings import GatewaySettings
 
 router = APIRouter(include_in_schema=False)
+# The purchase's pay step: the clients and the authenticator come from the request rather
+# than as dependencies (FastAPI solves each dependency of every request on its own).
 
 _SESSION_ID = re.compile(r"^cs_[A-Za-z0-9_]{1,200}$")
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
 async def _session(
-    clients: ClientsDep, authenticator: Authenticator, session_id: str
+    clients: Clients, authenticator: Authenticator, session_id: str
 ) -> payments_service_pb2.GetCheckoutSessionResponse:
     """The session and the test cards its provider charges (payments owns that list)."""
     if not _SESSION_ID.match(session_id):
@@ -85,10 +87,9 @@ def _page(
 async def checkout_page(
     session_id: str,
     request: Request,
-    clients: ClientsDep,
-    authenticator: AuthenticatorDep,
     viewer: Viewer,  # only for the page header: paying needs no session
 ) -> HTMLResponse:
+    clients, authenticator = get_clients(request), get_authenticator(request)
     found = await _session(clients, authenticator, session_id)
     return _page(request, found.session, found.test_cards)
 
@@ -97,13 +98,12 @@ async def checkout_page(
 async def pay(
     session_id: str,
     request: Request,
-    clients: ClientsDep,
-    authenticator: AuthenticatorDep,
     viewer: Viewer,  # only for the page header: paying needs no session
     card_number: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     """One RPC when the payment goes through: the session is read (for the page) only when
     the page is shown again, with the reason it was not paid."""
+    clients, authenticator = get_clients(request), get_authenticator(request)
 
     async def page_again(message: str, status_code: int) -> HTMLResponse:
         found = await _session(clients, authenticator, session_id)
@@ -142,13 +142,12 @@ async def pay(
 async def cancel_checkout(
     session_id: str,
     request: Request,
-    clients: ClientsDep,
-    authenticator: AuthenticatorDep,
     viewer: Viewer,
 ) -> Response:
     """ "Cancel and go back": the learner's enrollment is cancelled (which closes this
     checkout), then back to where the checkout was started from. Cancelling takes the
     learner's own session: the session id alone may pay, never cancel."""
+    clients, authenticator = get_clients(request), get_authenticator(request)
     session = (await _session(clients, authenticator, session_id)).session
     if viewer is None:
         raise ProblemError(401, "Sign in to cancel this enrollment.", slug="unauthenticated")

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from upskill.payments.v1 import payments_service_pb2
 
 from services.gateway.clients import invoke
-from services.gateway.dependencies import AuthenticatorDep, ClientsDep
+from services.gateway.dependencies import get_authenticator, get_clients
 from services.gateway.problems import ProblemError, invalid_input, problem_responses
 from services.gateway.schemas import WebhookAck
 
@@ -43,7 +43,7 @@ _SIGNATURE_REJECTED = ("INVALID_ARGUMENT", "UNAUTHENTICATED")
     },
 )
 async def stripe_webhook(
-    request: Request, clients: ClientsDep, authenticator: AuthenticatorDep
+    request: Request,
 ) -> WebhookAck:
     signature = request.headers.get("stripe-signature", "").strip()
     if not signature:
@@ -55,9 +55,9 @@ async def stripe_webhook(
         raise invalid_input("webhook payload is empty")
     try:
         await invoke(
-            clients.payments.HandleProviderWebhook,
+            get_clients(request).payments.HandleProviderWebhook,
             payments_service_pb2.HandleProviderWebhookRequest(payload=payload, signature=signature),
-            token=authenticator.service_token(),
+            token=get_authenticator(request).service_token(),
         )
     except ProblemError as problem:
         if problem.grpc_code in _SIGNATURE_REJECTED:
