@@ -19,7 +19,6 @@ from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from opentelemetry import context as otel_context
-from opentelemetry import propagate, trace
 
 from services.common import metrics, outages
 from services.common.auth import Principal, TokenVerifier, acting_as, bearer
@@ -33,14 +32,13 @@ from services.common.errors import (
 from services.common.memberships import ACTING_PROVIDER_METADATA, MembershipResolver, act_for
 from services.common.rpc import RpcPolicy
 from services.common.status_codes import code_of
+from services.common.telemetry import CallTraceContext
 from services.common.text import REFUSED_TEXT_MESSAGE, is_clean
 
 log = logging.getLogger(__name__)
 
 # Infrastructure services that need no token: health probes and reflection.
 _OPEN_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
-# The metadata keys the global propagators read (W3C trace context and baggage).
-_PROPAGATED = frozenset({"traceparent", "tracestate", "baggage"})
 
 _validator = protovalidate.Validator()
 
@@ -123,7 +121,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         self._verifier = verifier
         self._policies = policies
         self._memberships = memberships
-        self._tracer = trace.get_tracer(__name__) if trace_context else None
+        self._trace_context = CallTraceContext(__name__) if trace_context else None
         # Per method: the handler grpc found and ours around it. grpc.aio asks the
         # interceptor for every call; building the closures and the handler once per
         # method instead was 4 % of a service's CPU per call (benchmarks/README.md, round 3).
@@ -171,18 +169,14 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
         async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
+            # Once per call: the trace context and authentication both read it.
+            metadata = dict(context.invocation_metadata() or ())
             span = token = None
-            if self._tracer is not None:
-                carrier = {
-                    key: value
-                    for key, value in context.invocation_metadata() or ()
-                    if key in _PROPAGATED
-                }
-                parent = propagate.extract(carrier) if carrier else None
-                span = self._tracer.start_span(method, context=parent, kind=trace.SpanKind.SERVER)
-                token = otel_context.attach(trace.set_span_in_context(span, parent))
+            if self._trace_context is not None:
+                call_context, span = self._trace_context.start(method, metadata)
+                token = otel_context.attach(call_context)
             try:
-                return await checked(request, context)
+                return await checked(request, context, metadata)
             finally:
                 code = context.code() or grpc.StatusCode.OK
                 metrics.rpc_duration.record(
@@ -193,9 +187,10 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 if span is not None:
                     span.end()
 
-        async def checked(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def checked(
+            request: Any, context: grpc.aio.ServicerContext, metadata: dict[str, Any]
+        ) -> Any:
             try:
-                metadata = dict(context.invocation_metadata() or ())
                 principal = await self._authorize(method, metadata)
                 validate(request)
                 with acting_as(principal):
