@@ -166,6 +166,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         inner = handler.unary_unary
+        # The metric's attributes for each status code this method ended with, built once.
+        attributes_of: dict[grpc.StatusCode, dict[str, str]] = {}
 
         async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
@@ -179,9 +181,10 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 return await checked(request, context, metadata)
             finally:
                 code = context.code() or grpc.StatusCode.OK
-                metrics.rpc_duration.record(
-                    time.perf_counter() - started, metrics.rpc_attributes(method, code)
-                )
+                attributes = attributes_of.get(code)
+                if attributes is None:
+                    attributes = attributes_of[code] = metrics.rpc_attributes(method, code)
+                metrics.rpc_duration.record(time.perf_counter() - started, attributes)
                 if token is not None:
                     otel_context.detach(token)
                 if span is not None:

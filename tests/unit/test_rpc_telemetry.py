@@ -13,7 +13,9 @@ from typing import Any
 import grpc
 import pytest
 from opentelemetry import baggage, propagate, trace
+from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -26,7 +28,7 @@ from services.common.auth import DEV_ISSUER, AuthSettings, Role, TokenVerifier, 
 from services.common.errors import NotFoundError
 from services.common.rpc import policies_of, rpc
 from services.common.runtime import server_interceptors
-from services.common.telemetry import CallTraceContext, current_traceparent
+from services.common.telemetry import CallTraceContext, current_traceparent, meter_provider_for
 
 SECRET = "t" * 40
 SERVICE = "upskill.payments.v1.PaymentsService"
@@ -333,3 +335,13 @@ def test_baggage_still_reaches_the_calls_context() -> None:
     assert baggage.get_all(call_context) == {"tenant": "t1"}
     assert span.get_span_context().trace_id == int(CALLER_TRACE, 16)
     assert trace.get_current_span(call_context) is span
+
+
+def test_metrics_get_an_sdk_meter_provider_only_when_something_reads_them() -> None:
+    resource = Resource.create({"service.name": "payments"})
+
+    # No reader (no OTLP endpoint): the API's no-op instruments stay; nothing is lost.
+    assert meter_provider_for(resource, []) is None
+    provider = meter_provider_for(resource, [InMemoryMetricReader()])
+    assert isinstance(provider, MeterProvider)
+    provider.shutdown()
