@@ -59,28 +59,54 @@ def text_violations(message: Message, prefix: str = "") -> list[FieldViolation]:
     service, so no handler and no proto annotation can forget it."""
     found: list[FieldViolation] = []
     for field, value in message.ListFields():
-        path = f"{prefix}{field.name}"
-        if field.message_type is not None and field.message_type.GetOptions().map_entry:
-            entries = [(f"{path}[{key!r}]", key, item) for key, item in value.items()]
-            value_field = field.message_type.fields_by_name["value"]
-        elif _is_repeated(field):
-            entries = [(f"{path}[{index}]", None, item) for index, item in enumerate(value)]
-            value_field = field
+        plan = _plans.get(field)
+        if plan is None:
+            plan = _plans[field] = _plan_of(field)
+        is_map, repeated, kind = plan
+        if is_map:
+            for key, item in value.items():
+                where = f"{prefix}{field.name}[{key!r}]"
+                if isinstance(key, str) and not is_clean(key):
+                    found.append(FieldViolation(where, REFUSED_TEXT_MESSAGE))
+                _check(kind, item, where, found)
+        elif kind == _OTHER:
+            continue
+        elif repeated:
+            for index, item in enumerate(value):
+                _check(kind, item, f"{prefix}{field.name}[{index}]", found)
+        elif kind == _STRING:
+            if not is_clean(value):
+                found.append(FieldViolation(f"{prefix}{field.name}", REFUSED_TEXT_MESSAGE))
         else:
-            entries = [(path, None, value)]
-            value_field = field
-        for where, key, item in entries:
-            if isinstance(key, str) and not is_clean(key):
-                found.append(FieldViolation(where, REFUSED_TEXT_MESSAGE))
-            if value_field.type == FieldDescriptor.TYPE_STRING and not is_clean(item):
-                found.append(FieldViolation(where, REFUSED_TEXT_MESSAGE))
-            elif value_field.type == FieldDescriptor.TYPE_MESSAGE:
-                found.extend(text_violations(item, f"{where}."))
+            found.extend(text_violations(value, f"{prefix}{field.name}."))
     return found
 
 
-def _is_repeated(field: FieldDescriptor) -> bool:
-    return bool(field.is_repeated)
+# What the text rule looks at in a field's values: strings, messages (nested), or nothing.
+_OTHER, _STRING, _MESSAGE = 0, 1, 2
+# Per field descriptor (upb hands out one object per field): (a map, repeated, the kind of
+# its values), worked out once instead of on every request.
+_plans: dict[FieldDescriptor, tuple[bool, bool, int]] = {}
+
+
+def _plan_of(field: FieldDescriptor) -> tuple[bool, bool, int]:
+    is_map = field.message_type is not None and bool(field.message_type.GetOptions().map_entry)
+    value_field = field.message_type.fields_by_name["value"] if is_map else field
+    if value_field.type == FieldDescriptor.TYPE_STRING:
+        kind = _STRING
+    elif value_field.type == FieldDescriptor.TYPE_MESSAGE:
+        kind = _MESSAGE
+    else:
+        kind = _OTHER
+    return is_map, bool(field.is_repeated) and not is_map, kind
+
+
+def _check(kind: int, item: Any, where: str, found: list[FieldViolation]) -> None:
+    if kind == _STRING:
+        if not is_clean(item):
+            found.append(FieldViolation(where, REFUSED_TEXT_MESSAGE))
+    elif kind == _MESSAGE:
+        found.extend(text_violations(item, f"{where}."))
 
 
 def validate(message: Message) -> None:
