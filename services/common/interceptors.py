@@ -44,8 +44,11 @@ _validator = protovalidate.Validator()
 
 
 def violations_of(message: Message) -> list[FieldViolation]:
+    violations = _validator.collect_violations(message)
+    if not violations:
+        return []
     found = []
-    for violation in _validator.collect_violations(message):
+    for violation in violations:
         field_path = violation.proto.field
         elements = field_path.elements if field_path is not None else []
         path = ".".join(element.field_name or str(element.field_number) for element in elements)
