@@ -19,7 +19,6 @@ from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from opentelemetry import context as otel_context
-from opentelemetry import propagate, trace
 
 from services.common import metrics, outages
 from services.common.auth import Principal, TokenVerifier, acting_as, bearer
@@ -33,21 +32,23 @@ from services.common.errors import (
 from services.common.memberships import ACTING_PROVIDER_METADATA, MembershipResolver, act_for
 from services.common.rpc import RpcPolicy
 from services.common.status_codes import code_of
+from services.common.telemetry import CallTraceContext
 from services.common.text import REFUSED_TEXT_MESSAGE, is_clean
 
 log = logging.getLogger(__name__)
 
 # Infrastructure services that need no token: health probes and reflection.
 _OPEN_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
-# The metadata keys the global propagators read (W3C trace context and baggage).
-_PROPAGATED = frozenset({"traceparent", "tracestate", "baggage"})
 
 _validator = protovalidate.Validator()
 
 
 def violations_of(message: Message) -> list[FieldViolation]:
+    violations = _validator.collect_violations(message)
+    if not violations:
+        return []
     found = []
-    for violation in _validator.collect_violations(message):
+    for violation in violations:
         field_path = violation.proto.field
         elements = field_path.elements if field_path is not None else []
         path = ".".join(element.field_name or str(element.field_number) for element in elements)
@@ -61,28 +62,54 @@ def text_violations(message: Message, prefix: str = "") -> list[FieldViolation]:
     service, so no handler and no proto annotation can forget it."""
     found: list[FieldViolation] = []
     for field, value in message.ListFields():
-        path = f"{prefix}{field.name}"
-        if field.message_type is not None and field.message_type.GetOptions().map_entry:
-            entries = [(f"{path}[{key!r}]", key, item) for key, item in value.items()]
-            value_field = field.message_type.fields_by_name["value"]
-        elif _is_repeated(field):
-            entries = [(f"{path}[{index}]", None, item) for index, item in enumerate(value)]
-            value_field = field
+        plan = _plans.get(field)
+        if plan is None:
+            plan = _plans[field] = _plan_of(field)
+        is_map, repeated, kind = plan
+        if is_map:
+            for key, item in value.items():
+                where = f"{prefix}{field.name}[{key!r}]"
+                if isinstance(key, str) and not is_clean(key):
+                    found.append(FieldViolation(where, REFUSED_TEXT_MESSAGE))
+                _check(kind, item, where, found)
+        elif kind == _OTHER:
+            continue
+        elif repeated:
+            for index, item in enumerate(value):
+                _check(kind, item, f"{prefix}{field.name}[{index}]", found)
+        elif kind == _STRING:
+            if not is_clean(value):
+                found.append(FieldViolation(f"{prefix}{field.name}", REFUSED_TEXT_MESSAGE))
         else:
-            entries = [(path, None, value)]
-            value_field = field
-        for where, key, item in entries:
-            if isinstance(key, str) and not is_clean(key):
-                found.append(FieldViolation(where, REFUSED_TEXT_MESSAGE))
-            if value_field.type == FieldDescriptor.TYPE_STRING and not is_clean(item):
-                found.append(FieldViolation(where, REFUSED_TEXT_MESSAGE))
-            elif value_field.type == FieldDescriptor.TYPE_MESSAGE:
-                found.extend(text_violations(item, f"{where}."))
+            found.extend(text_violations(value, f"{prefix}{field.name}."))
     return found
 
 
-def _is_repeated(field: FieldDescriptor) -> bool:
-    return bool(field.is_repeated)
+# What the text rule looks at in a field's values: strings, messages (nested), or nothing.
+_OTHER, _STRING, _MESSAGE = 0, 1, 2
+# Per field descriptor (upb hands out one object per field): (a map, repeated, the kind of
+# its values), worked out once instead of on every request.
+_plans: dict[FieldDescriptor, tuple[bool, bool, int]] = {}
+
+
+def _plan_of(field: FieldDescriptor) -> tuple[bool, bool, int]:
+    is_map = field.message_type is not None and bool(field.message_type.GetOptions().map_entry)
+    value_field = field.message_type.fields_by_name["value"] if is_map else field
+    if value_field.type == FieldDescriptor.TYPE_STRING:
+        kind = _STRING
+    elif value_field.type == FieldDescriptor.TYPE_MESSAGE:
+        kind = _MESSAGE
+    else:
+        kind = _OTHER
+    return is_map, bool(field.is_repeated) and not is_map, kind
+
+
+def _check(kind: int, item: Any, where: str, found: list[FieldViolation]) -> None:
+    if kind == _STRING:
+        if not is_clean(item):
+            found.append(FieldViolation(where, REFUSED_TEXT_MESSAGE))
+    elif kind == _MESSAGE:
+        found.extend(text_violations(item, f"{where}."))
 
 
 def validate(message: Message) -> None:
@@ -123,7 +150,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         self._verifier = verifier
         self._policies = policies
         self._memberships = memberships
-        self._tracer = trace.get_tracer(__name__) if trace_context else None
+        self._trace_context = CallTraceContext(__name__) if trace_context else None
         # Per method: the handler grpc found and ours around it. grpc.aio asks the
         # interceptor for every call; building the closures and the handler once per
         # method instead was 4 % of a service's CPU per call (benchmarks/README.md, round 3).
@@ -168,34 +195,34 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         inner = handler.unary_unary
+        # The metric's attributes for each status code this method ended with, built once.
+        attributes_of: dict[grpc.StatusCode, dict[str, str]] = {}
 
         async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
+            # Once per call: the trace context and authentication both read it.
+            metadata = dict(context.invocation_metadata() or ())
             span = token = None
-            if self._tracer is not None:
-                carrier = {
-                    key: value
-                    for key, value in context.invocation_metadata() or ()
-                    if key in _PROPAGATED
-                }
-                parent = propagate.extract(carrier) if carrier else None
-                span = self._tracer.start_span(method, context=parent, kind=trace.SpanKind.SERVER)
-                token = otel_context.attach(trace.set_span_in_context(span, parent))
+            if self._trace_context is not None:
+                call_context, span = self._trace_context.start(method, metadata)
+                token = otel_context.attach(call_context)
             try:
-                return await checked(request, context)
+                return await checked(request, context, metadata)
             finally:
                 code = context.code() or grpc.StatusCode.OK
-                metrics.rpc_duration.record(
-                    time.perf_counter() - started, metrics.rpc_attributes(method, code)
-                )
+                attributes = attributes_of.get(code)
+                if attributes is None:
+                    attributes = attributes_of[code] = metrics.rpc_attributes(method, code)
+                metrics.rpc_duration.record(time.perf_counter() - started, attributes)
                 if token is not None:
                     otel_context.detach(token)
                 if span is not None:
                     span.end()
 
-        async def checked(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def checked(
+            request: Any, context: grpc.aio.ServicerContext, metadata: dict[str, Any]
+        ) -> Any:
             try:
-                metadata = dict(context.invocation_metadata() or ())
                 principal = await self._authorize(method, metadata)
                 validate(request)
                 with acting_as(principal):

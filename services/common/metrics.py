@@ -1,7 +1,8 @@
 """The platform's own metrics, one place for their names and units.
 
-Instruments come from the global meter provider that telemetry.setup_tracing installs;
-before that (tests, tools) they are no-ops.
+Instruments come from the global meter provider that telemetry.setup_tracing installs
+when something reads metrics (an OTLP endpoint); before that, or without a reader, they
+are no-ops.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import dataclasses
 
 import pytest
 
-from services.common.auth import Principal, Role
+from services.common.auth import Principal, Role, acting_as, current_principal
 from services.common.errors import InvalidArgumentError, PermissionDeniedError, UnavailableError
 from services.common.memberships import CatalogMemberships, act_for
 
@@ -84,3 +84,25 @@ async def test_the_catalog_is_asked_again_once_the_cache_expires() -> None:
     now[0] += 31
     with pytest.raises(UnavailableError, match="membership"):
         await members.is_member(LEARNER, PROVIDER)
+
+
+def test_acting_as_sets_the_principal_for_the_block_only() -> None:
+    admin = Principal(subject="root", role=Role.ADMIN)
+    assert current_principal() is None
+    with acting_as(LEARNER):
+        assert current_principal() is LEARNER
+        with acting_as(admin):
+            assert current_principal() is admin
+        assert current_principal() is LEARNER
+        seen: list[Principal | None] = []
+        with pytest.raises(RuntimeError):
+            _fail_as(None, seen)
+        assert seen == [None]
+        assert current_principal() is LEARNER
+    assert current_principal() is None
+
+
+def _fail_as(principal: Principal | None, seen: list[Principal | None]) -> None:
+    with acting_as(principal):
+        seen.append(current_principal())
+        raise RuntimeError("the handler failed")

@@ -75,11 +75,15 @@ def test_every_string_of_a_request_is_checked_nested_and_repeated() -> None:
 
 def test_map_keys_and_values_are_checked() -> None:
     struct = struct_pb2.Struct()
-    struct.update({"fine": "yes", "k\x00": "v", "nested": {"deep": "x\x00"}})
+    struct.update(
+        {"fine": "yes", "k\x00": "v", "nested": {"deep": "x\x00"}, "list": ["ok", 1, "b\x07"]}
+    )
     fields = {v.field for v in text_violations(struct)}
     assert "fields['k\\x00']" in fields
     assert any(field.endswith("['deep'].string_value") for field in fields)
+    assert "fields['list'].list_value.values[2].string_value" in fields
     assert not any("fine" in field for field in fields)
+    assert not any("values[0]" in field or "values[1]" in field for field in fields)
 
 
 def test_validate_refuses_nul_in_a_revoke_reason_with_the_field() -> None:

@@ -12,11 +12,14 @@ from typing import Any
 
 import grpc
 import pytest
-from opentelemetry import trace
+from opentelemetry import baggage, propagate, trace
+from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from upskill.payments.v1 import payments_service_pb2 as pb
 from upskill.payments.v1 import payments_service_pb2_grpc
 
@@ -25,7 +28,7 @@ from services.common.auth import DEV_ISSUER, AuthSettings, Role, TokenVerifier, 
 from services.common.errors import NotFoundError
 from services.common.rpc import policies_of, rpc
 from services.common.runtime import server_interceptors
-from services.common.telemetry import current_traceparent
+from services.common.telemetry import CallTraceContext, current_traceparent, meter_provider_for
 
 SECRET = "t" * 40
 SERVICE = "upskill.payments.v1.PaymentsService"
@@ -269,3 +272,76 @@ async def test_without_recorded_spans_auth_and_errors_are_unchanged(
     code = await _get(channel, MISSING_ID, (_bearer("admin"), trace_md))
     assert code is grpc.StatusCode.NOT_FOUND
     assert len(servicer.seen) == 1  # only the admin's call with a valid id got through
+
+
+# The call's trace context is made directly (services.common.telemetry.CallTraceContext):
+# it must be what the global propagator and a tracer under ALWAYS_OFF (no exporter) made.
+
+OTHER_SPAN = "00f067aa0ba902b7"
+TRACE_HEADERS = [
+    {"traceparent": f"00-{CALLER_TRACE}-{OTHER_SPAN}-01"},
+    {"traceparent": f"00-{CALLER_TRACE}-{OTHER_SPAN}-00"},
+    {"traceparent": f"00-{CALLER_TRACE}-{OTHER_SPAN}-02"},
+    {"traceparent": f"00-{CALLER_TRACE}-{OTHER_SPAN}-03", "tracestate": "a=1,b=two"},
+    {"traceparent": f"00-{CALLER_TRACE}-{OTHER_SPAN}-01", "tracestate": "not a state"},
+    {"traceparent": f"00-{CALLER_TRACE}-{OTHER_SPAN}-01", "tracestate": "k=" + "v" * 9000},
+    {"traceparent": f"  00-{CALLER_TRACE}-{OTHER_SPAN}-01 \t"},
+    {"traceparent": f"01-{CALLER_TRACE}-{OTHER_SPAN}-01-what-comes-later"},
+    {"traceparent": f"00-{CALLER_TRACE}-{OTHER_SPAN}-01-not-in-version-00"},
+    {"traceparent": f"ff-{CALLER_TRACE}-{OTHER_SPAN}-01"},
+    {"traceparent": f"00-{CALLER_TRACE.upper()}-{OTHER_SPAN}-01"},
+    {"traceparent": f"00-{'0' * 32}-{OTHER_SPAN}-01"},
+    {"traceparent": f"00-{CALLER_TRACE}-{'0' * 16}-01"},
+    {"traceparent": f"00-{CALLER_TRACE}-{OTHER_SPAN}-01-{'x' * 600}"},
+    {"traceparent": "00-zz-not-a-trace"},
+    {"traceparent": ""},
+    {"tracestate": "a=1"},
+    {},
+    {"authorization": "Bearer x", "traceparent": f"00-{CALLER_TRACE}-{OTHER_SPAN}-01"},
+]
+
+
+def _reference(metadata: dict[str, str]) -> trace.Span:
+    """What the interceptor did before: extract, then start_span under ALWAYS_OFF."""
+    tracer = TracerProvider(sampler=ALWAYS_OFF).get_tracer("reference")
+    carrier = {k: v for k, v in metadata.items() if k in {"traceparent", "tracestate", "baggage"}}
+    parent = propagate.extract(carrier) if carrier else None
+    return tracer.start_span(GET_PAYMENT, context=parent, kind=trace.SpanKind.SERVER)
+
+
+@pytest.mark.parametrize("metadata", TRACE_HEADERS)
+def test_a_calls_trace_context_is_the_propagators(metadata: dict[str, str]) -> None:
+    span_exporter()  # an SDK tracer provider, as every service installs one
+    call_context, span = CallTraceContext("test").start(GET_PAYMENT, metadata)
+    expected = _reference(metadata).get_span_context()
+
+    assert trace.get_current_span(call_context) is span
+    assert not span.is_recording()
+    got = span.get_span_context()
+    assert got.is_valid
+    assert not got.is_remote
+    continued = expected.trace_id == int(CALLER_TRACE, 16)
+    assert (got.trace_id == int(CALLER_TRACE, 16)) is continued
+    assert got.span_id != int(OTHER_SPAN, 16)
+    assert got.trace_flags == expected.trace_flags
+    assert dict(got.trace_state) == dict(expected.trace_state)
+
+
+def test_baggage_still_reaches_the_calls_context() -> None:
+    span_exporter()
+    metadata = {"traceparent": f"00-{CALLER_TRACE}-{OTHER_SPAN}-01", "baggage": "tenant=t1"}
+    call_context, span = CallTraceContext("test").start(GET_PAYMENT, metadata)
+
+    assert baggage.get_all(call_context) == {"tenant": "t1"}
+    assert span.get_span_context().trace_id == int(CALLER_TRACE, 16)
+    assert trace.get_current_span(call_context) is span
+
+
+def test_metrics_get_an_sdk_meter_provider_only_when_something_reads_them() -> None:
+    resource = Resource.create({"service.name": "payments"})
+
+    # No reader (no OTLP endpoint): the API's no-op instruments stay; nothing is lost.
+    assert meter_provider_for(resource, []) is None
+    provider = meter_provider_for(resource, [InMemoryMetricReader()])
+    assert isinstance(provider, MeterProvider)
+    provider.shutdown()
