@@ -112,15 +112,23 @@ def spec_from_patch(
     current spec with each masked field taken from the patch (cleared where the patch
     leaves it unset). The merge itself is the domain's."""
     spec = spec_to_pb(current)
+    apply_mask(patch, spec, paths, nested="credential")
+    return spec_from_pb(spec)
+
+
+def apply_mask(patch: Message, spec: Message, paths: list[str], *, nested: str) -> None:
+    """Give each masked field of `spec` the patch's value (cleared where the patch leaves it
+    unset). `nested` is the one message field whose own fields a path may name
+    (`nested.name`); the path `nested` alone takes all of them. Programs and pathways
+    patch the same way (services/catalog/pathway_store.py)."""
     for path in paths:
         top, _, sub = path.partition(".")
-        if top == "credential":
-            names = [sub] if sub else list(patch.credential.DESCRIPTOR.fields_by_name)
-            for name in names:
-                _take(patch.credential, spec.credential, name)
+        if top == nested:
+            source, target = getattr(patch, nested), getattr(spec, nested)
+            for name in [sub] if sub else list(source.DESCRIPTOR.fields_by_name):
+                _take(source, target, name)
         else:
             _take(patch, spec, top)
-    return spec_from_pb(spec)
 
 
 def _take(source: Message, target: Message, name: str) -> None:

@@ -12,7 +12,7 @@ from google.protobuf.message import Message
 from upskill.catalog.v1 import catalog_pb2, catalog_service_pb2, events_pb2
 from upskill.type.v1 import money_pb2
 
-from services.catalog.convert import _STATUS_TO_PB
+from services.catalog.convert import _STATUS_TO_PB, apply_mask
 from services.catalog.domain import ProgramStatus
 from services.catalog.pathways import (
     Consent,
@@ -422,26 +422,8 @@ def spec_from_patch(
         raise InvalidArgumentError("invalid update_mask", bad)
     spec = catalog_pb2.PathwaySpec()
     spec.CopyFrom(_spec_to_pb(current))
-    for path in paths:
-        top, _, sub = path.partition(".")
-        if top == "achievement":
-            names = [sub] if sub else list(patch.achievement.DESCRIPTOR.fields_by_name)
-            for name in names:
-                _take(patch.achievement, spec.achievement, name)
-        else:
-            _take(patch, spec, top)
+    apply_mask(patch, spec, paths, nested="achievement")
     return spec_from_pb(spec)
-
-
-def _take(source: Message, target: Message, name: str) -> None:
-    field = source.DESCRIPTOR.fields_by_name[name]
-    if field.is_repeated:
-        target.ClearField(name)
-        getattr(target, name).extend(getattr(source, name))
-    elif not source.HasField(name):
-        target.ClearField(name)
-    else:
-        setattr(target, name, getattr(source, name))
 
 
 _CONSENT_STATUS_TO_PB = {
