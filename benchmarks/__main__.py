@@ -101,6 +101,13 @@ class Level:
     def per_second(self) -> float:
         return self.purchases / self.seconds
 
+    def take(self, latencies: list[dict[str, float]]) -> None:
+        """Each purchase's step timings (as run_level returns them) as this level's figures."""
+        self.pay_to_credential_ms = [t["pay_to_credential"] * 1000 for t in latencies]
+        for step in ("enroll", "pay"):
+            self.step_ms[step] = [t[step] * 1000 for t in latencies]
+        self.polls_per_purchase = round(sum(t["polls"] for t in latencies) / len(latencies), 1)
+
     def percentile(self, p: float) -> float:
         return _rank(self.pay_to_credential_ms, p)
 
@@ -519,10 +526,7 @@ async def bench(
             else:
                 seconds, latencies = await run_level(market, program_id, concurrency, purchases)
             level.seconds = seconds
-            level.pay_to_credential_ms = [t["pay_to_credential"] * 1000 for t in latencies]
-            for step in ("enroll", "pay"):
-                level.step_ms[step] = [t[step] * 1000 for t in latencies]
-            level.polls_per_purchase = round(sum(t["polls"] for t in latencies) / len(latencies), 1)
+            level.take(latencies)
             results.append(level)
             print_row(level, flush=True)
         if stack is not None and extras is not None:
@@ -557,10 +561,7 @@ async def bench_pipeline(
                     level.seconds, latencies = await run_level(
                         market, program_id, concurrency, purchases
                     )
-            level.pay_to_credential_ms = [t["pay_to_credential"] * 1000 for t in latencies]
-            for step in ("enroll", "pay"):
-                level.step_ms[step] = [t[step] * 1000 for t in latencies]
-            level.polls_per_purchase = round(sum(t["polls"] for t in latencies) / len(latencies), 1)
+            level.take(latencies)
             results.append(level)
             print_row(level, flush=True)
     return results
