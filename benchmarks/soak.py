@@ -1,13 +1,24 @@
-"""Memory soak: purchases keep going for N minutes while the RSS of every stack process is
-sampled; reports each process's start, peak and end RSS, and its growth over the second
-half (a process whose memory is bounded levels off; one that leaks keeps climbing)."""
+"""Memory soak: purchases keep going for N minutes while the memory of every stack process
+is sampled; reports each group's start, peak and end, and its growth over the second half (a
+process whose memory is bounded levels off; one that leaks keeps climbing).
+
+Three figures per group, because RSS alone misleads for PostgreSQL: every backend maps the
+shared buffers, and each page of them it has touched counts in its RSS, so a backend's RSS
+climbs towards shared_buffers (128 MB by default) without anything leaking.
+
+- RSS of the group's largest process (the issue's figure);
+- USS of the group's largest process: its private memory, what it would free on exit (for
+  a PostgreSQL backend, its own work memory and caches, not the shared buffers);
+- PSS summed over the group: its processes' share of every page they map, shared pages
+  divided among their users, so the sum counts PostgreSQL's shared buffers once.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import psutil
 
@@ -19,39 +30,55 @@ BUYERS = 8
 MB = 2**20
 
 
+class Memory(NamedTuple):
+    """One group's memory at one moment, in bytes."""
+
+    largest_rss: int
+    largest_uss: int
+    pss_sum: int
+
+
+FIGURES = {"rss": "largest_rss", "uss": "largest_uss", "group_pss": "pss_sum"}
+
+
 @dataclass
 class Soak:
     minutes: float
     purchases: int = 0
-    # process name -> [(seconds since start, largest single-process RSS in bytes)]
-    samples: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
+    # process group -> [(seconds since start, its memory then)]
+    samples: dict[str, list[tuple[float, Memory]]] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         report: dict[str, Any] = {"minutes": self.minutes, "purchases": self.purchases}
         for name, points in sorted(self.samples.items()):
-            values = [rss for _, rss in points]
-            half = [rss for t, rss in points if t >= points[-1][0] / 2] or values
-            report[name] = {
-                "start_mb": round(values[0] / MB, 1),
-                "peak_mb": round(max(values) / MB, 1),
-                "end_mb": round(values[-1] / MB, 1),
-                "second_half_growth_mb": round((half[-1] - half[0]) / MB, 1),
-            }
+            middle = points[-1][0] / 2
+            row: dict[str, float] = {}
+            for figure, attribute in FIGURES.items():
+                values = [getattr(memory, attribute) for _, memory in points]
+                half = [getattr(m, attribute) for t, m in points if t >= middle] or values
+                row[f"{figure}_start_mb"] = round(values[0] / MB, 1)
+                row[f"{figure}_peak_mb"] = round(max(values) / MB, 1)
+                row[f"{figure}_end_mb"] = round(values[-1] / MB, 1)
+                row[f"{figure}_second_half_growth_mb"] = round((half[-1] - half[0]) / MB, 1)
+            report[name] = row
         return report
 
 
-def largest_rss(processes: StackProcesses) -> dict[str, int]:
-    """The RSS of the largest process in each group (PostgreSQL: its biggest backend; its
-    shared buffers count in every backend, so a sum would mean little)."""
-    largest: dict[str, int] = {}
+def memory_by_group(processes: StackProcesses) -> dict[str, Memory]:
+    """Each group's memory (see the module's docstring for the three figures)."""
+    found: dict[str, Memory] = {}
     for name, procs in processes.groups().items():
+        rss = uss = pss = 0
         for proc in procs:
             try:
-                rss = proc.memory_info().rss
-            except psutil.NoSuchProcess:
+                full = proc.memory_full_info()  # reads /proc/PID/smaps_rollup on Linux
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
-            largest[name] = max(largest.get(name, 0), rss)
-    return largest
+            rss = max(rss, full.rss)
+            uss = max(uss, full.uss)
+            pss += getattr(full, "pss", 0)
+        found[name] = Memory(rss, uss, pss)
+    return found
 
 
 async def soak(market: Market, program_id: str, processes: StackProcesses, minutes: float) -> Soak:
@@ -61,8 +88,8 @@ async def soak(market: Market, program_id: str, processes: StackProcesses, minut
 
     def sample() -> None:
         at = time.monotonic() - started
-        for name, rss in largest_rss(processes).items():
-            result.samples.setdefault(name, []).append((round(at, 1), rss))
+        for name, memory in memory_by_group(processes).items():
+            result.samples.setdefault(name, []).append((round(at, 1), memory))
 
     async def buyer(n: int) -> None:
         while time.monotonic() < deadline:
@@ -84,14 +111,18 @@ def print_soak(result: Soak) -> None:
     summary = result.summary()
     print(
         f"memory soak: {result.minutes:g} min, {result.purchases} purchases by {BUYERS} buyers; "
-        "RSS of each group's largest process"
+        "MB: RSS and USS (private) of each group's largest process, PSS summed over the group"
     )
     print(
-        f"  {'process':<12} {'start MB':>9} {'peak MB':>8} {'end MB':>7} {'2nd-half growth MB':>19}"
+        f"  {'process':<12} {'figure':<9} {'start':>7} {'peak':>7} {'end':>7} "
+        f"{'2nd-half growth':>16}"
     )
     for name, row in summary.items():
-        if isinstance(row, dict):
+        if not isinstance(row, dict):
+            continue
+        for figure in FIGURES:
             print(
-                f"  {name:<12} {row['start_mb']:>9.1f} {row['peak_mb']:>8.1f} "
-                f"{row['end_mb']:>7.1f} {row['second_half_growth_mb']:>19.1f}"
+                f"  {name:<12} {figure:<9} {row[f'{figure}_start_mb']:>7.1f} "
+                f"{row[f'{figure}_peak_mb']:>7.1f} {row[f'{figure}_end_mb']:>7.1f} "
+                f"{row[f'{figure}_second_half_growth_mb']:>16.1f}"
             )
