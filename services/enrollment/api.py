@@ -104,16 +104,13 @@ class EnrollmentApi(enrollment_service_pb2_grpc.EnrollmentServiceServicer):
             snapshot=_snapshot(program).SerializeToString(),
             idempotency_key=key,
         )
+        capacity = program.spec.capacity if program.spec.HasField("capacity") else None
         async with self._pool.acquire() as conn, conn.transaction():
             # The seat lock, then the seat count and the insert in one statement (see
-            # repository.add_within_capacity), as reserve_seat + add did in two.
-            await repository.lock_seats(conn, program.id)
-            await unit_of_work.commit(
-                conn,
-                enrollment,
-                new=True,
-                capacity=program.spec.capacity if program.spec.HasField("capacity") else None,
-            )
+            # repository.add_within_capacity), as reserve_seat + add did in two. Without a
+            # capacity the lock is shared: such buyers do not wait for each other.
+            await repository.lock_seats(conn, program.id, counted=capacity is not None)
+            await unit_of_work.commit(conn, enrollment, new=True, capacity=capacity)
         return pb.CreateEnrollmentResponse(enrollment=await self._with_checkout(enrollment))
 
     async def _with_checkout(self, enrollment: Enrollment) -> enrollment_pb2.Enrollment:

@@ -100,12 +100,29 @@ _TAKEN = """(SELECT count(*) FROM enrollments e WHERE e.program_id = $1::uuid
                AND status = ANY($3::text[]))"""
 
 
-async def lock_seats(conn: asyncpg.Connection, program_id: str) -> None:
-    """Serialise enrollments per program until commit (call in a transaction): the
-    program's seat row, created on first use and locked, in one round trip. ON CONFLICT DO
-    UPDATE locks the existing row as an UPDATE would (waiting for the transaction that
-    holds it). A count must be a later statement of its own, so its snapshot (taken when
-    it starts) sees what that transaction committed."""
+async def lock_seats(conn: asyncpg.Connection, program_id: str, *, counted: bool = True) -> None:
+    """Serialise what must be, per program, until commit (call in a transaction), on the
+    program's seat row (created on first use).
+
+    `counted`: this transaction counts the program's seats (the program has a capacity, or
+    a seat pack is being reserved in it): an exclusive lock, in one round trip. ON CONFLICT
+    DO UPDATE locks the existing row as an UPDATE would (waiting for every transaction that
+    holds it, shared or not). A count must be a later statement of its own, so its snapshot
+    (taken when it starts) sees what those transactions committed.
+
+    Not `counted` (no capacity: nothing to count): a shared lock (FOR SHARE), which other
+    uncounted enrollments share, so a program without a capacity never makes its buyers
+    queue behind each other's commits (it did: at 32 concurrent buyers of one program,
+    this lock waited 30 ms per enrollment on average). A counting transaction still waits
+    for every uncounted one in flight, so a capacity set while enrollments are being made
+    counts all of them. One round trip once the row exists; the first enrollment of a
+    program creates it with the exclusive statement."""
+    if not counted:
+        held = await conn.fetchval(
+            "SELECT true FROM program_seats WHERE program_id = $1 FOR SHARE", program_id
+        )
+        if held:
+            return
     await conn.execute(
         """INSERT INTO program_seats (program_id) VALUES ($1)
            ON CONFLICT (program_id) DO UPDATE SET program_id = EXCLUDED.program_id""",
@@ -130,7 +147,7 @@ async def reserve_seat(
     the live seat packs (redeemed or not: a pack reserves its seats at purchase, and its
     sponsored enrollments sit in those seats, not in new ones; once a pack is closed, its
     sponsored enrollments that still hold a seat count one by one)."""
-    await lock_seats(conn, program_id)
+    await lock_seats(conn, program_id, counted=capacity is not None)
     if capacity is None:
         return
     taken = await conn.fetchval(

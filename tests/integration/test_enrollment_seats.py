@@ -18,6 +18,7 @@ from services.common import db
 from services.common.errors import AlreadyExistsError, ResourceExhaustedError
 from services.enrollment import repository, unit_of_work
 from services.enrollment.domain import Enrollment, Price
+from tests.polling import eventually_async
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -44,9 +45,23 @@ def opened(learner: str, program_id: str, price: int = 4900) -> Enrollment:
 
 async def enroll(pool: asyncpg.Pool, e: Enrollment, capacity: int | None) -> Enrollment:
     async with pool.acquire() as conn, conn.transaction():
-        await repository.lock_seats(conn, e.program_id)
+        await repository.lock_seats(conn, e.program_id, counted=capacity is not None)
         await unit_of_work.commit(conn, e, new=True, capacity=capacity)
     return e
+
+
+async def waiting_for_a_lock(pool: asyncpg.Pool, pid: int) -> None:
+    """Until the backend `pid` waits for a lock (what PostgreSQL says, not a time)."""
+
+    async def waiting() -> bool:
+        async with pool.acquire() as conn:
+            return bool(
+                await conn.fetchval(
+                    "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1", pid
+                )
+            )
+
+    await eventually_async(waiting, what=f"backend {pid} to wait for the seat lock")
 
 
 async def live(pool: asyncpg.Pool, program_id: str) -> int:
@@ -140,3 +155,59 @@ async def test_one_statement_finds_the_keyed_and_the_live_enrollment(
     assert await found("alice", "order-2", other_program) == (elsewhere.id, elsewhere.id)
     assert await found("alice", "order-9", other_program) == (None, elsewhere.id)
     assert await found("bob", "order-1", program_id) == (None, None)
+
+
+async def test_buyers_of_a_program_without_a_capacity_do_not_wait_for_each_other(
+    enrollments: asyncpg.Pool,
+) -> None:
+    program_id = str(uuid.uuid4())
+    await enroll(enrollments, opened("first", program_id), None)  # creates the seat row
+    async with enrollments.acquire() as conn, conn.transaction():
+        # One buyer's enrollment is in flight (its seat lock held, not committed) ...
+        await repository.lock_seats(conn, program_id, counted=False)
+        await unit_of_work.commit(conn, opened("in-flight", program_id), new=True)
+        # ... and another's goes through meanwhile. Were the lock exclusive, this would wait
+        # for the commit above: lock_timeout turns that wait into a failure, not a hang.
+        async with enrollments.acquire() as other, other.transaction():
+            await other.execute("SET LOCAL lock_timeout = '10s'")
+            await repository.lock_seats(other, program_id, counted=False)
+            await unit_of_work.commit(other, opened("meanwhile", program_id), new=True)
+    assert await live(enrollments, program_id) == 3
+
+
+async def test_the_first_buyer_of_a_program_without_a_capacity_creates_its_seat_row(
+    enrollments: asyncpg.Pool,
+) -> None:
+    program_id = str(uuid.uuid4())
+    await enroll(enrollments, opened("first", program_id), None)
+    async with enrollments.acquire() as conn:
+        rows = await conn.fetchval(
+            "SELECT count(*) FROM program_seats WHERE program_id = $1", program_id
+        )
+    assert rows == 1
+
+
+async def test_a_count_waits_for_the_uncounted_enrollments_in_flight_and_counts_them(
+    enrollments: asyncpg.Pool,
+) -> None:
+    # A capacity set while enrollments made without one are in flight: the first counting
+    # transaction waits for them to commit, and its count includes them.
+    program_id = str(uuid.uuid4())
+    await enroll(enrollments, opened("first", program_id), None)
+    async with enrollments.acquire() as conn, enrollments.acquire() as counter:
+        async with conn.transaction():
+            await repository.lock_seats(conn, program_id, counted=False)
+            await unit_of_work.commit(conn, opened("in-flight", program_id), new=True)
+            counted = asyncio.create_task(enroll_on(counter, opened("late", program_id), 2))
+            await waiting_for_a_lock(enrollments, counter.get_server_pid())
+            assert not counted.done()
+        # Committed: the count sees both seats, so the capacity of 2 is full.
+        with pytest.raises(ResourceExhaustedError, match=r"is sold out \(2 seats\)"):
+            await counted
+    assert await live(enrollments, program_id) == 2
+
+
+async def enroll_on(conn: asyncpg.Connection, e: Enrollment, capacity: int) -> None:
+    async with conn.transaction():
+        await repository.lock_seats(conn, e.program_id, counted=True)
+        await unit_of_work.commit(conn, e, new=True, capacity=capacity)
