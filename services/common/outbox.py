@@ -88,13 +88,18 @@ async def enqueue_after(
     *,
     source: str,
     subject: str = "",
+    standalone: bool = False,
 ) -> bool:
     """Run `save` (a statement ending in RETURNING: a row back means it wrote) and stage
     `messages` with it, in one round trip; False, and nothing staged, when the save wrote
-    nothing. The rows are those enqueue writes, one per message, in order."""
+    nothing. The rows are those enqueue writes, one per message, in order.
+
+    In the state change's transaction, unless `standalone`: the save is the whole state
+    change, and this one statement, run outside a transaction, is atomic by itself."""
     if not messages:
         return await conn.fetchrow(save.sql, *save.args) is not None
-    _require_transaction(conn)
+    if not standalone:
+        _require_transaction(conn)
     values = [v for m in messages for v in row(m, source=source, subject=subject)]
     sql = after(save.sql, len(save.args) + 1, len(messages))
     return bool(await conn.fetch(sql, *save.args, *values))

@@ -43,9 +43,14 @@ async def commit(
     message_of: Callable[[A, Any], Message],
     source: str,
     subject: str,
+    standalone: bool = False,
 ) -> bool:
     """Save `aggregate` with `save`, or with `statement`'s SQL, and stage its events, in the
     caller's transaction (give exactly one of the two).
+
+    `standalone` (with `statement` only): the statement is the whole state change, so it
+    may also run outside a transaction, where its own implicit transaction commits the
+    save and its outbox rows together (or neither), one round trip in all.
 
     `save` may answer False for "nothing written" (an insert that lost a race to an
     identical row), as may `statement` by returning no row: then its events are dropped
@@ -53,11 +58,18 @@ async def commit(
     (services/common/outbox.py)."""
     if (save is None) == (statement is None):
         raise TypeError("unit_of_work.commit takes one of save= and statement=")
+    if standalone and statement is None:
+        raise TypeError("only a statement= save can stand alone")
     events = aggregate.pull_events()
     if statement is not None:
         messages = [message_of(aggregate, event) for event in events]
         return await enqueue_after(
-            conn, statement(aggregate), messages, source=source, subject=subject
+            conn,
+            statement(aggregate),
+            messages,
+            source=source,
+            subject=subject,
+            standalone=standalone,
         )
     assert save is not None
     if await save(conn, aggregate) is False:

@@ -105,12 +105,10 @@ class EnrollmentApi(enrollment_service_pb2_grpc.EnrollmentServiceServicer):
             idempotency_key=key,
         )
         capacity = program.spec.capacity if program.spec.HasField("capacity") else None
-        async with self._pool.acquire() as conn, conn.transaction():
-            # The seat lock, then the seat count and the insert in one statement (see
-            # repository.add_within_capacity), as reserve_seat + add did in two. Without a
-            # capacity the lock is shared: such buyers do not wait for each other.
-            await repository.lock_seats(conn, program.id, counted=capacity is not None)
-            await unit_of_work.commit(conn, enrollment, new=True, capacity=capacity)
+        async with self._pool.acquire() as conn:
+            # One statement, no transaction around it: the seat lock is held only while
+            # PostgreSQL runs it and commits (unit_of_work.take_seat).
+            await unit_of_work.take_seat(conn, enrollment, capacity)
         return pb.CreateEnrollmentResponse(enrollment=await self._with_checkout(enrollment))
 
     async def _with_checkout(self, enrollment: Enrollment) -> enrollment_pb2.Enrollment:

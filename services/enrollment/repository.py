@@ -89,48 +89,17 @@ async def find_keyed_and_live(
     return keyed, live
 
 
-# Seats taken in program $1: the seat-holding enrollments bought one by one ($2: those
-# states), plus every seat of the live seat packs ($3: those states), redeemed or not.
-_TAKEN = """(SELECT count(*) FROM enrollments e WHERE e.program_id = $1::uuid
-               AND e.status = ANY($2::text[])
-               AND (e.seat_pack_id IS NULL OR NOT EXISTS (
-                   SELECT 1 FROM seat_packs p
-                   WHERE p.id = e.seat_pack_id AND p.status = ANY($3::text[]))))
-          + (SELECT coalesce(sum(seats), 0) FROM seat_packs WHERE program_id = $1::uuid
-               AND status = ANY($3::text[]))"""
+# The program's seat lock, and when `counted` the seats taken, read after the lock was
+# granted (migration 0310 says how and why): $1 the program, $2 counted, $3 the seat-holding
+# states of enrollments, $4 those of seat packs.
+_LOCK_AND_COUNT = "lock_and_count_seats($1::uuid, $2::boolean, $3::text[], $4::text[])"
 
 
-async def lock_seats(conn: asyncpg.Connection, program_id: str, *, counted: bool = True) -> None:
-    """Serialise what must be, per program, until commit (call in a transaction), on the
-    program's seat row (created on first use).
-
-    `counted`: this transaction counts the program's seats (the program has a capacity, or
-    a seat pack is being reserved in it): an exclusive lock, in one round trip. ON CONFLICT
-    DO UPDATE locks the existing row as an UPDATE would (waiting for every transaction that
-    holds it, shared or not). A count must be a later statement of its own, so its snapshot
-    (taken when it starts) sees what those transactions committed.
-
-    Not `counted` (no capacity: nothing to count): a shared lock (FOR SHARE), which other
-    uncounted enrollments share, so a program without a capacity never makes its buyers
-    queue behind each other's commits (it did: at 32 concurrent buyers of one program,
-    this lock waited 30 ms per enrollment on average). A counting transaction still waits
-    for every uncounted one in flight, so a capacity set while enrollments are being made
-    counts all of them. One round trip once the row exists; the first enrollment of a
-    program creates it with the exclusive statement."""
-    if not counted:
-        held = await conn.fetchval(
-            "SELECT true FROM program_seats WHERE program_id = $1 FOR SHARE", program_id
-        )
-        if held:
-            return
-    await conn.execute(
-        """INSERT INTO program_seats (program_id) VALUES ($1)
-           ON CONFLICT (program_id) DO UPDATE SET program_id = EXCLUDED.program_id""",
-        program_id,
-    )
+def _seat_states() -> tuple[list[str], list[str]]:
+    return [s.value for s in SEAT_HOLDING], list(PACK_SEAT_HOLDING)
 
 
-def _sold_out(program_id: str, capacity: int, taken: int) -> ResourceExhaustedError:
+def sold_out(program_id: str, capacity: int, taken: int) -> ResourceExhaustedError:
     left = max(capacity - taken, 0)
     return ResourceExhaustedError(
         f"program {program_id} is sold out ({capacity} seats)"
@@ -142,22 +111,13 @@ def _sold_out(program_id: str, capacity: int, taken: int) -> ResourceExhaustedEr
 async def reserve_seat(
     conn: asyncpg.Connection, program_id: str, capacity: int | None, *, count: int = 1
 ) -> None:
-    """Serialise enrollments per program and refuse `count` seats past capacity (call in a
-    transaction). Taken: the seat-holding enrollments bought one by one, plus every seat of
-    the live seat packs (redeemed or not: a pack reserves its seats at purchase, and its
-    sponsored enrollments sit in those seats, not in new ones; once a pack is closed, its
-    sponsored enrollments that still hold a seat count one by one)."""
-    await lock_seats(conn, program_id, counted=capacity is not None)
-    if capacity is None:
-        return
+    """Take the program's seat lock until commit (call in a transaction) and refuse `count`
+    seats past `capacity`; without a capacity the lock is shared and nothing is counted."""
     taken = await conn.fetchval(
-        f"SELECT {_TAKEN}",
-        program_id,
-        [s.value for s in SEAT_HOLDING],
-        list(PACK_SEAT_HOLDING),
+        f"SELECT {_LOCK_AND_COUNT}", program_id, capacity is not None, *_seat_states()
     )
-    if taken + count > capacity:
-        raise _sold_out(program_id, capacity, taken)
+    if capacity is not None and taken + count > capacity:
+        raise sold_out(program_id, capacity, taken)
 
 
 async def taken_seats(conn: asyncpg.Connection, program_ids: list[str]) -> dict[str, int]:
@@ -172,7 +132,7 @@ async def taken_seats(conn: asyncpg.Connection, program_ids: list[str]) -> dict[
     return {str(r["program_id"]): r["taken"] for r in rows}
 
 
-def _one_live(exc: asyncpg.UniqueViolationError, program_id: str) -> Exception:
+def one_live(exc: asyncpg.UniqueViolationError, program_id: str) -> Exception:
     if exc.constraint_name == "enrollments_one_live":
         return AlreadyExistsError(f"learner already has an enrollment in program {program_id}")
     return exc
@@ -198,31 +158,28 @@ async def add(conn: asyncpg.Connection, e: Enrollment) -> None:
             e.updated_at,
         )
     except asyncpg.UniqueViolationError as exc:
-        raise _one_live(exc, e.program_id) from None
+        raise one_live(exc, e.program_id) from None
 
 
-async def add_within_capacity(conn: asyncpg.Connection, e: Enrollment, capacity: int) -> None:
-    """Insert a new enrollment if its program has a seat left, else refuse it as
-    reserve_seat does; the count (see reserve_seat) and the insert are one statement. Call
-    after lock_seats in the same transaction: this statement's snapshot is taken after the
-    lock was granted, so the count sees what the lock's previous holder committed, and the
-    lock is held until the insert commits."""
-    try:
-        row = await conn.fetchrow(
-            f"""WITH taken AS (SELECT {_TAKEN} AS n),
-                added AS (
-                    INSERT INTO enrollments (id, learner_id, learner_email, program_id,
-                        provider_id, snapshot, price_minor, currency, status, idempotency_key,
-                        created_at, updated_at)
-                    SELECT $4::uuid, $5::text, $6::text, $1::uuid, $7::uuid, $8::bytea,
-                           $9::bigint, $10::char(3), $11::text, $12::text, $13::timestamptz,
-                           $14::timestamptz
-                      FROM taken WHERE taken.n + 1 <= $15::bigint
-                    RETURNING true)
-            SELECT taken.n AS taken, EXISTS (SELECT 1 FROM added) AS added FROM taken""",
+def add_in_seat(e: Enrollment, capacity: int | None) -> Statement:
+    """A bought enrollment's insert, after its program's seat lock and, with a `capacity`,
+    only if a seat is left: one statement, which the unit of work runs with the outbox rows
+    of the enrollment's events. It returns no row (writes nothing) when the program is full;
+    a second live enrollment of the learner in the program violates enrollments_one_live."""
+    return Statement(
+        f"""WITH taken AS (SELECT {_LOCK_AND_COUNT} AS n)
+            INSERT INTO enrollments (id, learner_id, learner_email, program_id, provider_id,
+                snapshot, price_minor, currency, status, idempotency_key, created_at,
+                updated_at)
+            SELECT $6::uuid, $7::text, $8::text, $1::uuid, $9::uuid, $10::bytea, $11::bigint,
+                   $12::char(3), $13::text, $14::text, $15::timestamptz, $16::timestamptz
+              FROM taken WHERE $5::bigint IS NULL OR taken.n + 1 <= $5::bigint
+            RETURNING true""",
+        (
             e.program_id,
-            [s.value for s in SEAT_HOLDING],
-            list(PACK_SEAT_HOLDING),
+            capacity is not None,
+            *_seat_states(),
+            capacity,
             e.id,
             e.learner_id,
             e.learner_email,
@@ -234,12 +191,8 @@ async def add_within_capacity(conn: asyncpg.Connection, e: Enrollment, capacity:
             e.idempotency_key,
             e.created_at,
             e.updated_at,
-            capacity,
-        )
-    except asyncpg.UniqueViolationError as exc:
-        raise _one_live(exc, e.program_id) from None
-    if not row["added"]:
-        raise _sold_out(e.program_id, capacity, row["taken"])
+        ),
+    )
 
 
 def save(e: Enrollment) -> Statement:

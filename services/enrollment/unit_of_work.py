@@ -12,21 +12,9 @@ from services.enrollment.messages import event_to_pb
 SOURCE = "upskill.enrollment"
 
 
-async def commit(
-    conn: asyncpg.Connection,
-    enrollment: Enrollment,
-    *,
-    new: bool = False,
-    capacity: int | None = None,
-) -> None:
-    """Save (insert when `new`) and stage its events. A new enrollment with a `capacity`
-    is inserted only if its program has a seat left (repository.add_within_capacity: call
-    repository.lock_seats first, in the same transaction)."""
-
-    async def add_within_capacity(conn: asyncpg.Connection, e: Enrollment) -> None:
-        assert capacity is not None
-        await repository.add_within_capacity(conn, e, capacity)
-
+async def commit(conn: asyncpg.Connection, enrollment: Enrollment, *, new: bool = False) -> None:
+    """Save (insert when `new`: one that takes no seat of its program, a sponsored one in
+    its pack's seat) and stage its events, in the caller's transaction."""
     if not new:
         # An update and its events' outbox rows are one statement (repository.save).
         saved = await unit_of_work.commit(
@@ -40,12 +28,35 @@ async def commit(
         if not saved:  # the caller read the enrollment in this transaction
             raise RuntimeError(f"enrollment {enrollment.id} was not saved: no such row")
         return
-    save = repository.add if capacity is None else add_within_capacity
     await unit_of_work.commit(
         conn,
         enrollment,
-        save=save,
+        save=repository.add,
         message_of=event_to_pb,
         source=SOURCE,
         subject=enrollment.id,
     )
+
+
+async def take_seat(conn: asyncpg.Connection, enrollment: Enrollment, capacity: int | None) -> None:
+    """Insert a bought enrollment in a seat of its program and stage its events: the seat
+    lock, the count against `capacity` (None: none), the insert and the outbox rows are one
+    statement (repository.add_in_seat), so the lock is held only while PostgreSQL runs and
+    commits it. Outside a transaction the statement is its own; in one, the lock lasts until
+    the caller commits. Refuses a full program (ResourceExhaustedError) and a learner's
+    second live enrollment in it (AlreadyExistsError), writing nothing."""
+    try:
+        saved = await unit_of_work.commit(
+            conn,
+            enrollment,
+            statement=lambda e: repository.add_in_seat(e, capacity),
+            message_of=event_to_pb,
+            source=SOURCE,
+            subject=enrollment.id,
+            standalone=True,
+        )
+    except asyncpg.UniqueViolationError as exc:
+        raise repository.one_live(exc, enrollment.program_id) from None
+    if not saved:
+        assert capacity is not None  # without a capacity the insert always writes
+        raise repository.sold_out(enrollment.program_id, capacity, capacity)

@@ -1,6 +1,6 @@
 """CreateEnrollment's first look (repository.find_keyed_and_live) and creating enrollments
-within a program's capacity (repository.lock_seats, then
-repository.add_within_capacity through the unit of work, as CreateEnrollment does)
+within a program's capacity (unit_of_work.take_seat: the seat lock, the count, the insert
+and its outbox rows in one statement, outside a transaction, as CreateEnrollment does)
 against a real database: concurrent buyers never take more seats than the program has,
 a seat pack's seats count as taken, a learner never holds two live enrollments, and the
 refusals read as before ("sold out", "only N seats left")."""
@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+from asyncpg.connection import LoggedQuery
 
 from services.common import db
 from services.common.errors import AlreadyExistsError, ResourceExhaustedError
@@ -44,9 +45,8 @@ def opened(learner: str, program_id: str, price: int = 4900) -> Enrollment:
 
 
 async def enroll(pool: asyncpg.Pool, e: Enrollment, capacity: int | None) -> Enrollment:
-    async with pool.acquire() as conn, conn.transaction():
-        await repository.lock_seats(conn, e.program_id, counted=capacity is not None)
-        await unit_of_work.commit(conn, e, new=True, capacity=capacity)
+    async with pool.acquire() as conn:
+        await unit_of_work.take_seat(conn, e, capacity)
     return e
 
 
@@ -164,14 +164,12 @@ async def test_buyers_of_a_program_without_a_capacity_do_not_wait_for_each_other
     await enroll(enrollments, opened("first", program_id), None)  # creates the seat row
     async with enrollments.acquire() as conn, conn.transaction():
         # One buyer's enrollment is in flight (its seat lock held, not committed) ...
-        await repository.lock_seats(conn, program_id, counted=False)
-        await unit_of_work.commit(conn, opened("in-flight", program_id), new=True)
+        await unit_of_work.take_seat(conn, opened("in-flight", program_id), None)
         # ... and another's goes through meanwhile. Were the lock exclusive, this would wait
         # for the commit above: lock_timeout turns that wait into a failure, not a hang.
         async with enrollments.acquire() as other, other.transaction():
             await other.execute("SET LOCAL lock_timeout = '10s'")
-            await repository.lock_seats(other, program_id, counted=False)
-            await unit_of_work.commit(other, opened("meanwhile", program_id), new=True)
+            await unit_of_work.take_seat(other, opened("meanwhile", program_id), None)
     assert await live(enrollments, program_id) == 3
 
 
@@ -196,8 +194,7 @@ async def test_a_count_waits_for_the_uncounted_enrollments_in_flight_and_counts_
     await enroll(enrollments, opened("first", program_id), None)
     async with enrollments.acquire() as conn, enrollments.acquire() as counter:
         async with conn.transaction():
-            await repository.lock_seats(conn, program_id, counted=False)
-            await unit_of_work.commit(conn, opened("in-flight", program_id), new=True)
+            await unit_of_work.take_seat(conn, opened("in-flight", program_id), None)
             counted = asyncio.create_task(enroll_on(counter, opened("late", program_id), 2))
             await waiting_for_a_lock(enrollments, counter.get_server_pid())
             assert not counted.done()
@@ -208,6 +205,45 @@ async def test_a_count_waits_for_the_uncounted_enrollments_in_flight_and_counts_
 
 
 async def enroll_on(conn: asyncpg.Connection, e: Enrollment, capacity: int) -> None:
-    async with conn.transaction():
-        await repository.lock_seats(conn, e.program_id, counted=True)
-        await unit_of_work.commit(conn, e, new=True, capacity=capacity)
+    await unit_of_work.take_seat(conn, e, capacity)
+
+
+async def test_a_seat_and_its_events_are_one_statement_outside_a_transaction(
+    enrollments: asyncpg.Pool,
+) -> None:
+    # A free enrollment is ACTIVE at once, with its event: the seat lock, the count, the
+    # insert and the outbox row are one statement, committed together although no
+    # transaction surrounds them.
+    program_id = str(uuid.uuid4())
+    free = opened("a", program_id, price=0)
+    ran: list[str] = []
+
+    def log(query: LoggedQuery) -> None:
+        ran.append(query.query)
+
+    async with enrollments.acquire() as conn:
+        conn.add_query_logger(log)
+        try:
+            await unit_of_work.take_seat(conn, free, 5)
+        finally:
+            conn.remove_query_logger(log)
+        assert not conn.is_in_transaction()
+        outbox = await conn.fetch("SELECT type, ce_subject FROM outbox")
+        status = await conn.fetchval("SELECT status FROM enrollments WHERE id = $1", free.id)
+    assert len(ran) == 1, ran
+    assert status == "ACTIVE"
+    assert [(r["type"], r["ce_subject"]) for r in outbox] == [
+        ("upskill.enrollment.v1.EnrollmentActivated", free.id)
+    ]
+
+
+async def test_seat_packs_in_a_program_without_a_capacity_share_its_lock_too(
+    enrollments: asyncpg.Pool,
+) -> None:
+    program_id = str(uuid.uuid4())
+    await enroll(enrollments, opened("first", program_id), None)
+    async with enrollments.acquire() as conn, conn.transaction():
+        await repository.reserve_seat(conn, program_id, None, count=50)
+        async with enrollments.acquire() as other, other.transaction():
+            await other.execute("SET LOCAL lock_timeout = '10s'")
+            await unit_of_work.take_seat(other, opened("meanwhile", program_id), None)
