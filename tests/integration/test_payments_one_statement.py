@@ -9,6 +9,7 @@ back): the same rows, fewer statements. A cancel racing a pay has exactly one wi
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -21,9 +22,9 @@ from asyncpg.connection import LoggedQuery
 
 from services.common import db
 from services.common.errors import FailedPreconditionError
-from services.payments import local_gateway
+from services.payments import local_gateway, repository, unit_of_work
 from services.payments.checkout import CheckoutOpener
-from services.payments.domain import CheckoutOrder, Money
+from services.payments.domain import CheckoutOrder, Money, PaidCheckout, PaymentStatus
 from services.payments.gateways import SESSION_COMPLETE, SESSION_EXPIRED
 from services.payments.local_gateway import LocalGateway
 from services.payments.stripe_events import (
@@ -223,3 +224,169 @@ async def test_a_cancel_racing_a_pay_has_exactly_one_winner(pool: asyncpg.Pool) 
         ("complete", "checkout.session.completed"),
         ("expired", "checkout.session.expired"),
     }
+
+
+# --- the webhook: the payment's save and its charge ------------------------------------------
+
+
+async def test_a_paid_checkouts_save_and_charge_are_one_statement(pool: asyncpg.Pool) -> None:
+    session_id = await opened_session(pool)
+    async with pool.acquire() as conn:
+        payment = await repository.find_by_session(conn, session_id)
+        assert payment is not None
+        # Two events about the payment deferred until it succeeds, and the one that does.
+        for n, event_id in enumerate(["evt_late_1", "evt_late_2", "evt_paid"]):
+            await conn.execute(
+                """INSERT INTO webhook_events (event_id, event_type, outcome, payload, payment_id,
+                       received_at)
+                   VALUES ($1, 'refund.created', $2, $3::jsonb, $4, now() + make_interval(secs => $5))""",
+                event_id,
+                "received" if event_id == "evt_paid" else "deferred: a refund",
+                json.dumps({"id": event_id, "n": n}),
+                payment.id,
+                n,
+            )
+        await conn.execute("DELETE FROM outbox")
+        entry = payment.succeed(
+            PaidCheckout(
+                session_id=session_id,
+                client_reference_id=payment.enrollment_id,
+                metadata_enrollment_id=payment.enrollment_id,
+                amount_minor=4900,
+                currency="USD",
+                payment_intent="pi_1",
+            ),
+            fee_bps=1000,
+        )
+        outcome = repository.WebhookOutcome("evt_paid", "payment SUCCEEDED")
+
+        async def old(p: Any) -> list[dict[str, Any]]:
+            await unit_of_work.commit(conn, p)
+            return await repository.book_charge(conn, entry, outcome)
+
+        async def new(p: Any) -> list[dict[str, Any]]:
+            return await unit_of_work.commit_charge(conn, p, entry, outcome)
+
+        results = []
+        for run, keep in ((old, False), (new, True)):
+            ran: list[str] = []
+
+            def log(query: LoggedQuery, ran: list[str] = ran) -> None:
+                ran.append(query.query)
+
+            transaction = conn.transaction()
+            await transaction.start()
+            conn.add_query_logger(log)
+            try:
+                answer = await run(copy.deepcopy(payment) if not keep else payment)
+            finally:
+                conn.remove_query_logger(log)
+            state: dict[str, Any] = {
+                "payment": dict(
+                    await conn.fetchrow("SELECT * FROM payments WHERE id = $1", payment.id)
+                ),
+                "outbox": [
+                    dict(r)
+                    for r in await conn.fetch(
+                        """SELECT subject, type, source, ce_subject, payload, traceparent, tracestate
+                             FROM outbox ORDER BY seq"""
+                    )
+                ],
+                "ledger": [
+                    dict(r)
+                    for r in await conn.fetch(
+                        """SELECT payment_id, provider_id, kind, currency, gross_amount_minor,
+                                  platform_fee_minor, provider_net_minor, fee_bps
+                             FROM payout_ledger"""
+                    )
+                ],
+                "inbox": [
+                    dict(r)
+                    for r in await conn.fetch(
+                        "SELECT event_id, outcome, payment_id FROM webhook_events ORDER BY event_id"
+                    )
+                ],
+            }
+            await (transaction.commit() if keep else transaction.rollback())
+            results.append((answer, ran, state))
+
+    (old_answer, old_ran, old_state), (new_answer, new_ran, new_state) = results
+    assert len(old_ran) == 2
+    assert len(new_ran) == 1
+    assert new_ran[0].startswith("WITH saved AS (")
+    assert new_answer == old_answer == [{"id": "evt_late_1", "n": 0}, {"id": "evt_late_2", "n": 1}]
+    assert new_state == old_state
+    assert new_state["payment"]["status"] == "SUCCEEDED"
+    assert [r["type"] for r in new_state["outbox"]] == ["upskill.payments.v1.PaymentSucceeded"]
+    assert [
+        (r["kind"], r["gross_amount_minor"], r["platform_fee_minor"]) for r in new_state["ledger"]
+    ] == [("charge", 4900, 490)]
+    assert ("evt_paid", "payment SUCCEEDED") in {
+        (r["event_id"], r["outcome"]) for r in new_state["inbox"]
+    }
+
+
+async def test_a_charge_whose_payment_is_not_saved_books_nothing(pool: asyncpg.Pool) -> None:
+    session_id = await opened_session(pool)
+    async with pool.acquire() as conn:
+        payment = await repository.find_by_session(conn, session_id)
+        assert payment is not None
+        real_id = payment.id
+        await conn.execute(
+            """INSERT INTO webhook_events (event_id, event_type, outcome, payload)
+               VALUES ('evt_paid', 'checkout.session.completed', 'received', '{}')"""
+        )
+        staged_before = await conn.fetchval("SELECT count(*) FROM outbox")
+        entry = payment.succeed(
+            PaidCheckout(
+                session_id=session_id,
+                client_reference_id=payment.enrollment_id,
+                metadata_enrollment_id=payment.enrollment_id,
+                amount_minor=4900,
+                currency="USD",
+                payment_intent="pi_1",
+            ),
+            fee_bps=1000,
+        )
+        payment.id = str(uuid.uuid4())  # no such row: the save writes nothing
+        outcome = repository.WebhookOutcome("evt_paid", "payment SUCCEEDED")
+        transaction = conn.transaction()
+        await transaction.start()
+        with pytest.raises(RuntimeError, match="not saved"):
+            await unit_of_work.commit_charge(conn, payment, entry, outcome)
+        # What the statement wrote, seen before the transaction ends: nothing.
+        assert await conn.fetchval("SELECT count(*) FROM payout_ledger") == 0
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == staged_before
+        outcome_now = "SELECT outcome FROM webhook_events WHERE event_id = 'evt_paid'"
+        assert await conn.fetchval(outcome_now) == "received"
+        await transaction.rollback()
+        assert (await repository.get(conn, real_id)).status is PaymentStatus.PENDING
+
+
+async def test_racing_deliveries_of_a_completion_book_one_charge(pool: asyncpg.Pool) -> None:
+    session_id = await opened_session(pool)
+    local = LocalGateway(pool, BASE, lambda: None)
+    await local.pay(session_id, CARD)
+    async with pool.acquire() as conn:
+        payload = await conn.fetchval("SELECT payload FROM local_webhook_deliveries")
+    handler = WebhookHandler(pool, SECRET, fee_bps=1000)
+    twin = build_event(CHECKOUT_COMPLETED, json.loads(payload)["data"]["object"]).payload
+
+    results = await asyncio.gather(
+        *(
+            handler.handle(p.encode(), signature_header(p, SECRET))
+            for p in [payload] * 6 + [twin] * 6
+        )
+    )
+
+    assert sorted(r.outcome for r in results) == sorted(
+        ["payment SUCCEEDED", "ignored: payment already SUCCEEDED"] + ["duplicate"] * 10
+    )
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM payout_ledger") == 1
+        succeeded = (
+            "SELECT count(*) FROM outbox WHERE type = 'upskill.payments.v1.PaymentSucceeded'"
+        )
+        assert await conn.fetchval(succeeded) == 1
+        outcomes = "SELECT count(*) FROM webhook_events WHERE outcome = 'payment SUCCEEDED'"
+        assert await conn.fetchval(outcomes) == 1
