@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 from google.protobuf.message import Message
 
 from services.common.events import new_envelope, subject_for
-from services.common.sql import Statement
+from services.common.sql import Statement, shifted
 from services.common.telemetry import current_traceparent
 
 # An outbox row as the producers write it, and each column's type (the rest are defaults).
@@ -103,6 +104,60 @@ async def enqueue_after(
     values = [v for m in messages for v in row(m, source=source, subject=subject)]
     sql = after(save.sql, len(save.args) + 1, len(messages))
     return bool(await conn.fetch(sql, *save.args, *values))
+
+
+@dataclass(frozen=True)
+class Then:
+    """What a save's statement does after the save and its outbox rows (enqueue_then):
+    `ctes`, more CTEs ("name AS (...), ..."; data-modifying ones run whatever the save
+    did, so each reads `saved` to write only when the save wrote), and `select`, the query
+    whose rows the statement answers. Both see the tables as they were before the
+    statement, and number their parameters $1, $2, ... (`args`)."""
+
+    ctes: str
+    select: str
+    args: tuple[Any, ...] = ()
+
+
+def then_sql(save_sql: str, first: int, count: int, then: Then) -> str:
+    """after's statement, the outbox rows' INSERT as the CTE `staged`, followed by `then`
+    (its parameters placed after the outbox rows'). One row per row of `then.select`,
+    each with `then_row` true, or a single row without it; every row tells `saved`."""
+    staged = after(save_sql, first, count).removeprefix(f"WITH saved AS ({save_sql})\n")
+    by = first - 1 + count * len(COLUMNS)
+    ctes = ",\n     ".join(
+        part
+        for part in (
+            f"saved AS ({save_sql})",
+            f"staged AS ({staged})" if count else "",
+            shifted(then.ctes, by),
+        )
+        if part
+    )
+    return f"""WITH {ctes}
+SELECT s.saved, t.* FROM (SELECT EXISTS (SELECT 1 FROM saved) AS saved) s
+  LEFT JOIN (SELECT true AS then_row, q.* FROM ({shifted(then.select, by)}) q) t ON s.saved"""
+
+
+async def enqueue_then(
+    conn: asyncpg.Connection,
+    save: Statement,
+    messages: Sequence[Message],
+    then: Then,
+    *,
+    source: str,
+    subject: str = "",
+) -> list[asyncpg.Record] | None:
+    """enqueue_after, and `then` in the same round trip: None when the save wrote nothing
+    (nothing staged; `then`'s CTEs ran, and wrote what they write without a save), else
+    the rows of `then.select`."""
+    _require_transaction(conn)
+    values = [v for m in messages for v in row(m, source=source, subject=subject)]
+    sql = then_sql(save.sql, len(save.args) + 1, len(messages), then)
+    rows = await conn.fetch(sql, *save.args, *values, *then.args)
+    if not rows[0]["saved"]:
+        return None
+    return [r for r in rows if r["then_row"]]
 
 
 # Operators: rows the relay gave up on (services/common/relay.py), and sending them again.

@@ -3,6 +3,7 @@ one keyset query every listing pages with; a `Statement` is SQL text with its ar
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -33,6 +34,18 @@ class Statement:
 
     sql: str
     args: tuple[Any, ...] = ()
+
+
+_PARAMETER = re.compile(r"\$(\d+)")
+
+
+def shifted(sql: str, by: int) -> str:
+    """`sql` with its parameters $1, $2, ... renumbered $1+by, $2+by, ...: to place it after
+    `by` parameters of another statement it is composed with. (Our SQL uses `$` for
+    parameters only: no dollar quoting.)"""
+    if "$$" in sql:
+        raise ValueError("shifted() takes SQL without dollar quoting")
+    return _PARAMETER.sub(lambda m: f"${int(m[1]) + by}", sql)
 
 
 class Where:

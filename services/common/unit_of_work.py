@@ -10,7 +10,9 @@ conversion (`messages.py`) and its CloudEvents source, and calls `commit` here.
 A save is either a coroutine (then each event's outbox row is an INSERT after it: one round
 trip more per event), or, on the hot paths, a `Statement` built from the aggregate: one SQL
 statement that writes the aggregate and ends in RETURNING. Then the save and all its outbox
-rows are one statement, one round trip (services/common/outbox.py, enqueue_after).
+rows are one statement, one round trip (services/common/outbox.py, enqueue_after). What
+must be written only with such a save (a payment's ledger charge) may ride in that same
+statement too (`commit_then`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any, Protocol, TypeVar
 import asyncpg
 from google.protobuf.message import Message
 
-from services.common.outbox import enqueue, enqueue_after
+from services.common.outbox import Then, enqueue, enqueue_after, enqueue_then
 from services.common.sql import Statement
 
 
@@ -77,3 +79,23 @@ async def commit(
     for event in events:
         await enqueue(conn, message_of(aggregate, event), source=source, subject=subject)
     return True
+
+
+async def commit_then(
+    conn: asyncpg.Connection,
+    aggregate: A,
+    *,
+    statement: Callable[[A], Statement],
+    then: Then,
+    message_of: Callable[[A, Any], Message],
+    source: str,
+    subject: str,
+) -> list[asyncpg.Record] | None:
+    """commit with `statement`, and `then` in the same statement, after the save and its
+    outbox rows (services/common/outbox.py, Then): None when nothing was saved (the
+    events dropped), else the rows of `then.select`."""
+    events = aggregate.pull_events()
+    messages = [message_of(aggregate, event) for event in events]
+    return await enqueue_then(
+        conn, statement(aggregate), messages, then, source=source, subject=subject
+    )

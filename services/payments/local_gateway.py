@@ -33,11 +33,13 @@ from services.payments.stripe_events import (
     CHARGE_REFUNDED,
     CHECKOUT_COMPLETED,
     CHECKOUT_EXPIRED,
+    CHECKOUT_SESSION_OBJECT_SQL,
     LocalRefund,
     SessionSnapshot,
     StripeEvent,
     build_event,
     checkout_session_object,
+    event_around,
     refunded_charge_object,
     stripe_id,
 )
@@ -78,6 +80,17 @@ _COMPLETE_SQL = f"""UPDATE local_checkout_sessions
        SET status = 'complete', payment_status = 'paid', payment_intent = $2, closed_at = now()
      WHERE {_PAYABLE}
     RETURNING {_COLUMNS}"""
+# The charge and the checkout.session.completed it owes the gateway, in one statement
+# (no transaction around it): the delivery row is inserted from what the UPDATE returned,
+# so it exists exactly when the session was paid. $3-$8: the event (stripe_events.
+# event_around) and the trace context.
+_PAY_SQL = f"""WITH paid AS ({_COMPLETE_SQL}),
+         queued AS (
+             INSERT INTO local_webhook_deliveries
+                 (event_id, event_type, payload, traceparent, tracestate)
+             SELECT $3, $4, $5 || {CHECKOUT_SESSION_OBJECT_SQL}::text || $6, $7, $8
+               FROM paid s)
+    SELECT {_COLUMNS} FROM paid"""
 _DECLINE_SQL = f"""UPDATE local_checkout_sessions
        SET failed_attempts = failed_attempts + 1, last_decline = $2
      WHERE {_PAYABLE}
@@ -148,36 +161,46 @@ class LocalGateway:
         """Charge a test card. A decline leaves the session open for another try, as Stripe
         Checkout does; success completes it and queues checkout.session.completed.
 
-        The charge is written by one conditional UPDATE that matches only an open session
-        before its expiry (it locks the row and re-checks on what a concurrent payer
-        committed); only when it matches nothing is the session read, locked, to refuse
-        with the reason (unknown, closed, or past its expiry and closed now)."""
+        The charge is one conditional UPDATE that matches only an open session before its
+        expiry (it locks the row and re-checks on what a concurrent payer or canceller
+        committed); a success writes its webhook's delivery row in the same statement.
+        Only when it matches nothing is the session read, locked, in a transaction, to
+        refuse with the reason (unknown, closed, or past its expiry and closed now)."""
         outcome = cards.charge(card_number)
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._pool.acquire() as conn:
             if outcome.succeeded:
-                row = await conn.fetchrow(_COMPLETE_SQL, session_id, stripe_id("pi_"))
+                event = event_around(CHECKOUT_COMPLETED)
+                trace = current_traceparent()
+                row = await conn.fetchrow(
+                    _PAY_SQL,
+                    session_id,
+                    stripe_id("pi_"),
+                    event.id,
+                    event.type,
+                    event.before,
+                    event.after,
+                    trace.get("traceparent", ""),
+                    trace.get("tracestate", ""),
+                )
             else:
                 # Only the decline code is kept: card numbers never touch the database.
                 row = await conn.fetchrow(_DECLINE_SQL, session_id, outcome.decline_code)
             if row is None:
-                session = await self._get(conn, session_id, for_update=True)
-                if session.status != "open":
-                    raise FailedPreconditionError(
-                        f"checkout session {session_id} is {session.status} and cannot be paid"
-                    )
-                # Open yet not matched: past its expiry but not swept yet. Close it now, as
-                # the sweeper would (a status never returns to open).
-                await self._expire(conn, session)
-            else:
-                session = _session(row)
-                if outcome.succeeded:
-                    await self._queue_webhook(conn, CHECKOUT_COMPLETED, session)
+                async with conn.transaction():
+                    session = await self._get(conn, session_id, for_update=True)
+                    if session.status != "open":
+                        raise FailedPreconditionError(
+                            f"checkout session {session_id} is {session.status} and cannot be paid"
+                        )
+                    # Open yet not matched: past its expiry but not swept yet. Close it now,
+                    # as the sweeper would (a status never returns to open).
+                    await self._expire(conn, session)
         if row is None:
             self._on_webhook_queued()
             raise FailedPreconditionError(f"checkout session {session_id} has expired")
         if outcome.succeeded:
             self._on_webhook_queued()
-        return PayResult(session, outcome)
+        return PayResult(_session(row), outcome)
 
     async def expire_session(self, session_id: str) -> str:
         """Close an open session now (as Stripe's POST .../expire does, with the same

@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 
 from services.common.errors import NotFoundError
+from services.common.outbox import Then
 from services.common.paging import Listing, Page
 from services.common.sql import Statement, Where, fetch_page
 from services.payments.domain import (
@@ -287,7 +288,29 @@ async def book_charge(
                                      WHERE event_id = $8)
                   {_DEFERRED_SQL}"""
         args = (*_charge_args(entry), outcome.event_id, outcome.outcome)
-    rows = await conn.fetch(sql, *args)
+    return deferred_payloads(await conn.fetch(sql, *args))
+
+
+def charge_booking(entry: LedgerEntry, outcome: WebhookOutcome) -> Then:
+    """book_charge as the rest of the payment's save statement (unit_of_work.commit_charge):
+    the charge and the outcome are written only when the save wrote (`saved` has its row),
+    and the deferred events are read as the transaction had them before the statement."""
+    return Then(
+        ctes="""booked AS (
+                 INSERT INTO payout_ledger (payment_id, provider_id, kind, currency,
+                     gross_amount_minor, platform_fee_minor, provider_net_minor, fee_bps)
+                 SELECT $1::uuid, $2::uuid, 'charge', $3::text, $4::bigint, $5::bigint,
+                        $6::bigint, $7::integer
+                  WHERE EXISTS (SELECT 1 FROM saved)),
+             recorded AS (
+                 UPDATE webhook_events SET outcome = $9, payment_id = $1::uuid
+                  WHERE event_id = $8 AND EXISTS (SELECT 1 FROM saved))""",
+        select=_DEFERRED_SQL,
+        args=(*_charge_args(entry), outcome.event_id, outcome.outcome),
+    )
+
+
+def deferred_payloads(rows: list[asyncpg.Record]) -> list[dict[str, Any]]:
     return [json.loads(r["payload"]) for r in rows]
 
 

@@ -173,6 +173,11 @@ def build_event(
     """A Stripe event of `event_type` about `data_object`, serialised once: the signature
     covers these exact bytes, so they are stored and re-sent verbatim."""
     event_id = stripe_id("evt_")
+    payload = _envelope(event_id, event_type, data_object, created)
+    return StripeEvent(event_id, event_type, payload)
+
+
+def _envelope(event_id: str, event_type: str, data_object: Any, created: int | None) -> str:
     event = {
         "id": event_id,
         "object": "event",
@@ -184,4 +189,52 @@ def build_event(
         "request": {"id": None, "idempotency_key": None},
         "type": event_type,
     }
-    return StripeEvent(event_id, event_type, json.dumps(event, separators=(",", ":")))
+    return json.dumps(event, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class EventAround:
+    """A Stripe event whose data object the database writes (CHECKOUT_SESSION_OBJECT_SQL):
+    its payload is `before`, the object's JSON, then `after`; the rest is build_event's."""
+
+    id: str
+    type: str
+    before: str
+    after: str
+
+
+_HOLE = "\x00data.object\x00"
+
+
+def event_around(event_type: str, *, created: int | None = None) -> EventAround:
+    event_id = stripe_id("evt_")
+    before, hole, after = _envelope(event_id, event_type, _HOLE, created).partition(
+        json.dumps(_HOLE)
+    )
+    assert hole, "the envelope holds the data object's place once"
+    return EventAround(event_id, event_type, before, after)
+
+
+# checkout_session_object in SQL, over a local_checkout_sessions row `s` (json, its keys in
+# the same order): the local provider's pay writes it with the session's change, in one
+# statement. tests/integration/test_payments_local_pay.py holds the two equal.
+CHECKOUT_SESSION_OBJECT_SQL = """json_build_object(
+        'id', s.id,
+        'object', 'checkout.session',
+        'amount_subtotal', s.amount_minor,
+        'amount_total', s.amount_minor,
+        'cancel_url', s.cancel_url,
+        'client_reference_id', s.enrollment_id::text,
+        'created', trunc(extract(epoch FROM s.created_at))::bigint,
+        'currency', lower(s.currency),
+        'customer_email', NULLIF(s.customer_email, ''),
+        'expires_at', trunc(extract(epoch FROM s.expires_at))::bigint,
+        'livemode', false,
+        'metadata', json_build_object('payment_id', s.payment_id::text,
+                                      'enrollment_id', s.enrollment_id::text),
+        'mode', 'payment',
+        'payment_intent', NULLIF(s.payment_intent, ''),
+        'payment_status', s.payment_status,
+        'status', s.status,
+        'success_url', s.success_url,
+        'url', NULL)"""

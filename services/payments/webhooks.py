@@ -144,7 +144,7 @@ def _paid_checkout(session: dict[str, Any]) -> PaidCheckout:
 
 
 class _Recorded(str):
-    """An outcome that the handler wrote itself, with its last statement (book_charge),
+    """An outcome that the handler wrote itself, with its last statement (commit_charge),
     so handle() does not write it again. A handler that fails after writing it rolls back
     with the whole transaction, the claim included: the event stays retryable."""
 
@@ -244,12 +244,13 @@ class WebhookHandler:
         if problems := payment.mismatches(paid):
             return await self._anomaly(conn, event_id, payment, "mismatch", "; ".join(problems))
         ledger_entry = payment.succeed(paid, fee_bps=self._fee_bps)
-        await unit_of_work.commit(conn, payment)
-        # Refunds or disputes delivered before this payment: apply them now, in order, so
-        # the end state does not depend on the order Stripe delivered them in.
         succeeded = _Recorded("payment SUCCEEDED")
         recorded = repository.WebhookOutcome(event_id, succeeded)
-        for deferred in await repository.book_charge(conn, ledger_entry, recorded):
+        # The save, its event, the charge and this outcome are one statement; refunds or
+        # disputes delivered before this payment come back from it: apply them now, in
+        # order, so the end state does not depend on the order Stripe delivered them in.
+        deferred_events = await unit_of_work.commit_charge(conn, payment, ledger_entry, recorded)
+        for deferred in deferred_events:
             apply = _HANDLERS[deferred["type"]]
             outcome = await apply(self, conn, deferred["id"], deferred["data"]["object"], payment)
             await repository.set_webhook_outcome(conn, deferred["id"], outcome, payment.id)

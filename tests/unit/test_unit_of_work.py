@@ -166,3 +166,68 @@ async def test_commit_takes_exactly_one_way_to_save() -> None:
                 subject="p1",
                 **way,
             )
+
+
+# --- a save with more in its statement (commit_then) -------------------------------------------
+
+THEN = outbox.Then(
+    ctes="more AS (INSERT INTO m (a, b) SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM saved))",
+    select="SELECT x FROM y WHERE z = $1",
+    args=("a", "b"),
+)
+
+
+@pytest.mark.parametrize("count", [0, 1, 2])
+def test_what_follows_the_save_is_numbered_after_the_outbox_rows(count: int) -> None:
+    sql = outbox.then_sql(SAVE.sql, len(SAVE.args) + 1, count, THEN)
+
+    assert sql.startswith(f"WITH saved AS ({SAVE.sql}),\n")
+    assert ("staged AS (INSERT INTO outbox" in sql) is (count > 0)
+    after = 3 + 8 * count
+    assert f"SELECT ${after + 1}, ${after + 2} WHERE EXISTS (SELECT 1 FROM saved)" in sql
+    assert f"SELECT x FROM y WHERE z = ${after + 1}" in sql
+    numbers = {int(n) for n in re.findall(r"\$(\d+)", sql)}
+    assert numbers == set(range(1, after + 3))
+
+
+def test_shifting_refuses_dollar_quoting() -> None:
+    from services.common.sql import shifted
+
+    assert shifted("SELECT $1, $12", 3) == "SELECT $4, $15"
+    with pytest.raises(ValueError, match="dollar quoting"):
+        shifted("SELECT $$ $1 $$", 1)
+
+
+async def test_a_save_with_more_is_one_statement_answering_the_selects_rows() -> None:
+    class Rows(Recording):
+        async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+            self.sent.append(("fetch", sql, args))
+            if not self.saved:
+                return [{"saved": False, "then_row": None, "x": None}]
+            return [
+                {"saved": True, "then_row": True, "x": 1},
+                {"saved": True, "then_row": True, "x": 2},
+            ]
+
+    async def commit_then(conn: Recording, events: list[str]) -> Any:
+        return await unit_of_work.commit_then(
+            conn,
+            Aggregate("p1", events),
+            statement=save_statement,
+            then=THEN,
+            message_of=message_of,
+            source="s",
+            subject="p1",
+        )
+
+    conn = Rows()
+    assert [r["x"] for r in await commit_then(conn, ["e1"])] == [1, 2]
+    [(method, sql, args)] = conn.sent
+    assert method == "fetch"
+    assert sql == outbox.then_sql(SAVE.sql, 4, 1, THEN)
+    assert args[:3] == SAVE.args
+    assert args[-2:] == THEN.args
+    assert len(args) == 3 + 8 + 2
+    assert await commit_then(Rows(saved=False), ["e1"]) is None
+    with pytest.raises(RuntimeError, match="transaction"):
+        await commit_then(Rows(in_transaction=False), ["e1"])
