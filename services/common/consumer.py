@@ -17,10 +17,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import asyncpg
+from asyncpg.transaction import Transaction, TransactionState
 from google.protobuf.message import Message
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -55,6 +58,68 @@ class ContractViolationError(Exception):
     """The event decoded but breaks the contract (missing ids, impossible values): never retry."""
 
 
+# The inbox row travels with BEGIN as literals (see _InboxTransaction), so each value is
+# checked against a charset with no quote, backslash or anything else a literal could
+# escape from: a consumer is a NATS durable name, an event type a protobuf full name.
+_CONSUMER_NAME = re.compile(r"[A-Za-z0-9_-]+")
+_EVENT_TYPE = re.compile(r"[A-Za-z0-9_.]+")
+# What the inbox's uuid parameter took before (asyncpg's encoder): 32 hex digits, hyphens
+# anywhere, 32-36 characters. events.parse lets more through (braces, "urn:uuid:", blanks),
+# which could never be recorded: a contract violation, not a retry.
+_EVENT_ID = re.compile(r"[0-9A-Fa-f-]{32,36}")
+INBOX_SQL = (
+    "INSERT INTO processed_events (consumer, event_id, event_type)"
+    " VALUES ('{consumer}', '{event_id}', '{event_type}') ON CONFLICT DO NOTHING"
+)
+_INSERTED = "INSERT 0 1"
+
+
+def inbox_sql(consumer: str, event_id: str, event_type: str) -> str:
+    """The inbox row's INSERT with its values as literals; ContractViolationError for a
+    value outside its charset (ValueError for a bad consumer name: a programming error).
+    The event id is written in its canonical form (the same uuid value)."""
+    if not _CONSUMER_NAME.fullmatch(consumer):
+        raise ValueError(f"consumer name {consumer!r} must match {_CONSUMER_NAME.pattern}")
+    if not _EVENT_TYPE.fullmatch(event_type):
+        raise ContractViolationError(f"event type {event_type!r} is not a protobuf name")
+    try:
+        if not _EVENT_ID.fullmatch(event_id):
+            raise ValueError
+        canonical = str(uuid.UUID(event_id))
+    except ValueError:
+        raise ContractViolationError(f"event id {event_id!r} is not a UUID") from None
+    return INBOX_SQL.format(consumer=consumer, event_id=canonical, event_type=event_type)
+
+
+class _InboxTransaction(Transaction):
+    """asyncpg's transaction, begun by one simple-protocol query that also inserts the inbox
+    row: `BEGIN; INSERT ... ON CONFLICT DO NOTHING`, one round trip instead of two. Its
+    command status says whether the row is new (`inserted`). Everything else is asyncpg's:
+    COMMIT or ROLLBACK on leaving the block (a cancellation rolls back), savepoints for a
+    nested conn.transaction(), and the pool's ROLLBACK of a connection released with the
+    transaction still open (a failed or cancelled start)."""
+
+    def __init__(self, connection: asyncpg.Connection, sql: str) -> None:
+        super().__init__(connection, None, False, False)
+        self._inbox_sql = sql
+        self.inserted = False
+
+    async def start(self) -> None:
+        # Transaction.start, with our query for its BEGIN.
+        self._check_conn_validity("start")
+        con = self._connection
+        if con._top_xact is not None or con.is_in_transaction():
+            raise asyncpg.InterfaceError("the inbox transaction must be the top-level one")
+        con._top_xact = self
+        try:
+            status = await con.execute(f"BEGIN; {self._inbox_sql}")
+        except BaseException:
+            self._state = TransactionState.FAILED
+            raise
+        self._state = TransactionState.STARTED
+        self.inserted = status == _INSERTED
+
+
 def _failed(span: trace.Span, exc: Exception) -> None:
     span.record_exception(exc)
     span.set_attribute("error.type", type(exc).__qualname__)
@@ -82,6 +147,7 @@ class EventConsumer:
         max_deliver: int = MAX_DELIVER,
         stream_replicas: int = 1,
     ) -> None:
+        inbox_sql(name, str(uuid.UUID(int=0)), "x")  # a name we can write as a literal
         self.name = name
         # Used only if a stream is missing (created before its producer): NATS_STREAM_REPLICAS.
         self._stream_replicas = stream_replicas
@@ -316,20 +382,19 @@ class EventConsumer:
         )
 
     async def _apply(self, handler: Handler, event: Message, envelope: events.Envelope) -> bool:
-        """Run the handler in the inbox row's transaction; False if it ran before."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            first = await conn.fetchval(
-                """INSERT INTO processed_events (consumer, event_id, event_type)
-                   VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING true""",
-                self.name,
-                envelope.id,
-                envelope.type,
-            )
-            if not first:
-                log.info("consumer %s: %s already handled; skipping", self.name, envelope.id)
-                return False
-            await handler(conn, event, envelope)
-            return True
+        """Run the handler in the inbox row's transaction; False if it ran before.
+
+        BEGIN and the inbox row are one round trip (_InboxTransaction)."""
+        sql = inbox_sql(self.name, envelope.id, envelope.type)
+        async with self._pool.acquire() as conn:
+            # The connection itself, not the pool's proxy: the transaction is asyncpg's.
+            transaction = _InboxTransaction(conn.transaction()._connection, sql)
+            async with transaction:
+                if not transaction.inserted:
+                    log.info("consumer %s: %s already handled; skipping", self.name, envelope.id)
+                    return False
+                await handler(conn, event, envelope)
+                return True
 
     async def _dead_letter(self, msg: Msg, reason: str) -> None:
         log.error("consumer %s: dead-lettering %s: %s", self.name, msg.subject, reason)

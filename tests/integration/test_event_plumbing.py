@@ -507,6 +507,38 @@ async def test_undecodable_event_is_dead_lettered_and_does_not_block_the_next(
         task.cancel()
 
 
+async def test_hostile_event_ids_are_dead_lettered_at_once_and_do_not_block_the_next(
+    pool: asyncpg.Pool, js: JetStreamContext
+) -> None:
+    """The inbox row goes with BEGIN as literals: an id that is not a UUID never gets that
+    far. events.parse refuses what uuid.UUID refuses (undecodable); what it takes but the
+    inbox cannot record (braces, urn:) is a contract violation, not eight retries."""
+    message = succeeded("hostile")
+    body = message.SerializeToString()
+    for hostile in ("x'); DROP TABLE processed_events; --", "a\\'b", f"{{{uuid.uuid4()}}}"):
+        await publish_raw(js, body, headers_for(message, hostile, msg_id=str(uuid.uuid4())))
+    good = succeeded("after-the-hostile-ones")
+    await publish_raw(js, good.SerializeToString(), headers_for(good, str(uuid.uuid4())))
+    task = asyncio.create_task(recording_consumer("hostile", pool, js).run())
+    try:
+        await eventually(lambda: _effects_are(pool, ["after-the-hostile-ones"]))
+        await eventually(lambda: _dlq_has(js, 3))
+        sub = await js.pull_subscribe("upskill.dlq.hostile", stream=jetstream.DLQ_STREAM)
+        letters = await sub.fetch(3, timeout=5)
+        reasons = sorted((m.headers or {})["upskill-dlq-reason"] for m in letters)
+        assert [r.split(":")[0] for r in reasons] == [
+            "contract violation",
+            "undecodable",
+            "undecodable",
+        ]
+        assert "is not a UUID" in reasons[0]
+        await eventually(lambda: _pending_is(js, "hostile", 0))
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("SELECT count(*) FROM processed_events") == 1
+    finally:
+        task.cancel()
+
+
 async def _dlq_has(js: JetStreamContext, n: int) -> bool:
     try:
         return await stream_count(js, jetstream.DLQ_STREAM) == n

@@ -33,14 +33,12 @@ from typing import Any
 
 import asyncpg
 import pytest
-from upskill.payments.v1 import events_pb2
 
 from services.catalog import pathway_store
 from services.catalog import repository as catalog
 from services.common import db, relay
 from services.common.auth import Principal, Role
-from services.common.consumer import EventConsumer
-from services.common.events import Envelope
+from services.common.consumer import inbox_sql
 from services.common.paging import Cursor, Page
 from services.common.retention import Pruner, RetentionSettings, common_jobs
 from services.common.sql import OwnerScope
@@ -253,14 +251,9 @@ async def test_common_outbox_inbox_and_prune_queries_use_indexes(fresh_database:
         )
         assert_served(await x.explain(await run(relay.RELEASE_SQL, [1])), "outbox_pkey")
 
-        consumer = EventConsumer("planner", x, None, [])  # type: ignore[arg-type]
-        envelope = Envelope(id=uid(), type="t", source="s", subject="", time="t")
-
-        async def nothing(*_: Any) -> None:
-            return None
-
-        [inbox] = await x.explain_worker(
-            lambda: consumer._apply(nothing, events_pb2.PaymentSucceeded(), envelope)
+        # The consumer sends this INSERT with its BEGIN, in one simple-protocol query.
+        [inbox] = await x.explain(
+            lambda conn: conn.execute(inbox_sql("planner", uid(), "upskill.t.v1.T"))
         )
         # ON CONFLICT without a target checks every unique index: there is exactly one.
         assert inbox.tree["Conflict Resolution"] == "NOTHING"
