@@ -82,7 +82,7 @@ class EnrollmentApi(enrollment_service_pb2_grpc.EnrollmentServiceServicer):
                 raise FailedPreconditionError(
                     "Idempotency-Key was already used for another program"
                 )
-            return pb.CreateEnrollmentResponse(enrollment=await self._with_checkout(existing))
+            return await self._with_checkout(existing)
         if live is not None:
             if live.status is not Status.PENDING_PAYMENT:
                 raise AlreadyExistsError(
@@ -90,7 +90,7 @@ class EnrollmentApi(enrollment_service_pb2_grpc.EnrollmentServiceServicer):
                 )
             # Not paid yet: resume it (and open its checkout if payments was down before)
             # rather than refuse, so a learner is never stuck behind an unpayable enrollment.
-            return pb.CreateEnrollmentResponse(enrollment=await self._with_checkout(live))
+            return await self._with_checkout(live)
 
         program = await self._peers.program(request.program_id)
         if program.status != catalog_pb2.PROGRAM_STATUS_PUBLISHED:
@@ -109,26 +109,33 @@ class EnrollmentApi(enrollment_service_pb2_grpc.EnrollmentServiceServicer):
             # One statement, no transaction around it: the seat lock is held only while
             # PostgreSQL runs it and commits (unit_of_work.take_seat).
             await unit_of_work.take_seat(conn, enrollment, capacity)
-        return pb.CreateEnrollmentResponse(enrollment=await self._with_checkout(enrollment))
+        return await self._with_checkout(enrollment, title=program.spec.title)
 
-    async def _with_checkout(self, enrollment: Enrollment) -> enrollment_pb2.Enrollment:
+    async def _with_checkout(
+        self, enrollment: Enrollment, *, title: str | None = None
+    ) -> pb.CreateEnrollmentResponse:
         """Open the checkout if the enrollment still lacks one (first call, or a retry after
-        payments was unavailable); CreateCheckout is idempotent on the enrollment id."""
+        payments was unavailable); CreateCheckout is idempotent on the enrollment id.
+        `title`: the program's, when the caller has it (else read from the snapshot)."""
+        response = pb.CreateEnrollmentResponse()
         if enrollment.status is Status.PENDING_PAYMENT and not enrollment.checkout_url:
-            title = snapshot_of(enrollment).title
+            if title is None:
+                title = snapshot_of(enrollment).title
             payment = await self._peers.open_checkout(enrollment, title)
             async with self._pool.acquire() as conn:
                 attached = await repository.attach_checkout(
                     conn, enrollment.id, payment.id, payment.checkout_url
                 )
                 if attached is not None:
-                    return enrollment_to_pb(attached)
+                    enrollment_to_pb(attached, response.enrollment)
+                    return response
                 enrollment = await repository.get(conn, enrollment.id)
             # Cancelled meanwhile: keep no payable link (payments closes that checkout).
             # Still without a link: another payment is attached, which the domain refuses.
             if enrollment.status is Status.PENDING_PAYMENT and not enrollment.checkout_url:
                 enrollment.attach_checkout(payment.id, payment.checkout_url)
-        return enrollment_to_pb(enrollment)
+        enrollment_to_pb(enrollment, response.enrollment)
+        return response
 
     @rpc(Role.LEARNER, Role.PROVIDER, Role.ADMIN, Role.SERVICE)
     async def GetEnrollment(
@@ -137,7 +144,9 @@ class EnrollmentApi(enrollment_service_pb2_grpc.EnrollmentServiceServicer):
         async with self._pool.acquire() as conn:
             enrollment = await repository.get(conn, request.enrollment_id)
         _check_can_see(authenticated(), enrollment)
-        return pb.GetEnrollmentResponse(enrollment=self._shown(enrollment))
+        response = pb.GetEnrollmentResponse()
+        self._shown(enrollment, response.enrollment)
+        return response
 
     @rpc(Role.LEARNER, Role.PROVIDER, Role.ADMIN, Role.SERVICE)
     async def ListEnrollments(
@@ -158,14 +167,16 @@ class EnrollmentApi(enrollment_service_pb2_grpc.EnrollmentServiceServicer):
         async with self._pool.acquire() as conn:
             rows = await repository.list_for(conn, scope, page, status=status)
         rows, next_token = page.split(rows, lambda r: (r.created_at, r.id))
-        return pb.ListEnrollmentsResponse(
-            enrollments=[self._shown(e) for e in rows], next_page_token=next_token
-        )
+        response = pb.ListEnrollmentsResponse(next_page_token=next_token)
+        for e in rows:
+            self._shown(e, response.enrollments.add())
+        return response
 
-    def _shown(self, enrollment: Enrollment) -> enrollment_pb2.Enrollment:
-        """The enrollment as read, with until when its learner may still ask for a refund
-        (decided by the same rule as RefundEnrollment, so a page offers only what works)."""
-        message = enrollment_to_pb(enrollment)
+    def _shown(self, enrollment: Enrollment, message: enrollment_pb2.Enrollment) -> None:
+        """The enrollment as read into `message` (a response's, empty), with until when its
+        learner may still ask for a refund (decided by the same rule as RefundEnrollment,
+        so a page offers only what works)."""
+        enrollment_to_pb(enrollment, message)
         decision = decide_refund(
             actor=RefundActor.LEARNER,
             status=enrollment.status,
@@ -179,7 +190,6 @@ class EnrollmentApi(enrollment_service_pb2_grpc.EnrollmentServiceServicer):
             message.learner_refund_until.FromDatetime(
                 (enrollment.created_at + self._refund_window).astimezone(UTC)
             )
-        return message
 
     @rpc(public=True)
     async def CountTakenSeats(

@@ -17,7 +17,13 @@ from services.enrollment.domain import (
     Expired,
     PaymentRejected,
     Refunded,
+    Status,
 )
+
+# Each state's enum number, looked up once (not by name on every message).
+_STATUS: dict[Status, enrollment_pb2.EnrollmentStatus] = {
+    s: enrollment_pb2.EnrollmentStatus.Value(f"ENROLLMENT_STATUS_{s.value}") for s in Status
+}
 
 
 def snapshot_of(e: Enrollment) -> enrollment_pb2.ProgramSnapshot:
@@ -26,21 +32,37 @@ def snapshot_of(e: Enrollment) -> enrollment_pb2.ProgramSnapshot:
     return snapshot
 
 
-def enrollment_to_pb(e: Enrollment) -> enrollment_pb2.Enrollment:
-    return enrollment_pb2.Enrollment(
-        id=e.id,
-        learner_id=e.learner_id,
-        learner_email=e.learner_email,
-        program=snapshot_of(e),
-        status=enrollment_pb2.EnrollmentStatus.Value(f"ENROLLMENT_STATUS_{e.status.value}"),
-        payment_id=e.payment_id,
-        checkout_url=e.checkout_url,
-        credential_id=e.credential_id,
-        grade=e.grade,
-        evidence_url=e.evidence_url,
-        create_time=timestamp(e.created_at),
-        update_time=timestamp(e.updated_at),
-    )
+def _parse_snapshot_into(program: enrollment_pb2.ProgramSnapshot, e: Enrollment) -> None:
+    """`e`'s snapshot parsed into a message's (empty) `program` field, which is present
+    even when the snapshot is empty, as when a parsed snapshot was assigned to it."""
+    program.SetInParent()
+    program.MergeFromString(e.snapshot)
+
+
+def enrollment_to_pb(
+    e: Enrollment, message: enrollment_pb2.Enrollment | None = None
+) -> enrollment_pb2.Enrollment:
+    """The enrollment as a message; filled into `message` (a response's field, empty) when
+    given, so that nothing is built twice and copied. The snapshot is parsed straight into
+    the message's `program` and the times set in place: a poll's conversion had the
+    snapshot parsed into a message of its own, then copied, and two Timestamps likewise."""
+    if message is None:
+        message = enrollment_pb2.Enrollment()
+    message.id = e.id
+    message.learner_id = e.learner_id
+    message.learner_email = e.learner_email
+    _parse_snapshot_into(message.program, e)
+    message.status = _STATUS[e.status]
+    message.payment_id = e.payment_id
+    message.checkout_url = e.checkout_url
+    message.credential_id = e.credential_id
+    message.grade = e.grade
+    message.evidence_url = e.evidence_url
+    if e.created_at is not None:
+        message.create_time.FromDatetime(e.created_at.astimezone(UTC))
+    if e.updated_at is not None:
+        message.update_time.FromDatetime(e.updated_at.astimezone(UTC))
+    return message
 
 
 def event_to_pb(e: Enrollment, event: DomainEvent) -> Message:
@@ -48,25 +70,27 @@ def event_to_pb(e: Enrollment, event: DomainEvent) -> Message:
     now = timestamp(e.updated_at)
     match event:
         case Activated(payment_id=payment_id):
-            return events_pb2.EnrollmentActivated(
+            activated = events_pb2.EnrollmentActivated(
                 enrollment_id=e.id,
                 learner_id=e.learner_id,
                 learner_email=e.learner_email,
-                program=snapshot_of(e),
                 payment_id=payment_id,
                 occur_time=now,
             )
+            _parse_snapshot_into(activated.program, e)
+            return activated
         case Completed():
-            return events_pb2.EnrollmentCompleted(
+            completed = events_pb2.EnrollmentCompleted(
                 enrollment_id=e.id,
                 learner_id=e.learner_id,
                 learner_email=e.learner_email,
-                program=snapshot_of(e),
                 payment_id=e.payment_id,
                 grade=e.grade,
                 evidence_url=e.evidence_url,
                 occur_time=now,
             )
+            _parse_snapshot_into(completed.program, e)
+            return completed
         case Expired(reason=reason):
             return events_pb2.EnrollmentExpired(
                 enrollment_id=e.id, program_id=e.program_id, reason=reason, occur_time=now
@@ -82,9 +106,7 @@ def event_to_pb(e: Enrollment, event: DomainEvent) -> Message:
                 learner_id=e.learner_id,
                 program_id=e.program_id,
                 reason=reason,
-                enrollment_status=enrollment_pb2.EnrollmentStatus.Value(
-                    f"ENROLLMENT_STATUS_{status.value}"
-                ),
+                enrollment_status=_STATUS[status],
                 occur_time=timestamp(datetime.now(UTC)),
             )
         case Refunded(payment_id=payment_id, refund_id=refund_id, reason=reason):

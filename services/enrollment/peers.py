@@ -17,6 +17,7 @@ from services.common.errors import (
 )
 from services.common.grpc_client import DEFAULT_DEADLINE_SECONDS, auth_metadata, channel
 from services.common.outages import PEER_UNAVAILABLE
+from services.common.telemetry import current_traceparent, records_spans
 from services.enrollment.domain import Enrollment
 from services.enrollment.seat_packs import SeatPack
 
@@ -25,15 +26,37 @@ REASON_UNASSIGNED_SEATS = "unassigned_seats"
 
 class Peers:
     def __init__(
-        self, catalog_addr: str, payments_addr: str, token: Callable[[], str], public_base_url: str
+        self,
+        catalog_addr: str,
+        payments_addr: str,
+        token: Callable[[], str],
+        public_base_url: str,
+        *,
+        traced: bool | None = None,
     ) -> None:
+        """`traced`: whether the channels run OpenTelemetry's client interceptor; by default
+        only when spans are recorded (telemetry.records_spans), as the gateway's. Without
+        it (no span would be recorded: a task and a dropped span per call) each call sends
+        the current trace context itself, so payments and catalog continue the trace."""
         self._public = public_base_url.rstrip("/")
-        self._catalog = catalog_service_pb2_grpc.CatalogServiceStub(channel(catalog_addr))
-        self._payments = payments_service_pb2_grpc.PaymentsServiceStub(channel(payments_addr))
+        traced = records_spans() if traced is None else traced
+        self._catalog = catalog_service_pb2_grpc.CatalogServiceStub(
+            channel(catalog_addr, traced=traced)
+        )
+        self._payments = payments_service_pb2_grpc.PaymentsServiceStub(
+            channel(payments_addr, traced=traced)
+        )
         self._token = token
+        # The last token and its metadata: the token changes rarely (a re-mint per hour).
+        self._auth: tuple[str, tuple[tuple[str, str], ...]] = ("", ())
 
     def _metadata(self) -> tuple[tuple[str, str], ...]:
-        return auth_metadata(self._token())
+        """The service's token and the current trace context (which a traced channel's
+        client interceptor replaces with its own span's)."""
+        token = self._token()
+        if token != self._auth[0]:
+            self._auth = (token, auth_metadata(token))
+        return self._auth[1] + tuple(current_traceparent().items())
 
     async def program(self, program_id: str) -> catalog_pb2.Program:
         try:
