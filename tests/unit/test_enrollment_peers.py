@@ -67,7 +67,7 @@ async def test_each_call_carries_the_token_and_the_callers_trace(traced: bool) -
         assert [v for k, v in metadata if k == "authorization"] == [f"Bearer {expected}"]
 
 
-def test_channels_go_without_the_client_interceptor_unless_spans_are_recorded(
+async def test_channels_go_without_the_client_interceptor_unless_spans_are_recorded(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     made: list[bool] = []
