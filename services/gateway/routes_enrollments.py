@@ -13,7 +13,7 @@ from upskill.enrollment.v1 import enrollment_pb2, enrollment_service_pb2
 
 from services.gateway import mapping
 from services.gateway.clients import invoke
-from services.gateway.dependencies import Caller, get_clients, resource_id, uuid_path
+from services.gateway.dependencies import GuardedCaller, get_clients, resource_id, uuid_path
 from services.gateway.problems import problem_responses
 from services.gateway.schemas import (
     Enrollment,
@@ -51,7 +51,7 @@ EnrollmentId = Annotated[str, uuid_path("enrollment")]
 )
 async def create_enrollment(
     body: EnrollmentCreate,
-    caller: Caller,
+    caller: GuardedCaller,
     request: Request,
     response: Response,
     idempotency_key: Annotated[
@@ -77,7 +77,7 @@ async def create_enrollment(
     summary="List the enrollments the caller may see",
 )
 async def list_enrollments(
-    caller: Caller,
+    caller: GuardedCaller,
     request: Request,
     program_id: Annotated[UuidText | None, Query(max_length=64)] = None,
     state: Annotated[
@@ -105,7 +105,7 @@ async def list_enrollments(
     summary="Get an enrollment (its learner, the program's provider, admin)",
 )
 async def get_enrollment(
-    enrollment_id: EnrollmentId, caller: Caller, request: Request
+    enrollment_id: EnrollmentId, caller: GuardedCaller, request: Request
 ) -> Enrollment:
     reply = await invoke(
         get_clients(request).enrollment.GetEnrollment,
@@ -125,7 +125,7 @@ async def get_enrollment(
 )
 async def complete_enrollment(
     enrollment_id: EnrollmentId,
-    caller: Caller,
+    caller: GuardedCaller,
     request: Request,
     body: Annotated[EnrollmentComplete | None, Body()] = None,
 ) -> Enrollment:
@@ -149,7 +149,7 @@ async def complete_enrollment(
     summary="Cancel a PENDING_PAYMENT enrollment (its learner)",
 )
 async def cancel_enrollment(
-    enrollment_id: EnrollmentId, caller: Caller, request: Request
+    enrollment_id: EnrollmentId, caller: GuardedCaller, request: Request
 ) -> Enrollment:
     reply = await invoke(
         get_clients(request).enrollment.CancelEnrollment,
@@ -179,7 +179,7 @@ async def cancel_enrollment(
 )
 async def refund_enrollment(
     enrollment_id: EnrollmentId,
-    caller: Caller,
+    caller: GuardedCaller,
     request: Request,
     body: Annotated[RefundRequest | None, Body()] = None,
     idempotency_key: Annotated[

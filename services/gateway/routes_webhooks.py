@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from upskill.payments.v1 import payments_service_pb2
 
 from services.gateway.clients import invoke
-from services.gateway.dependencies import get_authenticator, get_clients
+from services.gateway.dependencies import GUARDS, get_authenticator, get_clients
 from services.gateway.problems import ProblemError, invalid_input, problem_responses
 from services.gateway.schemas import WebhookAck
 
@@ -24,6 +24,7 @@ _SIGNATURE_REJECTED = ("INVALID_ARGUMENT", "UNAUTHENTICATED")
 
 @router.post(
     STRIPE_WEBHOOK_PATH,
+    dependencies=GUARDS,  # a guarded router's (services.gateway.app.GUARDED_ROUTERS)
     response_model=WebhookAck,
     responses=problem_responses(400, 413, 502, 503),
     summary="Stripe webhook events (raw body + Stripe-Signature)",
