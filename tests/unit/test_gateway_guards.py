@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from services.gateway import api_docs, dependencies
 from services.gateway.app import GUARDED_ROUTERS, ROUTERS, create_app
+from services.gateway.problems import ProblemError
 from tests.unit.test_gateway_api import _auth, _settings
 
 # sha256 of GET /openapi.json as main served it before the guards moved (afb7543). The API
@@ -107,3 +109,34 @@ def test_the_purchase_routes_solve_one_dependency() -> None:
                 dependencies.request_guards,
             ), route.path
     assert not any(api_docs.router is g for g in GUARDED_ROUTERS)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        SOME_ID,
+        SOME_ID.upper(),
+        "{" + SOME_ID + "}",
+        "urn:uuid:" + SOME_ID,
+        SOME_ID.replace("-", ""),
+        SOME_ID + "\n",
+        " " + SOME_ID,
+        SOME_ID[:-1] + "g",
+        "0" * 32,
+        "00000000-0000-0000-0000-000000000000",
+        "ffffffff-ffff-ffff-ffff-ffffffffffff",
+        "not-a-uuid",
+        "",
+    ],
+)
+def test_a_path_id_is_what_uuid_made_of_it(value: str) -> None:
+    """resource_id returns a canonical id as it is: what str(uuid.UUID(value)) gives."""
+    try:
+        expected: str | int = str(uuid.UUID(value))
+    except ValueError:
+        expected = 404
+    try:
+        got: str | int = dependencies.resource_id(value, "thing")
+    except ProblemError as problem:
+        got = problem.status
+    assert got == expected
