@@ -12,7 +12,8 @@ from fastapi import FastAPI, Response, status
 from fastapi.testclient import TestClient
 
 from services.gateway.routes_enrollments import enrollment_response
-from services.gateway.schemas import Enrollment, Money
+from services.gateway.routes_webhooks import webhook_ack
+from services.gateway.schemas import Enrollment, Money, WebhookAck
 
 FULL = Enrollment(
     id="0b7f3c1e-8d2a-4f5b-9c6d-1e2f3a4b5c6d",
@@ -87,3 +88,20 @@ def test_the_response_is_the_one_fastapi_made_of_the_model(
         now = client.request(method, "/now")
     assert _seen(now) == _seen(former)
     assert former.status_code == (201 if method == "POST" else 200)
+
+
+def test_the_webhooks_ack_is_the_one_fastapi_made_of_the_model() -> None:
+    app = FastAPI()
+
+    @app.post("/former", response_model=WebhookAck)
+    async def former() -> WebhookAck:
+        return WebhookAck()
+
+    @app.post("/now", response_model=WebhookAck)
+    async def now() -> Response:
+        return webhook_ack()
+
+    with TestClient(app) as client:
+        before, after = client.post("/former"), client.post("/now")
+    assert _seen(after) == _seen(before)
+    assert after.json() == {"received": True}
