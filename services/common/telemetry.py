@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from opentelemetry import context, metrics, propagate, trace
+from opentelemetry import baggage, context, metrics, propagate, trace
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.sdk.metrics import MeterProvider
@@ -152,9 +152,10 @@ class CallTraceContext:
     in the context), propagators other than W3C trace context and baggage, or no SDK
     tracer (nothing to continue with: tests, OTEL_SDK_DISABLED)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, tracer_provider: trace.TracerProvider | None = None) -> None:
         self._name = name
-        self._tracer = trace.get_tracer(name)
+        self._provider = tracer_provider
+        self._tracer = trace.get_tracer(name, tracer_provider=tracer_provider)
         self._ids: IdGenerator | None = None
         self._textmap: Any = None
 
@@ -217,11 +218,46 @@ class CallTraceContext:
         textmap = propagate.get_global_textmap()
         if self._ids is not None and textmap is self._textmap:
             return self._ids
-        tracer = trace.get_tracer_provider().get_tracer(self._name)
+        provider = self._provider or trace.get_tracer_provider()
+        tracer = provider.get_tracer(self._name)
         if isinstance(tracer, SdkTracer) and _w3c_only(textmap):
             self._ids, self._textmap = tracer.id_generator, textmap
             return self._ids
         return None
+
+
+# The global propagator last found to be W3C trace context (and baggage) only.
+_W3C_TEXTMAP: list[Any] = [None]
+
+
+def current_trace_metadata() -> tuple[tuple[str, str], ...]:
+    """The current trace context as metadata pairs: what `current_traceparent()` gives
+    (the global propagator's inject()), made directly when the propagators are W3C trace
+    context (and baggage) and the context holds no baggage, as W3C's inject() writes it:
+    nothing for an invalid span context, else `traceparent`, and `tracestate` when the
+    state has entries. Otherwise (baggage, other propagators) the propagator itself runs.
+    tests/unit/test_gateway_tracing.py compares the two."""
+    textmap = propagate.get_global_textmap()
+    if textmap is not _W3C_TEXTMAP[0]:
+        if not _w3c_only(textmap):
+            return tuple(current_traceparent().items())
+        _W3C_TEXTMAP[0] = textmap
+    current = context.get_current()
+    if baggage.get_all(current):
+        return tuple(current_traceparent().items())
+    span_context = trace.get_current_span(current).get_span_context()
+    if span_context == trace.INVALID_SPAN_CONTEXT:
+        return ()
+    traceparent = (
+        f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}"
+        f"-{span_context.trace_flags:02x}"
+    )
+    if span_context.trace_state:
+        return (
+            ("traceparent", traceparent),
+            ("tracestate", span_context.trace_state.to_header()),
+        )
+    return (("traceparent", traceparent),)
 
 
 def _w3c_only(textmap: Any) -> bool:

@@ -7,9 +7,15 @@ the service that stores the URLs (payments) and the page that redirects (gateway
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# What _origin refuses in a URL: a backslash, whitespace (str.isspace(): `\s` in a str
+# pattern is the same set), a control character. One regex search rather than a Python
+# test per character (a tenth of the gateway's calls on the checkout's pay); the unit test
+# compares the two on every code point.
+_REFUSED_CHARACTER = re.compile(r"[\\\s\x00-\x1f\x7f]")
 
 
 def _origin(url: str) -> tuple[str, str, int] | None:
@@ -18,7 +24,7 @@ def _origin(url: str) -> tuple[str, str, int] | None:
     Refuses anything a browser might read differently from urlsplit: backslashes (a
     browser reads `\\` as `/` in http URLs), control characters and whitespace (stripped
     or tolerated by browsers), and userinfo (`https://ours@evil.example`)."""
-    if not url or any(c == "\\" or c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+    if not url or _REFUSED_CHARACTER.search(url):
         return None
     try:
         parts = urlsplit(url)

@@ -4,7 +4,9 @@ package (Swagger UI 5, which renders the OpenAPI 3.1 document FastAPI emits)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import fastapi_offline
 from fastapi import APIRouter, FastAPI, Request
@@ -31,6 +33,7 @@ async def swagger_ui(request: Request) -> HTMLResponse:
     )
 
 
-def install(app: FastAPI) -> None:
-    app.include_router(router)
+def install(app: FastAPI, dependencies: Sequence[Any] | None = None) -> None:
+    """The page, with the app's per-route `dependencies`, and its assets."""
+    app.include_router(router, dependencies=dependencies)
     app.mount(ASSETS_PATH, StaticFiles(directory=_ASSETS_DIR), name="docs-assets")

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.telemetry import TelemetryConfig
 from starlette.datastructures import MutableHeaders
@@ -44,8 +44,7 @@ from services.gateway import (
     signin,
 )
 from services.gateway.clients import Clients
-from services.gateway.cross_origin import refuse_cross_site
-from services.gateway.dependencies import acting_provider
+from services.gateway.dependencies import GUARDS
 from services.gateway.limits import BodySizeLimit
 from services.gateway.problems import install_problem_handlers
 from services.gateway.rendering import STATIC_DIR
@@ -57,15 +56,6 @@ API_VERSION = "1.0.0"
 # FastAPI's own OpenTelemetry middleware stays off: services.gateway.tracing instruments
 # the app (and FastAPI's steps off as soon as that instrumentation is present anyway).
 _NO_NATIVE_TELEMETRY = TelemetryConfig(tracing=False, metrics=False, logs=False)
-
-
-async def _request_guards(request: Request) -> None:
-    """The app-wide checks, as one dependency (FastAPI solves each dependency of every
-    request on its own, a few percent of the gateway's CPU apiece): a cross-site
-    state-changing request is refused first, then the provider the caller acts for is
-    taken from `X-Upskill-Provider`."""
-    await refuse_cross_site(request)
-    await acting_provider(request)
 
 
 # Every router of the gateway, in the order a request is matched against them: FastAPI
@@ -100,6 +90,16 @@ ROUTERS: tuple[APIRouter, ...] = (
     pages.router,
     pages_pathways.router,
     pages_team.router,
+)
+# The purchase's routers: each of their routes runs request_guards inside its one
+# dependency (GuardedCaller, GuardedViewer, or GUARDS), one dependency solve per request
+# fewer than the guards as a dependency of their own (tests/unit/test_gateway_guards.py
+# holds that every route runs them, first). Every other router (and api_docs) gets them
+# when it is included.
+GUARDED_ROUTERS: tuple[APIRouter, ...] = (
+    routes_checkout.router,
+    routes_webhooks.router,
+    routes_enrollments.router,
 )
 
 
@@ -144,8 +144,8 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
         openapi_url="/openapi.json",
         docs_url=None,  # served by api_docs, from local assets
         redoc_url=None,
-        # CSRF: every state-changing route refuses a browser's cross-site request.
-        dependencies=[Depends(_request_guards)],
+        # CSRF (every state-changing route refuses a browser's cross-site request) and
+        # X-Upskill-Provider: request_guards, on every router (below).
         telemetry=_NO_NATIVE_TELEMETRY,
     )
     app.state.settings = settings
@@ -154,9 +154,11 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
     install_problem_handlers(app)
 
     for router in ROUTERS:
-        app.include_router(router)
+        # By identity: APIRouter's == compares fields.
+        guarded = any(router is g for g in GUARDED_ROUTERS)
+        app.include_router(router, dependencies=None if guarded else GUARDS)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    api_docs.install(app)
+    api_docs.install(app, dependencies=GUARDS)
     # Added before the header middleware, so it runs inside it: its 413s get the same
     # headers, and a body cut off mid-stream raises where the app's problem handlers catch
     # it (raised under the BaseHTTPMiddleware's reader instead, it would be a 500).

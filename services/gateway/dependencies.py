@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from typing import Annotated, Any
 
@@ -13,6 +14,7 @@ from services.common.auth import Principal, bearer
 from services.common.errors import UnauthenticatedError
 from services.common.memberships import act_for_provider
 from services.gateway.clients import Clients
+from services.gateway.cross_origin import refuse_cross_site
 from services.gateway.problems import ProblemError, invalid_input, not_found, unauthenticated
 from services.gateway.security import (
     SESSION_COOKIE,
@@ -81,6 +83,32 @@ require_principal = _RequiredPrincipal(
 )
 
 
+async def request_guards(request: Request) -> None:
+    """The checks every route makes before anything else: a cross-site state-changing
+    request is refused first, then the provider the caller acts for is taken from
+    `X-Upskill-Provider`. One dependency (FastAPI solves each dependency of every request
+    on its own, a few percent of the gateway's CPU apiece), given to every router when it
+    is included (services.gateway.app), except the purchase's routers (GUARDED_ROUTERS),
+    whose routes run it inside their one dependency: `GuardedCaller`, `GuardedViewer`, or
+    `GUARDS` itself."""
+    await refuse_cross_site(request)
+    await acting_provider(request)
+
+
+class _GuardedPrincipal(_RequiredPrincipal):
+    """`request_guards`, then `require_principal`, as one dependency solve: what the
+    routes of a guarded router take instead of `Caller` (the same security scheme)."""
+
+    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
+        await request_guards(request)
+        return await super().__call__(request)
+
+
+guarded_principal = _GuardedPrincipal(
+    scheme_name=_bearer_scheme.scheme_name, auto_error=False, description=_BEARER_DESCRIPTION
+)
+
+
 async def page_viewer(request: Request) -> Principal | None:
     """Who is looking at a page: the session's principal, or None (never an error). In oidc
     mode the session holds the provider's access token; in dev mode a cookie holds a dev
@@ -103,6 +131,12 @@ async def page_viewer(request: Request) -> Principal | None:
     return principal
 
 
+async def guarded_page_viewer(request: Request) -> Principal | None:
+    """`request_guards`, then `page_viewer`, as one dependency solve."""
+    await request_guards(request)
+    return await page_viewer(request)
+
+
 def uuid_path(what: str) -> Any:
     """A path parameter holding a resource id: documented as a UUID, and a value that
     cannot be one is answered 404 by resource_id (no such resource), like an unknown id."""
@@ -112,8 +146,15 @@ def uuid_path(what: str) -> Any:
     )
 
 
+# A UUID as str(uuid.UUID(...)) writes it: such a path id is returned as it is, with no
+# UUID object made (the buyer's polls; tests/unit/test_gateway_guards.py compares).
+_CANONICAL_UUID = re.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def resource_id(value: str, what: str) -> str:
     """A path id as the services store it (a canonical UUID); 404 when it cannot be one."""
+    if _CANONICAL_UUID.fullmatch(value):
+        return value
     try:
         return str(uuid.UUID(value))
     except ValueError:
@@ -145,6 +186,11 @@ AuthenticatorDep = Annotated[Authenticator, Depends(_authenticator_dependency)]
 Caller = Annotated[Principal, Depends(require_principal)]
 MaybeCaller = Annotated[Principal | None, Depends(optional_principal)]
 Viewer = Annotated[Principal | None, Depends(page_viewer)]
+# In a guarded router (services.gateway.app.GUARDED_ROUTERS) only: the route's first
+# dependency, which runs request_guards before the caller or the viewer.
+GuardedCaller = Annotated[Principal, Depends(guarded_principal)]
+GuardedViewer = Annotated[Principal | None, Depends(guarded_page_viewer)]
+GUARDS = [Depends(request_guards)]
 
 
 async def acting_provider(request: Request) -> None:

@@ -17,7 +17,7 @@ from upskill.payments.v1 import payments_pb2, payments_service_pb2
 
 from services.common.urls import local_path_or
 from services.gateway.clients import Clients, invoke
-from services.gateway.dependencies import Viewer, get_authenticator, get_clients
+from services.gateway.dependencies import GuardedViewer, get_authenticator, get_clients
 from services.gateway.problems import ProblemError, not_found
 from services.gateway.rendering import render
 from services.gateway.security import Authenticator
@@ -25,7 +25,9 @@ from services.gateway.settings import GatewaySettings
 
 router = APIRouter(include_in_schema=False)
 # The purchase's pay step: the clients and the authenticator come from the request rather
-# than as dependencies (FastAPI solves each dependency of every request on its own).
+# than as dependencies (FastAPI solves each dependency of every request on its own), and
+# the viewer is GuardedViewer: the app's request_guards and the viewer in one dependency
+# (services.gateway.app.GUARDED_ROUTERS).
 
 _SESSION_ID = re.compile(r"^cs_[A-Za-z0-9_]{1,200}$")
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -87,7 +89,7 @@ def _page(
 async def checkout_page(
     session_id: str,
     request: Request,
-    viewer: Viewer,  # only for the page header: paying needs no session
+    viewer: GuardedViewer,  # only for the page header: paying needs no session
 ) -> HTMLResponse:
     clients, authenticator = get_clients(request), get_authenticator(request)
     found = await _session(clients, authenticator, session_id)
@@ -98,7 +100,7 @@ async def checkout_page(
 async def pay(
     session_id: str,
     request: Request,
-    viewer: Viewer,  # only for the page header: paying needs no session
+    viewer: GuardedViewer,  # only for the page header: paying needs no session
     card_number: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     """One RPC when the payment goes through: the session is read (for the page) only when
@@ -142,7 +144,7 @@ async def pay(
 async def cancel_checkout(
     session_id: str,
     request: Request,
-    viewer: Viewer,
+    viewer: GuardedViewer,
 ) -> Response:
     """ "Cancel and go back": the learner's enrollment is cancelled (which closes this
     checkout), then back to where the checkout was started from. Cancelling takes the

@@ -6,11 +6,11 @@ Status codes steer Stripe's retries: 2xx stops them; 400 says "this will never v
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from upskill.payments.v1 import payments_service_pb2
 
 from services.gateway.clients import invoke
-from services.gateway.dependencies import get_authenticator, get_clients
+from services.gateway.dependencies import GUARDS, get_authenticator, get_clients
 from services.gateway.problems import ProblemError, invalid_input, problem_responses
 from services.gateway.schemas import WebhookAck
 
@@ -20,10 +20,19 @@ MAX_PAYLOAD_BYTES = 1024 * 1024  # HandleProviderWebhookRequest.payload's limit
 # The body cap (MAX_WEBHOOK_BYTES, services.gateway.limits) applies before this route runs.
 STRIPE_WEBHOOK_PATH = "/webhooks/stripe"
 _SIGNATURE_REJECTED = ("INVALID_ARGUMENT", "UNAUTHENTICATED")
+# The acknowledgement's JSON, made once: the route returns it ready-made rather than a
+# WebhookAck for FastAPI to validate and serialize per event (the same bytes and headers:
+# tests/unit/test_gateway_responses.py); response_model keeps the OpenAPI document as it was.
+ACK_JSON = WebhookAck().model_dump_json(by_alias=True).encode()
+
+
+def webhook_ack() -> Response:
+    return Response(ACK_JSON, media_type="application/json")
 
 
 @router.post(
     STRIPE_WEBHOOK_PATH,
+    dependencies=GUARDS,  # a guarded router's (services.gateway.app.GUARDED_ROUTERS)
     response_model=WebhookAck,
     responses=problem_responses(400, 413, 502, 503),
     summary="Stripe webhook events (raw body + Stripe-Signature)",
@@ -44,7 +53,7 @@ _SIGNATURE_REJECTED = ("INVALID_ARGUMENT", "UNAUTHENTICATED")
 )
 async def stripe_webhook(
     request: Request,
-) -> WebhookAck:
+) -> Response:
     signature = request.headers.get("stripe-signature", "").strip()
     if not signature:
         raise invalid_input("missing Stripe-Signature header")
@@ -65,4 +74,4 @@ async def stripe_webhook(
             # here is about Stripe's signature, not a caller's token, so no 401.
             raise invalid_input(problem.detail) from None
         raise
-    return WebhookAck()
+    return webhook_ack()

@@ -7,7 +7,10 @@ per request: attributes, metrics, the route lookup for a span name, wrapped send
 receive (a fifth of the gateway's CPU per request in py-spy). Then TraceContext does the
 one thing that still matters: a request's span (not recorded) continues the caller's
 `traceparent`, so that the gRPC calls made for it carry the same trace to the services and
-the gateway's log lines name it.
+the gateway's log lines name it. It makes that span as the services' interceptors do
+(services.common.telemetry.CallTraceContext: the header parsed once, the span made directly,
+the general propagator and tracer only when the result could differ), and `trace_metadata`
+writes the gRPC calls' `traceparent` directly (current_trace_metadata).
 """
 
 from __future__ import annotations
@@ -16,12 +19,11 @@ import os
 from collections.abc import Mapping
 
 from fastapi import FastAPI
-from opentelemetry import context, propagate, trace
+from opentelemetry import context, trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from opentelemetry.trace import SpanKind
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.common.telemetry import current_traceparent, records_spans
+from services.common.telemetry import CallTraceContext, current_trace_metadata, records_spans
 
 __all__ = ["TraceContext", "instrument", "records_spans", "trace_metadata"]
 
@@ -33,7 +35,7 @@ _PROPAGATED = frozenset({b"traceparent", b"tracestate", b"baggage"})
 
 def trace_metadata() -> tuple[tuple[str, str], ...]:
     """The current trace context as gRPC metadata (traceparent, and tracestate if any)."""
-    return tuple(current_traceparent().items())
+    return current_trace_metadata()
 
 
 def instrument(
@@ -64,7 +66,7 @@ class TraceContext:
 
     def __init__(self, app: ASGIApp, tracer_provider: trace.TracerProvider | None = None) -> None:
         self.app = app
-        self._tracer = trace.get_tracer(__name__, tracer_provider=tracer_provider)
+        self._trace_context = CallTraceContext(__name__, tracer_provider)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -75,9 +77,8 @@ class TraceContext:
             for key, value in scope["headers"]
             if key in _PROPAGATED
         }
-        parent = propagate.extract(carrier) if carrier else None
-        span = self._tracer.start_span("HTTP", context=parent, kind=SpanKind.SERVER)
-        token = context.attach(trace.set_span_in_context(span, parent))
+        request_context, span = self._trace_context.start("HTTP", carrier)
+        token = context.attach(request_context)
         try:
             await self.app(scope, receive, send)
         finally:

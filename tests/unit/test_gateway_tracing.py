@@ -13,16 +13,18 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import HealthServicer
+from opentelemetry import baggage, propagate, trace
 from opentelemetry import context as otel_context
-from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
 
 from services.common.grpc_client import channel
 from services.common.telemetry import current_traceparent, sampler_for
 from services.gateway.clients import invoke
-from services.gateway.tracing import TraceContext, instrument, records_spans
+from services.gateway.tracing import TraceContext, instrument, records_spans, trace_metadata
+from tests.unit.test_rpc_telemetry import OTHER_SPAN, TRACE_HEADERS
 
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{CALLER_TRACE}-00f067aa0ba902b7-01"
@@ -158,3 +160,99 @@ async def test_every_call_carries_the_requests_trace(
     (traceparent,) = [v for k, v in metadata if k == "traceparent"]
     assert traceparent.split("-")[1] == CALLER_TRACE
     assert ("authorization", "Bearer t0ken") in metadata
+
+
+# The request's span is made as the services' calls' are (CallTraceContext), and the gRPC
+# calls' traceparent written directly (current_trace_metadata): both must give what the
+# propagator's extract() and a tracer under ALWAYS_OFF, then its inject(), gave.
+
+
+def _reference(provider: TracerProvider, headers: dict[str, str]) -> tuple[Any, dict[str, str]]:
+    """What TraceContext did before: extract, start_span under the provider, then what
+    invoke() sent: the propagator's inject() in that span's context."""
+    carrier = {k: v for k, v in headers.items() if k in {"traceparent", "tracestate", "baggage"}}
+    parent = propagate.extract(carrier) if carrier else None
+    span = provider.get_tracer("reference").start_span(
+        "HTTP", context=parent, kind=trace.SpanKind.SERVER
+    )
+    sent: dict[str, str] = {}
+    propagate.inject(sent, context=trace.set_span_in_context(span, parent))
+    return span.get_span_context(), sent
+
+
+def _seen_app(provider: TracerProvider) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/metadata")
+    async def metadata() -> dict[str, Any]:
+        span_context = trace.get_current_span().get_span_context()
+        return {
+            "sent": dict(trace_metadata()),
+            "trace_id": span_context.trace_id,
+            "span_id": span_context.span_id,
+            "flags": int(span_context.trace_flags),
+            "state": dict(span_context.trace_state),
+            "remote": span_context.is_remote,
+            "recording": trace.get_current_span().is_recording(),
+            "baggage": dict(baggage.get_all()),
+        }
+
+    app.add_middleware(TraceContext, tracer_provider=provider)
+    return app
+
+
+@pytest.mark.parametrize(
+    "headers", [*TRACE_HEADERS, {"traceparent": TRACEPARENT, "baggage": "tenant=t1"}]
+)
+def test_a_requests_trace_context_is_the_propagators(
+    unrecorded: TracerProvider, headers: dict[str, str]
+) -> None:
+    expected, expected_sent = _reference(unrecorded, headers)
+    with TestClient(_seen_app(unrecorded)) as client:
+        got = client.get("/metadata", headers=headers).json()
+
+    assert got["recording"] is False
+    assert got["remote"] is False
+    continued = expected.trace_id == int(CALLER_TRACE, 16)
+    assert (got["trace_id"] == int(CALLER_TRACE, 16)) is continued
+    assert got["span_id"] != int(OTHER_SPAN, 16)
+    assert got["flags"] == int(expected.trace_flags)
+    assert got["state"] == dict(expected.trace_state)
+    # What the gRPC calls carry: the propagator's inject() of the request's own span.
+    span_id = f"{got['span_id']:016x}"
+    if not continued:
+        trace_id = f"{got['trace_id']:032x}"
+        expected_sent["traceparent"] = expected_sent["traceparent"].replace(
+            f"{expected.trace_id:032x}", trace_id
+        )
+    expected_sent["traceparent"] = expected_sent["traceparent"].replace(
+        f"{expected.span_id:016x}", span_id
+    )
+    assert got["sent"] == expected_sent
+    assert list(got["sent"]) == list(expected_sent)  # the same order on the wire
+    if "baggage" in headers:
+        assert got["baggage"] == {"tenant": "t1"}
+
+
+def test_the_calls_metadata_is_the_propagators_in_any_context() -> None:
+    """current_trace_metadata against inject(): no span, an invalid one, trace state,
+    baggage."""
+    state = TraceState([("a", "1"), ("b", "two")])
+    spans = [
+        trace.INVALID_SPAN,
+        NonRecordingSpan(SpanContext(1, 2, is_remote=False)),
+        NonRecordingSpan(SpanContext(int(CALLER_TRACE, 16), 2, False, TraceFlags(1), state)),
+        NonRecordingSpan(SpanContext(int(CALLER_TRACE, 16), 0, False)),
+    ]
+    for span in spans:
+        for with_baggage in (False, True):
+            ctx = trace.set_span_in_context(span)
+            if with_baggage:
+                ctx = baggage.set_baggage("tenant", "t1", ctx)
+            token = otel_context.attach(ctx)
+            try:
+                expected: dict[str, str] = {}
+                propagate.inject(expected)
+                assert trace_metadata() == tuple(expected.items()), (span, with_baggage)
+            finally:
+                otel_context.detach(token)
