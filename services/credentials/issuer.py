@@ -98,7 +98,7 @@ class Issuer:
         )
         if not domain.may_issue(already_issued=prepared.issued, withdrawn=prepared.withdrawn):
             return None
-        if prepared.list_id is None:  # the provider has no open list: open one
+        if prepared.list_id is None:  # no open list is free: open one, or wait for one
             list_id, size, index = await repository.allocate_in_list(
                 conn, snapshot.provider_id, snapshot.provider_name
             )
@@ -120,8 +120,8 @@ class Issuer:
                 return record
             if await repository.has_credential(conn, enrollment_id):
                 return None  # lost the race to another delivery for the same enrollment
-            # The index was taken by a credential committed while prepare_issuance waited
-            # for the list's lock (its snapshot could not see it): draw again, seeing it.
+            # The index was taken by a credential committed after prepare_issuance's
+            # snapshot, before it locked the list (it could not see it): draw again.
             index = await repository.draw_free_index(conn, list_id, size)
         raise RuntimeError("could not allocate a status-list index")
 

@@ -189,13 +189,30 @@ MAX_DRAWS = 64
 FIRST_DRAWS = 16
 
 
+# How many lists with room a provider may have open at once. Issuing allocates in a list
+# no other issuance holds (each holds its list's row until it commits), so up to this many
+# of one provider's issuances run at once instead of queueing for one list; beyond it they
+# wait for a list as before. About the consumer's MAX_IN_FLIGHT: more would spread a
+# provider's credentials over lists that fill more slowly (smaller herds) for no gain.
+OPEN_LISTS = 8
+# pg_advisory_xact_lock(int, int) key space of opening a provider's list (with
+# hashtext(provider id)): one transaction at a time opens lists for a provider, so the
+# count of its open lists that it checks is exact (no list is being opened unseen).
+OPENING_LOCK = 0x534C_4F50  # "SLOP": status-list opening
+
+# A provider's open lists in the order they are taken: the fullest first, so that a list
+# opened in a burst is used only while the fuller ones are held, and lists fill (and their
+# herds grow) one after another rather than all slowly together.
+_TAKE_ORDER = "ORDER BY allocated DESC, created_at, id"
+
+
 async def allocate_status_index(
     conn: asyncpg.Connection, provider_id: str, issuer_name: str, *, size: int = MIN_BITS
 ) -> tuple[str, int]:
     """A free (list id, index) in one of the provider's lists, the index drawn uniformly at
-    random from a CSPRNG so a list reveals neither issuance order nor volume. Opens a new
-    list when the newest is full. Call inside the issuing transaction: the list row stays
-    locked until it commits, so no concurrent issuance draws against a stale view."""
+    random from a CSPRNG so a list reveals neither issuance order nor volume. Call inside
+    the issuing transaction: the list's row stays locked until it commits, so no other
+    issuance allocates in that list meanwhile, nor draws against a stale view of it."""
     list_id, _, index = await allocate_in_list(conn, provider_id, issuer_name, size=size)
     return list_id, index
 
@@ -203,35 +220,64 @@ async def allocate_status_index(
 async def allocate_in_list(
     conn: asyncpg.Connection, provider_id: str, issuer_name: str, *, size: int = MIN_BITS
 ) -> tuple[str, int, int]:
-    """allocate_status_index's (list id, list size, index)."""
-    for _ in range(3):
-        row = await conn.fetchrow(
-            """UPDATE status_lists SET allocated = allocated + 1
-               WHERE id = (SELECT id FROM status_lists
-                           WHERE provider_id = $1 AND allocated < capacity
-                           ORDER BY created_at DESC, id DESC LIMIT 1 FOR UPDATE)
-                 AND allocated < capacity
-               RETURNING id, size""",
-            provider_id,
-        )
+    """allocate_status_index's (list id, list size, index): in the fullest of the
+    provider's open lists that no other transaction holds; when every one is held, in a
+    list opened now, when the provider has fewer than OPEN_LISTS with room and no other
+    transaction is opening one; else in the fullest open list, waiting for its holder."""
+    for _ in range(4):
+        row = await _take_list(conn, provider_id, wait=False)
         if row is None:
-            await open_status_list(conn, provider_id, issuer_name, size=size)
-            continue
-        return row["id"], row["size"], await draw_free_index(conn, row["id"], row["size"])
+            row = await _open_list(conn, provider_id, issuer_name, size=size)
+        if row is None:
+            row = await _take_list(conn, provider_id, wait=True)
+        if row is not None:
+            return row["id"], row["size"], await draw_free_index(conn, row["id"], row["size"])
+        # No list with room to wait for: another transaction is opening the provider's
+        # next one. Wait for it to commit (holding the opening lock from then on).
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock($1, hashtext($2))", OPENING_LOCK, provider_id
+        )
     raise RuntimeError("could not allocate a status-list index")
 
 
-async def open_status_list(
-    conn: asyncpg.Connection, provider_id: str, issuer_name: str, *, size: int = MIN_BITS
-) -> None:
-    await conn.execute(
-        """INSERT INTO status_lists (id, size, capacity, provider_id, issuer_name)
-           VALUES ($1, $2, $3, $4, $5)""",
+async def _take_list(conn: asyncpg.Connection, provider_id: str, *, wait: bool) -> Any:
+    """Allocate in the fullest open list of the provider that this transaction can lock
+    (at once, or `wait`ing for its holder), locking its row until commit; None if none."""
+    return await conn.fetchrow(
+        f"""UPDATE status_lists SET allocated = allocated + 1
+            WHERE id = (SELECT id FROM status_lists
+                        WHERE provider_id = $1 AND allocated < capacity
+                        {_TAKE_ORDER} LIMIT 1 FOR UPDATE {"" if wait else "SKIP LOCKED"})
+              AND allocated < capacity
+            RETURNING id, size""",
+        provider_id,
+    )
+
+
+async def _open_list(
+    conn: asyncpg.Connection, provider_id: str, issuer_name: str, *, size: int
+) -> Any:
+    """Open a list for the provider and allocate in it (its row is this transaction's until
+    commit), unless another transaction is opening one now, or the provider already has
+    OPEN_LISTS lists with room; None then. The count is a statement after the opening lock
+    was taken: it sees every list opened before, as no one else may open one meanwhile."""
+    mine = await conn.fetchval(
+        "SELECT pg_try_advisory_xact_lock($1, hashtext($2))", OPENING_LOCK, provider_id
+    )
+    if not mine:
+        return None
+    return await conn.fetchrow(
+        """INSERT INTO status_lists (id, size, capacity, allocated, provider_id, issuer_name)
+           SELECT $1, $2, $3, 1, $4, $5
+           WHERE (SELECT count(*) FROM status_lists
+                  WHERE provider_id = $4 AND allocated < capacity) < $6
+           RETURNING id, size""",
         str(uuid.uuid4()),
         size,
         size // 2,
         provider_id,
         issuer_name,
+        OPEN_LISTS,
     )
 
 
@@ -259,7 +305,8 @@ class Issuance:
     issued: bool
     withdrawn: bool
     # The list allocated in (its row locked until commit); None when the provider has no
-    # open list (none is allocated then), or when nothing may be issued.
+    # open list that no other transaction holds (none is allocated then: allocate_in_list
+    # opens one or waits), or when nothing may be issued.
     list_id: str | None
     list_size: int
     # The first free one of the draws, as this statement's snapshot saw the list: None when
@@ -280,14 +327,17 @@ async def prepare_issuance(
 ) -> Issuance:
     """In one round trip: take the pathway gate (shared, `gate_lock`: see pathways.py),
     read whether the enrollment has its credential or was withdrawn, and when neither,
-    allocate in the provider's open list (locking its row until commit) with the first of
-    FIRST_DRAWS random draws that no credential holds, and read the signing key.
+    allocate in the fullest of the provider's open lists that no other transaction holds
+    (SKIP LOCKED: concurrent issuances of a provider take different lists, never queue
+    here; locking its row until commit) with the first of FIRST_DRAWS random draws that no
+    credential holds, and read the signing key.
 
-    One statement has one snapshot, taken before it waits for the list's row lock: a
-    credential that an earlier holder of the lock committed while this one waited is not
-    in it, so the drawn index may be that one's. Such an index is never handed out twice:
-    the credential's INSERT conflicts on UNIQUE (status_list_id, status_index) and inserts
-    nothing (add), and the issuer then draws again with draw_free_index, which sees it.
+    One statement has one snapshot, taken before it locks the list's row (and before it
+    waits for the pathway gate): a credential that the list's previous holder committed
+    meanwhile is not in it, so the drawn index may be that one's. Such an index is never
+    handed out twice: the credential's INSERT conflicts on UNIQUE (status_list_id,
+    status_index) and inserts nothing (add), and the issuer then draws again with
+    draw_free_index, which sees it.
     The gate and the state read are as they were as separate statements: the state was a
     statement's snapshot before too, and the gate only needs to be held before pathways
     are read (after_issue), which is a later statement."""
@@ -295,7 +345,7 @@ async def prepare_issuance(
     # list of another size gets no first draw (status_index None: drawn under its lock).
     draws = [secrets.randbelow(MIN_BITS) for _ in range(FIRST_DRAWS)]
     row = await conn.fetchrow(
-        """WITH state AS (
+        f"""WITH state AS (
                SELECT pg_advisory_xact_lock_shared($5) IS NOT NULL AS gate_held,
                       EXISTS (SELECT 1 FROM credentials WHERE enrollment_id = $1) AS issued,
                       EXISTS (SELECT 1 FROM withdrawn_enrollments WHERE enrollment_id = $1)
@@ -305,7 +355,7 @@ async def prepare_issuance(
                WHERE id = (SELECT id FROM status_lists
                            WHERE provider_id = $2 AND allocated < capacity
                              AND (SELECT gate_held AND NOT (issued OR withdrawn) FROM state)
-                           ORDER BY created_at DESC, id DESC LIMIT 1 FOR UPDATE)
+                           {_TAKE_ORDER} LIMIT 1 FOR UPDATE SKIP LOCKED)
                  AND allocated < capacity
                RETURNING id, size)
            SELECT s.issued, s.withdrawn, a.id AS list_id, a.size AS list_size,

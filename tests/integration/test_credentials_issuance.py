@@ -23,7 +23,7 @@ from upskill.type.v1 import money_pb2
 
 from services.cli.main import main
 from services.common import db
-from services.credentials import repository
+from services.credentials import pathways, repository
 from services.credentials.badges import Issuance, build_credential
 from services.credentials.issuer import Issuer, NoSigningKeyError
 from services.credentials.keys import JWS_REGISTRY, IssuerKey
@@ -238,12 +238,13 @@ async def test_a_drawn_index_that_is_taken_is_drawn_again(
     assert (second.status_list_id, second.status_index) == (first.status_list_id, 7)
 
 
-async def test_an_index_committed_while_the_issuance_waited_for_the_list_is_drawn_again(
+async def test_an_index_committed_after_the_issuance_read_the_list_is_drawn_again(
     pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issuing reads the list's taken indexes in the statement that waits for the list's
-    lock, so it cannot see an index committed by the holder it waited for: the INSERT
-    refuses that index and the issuer draws again, under the lock."""
+    """Issuing reads the list's taken indexes in the statement that locks the list, with
+    that statement's snapshot: an index that the list's holder committed after it (here
+    while the statement waited for the pathway gate) is not in it, so the INSERT refuses
+    that index and the issuer draws again, under the lock."""
     issuer = await started(pool)
     provider = str(uuid.uuid4())
     opened = await issue(pool, issuer, snapshot(provider))  # the provider's list exists
@@ -258,22 +259,33 @@ async def test_an_index_committed_while_the_issuance_waited_for_the_list_is_draw
             snapshot=snapshot(provider),
         )
         assert held is not None
-        # Every first draw is the index the lock's holder is about to commit; then others.
+        # A pathway being published holds the gate: the next issuance's statement waits.
+        await first.execute("SELECT pg_advisory_xact_lock($1)", pathways.PATHWAY_GATE_LOCK)
+        # Every first draw is the index the list's holder is about to commit; then others.
         taken = held.status_index
         draws = itertools.chain(
             itertools.repeat(taken, repository.FIRST_DRAWS),
             (i for i in itertools.count(1) if i not in (taken, opened.status_index)),
         )
         monkeypatch.setattr(repository.secrets, "randbelow", lambda _: next(draws))
+        refused = []  # the issuer asks after a refused INSERT only
+        has_credential = repository.has_credential
+
+        async def asked(conn: asyncpg.Connection, enrollment_id: str) -> bool:
+            refused.append(enrollment_id)
+            return await has_credential(conn, enrollment_id)
+
+        monkeypatch.setattr(repository, "has_credential", asked)
         second = asyncio.create_task(issue(pool, issuer, snapshot(provider)))
         await eventually_async(
-            lambda: waiting_for_a_lock(pool), what="the second issuance to wait for the list"
+            lambda: waiting_for_a_lock(pool), what="the second issuance to wait for the gate"
         )
         await transaction.commit()
     record = await second
 
     assert record.status_list_id == held.status_list_id
     assert record.status_index not in (taken, opened.status_index)
+    assert len(refused) == 1  # the first statement drew the taken index, the INSERT refused it
     async with pool.acquire() as conn:
         allocated = await conn.fetchval(
             "SELECT allocated FROM status_lists WHERE id = $1", record.status_list_id
@@ -282,6 +294,166 @@ async def test_an_index_committed_while_the_issuance_waited_for_the_list_is_draw
     assert allocated == 3
     assert outbox == 1
     assert await verify(pool, issuer, record.jwt) is VerificationStatus.VALID
+
+
+# --- a provider's concurrent issuances: one list each, up to OPEN_LISTS -----------------
+
+
+class Holder:
+    """An issuance whose transaction stays open (its list's row locked) until `commit`."""
+
+    def __init__(self, pool: asyncpg.Pool, issuer: Issuer, provider: str) -> None:
+        self.pool, self.issuer, self.provider = pool, issuer, provider
+        self.record: repository.CredentialRecord | None = None
+        self.committed = asyncio.Event()
+        self.task: asyncio.Task[repository.CredentialRecord] | None = None
+
+    async def run(self) -> repository.CredentialRecord:
+        async with self.pool.acquire() as conn, conn.transaction():
+            self.record = await self.issuer.issue(
+                conn,
+                enrollment_id=str(uuid.uuid4()),
+                learner_id="alice",
+                learner_email="",
+                snapshot=snapshot(self.provider),
+            )
+            await self.committed.wait()
+        assert self.record is not None
+        return self.record
+
+
+_HOLDERS: list[Holder] = []
+
+
+@pytest.fixture
+async def no_holder_left(pool: asyncpg.Pool) -> AsyncIterator[None]:
+    """A failed test's holders commit, so the pool closes (and nothing waits forever)."""
+    yield
+    for holder in _HOLDERS:
+        holder.committed.set()
+    _HOLDERS.clear()
+
+
+async def holding(pool: asyncpg.Pool, issuer: Issuer, provider: str) -> Holder:
+    """Start an issuance and hold its transaction open; it must not wait for any lock."""
+    holder = Holder(pool, issuer, provider)
+    _HOLDERS.append(holder)
+    holder.task = task = asyncio.create_task(holder.run())
+    await eventually_async(
+        lambda: holder.record is not None or task.done() or waiting_for_a_lock(pool),
+        what="the issuance to be done or waiting",
+    )
+    assert holder.record is not None, "the issuance waited for another's list"
+    return holder
+
+
+async def release(*holders: Holder) -> list[repository.CredentialRecord]:
+    for holder in holders:
+        holder.committed.set()
+    return [await holder.task for holder in holders if holder.task is not None]
+
+
+async def lists_of(pool: asyncpg.Pool, provider: str) -> list[asyncpg.Record]:
+    async with pool.acquire() as conn:
+        return await conn.fetch(
+            """SELECT l.id, l.allocated, l.capacity,
+                      (SELECT count(*) FROM credentials c WHERE c.status_list_id = l.id) AS held
+               FROM status_lists l WHERE provider_id = $1 ORDER BY created_at, id""",
+            provider,
+        )
+
+
+@pytest.mark.usefixtures("no_holder_left")
+async def test_an_issuance_takes_a_list_no_other_holds_and_opens_one_up_to_the_bound(
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(repository, "OPEN_LISTS", 3, raising=False)
+    issuer = await started(pool)
+    provider = str(uuid.uuid4())
+    await issue(pool, issuer, snapshot(provider))  # the provider's first list
+    holders = []
+    for _ in range(3):
+        holders.append(await holding(pool, issuer, provider))  # takes the free list
+        if len(holders) < 3:
+            # Every list is held: opens another, without waiting for the holders.
+            opener = await holding(pool, issuer, provider)
+            await release(opener)
+    taken = [h.record.status_list_id for h in holders if h.record is not None]
+    assert len(set(taken)) == 3  # three issuances at once, three lists
+
+    # The bound reached and every list held: the next one waits for the fullest, the oldest.
+    waiting = asyncio.create_task(issue(pool, issuer, snapshot(provider)))
+    await eventually_async(lambda: waiting_for_a_lock(pool), what="the issuance to wait")
+    await release(holders[0])
+    record = await waiting
+    await release(*holders[1:])
+
+    assert record.status_list_id == taken[0]
+    lists = await lists_of(pool, provider)
+    assert [r["id"] for r in lists] == taken
+    assert [r["allocated"] for r in lists] == [r["held"] for r in lists] == [3, 2, 2]
+
+
+@pytest.mark.usefixtures("no_holder_left")
+async def test_one_transaction_at_a_time_opens_a_providers_list(pool: asyncpg.Pool) -> None:
+    issuer = await started(pool)
+    provider = str(uuid.uuid4())
+    # The provider has no list: the first issuance opens one and holds it, uncommitted.
+    first = await holding(pool, issuer, provider)
+    # The second finds no list to take nor to wait for: it waits for the opener to commit.
+    second = asyncio.create_task(issue(pool, issuer, snapshot(provider)))
+    await eventually_async(lambda: waiting_for_a_lock(pool), what="the second to wait")
+    (opened,) = await release(first)
+    record = await second
+    assert record.status_list_id == opened.status_list_id
+
+    # One list held, another being opened (uncommitted): a third issuance does not open
+    # one more, it waits for the held one.
+    held = await holding(pool, issuer, provider)
+    opener = await holding(pool, issuer, provider)
+    assert opener.record is not None
+    assert held.record is not None
+    assert opener.record.status_list_id != held.record.status_list_id
+    third = asyncio.create_task(issue(pool, issuer, snapshot(provider)))
+    await eventually_async(lambda: waiting_for_a_lock(pool), what="the third to wait")
+    await release(held)
+    assert (await third).status_list_id == opened.status_list_id
+    await release(opener)
+    assert len(await lists_of(pool, provider)) == 2
+
+
+@pytest.mark.parametrize("room_in_the_first", [None, 3])
+async def test_many_concurrent_issuances_of_a_provider_share_no_index_and_few_lists(
+    fresh_database: str, pool: asyncpg.Pool, room_in_the_first: int | None
+) -> None:
+    issuer = await started(pool)
+    provider = str(uuid.uuid4())
+    first = await issue(pool, issuer, snapshot(provider))
+    if room_in_the_first is not None:  # the first list fills during the burst
+        async with pool.acquire() as conn:
+            await conn.execute(
+                "UPDATE status_lists SET capacity = allocated + $2 WHERE id = $1",
+                first.status_list_id,
+                room_in_the_first,
+            )
+    wide = await db.create_pool(fresh_database, max_size=32)
+    try:
+        records = await asyncio.gather(
+            *(issue(wide, issuer, snapshot(provider)) for _ in range(32))
+        )
+    finally:
+        await wide.close()
+
+    slots = {(r.status_list_id, r.status_index) for r in [first, *records]}
+    assert len(slots) == 33
+    lists = await lists_of(pool, provider)
+    assert all(r["allocated"] == r["held"] <= r["capacity"] for r in lists)
+    assert sum(r["held"] for r in lists) == 33
+    with_room = [r for r in lists if r["allocated"] < r["capacity"]]
+    assert len(with_room) <= repository.OPEN_LISTS
+    assert len(lists) <= repository.OPEN_LISTS + (room_in_the_first is not None)
+    if room_in_the_first is not None:
+        assert lists[0]["allocated"] == lists[0]["capacity"]
 
 
 async def test_two_deliveries_for_one_enrollment_at_once_issue_one_credential(
