@@ -182,6 +182,8 @@ class LocalWakes:
         """The pool's `reset` (asyncpg has ended any transaction by now): pay what the
         connection owes. A channel with no worker in this process is notified, as the
         trigger would have, so no wake-up is lost."""
+        if not conn.owed:
+            return
         owed, conn.owed = conn.owed, set()
         for channel in owed:
             if not self.wake(channel):
