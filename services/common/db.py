@@ -7,6 +7,8 @@ from importlib import resources
 
 import asyncpg
 
+from services.common.wakeup import IN_PROCESS_SETTING, LocalWakes, WakingConnection
+
 log = logging.getLogger(__name__)
 
 # Any fixed key works; replicas of one service share a database, so they share the lock.
@@ -20,10 +22,27 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     left open and drops listeners before this runs."""
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, command_timeout=30, reset=_keep_session
-    )
+async def create_pool(
+    dsn: str, *, min_size: int = 1, max_size: int = 10, wakes: LocalWakes | None = None
+) -> asyncpg.Pool:
+    """A service's pool. With `wakes`, its sessions send no NOTIFY for the rows they stage:
+    this process wakes its own workers after their commit instead (services/common/wakeup.py),
+    and the release does that instead of _keep_session's nothing."""
+    if wakes is None:
+        pool = await asyncpg.create_pool(
+            dsn, min_size=min_size, max_size=max_size, command_timeout=30, reset=_keep_session
+        )
+    else:
+        pool = await asyncpg.create_pool(
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            command_timeout=30,
+            connection_class=WakingConnection,
+            server_settings={IN_PROCESS_SETTING: "on"},
+            init=wakes.adopt,
+            reset=wakes.released,
+        )
     assert pool is not None
     return pool
 

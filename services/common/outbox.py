@@ -12,6 +12,11 @@ from google.protobuf.message import Message
 from services.common.events import new_envelope, subject_for
 from services.common.sql import Statement, shifted
 from services.common.telemetry import current_traceparent
+from services.common.wakeup import staged
+
+# The relay's wake-up channel (services/common/relay.py): every staging below tells it
+# (wakeup.staged), the NOTIFY trigger on the table tells it of every other writer's rows.
+CHANNEL = "outbox"
 
 # An outbox row as the producers write it, and each column's type (the rest are defaults).
 COLUMNS = ("id", "subject", "type", "source", "ce_subject", "payload", "traceparent", "tracestate")
@@ -53,6 +58,7 @@ async def enqueue(
     _require_transaction(conn)
     values = row(message, source=source, subject=subject)
     await conn.execute(INSERT_SQL, *values)
+    staged(conn, CHANNEL)
     return str(values[0])
 
 
@@ -103,7 +109,10 @@ async def enqueue_after(
         _require_transaction(conn)
     values = [v for m in messages for v in row(m, source=source, subject=subject)]
     sql = after(save.sql, len(save.args) + 1, len(messages))
-    return bool(await conn.fetch(sql, *save.args, *values))
+    if not await conn.fetch(sql, *save.args, *values):
+        return False
+    staged(conn, CHANNEL)
+    return True
 
 
 @dataclass(frozen=True)
@@ -157,6 +166,8 @@ async def enqueue_then(
     rows = await conn.fetch(sql, *save.args, *values, *then.args)
     if not rows[0]["saved"]:
         return None
+    if messages:
+        staged(conn, CHANNEL)
     return [r for r in rows if r["then_row"]]
 
 
@@ -185,5 +196,6 @@ async def unpark(conn: asyncpg.Connection, seq: int | None) -> list[int]:
     async with conn.transaction():
         rows = await conn.fetch(UNPARK_SQL, seq)
         if rows:
-            await conn.execute("SELECT pg_notify('outbox', '')")  # wake a running relay
+            # Wake the running relays, in other processes: a NOTIFY, whatever the session.
+            await conn.execute("SELECT pg_notify($1, '')", CHANNEL)
     return sorted(r["seq"] for r in rows)

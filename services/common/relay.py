@@ -1,7 +1,8 @@
 """Outbox relay: publishes committed outbox rows to JetStream, at least once.
 
-Driven by the shared wake-and-drain loop (services/common/wakeup.py): LISTEN/NOTIFY wakes
-it the moment a row commits, a slow poll covers a missed notification.
+Driven by the shared wake-and-drain loop (services/common/wakeup.py): the commit of a row
+wakes it at once (this process's own rows in process, other writers' by NOTIFY), a slow
+poll covers a missed wake-up.
 
 Each drain:
 1. claims a batch in one short statement: a lease (`claimed_until`) set on the oldest due
@@ -36,14 +37,14 @@ from nats.js import JetStreamContext
 from opentelemetry import trace
 from opentelemetry.trace import Span, StatusCode
 
-from services.common import metrics
+from services.common import metrics, outbox
 from services.common.events import Envelope
 from services.common.telemetry import context_from, current_traceparent, tracer
 from services.common.wakeup import WakeAndDrain
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "outbox"
+CHANNEL = outbox.CHANNEL
 
 
 @dataclass(frozen=True)

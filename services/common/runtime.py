@@ -38,6 +38,7 @@ from services.common.retention import Pruner, RetentionSettings, common_jobs
 from services.common.rpc import RpcPolicy, policies_of
 from services.common.settings import CommonSettings, ConfigError, exit_on_config_error
 from services.common.telemetry import records_spans, setup_tracing, shutdown_tracing
+from services.common.wakeup import LocalWakes
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,9 @@ class ServiceRuntime:
     js: JetStreamContext
     verifier: TokenVerifier
     pruner: Pruner
+    # This process's workers that the pool's commits wake (services/common/wakeup.py): the
+    # outbox relay, and what a service's build() adds.
+    wakes: LocalWakes
     background: list[Coroutine[Any, Any, None]] = field(default_factory=list)
     # How this service checks that a caller acting for a provider is its member (set by
     # the service's build(); None: this service refuses to act for providers).
@@ -109,7 +113,10 @@ async def _start_runtime(name: str, default_port: int) -> ServiceRuntime:
     setup_tracing(name)
     # Dependencies may be down (starting, restarting, an outage): wait for each with
     # back-off, as long as it takes, instead of crash-looping (services.common.startup).
-    pool = await startup.wait_for(lambda: db.create_pool(settings.database_url), "PostgreSQL")
+    wakes = LocalWakes()
+    pool = await startup.wait_for(
+        lambda: db.create_pool(settings.database_url, wakes=wakes), "PostgreSQL"
+    )
     applied = await startup.wait_for(lambda: _migrate(pool, name), "PostgreSQL (migrations)")
     if applied:
         log.info("migrations applied: %s", ", ".join(applied))
@@ -127,7 +134,7 @@ async def _start_runtime(name: str, default_port: int) -> ServiceRuntime:
     await startup.wait_for(ensure_streams, "NATS (JetStream streams)")
     pruner = Pruner(pool, retention.prune_interval_seconds, common_jobs(retention))
     verifier = TokenVerifier(auth)
-    runtime = ServiceRuntime(name, settings, pool, nc, js, verifier, pruner)
+    runtime = ServiceRuntime(name, settings, pool, nc, js, verifier, pruner, wakes)
     catalog_addr = settings_module.optional("CATALOG_ADDR")
     if catalog_addr:
         # Staff acting for a provider: the catalog holds the memberships (the catalog
@@ -137,7 +144,9 @@ async def _start_runtime(name: str, default_port: int) -> ServiceRuntime:
         # The issuer may still be starting (compose): retry as for PostgreSQL and NATS.
         renew_in = await _retry(verifier.fetch_service_token, "the issuer's token endpoint")
         runtime.run_in_background(verifier.keep_service_token_fresh(renew_in))
-    runtime.run_in_background(OutboxRelay(pool, nc, settings.database_url).run())
+    relay = OutboxRelay(pool, nc, settings.database_url)
+    wakes.add(relay.worker)
+    runtime.run_in_background(relay.run())
     # A service adds its own rules (runtime.pruner.add) while it is built, before this runs.
     runtime.run_in_background(pruner.run())
     return runtime

@@ -1,9 +1,21 @@
-"""One wake-and-drain loop for every worker fed by a table: LISTEN/NOTIFY wakes it the
-moment a row commits, a slow poll covers a missed notification.
+"""One wake-and-drain loop for every worker fed by a table: the commit of a row wakes it at
+once, a slow poll covers a missed wake-up.
 
-The outbox relay and the payments webhook delivery worker both run on it. The NOTIFY side
-is one trigger function, `notify_channel(<channel>)` (services/common/migrations), fired
-AFTER INSERT ... FOR EACH STATEMENT on the work table.
+The outbox relay and the payments webhook delivery worker both run on it. Two ways wake it:
+
+- In process (LocalWakes): a service's own pool (db.create_pool(wakes=...)) sends no
+  NOTIFY; its connection remembers what was staged on it (staged()) and the process wakes
+  its own worker once the transaction has ended. A transaction that ran NOTIFY takes
+  PostgreSQL's one notify-queue lock at commit and holds it until the commit is flushed, so
+  every notifying commit in the whole cluster waits for the one before it, WAL flush
+  included: a service's every business transaction would queue there.
+- NOTIFY: every other writer (the CLI, an operator's SQL, tests, a replica still on older
+  code) notifies the channel, through one trigger function, `notify_channel(<channel>)`
+  (services/common/migrations), fired AFTER INSERT ... FOR EACH STATEMENT on the work
+  table, which skips the sessions that set IN_PROCESS_SETTING.
+
+Each replica's own worker publishes what that replica wrote; should it die between the
+commit and the drain, the other replicas' fallback poll finds the rows.
 
 No lost wake-up: the wake flag is cleared *before* each drain, so a NOTIFY that arrives
 while a drain runs (rows committed after the drain's claim) leaves the flag set and the
@@ -16,6 +28,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import asyncpg
 
@@ -51,6 +64,10 @@ class WakeAndDrain:
         self._fallback = fallback_poll_seconds
         self._error_pause = error_pause_seconds
         self._wake = asyncio.Event()
+
+    @property
+    def channel(self) -> str:
+        return self._channel
 
     def wake(self) -> None:
         """Drain now (also called by NOTIFY, and by this process right after its own commit)."""
@@ -99,3 +116,75 @@ class WakeAndDrain:
         except (OSError, asyncpg.PostgresError) as exc:
             log.warning("%s: cannot LISTEN (polling until it can): %s", self.name, exc)
             return None
+
+
+# Set on a service pool's sessions: the NOTIFY trigger then sends nothing for the rows they
+# write (services/common/migrations/0300_in_process_wakes.sql); LocalWakes wakes instead.
+IN_PROCESS_SETTING = "upskill.wakes_in_process"
+
+
+def staged(conn: asyncpg.Connection, channel: str) -> None:
+    """Rows for `channel`'s worker were just written on `conn`. A service pool's connection
+    (whose session sent no NOTIFY) wakes this process's worker once they are committed; any
+    other connection's session has notified by itself."""
+    owe = getattr(conn, "owe_wake", None)  # a pool's proxy passes it on to its connection
+    if owe is not None:
+        owe(channel)
+
+
+class WakingConnection(asyncpg.Connection):
+    """A service pool's connection (db.create_pool(wakes=...)): the wake-ups owed for the
+    rows staged on it. A statement outside a transaction has committed when it returns, so
+    its wake-up is paid at once; in a transaction, when the connection goes back to the pool
+    (LocalWakes.released), after the transaction has ended (asyncpg rolls back one left
+    open before that). A transaction that rolled back costs its worker one empty drain."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.wakes: LocalWakes | None = None  # set by the pool (LocalWakes.adopt)
+        self.owed: set[str] = set()
+
+    def owe_wake(self, channel: str) -> None:
+        if self.is_in_transaction() or self.wakes is None or not self.wakes.wake(channel):
+            self.owed.add(channel)
+
+    async def close(self, *, timeout: float | None = None) -> None:  # noqa: ASYNC109 (asyncpg's)
+        # The pool closes instead of resetting a connection it retires (max_queries).
+        if self.wakes is not None:
+            for channel in self.owed:
+                self.wakes.wake(channel)
+        self.owed.clear()
+        await super().close(timeout=timeout)
+
+
+class LocalWakes:
+    """The wake-and-drain workers of this process that a service pool's commits wake, by
+    channel, and that pool's hooks (db.create_pool)."""
+
+    def __init__(self) -> None:
+        self._workers: dict[str, list[WakeAndDrain]] = {}
+
+    def add(self, worker: WakeAndDrain) -> None:
+        self._workers.setdefault(worker.channel, []).append(worker)
+
+    def wake(self, channel: str) -> bool:
+        """Wake `channel`'s workers; False if this process runs none."""
+        workers = self._workers.get(channel, [])
+        for worker in workers:
+            worker.wake()
+        return bool(workers)
+
+    async def adopt(self, conn: WakingConnection) -> None:
+        """The pool's `init`: each new connection pays its wake-ups here."""
+        conn.wakes = self
+
+    async def released(self, conn: WakingConnection) -> None:
+        """The pool's `reset` (asyncpg has ended any transaction by now): pay what the
+        connection owes. A channel with no worker in this process is notified, as the
+        trigger would have, so no wake-up is lost."""
+        if not conn.owed:
+            return
+        owed, conn.owed = conn.owed, set()
+        for channel in owed:
+            if not self.wake(channel):
+                await conn.execute("SELECT pg_notify($1, '')", channel)

@@ -52,7 +52,9 @@ async def build(
             settings.local_webhook_url,
             settings.webhook_secret,
         )
-        local = gateway = LocalGateway(runtime.pool, settings.public_base_url, delivery.wake)
+        # The webhooks this process queues wake its own worker (services/common/wakeup.py).
+        runtime.wakes.add(delivery.worker)
+        local = gateway = LocalGateway(runtime.pool, settings.public_base_url)
         runtime.run_in_background(delivery.run())
     else:
         gateway = StripeGateway(settings.stripe_api_key, settings.stripe_api_base)

@@ -5,8 +5,8 @@ past the HTTP timeout) so replicas share the work without holding a transaction 
 across an HTTP call; a worker that dies mid-POST simply lets the lease run out. Failures
 are retried with exponential back-off until the endpoint answers 2xx. Each attempt is
 signed afresh, because the receiver rejects signatures older than five minutes. The loop
-that wakes it (NOTIFY on insert, a fallback poll) is the shared one in
-services/common/wakeup.py.
+that wakes it (this process's own commits in process, other writers' NOTIFY, a fallback
+poll) is the shared one in services/common/wakeup.py.
 """
 
 from __future__ import annotations
@@ -90,9 +90,6 @@ class WebhookDeliveryWorker:
             fallback_poll_seconds=FALLBACK_POLL_SECONDS,
             error_pause_seconds=ERROR_PAUSE_SECONDS,
         )
-
-    def wake(self) -> None:
-        self.worker.wake()
 
     async def run(self) -> None:
         # aiohttp, not httpx: its C HTTP parser made a delivery a third of the CPU (httpx's

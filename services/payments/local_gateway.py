@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +17,9 @@ import asyncpg
 
 from services.common.errors import FailedPreconditionError, NotFoundError
 from services.common.telemetry import current_traceparent
+from services.common.wakeup import staged
 from services.payments import cards
+from services.payments.delivery import CHANNEL as DELIVERY_CHANNEL
 from services.payments.expiry import SWEEP_BATCH
 from services.payments.gateways import (
     SESSION_COMPLETE,
@@ -106,14 +107,9 @@ class PayResult:
 class LocalGateway:
     name = "local"
 
-    def __init__(
-        self, pool: asyncpg.Pool, public_base_url: str, on_webhook_queued: Callable[[], None]
-    ) -> None:
+    def __init__(self, pool: asyncpg.Pool, public_base_url: str) -> None:
         self._pool = pool
         self._public_base_url = public_base_url
-        # Wakes the delivery worker in this process right after commit; other replicas
-        # hear the NOTIFY that the insert trigger sends.
-        self._on_webhook_queued = on_webhook_queued
 
     def _url(self, session_id: str) -> str:
         return f"{self._public_base_url}/checkout/{session_id}"
@@ -182,6 +178,8 @@ class LocalGateway:
                     trace.get("traceparent", ""),
                     trace.get("tracestate", ""),
                 )
+                if row is not None:  # paid, its webhook queued (committed: no transaction)
+                    staged(conn, DELIVERY_CHANNEL)
             else:
                 # Only the decline code is kept: card numbers never touch the database.
                 row = await conn.fetchrow(_DECLINE_SQL, session_id, outcome.decline_code)
@@ -196,10 +194,7 @@ class LocalGateway:
                     # as the sweeper would (a status never returns to open).
                     await self._expire(conn, session)
         if row is None:
-            self._on_webhook_queued()
             raise FailedPreconditionError(f"checkout session {session_id} has expired")
-        if outcome.succeeded:
-            self._on_webhook_queued()
         return PayResult(_session(row), outcome)
 
     async def expire_session(self, session_id: str) -> str:
@@ -210,7 +205,6 @@ class LocalGateway:
             if session.status == "open":
                 await self._expire(conn, session)
         if session.status == "open":
-            self._on_webhook_queued()
             return SESSION_EXPIRED
         return SESSION_COMPLETE if session.status == "complete" else SESSION_EXPIRED
 
@@ -277,7 +271,6 @@ class LocalGateway:
                 refunds=made,
             )
             await self._queue_event(conn, build_event(CHARGE_REFUNDED, charge))
-        self._on_webhook_queued()
         return GatewayRefund(id=refund_id, status="succeeded")
 
     async def create_payout_account(self, provider_id: str) -> str:
@@ -303,7 +296,6 @@ class LocalGateway:
                 await self._expire(conn, _session(row))
         if rows:
             log.info("local checkout: expired %d session(s)", len(rows))
-            self._on_webhook_queued()
         return len(rows)
 
     async def _get(
@@ -345,3 +337,4 @@ class LocalGateway:
             trace.get("traceparent", ""),
             trace.get("tracestate", ""),
         )
+        staged(conn, DELIVERY_CHANNEL)

@@ -26,9 +26,12 @@ from upskill.payments.v1 import events_pb2
 
 from services.cli.main import main
 from services.common import db, events, jetstream
+from services.common import relay as relay_module
 from services.common.consumer import EventConsumer, Subscription
-from services.common.outbox import enqueue
+from services.common.outbox import enqueue, enqueue_after
 from services.common.relay import OutboxRelay, RelayOptions
+from services.common.sql import Statement
+from services.common.wakeup import LocalWakes
 from services.devstack.embedded import EmbeddedNats
 from tests.polling import eventually_async as eventually
 
@@ -666,3 +669,208 @@ async def test_a_drain_sleeps_until_the_lease_of_a_row_held_elsewhere_runs_out(
 async def enqueue_in_transaction(conn: asyncpg.Connection, message: Message) -> str:
     async with conn.transaction():
         return await enqueue(conn, message, source="test")
+
+
+# In-process wake-ups (services/common/wakeup.py): a service's own pool sends no NOTIFY, so
+# its commits never queue on PostgreSQL's one notify lock; its process wakes its relay.
+
+
+@pytest.fixture
+def wakes() -> LocalWakes:
+    return LocalWakes()
+
+
+@pytest.fixture
+async def service_pool(
+    pool: asyncpg.Pool, fresh_database: str, wakes: LocalWakes
+) -> AsyncIterator[asyncpg.Pool]:
+    """The pool a service runs on (`pool` has migrated the database)."""
+    service = await db.create_pool(fresh_database, wakes=wakes)
+    yield service
+    await service.close()
+
+
+@pytest.fixture
+async def heard(fresh_database: str) -> AsyncIterator[asyncio.Queue[str]]:
+    """The payload of every NOTIFY on the relay's channel."""
+    listener = await asyncpg.connect(fresh_database)
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    await listener.add_listener(
+        relay_module.CHANNEL, lambda _conn, _pid, _channel, payload: queue.put_nowait(payload)
+    )
+    yield queue
+    await listener.close()
+
+
+async def heard_until_now(pool: asyncpg.Pool, heard: asyncio.Queue[str]) -> list[str]:
+    """Every notification committed so far: a listener gets them in commit order, so all of
+    them arrive before a marker notified now."""
+    async with pool.acquire() as conn:
+        await conn.execute("SELECT pg_notify($1, 'marker')", relay_module.CHANNEL)
+    got: list[str] = []
+    while (payload := await asyncio.wait_for(heard.get(), 10)) != "marker":
+        got.append(payload)
+    return got
+
+
+class IdleRelay(OutboxRelay):
+    """A relay that tells when it has drained and gone to sleep."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.asleep = asyncio.Event()
+
+    async def drain(self) -> float:
+        self.asleep.clear()
+        pause = await super().drain()
+        self.asleep.set()
+        return pause
+
+
+async def sleeping_relay(
+    service_pool: asyncpg.Pool, nc: Client, dsn: str, wakes: LocalWakes
+) -> asyncio.Task[None]:
+    """This process's relay, run, asleep for the hour of its fallback poll: only a wake-up
+    gets a row published within the test."""
+    relay = IdleRelay(service_pool, nc, dsn, NEVER_POLL)
+    wakes.add(relay.worker)
+    task = asyncio.create_task(relay.run())
+    await asyncio.wait_for(relay.asleep.wait(), 10)
+    return task
+
+
+async def test_a_service_pools_commit_sends_no_notify_and_wakes_its_relay_after_the_commit(
+    pool: asyncpg.Pool,
+    service_pool: asyncpg.Pool,
+    wakes: LocalWakes,
+    heard: asyncio.Queue[str],
+    fresh_database: str,
+    nc: Client,
+) -> None:
+    relay = OutboxRelay(service_pool, nc, fresh_database, NEVER_POLL)  # not running
+    wakes.add(relay.worker)
+    async with service_pool.acquire() as conn, conn.transaction():
+        await enqueue(conn, succeeded(), source="test")
+        # Before the commit a drain would find nothing, and then sleep for the poll.
+        assert not relay.worker.wake_pending
+    assert relay.worker.wake_pending  # the transaction has ended: the relay is woken
+    assert await heard_until_now(pool, heard) == []
+
+
+async def test_a_service_pools_commit_is_published_without_waiting_for_the_poll(
+    pool: asyncpg.Pool,
+    service_pool: asyncpg.Pool,
+    wakes: LocalWakes,
+    heard: asyncio.Queue[str],
+    js: JetStreamContext,
+    nc: Client,
+    fresh_database: str,
+) -> None:
+    task = await sleeping_relay(service_pool, nc, fresh_database, wakes)
+    try:
+        async with service_pool.acquire() as conn, conn.transaction():
+            await enqueue(conn, succeeded(), source="test")
+        await eventually(lambda: _count_is(js, 1))
+        assert await unpublished(pool) == 0
+        assert await heard_until_now(pool, heard) == []
+    finally:
+        task.cancel()
+
+
+async def test_a_standalone_statement_wakes_the_relay_as_soon_as_it_returns(
+    pool: asyncpg.Pool,
+    service_pool: asyncpg.Pool,
+    wakes: LocalWakes,
+    heard: asyncio.Queue[str],
+    fresh_database: str,
+    nc: Client,
+) -> None:
+    """unit_of_work.commit(standalone=True): the statement's own transaction has committed
+    when it returns, so the wake-up does not wait for the connection's release."""
+    relay = OutboxRelay(service_pool, nc, fresh_database, NEVER_POLL)  # not running
+    wakes.add(relay.worker)
+    save = Statement("INSERT INTO effects VALUES (gen_random_uuid(), 'seat') RETURNING 1")
+    async with service_pool.acquire() as conn:
+        assert await enqueue_after(conn, save, [succeeded()], source="test", standalone=True)
+        assert relay.worker.wake_pending
+    assert await heard_until_now(pool, heard) == []
+
+
+async def test_another_writers_insert_still_notifies_and_wakes_the_relay(
+    pool: asyncpg.Pool,
+    service_pool: asyncpg.Pool,
+    wakes: LocalWakes,
+    heard: asyncio.Queue[str],
+    js: JetStreamContext,
+    nc: Client,
+    fresh_database: str,
+) -> None:
+    """The CLI, an operator's SQL, a replica on older code: their sessions notify."""
+    task = await sleeping_relay(service_pool, nc, fresh_database, wakes)
+    other = await asyncpg.connect(fresh_database)
+    try:
+        async with other.transaction():
+            await enqueue(other, succeeded(), source="elsewhere")
+        assert await heard_until_now(pool, heard) == [""]
+        await eventually(lambda: _count_is(js, 1))
+    finally:
+        await other.close()
+        task.cancel()
+
+
+async def test_a_rolled_back_transaction_publishes_nothing_and_loses_nothing(
+    pool: asyncpg.Pool,
+    service_pool: asyncpg.Pool,
+    wakes: LocalWakes,
+    heard: asyncio.Queue[str],
+    js: JetStreamContext,
+    nc: Client,
+    fresh_database: str,
+) -> None:
+    task = await sleeping_relay(service_pool, nc, fresh_database, wakes)
+    try:
+        async with service_pool.acquire() as conn:
+            with pytest.raises(RuntimeError, match="boom"):
+                await enqueue_then_fail(conn)
+            async with conn.transaction():
+                kept = await enqueue(conn, succeeded("kept"), source="test")
+        await eventually(lambda: _count_is(js, 1))
+        sub = await js.pull_subscribe(SUCCEEDED_SUBJECT, durable="rollback-check")
+        [msg] = await sub.fetch(1, timeout=5)
+        assert (msg.headers or {})["Nats-Msg-Id"] == kept
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("SELECT count(*) FROM outbox") == 1
+        assert await heard_until_now(pool, heard) == []
+    finally:
+        task.cancel()
+
+
+async def enqueue_then_fail(conn: asyncpg.Connection) -> None:
+    async with conn.transaction():
+        await enqueue(conn, succeeded("rolled back"), source="test")
+        raise RuntimeError("boom")
+
+
+async def test_a_channel_without_a_worker_in_this_process_is_notified(
+    pool: asyncpg.Pool, service_pool: asyncpg.Pool, heard: asyncio.Queue[str]
+) -> None:
+    """A pool whose process runs no relay: its release sends the NOTIFY the trigger
+    skipped, so another process's relay hears of the row."""
+    async with service_pool.acquire() as conn, conn.transaction():
+        await enqueue(conn, succeeded(), source="test")
+    assert await heard_until_now(pool, heard) == [""]
+
+
+async def test_a_connection_the_pool_retires_still_wakes_the_relay(
+    service_pool: asyncpg.Pool, wakes: LocalWakes, fresh_database: str, nc: Client
+) -> None:
+    """A connection past its max_queries, or of an expired generation, is closed on
+    release instead of reset: the close pays its wake-ups."""
+    relay = OutboxRelay(service_pool, nc, fresh_database, NEVER_POLL)  # not running
+    wakes.add(relay.worker)
+    async with service_pool.acquire() as conn:
+        async with conn.transaction():
+            await enqueue(conn, succeeded(), source="test")
+        await service_pool.expire_connections()
+        assert not relay.worker.wake_pending
+    assert relay.worker.wake_pending

@@ -14,7 +14,8 @@ from upskill.enrollment.v1 import events_pb2 as enrollment_events
 from services.common import db, events
 from services.common.errors import FailedPreconditionError, NotFoundError, UnavailableError
 from services.common.paging import Page
-from services.payments import consumers, repository, unit_of_work
+from services.common.wakeup import LocalWakes, WakeAndDrain
+from services.payments import consumers, delivery, repository, unit_of_work
 from services.payments.checkout import CheckoutOpener
 from services.payments.domain import (
     CheckoutOrder,
@@ -107,7 +108,7 @@ async def count(pool: asyncpg.Pool, sql: str, *args: object) -> int:
 
 
 async def test_racing_retries_open_one_payment_and_one_session(pool: asyncpg.Pool) -> None:
-    local = LocalGateway(pool, "http://127.0.0.1:8080", lambda: None)
+    local = LocalGateway(pool, "http://127.0.0.1:8080")
     opener = CheckoutOpener(pool, local, ttl_seconds=1800, public_base_url="http://127.0.0.1:8080")
     same = order()
 
@@ -120,7 +121,7 @@ async def test_racing_retries_open_one_payment_and_one_session(pool: asyncpg.Poo
 
 
 async def test_racing_deliveries_of_one_webhook_apply_it_once(pool: asyncpg.Pool) -> None:
-    local = LocalGateway(pool, "http://127.0.0.1:8080", lambda: None)
+    local = LocalGateway(pool, "http://127.0.0.1:8080")
     opener = CheckoutOpener(pool, local, ttl_seconds=1800, public_base_url="http://127.0.0.1:8080")
     payment = await opener.open(order())
     result = await local.pay(payment.checkout_session_id, "4242424242424242")
@@ -181,7 +182,7 @@ async def test_a_gateway_outage_leaves_a_payment_the_retry_or_the_sweep_resolves
 async def test_a_declined_card_leaves_the_session_open_and_queues_nothing(
     pool: asyncpg.Pool,
 ) -> None:
-    local = LocalGateway(pool, "http://127.0.0.1:8080", lambda: None)
+    local = LocalGateway(pool, "http://127.0.0.1:8080")
     opener = CheckoutOpener(pool, local, ttl_seconds=1800, public_base_url="http://127.0.0.1:8080")
     payment = await opener.open(order())
 
@@ -203,7 +204,7 @@ async def test_a_webhook_that_fails_midway_leaves_its_event_to_be_delivered_agai
     """The event is claimed, and its outcome written, in the transaction of its effects: a
     failure in its last statement (here the ledger's one charge per payment) takes the claim
     back, and the next delivery applies it, once."""
-    local = LocalGateway(pool, "http://127.0.0.1:8080", lambda: None)
+    local = LocalGateway(pool, "http://127.0.0.1:8080")
     opener = CheckoutOpener(pool, local, ttl_seconds=1800, public_base_url="http://127.0.0.1:8080")
     payment = await opener.open(order())
     result = await local.pay(payment.checkout_session_id, "4242424242424242")
@@ -243,7 +244,7 @@ async def test_a_refund_delivered_before_its_payment_is_applied_right_after_it(
     """A refund's event that comes before the checkout's completion is deferred; the
     completion books the charge, records its own outcome in the same statement, and then
     applies the deferred refund (and records that one's outcome)."""
-    local = LocalGateway(pool, "http://127.0.0.1:8080", lambda: None)
+    local = LocalGateway(pool, "http://127.0.0.1:8080")
     opener = CheckoutOpener(pool, local, ttl_seconds=1800, public_base_url="http://127.0.0.1:8080")
     payment = await opener.open(order())
     result = await local.pay(payment.checkout_session_id, "4242424242424242")
@@ -289,13 +290,17 @@ async def test_a_refund_delivered_before_its_payment_is_applied_right_after_it(
 
 @pytest.mark.parametrize("card", ["4242424242424242", "4000000000000002"])
 async def test_paying_a_session_refuses_each_closed_state_with_its_reason(
-    pool: asyncpg.Pool, card: str
+    pool: asyncpg.Pool, fresh_database: str, card: str
 ) -> None:
     """Every refusal of a payment, whatever the card: an unknown session, one past its
     expiry (closed then, with its event, as the sweeper would), one already expired, one
-    already paid. None of them charges or queues a completion."""
-    woken: list[None] = []
-    local = LocalGateway(pool, "http://127.0.0.1:8080", lambda: woken.append(None))
+    already paid. None of them charges or queues a completion. Each queued webhook wakes
+    this process's delivery worker (the service's pool sends no NOTIFY)."""
+    worker = CountingWorker()
+    wakes = LocalWakes()
+    wakes.add(worker)
+    service_pool = await db.create_pool(fresh_database, wakes=wakes)
+    local = LocalGateway(service_pool, "http://127.0.0.1:8080")
     opener = CheckoutOpener(pool, local, ttl_seconds=1800, public_base_url="http://127.0.0.1:8080")
     deliveries = "SELECT event_type FROM local_webhook_deliveries ORDER BY id"
 
@@ -333,11 +338,26 @@ async def test_paying_a_session_refuses_each_closed_state_with_its_reason(
         attempts = await conn.fetchval("SELECT sum(failed_attempts) FROM local_checkout_sessions")
     assert queued == ["checkout.session.expired", "checkout.session.completed"]
     assert attempts == 0
-    assert len(woken) == 2
+    assert worker.wakes == 2
+    await service_pool.close()
+
+
+class CountingWorker(WakeAndDrain):
+    """The delivery worker's wake-ups, counted (it never runs)."""
+
+    def __init__(self) -> None:
+        super().__init__("counting", "", delivery.CHANNEL, self._never)
+        self.wakes = 0
+
+    def wake(self) -> None:
+        self.wakes += 1
+
+    async def _never(self) -> float:
+        raise AssertionError("not run")
 
 
 async def test_racing_payments_of_one_session_charge_it_once(pool: asyncpg.Pool) -> None:
-    local = LocalGateway(pool, "http://127.0.0.1:8080", lambda: None)
+    local = LocalGateway(pool, "http://127.0.0.1:8080")
     opener = CheckoutOpener(pool, local, ttl_seconds=1800, public_base_url="http://127.0.0.1:8080")
     payment = await opener.open(order())
 
@@ -353,7 +373,7 @@ async def test_racing_payments_of_one_session_charge_it_once(pool: asyncpg.Pool)
 async def test_a_rejected_payment_is_refunded_once_through_an_outage_and_racing_workers(
     pool: asyncpg.Pool,
 ) -> None:
-    local = LocalGateway(pool, "http://127.0.0.1:8080", lambda: None)
+    local = LocalGateway(pool, "http://127.0.0.1:8080")
     opener = CheckoutOpener(pool, local, ttl_seconds=1800, public_base_url="http://127.0.0.1:8080")
     payment = await opener.open(order())
     await local.pay(payment.checkout_session_id, "4242424242424242")

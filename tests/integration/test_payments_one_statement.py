@@ -110,7 +110,7 @@ def comparable(delivery: asyncpg.Record) -> dict[str, Any]:
 
 
 async def opened_session(pool: asyncpg.Pool, email: str = "alice@example.com") -> str:
-    local = LocalGateway(pool, BASE, lambda: None)
+    local = LocalGateway(pool, BASE)
     opener = CheckoutOpener(pool, local, ttl_seconds=1800, public_base_url=BASE)
     return (await opener.open(order(email))).checkout_session_id
 
@@ -123,7 +123,7 @@ async def test_paying_is_one_statement_writing_what_the_transaction_wrote(
     monkeypatch.setattr(local_gateway, "stripe_id", lambda prefix, length=24: prefix + "same")
     async with pool.acquire() as conn:
         one = OneConnection(conn)
-        local = LocalGateway(one, BASE, lambda: None)
+        local = LocalGateway(one, BASE)
 
         # The old path: in a transaction, the charge, then its delivery row (rolled back).
         async with one.recording() as old_statements:
@@ -163,7 +163,7 @@ async def test_the_payload_is_build_events_envelope_around_the_session(
     pool: asyncpg.Pool,
 ) -> None:
     session_id = await opened_session(pool)
-    local = LocalGateway(pool, BASE, lambda: None)
+    local = LocalGateway(pool, BASE)
     result = await local.pay(session_id, CARD)
     async with pool.acquire() as conn:
         [row] = await conn.fetch(
@@ -192,7 +192,7 @@ def test_an_event_around_splits_the_envelope_at_its_data_object() -> None:
 
 
 async def test_a_cancel_racing_a_pay_has_exactly_one_winner(pool: asyncpg.Pool) -> None:
-    local = LocalGateway(pool, BASE, lambda: None)
+    local = LocalGateway(pool, BASE)
     sessions = [await opened_session(pool) for _ in range(12)]
 
     for session_id in sessions:
@@ -365,7 +365,7 @@ async def test_a_charge_whose_payment_is_not_saved_books_nothing(pool: asyncpg.P
 
 async def test_racing_deliveries_of_a_completion_book_one_charge(pool: asyncpg.Pool) -> None:
     session_id = await opened_session(pool)
-    local = LocalGateway(pool, BASE, lambda: None)
+    local = LocalGateway(pool, BASE)
     await local.pay(session_id, CARD)
     async with pool.acquire() as conn:
         payload = await conn.fetchval("SELECT payload FROM local_webhook_deliveries")

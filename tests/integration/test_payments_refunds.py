@@ -96,7 +96,7 @@ async def test_a_refund_webhook_waiting_on_the_workers_lock_books_nothing_twice(
     """The gateway's charge.refunded can arrive while the refund worker books the same
     refund: it waits for the payment's lock and must then see the refund booked (a bug
     read the payment from the snapshot taken before the wait, and booked it again)."""
-    local = LocalGateway(pool, BASE, lambda: None)
+    local = LocalGateway(pool, BASE)
     handler = WebhookHandler(pool, SECRET, fee_bps=1000)
     payment = await paid(pool, handler, local, order(str(uuid.uuid4()), str(uuid.uuid4())))
     refund_id = await ask(pool, payment, amount=100, key="k1")
@@ -159,7 +159,7 @@ async def test_a_refund_webhook_waiting_on_the_workers_lock_books_nothing_twice(
 async def test_partial_refunds_reverse_the_fee_exactly_and_earnings_match_the_lines(
     pool: asyncpg.Pool,
 ) -> None:
-    local = LocalGateway(pool, BASE, lambda: None)
+    local = LocalGateway(pool, BASE)
     handler = WebhookHandler(pool, SECRET, fee_bps=1000)
     refunder = Refunder(pool, local)
     provider, program_a, program_b = (str(uuid.uuid4()) for _ in range(3))
@@ -208,7 +208,7 @@ async def test_partial_refunds_reverse_the_fee_exactly_and_earnings_match_the_li
 
 
 async def test_a_second_full_refund_request_is_the_first(pool: asyncpg.Pool) -> None:
-    local = LocalGateway(pool, BASE, lambda: None)
+    local = LocalGateway(pool, BASE)
     handler = WebhookHandler(pool, SECRET, fee_bps=1000)
     payment = await paid(pool, handler, local, order(str(uuid.uuid4()), str(uuid.uuid4())))
     ids = await asyncio.gather(*(ask(pool, payment) for _ in range(6)))
@@ -222,7 +222,7 @@ async def test_a_running_total_never_books_refunds_of_ours_on_their_way(
     """Two partial refunds of ours are on their way when Stripe's charge.refunded (without
     its refunds list) reports 200 back: which of them that is, the total cannot say, so it
     books nothing; the refund worker then books each exactly once."""
-    local = LocalGateway(pool, BASE, lambda: None)
+    local = LocalGateway(pool, BASE)
     handler = WebhookHandler(pool, SECRET, fee_bps=1000)
     payment = await paid(pool, handler, local, order(str(uuid.uuid4()), str(uuid.uuid4())))
     await ask(pool, payment, 100, "small")

@@ -286,7 +286,7 @@ async def test_payments_queries_use_indexes(fresh_database: str) -> None:
             await x.explain(lambda c: payments.lock_unopened_past_expiry(c, 100)),
             "payments_unopened_expiry",
         )
-        gateway = LocalGateway(x, "http://127.0.0.1", lambda: None)
+        gateway = LocalGateway(x, "http://127.0.0.1")
         assert_served(await x.explain_worker(gateway.expire_due), "local_checkout_sessions_open")
         assert_served(
             await x.explain(lambda c: payments.record_webhook_event(c, "evt_1", "t", {})),
