@@ -8,7 +8,6 @@ the buffered spans are still flushed.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import signal
 import sys
@@ -18,6 +17,7 @@ import uvicorn
 
 from services.common.auth import warn_if_dev_mode
 from services.common.logs import setup_logging
+from services.common.runtime import run_service
 from services.common.settings import MissingSettingError
 from services.common.telemetry import setup_tracing, shutdown_tracing
 from services.gateway.app import create_app
@@ -72,8 +72,9 @@ def main() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exit_cleanly)
     try:
-        # asyncio's own loop: uvloop measured no better here (benchmarks/README.md).
-        asyncio.run(serve(settings))
+        # On uvloop, as the services (EVENT_LOOP): the gateway's own socket transports and
+        # callback scheduling run in C (benchmarks/README.md, round 7).
+        run_service(serve(settings))
     finally:
         shutdown_tracing()
         log.info("gateway stopped")
