@@ -7,7 +7,7 @@ from importlib import resources
 
 import asyncpg
 
-from services.common.wakeup import IN_PROCESS_SETTING, LocalWakes, WakingConnection
+from services.common.wakeup import LocalWakes, WakingConnection
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,6 @@ async def create_pool(
             max_size=max_size,
             command_timeout=30,
             connection_class=WakingConnection,
-            server_settings={IN_PROCESS_SETTING: "on"},
             init=wakes.adopt,
             reset=wakes.released,
         )

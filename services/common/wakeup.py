@@ -175,8 +175,12 @@ class LocalWakes:
         return bool(workers)
 
     async def adopt(self, conn: WakingConnection) -> None:
-        """The pool's `init`: each new connection pays its wake-ups here."""
+        """The pool's `init`: each new connection pays its wake-ups here, and its session
+        sends no NOTIFY. A SET rather than a startup parameter: a connection pooler in
+        front of PostgreSQL (PgBouncer) refuses startup parameters it does not know, which
+        would keep the service from connecting at all; a SET it passes on."""
         conn.wakes = self
+        await conn.execute(f"SET {IN_PROCESS_SETTING} = on")
 
     async def released(self, conn: WakingConnection) -> None:
         """The pool's `reset` (asyncpg has ended any transaction by now): pay what the
