@@ -91,10 +91,10 @@ CLAIM_SQL = f"""
 # Marks the batch sent and, in the same round trip, tells when the earliest other row (leased
 # by another replica, or backing off) is due. The SELECT sees the rows as they were when the
 # statement began, so the batch itself is left out by seq. Lost in a crash: the rows are
-# unpublished again and are published again, with the same Nats-Msg-Id (the event id,
-# events.Envelope.headers), which the stream drops within its duplicate window
-# (jetstream.DUPLICATE_WINDOW_SECONDS, a day); past it, each consumer's inbox drops the
-# event as one it has already handled.
+# unpublished again and are published again once PostgreSQL is back, with the same
+# Nats-Msg-Id (the event id, events.Envelope.headers), which the stream drops within its
+# duplicate window (jetstream.DUPLICATE_WINDOW_SECONDS, a day); should one get through, each
+# consumer's inbox (kept longer than the stream keeps events) drops it as already handled.
 MARK_PUBLISHED_SQL = """
     WITH marked AS (
         UPDATE outbox SET published_at = now(), claimed_until = NULL
