@@ -46,6 +46,45 @@ async def create_pool(
     return pool
 
 
+# The outbox relay's and the webhook delivery worker's pool (create_relay_pool): the relay
+# uses one connection at a time (claim, publish, mark); the delivery worker claims on one
+# while the POSTs that end record their outcome on the others.
+RELAY_POOL_SIZE = 3
+
+
+async def _commit_without_waiting_for_the_flush(conn: asyncpg.Connection) -> None:
+    """The relay pool's `init`, on every new connection (a reconnection after PostgreSQL
+    restarted included). A SET rather than a startup parameter, as for LocalWakes.adopt: a
+    pooler in front of PostgreSQL refuses startup parameters it does not know. It lasts the
+    session: _keep_session runs no `RESET ALL`."""
+    await conn.execute("SET synchronous_commit = off")
+
+
+async def create_relay_pool(dsn: str, *, max_size: int = RELAY_POOL_SIZE) -> asyncpg.Pool:
+    """The pool of this process's outbox relay (services/common/relay.py) and webhook
+    delivery worker (services/payments/delivery.py), apart from the service's pool so that
+    only their bookkeeping commits with synchronous_commit off: a commit returns without
+    waiting for its WAL flush, which is otherwise on the critical path of every event hop.
+
+    Such a commit is visible at once, like any other, and can only be lost in a crash of
+    PostgreSQL itself, together with everything after it in the WAL (a durable commit later
+    flushes it too): every statement run on this pool says in a comment why losing it is
+    harmless (a lease, a published mark, an attempt count). Business transactions and the
+    consumers' inbox transactions (NATS is acked after their commit) stay on the service's
+    pool, synchronous. The relay's rows are staged by the service's pool, which wakes it
+    (services/common/wakeup.py); this pool stages nothing, so it has no wake-ups to pay."""
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=1,
+        max_size=max_size,
+        command_timeout=30,
+        init=_commit_without_waiting_for_the_flush,
+        reset=_keep_session,
+    )
+    assert pool is not None
+    return pool
+
+
 def migration_files(package: str) -> list[tuple[str, str]]:
     """(version, sql) for every *.sql in `<package>.migrations`, in name order."""
     folder = resources.files(f"{package}.migrations")

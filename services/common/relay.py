@@ -18,6 +18,13 @@ Nats-Msg-Id = event id, so a re-send after a crash between publish and mark is d
 the stream's duplicate window. While NATS is disconnected nothing is claimed and no
 attempt is counted: an outage is not the row's fault.
 
+Its statements run on the relay's own pool (db.create_relay_pool), with synchronous_commit
+off: each commit returns without waiting for its WAL flush, which would otherwise sit on
+every event hop (a row goes out only after its claim has committed). Such a commit is lost
+only if PostgreSQL itself crashes before the flush, together with everything after it in
+the WAL, and each statement below says why losing it is harmless. The rows themselves are
+staged by business transactions on the service's pool, durably.
+
 Parked rows, for an operator: `upskill outbox list` / `upskill outbox retry` (README,
 "Operating"; the SQL is in services/common/outbox.py).
 """
@@ -68,7 +75,10 @@ _ROW_COLUMNS = """seq, id, subject, type, source, ce_subject, payload, tracepare
 
 # The claim: due rows (unpublished, not parked, lease free) in seq order; the sub-select's
 # SKIP LOCKED lets concurrent replicas claim disjoint batches, and the lease keeps them
-# disjoint after this statement's transaction has ended.
+# disjoint after this statement's transaction has ended. A lease is visible to the other
+# replicas as soon as it commits, flushed or not. Lost in a crash: the row is unclaimed and
+# is claimed again; should it have been published meanwhile, the re-send is dropped as for
+# a lost mark (below).
 CLAIM_SQL = f"""
     UPDATE outbox SET claimed_until = now() + make_interval(secs => $2)
      WHERE seq IN (SELECT seq FROM outbox
@@ -80,7 +90,11 @@ CLAIM_SQL = f"""
 
 # Marks the batch sent and, in the same round trip, tells when the earliest other row (leased
 # by another replica, or backing off) is due. The SELECT sees the rows as they were when the
-# statement began, so the batch itself is left out by seq.
+# statement began, so the batch itself is left out by seq. Lost in a crash: the rows are
+# unpublished again and are published again once PostgreSQL is back, with the same
+# Nats-Msg-Id (the event id, events.Envelope.headers), which the stream drops within its
+# duplicate window (jetstream.DUPLICATE_WINDOW_SECONDS, a day); should one get through, each
+# consumer's inbox (kept longer than the stream keeps events) drops it as already handled.
 MARK_PUBLISHED_SQL = """
     WITH marked AS (
         UPDATE outbox SET published_at = now(), claimed_until = NULL
@@ -90,7 +104,9 @@ MARK_PUBLISHED_SQL = """
      WHERE published_at IS NULL AND parked_at IS NULL AND seq <> ALL($1::bigint[])"""
 
 # One statement for every failed row of a batch: count the attempt, keep the error, and
-# either schedule the retry (the lease doubles as "not before") or park the row.
+# either schedule the retry (the lease doubles as "not before") or park the row. Lost in a
+# crash: the attempt is not counted, and the row is tried again, sooner; a lost park is
+# tried again too, and parked again after its attempts (logged and counted once more).
 RECORD_FAILURES_SQL = """
     UPDATE outbox o
        SET attempts = o.attempts + 1,
@@ -102,11 +118,14 @@ RECORD_FAILURES_SQL = """
      WHERE o.seq = f.seq AND o.published_at IS NULL
     RETURNING o.seq, o.attempts, o.parked_at IS NOT NULL AS parked"""
 
+# Lost in a crash: the lease stays until it runs out (lease_seconds), then the row is
+# claimed again.
 RELEASE_SQL = """
     UPDATE outbox SET claimed_until = NULL
      WHERE seq = ANY($1::bigint[]) AND published_at IS NULL"""
 
-# When the earliest leased (backing-off or in-flight elsewhere) row is due again.
+# When the earliest leased (backing-off or in-flight elsewhere) row is due again. It writes
+# nothing: no commit to lose.
 NEXT_DUE_SQL = """
     SELECT min(claimed_until) FROM outbox
      WHERE published_at IS NULL AND parked_at IS NULL"""
@@ -115,6 +134,10 @@ MAX_ERROR_CHARS = 2000
 
 
 class OutboxRelay:
+    """Publishes the outbox. `pool` is db.create_relay_pool's in a service (commits with
+    synchronous_commit off: every statement here is safe to lose in a crash, see above); run
+    nothing on it whose commit must be durable."""
+
     def __init__(
         self, pool: asyncpg.Pool, nc: Client, dsn: str, options: RelayOptions | None = None
     ) -> None:

@@ -79,6 +79,9 @@ class ServiceRuntime:
     # This process's workers that the pool's commits wake (services/common/wakeup.py): the
     # outbox relay, and what a service's build() adds.
     wakes: LocalWakes
+    # The outbox relay's and the webhook delivery worker's own small pool: their bookkeeping
+    # commits without waiting for its WAL flush (db.create_relay_pool); nothing else uses it.
+    relay_pool: asyncpg.Pool
     background: list[Coroutine[Any, Any, None]] = field(default_factory=list)
     # How this service checks that a caller acting for a provider is its member (set by
     # the service's build(); None: this service refuses to act for providers).
@@ -117,6 +120,9 @@ async def _start_runtime(name: str, default_port: int) -> ServiceRuntime:
     pool = await startup.wait_for(
         lambda: db.create_pool(settings.database_url, wakes=wakes), "PostgreSQL"
     )
+    relay_pool = await startup.wait_for(
+        lambda: db.create_relay_pool(settings.database_url), "PostgreSQL"
+    )
     applied = await startup.wait_for(lambda: _migrate(pool, name), "PostgreSQL (migrations)")
     if applied:
         log.info("migrations applied: %s", ", ".join(applied))
@@ -134,7 +140,7 @@ async def _start_runtime(name: str, default_port: int) -> ServiceRuntime:
     await startup.wait_for(ensure_streams, "NATS (JetStream streams)")
     pruner = Pruner(pool, retention.prune_interval_seconds, common_jobs(retention))
     verifier = TokenVerifier(auth)
-    runtime = ServiceRuntime(name, settings, pool, nc, js, verifier, pruner, wakes)
+    runtime = ServiceRuntime(name, settings, pool, nc, js, verifier, pruner, wakes, relay_pool)
     catalog_addr = settings_module.optional("CATALOG_ADDR")
     if catalog_addr:
         # Staff acting for a provider: the catalog holds the memberships (the catalog
@@ -144,7 +150,7 @@ async def _start_runtime(name: str, default_port: int) -> ServiceRuntime:
         # The issuer may still be starting (compose): retry as for PostgreSQL and NATS.
         renew_in = await _retry(verifier.fetch_service_token, "the issuer's token endpoint")
         runtime.run_in_background(verifier.keep_service_token_fresh(renew_in))
-    relay = OutboxRelay(pool, nc, settings.database_url)
+    relay = OutboxRelay(relay_pool, nc, settings.database_url)
     wakes.add(relay.worker)
     runtime.run_in_background(relay.run())
     # A service adds its own rules (runtime.pruner.add) while it is built, before this runs.
@@ -278,6 +284,7 @@ async def serve(
     with contextlib.suppress(Exception):
         await runtime.nc.flush(timeout=NATS_FLUSH_SECONDS)
     await runtime.nc.close()
+    await runtime.relay_pool.close()
     await runtime.pool.close()
     shutdown_tracing()
     log.info("%s stopped", name)

@@ -47,7 +47,7 @@ async def build(
     gateway: CheckoutGateway
     if settings.provider == LOCAL:
         delivery = WebhookDeliveryWorker(
-            runtime.pool,
+            runtime.relay_pool,
             runtime.settings.database_url,
             settings.local_webhook_url,
             settings.webhook_secret,

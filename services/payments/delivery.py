@@ -7,6 +7,13 @@ are retried with exponential back-off until the endpoint answers 2xx. Each attem
 signed afresh, because the receiver rejects signatures older than five minutes. The loop
 that wakes it (this process's own commits in process, other writers' NOTIFY, a fallback
 poll) is the shared one in services/common/wakeup.py.
+
+Its statements run on the relay's pool (db.create_relay_pool), with synchronous_commit
+off: their commits do not wait for the WAL flush, and are lost only if PostgreSQL itself
+crashes before it. Each says why that is harmless: the worst is a webhook POSTed again,
+which the receiver drops by its event id, as it drops Stripe's own re-sends
+(services/payments/webhooks.py). The webhook's processing is the receiver's, on the
+service's pool, synchronous; the delivery rows are queued there too.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ MAX_IN_FLIGHT = 32
 # round trip, when the earliest other undelivered row is due: one row per claimed delivery,
 # each with next_due, or a single row of NULLs but next_due when none was due. The SELECT
 # sees the rows as they were when the statement began, so the claimed ones are left out by id.
+# Lost in a crash: the rows are due again and POSTed again (a duplicate the receiver drops).
 CLAIM_SQL = """
     WITH claimed AS (
         UPDATE local_webhook_deliveries
@@ -66,6 +74,9 @@ def retry_delay(attempts: int) -> float:
 
 
 class WebhookDeliveryWorker:
+    """`pool` is db.create_relay_pool's in the service (synchronous_commit off: each
+    statement here is safe to lose in a crash, see above)."""
+
     def __init__(
         self,
         pool: asyncpg.Pool,
@@ -135,6 +146,7 @@ class WebhookDeliveryWorker:
         return rows, found[0]["next_due"] if found else None
 
     async def _seconds_until_next_due(self) -> float:
+        # It writes nothing: no commit to lose.
         async with self._pool.acquire() as conn:
             due: datetime | None = await conn.fetchval(
                 "SELECT min(next_attempt_at) FROM local_webhook_deliveries WHERE delivered_at IS NULL"
@@ -172,6 +184,9 @@ class WebhookDeliveryWorker:
         except (aiohttp.ClientError, TimeoutError) as exc:
             error = f"{type(exc).__name__}: {exc or f'no answer in {HTTP_TIMEOUT_SECONDS:g} s'}"
         attempts = row["attempts"] + 1
+        # Lost in a crash, either outcome is harmless: a lost delivered mark sends the webhook
+        # again, which the receiver drops by its event id; a lost failure leaves the attempt
+        # uncounted and the row due at its claim's lease, when it is tried again.
         async with self._pool.acquire() as conn:
             if not error:
                 await conn.execute(

@@ -123,6 +123,62 @@ async def test_enqueue_outside_a_transaction_is_refused(pool: asyncpg.Pool) -> N
             await enqueue(conn, succeeded(), source="test")
 
 
+@pytest.fixture
+async def relay_pool(pool: asyncpg.Pool, fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
+    """The pool a service's relay runs on (`pool` has migrated the database)."""
+    relays = await db.create_relay_pool(fresh_database)
+    yield relays
+    await relays.close()
+
+
+async def _synchronous_commit(conn: asyncpg.Connection) -> str:
+    return str(await conn.fetchval("SHOW synchronous_commit"))
+
+
+async def test_only_the_relays_pool_commits_without_waiting_for_the_wal_flush(
+    pool: asyncpg.Pool, relay_pool: asyncpg.Pool, fresh_database: str
+) -> None:
+    """The relay's and the delivery worker's bookkeeping commits with synchronous_commit
+    off (db.create_relay_pool); a service's pool, where business and inbox transactions
+    commit, keeps PostgreSQL's durable default."""
+    service = await db.create_pool(fresh_database, wakes=LocalWakes())
+    try:
+        for durable in (pool, service):
+            async with durable.acquire() as conn:
+                assert await _synchronous_commit(conn) == "on"
+        for _ in range(2):  # the second time on new connections, as after a restart
+            held = [await relay_pool.acquire() for _ in range(db.RELAY_POOL_SIZE)]
+            try:
+                assert [await _synchronous_commit(c) for c in held] == ["off"] * len(held)
+            finally:
+                for conn in held:
+                    await relay_pool.release(conn)
+            async with relay_pool.acquire() as conn:  # a released connection keeps it
+                assert await _synchronous_commit(conn) == "off"
+            await relay_pool.expire_connections()
+    finally:
+        await service.close()
+
+
+async def test_a_relay_pool_reconnects_after_its_connections_are_killed(
+    pool: asyncpg.Pool, relay_pool: asyncpg.Pool
+) -> None:
+    """As after a PostgreSQL restart: the next acquire reconnects, synchronous_commit off."""
+    async with relay_pool.acquire() as conn:
+        pid = conn.get_server_pid()
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT pg_terminate_backend($1)", pid)
+
+    async def reconnected() -> bool:
+        try:
+            async with relay_pool.acquire() as conn:
+                return await _synchronous_commit(conn) == "off" and conn.get_server_pid() != pid
+        except Exception:  # the dead connection's error, whichever asyncpg raises
+            return False
+
+    await eventually(reconnected)
+
+
 class CrashAfterPublish(OutboxRelay):
     """A relay that dies between publishing and marking the rows sent."""
 
@@ -135,20 +191,24 @@ NEVER_POLL = RelayOptions(fallback_poll_seconds=3600)
 
 
 async def test_relay_publishes_each_row_once_even_after_crashing(
-    pool: asyncpg.Pool, js: JetStreamContext, nc: Client, fresh_database: str
+    pool: asyncpg.Pool,
+    relay_pool: asyncpg.Pool,
+    js: JetStreamContext,
+    nc: Client,
+    fresh_database: str,
 ) -> None:
     async with pool.acquire() as conn, conn.transaction():
         ids = [await enqueue(conn, succeeded(f"e{i}"), source="test") for i in range(3)]
 
     # Its lease lapses at once, as a dead relay's does once it runs out.
-    crashing = CrashAfterPublish(pool, nc, fresh_database, RelayOptions(lease_seconds=0.001))
+    crashing = CrashAfterPublish(relay_pool, nc, fresh_database, RelayOptions(lease_seconds=0.001))
     with pytest.raises(ConnectionError):
         await crashing.drain_once()
     # The rows reached the stream, but they are still unpublished in the outbox.
     assert await stream_count(js, "PAYMENTS") == 3
     assert await unpublished(pool) == 3
 
-    relay = OutboxRelay(pool, nc, fresh_database)
+    relay = OutboxRelay(relay_pool, nc, fresh_database)
     await eventually(lambda: _drains(relay, 3))
     assert await relay.drain_once() == 0
     assert await stream_count(js, "PAYMENTS") == 3  # the re-sends were deduplicated
@@ -156,6 +216,39 @@ async def test_relay_publishes_each_row_once_even_after_crashing(
     sub = await js.pull_subscribe(SUCCEEDED_SUBJECT, stream="PAYMENTS")
     msgs = await sub.fetch(3, timeout=5)
     assert [(m.headers or {})["Nats-Msg-Id"] for m in msgs] == ids
+
+
+async def test_a_published_mark_lost_in_a_crash_publishes_again_and_is_consumed_once(
+    pool: asyncpg.Pool,
+    relay_pool: asyncpg.Pool,
+    js: JetStreamContext,
+    nc: Client,
+    fresh_database: str,
+) -> None:
+    """The relay's marks commit without waiting for the WAL flush, so PostgreSQL crashing
+    may lose one after its event was published (and consumed): the row is unpublished
+    again, as WAL replay leaves it, and goes out again, and nothing happens twice."""
+    async with pool.acquire() as conn, conn.transaction():
+        ids = [await enqueue(conn, succeeded(f"m{i}"), source="test") for i in range(3)]
+    relay = OutboxRelay(relay_pool, nc, fresh_database)
+    consumer = asyncio.create_task(recording_consumer("marks", pool, js).run())
+    try:
+        assert await relay.drain_once() == 3
+        await eventually(lambda: _effects_are(pool, ["m0", "m1", "m2"]))
+        # The crash: the marks (and claims) never reached the disk.
+        async with pool.acquire() as conn:
+            lost = await conn.execute(
+                "UPDATE outbox SET published_at = NULL, claimed_until = NULL WHERE id = ANY($1)",
+                [uuid.UUID(i) for i in ids],
+            )
+        assert lost == "UPDATE 3"
+        assert await relay.drain_once() == 3  # published again ...
+        assert await unpublished(pool) == 0
+        assert await stream_count(js, "PAYMENTS") == 3  # ... the stream drops the re-sends
+        await eventually(lambda: _pending_is(js, "marks", 0))
+        assert await effects(pool) == ["m0", "m1", "m2"]  # consumed once
+    finally:
+        consumer.cancel()
 
 
 async def _drains(relay: OutboxRelay, n: int) -> bool:
