@@ -29,6 +29,7 @@ from services.common.errors import NotFoundError
 from services.common.rpc import policies_of, rpc
 from services.common.runtime import server_interceptors
 from services.common.telemetry import CallTraceContext, current_traceparent, meter_provider_for
+from tests.polling import eventually_async
 
 SECRET = "t" * 40
 SERVICE = "upskill.payments.v1.PaymentsService"
@@ -94,8 +95,15 @@ async def _call(channel: grpc.aio.Channel, role: str, payment_id: str) -> grpc.S
     return grpc.StatusCode.OK
 
 
-def _server_span(exporter: InMemorySpanExporter) -> ReadableSpan:
-    spans = [s for s in exporter.get_finished_spans() if s.kind is trace.SpanKind.SERVER]
+async def _server_span(exporter: InMemorySpanExporter) -> ReadableSpan:
+    """The call's server span. The client can hold its status before the server's span has
+    ended (the status is sent, then the handler's frames unwind and end the span): wait for
+    it rather than race it."""
+
+    def ended() -> list[ReadableSpan]:
+        return [s for s in exporter.get_finished_spans() if s.kind is trace.SpanKind.SERVER]
+
+    spans = await eventually_async(ended, what="the call's server span to end")
     assert len(spans) == 1, spans
     return spans[0]
 
@@ -121,7 +129,7 @@ async def test_the_server_span_records_the_status_the_client_got(
 
     assert await _call(channel, role, payment_id) is code
 
-    span = _server_span(exporter)
+    span = await _server_span(exporter)
     assert span.name == GET_PAYMENT  # the instrumentation names spans by the full path
     assert span.attributes is not None
     # Before the fix a PERMISSION_DENIED (abort_with_status) left this at 0 (OK).
