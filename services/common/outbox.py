@@ -62,16 +62,12 @@ async def enqueue(
     return str(values[0])
 
 
-def after(save_sql: str, first: int, count: int) -> str:
-    """One statement that runs `save_sql` and then inserts `count` outbox rows, given as
-    parameters $first, $first+1, ... (after the save's own; COLUMNS order, row by row), in
-    that order (so seq order is staging order), and only if the save returned a row:
-    `save_sql` must end in RETURNING. Its result has one row per row staged (none: nothing
-    was saved). The outbox's NOTIFY trigger is FOR EACH STATEMENT: it fires for this INSERT
-    as for enqueue's.
-
-    Scalar parameters, not arrays to unnest: asyncpg has no built-in codec for uuid[] and
-    bytea[], and would look them up on each new connection (three more round trips)."""
+def _staging_insert(first: int, count: int) -> str:
+    """The INSERT of `count` outbox rows, given as parameters $first, $first+1, ... (COLUMNS
+    order, row by row), in that order (so seq order is staging order), only if the CTE
+    `saved` has a row. Scalar parameters, not arrays to unnest: asyncpg has no built-in codec
+    for uuid[] and bytea[], and would look them up on each new connection (three more round
+    trips)."""
     width = len(COLUMNS)
     rows = ",\n        ".join(
         "({}, {})".format(
@@ -80,12 +76,20 @@ def after(save_sql: str, first: int, count: int) -> str:
         )
         for n in range(count)
     )
-    return f"""WITH saved AS ({save_sql})
-INSERT INTO outbox ({_NAMES})
+    return f"""INSERT INTO outbox ({_NAMES})
 SELECT {_NAMES} FROM (VALUES {rows}) AS e(n, {_NAMES})
  WHERE EXISTS (SELECT 1 FROM saved)
  ORDER BY n
 RETURNING seq"""
+
+
+def after(save_sql: str, first: int, count: int) -> str:
+    """One statement that runs `save_sql` and then inserts `count` outbox rows (parameters
+    from $first, after the save's own: _staging_insert), only if the save returned a row:
+    `save_sql` must end in RETURNING. Its result has one row per row staged (none: nothing
+    was saved). The outbox's NOTIFY trigger is FOR EACH STATEMENT: it fires for this INSERT
+    as for enqueue's."""
+    return f"WITH saved AS ({save_sql})\n{_staging_insert(first, count)}"
 
 
 async def enqueue_after(
@@ -132,13 +136,12 @@ def then_sql(save_sql: str, first: int, count: int, then: Then) -> str:
     """after's statement, the outbox rows' INSERT as the CTE `staged`, followed by `then`
     (its parameters placed after the outbox rows'). One row per row of `then.select`,
     each with `then_row` true, or a single row without it; every row tells `saved`."""
-    staged = after(save_sql, first, count).removeprefix(f"WITH saved AS ({save_sql})\n")
     by = first - 1 + count * len(COLUMNS)
     ctes = ",\n     ".join(
         part
         for part in (
             f"saved AS ({save_sql})",
-            f"staged AS ({staged})" if count else "",
+            f"staged AS ({_staging_insert(first, count)})" if count else "",
             shifted(then.ctes, by),
         )
         if part
