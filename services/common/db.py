@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from importlib import resources
+from typing import Any
 
 import asyncpg
 
@@ -29,19 +30,22 @@ async def create_pool(
     this process wakes its own workers after their commit instead (services/common/wakeup.py),
     and the release does that instead of _keep_session's nothing."""
     if wakes is None:
-        pool = await asyncpg.create_pool(
-            dsn, min_size=min_size, max_size=max_size, command_timeout=30, reset=_keep_session
-        )
-    else:
-        pool = await asyncpg.create_pool(
-            dsn,
-            min_size=min_size,
-            max_size=max_size,
-            command_timeout=30,
-            connection_class=WakingConnection,
-            init=wakes.adopt,
-            reset=wakes.released,
-        )
+        return await _pool(dsn, min_size, max_size, reset=_keep_session)
+    return await _pool(
+        dsn,
+        min_size,
+        max_size,
+        connection_class=WakingConnection,
+        init=wakes.adopt,
+        reset=wakes.released,
+    )
+
+
+async def _pool(dsn: str, min_size: int, max_size: int, **hooks: Any) -> asyncpg.Pool:
+    """Every pool of ours: asyncpg's, with the command timeout and the given hooks."""
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, command_timeout=30, **hooks
+    )
     assert pool is not None
     return pool
 
@@ -73,16 +77,9 @@ async def create_relay_pool(dsn: str, *, max_size: int = RELAY_POOL_SIZE) -> asy
     consumers' inbox transactions (NATS is acked after their commit) stay on the service's
     pool, synchronous. The relay's rows are staged by the service's pool, which wakes it
     (services/common/wakeup.py); this pool stages nothing, so it has no wake-ups to pay."""
-    pool = await asyncpg.create_pool(
-        dsn,
-        min_size=1,
-        max_size=max_size,
-        command_timeout=30,
-        init=_commit_without_waiting_for_the_flush,
-        reset=_keep_session,
+    return await _pool(
+        dsn, 1, max_size, init=_commit_without_waiting_for_the_flush, reset=_keep_session
     )
-    assert pool is not None
-    return pool
 
 
 def migration_files(package: str) -> list[tuple[str, str]]:
