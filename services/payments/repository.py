@@ -272,29 +272,12 @@ async def add_ledger_entry(conn: asyncpg.Connection, entry: LedgerEntry) -> None
     await conn.execute(_ADD_CHARGE_SQL, *_charge_args(entry))
 
 
-async def book_charge(
-    conn: asyncpg.Connection, entry: LedgerEntry, outcome: WebhookOutcome | None = None
-) -> list[dict[str, Any]]:
-    """What a payment's success writes and then reads, in one round trip: its charge in
-    the ledger (add_ledger_entry), the outcome of the event that succeeded it when given
-    (set_webhook_outcome), and the events deferred until it succeeded (deferred_webhooks):
-    the SELECT reads webhook_events as this transaction had them before the statement, so
-    the outcome written here is not among them."""
-    if outcome is None:
-        sql, args = f"WITH booked AS ({_ADD_CHARGE_SQL}) {_DEFERRED_SQL}", _charge_args(entry)
-    else:
-        sql = f"""WITH booked AS ({_ADD_CHARGE_SQL}),
-                       recorded AS (UPDATE webhook_events SET outcome = $9, payment_id = $1
-                                     WHERE event_id = $8)
-                  {_DEFERRED_SQL}"""
-        args = (*_charge_args(entry), outcome.event_id, outcome.outcome)
-    return deferred_payloads(await conn.fetch(sql, *args))
-
-
 def charge_booking(entry: LedgerEntry, outcome: WebhookOutcome) -> Then:
-    """book_charge as the rest of the payment's save statement (unit_of_work.commit_charge):
-    the charge and the outcome are written only when the save wrote (`saved` has its row),
-    and the deferred events are read as the transaction had them before the statement."""
+    """What a payment's success writes and then reads, as the rest of its save statement
+    (unit_of_work.commit_charge): its charge in the ledger and the outcome of the event that
+    succeeded it, written only when the save wrote (`saved` has its row), and the events
+    deferred until it succeeded, read as the transaction had them before the statement (so
+    the outcome written here is not among them)."""
     return Then(
         ctes="""booked AS (
                  INSERT INTO payout_ledger (payment_id, provider_id, kind, currency,
@@ -339,7 +322,7 @@ async def record_webhook_event(
 
 @dataclass(frozen=True)
 class WebhookOutcome:
-    """What became of a claimed event (the payment is the one that book_charge books)."""
+    """What became of a claimed event (the payment is the one that charge_booking books)."""
 
     event_id: str
     outcome: str
@@ -691,8 +674,7 @@ async def deferred_webhooks(conn: asyncpg.Connection, payment_id: str) -> list[d
     """Events about a payment that came before it succeeded (a refund delivered before the
     payment), oldest first, to apply once it has. (A checkout lives at most a day, far less
     than webhook payloads are kept, so a deferred event still has its body.)"""
-    rows = await conn.fetch(_DEFERRED_SQL, payment_id)
-    return [json.loads(r["payload"]) for r in rows]
+    return deferred_payloads(await conn.fetch(_DEFERRED_SQL, payment_id))
 
 
 # ------------------------------------------------------------------ disputes

@@ -39,9 +39,9 @@ async def commit_charge(
     entry: LedgerEntry,
     outcome: repository.WebhookOutcome,
 ) -> list[dict[str, Any]]:
-    """commit, and with it repository.book_charge's writes and read, in one statement: the
-    payment's success, its events, its charge in the ledger and the outcome of the webhook
-    that succeeded it; the events deferred until it succeeded (book_charge's answer)."""
+    """commit, and with it repository.charge_booking's writes and read, in one statement:
+    the payment's success, its events, its charge in the ledger and the outcome of the
+    webhook that succeeded it; the events deferred until it succeeded."""
     rows = await unit_of_work.commit_then(
         conn,
         payment,

@@ -261,8 +261,30 @@ async def test_a_paid_checkouts_save_and_charge_are_one_statement(pool: asyncpg.
         outcome = repository.WebhookOutcome("evt_paid", "payment SUCCEEDED")
 
         async def old(p: Any) -> list[dict[str, Any]]:
+            # The path before commit_charge: the save, then the booking that was
+            # repository.book_charge (its statement, as it was).
             await unit_of_work.commit(conn, p)
-            return await repository.book_charge(conn, entry, outcome)
+            rows = await conn.fetch(
+                """WITH booked AS (
+                       INSERT INTO payout_ledger (payment_id, provider_id, kind, currency,
+                           gross_amount_minor, platform_fee_minor, provider_net_minor, fee_bps)
+                       VALUES ($1, $2, 'charge', $3, $4, $5, $6, $7)),
+                   recorded AS (UPDATE webhook_events SET outcome = $9, payment_id = $1
+                                 WHERE event_id = $8)
+                   SELECT payload FROM webhook_events
+                    WHERE payment_id = $1 AND outcome LIKE 'deferred%' AND payload IS NOT NULL
+                    ORDER BY received_at, event_id""",
+                entry.payment_id,
+                entry.provider_id,
+                entry.currency,
+                entry.gross_minor,
+                entry.fee_minor,
+                entry.net_minor,
+                entry.fee_bps,
+                outcome.event_id,
+                outcome.outcome,
+            )
+            return repository.deferred_payloads(rows)
 
         async def new(p: Any) -> list[dict[str, Any]]:
             return await unit_of_work.commit_charge(conn, p, entry, outcome)
