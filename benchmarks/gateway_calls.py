@@ -5,7 +5,8 @@ timing on a shared machine).
 The gateway app runs in this process on asyncio's loop, its channels pointed at fake
 enrollment and payments services served from a second thread (whose calls cProfile does not
 see: it profiles the calling thread only). Each route is called N times straight through
-ASGI (no HTTP parsing, no sockets), after a warm-up.
+ASGI (no HTTP parsing, no sockets), after a warm-up, through the layers uvicorn puts in
+front of the app as the gateway configures it (services.gateway.__main__.server_config).
 
     python -m benchmarks.gateway_calls --requests 500
     python -m benchmarks.gateway_calls --top 40 --route get   # the heaviest functions
@@ -34,6 +35,7 @@ from upskill.type.v1 import money_pb2
 from services.common.auth import DEV_ISSUER, AuthSettings, mint_dev_token
 from services.common.grpc_client import channel
 from services.common.telemetry import setup_tracing
+from services.gateway.__main__ import server_config
 from services.gateway.app import create_app
 from services.gateway.clients import Clients
 from services.gateway.settings import GatewaySettings
@@ -191,6 +193,9 @@ async def measure(requests: int, only: str | None, top: int) -> dict[str, float]
     )
     clients = Clients({name: channel(a, traced=False) for name, a in settings.peers.items()})
     app = create_app(settings, clients=clients)
+    config = server_config(settings, app)
+    config.load()
+    served = config.loaded_app  # what uvicorn calls per request
     token = mint_dev_token(SECRET, role="learner", subject="learner-1")
     per_request: dict[str, float] = {}
     lifespan_messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -210,12 +215,12 @@ async def measure(requests: int, only: str | None, top: int) -> dict[str, float]
             if only and name != only:
                 continue
             for _ in range(50):  # warm-up: channel, caches
-                status, answer = await _call(app, method, path, headers, body)
+                status, answer = await _call(served, method, path, headers, body)
                 assert status == expected, (name, status, answer)
             profile = cProfile.Profile()
             profile.enable()
             for _ in range(requests):
-                await _call(app, method, path, headers, body)
+                await _call(served, method, path, headers, body)
             profile.disable()
             stats = pstats.Stats(profile)
             calls = sum(row[1] for row in stats.stats.values())  # type: ignore[attr-defined]
