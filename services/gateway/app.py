@@ -11,9 +11,7 @@ import httpx
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.telemetry import TelemetryConfig
-from starlette.datastructures import MutableHeaders
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway import (
     api_docs,
@@ -45,7 +43,8 @@ from services.gateway import (
 )
 from services.gateway.clients import Clients
 from services.gateway.dependencies import GUARDS
-from services.gateway.limits import BodySizeLimit
+from services.gateway.edge import Edge
+from services.gateway.limits import BodyLimits
 from services.gateway.problems import install_problem_handlers
 from services.gateway.rendering import STATIC_DIR
 from services.gateway.security import Authenticator
@@ -159,17 +158,20 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
         app.include_router(router, dependencies=None if guarded else GUARDS)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     api_docs.install(app, dependencies=GUARDS)
-    # Added before the header middleware, so it runs inside it: its 413s get the same
-    # headers, and a body cut off mid-stream raises where the app's problem handlers catch
-    # it (raised under the BaseHTTPMiddleware's reader instead, it would be a 500).
+    # The trace context, the body caps and the security headers, as one layer (edge.Edge).
     app.add_middleware(
-        BodySizeLimit,
-        default_limit=settings.max_request_bytes,
-        limits={routes_webhooks.STRIPE_WEBHOOK_PATH: settings.max_webhook_bytes},
+        Edge,
+        limits=BodyLimits(
+            default_limit=settings.max_request_bytes,
+            limits={routes_webhooks.STRIPE_WEBHOOK_PATH: settings.max_webhook_bytes},
+        ),
+        trace_context=instrument(app),
     )
     if settings.oidc is not None:
         # The sign-in session: signed (not readable by scripts: HttpOnly), Lax so that the
         # provider's redirect back to us carries it, Secure whenever the site is https.
+        # Added after Edge, so it runs outside it: Edge's 413s pass through it, as they did
+        # when the body cap was a middleware of its own inside the session's.
         app.add_middleware(
             SessionMiddleware,
             secret_key=settings.oidc.session_secret,
@@ -178,39 +180,4 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
             same_site="lax",
             https_only=settings.public_base_url.startswith("https://"),
         )
-    app.add_middleware(SecurityHeaders)
-    instrument(app)
     return app
-
-
-class SecurityHeaders:
-    """Security headers on every response. Pure ASGI rather than `app.middleware("http")`
-    (BaseHTTPMiddleware), which costs a task and a body stream per request."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path = scope.get("path", "")
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                is_page = headers.get("content-type", "").startswith("text/html")
-                # /docs is Swagger UI, whose page starts it with an inline script: no CSP
-                # there (its assets are ours, see api_docs).
-                if is_page and path != api_docs.DOCS_PATH:
-                    headers.setdefault("X-Frame-Options", "DENY")
-                    headers.setdefault("Referrer-Policy", "same-origin")
-                    headers.setdefault(
-                        "Content-Security-Policy",
-                        "default-src 'self'; style-src 'self'; form-action 'self' http: https:;"
-                        " frame-ancestors 'none'",
-                    )
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from contextvars import Token
 
 from fastapi import FastAPI
 from opentelemetry import context, trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from services.common.telemetry import CallTraceContext, current_trace_metadata, records_spans
 
@@ -43,10 +44,10 @@ def instrument(
     *,
     environ: Mapping[str, str] = os.environ,
     tracer_provider: trace.TracerProvider | None = None,
-) -> None:
-    """Server spans for HTTP requests when they are recorded, else the trace context only.
-    Either way, the gRPC client interceptors on our channels continue the same trace into
-    every service."""
+) -> TraceContext | None:
+    """Server spans for HTTP requests when they are recorded (then None), else the trace
+    context that services.gateway.edge.Edge gives each request. Either way, the gRPC calls
+    made for a request continue the same trace into every service."""
     if records_spans(environ):
         # No span per ASGI send/receive: three spans a request instead of one, and nothing
         # an operator reads.
@@ -56,31 +57,29 @@ def instrument(
             exclude_spans=["receive", "send"],
             tracer_provider=tracer_provider,
         )
-    else:
-        app.add_middleware(TraceContext, tracer_provider=tracer_provider)
+        return None
+    return TraceContext(tracer_provider)
 
 
 class TraceContext:
     """Each HTTP request runs in a (non-recorded) server span that continues the caller's
-    trace when it sent one, and starts a new trace otherwise."""
+    trace when it sent one, and starts a new trace otherwise: `enter` before the app runs
+    the request, `leave` after (services.gateway.edge.Edge)."""
 
-    def __init__(self, app: ASGIApp, tracer_provider: trace.TracerProvider | None = None) -> None:
-        self.app = app
+    def __init__(self, tracer_provider: trace.TracerProvider | None = None) -> None:
         self._trace_context = CallTraceContext(__name__, tracer_provider)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    def enter(self, scope: Scope) -> tuple[Token[context.Context], trace.Span]:
+        """Makes the request's context current; what `leave` takes back."""
         carrier = {
             key.decode("latin-1"): value.decode("latin-1")
             for key, value in scope["headers"]
             if key in _PROPAGATED
         }
         request_context, span = self._trace_context.start("HTTP", carrier)
-        token = context.attach(request_context)
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            context.detach(token)
-            span.end()
+        return context.attach(request_context), span
+
+    @staticmethod
+    def leave(token: Token[context.Context], span: trace.Span) -> None:
+        context.detach(token)
+        span.end()

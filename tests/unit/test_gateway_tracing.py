@@ -23,10 +23,23 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, Trace
 from services.common.grpc_client import channel
 from services.common.telemetry import current_traceparent, sampler_for
 from services.gateway.clients import invoke
+from services.gateway.edge import Edge
+from services.gateway.limits import BodyLimits
 from services.gateway.tracing import TraceContext, instrument, records_spans, trace_metadata
 from tests.unit.test_rpc_telemetry import OTHER_SPAN, TRACE_HEADERS
 
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def _traced(app: FastAPI, tracer_provider: TracerProvider | None = None) -> None:
+    """The gateway's edge layer (services.gateway.edge.Edge) with the trace context."""
+    app.add_middleware(
+        Edge,
+        limits=BodyLimits(default_limit=1 << 20, limits={}),
+        trace_context=TraceContext(tracer_provider),
+    )
+
+
 TRACEPARENT = f"00-{CALLER_TRACE}-00f067aa0ba902b7-01"
 
 
@@ -42,7 +55,7 @@ def _app(**tracer: Any) -> FastAPI:
             "recording": str(span.is_recording()),
         }
 
-    app.add_middleware(TraceContext, **tracer)
+    _traced(app, **tracer)
     return app
 
 
@@ -98,12 +111,12 @@ def test_with_an_exporter_the_app_records_server_spans() -> None:
     async def thing(thing_id: str) -> dict[str, str]:
         return {"id": thing_id}
 
-    instrument(
+    trace_context = instrument(
         app,
         environ={"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4317"},
         tracer_provider=provider,
     )
-    assert TraceContext not in _middleware(app)
+    assert trace_context is None  # the instrumentation's server span, not ours
     with TestClient(app) as client:
         client.get("/things/1", headers={"traceparent": TRACEPARENT})
     (span,) = exporter.get_finished_spans()
@@ -114,8 +127,8 @@ def test_with_an_exporter_the_app_records_server_spans() -> None:
 
 def test_without_an_exporter_only_the_trace_context_is_kept() -> None:
     app = FastAPI()
-    instrument(app, environ={})
-    assert _middleware(app) == [TraceContext]
+    assert isinstance(instrument(app, environ={}), TraceContext)
+    assert _middleware(app) == []  # Edge applies it (services.gateway.app)
     app.build_middleware_stack()  # the instrumentor would have wrapped it here
     assert "opentelemetry" not in type(app.build_middleware_stack()).__module__
 
@@ -197,7 +210,7 @@ def _seen_app(provider: TracerProvider) -> FastAPI:
             "baggage": dict(baggage.get_all()),
         }
 
-    app.add_middleware(TraceContext, tracer_provider=provider)
+    _traced(app, provider)
     return app
 
 
