@@ -113,10 +113,14 @@ class Issuer:
             record = self._program_credential(
                 key, enrollment_id, learner_id, learner_email, snapshot, list_id, index
             )
-            if await unit_of_work.commit(conn, record, new=True):
-                # A new credential may complete a pathway (in this transaction: once, or
-                # never). prepare_issuance took the pathway gate.
-                await pathways.after_issue(conn, self, record)
+            # The save also reads the open pathways naming the program (and then takes the
+            # learner's lock): a new credential may complete one (in this transaction: once,
+            # or never). prepare_issuance took the pathway gate, a statement before.
+            naming = await unit_of_work.commit_issued(
+                conn, record, pathways.pathways_naming(record)
+            )
+            if naming is not None:
+                await pathways.after_issue(conn, self, record, naming)
                 return record
             if await repository.has_credential(conn, enrollment_id):
                 return None  # lost the race to another delivery for the same enrollment

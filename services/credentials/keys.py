@@ -149,7 +149,7 @@ class IssuerKey:
             raise ValueError(f"{SETTING} lists the same key twice")
         return keys
 
-    @property
+    @cached_property
     def alg(self) -> str:
         return algorithm_of(self.private_key)
 

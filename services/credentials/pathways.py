@@ -16,7 +16,7 @@ before committed (READ COMMITTED: a statement sees what committed before it bega
 a shared "pathway gate" lock that applying PathwayPublished takes exclusively, so its
 scan of learners never misses a component committed in parallel. (An issuance takes the
 gate with its first statement and the learner's lock only when an open pathway names its
-program: after_issue.) Redelivered events are
+program, in the statement that saves the credential: pathways_naming.) Redelivered events are
 stopped by the inbox; replays (the inbox forgot) by the one-standing-credential index.
 """
 
@@ -33,6 +33,7 @@ import asyncpg
 from upskill.catalog.v1 import catalog_pb2
 
 from services.common.errors import NotFoundError
+from services.common.outbox import Then
 from services.credentials import repository, unit_of_work
 from services.credentials.badges import (
     Issuance,
@@ -153,28 +154,39 @@ async def apply_archived(
 # ---------------------------------------------------------------- issuer hooks
 
 
-async def after_issue(conn: asyncpg.Connection, issuer: Issuer, record: CredentialRecord) -> None:
-    """A program credential was just issued: award the pathways it completes. The caller
-    holds the pathway gate (shared) since a statement before this one (Issuer.issue takes
-    it with its first): so no pathway is published between that statement and commit,
-    and the one below sees every pathway published before it (or the publication's scan
-    sees this credential)."""
-    if not record.program_id:
-        return
-    # The learner's lock only when an open pathway names the program: one that names none
-    # awards nothing, whoever else evaluates the learner (a pathway naming it can only be
-    # published after this transaction, and that evaluates the learner itself). The
-    # definitions are read in this statement's snapshot, before the lock: they change only
-    # under the gate, which is held. What the evaluation reads of the learner's
-    # credentials is read by later statements, under the lock.
-    rows = await conn.fetch(
-        """SELECT p.*, pg_advisory_xact_lock($1, hashtext($2)) AS locked FROM pathways p
-           WHERE p.program_ids @> ARRAY[$3::uuid] AND p.open""",
-        LEARNER_LOCK_CLASS,
-        record.learner_id,
-        record.program_id,
+def pathways_naming(record: CredentialRecord) -> Then:
+    """What the statement that saves a new program credential does after the save
+    (unit_of_work.commit_issued): read the open pathways that name its program, taking the
+    learner's lock only when there is one. So an issuance whose program is in no pathway
+    (most) neither locks the learner nor spends a round trip on pathways; one that names
+    none awards nothing, whoever else evaluates the learner (a pathway naming it can only be
+    published after this transaction, and that evaluates the learner itself).
+
+    Why in the save's statement and not in prepare_issuance's, which takes the pathway gate:
+    a statement's snapshot is taken before it waits for the gate, so that one could miss a
+    pathway whose publication held the gate and committed meanwhile (its scan of learners
+    did not see this credential either: invariant 8 broken). The save is a later statement,
+    so its snapshot sees every pathway published before the gate was granted, and none can
+    be published until this transaction ends. The definitions are read in this snapshot,
+    before the lock: they change only under the gate, which is held. What the evaluation
+    reads of the learner's credentials is read by later statements, under the lock."""
+    return Then(
+        ctes="",
+        select="""SELECT p.*, pg_advisory_xact_lock($1, hashtext($2)) AS locked FROM pathways p
+                  WHERE p.program_ids @> ARRAY[$3::uuid] AND p.open""",
+        args=(LEARNER_LOCK_CLASS, record.learner_id, record.program_id),
     )
-    await _award(conn, issuer, record.learner_id, rows)
+
+
+async def after_issue(
+    conn: asyncpg.Connection, issuer: Issuer, record: CredentialRecord, rows: list[Any]
+) -> None:
+    """A program credential was just issued: award the pathways it completes, among `rows`
+    (what pathways_naming read, in the statement that saved it, under the learner's lock
+    when there are any). The caller holds the pathway gate (shared) since a statement
+    before that one (Issuer.issue takes it with its first)."""
+    if rows:
+        await _award(conn, issuer, record.learner_id, rows)
 
 
 async def after_revoke(

@@ -340,7 +340,8 @@ async def prepare_issuance(
     draw_free_index, which sees it.
     The gate and the state read are as they were as separate statements: the state was a
     statement's snapshot before too, and the gate only needs to be held before pathways
-    are read (after_issue), which is a later statement."""
+    are read (pathways_naming, in the statement that saves the credential), which is a
+    later statement."""
     # Drawn for a list of MIN_BITS, what every list is opened with (allocate_in_list); a
     # list of another size gets no first draw (status_index None: drawn under its lock).
     draws = [secrets.randbelow(MIN_BITS) for _ in range(FIRST_DRAWS)]

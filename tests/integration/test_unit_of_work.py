@@ -26,11 +26,13 @@ from services.common import db, relay
 from services.common import unit_of_work as shared
 from services.common.outbox import enqueue
 from services.common.sql import Statement
+from services.credentials import pathways as credentials_pathways
 from services.credentials import repository as credentials_repository
 from services.credentials import unit_of_work as credentials_uow
 from services.credentials.domain import CredentialRecord
 from services.credentials.issuer import Issuer
 from services.credentials.keys import IssuerKey
+from services.credentials.messages import event_to_pb as credential_event
 from services.enrollment import unit_of_work as enrollment_uow
 from services.enrollment.domain import Enrollment, Price
 from services.payments import repository as payments_repository
@@ -373,8 +375,8 @@ async def test_a_payment_succeeding_is_one_statement_with_its_event(
         await pool.close()
 
 
-async def test_issuing_a_credential_is_one_statement_with_its_event(
-    fresh_database: str, monkeypatch: pytest.MonkeyPatch
+async def test_issuing_a_credential_is_one_statement_with_its_event_and_pathways(
+    fresh_database: str,
 ) -> None:
     pool = await migrated(fresh_database, "services.credentials")
     try:
@@ -402,16 +404,68 @@ async def test_issuing_a_credential_is_one_statement_with_its_event(
                 )
 
             credential = record(str(uuid.uuid4()), index)
-            old, new = await old_and_new(
+            # An open pathway names the program, so the statement also reads it (and takes
+            # the learner's lock); an archived one and another program's are not read.
+            naming = str(uuid.uuid4())
+            for pathway_id, program_id, is_open in (
+                (naming, credential.program_id, True),
+                (str(uuid.uuid4()), credential.program_id, False),
+                (str(uuid.uuid4()), str(uuid.uuid4()), True),
+            ):
+                await conn.execute(
+                    """INSERT INTO pathways (id, provider_id, provider_name, program_ids,
+                           required_count, achievement, open, version)
+                       VALUES ($1, $2, 'Acme', ARRAY[$3::uuid, $4::uuid], 2, '{}', $5, 1)""",
+                    pathway_id,
+                    credential.provider_id,
+                    program_id,
+                    str(uuid.uuid4()),
+                    is_open,
+                )
+
+            # asyncpg looks up the uuid[] codec (program_ids) once per connection: not here.
+            await conn.fetch("SELECT program_ids FROM pathways")
+
+            async def in_steps(c: CredentialRecord) -> list[str] | None:
+                """As it was: the save, its outbox row, then the pathways' statement."""
+                saved = await two_step(
+                    conn,
+                    c,
+                    statement=credentials_repository.add,
+                    message_of=credential_event,
+                    source=credentials_uow.SOURCE,
+                    subject=c.id,
+                )
+                if not saved:
+                    return None
+                then = credentials_pathways.pathways_naming(c)
+                return [str(r["id"]) for r in await conn.fetch(then.select, *then.args)]
+
+            async def in_one(c: CredentialRecord) -> list[str] | None:
+                then = credentials_pathways.pathways_naming(c)
+                rows = await credentials_uow.commit_issued(conn, c, then)
+                return None if rows is None else [str(r["id"]) for r in rows]
+
+            state_sql = "SELECT * FROM credentials WHERE id = $1"
+            old = await committed(
                 conn,
-                monkeypatch,
-                lambda c: credentials_uow.commit(conn, c, new=True),
-                credential,
-                "SELECT * FROM credentials WHERE id = $1",
+                lambda: in_steps(copy.deepcopy(credential)),
+                state_sql,
                 credential.id,
+                keep=False,
             )
-            assert_one_statement_fewer(old, new, staged=["upskill.credentials.v1.CredentialIssued"])
-            assert new.result is True
+            new = await committed(
+                conn, lambda: in_one(credential), state_sql, credential.id, keep=True
+            )
+            assert len(old.statements) == 3  # the save, its event's INSERT, the pathways
+            assert len(new.statements) == 1
+            assert new.statements[0].startswith("WITH saved AS (")
+            assert new.result == old.result == [naming]
+            assert new.state == old.state
+            assert new.outbox == old.outbox
+            assert [row["type"] for row in new.outbox] == [
+                "upskill.credentials.v1.CredentialIssued"
+            ]
 
             # A unique conflict (the same enrollment, or a taken index) writes and stages
             # nothing, so the issuer can tell it apart and draw again.
@@ -419,7 +473,7 @@ async def test_issuing_a_credential_is_one_statement_with_its_event(
                 if not lost.enrollment_id:
                     lost.enrollment_id = str(uuid.uuid4())
                 async with conn.transaction():
-                    assert await credentials_uow.commit(conn, lost, new=True) is False
+                    assert await in_one(lost) is None
             assert await conn.fetchval("SELECT count(*) FROM credentials") == 1
             assert await conn.fetchval("SELECT count(*) FROM outbox") == 1
     finally:

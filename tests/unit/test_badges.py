@@ -111,7 +111,16 @@ def test_a_skill_given_as_a_framework_uri_aligns_to_that_framework(uri, framewor
 
 
 @pytest.mark.parametrize(
-    "skill", ["http://data.europa.eu/esco/", "http://data.europa.eu/esco/x y", "esco python"]
+    "skill",
+    [
+        "http://data.europa.eu/esco/",
+        "http://data.europa.eu/esco/x y",
+        "esco python",
+        # Any whitespace str.isspace() knows, not only ASCII's.
+        "https://www.onetonline.org/link\u00a0summary",
+        "https://www.onetonline.org/link\u3000summary",
+        "http://data.europa.eu/esco/skill\x1cx",
+    ],
 )
 def test_text_that_only_looks_like_a_framework_uri_stays_a_local_skill(skill):
     issuance = make_issuance(skills=[skill])
@@ -222,6 +231,22 @@ def test_signed_credential_names_its_key_by_an_absolute_url(alg):
     header, _, _ = token.split(".")
     # OB 3.0 JOSE header: alg, kid (a dereferenceable URI), typ "JWT"; nothing else.
     assert _b64json(header) == {"alg": alg, "kid": f"{BASE}/keys/{key.kid}", "typ": "JWT"}
+
+
+def test_each_signature_has_its_own_typ_though_a_keys_header_is_made_once():
+    key, vc = IssuerKey.generate("EdDSA"), build_credential(make_issuance())
+    first = sign_credential(vc, key, BASE)
+    status = sign_credential(vc, key, BASE, typ="vc+jwt")
+    again = sign_credential(vc, key, BASE)
+
+    assert _b64json(status.split(".")[0])["typ"] == "vc+jwt"
+    # Ed25519 signatures are deterministic: the same header and claims, the same token.
+    assert again == first
+    assert _b64json(again.split(".")[0]) == {
+        "alg": "EdDSA",
+        "kid": f"{BASE}/keys/{key.kid}",
+        "typ": "JWT",
+    }
 
 
 def test_the_default_key_signs_es256():
