@@ -1,5 +1,9 @@
 """The consumer loop: inbox row and effect in one transaction, ack after commit.
 
+A handler whose whole effect is one statement (OneStatement) runs with its inbox row as
+ONE statement outside an explicit transaction: its implicit transaction is the one the
+inbox row and the effect commit in, one round trip instead of three.
+
 Transient failures are nak'ed with back-off; a message that can never succeed
 (undecodable, a contract violation, or out of deliveries) is copied to
 upskill.dlq.<consumer> with the reason and terminated, so it never blocks the next one.
@@ -30,6 +34,7 @@ from nats.js import JetStreamContext
 from opentelemetry import trace
 
 from services.common import events, jetstream, metrics, outages, startup
+from services.common.sql import Statement
 from services.common.telemetry import context_from, tracer
 
 log = logging.getLogger(__name__)
@@ -78,6 +83,13 @@ def inbox_sql(consumer: str, event_id: str, event_type: str) -> str:
     """The inbox row's INSERT with its values as literals; ContractViolationError for a
     value outside its charset (ValueError for a bad consumer name: a programming error).
     The event id is written in its canonical form (the same uuid value)."""
+    consumer, event_id, event_type = inbox_values(consumer, event_id, event_type)
+    return INBOX_SQL.format(consumer=consumer, event_id=event_id, event_type=event_type)
+
+
+def inbox_values(consumer: str, event_id: str, event_type: str) -> tuple[str, str, str]:
+    """The inbox row's values, checked as inbox_sql checks them (the event id canonical):
+    both paths refuse the same deliveries, whether the values go as literals or not."""
     if not _CONSUMER_NAME.fullmatch(consumer):
         raise ValueError(f"consumer name {consumer!r} must match {_CONSUMER_NAME.pattern}")
     if not _EVENT_TYPE.fullmatch(event_type):
@@ -88,7 +100,107 @@ def inbox_sql(consumer: str, event_id: str, event_type: str) -> str:
         canonical = str(uuid.UUID(event_id))
     except ValueError:
         raise ContractViolationError(f"event id {event_id!r} is not a UUID") from None
-    return INBOX_SQL.format(consumer=consumer, event_id=canonical, event_type=event_type)
+    return consumer, canonical, event_type
+
+
+# The one-statement path (OneStatement). An effect's SQL writes only when this holds: the
+# CTE `inbox` has a row, i.e. this delivery inserted the inbox row (a duplicate's insert
+# returns none, so its effect changes nothing).
+FIRST_DELIVERY = "EXISTS (SELECT 1 FROM inbox)"
+# The SQLSTATE of consumed_effect_missing() (common migration 0420).
+EFFECT_MISSING = "UXE01"
+_INBOX_CTE = (
+    "INSERT INTO processed_events (consumer, event_id, event_type)"
+    " VALUES (${0}::text, ${1}::uuid, ${2}::text) ON CONFLICT DO NOTHING RETURNING 1"
+)
+
+
+@dataclass(frozen=True)
+class Effect:
+    """A consumed event's whole effect as one statement: `statement` is an INSERT, UPDATE or
+    DELETE ending in RETURNING (a row back: it wrote) whose SQL writes only on the first
+    delivery (it reads FIRST_DELIVERY), and stages no event (events go through the unit of
+    work). `missing`: raised, with nothing written and no inbox row, when the statement
+    wrote nothing on a first delivery; None when writing nothing is an outcome like any."""
+
+    statement: Statement
+    missing: Exception | None = None
+
+
+class OneStatement:
+    """A handler whose effect is one statement, built from the event alone (`effect`).
+
+    The consumer runs it with the inbox row as one statement outside an explicit
+    transaction, `WITH inbox AS (INSERT INTO processed_events ... ON CONFLICT DO NOTHING
+    RETURNING 1), effect AS (...)`: one implicit transaction, so both commit or neither. A
+    duplicate (delivered again, or concurrently: its insert waits for the first one's
+    outcome) inserts no inbox row, and the effect, guarded by FIRST_DELIVERY, writes nothing.
+    The message is acked only after the statement returned, i.e. committed; an error rolls
+    both back and is handled as a raising handler's (retry, back-off, dead letter).
+
+    Called as a plain Handler (by a handler wrapping it, or in a test's transaction) it runs
+    the same effect in the caller's transaction, which holds the inbox row already."""
+
+    def __init__(self, effect: Callable[[Message, events.Envelope], Effect]) -> None:
+        self.effect = effect
+        self.__name__ = getattr(effect, "__name__", type(self).__name__)
+
+    @staticmethod
+    def sql(effect: Effect, inbox: str, *, checked: bool) -> str:
+        """The effect's statement with `inbox` as the CTE of that name: one row when this
+        delivery is the first. Answers `first` and `wrote`; when `checked` and
+        `effect.missing` is set, fails with EFFECT_MISSING for a first delivery that wrote
+        nothing, so that the statement's own transaction rolls back the inbox row too."""
+        body = effect.statement.sql
+        if FIRST_DELIVERY not in body:
+            raise ValueError(f"a one-statement effect must write only when {FIRST_DELIVERY}")
+        check = (
+            ", CASE WHEN f.first AND NOT f.wrote THEN consumed_effect_missing() END AS refused"
+            if checked and effect.missing is not None
+            else ""
+        )
+        return f"""WITH inbox AS ({inbox}),
+     effect AS ({body})
+SELECT f.first, f.wrote{check}
+  FROM (SELECT {FIRST_DELIVERY} AS first, EXISTS (SELECT 1 FROM effect) AS wrote) f"""
+
+    async def __call__(
+        self, conn: asyncpg.Connection, event: Message, envelope: events.Envelope
+    ) -> None:
+        if not conn.is_in_transaction():
+            raise RuntimeError(
+                "a one-statement handler called directly needs the inbox's transaction"
+            )
+        effect = self.effect(event, envelope)
+        # Unchecked: a failing statement would abort the caller's transaction, which it
+        # may still use (seat_pack_events' routing does): the caller raising rolls back.
+        sql = self.sql(effect, "SELECT 1", checked=False)
+        row = await conn.fetchrow(sql, *effect.statement.args)
+        assert row is not None
+        if not row["wrote"] and effect.missing is not None:
+            raise effect.missing
+
+    async def run(
+        self,
+        pool: asyncpg.Pool,
+        inbox: tuple[str, str, str],
+        event: Message,
+        envelope: events.Envelope,
+    ) -> bool:
+        """The inbox row (`inbox`: inbox_values) and the effect, one statement on its own;
+        False for a duplicate."""
+        effect = self.effect(event, envelope)
+        n = len(effect.statement.args)
+        sql = self.sql(effect, _INBOX_CTE.format(n + 1, n + 2, n + 3), checked=True)
+        async with pool.acquire() as conn:
+            try:
+                row = await conn.fetchrow(sql, *effect.statement.args, *inbox)
+            except asyncpg.PostgresError as exc:
+                if effect.missing is not None and exc.sqlstate == EFFECT_MISSING:
+                    raise effect.missing from None
+                raise
+        assert row is not None
+        return bool(row["first"])
 
 
 class _InboxTransaction(Transaction):
@@ -384,7 +496,14 @@ class EventConsumer:
     async def _apply(self, handler: Handler, event: Message, envelope: events.Envelope) -> bool:
         """Run the handler in the inbox row's transaction; False if it ran before.
 
-        BEGIN and the inbox row are one round trip (_InboxTransaction)."""
+        BEGIN and the inbox row are one round trip (_InboxTransaction); a OneStatement's
+        effect and the inbox row are one statement, without BEGIN or COMMIT."""
+        if isinstance(handler, OneStatement):
+            values = inbox_values(self.name, envelope.id, envelope.type)
+            first = await handler.run(self._pool, values, event, envelope)
+            if not first:
+                log.info("consumer %s: %s already handled; skipping", self.name, envelope.id)
+            return first
         sql = inbox_sql(self.name, envelope.id, envelope.type)
         async with self._pool.acquire() as conn:
             # The connection itself, not the pool's proxy: the transaction is asyncpg's.

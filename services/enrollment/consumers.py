@@ -9,7 +9,13 @@ from google.protobuf.message import Message
 from upskill.credentials.v1 import events_pb2 as credential_events
 from upskill.payments.v1 import events_pb2 as payment_events
 
-from services.common.consumer import ContractViolationError, Subscription
+from services.common.consumer import (
+    FIRST_DELIVERY,
+    ContractViolationError,
+    Effect,
+    OneStatement,
+    Subscription,
+)
 from services.common.errors import NotFoundError
 from services.common.events import Envelope
 from services.common.protos import to_datetime
@@ -67,11 +73,17 @@ async def on_payment_refunded(conn: asyncpg.Connection, event: Message, _: Envel
     await unit_of_work.commit(conn, enrollment)
 
 
-async def on_credential_issued(conn: asyncpg.Connection, event: Message, _: Envelope) -> None:
+def _credential_attached(event: Message, _: Envelope) -> Effect:
     assert isinstance(event, credential_events.CredentialIssued)
-    # One UPDATE (it locks the row as the locked read did); attaching raises no event.
-    if not await repository.attach_credential(conn, event.enrollment_id, event.credential_id):
-        raise UnknownEnrollmentError(f"unknown enrollment {event.enrollment_id!r}")
+    # One UPDATE (it locks the row as the locked read did); attaching raises no event, so
+    # the UPDATE is the whole effect: it runs with the inbox row as one statement.
+    return Effect(
+        repository.attach_credential(event.enrollment_id, event.credential_id, when=FIRST_DELIVERY),
+        missing=UnknownEnrollmentError(f"unknown enrollment {event.enrollment_id!r}"),
+    )
+
+
+on_credential_issued = OneStatement(_credential_attached)
 
 
 def _uuid(value: str, what: str) -> str:

@@ -238,19 +238,17 @@ async def attach_checkout(
     return _enrollment(row) if row is not None else None
 
 
-async def attach_credential(
-    conn: asyncpg.Connection, enrollment_id: str, credential_id: str
-) -> bool:
+def attach_credential(enrollment_id: str, credential_id: str, *, when: str) -> Statement:
     """Record the enrollment's credential, whatever its state (no rule guards it, and it
-    raises no event), in one statement; False when no enrollment has that id."""
-    done = await conn.fetchval(
-        """UPDATE enrollments SET credential_id = $2, updated_at = $3 WHERE id = $1
-        RETURNING true""",
-        enrollment_id,
-        credential_id or None,
-        datetime.now(UTC),
+    raises no event), in one statement, only if `when` (SQL) holds; a row back: it did (no
+    row: no enrollment has that id, or `when` was false). The consumer runs it with the
+    event's inbox row (services/common/consumer.py, OneStatement)."""
+    return Statement(
+        f"""UPDATE enrollments SET credential_id = $2, updated_at = $3
+             WHERE id = $1 AND {when}
+         RETURNING true""",
+        (enrollment_id, credential_id or None, datetime.now(UTC)),
     )
-    return bool(done)
 
 
 LISTING = Listing("enrollments", table="enrollments")

@@ -27,7 +27,14 @@ from upskill.payments.v1 import events_pb2
 from services.cli.main import main
 from services.common import db, events, jetstream
 from services.common import relay as relay_module
-from services.common.consumer import EventConsumer, Subscription
+from services.common.consumer import (
+    FIRST_DELIVERY,
+    ContractViolationError,
+    Effect,
+    EventConsumer,
+    OneStatement,
+    Subscription,
+)
 from services.common.outbox import enqueue, enqueue_after
 from services.common.relay import OutboxRelay, RelayOptions
 from services.common.sql import Statement
@@ -967,3 +974,108 @@ async def test_a_connection_the_pool_retires_still_wakes_the_relay(
         await service_pool.expire_connections()
         assert not relay.worker.wake_pending
     assert relay.worker.wake_pending
+
+
+# The one-statement path (OneStatement) through JetStream: redelivery, dead letters.
+
+
+class NoSuchEffect(ContractViolationError):
+    pass
+
+
+def one_statement_consumer(
+    name: str, pool: asyncpg.Pool, js: JetStreamContext, *, max_deliver: int = 8
+) -> EventConsumer:
+    """Inserts an effect for `enrollment_id` "new:..."; renames the effect named by
+    "rename:<note>" (one must exist: else a contract violation); "sql:<x>" fails in SQL."""
+
+    def effect(event: Message, envelope: events.Envelope) -> Effect:
+        assert isinstance(event, events_pb2.PaymentSucceeded)
+        verb, _, note = event.enrollment_id.partition(":")
+        if verb == "rename":
+            return Effect(
+                Statement(
+                    f"UPDATE effects SET note = $2 WHERE note = $1 AND {FIRST_DELIVERY}"
+                    " RETURNING true",
+                    (note, f"renamed {note}"),
+                ),
+                missing=NoSuchEffect(f"no effect {note!r}"),
+            )
+        divisor = 0 if verb == "sql" else 1
+        return Effect(
+            Statement(
+                f"""INSERT INTO effects SELECT $1::uuid, $2::text || (1 / $3::int)::text
+                     WHERE {FIRST_DELIVERY} RETURNING true""",
+                (envelope.id, note, divisor),
+            )
+        )
+
+    return EventConsumer(
+        name,
+        pool,
+        js,
+        [Subscription(events_pb2.PaymentSucceeded, OneStatement(effect))],
+        max_deliver=max_deliver,
+    )
+
+
+async def test_one_statement_redelivered_event_has_no_second_effect(
+    pool: asyncpg.Pool, js: JetStreamContext
+) -> None:
+    event_id = str(uuid.uuid4())
+    message = succeeded("new:once")
+    await publish_raw(js, message.SerializeToString(), headers_for(message, event_id, "a"))
+    await publish_raw(js, message.SerializeToString(), headers_for(message, event_id, "b"))
+    task = asyncio.create_task(one_statement_consumer("onestmt", pool, js).run())
+    try:
+        await eventually(lambda: _pending_is(js, "onestmt", 0))
+        assert await effects(pool) == ["once1"]
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("SELECT count(*) FROM processed_events") == 1
+    finally:
+        task.cancel()
+
+
+async def test_one_statement_missing_effect_is_dead_lettered_at_once_without_an_inbox_row(
+    pool: asyncpg.Pool, js: JetStreamContext
+) -> None:
+    missing = succeeded("rename:absent")
+    await publish_raw(js, missing.SerializeToString(), headers_for(missing, str(uuid.uuid4())))
+    good = succeeded("new:after")
+    await publish_raw(js, good.SerializeToString(), headers_for(good, str(uuid.uuid4())))
+    task = asyncio.create_task(one_statement_consumer("onemissing", pool, js).run())
+    try:
+        await eventually(lambda: _effects_are(pool, ["after1"]))
+        await eventually(lambda: _dlq_has(js, 1))
+        sub = await js.pull_subscribe("upskill.dlq.onemissing", stream=jetstream.DLQ_STREAM)
+        [letter] = await sub.fetch(1, timeout=5)
+        headers = letter.headers or {}
+        assert headers["upskill-dlq-reason"] == "contract violation: no effect 'absent'"
+        assert letter.metadata.num_delivered == 1
+        await eventually(lambda: _pending_is(js, "onemissing", 0))
+        async with pool.acquire() as conn:
+            # Only the good event's inbox row: the dead letter's rolled back with its effect.
+            assert await conn.fetchval("SELECT count(*) FROM processed_events") == 1
+    finally:
+        task.cancel()
+
+
+async def test_one_statement_that_keeps_failing_is_dead_lettered_after_max_deliveries(
+    pool: asyncpg.Pool, js: JetStreamContext
+) -> None:
+    message = succeeded("sql:doomed")
+    await publish_raw(js, message.SerializeToString(), headers_for(message, str(uuid.uuid4())))
+    task = asyncio.create_task(one_statement_consumer("onegiveup", pool, js, max_deliver=2).run())
+    try:
+        await eventually(lambda: _dlq_has(js, 1), within=15)
+        sub = await js.pull_subscribe("upskill.dlq.onegiveup", stream=jetstream.DLQ_STREAM)
+        [letter] = await sub.fetch(1, timeout=5)
+        reason = (letter.headers or {})["upskill-dlq-reason"]
+        assert reason.startswith("failed 2 times")
+        assert "DivisionByZeroError" in reason
+        await eventually(lambda: _pending_is(js, "onegiveup", 0))
+        assert await effects(pool) == []
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("SELECT count(*) FROM processed_events") == 0
+    finally:
+        task.cancel()

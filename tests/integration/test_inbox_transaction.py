@@ -18,12 +18,16 @@ from upskill.payments.v1 import events_pb2
 
 from services.common import db, events
 from services.common.consumer import (
+    FIRST_DELIVERY,
     ContractViolationError,
+    Effect,
     EventConsumer,
     Handler,
+    OneStatement,
     Subscription,
     inbox_sql,
 )
+from services.common.sql import Statement
 from tests.polling import eventually_async as eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -348,3 +352,189 @@ async def test_a_hostile_event_type_is_a_contract_violation(
 async def test_a_consumer_name_that_cannot_be_a_literal_is_refused(name: str) -> None:
     with pytest.raises(ValueError, match="consumer name"):
         EventConsumer(name, None, None, [])  # type: ignore[arg-type]
+
+
+# The one-statement path (OneStatement): the inbox row and the effect as one statement,
+# outside an explicit transaction.
+
+_EFFECT_INSERT = (
+    f"INSERT INTO effects SELECT $1::uuid, $2::text WHERE {FIRST_DELIVERY} RETURNING true"
+)
+
+
+def inserting(event: Message, env: events.Envelope) -> Effect:
+    assert isinstance(event, events_pb2.PaymentSucceeded)
+    return Effect(Statement(_EFFECT_INSERT, (env.id, event.enrollment_id)))
+
+
+class Unknown(ContractViolationError):
+    pass
+
+
+def renaming(event: Message, env: events.Envelope) -> Effect:
+    """Renames the effect whose note is the event's enrollment id; one must exist."""
+    assert isinstance(event, events_pb2.PaymentSucceeded)
+    return Effect(
+        Statement(
+            f"UPDATE effects SET note = $2 WHERE note = $1 AND {FIRST_DELIVERY} RETURNING true",
+            (event.enrollment_id, event.payment_id),
+        ),
+        missing=Unknown(f"no effect {event.enrollment_id}"),
+    )
+
+
+async def test_one_statement_records_the_same_inbox_row_and_effect_in_one_round_trip(
+    one: asyncpg.Pool, logged: Logged
+) -> None:
+    handler = OneStatement(inserting)
+    upper = str(uuid.uuid4()).upper()
+    logged.take()
+    assert await consumer(one, "new", handler)._apply(handler, message("x"), envelope(upper))
+    [statement] = logged.take()  # no BEGIN, no COMMIT: the statement's own transaction
+    assert statement.startswith("WITH inbox AS (INSERT INTO processed_events")
+    assert await old_apply(one, "old", record, message("x"), envelope(upper))
+    old_rows, new_rows = await inbox(one, "old"), await inbox(one, "new")
+    assert new_rows == old_rows == [(uuid.UUID(upper), TYPE)]
+    assert await effects(one) == [(uuid.UUID(upper), "x")] * 2
+    assert await clean(one)
+
+
+async def test_one_statement_duplicate_delivery_changes_nothing(
+    one: asyncpg.Pool, logged: Logged
+) -> None:
+    handler = OneStatement(inserting)
+    env = envelope()
+    assert await consumer(one, handler=handler)._apply(handler, message("first"), env) is True
+    logged.take()
+    assert await consumer(one, handler=handler)._apply(handler, message("again"), env) is False
+    assert len(logged.take()) == 1
+    assert [note for _, note in await effects(one)] == ["first"]
+    assert len(await inbox(one, "inbox")) == 1
+
+
+async def test_one_statement_concurrent_duplicate_waits_for_the_first_and_follows_its_outcome(
+    one: asyncpg.Pool, dsn: str
+) -> None:
+    """A delivery whose inbox row another delivery holds uncommitted: it waits; the holder
+    commits -> a duplicate that writes nothing; the holder rolls back -> it writes."""
+    handler = OneStatement(inserting)
+    for outcome in ("COMMIT", "ROLLBACK"):
+        env = envelope()
+        holder = await asyncpg.connect(dsn)
+        try:
+            await holder.execute("BEGIN")
+            await holder.execute(
+                "INSERT INTO processed_events (consumer, event_id, event_type) VALUES ($1, $2, $3)",
+                "inbox",
+                env.id,
+                TYPE,
+            )
+            holder_pid = holder.get_server_pid()
+            task = asyncio.create_task(
+                consumer(one, handler=handler)._apply(handler, message(outcome), env)
+            )
+
+            async def blocked(pid: int = holder_pid, conn: asyncpg.Connection = holder) -> bool:
+                return bool(
+                    await conn.fetchval(
+                        """SELECT count(*) FROM pg_stat_activity
+                            WHERE $1 = ANY(pg_blocking_pids(pid))""",
+                        pid,
+                    )
+                )
+
+            await eventually(blocked)
+            assert not task.done()
+            await holder.execute(outcome)
+            assert await task is (outcome == "ROLLBACK")
+        finally:
+            await holder.close()
+    assert [note for _, note in await effects(one)] == ["ROLLBACK"]
+    assert await clean(one)
+
+
+async def test_one_statement_missing_effect_raises_and_leaves_no_inbox_row(
+    one: asyncpg.Pool,
+) -> None:
+    handler = OneStatement(renaming)
+    env = envelope()
+    event = message("nobody")
+    with pytest.raises(Unknown, match="no effect nobody"):
+        await consumer(one, handler=handler)._apply(handler, event, env)
+    assert await inbox(one, "inbox") == []
+    assert await effects(one) == []
+    assert await clean(one)
+    # Once there is something to rename, the same event (redelivered) does it, once.
+    async with one.acquire() as conn:
+        await conn.execute("INSERT INTO effects VALUES ($1, 'nobody')", env.id)
+    assert await consumer(one, handler=handler)._apply(handler, event, env) is True
+    assert await consumer(one, handler=handler)._apply(handler, event, env) is False
+    assert [note for _, note in await effects(one)] == [event.payment_id]
+    assert len(await inbox(one, "inbox")) == 1
+
+
+async def test_one_statement_failing_before_commit_leaves_neither_row(one: asyncpg.Pool) -> None:
+    def dividing(event: Message, env: events.Envelope) -> Effect:
+        return Effect(
+            Statement(
+                "INSERT INTO effects SELECT $1::uuid, (1 / $2::int)::text"
+                f" WHERE {FIRST_DELIVERY} RETURNING true",
+                (env.id, 0),
+            )
+        )
+
+    handler = OneStatement(dividing)
+    env = envelope()
+    with pytest.raises(asyncpg.DivisionByZeroError):
+        await consumer(one, handler=handler)._apply(handler, message("x"), env)
+    assert await inbox(one, "inbox") == []
+    assert await effects(one) == []
+    assert await clean(one)
+
+
+async def test_one_statement_without_a_missing_check_may_write_nothing(one: asyncpg.Pool) -> None:
+    def no_op(event: Message, env: events.Envelope) -> Effect:
+        return Effect(
+            Statement(
+                f"DELETE FROM effects WHERE note = $1 AND {FIRST_DELIVERY} RETURNING true",
+                ("none such",),
+            )
+        )
+
+    handler = OneStatement(no_op)
+    assert await consumer(one, handler=handler)._apply(handler, message("x"), envelope()) is True
+    assert len(await inbox(one, "inbox")) == 1
+
+
+async def test_one_statement_called_in_a_transaction_runs_the_effect_there(
+    one: asyncpg.Pool,
+) -> None:
+    """As a plain handler (a wrapper, or the general path): the caller's transaction."""
+    inserting_handler, renaming_handler = OneStatement(inserting), OneStatement(renaming)
+    env = envelope()
+    assert await consumer(one)._apply(inserting_handler.__call__, message("plain"), env) is True
+    assert [note for _, note in await effects(one)] == ["plain"]
+    with pytest.raises(Unknown):
+        await consumer(one)._apply(renaming_handler.__call__, message("absent"), envelope())
+    assert len(await inbox(one, "inbox")) == 1
+    assert await clean(one)
+    async with one.acquire() as conn:
+        with pytest.raises(RuntimeError, match="transaction"):
+            await inserting_handler(conn, message("x"), envelope())
+
+
+async def test_an_effect_that_does_not_read_the_inbox_is_refused() -> None:
+    unguarded = Effect(Statement("INSERT INTO effects VALUES ($1, 'x') RETURNING true", ("x",)))
+    with pytest.raises(ValueError, match="must write only when"):
+        OneStatement.sql(unguarded, "SELECT 1", checked=True)
+
+
+@pytest.mark.parametrize("event_id", HOSTILE_IDS[:6])
+async def test_one_statement_hostile_event_id_is_a_contract_violation(
+    one: asyncpg.Pool, event_id: str
+) -> None:
+    handler = OneStatement(inserting)
+    with pytest.raises(ContractViolationError, match="is not a UUID"):
+        await consumer(one, handler=handler)._apply(handler, message("x"), envelope(event_id))
+    assert await rows(one, "SELECT count(*) FROM processed_events") == [(0,)]
+    assert await effects(one) == []
