@@ -304,9 +304,7 @@ class WebhookClaim:
     outcome: str
 
 
-def claimed_charge(
-    entry: LedgerEntry, claim: WebhookClaim, session_id: str, gateway: str
-) -> Then:
+def claimed_charge(entry: LedgerEntry, claim: WebhookClaim, session_id: str, gateway: str) -> Then:
     """What a checkout's success writes with its save, when nothing was read under a lock
     before (WebhookHandler._succeed_at_once), as one statement run on its own: lock the
     payment, only if it is still what the success was decided on (PENDING, with checkout
