@@ -111,10 +111,13 @@ async def _one(
 
 
 async def open_payment(
-    conn: asyncpg.Connection, payment: Payment, destination_fee_minor: int
+    conn: asyncpg.Connection, payment: Payment, destination_fee_minor: int, session_sql: str = ""
 ) -> Payment | None:
     """Insert `payment` unless its enrollment is closed, in one round trip (a second one
-    for a retry that finds the payment made before):
+    for a retry that finds the payment made before). `session_sql`, a data-modifying
+    statement reading the CTE `added` (the payment as inserted), runs in the same one: the
+    local provider's session of a payment inserted with it attached (checkout.py).
+
 
     - None when the enrollment is closed (a closed one takes no payment);
     - else `payment` as inserted: a destination charge to its provider's payout account,
@@ -133,13 +136,15 @@ async def open_payment(
                      INSERT INTO payments (id, enrollment_id, learner_id, learner_email,
                          provider_id, amount_minor, currency, description, status, gateway,
                          success_url, cancel_url, expires_at, created_at, updated_at,
-                         program_id, destination_account, application_fee_minor, seat_pack)
+                         program_id, destination_account, application_fee_minor, seat_pack,
+                         checkout_session_id, checkout_url)
                      SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14,
                             NULLIF($15, '')::uuid, f.account_id,
-                            CASE WHEN f.account_id = '' THEN 0 ELSE $17::bigint END, $16
+                            CASE WHEN f.account_id = '' THEN 0 ELSE $17::bigint END, $16,
+                            NULLIF($18, ''), $19
                        FROM facts f WHERE NOT f.closed
                      ON CONFLICT (enrollment_id) DO NOTHING
-                     RETURNING {_COLUMNS})
+                     RETURNING {_COLUMNS}){f", session AS ({session_sql})" if session_sql else ""}
             SELECT f.closed, added.* FROM facts f LEFT JOIN added ON true""",
         payment.id,
         payment.enrollment_id,
@@ -158,6 +163,8 @@ async def open_payment(
         payment.program_id,
         _seat_pack_json(payment.seat_pack),
         destination_fee_minor,
+        payment.checkout_session_id,
+        payment.checkout_url,
     )
     if row["closed"]:
         return None

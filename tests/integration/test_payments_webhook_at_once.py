@@ -95,6 +95,7 @@ async def test_a_success_is_two_statements_and_writes_what_the_transaction_wrote
         result = await WebhookHandler(_One(conn), SECRET, fee_bps=1000).handle(
             payload.encode(), signature_header(payload, SECRET)
         )
+        await asyncio.sleep(0)  # asyncpg calls its query loggers with call_soon
         conn.remove_query_logger(log)
         state = await written(conn, session_id)
 
@@ -123,6 +124,7 @@ async def test_a_success_is_two_statements_and_writes_what_the_transaction_wrote
         again = await WebhookHandler(_One(conn), SECRET, fee_bps=1000).handle(
             payload.encode(), signature_header(payload, SECRET)
         )
+        await asyncio.sleep(0)  # asyncpg calls its query loggers with call_soon
         conn.remove_query_logger(log)
         assert await written(conn, session_id) == state
     assert again.duplicate
