@@ -125,21 +125,28 @@ class Then:
     `ctes`, more CTEs ("name AS (...), ..."; data-modifying ones run whatever the save
     did, so each reads `saved` to write only when the save wrote), and `select`, the query
     whose rows the statement answers. Both see the tables as they were before the
-    statement, and number their parameters $1, $2, ... (`args`)."""
+    statement, and number their parameters $1, $2, ... (`args`).
+
+    `first`, CTEs placed before the save, which the save may read (a condition that must
+    hold, or a row that must be written, before it writes: services/payments, a webhook's
+    claim); numbered with `args` as well."""
 
     ctes: str
     select: str
     args: tuple[Any, ...] = ()
+    first: str = ""
 
 
 def then_sql(save_sql: str, first: int, count: int, then: Then) -> str:
     """after's statement, the outbox rows' INSERT as the CTE `staged`, followed by `then`
-    (its parameters placed after the outbox rows'). One row per row of `then.select`,
-    each with `then_row` true, or a single row without it; every row tells `saved`."""
+    (its parameters placed after the outbox rows', its `first` before the save). One row
+    per row of `then.select`, each with `then_row` true, or a single row without it; every
+    row tells `saved`."""
     by = first - 1 + count * len(COLUMNS)
     ctes = ",\n     ".join(
         part
         for part in (
+            shifted(then.first, by),
             f"saved AS ({save_sql})",
             f"staged AS ({_staging_insert(first, count)})" if count else "",
             shifted(then.ctes, by),
@@ -159,11 +166,14 @@ async def enqueue_then(
     *,
     source: str,
     subject: str = "",
+    standalone: bool = False,
 ) -> list[asyncpg.Record] | None:
     """enqueue_after, and `then` in the same round trip: None when the save wrote nothing
     (nothing staged; `then`'s CTEs ran, and wrote what they write without a save), else
-    the rows of `then.select`."""
-    _require_transaction(conn)
+    the rows of `then.select`. `standalone` as for enqueue_after: the statement is the
+    whole state change, atomic by itself outside a transaction."""
+    if not standalone:
+        _require_transaction(conn)
     values = [v for m in messages for v in row(m, source=source, subject=subject)]
     sql = then_sql(save.sql, len(save.args) + 1, len(messages), then)
     rows = await conn.fetch(sql, *save.args, *values, *then.args)

@@ -90,12 +90,19 @@ async def commit_then(
     message_of: Callable[[A, Any], Message],
     source: str,
     subject: str,
+    standalone: bool = False,
 ) -> list[asyncpg.Record] | None:
     """commit with `statement`, and `then` in the same statement, after the save and its
     outbox rows (services/common/outbox.py, Then): None when nothing was saved (the
-    events dropped), else the rows of `then.select`."""
+    events dropped), else the rows of `then.select`. `standalone` as for commit."""
     events = aggregate.pull_events()
     messages = [message_of(aggregate, event) for event in events]
     return await enqueue_then(
-        conn, statement(aggregate), messages, then, source=source, subject=subject
+        conn,
+        statement(aggregate),
+        messages,
+        then,
+        source=source,
+        subject=subject,
+        standalone=standalone,
     )

@@ -36,6 +36,7 @@ from services.payments.gateways import (
     GatewayUnavailableError,
     SessionRequest,
 )
+from services.payments.local_gateway import SESSION_OF_ADDED_SQL, LocalGateway
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +92,15 @@ class CheckoutOpener:
         # charge (the provider is paid by Stripe).
         candidate = Payment.open(order, gateway=self._gateway.name, ttl_seconds=self._ttl_seconds)
         fee = destination_fee(order.amount.amount_minor, self._fee_bps)
+        session_sql = ""
+        if isinstance(self._gateway, LocalGateway):
+            # Its sessions live in this database: the payment is inserted with its session
+            # attached and the session with it, one statement (no call to wait for between).
+            session = self._gateway.new_session()
+            candidate.checkout_session_id, candidate.checkout_url = session.id, session.url
+            session_sql = SESSION_OF_ADDED_SQL
         async with self._pool.acquire() as conn:
-            payment = await repository.open_payment(conn, candidate, fee)
+            payment = await repository.open_payment(conn, candidate, fee, session_sql)
         if payment is None:
             # Cancelled or expired while its checkout was being opened: nothing to pay.
             raise FailedPreconditionError(

@@ -98,6 +98,19 @@ _DECLINE_SQL = f"""UPDATE local_checkout_sessions
     RETURNING {_COLUMNS}"""
 
 
+# A new payment's session, in the payment's own insert (repository.open_payment, whose CTE
+# `added` is the payment as inserted, its session id and URL already on it): the session
+# and the payment that names it commit together, or neither. The same values create_session
+# writes from a SessionRequest (checkout.py builds it from the same row).
+SESSION_OF_ADDED_SQL = """INSERT INTO local_checkout_sessions (id, payment_id, enrollment_id,
+        description, amount_minor, currency, customer_email, success_url, cancel_url, expires_at,
+        destination_account, application_fee_minor)
+    SELECT a.checkout_session_id, a.id, a.enrollment_id, a.description, a.amount_minor,
+           upper(a.currency), a.learner_email, a.success_url, a.cancel_url, a.expires_at,
+           a.destination_account, a.application_fee_minor
+      FROM added a"""
+
+
 @dataclass(frozen=True)
 class PayResult:
     session: SessionSnapshot
@@ -113,6 +126,12 @@ class LocalGateway:
 
     def _url(self, session_id: str) -> str:
         return f"{self._public_base_url}/checkout/{session_id}"
+
+    def new_session(self) -> GatewaySession:
+        """A session id and its URL for a payment not inserted yet, whose insert creates
+        the session too (SESSION_OF_ADDED_SQL)."""
+        session_id = stripe_id("cs_test_", 40)
+        return GatewaySession(id=session_id, url=self._url(session_id))
 
     async def create_session(self, request: SessionRequest) -> GatewaySession:
         async with self._pool.acquire() as conn:

@@ -111,10 +111,13 @@ async def _one(
 
 
 async def open_payment(
-    conn: asyncpg.Connection, payment: Payment, destination_fee_minor: int
+    conn: asyncpg.Connection, payment: Payment, destination_fee_minor: int, session_sql: str = ""
 ) -> Payment | None:
     """Insert `payment` unless its enrollment is closed, in one round trip (a second one
-    for a retry that finds the payment made before):
+    for a retry that finds the payment made before). `session_sql`, a data-modifying
+    statement reading the CTE `added` (the payment as inserted), runs in the same one: the
+    local provider's session of a payment inserted with it attached (checkout.py).
+
 
     - None when the enrollment is closed (a closed one takes no payment);
     - else `payment` as inserted: a destination charge to its provider's payout account,
@@ -133,13 +136,15 @@ async def open_payment(
                      INSERT INTO payments (id, enrollment_id, learner_id, learner_email,
                          provider_id, amount_minor, currency, description, status, gateway,
                          success_url, cancel_url, expires_at, created_at, updated_at,
-                         program_id, destination_account, application_fee_minor, seat_pack)
+                         program_id, destination_account, application_fee_minor, seat_pack,
+                         checkout_session_id, checkout_url)
                      SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14,
                             NULLIF($15, '')::uuid, f.account_id,
-                            CASE WHEN f.account_id = '' THEN 0 ELSE $17::bigint END, $16
+                            CASE WHEN f.account_id = '' THEN 0 ELSE $17::bigint END, $16,
+                            NULLIF($18, ''), $19
                        FROM facts f WHERE NOT f.closed
                      ON CONFLICT (enrollment_id) DO NOTHING
-                     RETURNING {_COLUMNS})
+                     RETURNING {_COLUMNS}){f", session AS ({session_sql})" if session_sql else ""}
             SELECT f.closed, added.* FROM facts f LEFT JOIN added ON true""",
         payment.id,
         payment.enrollment_id,
@@ -158,6 +163,8 @@ async def open_payment(
         payment.program_id,
         _seat_pack_json(payment.seat_pack),
         destination_fee_minor,
+        payment.checkout_session_id,
+        payment.checkout_url,
     )
     if row["closed"]:
         return None
@@ -222,18 +229,19 @@ async def lock_unopened_past_expiry(conn: asyncpg.Connection, limit: int) -> lis
     return [_payment(row) for row in rows]
 
 
-def save(payment: Payment) -> Statement:
+def save(payment: Payment, *, claimed: bool = False) -> Statement:
     """The UPDATE that writes the payment's new state (a row back: it did). The unit of work
     (services/payments/unit_of_work.py) runs it with the outbox rows of the payment's
     events, as one statement: a payment that still holds events here was saved past it,
-    and they would be lost."""
+    and they would be lost. `claimed`: only if the CTE `claim` (claimed_charge) has a row."""
     if payment.events:
         raise RuntimeError("save a payment that raised events through unit_of_work.commit")
+    only = " AND EXISTS (SELECT FROM claim)" if claimed else ""
     return Statement(
-        """UPDATE payments
+        f"""UPDATE payments
               SET status = $2, checkout_session_id = NULLIF($3, ''), gateway_payment_id = $4,
                   failure_reason = $5, updated_at = $6
-            WHERE id = $1
+            WHERE id = $1{only}
            RETURNING true""",
         (
             payment.id,
@@ -291,6 +299,75 @@ def charge_booking(entry: LedgerEntry, outcome: WebhookOutcome) -> Then:
         select=_DEFERRED_SQL,
         args=(*_charge_args(entry), outcome.event_id, outcome.outcome),
     )
+
+
+@dataclass(frozen=True)
+class WebhookClaim:
+    """A gateway event to claim with the save it causes (claimed_charge), and its outcome."""
+
+    event_id: str
+    event_type: str
+    payload: dict[str, Any]
+    outcome: str
+
+
+def claimed_charge(entry: LedgerEntry, claim: WebhookClaim, session_id: str, gateway: str) -> Then:
+    """What a checkout's success writes with its save, when nothing was read under a lock
+    before (WebhookHandler._succeed_at_once), as one statement run on its own: lock the
+    payment, only if it is still what the success was decided on (PENDING, with checkout
+    session `session_id` ('' for none yet) and `gateway`: what succeed() reads that may
+    change); then, if no event waits for its success (payment_has_deferred: a fresh
+    snapshot, after the lock), claim the event with its final outcome; the save (save(...,
+    claimed=True)), its outbox rows and its ledger charge only if the claim inserted.
+
+    So it writes all of that or nothing: nothing when the payment changed, when events are
+    deferred (those are applied in the locked transaction), or when the event is a
+    duplicate (the event id's primary key decides; a concurrent claim is waited for)."""
+    return Then(
+        first="""ready AS MATERIALIZED (
+                 SELECT id FROM payments
+                  WHERE id = $1::uuid AND status = 'PENDING'
+                    AND coalesce(checkout_session_id, '') = $8 AND gateway = $9
+                  FOR UPDATE),
+             claim AS (
+                 INSERT INTO webhook_events (event_id, event_type, outcome, payload, payment_id)
+                 SELECT $10, $11, $12, $13::jsonb, r.id FROM ready r
+                  WHERE NOT payment_has_deferred(r.id)
+                 ON CONFLICT (event_id) DO NOTHING
+                 RETURNING true)""",
+        ctes="""booked AS (
+                 INSERT INTO payout_ledger (payment_id, provider_id, kind, currency,
+                     gross_amount_minor, platform_fee_minor, provider_net_minor, fee_bps)
+                 SELECT $1::uuid, $2::uuid, 'charge', $3::text, $4::bigint, $5::bigint,
+                        $6::bigint, $7::integer
+                  WHERE EXISTS (SELECT 1 FROM saved))""",
+        select="SELECT true AS booked",
+        args=(
+            *_charge_args(entry),
+            session_id,
+            gateway,
+            claim.event_id,
+            claim.event_type,
+            claim.outcome,
+            json.dumps(claim.payload),
+        ),
+    )
+
+
+async def peek_webhook_event(
+    conn: asyncpg.Connection, event_id: str, payment_id: str
+) -> tuple[bool, Payment | None]:
+    """Whether event `event_id` was claimed before (committed), and the payment with id
+    `payment_id` (None: none), unlocked, in one round trip: what a success is decided on
+    before claimed_charge writes it, under its own checks."""
+    row = await conn.fetchrow(
+        f"""SELECT EXISTS (SELECT FROM webhook_events WHERE event_id = $1) AS seen, p.*
+              FROM (SELECT 1) one
+              LEFT JOIN (SELECT {_COLUMNS} FROM payments WHERE id = $2::uuid) p ON true""",
+        event_id,
+        payment_id if _is_uuid(payment_id) else None,
+    )
+    return bool(row["seen"]), (_payment(row) if row["id"] is not None else None)
 
 
 def deferred_payloads(rows: list[asyncpg.Record]) -> list[dict[str, Any]]:

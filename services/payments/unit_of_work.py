@@ -54,3 +54,30 @@ async def commit_charge(
     if rows is None:  # the caller read the payment in this transaction: it cannot be gone
         raise RuntimeError(f"payment {payment.id} was not saved: no such row")
     return repository.deferred_payloads(rows)
+
+
+async def commit_claimed_charge(
+    conn: asyncpg.Connection,
+    payment: Payment,
+    entry: LedgerEntry,
+    claim: repository.WebhookClaim,
+    session_id: str,
+    gateway: str,
+) -> bool:
+    """A checkout's success decided on an unlocked read: the claim of its webhook event,
+    the payment's save, its events and its charge in one statement, run on its own (its
+    implicit transaction commits all or nothing: repository.claimed_charge). False when it
+    wrote nothing (the payment was no longer PENDING with that session and gateway, events
+    wait for its success, or the event was claimed already): the caller decides again under
+    the lock."""
+    rows = await unit_of_work.commit_then(
+        conn,
+        payment,
+        statement=lambda p: repository.save(p, claimed=True),
+        then=repository.claimed_charge(entry, claim, session_id, gateway),
+        message_of=_message_of,
+        source=SOURCE,
+        subject=payment.id,
+        standalone=True,
+    )
+    return rows is not None

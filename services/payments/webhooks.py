@@ -165,6 +165,10 @@ class WebhookHandler:
         # The payment our metadata names is locked in the claim's own round trip.
         named = _metadata(session).get("payment_id") if apply is not None else None
         named = named if isinstance(named, str) else ""
+        if named and event_type in _PAID:
+            result = await self._succeed_at_once(event, session, named)
+            if result is not None:
+                return result
         async with self._pool.acquire() as conn, conn.transaction():
             claimed, payment = await repository.claim_webhook_event(
                 conn, event_id, event_type, event, named
@@ -193,6 +197,42 @@ class WebhookHandler:
                 )
         log.info("webhook %s (%s): %s", event_id, event_type, outcome)
         return WebhookResult(event_id, event_type, duplicate=False, outcome=str(outcome))
+
+    async def _succeed_at_once(
+        self, event: dict[str, Any], session: dict[str, Any], payment_id: str
+    ) -> WebhookResult | None:
+        """A checkout's success in two round trips, without a transaction around them: the
+        payment read unlocked (with whether the event was seen before), and, when it is a
+        plain success (_on_paid would succeed it), the claim, the save, its events and its
+        charge in one statement that writes only if the payment is still as read and the
+        claim is new (unit_of_work.commit_claimed_charge). None when that is not so, and
+        nothing was written: handle() decides again in the locked transaction, whose
+        outcome (a duplicate, an anomaly, deferred events applied) is then the answer."""
+        event_id, event_type = event["id"], event["type"]
+        async with self._pool.acquire() as conn:
+            seen, payment = await repository.peek_webhook_event(conn, event_id, payment_id)
+            if seen:  # committed before: nothing in this one can apply
+                log.info("webhook %s (%s) is a duplicate; ignored", event_id, event_type)
+                return WebhookResult(event_id, event_type, duplicate=True, outcome="duplicate")
+            if (
+                payment is None
+                or payment.status is not PaymentStatus.PENDING
+                or session.get("payment_status") != "paid"
+            ):
+                return None
+            paid = _paid_checkout(session)
+            if payment.mismatches(paid):
+                return None
+            session_id, gateway = payment.checkout_session_id, payment.gateway
+            entry = payment.succeed(paid, fee_bps=self._fee_bps)
+            outcome = "payment SUCCEEDED"
+            claim = repository.WebhookClaim(event_id, event_type, event, outcome)
+            if not await unit_of_work.commit_claimed_charge(
+                conn, payment, entry, claim, session_id, gateway
+            ):
+                return None
+        log.info("webhook %s (%s): %s", event_id, event_type, outcome)
+        return WebhookResult(event_id, event_type, duplicate=False, outcome=outcome)
 
     async def _payment_for(
         self, conn: asyncpg.Connection, session: dict[str, Any]
@@ -493,6 +533,9 @@ class WebhookHandler:
         await self._book(conn, payment, refund, dispute.gateway_dispute_id, kind="dispute")
         return "dispute lost: booked as a refund"
 
+
+# The events that succeed a payment: the purchase's path, tried first without a lock.
+_PAID = frozenset({CHECKOUT_COMPLETED, CHECKOUT_ASYNC_SUCCEEDED})
 
 _HANDLERS = {
     CHECKOUT_COMPLETED: WebhookHandler._on_paid,
