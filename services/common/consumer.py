@@ -2,7 +2,9 @@
 
 A handler whose whole effect is one statement (OneStatement) runs with its inbox row as
 ONE statement outside an explicit transaction: its implicit transaction is the one the
-inbox row and the effect commit in, one round trip instead of three.
+inbox row and the effect commit in, one round trip instead of three. A handler that
+decides on a read first (AtOnce) writes its inbox row itself, in such a statement guarded
+by what it read, and falls back to the inbox's transaction when that writes nothing.
 
 Transient failures are nak'ed with back-off; a message that can never succeed
 (undecodable, a contract violation, or out of deliveries) is copied to
@@ -201,6 +203,79 @@ SELECT f.first, f.wrote{check}
                 raise
         assert row is not None
         return bool(row["first"])
+
+
+@dataclass(frozen=True)
+class Inbox:
+    """A delivery's inbox row (its values checked: inbox_values), for a handler that writes
+    it itself (AtOnce): the values, and the SQL that reads and inserts the row, with them
+    as parameters numbered from `first`."""
+
+    consumer: str
+    event_id: str
+    event_type: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """seen_sql's parameters."""
+        return self.consumer, self.event_id
+
+    @property
+    def row(self) -> tuple[str, str, str]:
+        """insert_sql's parameters."""
+        return self.consumer, self.event_id, self.event_type
+
+    @staticmethod
+    def seen_sql(first: int) -> str:
+        """Whether the row is there, committed (a boolean expression): the event was
+        handled, its effect committed with the row."""
+        return (
+            "EXISTS (SELECT FROM processed_events"
+            f" WHERE consumer = ${first}::text AND event_id = ${first + 1}::uuid)"
+        )
+
+    @staticmethod
+    def insert_sql(first: int, *, source: str) -> str:
+        """The row's INSERT, once per row of `source` (a FROM item: a CTE the write is
+        conditional on), ON CONFLICT DO NOTHING RETURNING 1: a row back when this delivery
+        is the first (a concurrent one's insert waits for the first one's outcome)."""
+        return (
+            "INSERT INTO processed_events (consumer, event_id, event_type)"
+            f" SELECT ${first}::text, ${first + 1}::uuid, ${first + 2}::text FROM {source}"
+            " ON CONFLICT DO NOTHING RETURNING 1"
+        )
+
+
+Attempt = Callable[[asyncpg.Connection, Inbox, Message, events.Envelope], Awaitable[bool | None]]
+
+
+class AtOnce:
+    """A handler that tries first to write its inbox row itself, with its whole effect, in
+    one statement outside a transaction (`attempt`, after reads of its own without a lock),
+    and otherwise is an ordinary handler (`locked`), run in the inbox's transaction.
+
+    `attempt(conn, inbox, event, envelope)` answers
+    - True: its statement inserted the inbox row and wrote the effect; the statement's own
+      implicit transaction committed both together;
+    - False: the inbox row was there already, committed (a duplicate): nothing written;
+    - None: nothing written (not a case it decides, or its guard failed: the state it
+      decided on changed, a concurrent delivery holds the inbox row). The consumer then
+      runs `locked` in the inbox's transaction, as any handler, and that outcome stands.
+    Whatever it raises is handled as a raising handler's (retry, back-off, dead letter);
+    its one write being a single statement, nothing of it is left behind.
+
+    Called as a plain Handler (by a handler wrapping it, or in a test's transaction) it
+    runs `locked`."""
+
+    def __init__(self, attempt: Attempt, locked: Handler) -> None:
+        self.attempt = attempt
+        self.locked = locked
+        self.__name__ = getattr(locked, "__name__", type(self).__name__)
+
+    async def __call__(
+        self, conn: asyncpg.Connection, event: Message, envelope: events.Envelope
+    ) -> None:
+        await self.locked(conn, event, envelope)
 
 
 class _InboxTransaction(Transaction):
@@ -497,7 +572,8 @@ class EventConsumer:
         """Run the handler in the inbox row's transaction; False if it ran before.
 
         BEGIN and the inbox row are one round trip (_InboxTransaction); a OneStatement's
-        effect and the inbox row are one statement, without BEGIN or COMMIT."""
+        effect and the inbox row are one statement, without BEGIN or COMMIT; an AtOnce
+        handler's attempt writes both itself, or nothing and the transaction follows."""
         if isinstance(handler, OneStatement):
             values = inbox_values(self.name, envelope.id, envelope.type)
             first = await handler.run(self._pool, values, event, envelope)
@@ -506,6 +582,15 @@ class EventConsumer:
             return first
         sql = inbox_sql(self.name, envelope.id, envelope.type)
         async with self._pool.acquire() as conn:
+            if isinstance(handler, AtOnce):
+                inbox = Inbox(*inbox_values(self.name, envelope.id, envelope.type))
+                done = await handler.attempt(conn, inbox, event, envelope)
+                if done is not None:
+                    if not done:
+                        log.info(
+                            "consumer %s: %s already handled; skipping", self.name, envelope.id
+                        )
+                    return done
             # The connection itself, not the pool's proxy: the transaction is asyncpg's.
             transaction = _InboxTransaction(conn.transaction()._connection, sql)
             async with transaction:
