@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
+from collections.abc import Callable
 
 import asyncpg
 from google.protobuf.message import Message
@@ -11,8 +13,10 @@ from upskill.payments.v1 import events_pb2 as payment_events
 
 from services.common.consumer import (
     FIRST_DELIVERY,
+    AtOnce,
     ContractViolationError,
     Effect,
+    Inbox,
     OneStatement,
     Subscription,
 )
@@ -24,9 +28,10 @@ from services.enrollment.domain import Enrollment, Price
 
 
 class UnknownEnrollmentError(ContractViolationError):
-    """No enrollment has the event's id. Raised by the handlers' first statement, the
+    """No enrollment has the event's id. Raised by the locked path's first statement, the
     locked read, so nothing has been written when it is: services/enrollment/
-    seat_pack_events.py relies on that to try a seat pack of that id next."""
+    seat_pack_events.py relies on that to try a seat pack of that id next. (The attempt
+    without a lock writes nothing for an id it finds no enrollment of: _decided_at_once.)"""
 
 
 async def _locked(conn: asyncpg.Connection, enrollment_id: str) -> Enrollment:
@@ -38,30 +43,62 @@ async def _locked(conn: asyncpg.Connection, enrollment_id: str) -> Enrollment:
         raise UnknownEnrollmentError(f"unknown enrollment {enrollment_id!r}") from None
 
 
-# Each payment handler starts with the locked read (_locked): see UnknownEnrollmentError.
+def _decided_at_once(
+    name: str, event_type: type[Message], decide: Callable[[Enrollment, Message], None]
+) -> AtOnce:
+    """A payment event's handler: the domain model decides (`decide`: the transition on
+    the enrollment the event names, which stages its events), the unit of work saves.
+
+    First without a transaction (the consumer's AtOnce): an unlocked read that also says
+    whether the event was handled before, then the inbox row, the save and its events as
+    one statement that writes only if the enrollment is still as read (two round trips;
+    a redelivery, one). When that writes nothing, or no enrollment has the id (a seat
+    pack's, routed by seat_pack_events, or none: the locked path raises
+    UnknownEnrollmentError), the locked transaction decides as before: BEGIN with the
+    inbox row, the locked read (_locked, always the first statement: see
+    UnknownEnrollmentError), the save, COMMIT."""
+
+    async def attempt(
+        conn: asyncpg.Connection, inbox: Inbox, event: Message, _: Envelope
+    ) -> bool | None:
+        assert isinstance(event, event_type)
+        seen, enrollment = await repository.peek_consumed(conn, inbox, event.enrollment_id)
+        if seen:
+            return False
+        if enrollment is None:
+            return None
+        as_read = dataclasses.replace(enrollment, events=[])
+        decide(enrollment, event)
+        if await unit_of_work.commit_consumed(conn, enrollment, as_read, inbox):
+            return True
+        return None
+
+    async def locked(conn: asyncpg.Connection, event: Message, _: Envelope) -> None:
+        assert isinstance(event, event_type)
+        enrollment = await _locked(conn, event.enrollment_id)
+        decide(enrollment, event)
+        await unit_of_work.commit(conn, enrollment)
+
+    locked.__name__ = name
+    return AtOnce(attempt, locked)
 
 
-async def on_payment_succeeded(conn: asyncpg.Connection, event: Message, _: Envelope) -> None:
+def _payment_succeeded(enrollment: Enrollment, event: Message) -> None:
     assert isinstance(event, payment_events.PaymentSucceeded)
-    enrollment = await _locked(conn, event.enrollment_id)
     # Activates, or (a closed enrollment, another payment, another price) stages
     # EnrollmentPaymentRejected so payments returns the money: see seats.decide_payment.
     enrollment.payment_succeeded(
         event.payment_id, Price(event.amount.amount_minor, event.amount.currency)
     )
-    await unit_of_work.commit(conn, enrollment)
 
 
-async def on_payment_failed(conn: asyncpg.Connection, event: Message, _: Envelope) -> None:
+def _payment_failed(enrollment: Enrollment, event: Message) -> None:
     assert isinstance(event, payment_events.PaymentFailed)
-    enrollment = await _locked(conn, event.enrollment_id)
     enrollment.payment_failed(event.reason or "payment failed")
-    await unit_of_work.commit(conn, enrollment)
 
 
-async def on_payment_refunded(conn: asyncpg.Connection, event: Message, _: Envelope) -> None:
+def _payment_refunded(enrollment: Enrollment, event: Message) -> None:
     assert isinstance(event, payment_events.PaymentRefunded)
-    enrollment = await _locked(conn, event.enrollment_id)
     # A full refund of its own payment makes it REFUNDED (EnrollmentRefunded then revokes
     # the credential); a partial one, or the return of a payment it rejected, changes nothing.
     enrollment.payment_refunded(
@@ -70,7 +107,17 @@ async def on_payment_refunded(conn: asyncpg.Connection, event: Message, _: Envel
         reason=event.reason,
         full_refund=event.full_refund,
     )
-    await unit_of_work.commit(conn, enrollment)
+
+
+on_payment_succeeded = _decided_at_once(
+    "on_payment_succeeded", payment_events.PaymentSucceeded, _payment_succeeded
+)
+on_payment_failed = _decided_at_once(
+    "on_payment_failed", payment_events.PaymentFailed, _payment_failed
+)
+on_payment_refunded = _decided_at_once(
+    "on_payment_refunded", payment_events.PaymentRefunded, _payment_refunded
+)
 
 
 def _credential_attached(event: Message, _: Envelope) -> Effect:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
+from services.common.consumer import Inbox
 from services.common.errors import (
     AlreadyExistsError,
     ResourceExhaustedError,
 )
+from services.common.outbox import Then
 from services.common.paging import Listing, Page
 from services.common.sql import OwnerScope, Statement, Where, fetch_by_id, fetch_page
 from services.enrollment.domain import Enrollment, Price, Status
@@ -195,13 +198,20 @@ def add_in_seat(e: Enrollment, capacity: int | None) -> Statement:
     )
 
 
-def save(e: Enrollment) -> Statement:
+# The columns save() writes, in the order of its parameters $2, $3, ...
+_SAVED = ("status", "payment_id", "checkout_url", "credential_id", "grade", "evidence_url")
+_SAVED_AT = "updated_at"
+
+
+def save(e: Enrollment, *, consumed: bool = False) -> Statement:
     """The UPDATE that writes an enrollment's new state (a row back: it did). The unit of
-    work runs it with the outbox rows of the enrollment's events, as one statement."""
+    work runs it with the outbox rows of the enrollment's events, as one statement.
+    `consumed`: only if the CTE `inbox` (consumed_as_read) has a row."""
+    only = " AND EXISTS (SELECT FROM inbox)" if consumed else ""
+    columns = ", ".join(f"{c} = ${i}" for i, c in enumerate((*_SAVED, _SAVED_AT), start=2))
     return Statement(
-        """UPDATE enrollments SET status = $2, payment_id = $3, checkout_url = $4,
-               credential_id = $5, grade = $6, evidence_url = $7, updated_at = $8
-           WHERE id = $1
+        f"""UPDATE enrollments SET {columns}
+           WHERE id = $1{only}
            RETURNING true""",
         (
             e.id,
@@ -214,6 +224,61 @@ def save(e: Enrollment) -> Statement:
             e.updated_at,
         ),
     )
+
+
+async def peek_consumed(
+    conn: asyncpg.Connection, inbox: Inbox, enrollment_id: str
+) -> tuple[bool, Enrollment | None]:
+    """Whether the delivery `inbox` was handled before (its inbox row committed), and the
+    enrollment with id `enrollment_id` (None: none), unlocked, in one round trip: what a
+    consumed event is decided on before consumed_as_read writes it, under its own check."""
+    row = await conn.fetchrow(
+        f"""SELECT {Inbox.seen_sql(1)} AS seen, e.*
+              FROM (SELECT 1) one
+              LEFT JOIN enrollments e ON e.id = $3::uuid""",
+        *inbox.key,
+        enrollment_id if _is_uuid(enrollment_id) else None,
+    )
+    assert row is not None
+    return bool(row["seen"]), (_enrollment(row) if row["id"] is not None else None)
+
+
+def consumed_as_read(as_read: Enrollment, inbox: Inbox) -> Then:
+    """What a consumed event's save (save(..., consumed=True)) needs first when it was
+    decided on an unlocked read (peek_consumed): `as_read`, the enrollment as it was read,
+    before the event changed it. Locks the row only if it still holds, in every column the
+    save writes, what was read (so the save overwrites nothing it did not decide on, and
+    the decision's inputs, status and payment, are unchanged); then the inbox row, only
+    for a row so locked; the save and its outbox rows only if the inbox row inserted.
+
+    So the statement, run on its own, writes all of that or nothing: nothing when the
+    enrollment changed after the read (its lock waited for, the newest row checked), or
+    when the event was handled, or is being handled, by another delivery (the inbox's
+    primary key decides; a concurrent insert is waited for). The caller decides again
+    under the lock then. The lock comes before the inbox row, as payments' claim does; a
+    concurrent delivery of the same event on the locked path takes them the other way
+    round, and PostgreSQL's deadlock detector ends one of the two, which is retried."""
+    current = save(as_read).args
+    guard = " AND ".join(
+        f"{c} IS NOT DISTINCT FROM ${i}" for i, c in enumerate((*_SAVED, _SAVED_AT), start=2)
+    )
+    inbox_at = len(current) + 1
+    return Then(
+        first=f"""ready AS MATERIALIZED (
+                 SELECT id FROM enrollments WHERE id = $1::uuid AND {guard} FOR UPDATE),
+             inbox AS ({Inbox.insert_sql(inbox_at, source="ready")})""",
+        ctes="",
+        select="SELECT true AS written",
+        args=(*current, *inbox.row),
+    )
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 async def attach_checkout(

@@ -11,7 +11,7 @@ import asyncpg
 from google.protobuf.message import Message
 from upskill.payments.v1 import events_pb2 as payment_events
 
-from services.common.consumer import Handler, Subscription
+from services.common.consumer import AtOnce, Handler, Subscription
 from services.common.events import Envelope
 from services.enrollment import employers
 from services.enrollment.consumers import UnknownEnrollmentError
@@ -58,6 +58,10 @@ def _routed(handler: Handler) -> Handler:
         apply(pack, event)
         await employers.commit_pack(conn, pack)
 
+    if isinstance(handler, AtOnce):
+        # Its attempt writes only for an enrollment it found, and leaves any other id (a
+        # pack's) to its locked path: routed here.
+        return AtOnce(handler.attempt, route)
     return route
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from services.common import unit_of_work
+from services.common.consumer import Inbox
 from services.enrollment import repository
 from services.enrollment.domain import Enrollment
 from services.enrollment.messages import event_to_pb
@@ -36,6 +37,28 @@ async def commit(conn: asyncpg.Connection, enrollment: Enrollment, *, new: bool 
         source=SOURCE,
         subject=enrollment.id,
     )
+
+
+async def commit_consumed(
+    conn: asyncpg.Connection, enrollment: Enrollment, as_read: Enrollment, inbox: Inbox
+) -> bool:
+    """A consumed event's effect decided on an unlocked read (`as_read`, the enrollment as
+    read before the event changed it into `enrollment`): the inbox row, the save and its
+    events' outbox rows in one statement, run on its own (its implicit transaction commits
+    all or nothing: repository.consumed_as_read). False when it wrote nothing (the
+    enrollment is no longer as read, or another delivery has the inbox row): the caller
+    decides again under the lock."""
+    rows = await unit_of_work.commit_then(
+        conn,
+        enrollment,
+        statement=lambda e: repository.save(e, consumed=True),
+        then=repository.consumed_as_read(as_read, inbox),
+        message_of=event_to_pb,
+        source=SOURCE,
+        subject=enrollment.id,
+        standalone=True,
+    )
+    return rows is not None
 
 
 async def take_seat(conn: asyncpg.Connection, enrollment: Enrollment, capacity: int | None) -> None:
