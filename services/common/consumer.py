@@ -111,10 +111,6 @@ def inbox_values(consumer: str, event_id: str, event_type: str) -> tuple[str, st
 FIRST_DELIVERY = "EXISTS (SELECT 1 FROM inbox)"
 # The SQLSTATE of consumed_effect_missing() (common migration 0420).
 EFFECT_MISSING = "UXE01"
-_INBOX_CTE = (
-    "INSERT INTO processed_events (consumer, event_id, event_type)"
-    " VALUES (${0}::text, ${1}::uuid, ${2}::text) ON CONFLICT DO NOTHING RETURNING 1"
-)
 
 
 @dataclass(frozen=True)
@@ -193,7 +189,7 @@ SELECT f.first, f.wrote{check}
         False for a duplicate."""
         effect = self.effect(event, envelope)
         n = len(effect.statement.args)
-        sql = self.sql(effect, _INBOX_CTE.format(n + 1, n + 2, n + 3), checked=True)
+        sql = self.sql(effect, Inbox.insert_sql(n + 1), checked=True)
         async with pool.acquire() as conn:
             try:
                 row = await conn.fetchrow(sql, *effect.statement.args, *inbox)
@@ -235,14 +231,16 @@ class Inbox:
         )
 
     @staticmethod
-    def insert_sql(first: int, *, source: str) -> str:
-        """The row's INSERT, once per row of `source` (a FROM item: a CTE the write is
-        conditional on), ON CONFLICT DO NOTHING RETURNING 1: a row back when this delivery
-        is the first (a concurrent one's insert waits for the first one's outcome)."""
+    def insert_sql(first: int, *, source: str | None = None) -> str:
+        """The row's INSERT, ON CONFLICT DO NOTHING RETURNING 1: a row back when this
+        delivery is the first (a concurrent one's insert waits for the first one's
+        outcome). With `source` (a FROM item: a CTE the write is conditional on), once per
+        row of it; without, once."""
+        values = f"${first}::text, ${first + 1}::uuid, ${first + 2}::text"
+        rows = f"VALUES ({values})" if source is None else f"SELECT {values} FROM {source}"
         return (
             "INSERT INTO processed_events (consumer, event_id, event_type)"
-            f" SELECT ${first}::text, ${first + 1}::uuid, ${first + 2}::text FROM {source}"
-            " ON CONFLICT DO NOTHING RETURNING 1"
+            f" {rows} ON CONFLICT DO NOTHING RETURNING 1"
         )
 
 
