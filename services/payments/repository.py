@@ -118,7 +118,6 @@ async def open_payment(
     statement reading the CTE `added` (the payment as inserted), runs in the same one: the
     local provider's session of a payment inserted with it attached (checkout.py).
 
-
     - None when the enrollment is closed (a closed one takes no payment);
     - else `payment` as inserted: a destination charge to its provider's payout account,
       with `destination_fee_minor` as application fee, when the provider has one (`payment`
@@ -280,6 +279,16 @@ async def add_ledger_entry(conn: asyncpg.Connection, entry: LedgerEntry) -> None
     await conn.execute(_ADD_CHARGE_SQL, *_charge_args(entry))
 
 
+# A success's charge in the ledger, written only when the save wrote (`saved` has its row);
+# its parameters are _charge_args(entry), $1-$7.
+_BOOKED_CTE = """booked AS (
+                 INSERT INTO payout_ledger (payment_id, provider_id, kind, currency,
+                     gross_amount_minor, platform_fee_minor, provider_net_minor, fee_bps)
+                 SELECT $1::uuid, $2::uuid, 'charge', $3::text, $4::bigint, $5::bigint,
+                        $6::bigint, $7::integer
+                  WHERE EXISTS (SELECT 1 FROM saved))"""
+
+
 def charge_booking(entry: LedgerEntry, outcome: WebhookOutcome) -> Then:
     """What a payment's success writes and then reads, as the rest of its save statement
     (unit_of_work.commit_charge): its charge in the ledger and the outcome of the event that
@@ -287,12 +296,8 @@ def charge_booking(entry: LedgerEntry, outcome: WebhookOutcome) -> Then:
     deferred until it succeeded, read as the transaction had them before the statement (so
     the outcome written here is not among them)."""
     return Then(
-        ctes="""booked AS (
-                 INSERT INTO payout_ledger (payment_id, provider_id, kind, currency,
-                     gross_amount_minor, platform_fee_minor, provider_net_minor, fee_bps)
-                 SELECT $1::uuid, $2::uuid, 'charge', $3::text, $4::bigint, $5::bigint,
-                        $6::bigint, $7::integer
-                  WHERE EXISTS (SELECT 1 FROM saved)),
+        ctes=_BOOKED_CTE
+        + """,
              recorded AS (
                  UPDATE webhook_events SET outcome = $9, payment_id = $1::uuid
                   WHERE event_id = $8 AND EXISTS (SELECT 1 FROM saved))""",
@@ -335,12 +340,7 @@ def claimed_charge(entry: LedgerEntry, claim: WebhookClaim, session_id: str, gat
                   WHERE NOT payment_has_deferred(r.id)
                  ON CONFLICT (event_id) DO NOTHING
                  RETURNING true)""",
-        ctes="""booked AS (
-                 INSERT INTO payout_ledger (payment_id, provider_id, kind, currency,
-                     gross_amount_minor, platform_fee_minor, provider_net_minor, fee_bps)
-                 SELECT $1::uuid, $2::uuid, 'charge', $3::text, $4::bigint, $5::bigint,
-                        $6::bigint, $7::integer
-                  WHERE EXISTS (SELECT 1 FROM saved))""",
+        ctes=_BOOKED_CTE,
         select="SELECT true AS booked",
         args=(
             *_charge_args(entry),
