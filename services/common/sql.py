@@ -4,6 +4,7 @@ one keyset query every listing pages with; a `Statement` is SQL text with its ar
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -37,6 +38,16 @@ class Statement:
 
 
 _PARAMETER = re.compile(r"\$(\d+)")
+
+
+def is_uuid(value: str) -> bool:
+    """Whether `value` can be bound to a uuid parameter: a caller's id that is not one names
+    no row, and is looked up as NULL rather than failing the statement."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def shifted(sql: str, by: int) -> str:

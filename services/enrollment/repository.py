@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +15,7 @@ from services.common.errors import (
 )
 from services.common.outbox import Then
 from services.common.paging import Listing, Page
-from services.common.sql import OwnerScope, Statement, Where, fetch_by_id, fetch_page
+from services.common.sql import OwnerScope, Statement, Where, fetch_by_id, fetch_page, is_uuid
 from services.enrollment.domain import Enrollment, Price, Status
 from services.enrollment.seats import PACK_SEAT_HOLDING, SEAT_HOLDING
 
@@ -237,7 +236,7 @@ async def peek_consumed(
               FROM (SELECT 1) one
               LEFT JOIN enrollments e ON e.id = $3::uuid""",
         *inbox.key,
-        enrollment_id if _is_uuid(enrollment_id) else None,
+        enrollment_id if is_uuid(enrollment_id) else None,
     )
     assert row is not None
     return bool(row["seen"]), (_enrollment(row) if row["id"] is not None else None)
@@ -271,14 +270,6 @@ def consumed_as_read(as_read: Enrollment, inbox: Inbox) -> Then:
         select="SELECT true AS written",
         args=(*current, *inbox.row),
     )
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 async def attach_checkout(

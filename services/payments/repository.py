@@ -6,7 +6,6 @@ A payment's events are staged with its state by services/payments/unit_of_work.p
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -16,7 +15,7 @@ import asyncpg
 from services.common.errors import NotFoundError
 from services.common.outbox import Then
 from services.common.paging import Listing, Page
-from services.common.sql import Statement, Where, fetch_page
+from services.common.sql import Statement, Where, fetch_page, is_uuid
 from services.payments.domain import (
     Dispute,
     LedgerEntry,
@@ -87,14 +86,6 @@ def _seat_pack(value: str | None) -> SeatPackOrder | None:
 
 def _seat_pack_json(pack: SeatPackOrder | None) -> str | None:
     return None if pack is None else json.dumps(asdict(pack))
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 async def _one(
@@ -206,7 +197,7 @@ async def get(conn: asyncpg.Connection, payment_id: str, *, for_update: bool = F
 async def find(
     conn: asyncpg.Connection, payment_id: str, *, for_update: bool = False
 ) -> Payment | None:
-    if not _is_uuid(payment_id):
+    if not is_uuid(payment_id):
         return None
     return await _one(conn, "id", payment_id, for_update)
 
@@ -365,7 +356,7 @@ async def peek_webhook_event(
               FROM (SELECT 1) one
               LEFT JOIN (SELECT {_COLUMNS} FROM payments WHERE id = $2::uuid) p ON true""",
         event_id,
-        payment_id if _is_uuid(payment_id) else None,
+        payment_id if is_uuid(payment_id) else None,
     )
     return bool(row["seen"]), (_payment(row) if row["id"] is not None else None)
 
@@ -441,7 +432,7 @@ async def claim_webhook_event(
         event_id,
         event_type,
         json.dumps(payload),
-        payment_id if _is_uuid(payment_id) else None,
+        payment_id if is_uuid(payment_id) else None,
     )
     if not row["claimed"]:
         return False, None
