@@ -116,20 +116,7 @@ class CheckoutOpener:
             )
 
     async def _create_session(self, payment: Payment) -> GatewaySession:
-        request = SessionRequest(
-            payment_id=payment.id,
-            enrollment_id=payment.enrollment_id,
-            customer_email=payment.learner_email,
-            amount_minor=payment.amount.amount_minor,
-            currency=payment.amount.currency,
-            description=payment.description,
-            success_url=payment.success_url,
-            cancel_url=payment.cancel_url,
-            expires_at=payment.expires_at,
-            destination_account=payment.destination_account,
-            application_fee_minor=payment.application_fee_minor,
-            seat_pack=payment.seat_pack,
-        )
+        request = session_request(payment)
         try:
             return await self._gateway.create_session(request)
         except GatewayUnavailableError as exc:
@@ -152,3 +139,21 @@ class CheckoutOpener:
         if payments:
             log.warning("expired %d payment(s) whose checkout was never opened", len(payments))
         return len(payments)
+
+
+def session_request(payment: Payment) -> SessionRequest:
+    """What the gateway is asked to open a checkout session for: `payment`, as it stands."""
+    return SessionRequest(
+        payment_id=payment.id,
+        enrollment_id=payment.enrollment_id,
+        customer_email=payment.learner_email,
+        amount_minor=payment.amount.amount_minor,
+        currency=payment.amount.currency,
+        description=payment.description,
+        success_url=payment.success_url,
+        cancel_url=payment.cancel_url,
+        expires_at=payment.expires_at,
+        destination_account=payment.destination_account,
+        application_fee_minor=payment.application_fee_minor,
+        seat_pack=payment.seat_pack,
+    )

@@ -16,9 +16,8 @@ from asyncpg.connection import LoggedQuery
 
 from services.common import db
 from services.payments import repository
-from services.payments.checkout import CheckoutOpener
+from services.payments.checkout import CheckoutOpener, session_request
 from services.payments.domain import CheckoutOrder, Money
-from services.payments.gateways import SessionRequest
 from services.payments.local_gateway import LocalGateway
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -111,22 +110,7 @@ async def test_opening_is_one_statement_and_the_session_is_create_sessions(
         await conn.execute(
             "DELETE FROM local_checkout_sessions WHERE id = $1", payment.checkout_session_id
         )
-        created = await LocalGateway(one, BASE).create_session(
-            SessionRequest(
-                payment_id=payment.id,
-                enrollment_id=payment.enrollment_id,
-                customer_email=payment.learner_email,
-                amount_minor=payment.amount.amount_minor,
-                currency=payment.amount.currency,
-                description=payment.description,
-                success_url=payment.success_url,
-                cancel_url=payment.cancel_url,
-                expires_at=payment.expires_at,
-                destination_account=payment.destination_account,
-                application_fee_minor=payment.application_fee_minor,
-                seat_pack=payment.seat_pack,
-            )
-        )
+        created = await LocalGateway(one, BASE).create_session(session_request(payment))
         old = dict(await conn.fetchrow(SESSION_SQL, created.id))
         await transaction.rollback()
     assert session == old
