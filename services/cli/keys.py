@@ -50,7 +50,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], data_di
     withdraw = actions.add_parser(
         "withdraw", help="withdraw a compromised key: what it signed stops verifying"
     )
-    withdraw.add_argument("kid")
+    # A kid is a base64url thumbprint: one in 64 starts with '-', which argparse takes for an
+    # option unless it comes after '--' (POSIX): `withdraw --reason leak -- -hL1gy...`.
+    withdraw.add_argument("kid", help="the key's id; after '--' when it starts with '-'")
     withdraw.add_argument("--reason", required=True)
 
 

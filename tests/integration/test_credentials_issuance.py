@@ -565,7 +565,12 @@ async def test_a_withdrawn_key_leaves_the_jwks_and_what_it_signed_stops_verifyin
     # The operator's command, against the credentials database.
     code = await asyncio.to_thread(
         main,
-        ["keys", "--database-url", fresh_database, "withdraw", compromised.kid, "--reason", "leak"],
+        # After '--': a kid may start with '-' (base64url), which argparse would take for an
+        # option.
+        [
+            *("keys", "--database-url", fresh_database, "withdraw", "--reason", "leak"),
+            *("--", compromised.kid),
+        ],
     )
     assert code == 0
     assert "UNKNOWN_KEY" in capsys.readouterr().out

@@ -405,3 +405,12 @@ def test_demo_command_exits_1_when_the_gateway_is_unreachable(
         port = sock.getsockname()[1]
     assert main(["demo", "--url", f"http://127.0.0.1:{port}"]) == 1
     assert "step 'admin token' failed" in capsys.readouterr().err
+
+
+def test_a_kid_that_starts_with_a_dash_is_withdrawn_after_double_dash() -> None:
+    # base64url thumbprints start with '-' one time in 64: argparse takes such an argument for
+    # an option unless it comes after '--'.
+    args = build_parser().parse_args(
+        ["keys", "withdraw", "--reason", "leak", "--", "-hL1gy-4-oRc9PL56-pBT-n2k"]
+    )
+    assert (args.kid, args.reason) == ("-hL1gy-4-oRc9PL56-pBT-n2k", "leak")
