@@ -730,9 +730,10 @@ async def test_a_paid_checkout_survives_a_crash_before_its_webhook_is_delivered(
         # The dead worker's claim on the delivery must lapse first (its lease, ~15 s).
         await eventually(succeeded, within=45)
         assert {d.event_type for d in forwarder.deliveries} == {"checkout.session.completed"}
-        # A 200 among them, not necessarily the last recorded: the forwarder's threads record
-        # a delivery after answering it, so a 503 answered to the killed process can be
-        # recorded after the new one's 200 (seen once in CI).
+        # A 200 among them, not necessarily the last one recorded: once in CI the last was a
+        # 503 (the forwarder's "gateway down" answer) after the payment had succeeded, with
+        # exactly one event; the cause (the forwarder's threads racing on fail_next?) is not
+        # found. What the test is about, success and one event, holds either way.
         assert 200 in {d.status for d in forwarder.deliveries}
         assert len(await second.outbox(SUCCEEDED, payment.id)) == 1
 
