@@ -27,6 +27,7 @@ from services.enrollment import employers, repository, seat_pack_events, seat_pa
 from services.enrollment.consumers import SUBSCRIPTIONS, UnknownEnrollmentError
 from services.enrollment.domain import Enrollment, Price, Status
 from services.enrollment.seat_packs import SeatPack
+from tests.integration.test_seat_pack_payments import pending_pack
 from tests.polling import eventually_async as eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -320,30 +321,6 @@ async def test_a_delivery_whose_inbox_row_is_held_follows_the_holders_outcome(
         assert (state["status"], state["outbox"]) == (Status.PENDING_PAYMENT, [])
     else:
         assert (state["status"], state["outbox"]) == (Status.ACTIVE, [ACTIVATED])
-
-
-async def pending_pack(pool: asyncpg.Pool) -> SeatPack:
-    employer_id = str(uuid.uuid4())
-    pack = SeatPack.open(
-        employer_id=employer_id,
-        program_id=str(uuid.uuid4()),
-        provider_id=str(uuid.uuid4()),
-        snapshot=b"",
-        seats=3,
-        price_minor=4900,
-        currency="USD",
-        bought_by="manager",
-        bought_by_email="m@example.com",
-    )
-    pack.attach_checkout(str(uuid.uuid4()), "http://checkout")
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(
-            "INSERT INTO employers (id, name, created_by) VALUES ($1, 'Acme', 'manager')",
-            employer_id,
-        )
-        await employers.add_pack(conn, pack)
-        await employers.commit_pack(conn, pack)
-    return pack
 
 
 async def test_a_seat_packs_id_still_routes_to_the_pack(one: asyncpg.Pool, logged: Logged) -> None:
