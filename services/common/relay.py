@@ -93,8 +93,9 @@ CLAIM_SQL = f"""
 # statement began, so the batch itself is left out by seq. Lost in a crash: the rows are
 # unpublished again and are published again once PostgreSQL is back, with the same
 # Nats-Msg-Id (the event id, events.Envelope.headers), which the stream drops within its
-# duplicate window (jetstream.DUPLICATE_WINDOW_SECONDS, a day); should one get through, each
-# consumer's inbox (kept longer than the stream keeps events) drops it as already handled.
+# duplicate window (jetstream.DUPLICATE_WINDOW_SECONDS, five minutes); should one get
+# through, each consumer's inbox (kept longer than the stream keeps events) drops it as
+# already handled.
 MARK_PUBLISHED_SQL = """
     WITH marked AS (
         UPDATE outbox SET published_at = now(), claimed_until = NULL

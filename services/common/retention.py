@@ -4,10 +4,11 @@ Every retention is a setting with a safe default, checked at start-up against th
 guarantee it protects (a bad one fails fast, by name):
 
 - STREAM_MAX_AGE_HOURS (168): how long a stream keeps an event. It bounds how long a
-  message can still be (re)delivered, so it must be at least the duplicate window.
+  message can still be (re)delivered, so it must be at least the duplicate window (an
+  hour at least: settings are in hours).
 - DLQ_MAX_AGE_HOURS (720): how long a dead letter waits for an operator.
 - OUTBOX_RETENTION_HOURS (48): published outbox rows are kept longer than the stream's
-  duplicate window (24 h), for debugging a publication, then deleted. Unpublished and
+  duplicate window (five minutes), for debugging a publication, then deleted. Unpublished and
   parked rows are never pruned.
 - INBOX_RETENTION_HOURS (336): a consumer's processed_events row must outlive every
   redelivery of its event, so it is kept longer than STREAM_MAX_AGE_HOURS.
@@ -51,13 +52,17 @@ class RetentionSettings:
     @classmethod
     def from_env(cls) -> RetentionSettings:
         d = cls()
-        window_hours = DUPLICATE_WINDOW_SECONDS // HOUR
+        # The window in whole hours, rounded up: a setting of that many hours outlasts it.
+        window_hours = -(-DUPLICATE_WINDOW_SECONDS // HOUR)
         stream = settings.integer(
             "STREAM_MAX_AGE_HOURS", d.stream_max_age_hours, minimum=window_hours
         )
         dlq = settings.integer("DLQ_MAX_AGE_HOURS", d.dlq_max_age_hours, minimum=window_hours)
         outbox = settings.integer(
-            "OUTBOX_RETENTION_HOURS", d.outbox_retention_hours, minimum=window_hours + 1
+            # Whole hours past the window, so a published row outlives it.
+            "OUTBOX_RETENTION_HOURS",
+            d.outbox_retention_hours,
+            minimum=DUPLICATE_WINDOW_SECONDS // HOUR + 1,
         )
         inbox = settings.integer("INBOX_RETENTION_HOURS", d.inbox_retention_hours, minimum=1)
         if inbox <= stream:

@@ -57,8 +57,9 @@ def test_overrides_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"STREAM_MAX_AGE_HOURS": "200", "INBOX_RETENTION_HOURS": "200"}, "INBOX_RETENTION_HOURS"),
         ({"INBOX_RETENTION_HOURS": "24"}, "INBOX_RETENTION_HOURS"),
         # Published rows must outlive the stream's duplicate window.
-        ({"OUTBOX_RETENTION_HOURS": "24"}, "OUTBOX_RETENTION_HOURS"),
-        ({"STREAM_MAX_AGE_HOURS": "1"}, "STREAM_MAX_AGE_HOURS"),
+        ({"OUTBOX_RETENTION_HOURS": "0"}, "OUTBOX_RETENTION_HOURS"),
+        # A stream must keep its events at least as long as it remembers their ids.
+        ({"STREAM_MAX_AGE_HOURS": "0"}, "STREAM_MAX_AGE_HOURS"),
         ({"DLQ_MAX_AGE_HOURS": "0"}, "DLQ_MAX_AGE_HOURS"),
         ({"PRUNE_INTERVAL_SECONDS": "0"}, "PRUNE_INTERVAL_SECONDS"),
         ({"OUTBOX_RETENTION_HOURS": "two days"}, "OUTBOX_RETENTION_HOURS"),
