@@ -118,7 +118,7 @@ def test_service_settings_read_after_connecting_still_fail_cleanly(
     [
         # Before connecting to anything: no database or NATS is needed to refuse these.
         ("catalog", {"INBOX_RETENTION_HOURS": "24"}, "INBOX_RETENTION_HOURS"),
-        ("enrollment", {"OUTBOX_RETENTION_HOURS": "1"}, "OUTBOX_RETENTION_HOURS"),
+        ("enrollment", {"OUTBOX_RETENTION_HOURS": "0"}, "OUTBOX_RETENTION_HOURS"),
         ("payments", {"WEBHOOK_PAYLOAD_RETENTION_HOURS": "24"}, "WEBHOOK_PAYLOAD_RETENTION_HOURS"),
     ],
 )
