@@ -7,8 +7,15 @@ import logging
 import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.api import (
+    AckPolicy,
+    ClusterInfo,
+    ConsumerConfig,
+    DeliverPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import APIError, NotFoundError
 
 from services.common.events import stream_for
 
@@ -46,17 +53,49 @@ DEFAULT_MAX_AGE_SECONDS = 7 * 24 * 3600
 DEFAULT_DLQ_MAX_AGE_SECONDS = 30 * 24 * 3600
 
 
+# JetStream's own error code for more than one copy asked of a server outside a cluster
+# (JSStreamReplicasNotSupportedErr), kept so that our refusal below reads as the server's.
+REPLICAS_NOT_SUPPORTED = 10074
+
+
+def replicas_refusal(config: StreamConfig, cluster: ClusterInfo | None) -> APIError | None:
+    """The error that bringing an existing stream to `config` must end in, or None. Its
+    `cluster` (from stream_info) has no name when the server is not part of a cluster,
+    and such a server keeps one copy of a stream, whatever it is asked."""
+    replicas = config.num_replicas or 1
+    if replicas <= 1 or (cluster is not None and cluster.name):
+        return None
+    return APIError(
+        code=500,
+        err_code=REPLICAS_NOT_SUPPORTED,
+        description=(
+            f"replicas > 1 not supported in non-clustered mode: stream {config.name} cannot "
+            f"have {replicas} copies on a NATS server that is not part of a cluster; set "
+            f"NATS_STREAM_REPLICAS to 1, or run NATS as a cluster of at least {replicas} servers"
+        ),
+    )
+
+
 async def _ensure(js: JetStreamContext, config: StreamConfig, *, update: bool) -> None:
     """Create the stream, or (update=True) bring an existing one to `config`: a changed
     limit such as max_age, or a new replica count, takes effect on the next start-up."""
     try:
-        await js.stream_info(config.name or "")
+        info = await js.stream_info(config.name or "")
     except NotFoundError:
         await js.add_stream(config)
         log.info("created stream %s (%d replicas)", config.name, config.num_replicas or 1)
         return
-    if update:
-        await js.update_stream(config)
+    if not update:
+        return
+    # Every nats-server refuses to create a stream with more copies than one server keeps,
+    # but older ones (2.9) accept an existing stream's update to them silently: stream_info
+    # then reports the new count while one copy is kept. Refused here for every version, so
+    # a NATS_STREAM_REPLICAS larger than the cluster fails start-up instead of passing.
+    refusal = replicas_refusal(config, info.cluster)
+    if refusal is not None:
+        log.error("stream %s not updated: %s", config.name, refusal.description)
+        raise refusal
+    await js.update_stream(config)
 
 
 def stream_config(

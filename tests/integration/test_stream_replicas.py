@@ -21,14 +21,24 @@ async def test_one_copy_on_one_server_and_three_refused(nats_url: str) -> None:
     js = nc.jetstream()
     try:
         name = await jetstream.ensure_stream(js, service, replicas=1)
-        assert (await js.stream_info(name)).config.num_replicas == 1
+        before = (await js.stream_info(name)).config
+        assert before.num_replicas == 1
         # The producer's start-up brings an existing stream to its setting: three copies
-        # need three servers, so one server answers with an error.
-        with pytest.raises(APIError):
-            await jetstream.ensure_stream(js, service, max_age_seconds=3600, replicas=3)
+        # need three servers, so it is refused (by jetstream itself: nats-server 2.9
+        # accepts the update silently, 2.15 refuses it) and the stream is left as it was.
+        with pytest.raises(APIError) as refused:
+            await jetstream.ensure_stream(js, service, max_age_seconds=7200, replicas=3)
+        assert refused.value.err_code == jetstream.REPLICAS_NOT_SUPPORTED
+        after = (await js.stream_info(name)).config
+        assert (after.num_replicas, after.max_age) == (1, before.max_age)
+        # One copy is what the server keeps: the same update with it goes through.
+        await jetstream.ensure_stream(js, service, max_age_seconds=7200, replicas=1)
+        assert (await js.stream_info(name)).config.max_age == 7200
+        # A new stream with three copies is refused by the server itself, same code.
         other = f"replicas{uuid.uuid4().hex[:8]}"
-        with pytest.raises(APIError):
+        with pytest.raises(APIError) as refused:
             await jetstream.ensure_stream(js, other, replicas=3)
+        assert refused.value.err_code == jetstream.REPLICAS_NOT_SUPPORTED
         with pytest.raises(jetstream.NotFoundError):
             await js.stream_info(stream_for(other))
     finally:

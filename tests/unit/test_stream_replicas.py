@@ -6,7 +6,8 @@ tests/integration/test_stream_replicas.py shows JetStream gets it."""
 from __future__ import annotations
 
 import pytest
-from nats.js.api import StorageType
+from nats.js.api import ClusterInfo, StorageType
+from nats.js.errors import APIError
 
 from services.common import jetstream
 from services.common.settings import CommonSettings, ConfigError, stream_replicas
@@ -59,3 +60,35 @@ def test_the_dead_letter_stream_carries_the_replica_count() -> None:
     assert (config.name, config.num_replicas) == (jetstream.DLQ_STREAM, 3)
     assert config.as_dict()["num_replicas"] == 3
     assert config.max_age == jetstream.DEFAULT_DLQ_MAX_AGE_SECONDS
+
+
+CLUSTERED = ClusterInfo(leader="n1", name="upskill", replicas=None)
+# What nats-server 2.15 reports for a stream on a server outside a cluster; 2.9 reports none.
+SINGLE_SERVER = ClusterInfo(leader="n1", name=None, replicas=None)
+
+
+@pytest.mark.parametrize("cluster", [None, SINGLE_SERVER, ClusterInfo(name="")])
+@pytest.mark.parametrize("replicas", [2, 3, 5])
+def test_more_than_one_copy_outside_a_cluster_is_refused(
+    cluster: ClusterInfo | None, replicas: int
+) -> None:
+    config = jetstream.stream_config("payments", max_age_seconds=3600, replicas=replicas)
+    refusal = jetstream.replicas_refusal(config, cluster)
+    assert isinstance(refusal, APIError)
+    # As the server's own refusal reads, so one handler serves both.
+    assert (refusal.code, refusal.err_code) == (500, jetstream.REPLICAS_NOT_SUPPORTED)
+    assert refusal.description is not None
+    assert "NATS_STREAM_REPLICAS" in refusal.description
+    assert "PAYMENTS" in refusal.description
+
+
+@pytest.mark.parametrize("cluster", [None, SINGLE_SERVER, CLUSTERED])
+def test_one_copy_is_never_refused(cluster: ClusterInfo | None) -> None:
+    config = jetstream.dlq_stream_config(max_age_seconds=3600, replicas=1)
+    assert jetstream.replicas_refusal(config, cluster) is None
+
+
+@pytest.mark.parametrize("replicas", [3, 5])
+def test_a_cluster_is_left_to_judge_its_own_size(replicas: int) -> None:
+    config = jetstream.stream_config("payments", max_age_seconds=3600, replicas=replicas)
+    assert jetstream.replicas_refusal(config, CLUSTERED) is None
