@@ -22,6 +22,7 @@ from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from nats.js.errors import APIError
 from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
 
 from services.common import db, jetstream, startup
@@ -130,12 +131,22 @@ async def _start_runtime(name: str, default_port: int) -> ServiceRuntime:
     replicas = settings.nats_stream_replicas
 
     async def ensure_streams() -> None:
-        await jetstream.ensure_stream(
-            js, name, max_age_seconds=retention.stream_max_age_seconds, replicas=replicas
-        )
-        await jetstream.ensure_dlq_stream(
-            js, max_age_seconds=retention.dlq_max_age_seconds, replicas=replicas
-        )
+        try:
+            await jetstream.ensure_stream(
+                js, name, max_age_seconds=retention.stream_max_age_seconds, replicas=replicas
+            )
+            await jetstream.ensure_dlq_stream(
+                js, max_age_seconds=retention.dlq_max_age_seconds, replicas=replicas
+            )
+        except APIError as exc:
+            # More copies than the server keeps (refused by NATS on creation, by
+            # jetstream._ensure on update): a bad setting, so one line naming it and exit 2.
+            if exc.err_code != jetstream.REPLICAS_NOT_SUPPORTED:
+                raise
+            raise ConfigError(
+                f"setting NATS_STREAM_REPLICAS={replicas} asks more copies than NATS keeps: "
+                f"{exc.description}"
+            ) from exc
 
     await startup.wait_for(ensure_streams, "NATS (JetStream streams)")
     pruner = Pruner(pool, retention.prune_interval_seconds, common_jobs(retention))

@@ -80,7 +80,8 @@ MAX_STREAM_REPLICAS = 5
 
 def stream_replicas() -> int:
     """NATS_STREAM_REPLICAS: 1 (default) up to JetStream's 5. More than the cluster has
-    servers is refused by NATS when the stream is created, which fails start-up too."""
+    servers is refused when a stream is created or updated at start-up, which fails it too
+    (jetstream.replicas_refusal, runtime._start_runtime)."""
     value = integer("NATS_STREAM_REPLICAS", 1, minimum=1)
     if value > MAX_STREAM_REPLICAS:
         raise ConfigError(

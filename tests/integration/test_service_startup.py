@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 
+import nats
 import pytest
 
+from services.common import jetstream
 from services.credentials.keys import IssuerKey
 
 SECRET = "x" * 40
@@ -135,3 +138,30 @@ def test_a_retention_too_short_for_its_guarantee_stops_start_up(
     assert result.returncode == 2, result.stderr
     assert named in result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def test_more_stream_replicas_than_the_server_keeps_stop_start_up(
+    fresh_database: str, nats_url: str
+) -> None:
+    """NATS_STREAM_REPLICAS=3 on one server, whose stream already exists (the case older
+    nats-servers accept silently): start-up stops naming the setting, the stream as it was."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    try:
+        # Only created when missing: another test's stream is left as it is.
+        name = await jetstream.ensure_stream(js, "catalog")
+        before = (await js.stream_info(name)).config
+        env = {
+            "DATABASE_URL": fresh_database,
+            "NATS_URL": nats_url,
+            "AUTH_JWT_SECRET": SECRET,
+            "NATS_STREAM_REPLICAS": "3",
+        }
+        result = await asyncio.to_thread(start, "catalog", env)
+        assert result.returncode == 2, result.stderr
+        assert "NATS_STREAM_REPLICAS" in result.stderr
+        assert "Traceback" not in result.stderr
+        after = (await js.stream_info(name)).config
+        assert (after.num_replicas, after.max_age) == (before.num_replicas, before.max_age)
+    finally:
+        await nc.close()
