@@ -2,7 +2,7 @@
 
     upskill keys list                                   every key: alg, signs from, withdrawn
     upskill keys schedule --key-file new.pem --from T   publish a key that signs from T
-    upskill keys schedule --kid KID --from T            move a published key's moment
+    upskill keys schedule --kid=KID --from T            move a published key's moment
     upskill keys withdraw KID --reason "..."            compromised: out of the JWKS, and
                                                         what it signed stops verifying
 
@@ -43,7 +43,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], data_di
     schedule = actions.add_parser("schedule", help="set from when a key signs new credentials")
     which = schedule.add_mutually_exclusive_group(required=True)
     which.add_argument("--key-file", type=Path, help="a private key (PEM/JWK) to publish")
-    which.add_argument("--kid", help="a key already published (its thumbprint)")
+    # A kid that starts with '-' (one base64url thumbprint in 64) would be taken for an
+    # option after a separate `--kid`; joined to it with '=' it is always the value.
+    which.add_argument(
+        "--kid",
+        help="a key already published (its thumbprint); write --kid=KID when it starts with '-'",
+    )
     schedule.add_argument(
         "--from", dest="signs_from", required=True, type=_moment, help="ISO 8601 with offset"
     )

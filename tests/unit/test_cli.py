@@ -6,6 +6,7 @@ import base64
 import json
 import socket
 import stat
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -414,3 +415,20 @@ def test_a_kid_that_starts_with_a_dash_is_withdrawn_after_double_dash() -> None:
         ["keys", "withdraw", "--reason", "leak", "--", "-hL1gy-4-oRc9PL56-pBT-n2k"]
     )
     assert (args.kid, args.reason) == ("-hL1gy-4-oRc9PL56-pBT-n2k", "leak")
+
+
+def test_a_kid_that_starts_with_a_dash_is_scheduled_joined_to_kid_by_equals(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A separate `--kid -abc` leaves --kid without its value (argparse takes -abc for an
+    # option); `--kid=-abc` is one argument, so the value is never mistaken.
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(
+            ["keys", "schedule", "--kid", "-abc", "--from", "2027-01-01T00:00Z"]
+        )
+    assert "--kid: expected one argument" in capsys.readouterr().err
+    args = build_parser().parse_args(
+        ["keys", "schedule", "--kid=-abc", "--from", "2027-01-01T00:00Z"]
+    )
+    assert (args.kid, args.key_file) == ("-abc", None)
+    assert args.signs_from == datetime(2027, 1, 1, tzinfo=UTC)
