@@ -238,15 +238,28 @@ class Market:
             wait = min(wait * POLL_BACKOFF, POLL_MAX_SECONDS)
 
 
-async def run_level(
-    market: Market, program_id: str, concurrency: int, purchases: int
-) -> tuple[float, list[dict[str, float]]]:
-    """`purchases` purchases by `concurrency` buyers at once; (wall seconds, each purchase's
-    step timings)."""
-    learners = [
+async def mint_learners(market: Market, purchases: int) -> list[dict[str, str]]:
+    """A new learner's bearer header per purchase. A token is not part of a purchase: the
+    levels mint theirs before the clock starts and before the CPU is counted (counted, a
+    dev-token request per purchase added ~1 CPU-ms to ours and next to nothing to the
+    pipeline's, whose token route only echoes the subject)."""
+    return [
         await market.token(role="learner", sub=f"bench-{uuid.uuid4().hex[:12]}")
         for _ in range(purchases)
-    ]  # minted before the clock starts: a token is not part of a purchase
+    ]
+
+
+async def run_level(
+    market: Market,
+    program_id: str,
+    concurrency: int,
+    purchases: int,
+    learners: list[dict[str, str]] | None = None,
+) -> tuple[float, list[dict[str, float]]]:
+    """`purchases` purchases by `concurrency` buyers at once, by `learners` (minted here when
+    not given); (wall seconds, each purchase's step timings)."""
+    if learners is None:
+        learners = await mint_learners(market, purchases)
     queue: asyncio.Queue[dict[str, str]] = asyncio.Queue()
     for learner in learners:
         queue.put_nowait(learner)
@@ -396,6 +409,10 @@ class Profiler:
                         "-r",
                         os.environ.get("BENCH_PROFILE_RATE", "50"),
                         *(["--native"] if os.environ.get("BENCH_PROFILE_NATIVE") else []),
+                        # Only samples holding the GIL: without it py-spy counts a thread
+                        # blocked in epoll_wait (gRPC's poller, uvloop's wait) as busy, which
+                        # made idle waiting look like a third of every process (round 9).
+                        *([] if os.environ.get("BENCH_PROFILE_ALL") else ["--gil"]),
                         "-f",
                         "raw",
                         "-o",
@@ -511,6 +528,7 @@ async def bench(
         for concurrency in levels:
             since = time.time()
             level = Level(concurrency, purchases, 0.0, [])
+            learners = await mint_learners(market, purchases)
             if stack is not None:
                 profiling = (
                     profiler.record(f"buyers-{concurrency}")
@@ -520,11 +538,13 @@ async def bench(
                 with profiling, StackProcesses(stack).measure(level):
                     async with driver_cpu(level):
                         seconds, latencies = await run_level(
-                            market, program_id, concurrency, purchases
+                            market, program_id, concurrency, purchases, learners
                         )
                 level.waits = await hop_waits(stack, since)
             else:
-                seconds, latencies = await run_level(market, program_id, concurrency, purchases)
+                seconds, latencies = await run_level(
+                    market, program_id, concurrency, purchases, learners
+                )
             level.seconds = seconds
             level.take(latencies)
             results.append(level)
@@ -556,10 +576,11 @@ async def bench_pipeline(
         results = []
         for concurrency in levels:
             level = Level(concurrency, purchases, 0.0, [])
+            learners = await mint_learners(market, purchases)
             with processes.measure(level):
                 async with driver_cpu(level):
                     level.seconds, latencies = await run_level(
-                        market, program_id, concurrency, purchases
+                        market, program_id, concurrency, purchases, learners
                     )
             level.take(latencies)
             results.append(level)
