@@ -3,8 +3,9 @@
     upskill keys list                                   every key: alg, signs from, withdrawn
     upskill keys schedule --key-file new.pem --from T   publish a key that signs from T
     upskill keys schedule --kid=KID --from T            move a published key's moment
-    upskill keys withdraw KID --reason "..."            compromised: out of the JWKS, and
+    upskill keys withdraw --reason "..." -- KID         compromised: out of the JWKS, and
                                                         what it signed stops verifying
+                                                        ('--' as a KID may start with '-')
 
 Private keys never reach the database: `schedule --key-file` reads the file only to derive
 the public key. The service signs with the keys in CREDENTIALS_SIGNING_KEY; of those, the
