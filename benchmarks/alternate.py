@@ -4,7 +4,8 @@
 machine whose speed drifts by a third within minutes (benchmarks/README.md, round 9) the
 ratio of two such runs says as much about the drift as about the code. Here both stacks
 are up at once (each idle while the other runs: the idle stack costs about 16 CPU-ms per
-second) and short levels alternate, ours then the pipeline's, R rounds. The ratio of each
+second) and short levels alternate, ours and the pipeline's (who goes first swaps every
+round), R rounds. The ratio of each
 round is of two runs a few seconds apart; the median over rounds is the figure to read.
 
     python -m benchmarks.alternate --buyers 32 --purchases 200 --rounds 6
@@ -103,8 +104,15 @@ async def alternate(
             sides.append(Side(label, market, program_id, processes))
         done = []
         for n in range(rounds):
-            mine = await one_level(sides[0], buyers, purchases)
-            other = await one_level(sides[1], buyers, purchases)
+            # Who goes first swaps every round: what one side leaves behind (a relay's last
+            # marks, autovacuum of its tables on the shared PostgreSQL) lands in the other's
+            # level, so neither always pays for it.
+            if n % 2 == 0:
+                mine = await one_level(sides[0], buyers, purchases)
+                other = await one_level(sides[1], buyers, purchases)
+            else:
+                other = await one_level(sides[1], buyers, purchases)
+                mine = await one_level(sides[0], buyers, purchases)
             done.append(Round(mine, other))
             print(
                 f"round {n + 1}: ours {describe(mine)} | pipeline {describe(other)} | ratio "
