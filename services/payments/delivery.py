@@ -51,6 +51,8 @@ MAX_IN_FLIGHT = 32
 # each with next_due, or a single row of NULLs but next_due when none was due. The SELECT
 # sees the rows as they were when the statement began, so the claimed ones are left out by id.
 # Lost in a crash: the rows are due again and POSTed again (a duplicate the receiver drops).
+# `lease` (the new next_attempt_at) identifies this claim: an attempt that outlived it (a slow
+# POST, a wait for a connection) finds the row claimed again, and must not reschedule it.
 CLAIM_SQL = """
     WITH claimed AS (
         UPDATE local_webhook_deliveries
@@ -59,7 +61,8 @@ CLAIM_SQL = """
                        WHERE delivered_at IS NULL AND next_attempt_at <= now()
                        ORDER BY next_attempt_at, id
                        LIMIT $1 FOR UPDATE SKIP LOCKED)
-        RETURNING id, event_id, event_type, payload, attempts, traceparent, tracestate),
+        RETURNING id, event_id, event_type, payload, attempts, traceparent, tracestate,
+                  next_attempt_at AS lease),
     due AS (
         SELECT min(next_attempt_at) AS next_due FROM local_webhook_deliveries
          WHERE delivered_at IS NULL AND id NOT IN (SELECT id FROM claimed))
@@ -187,12 +190,17 @@ class WebhookDeliveryWorker:
         # Lost in a crash, either outcome is harmless: a lost delivered mark sends the webhook
         # again, which the receiver drops by its event id; a lost failure leaves the attempt
         # uncounted and the row due at its claim's lease, when it is tried again.
+        # A 2xx marks the row delivered even when a newer claim holds it (the event did reach
+        # the receiver), but never twice. A failure is recorded only while this attempt's
+        # claim still holds the row: a stale one would reschedule a newer attempt's row about
+        # a second away, which is POSTed again after it succeeds, or overwrite a delivered
+        # row's status.
         async with self._pool.acquire() as conn:
             if not error:
                 await conn.execute(
                     """UPDATE local_webhook_deliveries
                           SET delivered_at = now(), attempts = $2, last_status = $3, last_error = ''
-                        WHERE id = $1""",
+                        WHERE id = $1 AND delivered_at IS NULL""",
                     row["id"],
                     attempts,
                     status,
@@ -203,17 +211,28 @@ class WebhookDeliveryWorker:
                 log.debug("webhook %s (%s) delivered", row["event_id"], row["event_type"])
                 return
             delay = retry_delay(attempts)
-            await conn.execute(
+            recorded = await conn.execute(
                 """UPDATE local_webhook_deliveries
                       SET attempts = $2, last_status = $3, last_error = $4,
                           next_attempt_at = now() + make_interval(secs => $5)
-                    WHERE id = $1""",
+                    WHERE id = $1 AND delivered_at IS NULL AND next_attempt_at = $6""",
                 row["id"],
                 attempts,
                 status,
                 error,
                 delay,
+                row["lease"],
             )
+        if recorded == "UPDATE 0":
+            log.warning(
+                "webhook %s (%s) to %s failed after its claim lapsed (a newer attempt holds "
+                "it, or it was delivered): %s",
+                row["event_id"],
+                row["event_type"],
+                self._url,
+                error,
+            )
+            return
         self.worker.wake()  # the loop may be sleeping past this retry's time
         log.warning(
             "webhook %s (%s) to %s failed (attempt %d, next in %.1fs): %s",
