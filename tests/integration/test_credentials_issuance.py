@@ -29,6 +29,7 @@ from services.credentials.issuer import Issuer, NoSigningKeyError
 from services.credentials.keys import JWS_REGISTRY, IssuerKey
 from services.credentials.status_list import MIN_BITS, decode_list, is_set
 from services.credentials.verification import VerificationStatus
+from tests.databases import migrated_pool
 from tests.polling import eventually_async
 from tests.standards import ACHIEVEMENT_ONLY_PATHS, describe, schema_errors
 
@@ -58,11 +59,8 @@ def snapshot(provider_id: str | None = None, **template: Any) -> enrollment_pb2.
 
 @pytest.fixture
 async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await db.create_pool(fresh_database)
-    async with pool.acquire() as conn:
-        await db.migrate(conn, "services.common", "services.credentials")
-    yield pool
-    await pool.close()
+    async with migrated_pool(fresh_database, "services.credentials") as pool:
+        yield pool
 
 
 async def issue(

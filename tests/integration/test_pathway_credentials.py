@@ -23,7 +23,7 @@ from upskill.enrollment.v1 import enrollment_pb2
 from upskill.enrollment.v1 import events_pb2 as enrollment_events
 from upskill.type.v1 import money_pb2
 
-from services.common import db, events
+from services.common import events
 from services.common.consumer import ContractViolationError, EventConsumer, Subscription
 from services.credentials import pathways
 from services.credentials.consumers import subscriptions as credential_subscriptions
@@ -31,6 +31,7 @@ from services.credentials.issuer import Issuer
 from services.credentials.keys import IssuerKey
 from services.credentials.pathway_consumers import subscriptions as pathway_subscriptions
 from services.credentials.pathway_progress import learner_progress
+from tests.databases import migrated_pool
 from tests.polling import eventually_async
 from tests.standards import describe, schema_errors
 
@@ -42,11 +43,8 @@ PROVIDER = str(uuid.uuid4())
 
 @pytest.fixture
 async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await db.create_pool(fresh_database)
-    async with pool.acquire() as conn:
-        await db.migrate(conn, "services.common", "services.credentials")
-    yield pool
-    await pool.close()
+    async with migrated_pool(fresh_database, "services.credentials") as pool:
+        yield pool
 
 
 @pytest.fixture

@@ -14,11 +14,11 @@ import asyncpg
 import pytest
 from asyncpg.connection import LoggedQuery
 
-from services.common import db
 from services.payments import repository
 from services.payments.checkout import CheckoutOpener, session_request
 from services.payments.domain import CheckoutOrder, Money
 from services.payments.local_gateway import LocalGateway
+from tests.databases import migrated_pool
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -32,11 +32,8 @@ SESSION_SQL = """SELECT payment_id, enrollment_id, description, amount_minor, cu
 
 @pytest.fixture
 async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await db.create_pool(fresh_database, max_size=10)
-    async with pool.acquire() as conn:
-        await db.migrate(conn, "services.common", "services.payments")
-    yield pool
-    await pool.close()
+    async with migrated_pool(fresh_database, "services.payments", max_size=10) as pool:
+        yield pool
 
 
 class _One:

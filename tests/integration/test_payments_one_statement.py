@@ -20,7 +20,6 @@ import asyncpg
 import pytest
 from asyncpg.connection import LoggedQuery
 
-from services.common import db
 from services.common.errors import FailedPreconditionError
 from services.payments import local_gateway, repository, unit_of_work
 from services.payments.checkout import CheckoutOpener
@@ -35,6 +34,7 @@ from services.payments.stripe_events import (
     signature_header,
 )
 from services.payments.webhooks import WebhookHandler
+from tests.databases import migrated_pool
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -45,11 +45,8 @@ CARD = "4242424242424242"
 
 @pytest.fixture
 async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await db.create_pool(fresh_database, max_size=20)
-    async with pool.acquire() as conn:
-        await db.migrate(conn, "services.common", "services.payments")
-    yield pool
-    await pool.close()
+    async with migrated_pool(fresh_database, "services.payments", max_size=20) as pool:
+        yield pool
 
 
 def order(email: str = "alice@example.com") -> CheckoutOrder:

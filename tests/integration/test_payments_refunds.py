@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from services.common import db
 from services.common.paging import Page
 from services.payments import repository, unit_of_work
 from services.payments.checkout import CheckoutOpener
@@ -27,6 +26,7 @@ from services.payments.stripe_events import (
     stripe_id,
 )
 from services.payments.webhooks import WebhookHandler
+from tests.databases import migrated_pool
 from tests.integration.test_query_plans import PAGE_2, ExplainingPool, assert_served, migrated, uid
 from tests.polling import eventually_async
 
@@ -38,11 +38,8 @@ BASE = "http://127.0.0.1:8080"
 
 @pytest.fixture
 async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await db.create_pool(fresh_database, max_size=20)
-    async with pool.acquire() as conn:
-        await db.migrate(conn, "services.common", "services.payments")
-    yield pool
-    await pool.close()
+    async with migrated_pool(fresh_database, "services.payments", max_size=20) as pool:
+        yield pool
 
 
 def order(provider_id: str, program_id: str, amount: int = 4900) -> CheckoutOrder:

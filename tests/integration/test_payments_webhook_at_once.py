@@ -16,13 +16,13 @@ import asyncpg
 import pytest
 from asyncpg.connection import LoggedQuery
 
-from services.common import db
 from services.payments import repository, unit_of_work
 from services.payments.checkout import CheckoutOpener
 from services.payments.domain import CheckoutOrder, Money, PaidCheckout, PaymentStatus
 from services.payments.local_gateway import LocalGateway
 from services.payments.stripe_events import signature_header
 from services.payments.webhooks import WebhookHandler
+from tests.databases import migrated_pool
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -33,11 +33,8 @@ CARD = "4242424242424242"
 
 @pytest.fixture
 async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await db.create_pool(fresh_database, max_size=10)
-    async with pool.acquire() as conn:
-        await db.migrate(conn, "services.common", "services.payments")
-    yield pool
-    await pool.close()
+    async with migrated_pool(fresh_database, "services.payments", max_size=10) as pool:
+        yield pool
 
 
 async def paid_session(pool: asyncpg.Pool) -> tuple[str, str]:

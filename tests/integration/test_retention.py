@@ -12,10 +12,11 @@ import asyncpg
 import nats
 import pytest
 
-from services.common import db, jetstream
+from services.common import jetstream
 from services.common.events import stream_for
 from services.common.retention import Pruner, RetentionSettings, common_jobs
 from services.payments.retention import PaymentsRetention
+from tests.databases import migrated_pool
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -24,11 +25,8 @@ DAY = 24 * 3600
 
 @pytest.fixture
 async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await db.create_pool(fresh_database)
-    async with pool.acquire() as conn:
-        await db.migrate(conn, "services.common", "services.payments")
-    yield pool
-    await pool.close()
+    async with migrated_pool(fresh_database, "services.payments") as pool:
+        yield pool
 
 
 async def add_outbox(

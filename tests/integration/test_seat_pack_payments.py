@@ -15,13 +15,14 @@ from asyncpg.connection import LoggedQuery
 from upskill.payments.v1 import events_pb2 as payment_events
 from upskill.type.v1 import money_pb2
 
-from services.common import db, events
+from services.common import events
 from services.common.consumer import ContractViolationError
 from services.enrollment import employers, repository, seat_pack_events, seat_packs
 from services.enrollment import unit_of_work as enrollment_unit_of_work
 from services.enrollment.consumers import SUBSCRIPTIONS
 from services.enrollment.domain import Enrollment, Price, Status
 from services.enrollment.seat_packs import SeatPack
+from tests.databases import migrated_pool
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -32,11 +33,8 @@ HANDLERS = {
 
 @pytest.fixture
 async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await db.create_pool(fresh_database)
-    async with pool.acquire() as conn:
-        await db.migrate(conn, "services.common", "services.enrollment")
-    yield pool
-    await pool.close()
+    async with migrated_pool(fresh_database, "services.enrollment") as pool:
+        yield pool
 
 
 async def deliver(

@@ -14,18 +14,15 @@ import asyncpg
 import pytest
 from aiohttp import web
 
-from services.common import db
 from services.devstack.embedded import free_port
 from services.payments.delivery import WebhookDeliveryWorker
+from tests.databases import migrated_pool
 
 
 @pytest.fixture
 async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await db.create_pool(fresh_database)
-    async with pool.acquire() as conn:
-        await db.migrate(conn, "services.common", "services.payments")
-    yield pool
-    await pool.close()
+    async with migrated_pool(fresh_database, "services.payments") as pool:
+        yield pool
 
 
 @pytest.fixture
