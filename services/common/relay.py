@@ -86,7 +86,7 @@ CLAIM_SQL = f"""
                       AND (claimed_until IS NULL OR claimed_until <= now())
                     ORDER BY seq LIMIT $1
                     FOR UPDATE SKIP LOCKED)
-    RETURNING {_ROW_COLUMNS}"""
+    RETURNING {_ROW_COLUMNS}, claimed_until AS lease"""
 
 # Marks the batch sent and, in the same round trip, tells when the earliest other row (leased
 # by another replica, or backing off) is due. The SELECT sees the rows as they were when the
@@ -108,6 +108,10 @@ MARK_PUBLISHED_SQL = """
 # either schedule the retry (the lease doubles as "not before") or park the row. Lost in a
 # crash: the attempt is not counted, and the row is tried again, sooner; a lost park is
 # tried again too, and parked again after its attempts (logged and counted once more).
+# Only while the claim's lease ($6, each row's as CLAIM_SQL returned it) still holds the row:
+# a relay whose batch outlived its lease (a stalled process, a long wait for a connection)
+# finds it claimed again, and must neither reschedule, count against nor park a row that
+# another relay is publishing at that moment.
 RECORD_FAILURES_SQL = """
     UPDATE outbox o
        SET attempts = o.attempts + 1,
@@ -115,15 +119,16 @@ RECORD_FAILURES_SQL = """
            parked_at = CASE WHEN o.attempts + 1 >= $3 THEN now() END,
            claimed_until = now() + make_interval(
                secs => least($5, $4 * power(2, o.attempts)) * (0.8 + random() * 0.4))
-      FROM unnest($1::bigint[], $2::text[]) AS f(seq, error)
-     WHERE o.seq = f.seq AND o.published_at IS NULL
+      FROM unnest($1::bigint[], $2::text[], $6::timestamptz[]) AS f(seq, error, lease)
+     WHERE o.seq = f.seq AND o.published_at IS NULL AND o.claimed_until = f.lease
     RETURNING o.seq, o.attempts, o.parked_at IS NOT NULL AS parked"""
 
 # Lost in a crash: the lease stays until it runs out (lease_seconds), then the row is
-# claimed again.
+# claimed again. Only this claim's own lease is released, as above.
 RELEASE_SQL = """
-    UPDATE outbox SET claimed_until = NULL
-     WHERE seq = ANY($1::bigint[]) AND published_at IS NULL"""
+    UPDATE outbox o SET claimed_until = NULL
+      FROM unnest($1::bigint[], $2::timestamptz[]) AS f(seq, lease)
+     WHERE o.seq = f.seq AND o.published_at IS NULL AND o.claimed_until = f.lease"""
 
 # When the earliest leased (backing-off or in-flight elsewhere) row is due again. It writes
 # nothing: no commit to lose.
@@ -271,11 +276,12 @@ class OutboxRelay:
 
     async def _record_failures(self, failed: list[tuple[Any, BaseException]]) -> None:
         seqs = [row["seq"] for row, _ in failed]
+        leases = [row["lease"] for row, _ in failed]
         if not self._nc.is_connected:
             # The connection dropped under the batch: the broker's fault, not the rows'.
             log.warning("outbox relay: NATS disconnected while publishing %d row(s)", len(seqs))
             async with self._pool.acquire() as conn:
-                await conn.execute(RELEASE_SQL, seqs)
+                await conn.execute(RELEASE_SQL, seqs, leases)
             return
         o = self.options
         async with self._pool.acquire() as conn:
@@ -286,6 +292,13 @@ class OutboxRelay:
                 o.max_attempts,
                 o.first_retry_seconds,
                 o.max_retry_seconds,
+                leases,
+            )
+        if len(results) < len(failed):
+            log.warning(
+                "outbox relay: %d failed row(s) left as they are: their claim lapsed and "
+                "another relay holds them, or they were published meanwhile",
+                len(failed) - len(results),
             )
         by_seq = {row["seq"]: (row, exc) for row, exc in failed}
         for result in results:

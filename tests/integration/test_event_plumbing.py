@@ -36,7 +36,7 @@ from services.common.consumer import (
     Subscription,
 )
 from services.common.outbox import enqueue, enqueue_after
-from services.common.relay import OutboxRelay, RelayOptions
+from services.common.relay import CLAIM_SQL, OutboxRelay, RelayOptions
 from services.common.sql import Statement
 from services.common.wakeup import LocalWakes
 from services.devstack.embedded import EmbeddedNats
@@ -1079,3 +1079,65 @@ async def test_one_statement_that_keeps_failing_is_dead_lettered_after_max_deliv
             assert await conn.fetchval("SELECT count(*) FROM processed_events") == 0
     finally:
         task.cancel()
+
+
+async def _claim_again(pool: asyncpg.Pool) -> tuple[Any, Any]:
+    """The one outbox row claimed, its lease then lapsing (the claiming relay stalled) and the
+    row claimed anew by another relay: (the stale claim's row, the newer claim's row)."""
+    async with pool.acquire() as conn:
+        [stale] = await conn.fetch(CLAIM_SQL, 10, 30.0)
+        await conn.execute("UPDATE outbox SET claimed_until = now() - interval '1 second'")
+        [newer] = await conn.fetch(CLAIM_SQL, 10, 30.0)
+    assert newer["lease"] != stale["lease"]
+    return stale, newer
+
+
+async def _outbox_row(pool: asyncpg.Pool) -> asyncpg.Record:
+    row = await pool.fetchrow(
+        "SELECT attempts, last_error, parked_at, claimed_until FROM outbox ORDER BY seq LIMIT 1"
+    )
+    assert row is not None
+    return row
+
+
+async def test_a_stale_relays_failure_leaves_the_row_to_the_relay_that_holds_it(
+    pool: asyncpg.Pool, nc: Client, fresh_database: str
+) -> None:
+    """A relay whose batch outlived its lease must not count, reschedule or park a row that
+    another relay has claimed since (and may be publishing); the holder's own failure is
+    recorded as always."""
+    async with pool.acquire() as conn, conn.transaction():
+        await enqueue(conn, succeeded("stale"), source="test")
+    relay = OutboxRelay(pool, nc, fresh_database, RelayOptions(max_attempts=1))
+    stale, newer = await _claim_again(pool)
+
+    await relay._record_failures([(stale, RuntimeError("publish timed out"))])
+    row = await _outbox_row(pool)
+    assert (row["attempts"], row["last_error"], row["parked_at"]) == (0, "", None)
+    assert row["claimed_until"] == newer["lease"]
+
+    await relay._record_failures([(newer, RuntimeError("publish timed out"))])
+    row = await _outbox_row(pool)
+    assert row["attempts"] == 1
+    assert row["parked_at"] is not None  # max_attempts=1: the holder's failure parks it
+    assert "publish timed out" in row["last_error"]
+
+
+async def test_a_stale_relay_releases_only_its_own_lease(
+    pool: asyncpg.Pool, own_nats_url: str, fresh_database: str
+) -> None:
+    """With NATS gone under a batch, the relay gives its rows back at once; a batch whose
+    lease lapsed gives back nothing, as the rows are another relay's now."""
+    async with pool.acquire() as conn, conn.transaction():
+        await enqueue(conn, succeeded("release"), source="test")
+    gone = await nats.connect(own_nats_url)
+    await gone.close()  # is_connected is False: the release path
+    relay = OutboxRelay(pool, gone, fresh_database)
+    stale, newer = await _claim_again(pool)
+
+    await relay._record_failures([(stale, RuntimeError("connection closed"))])
+    assert (await _outbox_row(pool))["claimed_until"] == newer["lease"]
+
+    await relay._record_failures([(newer, RuntimeError("connection closed"))])
+    row = await _outbox_row(pool)
+    assert (row["claimed_until"], row["attempts"]) == (None, 0)

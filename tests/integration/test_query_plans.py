@@ -232,6 +232,7 @@ def _payment() -> Payment:
 
 
 PAGE_2 = (datetime(2030, 1, 1, tzinfo=UTC), "00000000-0000-0000-0000-000000000000")
+LEASE = datetime(2030, 1, 1, tzinfo=UTC)  # a relay claim's lease (claimed_until)
 
 
 async def test_common_outbox_inbox_and_prune_queries_use_indexes(fresh_database: str) -> None:
@@ -246,10 +247,12 @@ async def test_common_outbox_inbox_and_prune_queries_use_indexes(fresh_database:
         assert_served(await x.explain(await run(relay.NEXT_DUE_SQL)), "outbox_pending")
         assert_served(await x.explain(await run(relay.MARK_PUBLISHED_SQL, [1, 2])), "outbox_pkey")
         assert_served(
-            await x.explain(await run(relay.RECORD_FAILURES_SQL, [1], ["e"], 10, 1.0, 300.0)),
+            await x.explain(
+                await run(relay.RECORD_FAILURES_SQL, [1], ["e"], 10, 1.0, 300.0, [LEASE])
+            ),
             "outbox_pkey",
         )
-        assert_served(await x.explain(await run(relay.RELEASE_SQL, [1])), "outbox_pkey")
+        assert_served(await x.explain(await run(relay.RELEASE_SQL, [1], [LEASE])), "outbox_pkey")
 
         # The consumer sends this INSERT with its BEGIN, in one simple-protocol query.
         [inbox] = await x.explain(
