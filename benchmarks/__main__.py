@@ -46,7 +46,13 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager, nullcontext, suppress
+from contextlib import (
+    AbstractContextManager,
+    asynccontextmanager,
+    contextmanager,
+    nullcontext,
+    suppress,
+)
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,6 +107,11 @@ class Level:
     def per_second(self) -> float:
         return self.purchases / self.seconds
 
+    @property
+    def cpu_ms_per_purchase(self) -> float | None:
+        """CPU-ms per purchase over the measured processes (None: not measured)."""
+        return None if self.cpu_seconds is None else self.cpu_seconds * 1000 / self.purchases
+
     def take(self, latencies: list[dict[str, float]]) -> None:
         """Each purchase's step timings (as run_level returns them) as this level's figures."""
         self.pay_to_credential_ms = [t["pay_to_credential"] * 1000 for t in latencies]
@@ -124,9 +135,7 @@ class Level:
                 f"p{p}": round(self.percentile(p), 1) for p in (50, 95, 99, 100)
             },
             "cpu_ms_per_purchase": (
-                None
-                if self.cpu_seconds is None
-                else round(self.cpu_seconds * 1000 / self.purchases, 1)
+                None if self.cpu_ms_per_purchase is None else round(self.cpu_ms_per_purchase, 1)
             ),
             "driver_cpu_ms_per_purchase": (
                 None
@@ -509,6 +518,34 @@ class Extras:
     soak: Soak | None = None
 
 
+async def measured_level(
+    market: Market,
+    program_id: str,
+    concurrency: int,
+    purchases: int,
+    processes: StackProcesses | None = None,
+    *,
+    around: AbstractContextManager[object] | None = None,
+) -> Level:
+    """One level: its learners minted first, then the purchases, with the CPU and RSS of
+    `processes` and of the buyers counted (nothing counted without `processes`: a stack
+    not started here). `around` (a profiler's recording) covers what is counted."""
+    level = Level(concurrency, purchases, 0.0, [])
+    learners = await mint_learners(market, purchases)
+    if processes is None:
+        level.seconds, latencies = await run_level(
+            market, program_id, concurrency, purchases, learners
+        )
+    else:
+        with around or nullcontext(), processes.measure(level):
+            async with driver_cpu(level):
+                level.seconds, latencies = await run_level(
+                    market, program_id, concurrency, purchases, learners
+                )
+    level.take(latencies)
+    return level
+
+
 async def bench(
     base_url: str,
     levels: list[int],
@@ -527,26 +564,18 @@ async def bench(
         results = []
         for concurrency in levels:
             since = time.time()
-            level = Level(concurrency, purchases, 0.0, [])
-            learners = await mint_learners(market, purchases)
             if stack is not None:
-                profiling = (
-                    profiler.record(f"buyers-{concurrency}")
-                    if profiler is not None
-                    else nullcontext()
+                level = await measured_level(
+                    market,
+                    program_id,
+                    concurrency,
+                    purchases,
+                    StackProcesses(stack),
+                    around=profiler.record(f"buyers-{concurrency}") if profiler else None,
                 )
-                with profiling, StackProcesses(stack).measure(level):
-                    async with driver_cpu(level):
-                        seconds, latencies = await run_level(
-                            market, program_id, concurrency, purchases, learners
-                        )
                 level.waits = await hop_waits(stack, since)
             else:
-                seconds, latencies = await run_level(
-                    market, program_id, concurrency, purchases, learners
-                )
-            level.seconds = seconds
-            level.take(latencies)
+                level = await measured_level(market, program_id, concurrency, purchases)
             results.append(level)
             print_row(level, flush=True)
         if stack is not None and extras is not None:
@@ -575,14 +604,7 @@ async def bench_pipeline(
         await run_level(market, program_id, 1, WARM_UP_PURCHASES)
         results = []
         for concurrency in levels:
-            level = Level(concurrency, purchases, 0.0, [])
-            learners = await mint_learners(market, purchases)
-            with processes.measure(level):
-                async with driver_cpu(level):
-                    level.seconds, latencies = await run_level(
-                        market, program_id, concurrency, purchases, learners
-                    )
-            level.take(latencies)
+            level = await measured_level(market, program_id, concurrency, purchases, processes)
             results.append(level)
             print_row(level, flush=True)
     return results
@@ -603,7 +625,7 @@ HEADER = (
 
 
 def print_row(level: Level, *, flush: bool = False) -> None:
-    cpu = "-" if level.cpu_seconds is None else f"{level.cpu_seconds * 1000 / level.purchases:.1f}"
+    cpu = "-" if level.cpu_ms_per_purchase is None else f"{level.cpu_ms_per_purchase:.1f}"
     rss = "-" if level.peak_rss_bytes is None else f"{level.peak_rss_bytes / 2**20:.0f}"
     print(
         f"{level.concurrency:>6} {level.per_second:>11.1f} {level.percentile(50):>8.0f} "

@@ -27,7 +27,7 @@ from benchmarks.__main__ import (
     Market,
     PipelineProcesses,
     StackProcesses,
-    mint_learners,
+    measured_level,
     run_level,
 )
 from benchmarks.pipeline import Pipeline
@@ -58,7 +58,7 @@ class Round:
 
 def cpu_ms(level: Level) -> float:
     """CPU-ms per purchase over the level's processes (measured: never None here)."""
-    return (level.cpu_seconds or 0.0) * 1000 / level.purchases
+    return level.cpu_ms_per_purchase or 0.0
 
 
 def medians(rounds: list[Round]) -> tuple[float, float]:
@@ -70,14 +70,7 @@ def medians(rounds: list[Round]) -> tuple[float, float]:
 
 
 async def one_level(side: Side, buyers: int, purchases: int) -> Level:
-    learners = await mint_learners(side.market, purchases)
-    level = Level(buyers, purchases, 0.0, [])
-    with side.processes.measure(level):
-        level.seconds, latencies = await run_level(
-            side.market, side.program_id, buyers, purchases, learners
-        )
-    level.take(latencies)
-    return level
+    return await measured_level(side.market, side.program_id, buyers, purchases, side.processes)
 
 
 def describe(level: Level) -> str:
