@@ -120,6 +120,22 @@ async def test_issued_credentials_pass_the_official_ob3_schema(
     assert await verify(pool, issuer, record.jwt) is VerificationStatus.VALID
 
 
+async def test_a_token_is_stored_as_it_is_without_compression(pool: asyncpg.Pool) -> None:
+    # Migration 0500: a token of a few kB is not worth pglz's time on every insert and read.
+    issuer = await started(pool)
+    record = await issue(pool, issuer)
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT jwt, pg_column_compression(jwt) AS compression,"
+            " pg_column_size(jwt) AS stored FROM credentials WHERE id = $1",
+            record.id,
+        )
+    assert len(record.jwt) > 2048  # past the size at which PostgreSQL would compress it
+    assert row["jwt"] == record.jwt
+    assert row["compression"] is None
+    assert row["stored"] >= len(record.jwt)
+
+
 async def test_the_schema_check_catches_what_we_used_to_issue(pool: asyncpg.Pool) -> None:
     # The test must be able to fail: the old targetType and the old vc-wrapped payload.
     issuer = await started(pool)
