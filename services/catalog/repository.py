@@ -113,11 +113,22 @@ async def get_provider(conn: asyncpg.Connection, provider_id: str) -> Provider:
     return _provider(row)
 
 
+# One program's columns, its provider's name read by a scalar subquery rather than a join
+# (the provider always exists: a foreign key). The catalog's sessions plan every statement
+# for its values (migration 0021), and GetProgram runs on every purchase: planning the
+# subquery costs the planner no join search. Measured, 4,000 calls in 3 alternating pairs:
+# 0.128-0.138 -> 0.093-0.113 PostgreSQL CPU-ms per call.
+_ONE_PROGRAM_COLUMNS = _PROGRAM_COLUMNS.replace(
+    "v.name AS provider_name",
+    "(SELECT v.name FROM providers v WHERE v.id = p.provider_id) AS provider_name",
+)
+
+
 async def get_program(
     conn: asyncpg.Connection, program_id: str, *, for_update: bool = False
 ) -> Program:
     row = await conn.fetchrow(
-        f"""SELECT {_PROGRAM_COLUMNS} FROM programs p JOIN providers v ON v.id = p.provider_id
+        f"""SELECT {_ONE_PROGRAM_COLUMNS} FROM programs p
             WHERE p.id = $1 {"FOR UPDATE OF p" if for_update else ""}""",
         program_id,
     )
