@@ -10,7 +10,7 @@ import base64
 import itertools
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -234,6 +234,15 @@ async def test_a_full_list_grows_into_a_new_one(pool: asyncpg.Pool) -> None:
         assert await verify(pool, issuer, record.jwt) is VerificationStatus.VALID
 
 
+def draw_from(monkeypatch: pytest.MonkeyPatch, draws: Iterator[int]) -> None:
+    """The CSPRNG's next draws, in order: the issuance's first statement's FIRST_DRAWS
+    (repository.first_draws), then one for each statement that draws on (randbelow)."""
+    monkeypatch.setattr(
+        repository, "first_draws", lambda: [next(draws) for _ in range(repository.FIRST_DRAWS)]
+    )
+    monkeypatch.setattr(repository.secrets, "randbelow", lambda _: next(draws))
+
+
 async def test_a_drawn_index_that_is_taken_is_drawn_again(
     pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -245,7 +254,7 @@ async def test_a_drawn_index_that_is_taken_is_drawn_again(
     draws = itertools.chain(
         itertools.repeat(first.status_index, repository.FIRST_DRAWS + 1), itertools.count(7)
     )
-    monkeypatch.setattr(repository.secrets, "randbelow", lambda _: next(draws))
+    draw_from(monkeypatch, draws)
 
     second = await issue(pool, issuer, snapshot(provider))
 
@@ -281,7 +290,7 @@ async def test_an_index_committed_after_the_issuance_read_the_list_is_drawn_agai
             itertools.repeat(taken, repository.FIRST_DRAWS),
             (i for i in itertools.count(1) if i not in (taken, opened.status_index)),
         )
-        monkeypatch.setattr(repository.secrets, "randbelow", lambda _: next(draws))
+        draw_from(monkeypatch, draws)
         refused = []  # the issuer asks after a refused INSERT only
         has_credential = repository.has_credential
 

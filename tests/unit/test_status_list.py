@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.credentials import repository
 from services.credentials.status_list import (
     MAX_BITS,
     MIN_BITS,
@@ -238,3 +239,16 @@ def test_a_revocation_entry_with_a_bad_index_is_an_error_not_none(index):
 
     with pytest.raises(ValueError, match="statusListIndex"):
         revocation_entry(_with_status(entry))
+
+
+def test_the_first_draws_are_independent_uniform_indexes_of_a_new_list() -> None:
+    draws = [repository.first_draws() for _ in range(2000)]
+    assert all(len(d) == repository.FIRST_DRAWS for d in draws)
+    values = [v for d in draws for v in d]
+    assert all(0 <= v < MIN_BITS for v in values)
+    # Every bit of an index is drawn: each is set in about half the draws (32,000 of them:
+    # a bit outside 40-60 % is over 35 standard deviations away).
+    for bit in range(MIN_BITS.bit_length() - 1):
+        share = sum(v >> bit & 1 for v in values) / len(values)
+        assert 0.4 < share < 0.6, (bit, share)
+    assert len(set(values)) > 0.8 * len(values)  # not one draw repeated
