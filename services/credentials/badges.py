@@ -10,6 +10,7 @@ key by an absolute URL (``kid``) that resolves to that one public JWK.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
 from collections.abc import Mapping, Sequence
@@ -19,7 +20,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
-from joserfc import jwt
+from joserfc import jws
 
 from services.common.open_badges import OB_CONTEXT, learner_uri
 from services.credentials.keys import JWS_REGISTRY, IssuerKey
@@ -134,10 +135,7 @@ def build_credential(issuance: Issuance, *, salt: str | None = None) -> dict[str
     ``salt`` is random unless given (tests); a per-credential salt stops anyone matching
     hashes across credentials or against a dictionary of known addresses.
     """
-    if issuance.valid_for_days is not None and issuance.valid_for_days <= 0:
-        raise ValueError("valid_for_days must be positive or None")
-    if issuance.status_index < 0:
-        raise ValueError("status_index must not be negative")
+    _check(issuance)
     base_url = issuance.base_url.rstrip("/")
     issued_at = to_utc(issuance.issued_at).replace(microsecond=0)
 
@@ -157,14 +155,25 @@ def build_credential(issuance: Issuance, *, salt: str | None = None) -> dict[str
         valid_until = issued_at + timedelta(days=issuance.valid_for_days)
         credential["validUntil"] = format_timestamp(valid_until)
     credential["credentialSubject"] = _subject(issuance, base_url, salt)
-    credential["credentialStatus"] = {
+    credential["credentialStatus"] = _status(issuance)
+    return credential
+
+
+def _check(issuance: Issuance) -> None:
+    if issuance.valid_for_days is not None and issuance.valid_for_days <= 0:
+        raise ValueError("valid_for_days must be positive or None")
+    if issuance.status_index < 0:
+        raise ValueError("status_index must not be negative")
+
+
+def _status(issuance: Issuance) -> dict[str, Any]:
+    return {
         "id": f"{issuance.status_list_url}#{issuance.status_index}",
         "type": "BitstringStatusListEntry",
         "statusPurpose": "revocation",
         "statusListIndex": str(issuance.status_index),
         "statusListCredential": issuance.status_list_url,
     }
-    return credential
 
 
 def valid_until(credential: Mapping[str, Any]) -> datetime | None:
@@ -174,6 +183,31 @@ def valid_until(credential: Mapping[str, Any]) -> datetime | None:
 
 
 def _subject(issuance: Issuance, base_url: str, salt: str | None) -> dict[str, Any]:
+    identifiers = _identifiers(issuance, salt)
+    subject: dict[str, Any] = {
+        "id": learner_uri(issuance.learner_id),
+        "type": ["AchievementSubject"],
+    }
+    if identifiers:
+        subject["identifier"] = identifiers
+    subject["achievement"] = {
+        "id": f"{base_url}/programs/{_segment(issuance.program_id)}#achievement",
+        "type": ["Achievement"],
+        "name": issuance.achievement_name,
+        "description": issuance.achievement_description,
+        "criteria": {"narrative": issuance.criteria},
+        # The badge picture wallets and profiles show: an SVG the gateway draws.
+        "image": {
+            "id": badge_image_url(base_url, issuance.program_id),
+            "type": "Image",
+            "caption": issuance.achievement_name,
+        },
+        "alignment": [_alignment(base_url, skill) for skill in _unique_skills(issuance.skills)],
+    }
+    return subject
+
+
+def _identifiers(issuance: Issuance, salt: str | None) -> list[dict[str, Any]]:
     identifiers: list[dict[str, Any]] = []
     if issuance.learner_email:
         salt = secrets.token_hex(16) if salt is None else salt
@@ -197,27 +231,7 @@ def _subject(issuance: Issuance, base_url: str, salt: str | None) -> dict[str, A
                 "hashed": False,
             }
         )
-    subject: dict[str, Any] = {
-        "id": learner_uri(issuance.learner_id),
-        "type": ["AchievementSubject"],
-    }
-    if identifiers:
-        subject["identifier"] = identifiers
-    subject["achievement"] = {
-        "id": f"{base_url}/programs/{_segment(issuance.program_id)}#achievement",
-        "type": ["Achievement"],
-        "name": issuance.achievement_name,
-        "description": issuance.achievement_description,
-        "criteria": {"narrative": issuance.criteria},
-        # The badge picture wallets and profiles show: an SVG the gateway draws.
-        "image": {
-            "id": badge_image_url(base_url, issuance.program_id),
-            "type": "Image",
-            "caption": issuance.achievement_name,
-        },
-        "alignment": [_alignment(base_url, skill) for skill in _unique_skills(issuance.skills)],
-    }
-    return subject
+    return identifiers
 
 
 def _unique_skills(skills: Sequence[str]) -> list[str]:
@@ -313,19 +327,162 @@ def key_url(base_url: str, kid: str) -> str:
 
 @lru_cache(maxsize=64)
 def _jose_header(key: IssuerKey, base_url: str, typ: str) -> dict[str, str]:
-    """A key's JOSE header, made once per key, base URL and typ. Shared: nothing may change
-    it (joserfc's jwt.encode copies it before adding to it)."""
-    return {"alg": key.alg, "kid": key_url(base_url, key.kid), "typ": typ}
+    """A key's JOSE header, made once per key, base URL and typ (typ first, where joserfc's
+    jwt.encode put it). Shared: sign_payload hands joserfc a copy."""
+    return {"typ": typ, "alg": key.alg, "kid": key_url(base_url, key.kid)}
+
+
+# A JWT's claims as JSON, as joserfc's jwt.encode writes them (its convert_claims): one
+# encoder for every call, not one made per json.dumps.
+_CLAIMS_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def claims_json(claims: Mapping[str, Any]) -> bytes:
+    """A JWT's payload: its claims as compact UTF-8 JSON."""
+    return _CLAIMS_JSON.encode(claims).encode("utf-8")
 
 
 def sign_credential(
     credential: Mapping[str, Any], key: IssuerKey, base_url: str, *, typ: str = BADGE_JWT_TYP
 ) -> str:
     """Sign a VC (badge or status list) as a compact VC-JWT with an issuer key."""
-    return jwt.encode(
-        _jose_header(key, base_url, typ),
-        jwt_claims(credential),
+    return sign_payload(claims_json(jwt_claims(credential)), key, base_url, typ=typ)
+
+
+def sign_payload(payload: bytes, key: IssuerKey, base_url: str, *, typ: str = BADGE_JWT_TYP) -> str:
+    """A JWT's payload (claims_json) signed as a compact JWS with an issuer key: what
+    joserfc's jwt.encode makes of the claims, without turning them into JSON again."""
+    return jws.serialize_compact(
+        dict(_jose_header(key, base_url, typ)),
+        payload,
         key.jose_key(),
         algorithms=[key.alg],
         registry=JWS_REGISTRY,
     )
+
+
+# The JWT payload of a program's credential (issue_payload), made from the JSON that its
+# credentials share and the values of each, instead of building the credential and its
+# claims as dicts and dumping them (a third of an issuance's Python). The template is
+# build_credential's and jwt_claims' own output for the program, with a slot where each
+# credential's own values go; so there is one definition of the credential, and
+# tests/unit/test_badges.py compares the two ways byte for byte.
+# A slot is a JSON string naming it, behind a random per-process token that no
+# credential's text can know; should a program's text ever contain it, its credentials
+# are built the slow way.
+_SLOT_TOKEN = secrets.token_hex(16)
+_SLOT = re.compile(f'"{_SLOT_TOKEN}:([a-zA-Z]+)"')
+# Any moment will do (whole seconds); the template keeps none of it.
+_PROTOTYPE_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _slot(name: str) -> str:
+    return f"{_SLOT_TOKEN}:{name}"
+
+
+@dataclass(frozen=True)
+class _PayloadTemplate:
+    fragments: tuple[str, ...]  # the JSON around the slots: one more than slots
+    slots: tuple[str, ...]  # the name of each slot, in order
+
+
+@lru_cache(maxsize=1024)
+def _payload_template(
+    base_url: str,
+    provider_id: str,
+    provider_name: str,
+    program_id: str,
+    achievement_name: str,
+    achievement_description: str,
+    criteria: str,
+    skills: tuple[str, ...],
+    valid_for_days: int | None,
+    identified: bool,
+) -> _PayloadTemplate | None:
+    """The claims of the credentials of one program, with slots for what differs between
+    them; None when a slot cannot be told from the program's own text."""
+    prototype = Issuance(
+        credential_id="",
+        learner_id="",
+        learner_email="@" if identified else None,
+        provider_id=provider_id,
+        provider_name=provider_name,
+        program_id=program_id,
+        achievement_name=achievement_name,
+        achievement_description=achievement_description,
+        criteria=criteria,
+        issued_at=_PROTOTYPE_TIME,
+        valid_for_days=valid_for_days,
+        status_list_url="",
+        status_index=0,
+        base_url=base_url,
+        skills=skills,
+    )
+    claims = jwt_claims(build_credential(prototype, salt=""))
+    subject = claims["credentialSubject"]
+    places: list[tuple[dict[str, Any], str, str]] = [
+        (claims, "id", "id"),
+        (claims, "validFrom", "validFrom"),
+        (subject, "id", "subject"),
+        (claims, "credentialStatus", "status"),
+        (claims, "sub", "subject"),
+        (claims, "jti", "id"),
+        (claims, "nbf", "nbf"),
+    ]
+    if valid_for_days is not None:
+        places += [(claims, "validUntil", "validUntil"), (claims, "exp", "exp")]
+    if identified:
+        places.append((subject, "identifier", "identifier"))
+    for where, key, slot in places:
+        if key not in where:
+            return None
+        where[key] = _slot(slot)
+    parts = _SLOT.split(_CLAIMS_JSON.encode(claims))
+    slots = tuple(parts[1::2])
+    if sorted(slots) != sorted(slot for _, _, slot in places):
+        return None
+    return _PayloadTemplate(fragments=tuple(parts[0::2]), slots=slots)
+
+
+def issue_payload(issuance: Issuance, *, salt: str | None = None) -> tuple[bytes, datetime | None]:
+    """The JWT payload of the credential of `issuance` (what claims_json(jwt_claims(
+    build_credential(issuance, salt=salt))) makes, byte for byte), and its validUntil."""
+    _check(issuance)
+    issued_at = to_utc(issuance.issued_at).replace(microsecond=0)
+    days = issuance.valid_for_days
+    valid_until = None if days is None else issued_at + timedelta(days=days)
+    identifiers = _identifiers(issuance, salt)
+    template = _payload_template(
+        issuance.base_url.rstrip("/"),
+        issuance.provider_id,
+        issuance.provider_name,
+        issuance.program_id,
+        issuance.achievement_name,
+        issuance.achievement_description,
+        issuance.criteria,
+        tuple(issuance.skills),
+        days,
+        bool(identifiers),
+    )
+    if template is None:
+        credential = build_credential(issuance, salt=salt)
+        return claims_json(jwt_claims(credential)), valid_until
+    credential_id = f"urn:uuid:{issuance.credential_id}"
+    subject_id = learner_uri(issuance.learner_id)
+    encode = _CLAIMS_JSON.encode
+    values = {
+        "id": encode(credential_id),
+        "validFrom": encode(format_timestamp(issued_at)),
+        "nbf": str(int(issued_at.timestamp())),
+        "subject": encode(subject_id),
+        "identifier": encode(identifiers),
+        "status": encode(_status(issuance)),
+    }
+    if valid_until is not None:
+        values["validUntil"] = encode(format_timestamp(valid_until))
+        values["exp"] = str(int(valid_until.timestamp()))
+    out = [template.fragments[0]]
+    for slot, fragment in zip(template.slots, template.fragments[1:], strict=True):
+        out.append(values[slot])
+        out.append(fragment)
+    return "".join(out).encode("utf-8"), valid_until

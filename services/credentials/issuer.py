@@ -14,11 +14,11 @@ from services.credentials import domain, pathways, repository, unit_of_work
 from services.credentials.badges import (
     VC_JWT_TYP,
     Issuance,
-    build_credential,
+    issue_payload,
     issuer_id,
     key_url,
     sign_credential,
-    valid_until,
+    sign_payload,
 )
 from services.credentials.domain import CredentialRecord
 from services.credentials.keys import IssuerKey
@@ -153,7 +153,9 @@ class Issuer:
         template = snapshot.credential
         credential_id = str(uuid.uuid4())
         valid_for_days = template.valid_for_days if template.HasField("valid_for_days") else None
-        credential = build_credential(
+        # The credential's JWT payload, as build_credential and jwt_claims make it, from
+        # the JSON that the program's credentials share (badges.issue_payload).
+        payload, valid_until = issue_payload(
             Issuance(
                 credential_id=credential_id,
                 learner_id=learner_id,
@@ -169,7 +171,7 @@ class Issuer:
                 status_list_url=self.status_list_url(list_id),
                 status_index=index,
                 base_url=self.base_url,
-                skills=list(snapshot.skills),
+                skills=tuple(snapshot.skills),
             )
         )
         return CredentialRecord.issue(
@@ -179,12 +181,12 @@ class Issuer:
             provider_id=snapshot.provider_id,
             learner_id=learner_id,
             achievement_name=template.name,
-            jwt=sign_credential(credential, key, self.base_url),
+            jwt=sign_payload(payload, key, self.base_url),
             kid=key.kid,
             status_list_id=list_id,
             status_index=index,
             issued_at=issued_at,
-            valid_until=valid_until(credential),
+            valid_until=valid_until,
         )
 
     async def revoke(

@@ -1,19 +1,26 @@
 import base64
 import hashlib
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import jwt as pyjwt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from joserfc import jwt
 
+from services.credentials import badges
 from services.credentials.badges import (
     build_credential,
     credential_from_claims,
     identity_matches,
+    issue_payload,
     jwt_claims,
+    key_url,
     sign_credential,
+    sign_payload,
 )
-from services.credentials.keys import IssuerKey
+from services.credentials.keys import JWS_REGISTRY, IssuerKey
 from tests.issuances import BASE, ISSUED, make_issuance
 
 
@@ -310,3 +317,104 @@ def test_signing_needs_an_issuer_id():
 
     with pytest.raises(ValueError, match="issuer"):
         sign_credential(vc, IssuerKey.generate(), BASE)
+
+
+# --- issue_payload: the issuer's way to the same JWT -------------------------------------
+
+_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=40)
+_SKILL = st.one_of(
+    _TEXT,
+    st.sampled_from(["Python", " SQL & joins ", "", "http://data.europa.eu/esco/skill/x y"]),
+    _TEXT.map(lambda rest: "https://www.onetonline.org/" + rest),
+)
+
+
+def _old_jwt(vc: dict, key: IssuerKey, typ: str = "JWT") -> str:
+    """How sign_credential signed before sign_payload: joserfc's jwt.encode of the claims."""
+    header = {"alg": key.alg, "kid": key_url(BASE, key.kid), "typ": typ}
+    return jwt.encode(
+        header, jwt_claims(vc), key.jose_key(), algorithms=[key.alg], registry=JWS_REGISTRY
+    )
+
+
+_ED25519 = IssuerKey.generate("EdDSA")  # deterministic signatures: equal tokens compare
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    texts=st.lists(_TEXT, min_size=7, max_size=7),
+    skills=st.lists(_SKILL, max_size=4),
+    email=st.one_of(st.none(), st.just(""), _TEXT),
+    name=st.one_of(st.none(), _TEXT),
+    days=st.one_of(st.none(), st.integers(1, 3650)),
+    index=st.integers(0, 2**20),
+    issued=st.datetimes(
+        min_value=datetime(2000, 1, 1),
+        max_value=datetime(2200, 1, 1),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=-7, minutes=-30))]),
+    ),
+    slash=st.booleans(),
+)
+def test_issue_payload_is_the_built_credentials_claims_byte_for_byte(
+    texts, skills, email, name, days, index, issued, slash
+):
+    credential_id, learner_id, provider_id, provider_name, program_id, achievement, url = texts
+    issuance = make_issuance(
+        credential_id=credential_id,
+        learner_id=learner_id,
+        learner_email=email,
+        learner_name=name,
+        provider_id=provider_id,
+        provider_name=provider_name,
+        program_id=program_id,
+        achievement_name=achievement,
+        achievement_description=achievement[::-1],
+        criteria=achievement + achievement,
+        skills=skills,
+        issued_at=issued,
+        valid_for_days=days,
+        status_list_url=url,
+        status_index=index,
+        base_url=BASE + "/" if slash else BASE,
+    )
+    vc = build_credential(issuance, salt="pepper")
+
+    payload, valid_until = issue_payload(issuance, salt="pepper")
+
+    assert payload == json.dumps(jwt_claims(vc), ensure_ascii=False, separators=(",", ":")).encode()
+    assert valid_until == badges.valid_until(vc)
+    assert sign_payload(payload, _ED25519, BASE) == _old_jwt(vc, _ED25519)
+    assert sign_credential(vc, _ED25519, BASE) == _old_jwt(vc, _ED25519)
+    assert sign_credential(vc, _ED25519, BASE, typ="vc+jwt") == _old_jwt(vc, _ED25519, "vc+jwt")
+
+
+def test_issue_payload_draws_a_new_salt_per_credential():
+    first, _ = issue_payload(make_issuance())
+    second, _ = issue_payload(make_issuance())
+
+    salts = [json.loads(p)["credentialSubject"]["identifier"][0]["salt"] for p in (first, second)]
+    assert salts[0] != salts[1]
+
+
+@pytest.mark.parametrize("field", ["provider_name", "achievement_name", "criteria", "program_id"])
+@pytest.mark.parametrize("slot", ["id", "subject", "status", "nbf"])
+def test_a_program_whose_text_names_a_slot_still_gets_its_own_credential(field, slot):
+    issuance = make_issuance(**{field: f"{badges._SLOT_TOKEN}:{slot}"})
+
+    payload, _ = issue_payload(issuance, salt="pepper")
+
+    vc = build_credential(issuance, salt="pepper")
+    assert payload == json.dumps(jwt_claims(vc), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"valid_for_days": 0}, "valid_for_days"),
+        ({"status_index": -1}, "status_index"),
+        ({"valid_for_days": 0, "status_index": -1}, "valid_for_days"),
+    ],
+)
+def test_issue_payload_refuses_what_build_credential_refuses(changes, message):
+    with pytest.raises(ValueError, match=message):
+        issue_payload(make_issuance(**changes))
