@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import asyncpg
@@ -62,6 +63,7 @@ async def enqueue(
     return str(values[0])
 
 
+@lru_cache(maxsize=64)
 def _staging_insert(first: int, count: int) -> str:
     """The INSERT of `count` outbox rows, given as parameters $first, $first+1, ... (COLUMNS
     order, row by row), in that order (so seq order is staging order), only if the CTE
@@ -83,6 +85,7 @@ SELECT {_NAMES} FROM (VALUES {rows}) AS e(n, {_NAMES})
 RETURNING seq"""
 
 
+@lru_cache(maxsize=256)
 def after(save_sql: str, first: int, count: int) -> str:
     """One statement that runs `save_sql` and then inserts `count` outbox rows (parameters
     from $first, after the save's own: _staging_insert), only if the save returned a row:
@@ -142,6 +145,17 @@ def then_sql(save_sql: str, first: int, count: int, then: Then) -> str:
     (its parameters placed after the outbox rows', its `first` before the save). One row
     per row of `then.select`, each with `then_row` true, or a single row without it; every
     row tells `saved`."""
+    return _then_sql(save_sql, first, count, then.first, then.ctes, then.select)
+
+
+# A hot path's statement is the same text on every call (its SQL is the code's, its values
+# are parameters): composed once, not renumbered and joined again per call. Bounded all
+# the same.
+@lru_cache(maxsize=256)
+def _then_sql(
+    save_sql: str, first: int, count: int, then_first: str, then_ctes: str, then_select: str
+) -> str:
+    then = Then(first=then_first, ctes=then_ctes, select=then_select)
     by = first - 1 + count * len(COLUMNS)
     ctes = ",\n     ".join(
         part
