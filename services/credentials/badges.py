@@ -68,7 +68,11 @@ class Issuance:
 
 def format_timestamp(value: datetime) -> str:
     """ISO 8601 in UTC with a Z and whole seconds, the form JWT's integer times can match."""
-    return to_utc(value).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    utc = to_utc(value)
+    if utc.year < 1000:  # strftime writes such a year without leading zeros, isoformat with
+        return utc.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # The same text as strftime's, in half its time: "+00:00" (UTC's offset) becomes Z.
+    return utc.isoformat(timespec="seconds")[:-6] + "Z"
 
 
 def parse_timestamp(value: object) -> datetime:
@@ -424,7 +428,9 @@ def _payload_template(
         (claims, "id", "id"),
         (claims, "validFrom", "validFrom"),
         (subject, "id", "subject"),
-        (claims, "credentialStatus", "status"),
+        (claims["credentialStatus"], "id", "statusId"),
+        (claims["credentialStatus"], "statusListIndex", "statusIndex"),
+        (claims["credentialStatus"], "statusListCredential", "statusList"),
         (claims, "sub", "subject"),
         (claims, "jti", "id"),
         (claims, "nbf", "nbf"),
@@ -476,7 +482,9 @@ def issue_payload(issuance: Issuance, *, salt: str | None = None) -> tuple[bytes
         "nbf": str(int(issued_at.timestamp())),
         "subject": encode(subject_id),
         "identifier": encode(identifiers),
-        "status": encode(_status(issuance)),
+        "statusId": encode(f"{issuance.status_list_url}#{issuance.status_index}"),
+        "statusIndex": f'"{issuance.status_index}"',
+        "statusList": encode(issuance.status_list_url),
     }
     if valid_until is not None:
         values["validUntil"] = encode(format_timestamp(valid_until))

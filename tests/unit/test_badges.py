@@ -13,6 +13,7 @@ from services.credentials import badges
 from services.credentials.badges import (
     build_credential,
     credential_from_claims,
+    format_timestamp,
     identity_matches,
     issue_payload,
     jwt_claims,
@@ -397,7 +398,7 @@ def test_issue_payload_draws_a_new_salt_per_credential():
 
 
 @pytest.mark.parametrize("field", ["provider_name", "achievement_name", "criteria", "program_id"])
-@pytest.mark.parametrize("slot", ["id", "subject", "status", "nbf"])
+@pytest.mark.parametrize("slot", ["id", "subject", "statusId", "statusIndex", "nbf"])
 def test_a_program_whose_text_names_a_slot_still_gets_its_own_credential(field, slot):
     issuance = make_issuance(**{field: f"{badges._SLOT_TOKEN}:{slot}"})
 
@@ -418,3 +419,13 @@ def test_a_program_whose_text_names_a_slot_still_gets_its_own_credential(field, 
 def test_issue_payload_refuses_what_build_credential_refuses(changes, message):
     with pytest.raises(ValueError, match=message):
         issue_payload(make_issuance(**changes))
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(2, 1, 1),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=45))]),
+    )
+)
+def test_timestamps_are_written_as_strftime_wrote_them(value):
+    assert format_timestamp(value) == value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
