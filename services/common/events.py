@@ -10,6 +10,8 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
 
 from google.protobuf import symbol_database
 from google.protobuf.message import DecodeError, Message
@@ -32,11 +34,21 @@ def service_of(message_type: type[Message] | Message) -> str:
 
 
 def event_name(message_type: type[Message] | Message) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", message_type.DESCRIPTOR.name).lower()
+    return _snake(message_type.DESCRIPTOR.name)
 
 
 def subject_for(message_type: type[Message] | Message) -> str:
-    return f"upskill.{service_of(message_type)}.{event_name(message_type)}"
+    return _subject(message_type.DESCRIPTOR)
+
+
+# Per event type, not per event: every outbox row names its subject (a regex substitution).
+@lru_cache(maxsize=256)
+def _subject(descriptor: Any) -> str:
+    return f"upskill.{descriptor.full_name.split('.')[1]}.{_snake(descriptor.name)}"
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 def stream_for(service: str) -> str:
