@@ -125,6 +125,12 @@ async def page_viewer(request: Request) -> Principal | None:
             forget_session_token(request)
             principal = None
     request.state.viewer = principal  # the page layout shows who is signed in
+    if principal is None:
+        # Neither link for nobody (studio_link and team_link answer False at once): no
+        # gather, whose two tasks were a twentieth of the checkout's pay (benchmarks/README.md,
+        # round 10).
+        request.state.studio_link = request.state.team_link = False
+        return None
     request.state.studio_link, request.state.team_link = await asyncio.gather(
         studio_link(request, principal), team_link(request, principal)
     )
