@@ -8,6 +8,7 @@ the service that stores the URLs (payments) and the page that redirects (gateway
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -37,9 +38,16 @@ def _origin(url: str) -> tuple[str, str, int] | None:
     return scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme]
 
 
+@lru_cache(maxsize=8)
+def _own_origin(public_base_url: str) -> tuple[str, str, int] | None:
+    """_origin of a deployment's PUBLIC_BASE_URL (one per process, in practice), parsed once
+    rather than on every check: the checkout's pay made two such checks per request."""
+    return _origin(public_base_url)
+
+
 def is_on_origin(url: str, public_base_url: str) -> bool:
     """True when `url` is an absolute URL on `public_base_url`'s scheme, host and port."""
-    ours = _origin(public_base_url)
+    ours = _own_origin(public_base_url)
     return ours is not None and _origin(url) == ours
 
 
