@@ -15,6 +15,12 @@ is the same from run to run, the figure to compare changes by.
 
     python -m benchmarks.gateway_calls --requests 500
     python -m benchmarks.gateway_calls --top 40 --route get   # the heaviest functions
+    python -m benchmarks.gateway_calls --cpu 5 --route pay    # and CPU-us per request
+
+`--cpu N` also times N rounds of the requests without the profiler: the CPU time of this
+thread (the gateway's event loop; the fake services' thread is not counted) per request,
+the median round. Timings move with the machine's load: compare two trees by alternating
+runs of each, not one run against another.
 """
 
 from __future__ import annotations
@@ -23,7 +29,9 @@ import argparse
 import asyncio
 import cProfile
 import pstats
+import statistics
 import threading
+import time
 import uuid
 from collections.abc import Callable, MutableMapping
 from typing import Any
@@ -200,7 +208,9 @@ def _outside_the_loop(stats: dict[Any, Any]) -> int:
     return calls
 
 
-async def measure(requests: int, only: str | None, top: int) -> dict[str, tuple[float, float]]:
+async def measure(
+    requests: int, only: str | None, top: int, cpu_rounds: int = 0
+) -> dict[str, tuple[float, float, float | None]]:
     ready, port, stop = threading.Event(), [], []  # type: ignore[var-annotated]
     thread = threading.Thread(target=_serve, args=(ready, port, stop), daemon=True)
     thread.start()
@@ -222,7 +232,7 @@ async def measure(requests: int, only: str | None, top: int) -> dict[str, tuple[
     config.load()
     served = config.loaded_app  # what uvicorn calls per request
     token = mint_dev_token(SECRET, role="learner", subject="learner-1")
-    per_request: dict[str, tuple[float, float]] = {}
+    per_request: dict[str, tuple[float, float, float | None]] = {}
     lifespan_messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     await lifespan_messages.put({"type": "lifespan.startup"})
     started = asyncio.Event()
@@ -250,7 +260,16 @@ async def measure(requests: int, only: str | None, top: int) -> dict[str, tuple[
             stats = pstats.Stats(profile)
             calls = sum(row[1] for row in stats.stats.values())  # type: ignore[attr-defined]
             outside = _outside_the_loop(stats.stats)  # type: ignore[attr-defined]
-            per_request[name] = (calls / requests, outside / requests)
+            cpu = None
+            if cpu_rounds:
+                rounds = []
+                for _ in range(cpu_rounds):
+                    clock = time.thread_time()
+                    for _ in range(requests):
+                        await _call(served, method, path, headers, body)
+                    rounds.append((time.thread_time() - clock) / requests * 1e6)
+                cpu = statistics.median(rounds)
+            per_request[name] = (calls / requests, outside / requests, cpu)
             if top:
                 print(f"--- {name}: the {top} functions called most per request")
                 rows = sorted(stats.stats.items(), key=lambda item: -item[1][1])  # type: ignore[attr-defined]
@@ -270,11 +289,17 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--route", choices=["get", "enroll", "pay", "webhook"])
     parser.add_argument("--top", type=int, default=0, help="list the N most called functions")
+    parser.add_argument(
+        "--cpu", type=int, default=0, help="time N rounds of the requests: CPU-us per request"
+    )
     args = parser.parse_args()
     setup_tracing("gateway")  # as the gateway does: an SDK provider, ALWAYS_OFF
-    for name, (calls, outside) in asyncio.run(measure(args.requests, args.route, args.top)).items():
+    measured = asyncio.run(measure(args.requests, args.route, args.top, args.cpu))
+    for name, (calls, outside, cpu) in measured.items():
+        timed = f", {cpu:7.1f} CPU-us per request" if cpu is not None else ""
         print(
-            f"{name:8} {calls:8.1f} Python calls per request, {outside:8.1f} outside the event loop"
+            f"{name:8} {calls:8.1f} Python calls per request, {outside:8.1f} outside the event"
+            f" loop{timed}"
         )
 
 
