@@ -24,7 +24,7 @@ from services.common.rpc import rpc
 from services.common.sql import OwnerScope
 from services.enrollment import repository, unit_of_work
 from services.enrollment.domain import Enrollment, Price, Status
-from services.enrollment.messages import enrollment_to_pb, snapshot_of
+from services.enrollment.messages import enrollment_to_pb, set_time, snapshot_of
 from services.enrollment.peers import Peers
 from services.enrollment.seats import (
     DEFAULT_REFUND_WINDOW,
@@ -187,9 +187,7 @@ class EnrollmentApi(enrollment_service_pb2_grpc.EnrollmentServiceServicer):
             partial=False,
         )
         if decision.verdict is RefundVerdict.ALLOW and enrollment.status is not Status.REFUNDED:
-            message.learner_refund_until.FromDatetime(
-                (enrollment.created_at + self._refund_window).astimezone(UTC)
-            )
+            set_time(message.learner_refund_until, enrollment.created_at + self._refund_window)
 
     @rpc(public=True)
     async def CountTakenSeats(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 from upskill.enrollment.v1 import enrollment_pb2, events_pb2
 from upskill.type.v1 import money_pb2
 
@@ -20,7 +21,7 @@ from services.enrollment.domain import (
     Price,
     Status,
 )
-from services.enrollment.messages import enrollment_to_pb, event_to_pb, snapshot_of
+from services.enrollment.messages import enrollment_to_pb, event_to_pb, set_time, snapshot_of
 
 SNAPSHOT = enrollment_pb2.ProgramSnapshot(
     program_id="8a3c2f0e-0000-4000-8000-000000000001",
@@ -117,3 +118,22 @@ def test_events_carry_the_snapshot_as_before(e: Enrollment) -> None:
     assert rejected.enrollment_status == enrollment_pb2.EnrollmentStatus.Value(
         f"ENROLLMENT_STATUS_{e.status.value}"
     )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2026, 11, 26, 19, 45, 1, 123456, tzinfo=UTC),
+        datetime(2026, 3, 29, 1, 30, 0, 999999, tzinfo=timezone(timedelta(hours=-11, minutes=-30))),
+        datetime(1969, 12, 31, 23, 59, 59, 1, tzinfo=UTC),
+        datetime(1, 1, 1, 12, 0, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 6, 1, 8, 0, 0, 5),  # naive: local time, as astimezone() reads it
+    ],
+)
+def test_set_time_is_from_datetime(value: datetime) -> None:
+    expected = Timestamp()
+    expected.FromDatetime(value.astimezone(UTC))
+    got = Timestamp()
+    set_time(got, value)
+    assert (got.seconds, got.nanos) == (expected.seconds, expected.nanos)
