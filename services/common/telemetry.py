@@ -91,10 +91,16 @@ def tracer(name: str) -> trace.Tracer:
 
 
 def current_traceparent() -> dict[str, str]:
-    """The current span's traceparent (and tracestate) as carrier headers."""
+    """The current span's traceparent (and tracestate) as carrier headers: what the global
+    propagator's inject() writes, made directly as current_trace_metadata() makes it (an
+    outbox row, a relayed message, an onward call each ask for it)."""
+    return dict(current_trace_metadata())
+
+
+def _injected() -> tuple[tuple[str, str], ...]:
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
-    return carrier
+    return tuple(carrier.items())
 
 
 def context_from(headers: Mapping[str, str] | None) -> context.Context:
@@ -231,8 +237,8 @@ _W3C_TEXTMAP: list[Any] = [None]
 
 
 def current_trace_metadata() -> tuple[tuple[str, str], ...]:
-    """The current trace context as metadata pairs: what `current_traceparent()` gives
-    (the global propagator's inject()), made directly when the propagators are W3C trace
+    """The current trace context as metadata pairs: what the global propagator's inject()
+    writes, made directly when the propagators are W3C trace
     context (and baggage) and the context holds no baggage, as W3C's inject() writes it:
     nothing for an invalid span context, else `traceparent`, and `tracestate` when the
     state has entries. Otherwise (baggage, other propagators) the propagator itself runs.
@@ -240,11 +246,11 @@ def current_trace_metadata() -> tuple[tuple[str, str], ...]:
     textmap = propagate.get_global_textmap()
     if textmap is not _W3C_TEXTMAP[0]:
         if not _w3c_only(textmap):
-            return tuple(current_traceparent().items())
+            return _injected()
         _W3C_TEXTMAP[0] = textmap
     current = context.get_current()
     if baggage.get_all(current):
-        return tuple(current_traceparent().items())
+        return _injected()
     span_context = trace.get_current_span(current).get_span_context()
     if span_context == trace.INVALID_SPAN_CONTEXT:
         return ()

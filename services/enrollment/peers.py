@@ -17,7 +17,7 @@ from services.common.errors import (
 )
 from services.common.grpc_client import DEFAULT_DEADLINE_SECONDS, auth_metadata, channel
 from services.common.outages import PEER_UNAVAILABLE
-from services.common.telemetry import current_traceparent, records_spans
+from services.common.telemetry import current_trace_metadata, records_spans
 from services.enrollment.domain import Enrollment
 from services.enrollment.seat_packs import SeatPack
 
@@ -56,7 +56,7 @@ class Peers:
         token = self._token()
         if token != self._auth[0]:
             self._auth = (token, auth_metadata(token))
-        return self._auth[1] + tuple(current_traceparent().items())
+        return self._auth[1] + current_trace_metadata()
 
     async def program(self, program_id: str) -> catalog_pb2.Program:
         try:
