@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import stripe
 
+from services.payments import stripe_events
 from services.payments.stripe_events import (
+    _ALPHABET,
     CHECKOUT_COMPLETED,
     SessionSnapshot,
     build_event,
@@ -86,3 +89,23 @@ def test_ids_are_prefixed_and_unguessable() -> None:
 
     assert len(ids) == 100
     assert all(i.startswith("cs_test_") and len(i) == 48 and i.isascii() for i in ids)
+
+
+def test_id_characters_are_uniform_over_the_alphabet() -> None:
+    """Drawn from bytes at once by rejection sampling: every character of the alphabet,
+    about equally often (secrets.choice's distribution), and no other."""
+    drawn = "".join(stripe_id("", 40) for _ in range(5000))
+    counts = {c: drawn.count(c) for c in _ALPHABET}
+    assert set(drawn) == set(_ALPHABET)
+    assert len(drawn) == 200_000
+    expected = len(drawn) / len(_ALPHABET)
+    # Chi-square with 61 degrees of freedom: above 110 once in ~10,000 runs for a uniform draw.
+    assert sum((n - expected) ** 2 / expected for n in counts.values()) < 110
+
+
+def test_id_bytes_beyond_the_uniform_range_are_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bytes 248-255 would favour the first 8 characters: they are dropped, and more drawn."""
+    draws = iter([bytes([255, 248, 0, 61, 62]), bytes([1, 2, 3, 4, 5])])
+    monkeypatch.setattr(stripe_events.secrets, "token_bytes", lambda n: next(draws))
+
+    assert stripe_events.stripe_id("x_", 5) == "x_A9ABC"
