@@ -20,11 +20,12 @@ from services.common.errors import (
     PermissionDeniedError,
 )
 from services.common.paging import Page
+from services.common.protos import set_time
 from services.common.rpc import rpc
 from services.common.sql import OwnerScope
 from services.enrollment import repository, unit_of_work
 from services.enrollment.domain import Enrollment, Price, Status
-from services.enrollment.messages import enrollment_to_pb, set_time, snapshot_of
+from services.enrollment.messages import enrollment_to_pb, snapshot_of
 from services.enrollment.peers import Peers
 from services.enrollment.seats import (
     DEFAULT_REFUND_WINDOW,

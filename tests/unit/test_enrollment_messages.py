@@ -12,7 +12,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from upskill.enrollment.v1 import enrollment_pb2, events_pb2
 from upskill.type.v1 import money_pb2
 
-from services.common.protos import timestamp
+from services.common.protos import set_time, timestamp
 from services.enrollment.domain import (
     Activated,
     Completed,
@@ -21,7 +21,7 @@ from services.enrollment.domain import (
     Price,
     Status,
 )
-from services.enrollment.messages import enrollment_to_pb, event_to_pb, set_time, snapshot_of
+from services.enrollment.messages import enrollment_to_pb, event_to_pb, snapshot_of
 
 SNAPSHOT = enrollment_pb2.ProgramSnapshot(
     program_id="8a3c2f0e-0000-4000-8000-000000000001",
