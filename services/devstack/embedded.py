@@ -785,9 +785,14 @@ class ExternalNats:
 class EmbeddedNats:
     """A NATS server with JetStream whose store lives in `data_dir/jetstream`."""
 
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, port: int | None = None, *, monitoring_port: int | None = None
+    ) -> None:
         self.data_dir = Path(data_dir).absolute()
         self.store_dir = self.data_dir / "jetstream"
+        # The server's HTTP monitoring endpoint (/varz, /connz, /jsz) on 127.0.0.1, for the
+        # benchmarks (benchmarks.messages); None: not served.
+        self.monitoring_port = monitoring_port
         self.log_path = self.data_dir / "nats.log"
         self.pid_path = self.data_dir / "nats.pid"
         self._port = port
@@ -879,6 +884,8 @@ class EmbeddedNats:
             "-n",
             f"upskill-{self.port}",
         ]
+        if self.monitoring_port is not None:
+            args += ["-m", str(self.monitoring_port)]
 
         def spawn(log_file: IO[bytes]) -> subprocess.Popen[bytes]:
             self._proc = subprocess.Popen(

@@ -372,6 +372,8 @@ class StackOptions:
     otel_endpoint: str = ""
     command: Callable[[str], list[str]] | None = None
     """argv for a service; default [sys.executable, -m, services.<name>]."""
+    nats_monitoring_port: int | None = None
+    """The embedded NATS's HTTP monitoring port (/varz, /connz: benchmarks.messages)."""
 
 
 class Stack:
@@ -506,7 +508,9 @@ class Stack:
         if self._external_nats:
             self._nats_url = self._external_nats
         else:
-            self.nats = EmbeddedNats(self.base_dir / "nats")
+            self.nats = EmbeddedNats(
+                self.base_dir / "nats", monitoring_port=self.options.nats_monitoring_port
+            )
             self._nats_url = self.nats.start()
         for name in GRPC_SERVICES:
             self.database_urls[name] = self._pg.create_database(
