@@ -10,20 +10,24 @@ Transient failures are nak'ed with back-off; a message that can never succeed
 (undecodable, a contract violation, or out of deliveries) is copied to
 upskill.dlq.<consumer> with the reason and terminated, so it never blocks the next one.
 
-Each pull takes the messages that are waiting (up to FETCH_BATCH) and handles them
-concurrently, up to MAX_IN_FLIGHT per consumer, except that messages about the same entity
-(the CloudEvents subject: the enrollment, payment, credential or program id the producer
-named) are handled one after the other in stream order. That is the order a single
-sequential pump gave, where it mattered: the only order a consumer could rely on, since a
-retried message is redelivered behind later ones anyway.
+Messages are pulled (_Pull): one pull request for up to PULL_BATCH messages stays open on
+the server, which sends each message as soon as it is stored, and is topped up when half of
+it has been delivered; no request per message. They are handled concurrently, up to
+MAX_IN_FLIGHT per consumer, except that messages about the same entity (the CloudEvents
+subject: the enrollment, payment, credential or program id the producer named) are handled
+one after the other in stream order. That is the order a single sequential pump gave, where
+it mattered: the only order a consumer could rely on, since a retried message is redelivered
+behind later ones anyway.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -31,7 +35,9 @@ from dataclasses import dataclass
 import asyncpg
 from asyncpg.transaction import Transaction, TransactionState
 from google.protobuf.message import Message
+from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription as NatsSubscription
 from nats.js import JetStreamContext
 from opentelemetry import trace
 
@@ -45,11 +51,18 @@ Handler = Callable[[asyncpg.Connection, Message, events.Envelope], Awaitable[Non
 
 MAX_DELIVER = 8
 ACK_WAIT_SECONDS = 30.0
-# Up to this many messages per pull, when the server says that many are waiting; an idle
-# consumer long-polls for one (the wait only bounds idling, never a message's latency).
-FETCH_BATCH = 32
-FETCH_WAIT_SECONDS = 5.0
-BATCH_WAIT_SECONDS = 0.2
+# What a consumer asks the server for (_Pull): up to PULL_BATCH messages not yet delivered
+# (topped up once half of them have come; also the most it holds beyond what it handles),
+# on requests that expire after PULL_EXPIRES_SECONDS and, while idle, hear from the server
+# every PULL_HEARTBEAT_SECONDS. A request the server no longer holds (NATS restarted, the
+# connection dropped) is replaced after a reconnect or two missed heartbeats, checked every
+# PULL_CHECK_SECONDS.
+PULL_BATCH = 16
+PULL_EXPIRES_SECONDS = 30.0
+PULL_HEARTBEAT_SECONDS = 5.0
+PULL_CHECK_SECONDS = 2.0
+# On a graceful stop, how long the inbox may take to hand back what it holds.
+STOP_GRACE_SECONDS = 2.0
 # Messages being handled at once by one consumer (each holds a pool connection while it
 # runs: keep it below the service's pool size, which the API shares).
 MAX_IN_FLIGHT = 8
@@ -305,6 +318,111 @@ class _InboxTransaction(Transaction):
         self.inserted = status == _INSERTED
 
 
+# A pull request's answers that are not messages come as status messages (no reply
+# subject): 100 a heartbeat while it is idle; 408 it expired, 409 it ended otherwise
+# (with how many of its messages it did not deliver, when it says).
+HEARTBEAT = "100"
+EXPIRED = "408"
+PENDING_MESSAGES = "Nats-Pending-Messages"
+
+
+class _Pull:
+    """A durable pull consumer's deliveries to an inbox of our own, kept flowing by pull
+    requests (`$JS.API.CONSUMER.MSG.NEXT.<stream>.<durable>`, JetStream's own, which
+    nats-py's fetch sends too): the open requests ask for up to PULL_BATCH messages, the
+    server sends each message to the inbox as soon as it is stored, and another request is
+    sent once half of what was asked for has come. nats-py's fetch sent a request per pull
+    and waited for its answer: a request per message when they trickle in.
+
+    `asked` is how many messages the open requests may still deliver, as far as we know:
+    less each delivery, less what an ended request says it did not deliver (all of it when
+    it does not say). It is reset to none after a reconnect (the server forgets the requests
+    of a connection that dropped) and when the server stayed silent for two heartbeats. An
+    error in it costs a request too many (at most PULL_BATCH more messages in hand) or a
+    pause until the next check, never a message: what is not delivered stays in the stream,
+    and what is delivered is handled or, unacknowledged, delivered again after ack_wait."""
+
+    def __init__(self, nc: Client, stream: str, durable: str) -> None:
+        self._nc = nc
+        self._subject = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}"
+        self._inbox = nc.new_inbox()
+        self._reconnects = nc.stats["reconnects"]
+        self.asked = 0
+        self.refused = False  # the server refused or ended a request: wait for check()
+        self.heard = time.monotonic()
+        self.sub: NatsSubscription | None = None
+        self._emptied = asyncio.Event()  # set when the inbox holds nothing more
+
+    async def start(self, on_message: Callable[[Msg], Awaitable[None]]) -> None:
+        self.sub = await self._nc.subscribe(self._inbox, cb=on_message)
+
+    async def stop(self, grace_seconds: float = 0.0) -> None:
+        """Unsubscribe; with a grace, once what the inbox holds was taken (or the grace is
+        over): what it still holds comes back after ack_wait."""
+        if self.sub is not None and self.sub.pending_msgs and grace_seconds > 0:
+            self._emptied.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._emptied.wait(), grace_seconds)
+        if self.sub is not None:
+            with contextlib.suppress(Exception):
+                await self.sub.unsubscribe()
+            self.sub = None
+
+    def delivered(self, msg: Msg) -> bool:
+        """Account for what arrived on the inbox; True for a message, False for a status."""
+        self.heard = time.monotonic()
+        if self.sub is not None and not self.sub.pending_msgs:
+            self._emptied.set()
+        if msg.reply:
+            self.asked = max(0, self.asked - 1)
+            return True
+        headers = msg.headers or {}
+        status = headers.get("Status", "")
+        if status == HEARTBEAT:
+            return False
+        try:
+            self.asked = max(0, self.asked - int(headers[PENDING_MESSAGES]))
+        except (KeyError, ValueError):
+            self.asked = 0
+        if status != EXPIRED:
+            # Refused or ended by the server (consumer deleted, leader changed, a limit):
+            # ask again at the next check, not at once and again and again.
+            self.refused = True
+            log.warning(
+                "pull %s ended: %s %s", self._subject, status, headers.get("Description", "")
+            )
+        return False
+
+    def check(self) -> None:
+        """Forget requests the server no longer holds: after a reconnect, or when it has
+        not been heard from for two heartbeats while requests were open."""
+        self.refused = False
+        reconnects = self._nc.stats["reconnects"]
+        silent = time.monotonic() - self.heard > 2 * PULL_HEARTBEAT_SECONDS
+        if reconnects != self._reconnects or (self.asked and silent):
+            self._reconnects = reconnects
+            self.asked = 0
+            self.heard = time.monotonic()
+
+    async def top_up(self) -> None:
+        """Ask for more once fewer than half of PULL_BATCH are to come or in hand."""
+        held = self.sub.pending_msgs if self.sub is not None else 0
+        want = PULL_BATCH - self.asked - held
+        if want < PULL_BATCH // 2 or self.refused or not self._nc.is_connected:
+            return
+        request = {
+            "batch": want,
+            "expires": int(PULL_EXPIRES_SECONDS * 1e9),
+            "idle_heartbeat": int(PULL_HEARTBEAT_SECONDS * 1e9),
+        }
+        self.asked += want  # before the publish: a concurrent top-up sees it asked
+        try:
+            await self._nc.publish(self._subject, json.dumps(request).encode(), reply=self._inbox)
+        except BaseException:
+            self.asked -= want
+            raise
+
+
 def _failed(span: trace.Span, exc: Exception) -> None:
     span.record_exception(exc)
     span.set_attribute("error.type", type(exc).__qualname__)
@@ -345,27 +463,31 @@ class EventConsumer:
             self._by_stream.setdefault(stream, []).append(events.subject_for(s.event_type))
         self._max_deliver = max_deliver
         self._tracer = tracer(__name__)
-        self._subscriptions: list[JetStreamContext.PullSubscription] = []
+        self._pulls: list[_Pull] = []
         self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
         # The last task handling each entity: the next message about it waits for it.
         self._tails: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         # Graceful stop (SIGTERM): no new pulls; the message in hand is settled first.
         self._stopping = False
+        self._stop = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
 
     def stop_pulling(self) -> None:
         """Take no more messages; what is being handled is finished (see idle())."""
         self._stopping = True
+        self._stop.set()
 
     async def idle(self) -> None:
         """Until no message is being handled (after stop_pulling(): until drained)."""
         await self._idle.wait()
 
-    async def setup(self) -> list[JetStreamContext.PullSubscription]:
+    async def setup(self) -> list[str]:
+        """The streams, their consumer, and the NATS connection's reconnect count; the
+        streams this consumer pulls from."""
         await jetstream.ensure_dlq_stream(self._js, replicas=self._stream_replicas)
-        subs = []
+        streams = []
         for stream, subjects in sorted(self._by_stream.items()):
             await jetstream.ensure_stream(self._js, stream.lower(), replicas=self._stream_replicas)
             await jetstream.ensure_consumer(
@@ -378,74 +500,72 @@ class EventConsumer:
                 max_deliver=-1,
                 ack_wait_seconds=ACK_WAIT_SECONDS,
             )
-            subs.append(await self._js.pull_subscribe_bind(durable=self.name, stream=stream))
-        self._subscriptions = subs
-        return subs
+            streams.append(stream)
+        return streams
 
     async def close(self) -> None:
         """Stop pulling (after run() was cancelled); the durable consumer stays on the server."""
-        for sub in self._subscriptions:
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
-        self._subscriptions = []
+        for pull in self._pulls:
+            await pull.stop()
+        self._pulls = []
 
     async def run(self) -> None:
         # NATS may be away right now (it restarts): wait for it rather than die.
-        subs = await startup.wait_for(self.setup, f"NATS (consumer {self.name})")
+        streams = await startup.wait_for(self.setup, f"NATS (consumer {self.name})")
         async with asyncio.TaskGroup() as group:
-            for sub in subs:
-                group.create_task(self._pump(sub))
+            for stream in streams:
+                group.create_task(self._pump(stream))
 
-    async def _pump(self, sub: JetStreamContext.PullSubscription) -> None:
-        waiting = 0  # messages the server said were waiting behind the last one we got
+    async def _pump(self, stream: str) -> None:
+        # The JetStream context's connection: nats-py keeps it as `_nc` and has no public
+        # accessor; the pull requests are plain publishes on it.
+        nc: Client = self._js._nc
+        pull = _Pull(nc, stream, self.name)
+        self._pulls.append(pull)
+
+        async def on_message(msg: Msg) -> None:
+            # nats-py calls this for one inbox message after the other, in their order.
+            if pull.delivered(msg):
+                if self._stopping:
+                    # Going away: hand it back now (another replica takes it), not after
+                    # ack_wait.
+                    with contextlib.suppress(Exception):
+                        await msg.nak()
+                    return
+                await self._in_flight.acquire()
+                self._dispatch(msg)
+            # After a delivery, and after a request ended (a status): ask for more now if
+            # fewer than half are to come, not at the next check.
+            await top_up()
+
+        async def top_up() -> None:
+            if self._stopping:
+                return
+            try:
+                await pull.top_up()
+            except Exception as exc:  # NATS reconnecting: the next check asks again
+                log.warning("consumer %s: pull failed: %s", self.name, exc)
+
         try:
+            await pull.start(on_message)
             while not self._stopping:
-                await self._in_flight.acquire()  # a free slot before pulling at all
-                try:
-                    batch = await self._fetch(sub, waiting)
-                except TimeoutError:
-                    # Nothing arrived. nats-py raises its own TimeoutError or, from some
-                    # paths of a batched fetch, asyncio's: both are TimeoutError.
-                    waiting = 0
-                    continue
-                except Exception as exc:  # NATS reconnecting: wait and fetch again
-                    log.warning("consumer %s: fetch failed: %s", self.name, exc)
-                    waiting = 0
-                    await asyncio.sleep(1)
-                    continue
-                finally:
-                    self._in_flight.release()
-                for msg in batch:
-                    if self._stopping:
-                        # Going away: hand it back now (another replica takes it), not
-                        # after ack_wait.
-                        with contextlib.suppress(Exception):
-                            await msg.nak()
-                        continue
-                    await self._in_flight.acquire()
-                    self._dispatch(msg)
-                waiting = _pending_after(batch[-1]) if batch else 0
-            # Stopping gracefully: what is in hand is finished (idle() waits for it too).
+                pull.check()
+                await top_up()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), PULL_CHECK_SECONDS)
+            # Stopping gracefully: what arrives now is handed back (on_message), what is in
+            # hand is finished (idle() waits for it too).
+            await pull.stop(grace_seconds=STOP_GRACE_SECONDS)
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         finally:
             # Cancelled (shutting down): unsettled messages come back after ack_wait. Wait
             # for the handlers to unwind, so their pool connections are back before the
             # pool closes.
+            await pull.stop()
             handlers = list(self._tasks)
             for task in handlers:
                 task.cancel()
             await asyncio.gather(*handlers, return_exceptions=True)
-
-    @staticmethod
-    async def _fetch(sub: JetStreamContext.PullSubscription, waiting: int) -> list[Msg]:
-        """The next messages: a single-message long-poll when none are known to be waiting
-        (it returns the moment one arrives), else a batch of those waiting. nats-py's
-        batched fetch can hold a batch until its timeout when a message meant for an older
-        pull request turns up in it, so it only runs when the server has just said messages
-        are waiting, with a short timeout bounding that case."""
-        if waiting <= 0:
-            return await sub.fetch(1, timeout=FETCH_WAIT_SECONDS)
-        return await sub.fetch(min(waiting, FETCH_BATCH), timeout=BATCH_WAIT_SECONDS)
 
     def _dispatch(self, msg: Msg) -> None:
         """Handle `msg` in a task of its own, after the one before it about the same entity."""
@@ -622,11 +742,3 @@ def ordering_key(msg: Msg) -> str:
     (or cannot be decoded) share the key "", so they keep stream order among themselves."""
     headers = msg.headers or {}
     return headers.get("ce-subject", "")
-
-
-def _pending_after(msg: Msg) -> int:
-    """How many messages the consumer had waiting after `msg` when it was delivered."""
-    try:
-        return int(msg.metadata.num_pending or 0)
-    except Exception:  # not a JetStream message (no metadata): fetch one at a time
-        return 0

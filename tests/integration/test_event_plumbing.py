@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import uuid
@@ -25,6 +26,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from upskill.payments.v1 import events_pb2
 
 from services.cli.main import main
+from services.common import consumer as consumer_module
 from services.common import db, events, jetstream
 from services.common import relay as relay_module
 from services.common.consumer import (
@@ -558,6 +560,56 @@ async def test_a_redelivered_event_has_no_second_effect(
         assert await effects(pool) == ["once"]
     finally:
         task.cancel()
+
+
+async def test_messages_that_come_one_by_one_need_a_pull_request_per_half_batch(
+    pool: asyncpg.Pool, js: JetStreamContext, nc: Client
+) -> None:
+    """The consumer keeps a pull request open and tops it up once half of it came: not a
+    request per message, as nats-py's fetch needed."""
+    requests: list[str] = []
+
+    async def seen(msg: Any) -> None:
+        requests.append(msg.data.decode())
+
+    watch = await nc.subscribe("$JS.API.CONSUMER.MSG.NEXT.PAYMENTS.onebyone", cb=seen)
+    task = asyncio.create_task(recording_consumer("onebyone", pool, js).run())
+    try:
+        n = consumer_module.PULL_BATCH
+        for k in range(n):
+            message = succeeded(f"n{k:02}")
+            await publish_raw(
+                js, message.SerializeToString(), headers_for(message, str(uuid.uuid4()))
+            )
+            await eventually(functools.partial(_effects_count_is, pool, k + 1))
+        await eventually(lambda: _pending_is(js, "onebyone", 0))
+        # The first request, then one each time half a batch had come: 3 for a batch.
+        assert len(requests) == 3, requests
+    finally:
+        task.cancel()
+        await watch.unsubscribe()
+
+
+async def test_an_expired_pull_request_is_replaced_at_once(
+    pool: asyncpg.Pool, js: JetStreamContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A message published after the open request expired is handled at once, not at the
+    consumer's next check."""
+    monkeypatch.setattr(consumer_module, "PULL_EXPIRES_SECONDS", 0.5)
+    monkeypatch.setattr(consumer_module, "PULL_HEARTBEAT_SECONDS", 0.2)  # < half of it
+    monkeypatch.setattr(consumer_module, "PULL_CHECK_SECONDS", 60.0)
+    task = asyncio.create_task(recording_consumer("expiring", pool, js).run())
+    try:
+        await asyncio.sleep(1.6)  # the first request, and the next ones, expired
+        message = succeeded("late")
+        await publish_raw(js, message.SerializeToString(), headers_for(message, str(uuid.uuid4())))
+        await eventually(lambda: _effects_are(pool, ["late"]), within=2)
+    finally:
+        task.cancel()
+
+
+async def _effects_count_is(pool: asyncpg.Pool, n: int) -> bool:
+    return len(await effects(pool)) == n
 
 
 async def _pending_is(js: JetStreamContext, durable: str, n: int) -> bool:
