@@ -248,8 +248,9 @@ def test_a_requests_trace_context_is_the_propagators(
 
 
 def test_the_calls_metadata_is_the_propagators_in_any_context() -> None:
-    """current_trace_metadata against inject(): no span, an invalid one, trace state,
-    baggage."""
+    """current_trace_metadata (the calls' metadata) and current_traceparent (what outbox
+    rows, relayed messages and the local webhook's row carry) against inject(): no span, an
+    invalid one, trace state, baggage (which takes the propagator's own path)."""
     state = TraceState([("a", "1"), ("b", "two")])
     spans = [
         trace.INVALID_SPAN,
@@ -267,5 +268,8 @@ def test_the_calls_metadata_is_the_propagators_in_any_context() -> None:
                 expected: dict[str, str] = {}
                 propagate.inject(expected)
                 assert trace_metadata() == tuple(expected.items()), (span, with_baggage)
+                got = current_traceparent()
+                assert got == expected, (span, with_baggage)
+                assert list(got) == list(expected)
             finally:
                 otel_context.detach(token)

@@ -13,7 +13,6 @@ from typing import Any
 import grpc
 import pytest
 from opentelemetry import baggage, propagate, trace
-from opentelemetry import context as otel_context
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.resources import Resource
@@ -21,7 +20,6 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
-from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
 from upskill.payments.v1 import payments_service_pb2 as pb
 from upskill.payments.v1 import payments_service_pb2_grpc
 
@@ -355,30 +353,3 @@ def test_metrics_get_an_sdk_meter_provider_only_when_something_reads_them() -> N
     provider = meter_provider_for(resource, [InMemoryMetricReader()])
     assert isinstance(provider, MeterProvider)
     provider.shutdown()
-
-
-def test_current_traceparent_is_the_propagators_inject_in_any_context() -> None:
-    """What outbox rows, relayed messages and the local webhook's row carry, written
-    directly (telemetry.current_trace_metadata): the global propagator's inject(), also
-    with trace state and with baggage (which takes the propagator's own path)."""
-    state = TraceState([("a", "1"), ("b", "two")])
-    spans = [
-        trace.INVALID_SPAN,
-        NonRecordingSpan(SpanContext(1, 2, is_remote=False)),
-        NonRecordingSpan(SpanContext(3, 4, False, TraceFlags(1), state)),
-        NonRecordingSpan(SpanContext(5, 0, False)),
-    ]
-    for span in spans:
-        for with_baggage in (False, True):
-            ctx = trace.set_span_in_context(span)
-            if with_baggage:
-                ctx = baggage.set_baggage("tenant", "t1", ctx)
-            token = otel_context.attach(ctx)
-            try:
-                expected: dict[str, str] = {}
-                propagate.inject(expected)
-                got = current_traceparent()
-                assert got == expected, (span, with_baggage)
-                assert list(got) == list(expected)
-            finally:
-                otel_context.detach(token)
