@@ -390,7 +390,10 @@ class _PayloadTemplate:
     slots: tuple[str, ...]  # the name of each slot, in order
 
 
-@lru_cache(maxsize=1024)
+# 256 programs: an entry holds the program's texts twice (the key and the template's JSON),
+# up to about 64 kB for the longest texts the catalog accepts (4,000 characters each of
+# description and criteria), so the cache stays within 16 MB of the service's memory.
+@lru_cache(maxsize=256)
 def _payload_template(
     base_url: str,
     provider_id: str,
