@@ -180,12 +180,6 @@ def _status(issuance: Issuance) -> dict[str, Any]:
     }
 
 
-def valid_until(credential: Mapping[str, Any]) -> datetime | None:
-    """The credential's validUntil as an instant, or None when it never expires."""
-    value = credential.get("validUntil")
-    return None if value is None else parse_timestamp(value)
-
-
 def _subject(issuance: Issuance, base_url: str, salt: str | None) -> dict[str, Any]:
     identifiers = _identifiers(issuance, salt)
     subject: dict[str, Any] = {
