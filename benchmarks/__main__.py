@@ -447,6 +447,7 @@ def _spread(waits: list[float]) -> dict[str, Any]:
         return {"n": 0}
     return {
         "n": len(ordered),
+        "p50_ms": round(ordered[max(0, math.ceil(0.50 * len(ordered)) - 1)] * 1000, 1),
         "p99_ms": round(ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)] * 1000, 1),
         "max_ms": round(ordered[-1] * 1000, 1),
         f"over_{OUTBOX_STALL_SECONDS:g}s": sum(w > OUTBOX_STALL_SECONDS for w in ordered),
@@ -654,11 +655,11 @@ def print_row(level: Level, *, flush: bool = False) -> None:
         stalled = f"over_{OUTBOX_STALL_SECONDS:g}s"
         hops = []
         for hop, w in level.waits.items():
-            text = f"{hop} {w.get('p99_ms', '-')}/{w.get('max_ms', '-')}"
+            text = f"{hop} {w.get('p50_ms', '-')}/{w.get('p99_ms', '-')}/{w.get('max_ms', '-')}"
             if w.get(stalled):
                 text += f" ({w[stalled]} over {OUTBOX_STALL_SECONDS:g} s)"
             hops.append(text)
-        print(f"{'':>6} waits p99/max ms: {', '.join(hops)}", flush=flush)
+        print(f"{'':>6} waits p50/p99/max ms: {', '.join(hops)}", flush=flush)
 
 
 def _levels(text: str) -> list[int]:
