@@ -21,16 +21,16 @@ from services.gateway import mapping
 from services.gateway.clients import invoke
 from services.gateway.dependencies import Caller, ClientsDep, resource_id, uuid_path
 from services.gateway.problems import FieldError, ProblemError, problem_responses
-from services.gateway.schemas import Earnings, PayoutAccountLink
+from services.gateway.schemas import Earnings, Instant, PayoutAccountLink
 
 router = APIRouter(prefix="/api/v1/providers", tags=["earnings"])
 
 ProviderId = Annotated[str, uuid_path("provider")]
 From = Annotated[
-    datetime | None,
+    Instant | None,
     Query(alias="from", description="Lines booked at or after this instant (RFC 3339)"),
 ]
-To = Annotated[datetime | None, Query(description="Lines booked before this instant (RFC 3339)")]
+To = Annotated[Instant | None, Query(description="Lines booked before this instant (RFC 3339)")]
 _ERRORS = problem_responses(401, 403, 404, 422, 502, 503)
 
 CSV_COLUMNS = (

@@ -28,6 +28,7 @@ from services.gateway import signin
 from services.gateway.clients import invoke
 from services.gateway.dependencies import ClientsDep, get_authenticator, get_settings
 from services.gateway.problems import ProblemError
+from services.gateway.schemas import is_rfc3339_date_time
 
 PREFIX = "/ims/ob/v3p0"
 SCOPE_BASE = "https://purl.imsglobal.org/spec/ob/v3p0/scope/"
@@ -163,7 +164,9 @@ def _since(request: Request) -> datetime | None:
     if raw is None:
         return None
     try:
-        since = datetime.fromisoformat(raw)
+        # RFC 3339 only (the API's date-time): fromisoformat alone also reads ISO 8601's
+        # other forms, such as 20250101T000000+0000 or a time without seconds.
+        since = datetime.fromisoformat(raw) if is_rfc3339_date_time(raw) else None
     except ValueError:
         since = None
     if since is None or since.tzinfo is None:

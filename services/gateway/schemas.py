@@ -10,10 +10,19 @@ and re-check everything. Every text field follows services.common.text's rule.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from services.common.currency import INVALID_CURRENCY_MESSAGE, currency_codes, is_currency
 from services.common.text import ALLOWED_TEXT_PATTERN, REFUSED_TEXT_MESSAGE, is_clean
@@ -55,6 +64,29 @@ def _iso_currency(value: str) -> str:
     if not is_currency(value):
         raise ValueError(INVALID_CURRENCY_MESSAGE)
     return value
+
+
+# RFC 3339's date-time, the format the document gives every instant the API takes. Checked
+# before pydantic reads it: its lax datetime would also take a number as Unix seconds ("0.5"
+# was 1970-01-01T00:00:00.5Z, accepted where the document promised a 422) or a bare date.
+# The offset may be left out where a route says how it reads an instant without one.
+_RFC3339_DATE_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})?"
+)
+INVALID_INSTANT_MESSAGE = "must be an RFC 3339 date-time, such as 2026-01-31T00:00:00Z"
+
+
+def is_rfc3339_date_time(text: str) -> bool:
+    return _RFC3339_DATE_TIME.fullmatch(text) is not None
+
+
+def _rfc3339(value: object) -> object:
+    if isinstance(value, str) and not is_rfc3339_date_time(value):
+        raise ValueError(INVALID_INSTANT_MESSAGE)
+    return value
+
+
+Instant = Annotated[datetime, BeforeValidator(_rfc3339)]
 
 
 # Text as every service accepts it (services.common.text); the pattern documents the rule.

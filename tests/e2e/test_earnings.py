@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from services.devstack.stack import PLATFORM_FEE_BPS, Stack
+from services.gateway.schemas import INVALID_INSTANT_MESSAGE
 from services.payments.stripe_events import stripe_id
 from tests.e2e.test_refunds import (
     admin,
@@ -169,6 +170,15 @@ def test_earnings_are_for_their_provider_and_admins_only(market: Market) -> None
         (None, {"from": "0001-01-01T00:00:00+05:00"}, 422),
         (None, {"to": "9999-12-31T23:59:59-05:00"}, 422),
         (None, {"from": "0001-01-01T00:00:00Z", "to": "9999-12-31T23:59:59Z"}, 200),
+        # Only RFC 3339 date-times: pydantic alone read a number as Unix seconds and took a
+        # bare date (found by schemathesis' negative data with more examples than CI runs).
+        (None, {"to": "0.5"}, 422),
+        (None, {"from": "1700000000"}, 422),
+        (None, {"from": "2026-01-31"}, 422),
+        (None, {"to": "2026-01-31T00:00Z"}, 422),
+        (None, {"to": "2026-01-31T00:00:00Z\n"}, 422),
+        (None, {"from": "2026-01-31T00:00:00"}, 200),  # no offset: read as UTC
+        (None, {"from": "2026-01-31 00:00:00.123456+02:00"}, 200),
     ],
 )
 def test_earnings_hostile_input(
@@ -182,6 +192,15 @@ def test_earnings_hostile_input(
         assert answer.status_code == status, (suffix, answer.text)
         if status >= 400:
             assert answer.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_number_for_an_instant_says_what_an_instant_is(market: Market) -> None:
+    provider = market.program()["provider_id"]
+    answer = market.http.get(
+        f"/api/v1/providers/{provider}/earnings", params={"to": "0.5"}, headers=admin(market)
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"] == [{"field": "to", "message": INVALID_INSTANT_MESSAGE}]
 
 
 def test_an_unknown_provider_has_no_earnings(market: Market) -> None:

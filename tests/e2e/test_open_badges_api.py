@@ -133,6 +133,9 @@ def test_since_in_the_future_filters_everything_out(stack: Stack, journey: Journ
         {"offset": "99999999999"},
         {"since": "yesterday"},
         {"since": "2025-01-01T00:00:00"},  # no offset: ambiguous
+        {"since": "20250101T000000+0000"},  # ISO 8601's basic format, not RFC 3339
+        {"since": "2025-01-01T00:00+00:00"},  # no seconds
+        {"since": "1735689600"},
         {"limit": "\x00"},
     ],
 )
