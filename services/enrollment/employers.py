@@ -493,12 +493,12 @@ async def redeem(conn: asyncpg.Connection, principal: Principal, code: str) -> E
             currency=pack.currency,
             snapshot=pack.snapshot,
         )
-        await unit_of_work.commit(conn, enrollment, new=True)
-        await conn.execute(
-            "UPDATE enrollments SET seat_pack_id = $2, seat_invitation_id = $3 WHERE id = $1",
-            enrollment.id,
-            pack.id,
-            invitation["id"],
+        # Inserted on the pack's seat: the pack already holds it in the program's count.
+        await unit_of_work.commit(
+            conn,
+            enrollment,
+            new=True,
+            seat=repository.PackSeat(pack.id, str(invitation["id"])),
         )
         await conn.execute(
             "UPDATE seat_invitations SET redeemed_at = now(), enrollment_id = $2 WHERE id = $1",

@@ -17,7 +17,7 @@ from services.common.outbox import Then
 from services.common.paging import Listing, Page
 from services.common.sql import OwnerScope, Statement, Where, fetch_by_id, fetch_page, is_uuid
 from services.enrollment.domain import Enrollment, Price, Status
-from services.enrollment.seats import PACK_SEAT_HOLDING, SEAT_HOLDING
+from services.enrollment.seats import SEAT_HOLDING
 
 
 def _enrollment(row: Any) -> Enrollment:
@@ -91,14 +91,9 @@ async def find_keyed_and_live(
     return keyed, live
 
 
-# The program's seat lock, and when `counted` the seats taken, read after the lock was
-# granted (migration 0310 says how and why): $1 the program, $2 counted, $3 the seat-holding
-# states of enrollments, $4 those of seat packs.
-_LOCK_AND_COUNT = "lock_and_count_seats($1::uuid, $2::boolean, $3::text[], $4::text[])"
-
-
-def _seat_states() -> tuple[list[str], list[str]]:
-    return [s.value for s in SEAT_HOLDING], list(PACK_SEAT_HOLDING)
+# The program's seat lock, and when `counted` the seats taken, as kept on the program's
+# seat row (migrations 0310 and 0600 say how and why): $1 the program, $2 counted.
+_LOCK_AND_COUNT = "lock_and_count_seats($1::uuid, $2::boolean)"
 
 
 def sold_out(program_id: str, capacity: int, taken: int) -> ResourceExhaustedError:
@@ -115,23 +110,22 @@ async def reserve_seat(
 ) -> None:
     """Take the program's seat lock until commit (call in a transaction) and refuse `count`
     seats past `capacity`; without a capacity the lock is shared and nothing is counted."""
-    taken = await conn.fetchval(
-        f"SELECT {_LOCK_AND_COUNT}", program_id, capacity is not None, *_seat_states()
-    )
+    taken = await conn.fetchval(f"SELECT {_LOCK_AND_COUNT}", program_id, capacity is not None)
     if capacity is not None and taken + count > capacity:
         raise sold_out(program_id, capacity, taken)
 
 
 async def taken_seats(conn: asyncpg.Connection, program_ids: list[str]) -> dict[str, int]:
-    """Seats held per program (the count reserve_seat compares with the capacity)."""
+    """Seats taken per program: the number reserve_seat compares with the capacity (kept on
+    the program's seat row, migration 0600), or counted the same way (count_seats) for a
+    program whose number is not kept (no counted check yet). Unlocked: what is committed."""
     rows = await conn.fetch(
-        """SELECT program_id, count(*) AS taken FROM enrollments
-           WHERE program_id = ANY($1::uuid[]) AND status = ANY($2::text[])
-           GROUP BY program_id""",
+        """SELECT p.id AS program_id, coalesce(s.taken, count_seats(p.id)) AS taken
+             FROM unnest($1::uuid[]) AS p (id)
+             LEFT JOIN program_seats s ON s.program_id = p.id""",
         program_ids,
-        [s.value for s in SEAT_HOLDING],
     )
-    return {str(r["program_id"]): r["taken"] for r in rows}
+    return {str(r["program_id"]): r["taken"] for r in rows if r["taken"]}
 
 
 def one_live(exc: asyncpg.UniqueViolationError, program_id: str) -> Exception:
@@ -140,12 +134,24 @@ def one_live(exc: asyncpg.UniqueViolationError, program_id: str) -> Exception:
     return exc
 
 
-async def add(conn: asyncpg.Connection, e: Enrollment) -> None:
+@dataclass(frozen=True)
+class PackSeat:
+    """A sponsored enrollment's seat: its pack and the invitation it was redeemed with."""
+
+    seat_pack_id: str
+    seat_invitation_id: str
+
+
+async def add(conn: asyncpg.Connection, e: Enrollment, seat: PackSeat | None = None) -> None:
+    """Insert an enrollment that takes no seat of its program through reserve_seat: a
+    sponsored one, inserted on its pack's `seat` (so the seat count never sees it as one of
+    the program's own seats, and its insert does not touch the program's seat row)."""
     try:
         await conn.execute(
             """INSERT INTO enrollments (id, learner_id, learner_email, program_id, provider_id,
-                   snapshot, price_minor, currency, status, idempotency_key, created_at, updated_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)""",
+                   snapshot, price_minor, currency, status, idempotency_key, created_at,
+                   updated_at, seat_pack_id, seat_invitation_id)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)""",
             e.id,
             e.learner_id,
             e.learner_email,
@@ -158,6 +164,8 @@ async def add(conn: asyncpg.Connection, e: Enrollment) -> None:
             e.idempotency_key,
             e.created_at,
             e.updated_at,
+            seat.seat_pack_id if seat else None,
+            seat.seat_invitation_id if seat else None,
         )
     except asyncpg.UniqueViolationError as exc:
         raise one_live(exc, e.program_id) from None
@@ -173,14 +181,13 @@ def add_in_seat(e: Enrollment, capacity: int | None) -> Statement:
             INSERT INTO enrollments (id, learner_id, learner_email, program_id, provider_id,
                 snapshot, price_minor, currency, status, idempotency_key, created_at,
                 updated_at)
-            SELECT $6::uuid, $7::text, $8::text, $1::uuid, $9::uuid, $10::bytea, $11::bigint,
-                   $12::char(3), $13::text, $14::text, $15::timestamptz, $16::timestamptz
-              FROM taken WHERE $5::bigint IS NULL OR taken.n + 1 <= $5::bigint
+            SELECT $4::uuid, $5::text, $6::text, $1::uuid, $7::uuid, $8::bytea, $9::bigint,
+                   $10::char(3), $11::text, $12::text, $13::timestamptz, $14::timestamptz
+              FROM taken WHERE $3::bigint IS NULL OR taken.n + 1 <= $3::bigint
             RETURNING true""",
         (
             e.program_id,
             capacity is not None,
-            *_seat_states(),
             capacity,
             e.id,
             e.learner_id,

@@ -31,6 +31,11 @@ class Status(StrEnum):
 # enrollment holds its seat until it is paid, cancelled or expired, so a payment that finds
 # it still pending always has a seat to take.
 SEAT_HOLDING = frozenset({Status.PENDING_PAYMENT, Status.ACTIVE, Status.COMPLETED})
+# This and PACK_SEAT_HOLDING have an SQL form, which keeps the seats taken on the program's
+# seat row whoever writes (enrollment migration 0600: enrollment_holds_seat and
+# seat_pack_holds_seats), and the older enrollments_one_live index predicate (0001).
+# Migrations are fixed SQL, so they cannot read these sets: change both together;
+# tests/integration/test_enrollment_seats_kept.py fails while they disagree.
 
 # Closed: the seat is released (or, for REFUNDED, given back) and never retaken.
 CLOSED = frozenset({Status.EXPIRED, Status.CANCELLED, Status.REFUNDED})

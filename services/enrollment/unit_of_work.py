@@ -13,9 +13,15 @@ from services.enrollment.messages import event_to_pb
 SOURCE = "upskill.enrollment"
 
 
-async def commit(conn: asyncpg.Connection, enrollment: Enrollment, *, new: bool = False) -> None:
+async def commit(
+    conn: asyncpg.Connection,
+    enrollment: Enrollment,
+    *,
+    new: bool = False,
+    seat: repository.PackSeat | None = None,
+) -> None:
     """Save (insert when `new`: one that takes no seat of its program, a sponsored one in
-    its pack's seat) and stage its events, in the caller's transaction."""
+    its pack's `seat`) and stage its events, in the caller's transaction."""
     if not new:
         # An update and its events' outbox rows are one statement (repository.save).
         saved = await unit_of_work.commit(
@@ -32,7 +38,7 @@ async def commit(conn: asyncpg.Connection, enrollment: Enrollment, *, new: bool 
     await unit_of_work.commit(
         conn,
         enrollment,
-        save=repository.add,
+        save=lambda c, e: repository.add(c, e, seat),
         message_of=event_to_pb,
         source=SOURCE,
         subject=enrollment.id,
