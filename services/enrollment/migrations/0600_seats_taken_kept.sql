@@ -31,18 +31,15 @@
 --     reads `taken`; if NULL (the program's first counted check, since this migration or
 --     ever), it counts the seats then, with a snapshot taken after the lock was granted,
 --     and stores the number: a one-time linear count per program, then O(1);
---   * a seat change (seats_taken_changed) adds its delta to a kept number (UPDATE: a
---     FOR NO KEY UPDATE lock until commit, which conflicts with the check's FOR UPDATE and
---     with other changes of the same program); when the number is not kept it takes
---     FOR KEY SHARE only, which conflicts with nothing but the check's FOR UPDATE: so
---     writers of a program without a capacity never wait for each other (as with 0310's
---     shared lock), and a first count waits for every one of them in flight and sees what
---     they committed. One found NULL in its snapshot but kept once its lock was granted
---     (a first count committed meanwhile, without its uncommitted write) adds its delta
---     then: KEY SHARE and NO KEY UPDATE do not conflict, so that is no lock upgrade that
---     could deadlock with another holder;
---   * a buyer without a capacity takes FOR KEY SHARE before its insert, as 0310 took a
---     shared lock, so a count does not slip between its insert and its trigger.
+--   * a seat change (seats_taken_changed), a purchase without a capacity included, takes
+--     FOR KEY SHARE, which conflicts with nothing but the check's FOR UPDATE: so writers
+--     of a program without a kept number never wait for each other (as with 0310's shared
+--     lock), and a first count waits for every one of them in flight and sees what they
+--     committed. If the number is kept (the lock reads the latest one: a first count may
+--     have committed since the write, without it), it adds its delta (UPDATE: FOR NO KEY
+--     UPDATE until commit, which conflicts with the check's FOR UPDATE and with other
+--     changes of the same program, but not with KEY SHARE: no lock upgrade that could
+--     deadlock with another holder).
 -- Lock order, wherever a transaction holds more than one of them: an enrollment row, then
 -- its seat pack's row, then the program's row. The enrollment trigger share-locks the pack
 -- of a sponsored enrollment (so the pack's liveness, which decides whether the enrollment's
@@ -102,25 +99,29 @@ BEGIN
 END
 $$;
 
--- `delta` seats taken (negative: freed) in `program`, in the caller's transaction.
+-- `delta` seats taken (negative: freed) in `program`, in the caller's transaction: the
+-- program's row FOR KEY SHARE until commit (a first count waits for this transaction, and
+-- counts what it committed), then, if the number is kept, the update (FOR NO KEY UPDATE,
+-- which KEY SHARE does not conflict with: no upgrade that could deadlock). The lock returns
+-- the latest committed number, so a first count committed after this write (without it)
+-- is followed by the update. A program without a kept number costs one index probe.
 CREATE FUNCTION seats_taken_changed(program uuid, delta bigint) RETURNS void
     LANGUAGE plpgsql VOLATILE
     AS $$
+DECLARE
+    n bigint;
 BEGIN
     IF delta = 0 THEN
         RETURN;
     END IF;
-    -- Kept: the common case, one statement. (Each statement of a VOLATILE function takes
-    -- a fresh snapshot, so this sees the latest committed number, and a concurrent change
-    -- is waited for and re-read.)
-    UPDATE program_seats SET taken = taken + delta
-     WHERE program_id = program AND taken IS NOT NULL;
-    IF FOUND THEN
-        RETURN;
+    -- lock_program_seats(program, false), its common case inline (this runs per purchase).
+    SELECT taken INTO n FROM program_seats WHERE program_id = program FOR KEY SHARE;
+    IF NOT FOUND THEN
+        n := lock_program_seats(program, false);
     END IF;
-    -- Not kept in this snapshot: KEY SHARE until commit (a first count waits for us), and
-    -- if a first count committed since the snapshot, it did not see this write: add it.
-    IF lock_program_seats(program, false) IS NOT NULL THEN
+    IF n IS NOT NULL THEN
+        -- A fresh snapshot (each statement of a VOLATILE function takes one): a concurrent
+        -- change is waited for and added to.
         UPDATE program_seats SET taken = taken + delta WHERE program_id = program;
     END IF;
 END
@@ -156,7 +157,9 @@ BEGIN
     IF TG_OP <> 'INSERT' THEN
         was := enrollment_seat(OLD.status, OLD.seat_pack_id);
     END IF;
-    IF TG_OP <> 'DELETE' THEN
+    IF TG_OP = 'INSERT' AND NEW.seat_pack_id IS NULL THEN
+        now_held := 1;  -- a purchase (the WHEN clause: it holds a seat), without a call
+    ELSIF TG_OP <> 'DELETE' THEN
         now_held := enrollment_seat(NEW.status, NEW.seat_pack_id);
     END IF;
     IF TG_OP = 'UPDATE' AND OLD.program_id = NEW.program_id THEN
@@ -257,17 +260,18 @@ CREATE TRIGGER seat_packs_seats_truncated AFTER TRUNCATE ON seat_packs
 
 -- The seat lock and check: `counted` (the program has a capacity), the program's row
 -- FOR UPDATE until commit and the seats taken, counted now and kept if not kept yet;
--- otherwise FOR KEY SHARE and NULL. (See the locks above.)
+-- otherwise nothing: the insert's trigger takes what it needs. (See the locks above.)
 CREATE FUNCTION lock_and_count_seats(program uuid, counted boolean) RETURNS bigint
     LANGUAGE plpgsql VOLATILE
     AS $$
 DECLARE
     n bigint;
 BEGIN
-    n := lock_program_seats(program, counted);
     IF NOT counted THEN
+        -- Its insert's trigger takes the program's row FOR KEY SHARE (seats_taken_changed).
         RETURN NULL;
     END IF;
+    n := lock_program_seats(program, true);
     IF n IS NULL THEN
         -- First counted check: a fresh snapshot, after the lock (every writer in flight
         -- that had not kept the number held KEY SHARE, and has committed).
