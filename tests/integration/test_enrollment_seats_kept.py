@@ -416,3 +416,62 @@ async def test_concurrent_purchases_and_cancellations_keep_the_number_exact(
     await assert_kept_exactly(pool, [program_id])
     async with pool.acquire() as conn:
         assert (await kept(conn, [program_id]))[program_id] <= 20
+
+
+async def test_a_first_count_among_uncounted_buyers_keeps_the_number_exact(
+    pool: asyncpg.Pool,
+) -> None:
+    # A capacity appears while buyers without one are still buying: whoever counts first,
+    # and whenever, the number ends as the recount.
+    for _ in range(5):
+        program_id = str(uuid.uuid4())
+
+        async def buy_one(i: int, capacity: int | None, program_id: str = program_id) -> None:
+            async with pool.acquire() as conn:
+                await unit_of_work.take_seat(conn, opened(f"b-{i}", program_id), capacity)
+
+        await asyncio.gather(*(buy_one(i, None if i % 3 else 100) for i in range(12)))
+        await assert_kept_exactly(pool, [program_id])
+        async with pool.acquire() as conn:
+            assert await kept(conn, [program_id]) == {program_id: 12}
+
+
+async def test_a_pack_closing_while_its_enrollments_and_its_program_change(
+    pool: asyncpg.Pool,
+) -> None:
+    # A paid pack with redeemed seats refunded while, at once, an operator closes its
+    # sponsored enrollments one by one and learners buy seats of the program: no deadlock,
+    # and the number ends as the recount, whichever order the locks were granted in.
+    employer_id = str(uuid.uuid4())
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO employers (id, name, created_by) VALUES ($1, 'Acme', 'manager')",
+            employer_id,
+        )
+    for round_ in range(8):
+        world = World(pool, [str(uuid.uuid4())], employer_id)
+        await reserve_pack(world, 0, 3, 2, False)  # capacity 1000: counted, kept
+        await change_pack(world, 0, pack_paid)
+        for learner in range(3):
+            await redeem(world, 0, 100 + learner)
+        sponsored = list(world.enrollments)
+
+        async def close(enrollment_id: str) -> None:
+            async with pool.acquire() as conn:
+                await conn.execute(
+                    "UPDATE enrollments SET status = 'REFUNDED' WHERE id = $1", enrollment_id
+                )
+
+        async def buy_one(i: int, world: World = world) -> None:
+            await buy(world, 0, 200 + i, 2, False)
+
+        refund = change_pack(world, 0, lambda p: p.payment_refunded(p.payment_id, full_refund=True))
+        await asyncio.gather(
+            refund, *(close(e) for e in sponsored), *(buy_one(i) for i in range(4))
+        )
+        await assert_kept_exactly(pool, world.programs)
+        async with pool.acquire() as conn:
+            status = await conn.fetchval(
+                "SELECT status FROM seat_packs WHERE id = $1", world.packs[0]
+            )
+        assert status == seat_packs.REFUNDED, round_
