@@ -237,6 +237,9 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             except grpc.aio.AbortError:
                 raise
             except Exception as exc:
+                if outages.is_conflict(exc):
+                    log.warning("rpc %s: %s: answered for a retry", method, outages.describe(exc))
+                    await context.abort(grpc.StatusCode.UNAVAILABLE, outages.CONFLICT_MESSAGE)
                 if outages.is_outage(exc):
                     # A dependency is down, not a bug: retryable, one line, no traceback.
                     log.warning("rpc %s: dependency unavailable: %s", method, outages.describe(exc))

@@ -9,6 +9,7 @@ a bug stays INTERNAL with its traceback.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import asyncpg
 import grpc
@@ -60,16 +61,35 @@ def _is_outage_itself(exc: BaseException) -> bool:
     return isinstance(exc, OSError | asyncio.TimeoutError)
 
 
-def is_outage(exc: BaseException) -> bool:
-    """Whether `exc` (or what caused it) says a dependency cannot be reached right now."""
+def _in_chain(exc: BaseException, test: Callable[[BaseException], bool]) -> bool:
+    """Whether `test` holds for `exc` or for what caused it."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
-        if _is_outage_itself(current):
+        if test(current):
             return True
         seen.add(id(current))
         current = current.__cause__ or current.__context__
     return False
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether `exc` (or what caused it) says a dependency cannot be reached right now."""
+    return _in_chain(exc, _is_outage_itself)
+
+
+# A transaction PostgreSQL aborted for the sake of a concurrent one: a deadlock it broke
+# (two writers that met each other's row locks in opposite orders, such as a purchase and a
+# cancellation of the same learner's enrollment in one program), or a serialization failure.
+# Nothing of it was written, and nothing was wrong with the request: the same call may
+# simply be made again, so it is answered as UNAVAILABLE (retry), not as a bug.
+_CONFLICTS = (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError)
+CONFLICT_MESSAGE = "a concurrent change conflicted with this request; retry it"
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """Whether `exc` (or what caused it) is a transaction aborted for a concurrent one."""
+    return _in_chain(exc, lambda e: isinstance(e, _CONFLICTS))
 
 
 def describe(exc: BaseException) -> str:

@@ -124,3 +124,30 @@ def test_a_peer_that_failed_is_not_retried(code: grpc.StatusCode) -> None:
     translated = translate_peer_error("payments", _rpc_error(code))
     assert not isinstance(translated, UnavailableError)
     assert problem_from_rpc_error(_rpc_error(code)).status == 502
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        asyncpg.exceptions.DeadlockDetectedError("deadlock detected"),
+        asyncpg.exceptions.SerializationError("could not serialize access"),
+    ],
+)
+def test_a_transaction_aborted_for_a_concurrent_one_is_a_conflict(exc: BaseException) -> None:
+    assert outages.is_conflict(exc)
+    assert not outages.is_outage(exc)  # the database answered: it is not away
+    outer = _Wrapped("while cancelling")
+    outer.__cause__ = exc
+    assert outages.is_conflict(outer)
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        asyncpg.exceptions.UniqueViolationError("duplicate"),
+        asyncpg.exceptions.LockNotAvailableError("could not obtain lock"),
+        ConnectionRefusedError(111, "refused"),
+    ],
+)
+def test_other_failures_are_not_conflicts(exc: BaseException) -> None:
+    assert not outages.is_conflict(exc)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import grpc
 import pytest
 from opentelemetry import baggage, propagate, trace
@@ -37,6 +38,7 @@ GET_PAYMENT = f"/{SERVICE}/GetPayment"
 PAYMENT_ID = "0b7f3c1e-8d2a-4f5b-9c6d-1e2f3a4b5c6d"
 MISSING_ID = "1b7f3c1e-8d2a-4f5b-9c6d-1e2f3a4b5c6d"
 CRASHING_ID = "2b7f3c1e-8d2a-4f5b-9c6d-1e2f3a4b5c6d"
+DEADLOCKED_ID = "3b7f3c1e-8d2a-4f5b-9c6d-1e2f3a4b5c6d"
 
 
 def span_exporter() -> InMemorySpanExporter:
@@ -59,6 +61,8 @@ class Payments(payments_service_pb2_grpc.PaymentsServiceServicer):
             raise NotFoundError(f"payment {request.payment_id} not found")
         if request.payment_id == CRASHING_ID:
             raise RuntimeError("a bug")
+        if request.payment_id == DEADLOCKED_ID:
+            raise asyncpg.exceptions.DeadlockDetectedError("deadlock detected")
         return pb.GetPaymentResponse()
 
 
@@ -156,6 +160,8 @@ async def test_the_rpc_metric_uses_the_semantic_conventions(
 ) -> None:
     assert await _call(channel, "learner", PAYMENT_ID) is grpc.StatusCode.PERMISSION_DENIED
     assert await _call(channel, "admin", CRASHING_ID) is grpc.StatusCode.INTERNAL
+    # A transaction PostgreSQL aborted for a concurrent one: retry it, not a bug.
+    assert await _call(channel, "admin", DEADLOCKED_ID) is grpc.StatusCode.UNAVAILABLE
 
     points = _rpc_points(metric_reader)
 
