@@ -13,7 +13,7 @@ from google.protobuf.message import Message
 from services.common.events import new_envelope, subject_for
 from services.common.sql import Statement, shifted
 from services.common.telemetry import current_traceparent
-from services.common.wakeup import staged
+from services.common.wakeup import fast_lease, staged
 
 # The relay's wake-up channel (services/common/relay.py): every staging below tells it
 # (wakeup.staged), the NOTIFY trigger on the table tells it of every other writer's rows.
@@ -23,7 +23,24 @@ CHANNEL = "outbox"
 COLUMNS = ("id", "subject", "type", "source", "ce_subject", "payload", "traceparent", "tracestate")
 _TYPES = ("uuid", "text", "text", "text", "text", "bytea", "text", "text")
 _NAMES = ", ".join(COLUMNS)
-INSERT_SQL = f"INSERT INTO outbox ({_NAMES}) VALUES ({', '.join(f'${i}' for i in range(1, 9))})"
+
+
+def _lease(n: int) -> str:
+    """The staged rows' `claimed_until`, from parameter $n: the lease of this process's
+    fast path (wakeup.fast_lease: the relay publishes them itself once their transaction has
+    committed, and no other relay claims them meanwhile), or NULL, as before, for the drain.
+    statement_timestamp(): the same for every row of one statement, so a statement's rows
+    share it and the relay can release them by it (relay.RELEASE_SQL)."""
+    return f"statement_timestamp() + make_interval(secs => ${n}::float8)"
+
+
+# What a staging statement answers per row: what the relay's envelope needs that only the
+# database knows (relay._ROW_COLUMNS: seq, created_at), and the lease.
+_RETURNING = "RETURNING seq, created_at, claimed_until"
+INSERT_SQL = (
+    f"INSERT INTO outbox ({_NAMES}, claimed_until)"
+    f" VALUES ({', '.join(f'${i}' for i in range(1, 9))}, {_lease(9)}) {_RETURNING}"
+)
 
 
 def row(message: Message, *, source: str, subject: str = "") -> tuple[Any, ...]:
@@ -58,18 +75,42 @@ async def enqueue(
     """
     _require_transaction(conn)
     values = row(message, source=source, subject=subject)
-    await conn.execute(INSERT_SQL, *values)
-    staged(conn, CHANNEL)
+    lease = fast_lease(conn, CHANNEL)
+    written = await conn.fetchrow(INSERT_SQL, *values, lease)
+    staged(conn, CHANNEL, None if lease is None else _staged([values], [written]))
     return str(values[0])
+
+
+def _staged(values: Sequence[tuple[Any, ...]], written: Sequence[Any]) -> list[dict[str, Any]]:
+    """The rows a staging statement wrote, as the relay's claim returns them (relay.py,
+    _ROW_COLUMNS and `lease`), from the values in hand and what the statement answered
+    (`written`, in staging order): what the relay publishes after the commit, byte for byte
+    what its drain would publish for the same rows."""
+    return [
+        dict(
+            zip(COLUMNS, v, strict=True),
+            seq=w["seq"],
+            created_at=w["created_at"],
+            attempts=0,
+            lease=w["claimed_until"],
+        )
+        for v, w in zip(values, written, strict=True)
+    ]
+
+
+def _parameters(count: int) -> int:
+    """How many parameters the outbox rows of a staging statement take: each row's COLUMNS,
+    and the lease."""
+    return count * len(COLUMNS) + 1 if count else 0
 
 
 @lru_cache(maxsize=64)
 def _staging_insert(first: int, count: int) -> str:
     """The INSERT of `count` outbox rows, given as parameters $first, $first+1, ... (COLUMNS
     order, row by row), in that order (so seq order is staging order), only if the CTE
-    `saved` has a row. Scalar parameters, not arrays to unnest: asyncpg has no built-in codec
-    for uuid[] and bytea[], and would look them up on each new connection (three more round
-    trips)."""
+    `saved` has a row; the lease is the last parameter (_lease). Scalar parameters, not
+    arrays to unnest: asyncpg has no built-in codec for uuid[] and bytea[], and would look
+    them up on each new connection (three more round trips)."""
     width = len(COLUMNS)
     rows = ",\n        ".join(
         "({}, {})".format(
@@ -78,11 +119,11 @@ def _staging_insert(first: int, count: int) -> str:
         )
         for n in range(count)
     )
-    return f"""INSERT INTO outbox ({_NAMES})
-SELECT {_NAMES} FROM (VALUES {rows}) AS e(n, {_NAMES})
+    return f"""INSERT INTO outbox ({_NAMES}, claimed_until)
+SELECT {_NAMES}, {_lease(first + count * width)} FROM (VALUES {rows}) AS e(n, {_NAMES})
  WHERE EXISTS (SELECT 1 FROM saved)
  ORDER BY n
-RETURNING seq"""
+{_RETURNING}"""
 
 
 @lru_cache(maxsize=256)
@@ -114,12 +155,29 @@ async def enqueue_after(
         return await conn.fetchrow(save.sql, *save.args) is not None
     if not standalone:
         _require_transaction(conn)
-    values = [v for m in messages for v in row(m, source=source, subject=subject)]
+    rows = [row(m, source=source, subject=subject) for m in messages]
+    lease = fast_lease(conn, CHANNEL)
     sql = after(save.sql, len(save.args) + 1, len(messages))
-    if not await conn.fetch(sql, *save.args, *values):
+    written = await conn.fetch(sql, *save.args, *(v for r in rows for v in r), lease)
+    if not written:
         return False
-    staged(conn, CHANNEL)
+    # Standalone, outside a transaction: the statement's own transaction has committed by
+    # now (wakeup.staged tells which).
+    staged(conn, CHANNEL, None if lease is None else _staged(rows, _by_seq(written)))
     return True
+
+
+def _then_staged(first: Any) -> list[dict[str, Any]]:
+    """What then_sql's statement answers of the rows it staged, per row, in seq order."""
+    return [
+        {"seq": int(seq), "created_at": first["staged_at"], "claimed_until": first["staged_until"]}
+        for seq in first["staged_seqs"]
+    ]
+
+
+def _by_seq(written: Sequence[Any]) -> list[Any]:
+    """A staging INSERT's rows in seq order, which is staging order (_staging_insert)."""
+    return sorted(written, key=lambda w: w["seq"])
 
 
 @dataclass(frozen=True)
@@ -156,7 +214,7 @@ def _then_sql(
     save_sql: str, first: int, count: int, then_first: str, then_ctes: str, then_select: str
 ) -> str:
     then = Then(first=then_first, ctes=then_ctes, select=then_select)
-    by = first - 1 + count * len(COLUMNS)
+    by = first - 1 + _parameters(count)
     ctes = ",\n     ".join(
         part
         for part in (
@@ -167,8 +225,18 @@ def _then_sql(
         )
         if part
     )
+    # The staged rows' seqs (text[]: asyncpg decodes text[] without looking the type up,
+    # bigint[] it would look up on each new connection), and what they share (_lease).
+    staged = (
+        """,
+       (SELECT array_agg(seq ORDER BY seq)::text[] FROM staged) AS staged_seqs,
+       (SELECT min(created_at) FROM staged) AS staged_at,
+       (SELECT min(claimed_until) FROM staged) AS staged_until"""
+        if count
+        else ""
+    )
     return f"""WITH {ctes}
-SELECT s.saved, t.* FROM (SELECT EXISTS (SELECT 1 FROM saved) AS saved) s
+SELECT s.*, t.* FROM (SELECT EXISTS (SELECT 1 FROM saved) AS saved{staged}) s
   LEFT JOIN (SELECT true AS then_row, q.* FROM ({shifted(then.select, by)}) q) t ON s.saved"""
 
 
@@ -188,13 +256,15 @@ async def enqueue_then(
     whole state change, atomic by itself outside a transaction."""
     if not standalone:
         _require_transaction(conn)
-    values = [v for m in messages for v in row(m, source=source, subject=subject)]
+    values = [row(m, source=source, subject=subject) for m in messages]
+    lease = fast_lease(conn, CHANNEL) if messages else None
+    outbox_args = [*(v for r in values for v in r), lease] if messages else []
     sql = then_sql(save.sql, len(save.args) + 1, len(messages), then)
-    rows = await conn.fetch(sql, *save.args, *values, *then.args)
+    rows = await conn.fetch(sql, *save.args, *outbox_args, *then.args)
     if not rows[0]["saved"]:
         return None
     if messages:
-        staged(conn, CHANNEL)
+        staged(conn, CHANNEL, None if lease is None else _staged(values, _then_staged(rows[0])))
     return [r for r in rows if r["then_row"]]
 
 

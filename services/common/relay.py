@@ -14,6 +14,17 @@ Each drain:
    error and a back-off, and after `max_attempts` it is parked (`parked_at`), logged with
    its stack trace and counted (`upskill.outbox.parked`), while the rows behind it go out.
 
+The fast path: the rows this process stages itself are not claimed. The staging statement
+leases them to this process (`fast_lease_seconds`, services/common/outbox.py), and once their
+transaction has provably committed (services/common/wakeup.py, WakingConnection) the relay
+publishes them from the values in hand, as the drain would have (same envelope, in staging
+order, pipelined), and marks them published: one statement per event, not two, and no claim
+between the commit and the publish. A row whose publish fails is released to the drain
+(attempts untouched: the drain counts its own, with its back-off and parking); a row whose
+commit is not known is released too; a process that dies holding the lease leaves its rows
+to the drain of any replica once the lease lapses. The drain still publishes everything else:
+other writers' rows, rows staged while NATS was away, retries, crashes.
+
 Nats-Msg-Id = event id, so a re-send after a crash between publish and mark is dropped by
 the stream's duplicate window. While NATS is disconnected nothing is claimed and no
 attempt is counted: an outage is not the row's fault.
@@ -68,6 +79,13 @@ class RelayOptions:
     fallback_poll_seconds: float = 5.0
     # While NATS is reconnecting: how often to look again.
     disconnected_pause_seconds: float = 0.5
+    # The fast path (None: off): how long the rows this process stages are leased to it,
+    # from their staging statement. It must outlive the commit, the publish (whose acks it
+    # awaits at most fast_publish_timeout_seconds) and the mark, or another relay claims
+    # the rows meanwhile and sends them again (dropped by the stream as duplicates). It is
+    # also how long the rows of a process that died before marking them wait for the drain.
+    fast_lease_seconds: float | None = 5.0
+    fast_publish_timeout_seconds: float = 2.0
 
 
 _ROW_COLUMNS = """seq, id, subject, type, source, ce_subject, payload, traceparent, tracestate,
@@ -88,6 +106,11 @@ CLAIM_SQL = f"""
                     FOR UPDATE SKIP LOCKED)
     RETURNING {_ROW_COLUMNS}, claimed_until AS lease"""
 
+# Marks rows sent (the drain's batch, the fast path's rows). Lost in a crash: see below.
+MARK_SQL = """
+        UPDATE outbox SET published_at = now(), claimed_until = NULL
+         WHERE seq = ANY($1::bigint[]) AND published_at IS NULL"""
+
 # Marks the batch sent and, in the same round trip, tells when the earliest other row (leased
 # by another replica, or backing off) is due. The SELECT sees the rows as they were when the
 # statement began, so the batch itself is left out by seq. Lost in a crash: the rows are
@@ -96,10 +119,8 @@ CLAIM_SQL = f"""
 # duplicate window (jetstream.DUPLICATE_WINDOW_SECONDS, five minutes); should one get
 # through, each consumer's inbox (kept longer than the stream keeps events) drops it as
 # already handled.
-MARK_PUBLISHED_SQL = """
-    WITH marked AS (
-        UPDATE outbox SET published_at = now(), claimed_until = NULL
-         WHERE seq = ANY($1::bigint[]) AND published_at IS NULL
+MARK_PUBLISHED_SQL = f"""
+    WITH marked AS ({MARK_SQL}
         RETURNING seq)
     SELECT min(claimed_until) FROM outbox
      WHERE published_at IS NULL AND parked_at IS NULL AND seq <> ALL($1::bigint[])"""
@@ -163,9 +184,13 @@ class OutboxRelay:
             self.drain,
             fallback_poll_seconds=self.options.fallback_poll_seconds,
         )
+        self.fast = FastPath(self)
 
     async def run(self) -> None:
-        await self.worker.run()
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self.worker.run())
+            if self.options.fast_lease_seconds is not None:
+                tasks.create_task(self.fast.run())
 
     async def drain(self) -> float:
         """One drain for the wake-and-drain loop: seconds it may sleep afterwards."""
@@ -197,8 +222,11 @@ class OutboxRelay:
             await self._record_failures(failed)
         return len(rows)
 
-    async def _publish_all(self, rows: list[Any]) -> list[BaseException | None]:
-        """Publish every row, pipelined; None for each row the stream acknowledged."""
+    async def _publish_all(
+        self, rows: list[Any], ack_seconds: float | None = None
+    ) -> list[BaseException | None]:
+        """Publish every row, pipelined; None for each row the stream acknowledged (each ack
+        awaited at most `ack_seconds`, by default publish_timeout_seconds)."""
         spans: list[Span] = []
         pending: list[asyncio.Future[Any] | BaseException] = []
         for row in rows:
@@ -216,7 +244,7 @@ class OutboxRelay:
             except Exception as exc:  # refused before sending (e.g. over max_payload)
                 pending.append(exc)
         acks = await asyncio.gather(
-            *(self._ack(p) for p in pending),
+            *(self._ack(p, ack_seconds) for p in pending),
             return_exceptions=True,
         )
         outcomes: list[BaseException | None] = []
@@ -235,12 +263,14 @@ class OutboxRelay:
             span.end()
         return outcomes
 
-    async def _ack(self, pending: asyncio.Future[Any] | BaseException) -> Any:
+    async def _ack(
+        self, pending: asyncio.Future[Any] | BaseException, ack_seconds: float | None
+    ) -> Any:
         if isinstance(pending, BaseException):
             raise pending
         # publish_async's future has no deadline of its own; cancelling it on timeout
         # also frees its slot in the client's pending window.
-        return await asyncio.wait_for(pending, self.options.publish_timeout_seconds)
+        return await asyncio.wait_for(pending, ack_seconds or self.options.publish_timeout_seconds)
 
     def _envelope(self, row: Any) -> Envelope:
         return Envelope(
@@ -324,6 +354,11 @@ class OutboxRelay:
                     _describe(exc),
                 )
 
+    async def _release(self, rows: list[Any]) -> None:
+        """Hand `rows` back to the drain: their lease released, if it is still theirs."""
+        async with self._pool.acquire() as conn:
+            await conn.execute(RELEASE_SQL, [r["seq"] for r in rows], [r["lease"] for r in rows])
+
     async def _seconds_until_next_due(self) -> float:
         async with self._pool.acquire() as conn:
             due: datetime | None = await conn.fetchval(NEXT_DUE_SQL)
@@ -333,6 +368,91 @@ class OutboxRelay:
         if due is None:
             return self.options.fallback_poll_seconds
         return max(0.01, (due - datetime.now(UTC)).total_seconds())
+
+
+class FastPath:
+    """The relay's fast path (wakeup.AfterCommit): publishes the rows this process staged as
+    soon as their transaction has committed, then marks them published; no claim. One loop
+    publishes, in the order the commits were seen (a transaction's rows in staging order,
+    pipelined, as the drain does), another marks what was published, many rows a statement
+    when they come faster than one statement. What fails goes to the drain."""
+
+    def __init__(self, relay: OutboxRelay) -> None:
+        self._relay = relay
+        self._running = False
+        self._committed: list[Any] = []
+        self._unsure: list[Any] = []
+        self._to_mark: list[int] = []
+        self._work = asyncio.Event()
+        self._marks = asyncio.Event()
+
+    def lease_seconds(self) -> float | None:
+        if not self._running or not self._relay._nc.is_connected:
+            return None  # the drain's: it waits for NATS, and counts no attempt meanwhile
+        return self._relay.options.fast_lease_seconds
+
+    def committed(self, items: list[Any]) -> None:
+        self._committed.extend(items)
+        self._work.set()
+
+    def unsure(self, items: list[Any]) -> None:
+        self._unsure.extend(items)
+        self._work.set()
+
+    async def run(self) -> None:
+        self._running = True
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._publish_loop())
+                tasks.create_task(self._mark_loop())
+        finally:
+            self._running = False
+
+    async def _publish_loop(self) -> None:
+        while True:
+            await self._work.wait()
+            self._work.clear()
+            rows, self._committed = self._committed, []
+            unsure, self._unsure = self._unsure, []
+            try:
+                await self._publish(rows, unsure)
+            except Exception as exc:  # the database away: the leases lapse, the drain sends
+                log.warning("outbox relay: fast path failed, left to the drain: %s", exc)
+
+    async def _publish(self, rows: list[Any], unsure: list[Any]) -> None:
+        relay = self._relay
+        if rows and not relay._nc.is_connected:
+            unsure, rows = unsure + rows, []
+        if rows:
+            outcomes = await relay._publish_all(rows, relay.options.fast_publish_timeout_seconds)
+            published = [r["seq"] for r, e in zip(rows, outcomes, strict=True) if e is None]
+            if published:
+                self._to_mark.extend(published)
+                self._marks.set()
+            failed = [r for r, e in zip(rows, outcomes, strict=True) if e is not None]
+            for row, exc in zip(rows, outcomes, strict=True):
+                if exc is not None:
+                    log.info(
+                        "outbox relay: fast publish of %s failed, left to the drain: %s",
+                        row["id"],
+                        _describe(exc),
+                    )
+            unsure += failed
+        if unsure:
+            # The drain publishes them, with its attempts and back-off, from now.
+            await relay._release(unsure)
+            relay.worker.wake()
+
+    async def _mark_loop(self) -> None:
+        while True:
+            await self._marks.wait()
+            self._marks.clear()
+            seqs, self._to_mark = self._to_mark, []
+            try:
+                async with self._relay._pool.acquire() as conn:
+                    await conn.execute(MARK_SQL, seqs)
+            except Exception as exc:  # sent again once the lease lapses: a duplicate, dropped
+                log.warning("outbox relay: marking %d row(s) published failed: %s", len(seqs), exc)
 
 
 def _describe(exc: BaseException) -> str:

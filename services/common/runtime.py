@@ -162,7 +162,8 @@ async def _start_runtime(name: str, default_port: int) -> ServiceRuntime:
         renew_in = await _retry(verifier.fetch_service_token, "the issuer's token endpoint")
         runtime.run_in_background(verifier.keep_service_token_fresh(renew_in))
     relay = OutboxRelay(relay_pool, nc, settings.database_url)
-    wakes.add(relay.worker)
+    # Its fast path publishes this process's own rows once committed (relay.FastPath).
+    wakes.add(relay.worker, relay.fast)
     runtime.run_in_background(relay.run())
     # A service adds its own rules (runtime.pruner.add) while it is built, before this runs.
     runtime.run_in_background(pruner.run())

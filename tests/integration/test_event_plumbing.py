@@ -292,11 +292,13 @@ class HeldRelay(OutboxRelay):
         self.release = asyncio.Event()
         self.batches: list[int] = []
 
-    async def _publish_all(self, rows: list[Any]) -> list[BaseException | None]:
+    async def _publish_all(
+        self, rows: list[Any], ack_seconds: float | None = None
+    ) -> list[BaseException | None]:
         self.batches.append(len(rows))
         self.publishing.set()
         await self.release.wait()
-        return await super()._publish_all(rows)
+        return await super()._publish_all(rows, ack_seconds)
 
 
 async def test_rows_committed_during_a_drain_are_published_without_waiting_for_the_poll(
@@ -365,9 +367,11 @@ class RecordingRelay(OutboxRelay):
         super().__init__(*args, **kwargs)
         self.claimed: list[str] = []
 
-    async def _publish_all(self, rows: list[Any]) -> list[BaseException | None]:
+    async def _publish_all(
+        self, rows: list[Any], ack_seconds: float | None = None
+    ) -> list[BaseException | None]:
         self.claimed.extend(str(r["id"]) for r in rows)
-        return await super()._publish_all(rows)
+        return await super()._publish_all(rows, ack_seconds)
 
 
 async def test_replicas_share_the_outbox_without_sending_a_row_twice(

@@ -79,7 +79,9 @@ def test_the_outbox_parameters_are_numbered_after_the_saves(count: int) -> None:
 
     assert sql.startswith(f"WITH saved AS ({SAVE.sql})")
     numbers = sorted(int(n) for n in re.findall(r"\$(\d+)", sql))
-    assert numbers == list(range(1, 4 + 8 * count))  # the save's $1-$3, then the outbox's
+    # The save's $1-$3, then the outbox rows', then their lease.
+    assert numbers == list(range(1, 4 + 8 * count + 1))
+    assert f"statement_timestamp() + make_interval(secs => ${4 + 8 * count}::float8)" in sql
     rows = re.findall(r"\((\d+), ((?:\$\d+::\w+(?:, )?)+)\)", sql)
     assert [int(n) for n, _ in rows] == list(range(1, count + 1))  # ordinals: staging order
     for n, params in rows:
@@ -112,10 +114,11 @@ async def test_the_save_and_every_event_are_one_statement(events: list[str]) -> 
     assert method == "fetch"
     assert sql == outbox.after(SAVE.sql, 4, len(events))
     assert args[:3] == SAVE.args
+    assert args[-1] is None  # no fast path on this connection: no lease, the drain's rows
     width = len(outbox.COLUMNS)
     rows = [
         dict(zip(outbox.COLUMNS, args[i : i + width], strict=True))
-        for i in range(3, len(args), width)
+        for i in range(3, len(args) - 1, width)
     ]
     assert len(rows) == len(events)
     assert len({r["id"] for r in rows}) == len(events)
@@ -141,7 +144,7 @@ async def test_the_rows_are_the_ones_enqueue_writes() -> None:
     [(_, insert_sql, row)] = one.sent
     [(_, _, args)] = two.sent
     assert insert_sql == outbox.INSERT_SQL
-    assert list(args[4:]) == list(row)[1:]  # all but the new event id
+    assert list(args[4:]) == list(row)[1:]  # all but the new event id, and the lease
 
 
 async def test_staging_outside_a_transaction_is_refused() -> None:
@@ -183,7 +186,7 @@ def test_what_follows_the_save_is_numbered_after_the_outbox_rows(count: int) -> 
 
     assert sql.startswith(f"WITH saved AS ({SAVE.sql}),\n")
     assert ("staged AS (INSERT INTO outbox" in sql) is (count > 0)
-    after = 3 + 8 * count
+    after = 3 + (8 * count + 1 if count else 0)  # the outbox rows and their lease
     assert f"SELECT ${after + 1}, ${after + 2} WHERE EXISTS (SELECT 1 FROM saved)" in sql
     assert f"SELECT x FROM y WHERE z = ${after + 1}" in sql
     numbers = {int(n) for n in re.findall(r"\$(\d+)", sql)}
@@ -227,7 +230,7 @@ async def test_a_save_with_more_is_one_statement_answering_the_selects_rows() ->
     assert sql == outbox.then_sql(SAVE.sql, 4, 1, THEN)
     assert args[:3] == SAVE.args
     assert args[-2:] == THEN.args
-    assert len(args) == 3 + 8 + 2
+    assert len(args) == 3 + 8 + 1 + 2  # the save, the outbox row and its lease, then
     assert await commit_then(Rows(saved=False), ["e1"]) is None
     with pytest.raises(RuntimeError, match="transaction"):
         await commit_then(Rows(in_transaction=False), ["e1"])
