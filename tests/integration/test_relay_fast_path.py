@@ -504,3 +504,12 @@ async def test_rows_staged_while_nats_is_away_are_the_drains(
         assert relay.worker.wake_pending  # the drain's, as any row's before the fast path
         [row] = await outbox(pool)
         assert row["claimed_until"] is None
+
+
+async def test_the_relay_pool_plans_its_statements_once_per_session(
+    relay_pool: asyncpg.Pool,
+) -> None:
+    """The fast path's mark (`seq = ANY($1)` for a row or a few) was planned anew on every
+    call, custom plans looking cheaper than the generic one: 0.1 ms of planning per event."""
+    async with relay_pool.acquire() as conn:
+        assert await conn.fetchval("SHOW plan_cache_mode") == "force_generic_plan"
