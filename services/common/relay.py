@@ -16,7 +16,7 @@ Each drain:
 
 The fast path: the rows this process stages itself are not claimed. The staging statement
 leases them to this process (`fast_lease_seconds`, services/common/outbox.py), and once their
-transaction has provably committed (services/common/wakeup.py, WakingConnection) the relay
+transaction has provably committed (services/common/commits.py) the relay
 publishes them from the values in hand, as the drain would have (same envelope, in staging
 order, pipelined), and marks them published: one statement per event, not two, and no claim
 between the commit and the publish. A row whose publish fails is released to the drain
@@ -371,7 +371,7 @@ class OutboxRelay:
 
 
 class FastPath:
-    """The relay's fast path (wakeup.AfterCommit): publishes the rows this process staged as
+    """The relay's fast path (commits.AfterCommit): publishes the rows this process staged as
     soon as their transaction has committed, then marks them published; no claim. One loop
     publishes, in the order the commits were seen (a transaction's rows in staging order,
     pipelined, as the drain does), another marks what was published, many rows a statement

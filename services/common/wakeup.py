@@ -27,11 +27,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
 import asyncpg
+
+from services.common.commits import AfterCommit, CommitFollowing
 
 log = logging.getLogger(__name__)
 
@@ -145,75 +146,21 @@ def staged(conn: asyncpg.Connection, channel: str, items: list[Any] | None = Non
         owe(channel)
 
 
-class AfterCommit(Protocol):
-    """A worker that publishes the rows this process staged as soon as their transaction has
-    committed, from the values in hand (services/common/relay.py: the outbox relay's fast
-    path); its drain stays for everything else."""
-
-    def lease_seconds(self) -> float | None:
-        """How long rows staged now are the fast path's (no drain claims them); None: not
-        now (the worker is not running, its broker is away): stage them for the drain."""
-        ...
-
-    def committed(self, items: list[Any]) -> None:
-        """`items`, staged with the lease, have committed: publish them."""
-        ...
-
-    def unsure(self, items: list[Any]) -> None:
-        """Whether `items` committed is not known (a COMMIT that failed, a transaction that
-        ended unseen): leave them to the drain (release their lease: rows that do not exist
-        release nothing)."""
-        ...
-
-
-# Transaction control as asyncpg's Transaction sends it (`COMMIT;`, `SAVEPOINT <id>;`, ...)
-# and as a caller could: what tells a connection which of its held rows committed.
-_CONTROL = re.compile(
-    r"""\s*(?:
-        (?P<commit>COMMIT|END)(?:\s+(?:WORK|TRANSACTION))?
-      | (?P<rollback>ROLLBACK|ABORT)(?:\s+(?:WORK|TRANSACTION))?(?:\s+TO(?:\s+SAVEPOINT)?\s+(?P<to>\w+))?
-      | SAVEPOINT\s+(?P<savepoint>\w+)
-      | RELEASE(?:\s+SAVEPOINT)?\s+(?P<release>\w+)
-    )\s*;?\s*\Z""",
-    re.IGNORECASE | re.VERBOSE,
-)
-# Anything else that could end a transaction or a savepoint (a multi-statement string, a
-# quoted savepoint name, a two-phase commit, control sent past `execute`): then none of the
-# held rows is taken for committed.
-_MENTIONS_CONTROL = re.compile(
-    r"\b(?:COMMIT|ROLLBACK|ABORT|SAVEPOINT|RELEASE|PREPARE\s+TRANSACTION)\b|(?:^|;)\s*END\b",
-    re.IGNORECASE,
-)
-
-
-class WakingConnection(asyncpg.Connection):
+class WakingConnection(CommitFollowing):
     """A service pool's connection (db.create_pool(wakes=...)): the wake-ups owed for the
     rows staged on it. A statement outside a transaction has committed when it returns, so
     its wake-up is paid at once; in a transaction, when the connection goes back to the pool
     (LocalWakes.released), after the transaction has ended (asyncpg rolls back one left
     open before that). A transaction that rolled back costs its worker one empty drain.
 
-    Rows staged for a worker's fast path (fast_lease, staged(items=...)) are handed to it
-    only on proof that they committed: the staging statement returned outside a transaction
-    (its implicit transaction commits before the server answers), or a COMMIT answered with
-    the command status COMMIT (PostgreSQL answers ROLLBACK to the COMMIT of a transaction
-    that a failed statement aborted); the rows of a savepoint rolled back to are dropped on
-    the way. The proof is read from `execute`, through which asyncpg's Transaction (and the
-    consumer's inbox transaction) sends BEGIN, SAVEPOINT, RELEASE, ROLLBACK TO, COMMIT and
-    ROLLBACK. Transaction control sent any other way, or not understood, and a COMMIT that
-    failed, make the held rows unsure: they go to the drain (AfterCommit.unsure), never to
-    the fast path."""
+    Rows staged for a worker's fast path (fast_lease, staged(items=...)) owe no wake-up:
+    they are handed to that worker once their commit is proven (services/common/commits.py),
+    or to its drain when it cannot be."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.wakes: LocalWakes | None = None  # set by the pool (LocalWakes.adopt)
         self.owed: set[str] = set()
-        # The fast path's rows staged in the open transaction, in staging order; the
-        # savepoints set since (name, how many rows were held then); whether something
-        # happened that this bookkeeping cannot follow.
-        self.held: list[tuple[str, Any]] = []
-        self._savepoints: list[tuple[str, int]] = []
-        self._lost_track = False
 
     def owe_wake(self, channel: str) -> None:
         if self.is_in_transaction() or self.wakes is None or not self.wakes.wake(channel):
@@ -222,106 +169,9 @@ class WakingConnection(asyncpg.Connection):
     def after_commit_lease(self, channel: str) -> float | None:
         return None if self.wakes is None else self.wakes.lease_seconds(channel)
 
-    def hold(self, channel: str, items: list[Any]) -> None:
-        """`items` were staged with the fast path's lease by a statement that has returned."""
-        if self.is_in_transaction():
-            self.held.extend((channel, item) for item in items)
-            return
-        # Outside a transaction: the statement's own implicit transaction has committed.
-        self.settle(committed=False)  # rows still held are of a transaction that ended unseen
-        assert self.wakes is not None  # fast_lease answered
-        self.wakes.committed(channel, items)
-
-    def settle(self, *, committed: bool | None) -> None:
-        """The transaction has ended: hand the held rows over as committed (True), drop them
-        (None: rolled back, they do not exist), or hand them over as unsure (False)."""
-        held, self.held = self.held, []
-        self._savepoints.clear()
-        lost, self._lost_track = self._lost_track, False
-        if not held or self.wakes is None or committed is None:
-            return
-        by_channel: dict[str, list[Any]] = {}
-        for channel, item in held:
-            by_channel.setdefault(channel, []).append(item)
-        for channel, items in by_channel.items():
-            if committed and not lost:
-                self.wakes.committed(channel, items)
-            else:
-                self.wakes.unsure(channel, items)
-
-    async def execute(
-        self,
-        query: str,
-        *args: Any,
-        timeout: float | None = None,  # noqa: ASYNC109 (asyncpg's signature)
-    ) -> str:
-        if args:  # transaction control takes no parameters
-            return await super().execute(query, *args, timeout=timeout)
-        control = _CONTROL.match(query)
-        try:
-            status = await super().execute(query, timeout=timeout)
-        except BaseException:
-            if (
-                control is not None
-                and (control["commit"] or control["rollback"])
-                and not control["to"]
-            ):
-                self.settle(committed=False)  # a COMMIT or ROLLBACK failed: did it commit?
-            elif (self.held or self._savepoints) and _MENTIONS_CONTROL.search(query):
-                self._lost_track = True  # e.g. a failed ROLLBACK TO: where are we now?
-            raise
-        if control is not None:
-            self._follow(control, status)
-        elif (self.held or self._savepoints) and _MENTIONS_CONTROL.search(query):
-            self._lost_track = True
-        return status
-
-    def _follow(self, control: re.Match[str], status: str) -> None:
-        if control["commit"]:
-            # COMMIT answers ROLLBACK for an aborted transaction: its rows do not exist.
-            if status == "COMMIT" and not self.is_in_transaction():
-                self.settle(committed=True)
-            else:
-                self.settle(committed=None if status == "ROLLBACK" else False)
-        elif control["savepoint"]:
-            self._savepoints.append((control["savepoint"].lower(), len(self.held)))
-        elif name := control["release"] or control["to"]:
-            names = [n for n, _ in self._savepoints]
-            if name.lower() not in names:
-                self._lost_track = True
-                return
-            at = len(names) - 1 - names[::-1].index(name.lower())
-            if control["to"]:  # rolled back to: its rows are gone, the savepoint stays
-                del self.held[self._savepoints[at][1] :]
-                del self._savepoints[at + 1 :]
-            else:
-                del self._savepoints[at:]
-        else:  # ROLLBACK: the transaction's rows are gone
-            assert control["rollback"]
-            self.settle(committed=None)
-
-    # Transaction control sent past `execute` is not followed: the held rows go to the
-    # drain. It takes no parameters, so a call with some is not looked at.
-
-    async def fetch(self, query: str, *args: Any, **kwargs: Any) -> Any:
-        self._unfollowed(query, args)
-        return await super().fetch(query, *args, **kwargs)
-
-    async def fetchrow(self, query: str, *args: Any, **kwargs: Any) -> Any:
-        self._unfollowed(query, args)
-        return await super().fetchrow(query, *args, **kwargs)
-
-    async def fetchval(self, query: str, *args: Any, **kwargs: Any) -> Any:
-        self._unfollowed(query, args)
-        return await super().fetchval(query, *args, **kwargs)
-
-    async def prepare(self, query: str, **kwargs: Any) -> Any:
-        self._unfollowed(query, ())
-        return await super().prepare(query, **kwargs)
-
-    def _unfollowed(self, query: str, args: tuple[Any, ...]) -> None:
-        if not args and self.is_in_transaction() and _MENTIONS_CONTROL.search(query):
-            self._lost_track = True
+    def hand_over(self, channel: str, items: list[Any], *, committed: bool) -> None:
+        if self.wakes is not None:
+            self.wakes.hand_over(channel, items, committed=committed)
 
     async def close(self, *, timeout: float | None = None) -> None:  # noqa: ASYNC109 (asyncpg's)
         # The pool closes instead of resetting a connection it retires (max_queries).
@@ -352,11 +202,12 @@ class LocalWakes:
         fast = self._after_commit.get(channel)
         return None if fast is None else fast.lease_seconds()
 
-    def committed(self, channel: str, items: list[Any]) -> None:
-        self._after_commit[channel].committed(items)
-
-    def unsure(self, channel: str, items: list[Any]) -> None:
-        self._after_commit[channel].unsure(items)
+    def hand_over(self, channel: str, items: list[Any], *, committed: bool) -> None:
+        fast = self._after_commit[channel]
+        if committed:
+            fast.committed(items)
+        else:
+            fast.unsure(items)
 
     def wake(self, channel: str) -> bool:
         """Wake `channel`'s workers; False if this process runs none."""

@@ -1,6 +1,6 @@
 """The relay's fast path (services/common/relay.py, FastPath): a process publishes the outbox
-rows it staged itself once their transaction has committed (services/common/wakeup.py,
-WakingConnection), with no claim, and never a row that did not commit. Against real
+rows it staged itself once their transaction has committed (services/common/commits.py),
+with no claim, and never a row that did not commit. Against real
 PostgreSQL and NATS JetStream."""
 
 from __future__ import annotations
