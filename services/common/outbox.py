@@ -162,7 +162,7 @@ async def enqueue_after(
     if not written:
         return False
     # Standalone, outside a transaction: the statement's own transaction has committed by
-    # now (wakeup.staged tells which).
+    # now (commits.CommitFollowing.hold tells which).
     staged(conn, CHANNEL, None if lease is None else _staged(rows, _by_seq(written)))
     return True
 
