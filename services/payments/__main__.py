@@ -52,8 +52,9 @@ async def build(
             settings.local_webhook_url,
             settings.webhook_secret,
         )
-        # The webhooks this process queues wake its own worker (services/common/wakeup.py).
-        runtime.wakes.add(delivery.worker)
+        # The webhooks this process queues wake its own worker (services/common/wakeup.py),
+        # or go to it at once once committed (its fast path, delivery.py).
+        runtime.wakes.add(delivery.worker, delivery)
         local = gateway = LocalGateway(runtime.pool, settings.public_base_url)
         runtime.run_in_background(delivery.run())
     else:

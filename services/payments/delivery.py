@@ -8,6 +8,13 @@ signed afresh, because the receiver rejects signatures older than five minutes. 
 that wakes it (this process's own commits in process, other writers' NOTIFY, a fallback
 poll) is the shared one in services/common/wakeup.py.
 
+A checkout paid in this process skips the claim (the fast path of services/common/commits.py,
+as the outbox relay's): its statement queues the delivery row already leased to this
+process (`lease_seconds`) and, once that statement has committed, hands the row to
+`committed`, which POSTs it at once, as a claimed row. No other replica claims it while the
+lease holds; should this process die before the POST ends, the lease lapses and the row is
+claimed as any other (within LEASE_SECONDS).
+
 Its statements run on the relay's pool (db.create_relay_pool), with synchronous_commit
 off: their commits do not wait for the WAL flush, and are lost only if PostgreSQL itself
 crashes before it. Each says why that is harmless: the worst is a webhook POSTed again,
@@ -21,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
@@ -96,6 +104,7 @@ class WebhookDeliveryWorker:
         self._client: aiohttp.ClientSession | None = http
         # The POSTs under way (each records its own outcome).
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._running = False
         self.worker = WakeAndDrain(
             "webhook delivery",
             dsn,
@@ -112,9 +121,11 @@ class WebhookDeliveryWorker:
             timeout=aiohttp.ClientTimeout(total=HTTP_TIMEOUT_SECONDS), trust_env=False
         )
         log.info("webhook delivery to %s started", self._url)
+        self._running = True
         try:
             await self.worker.run()
         finally:
+            self._running = False
             # Stopping: a POST cut short keeps its lease, and is retried when it lapses.
             for task in list(self._in_flight):
                 task.cancel()
@@ -127,18 +138,61 @@ class WebhookDeliveryWorker:
         a delivery never waits for the slowest POST of the batch before it (nor the next
         wake-up for it). Each POST records its outcome when it ends; a failure wakes the
         loop, so that it sleeps until the retry's time and no longer."""
-        assert self._client is not None
         if len(self._in_flight) >= MAX_IN_FLIGHT:
             await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
         limit = min(BATCH, MAX_IN_FLIGHT - len(self._in_flight))
         rows, next_due = await self._claim(limit)
         for row in rows:
-            task = asyncio.create_task(self._attempt(self._client, row))
-            self._in_flight.add(task)
-            task.add_done_callback(self._in_flight.discard)
+            self._start(row)
         if len(rows) == limit:
             return 0.0  # more rows may be due
         return _seconds_until(next_due)
+
+    def _start(self, row: Any) -> None:
+        assert self._client is not None
+        self._start_task(self._attempt(self._client, row))
+
+    # The fast path (services/common/commits.py, AfterCommit): this process's own rows.
+
+    def lease_seconds(self) -> float | None:
+        """LEASE_SECONDS while the worker runs with a POST slot free: the row is queued leased
+        to this process, and sent by it once committed. None: queued due now, for a claim.
+        The slots bound the POSTs loosely here: the pays between this answer and their
+        commit may each add one."""
+        if not self._running or len(self._in_flight) >= MAX_IN_FLIGHT:
+            return None
+        return float(LEASE_SECONDS)
+
+    def committed(self, items: list[Any]) -> None:
+        """Rows queued with the lease have committed (the columns CLAIM_SQL returns, `lease`
+        their next_attempt_at): POST them now, as claimed rows. A worker that stopped
+        meanwhile leaves them to the lease: they are claimed when it lapses."""
+        if self._running:
+            for row in items:
+                self._start(row)
+
+    def unsure(self, items: list[Any]) -> None:
+        """Whether rows queued with the lease committed is not known: make them due now (if
+        they exist and the lease is still theirs) and let the loop claim them."""
+        if self._running:
+            self._start_task(self._release(items))
+
+    async def _release(self, items: list[Any]) -> None:
+        # Lost in a crash: the lease lapses, and the row is claimed then.
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                """UPDATE local_webhook_deliveries d SET next_attempt_at = now()
+                     FROM unnest($1::bigint[], $2::timestamptz[]) AS f(id, lease)
+                    WHERE d.id = f.id AND d.delivered_at IS NULL AND d.next_attempt_at = f.lease""",
+                [row["id"] for row in items],
+                [row["lease"] for row in items],
+            )
+        self.worker.wake()
+
+    def _start_task(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
 
     async def _claim(self, limit: int) -> tuple[list[asyncpg.Record], datetime | None]:
         """Lease up to `limit` due rows and, in the same round trip, learn when the earliest

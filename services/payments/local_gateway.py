@@ -17,7 +17,7 @@ import asyncpg
 
 from services.common.errors import FailedPreconditionError, NotFoundError
 from services.common.telemetry import current_traceparent
-from services.common.wakeup import staged
+from services.common.wakeup import fast_lease, staged
 from services.payments import cards
 from services.payments.delivery import CHANNEL as DELIVERY_CHANNEL
 from services.payments.expiry import SWEEP_BATCH
@@ -84,14 +84,23 @@ _COMPLETE_SQL = f"""UPDATE local_checkout_sessions
 # The charge and the checkout.session.completed it owes the gateway, in one statement
 # (no transaction around it): the delivery row is inserted from what the UPDATE returned,
 # so it exists exactly when the session was paid. $3-$8: the event (stripe_events.
-# event_around) and the trace context.
+# event_around) and the trace context; $9: the seconds the row is leased to this process's
+# delivery worker, which sends it itself once committed (delivery.py, the fast path), or 0:
+# due now, for a claim. Besides the session, the row returns the delivery as CLAIM_SQL
+# returns a claimed one.
 _PAY_SQL = f"""WITH paid AS ({_COMPLETE_SQL}),
          queued AS (
              INSERT INTO local_webhook_deliveries
-                 (event_id, event_type, payload, traceparent, tracestate)
-             SELECT $3, $4, $5 || {CHECKOUT_SESSION_OBJECT_SQL}::text || $6, $7, $8
-               FROM paid s)
-    SELECT {_COLUMNS} FROM paid"""
+                 (event_id, event_type, payload, traceparent, tracestate, next_attempt_at)
+             SELECT $3, $4, $5 || {CHECKOUT_SESSION_OBJECT_SQL}::text || $6, $7, $8,
+                    now() + make_interval(secs => $9)
+               FROM paid s
+             RETURNING id, event_id, event_type, payload, attempts, traceparent, tracestate,
+                       next_attempt_at AS lease)
+    SELECT paid.*, q.id AS delivery_id, q.event_id, q.event_type, q.payload, q.attempts,
+           q.traceparent, q.tracestate, q.lease
+      FROM paid, queued q"""
+_DELIVERY_COLUMNS = ("event_id", "event_type", "payload", "attempts", "traceparent", "tracestate")
 _DECLINE_SQL = f"""UPDATE local_checkout_sessions
        SET failed_attempts = failed_attempts + 1, last_decline = $2
      WHERE {_PAYABLE}
@@ -109,6 +118,12 @@ SESSION_OF_ADDED_SQL = """INSERT INTO local_checkout_sessions (id, payment_id, e
            upper(a.currency), a.learner_email, a.success_url, a.cancel_url, a.expires_at,
            a.destination_account, a.application_fee_minor
       FROM added a"""
+
+
+def _delivery(row: Any) -> dict[str, Any]:
+    """The delivery row _PAY_SQL queued, as CLAIM_SQL returns a claimed one."""
+    delivery = {"id": row["delivery_id"], "lease": row["lease"]}
+    return delivery | {column: row[column] for column in _DELIVERY_COLUMNS}
 
 
 @dataclass(frozen=True)
@@ -186,6 +201,7 @@ class LocalGateway:
             if outcome.succeeded:
                 event = event_around(CHECKOUT_COMPLETED)
                 trace = current_traceparent()
+                lease = fast_lease(conn, DELIVERY_CHANNEL)
                 row = await conn.fetchrow(
                     _PAY_SQL,
                     session_id,
@@ -196,9 +212,10 @@ class LocalGateway:
                     event.after,
                     trace.get("traceparent", ""),
                     trace.get("tracestate", ""),
+                    lease or 0.0,
                 )
                 if row is not None:  # paid, its webhook queued (committed: no transaction)
-                    staged(conn, DELIVERY_CHANNEL)
+                    staged(conn, DELIVERY_CHANNEL, None if lease is None else [_delivery(row)])
             else:
                 # Only the decline code is kept: card numbers never touch the database.
                 row = await conn.fetchrow(_DECLINE_SQL, session_id, outcome.decline_code)
