@@ -22,8 +22,9 @@ NOTIFY) and consume (published -> handled).
     BENCH_SEARCH_PROGRAMS=0 make bench              # without the 100,000-program search
     BENCH_PIPELINE=0 make bench                     # without the logic-free pipeline
 
-Then, on the same PostgreSQL and NATS, the same levels through the logic-free pipeline of
-issue 12 (benchmarks/pipeline), and each level's purchases/s as a ratio to the pipeline's.
+With them, on the same PostgreSQL and NATS, the same levels through the logic-free pipeline
+of issue 12 (benchmarks/pipeline), each right after ours, and each level's purchases/s as a
+ratio to the pipeline's.
 
 A benchmark, not a test: nothing here runs in `make test`, and its figures are targets, not
 assertions.
@@ -45,7 +46,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import (
     AbstractContextManager,
     asynccontextmanager,
@@ -554,7 +555,9 @@ async def bench(
     stack: Stack | None,
     profiler: Profiler | None = None,
     extras: Extras | None = None,
+    after_level: Callable[[int], Awaitable[None]] | None = None,
 ) -> list[Level]:
+    """Our levels (and then the extras); `after_level(buyers)` runs right after each."""
     async with (
         Market.connect(base_url, max(levels) * 2) as market,
         httpx.AsyncClient(base_url=base_url, timeout=30, trust_env=False) as http,
@@ -579,6 +582,8 @@ async def bench(
                 level = await measured_level(market, program_id, concurrency, purchases)
             results.append(level)
             print_row(level, flush=True)
+            if after_level is not None:
+                await after_level(concurrency)
         if stack is not None and extras is not None:
             if extras.soak_minutes > 0:
                 extras.soak = await soak(
@@ -593,21 +598,6 @@ async def bench(
                 extras.search = await measure_search(http, extras.search_programs, rng)
                 extras.search.seed_seconds = seconds
                 print_search(extras.search)
-    return results
-
-
-async def bench_pipeline(
-    pipeline: Pipeline, processes: PipelineProcesses, levels: list[int], purchases: int
-) -> list[Level]:
-    """The same buyers and levels through the logic-free pipeline."""
-    async with Market.connect(pipeline.url, max(levels) * 2) as market:
-        program_id = await market.program()
-        await run_level(market, program_id, 1, WARM_UP_PURCHASES)
-        results = []
-        for concurrency in levels:
-            level = await measured_level(market, program_id, concurrency, purchases, processes)
-            results.append(level)
-            print_row(level, flush=True)
     return results
 
 
@@ -777,8 +767,10 @@ def main() -> int:
 def _run_stack(
     args: argparse.Namespace, replicas: int, extras: Extras, with_pipeline: bool
 ) -> tuple[list[Level], list[Level]]:
-    """Our stack's levels, then (`with_pipeline`) the pipeline's on the same PostgreSQL and
-    NATS, our services idle meanwhile."""
+    """Our stack's levels and (`with_pipeline`) the pipeline's on the same PostgreSQL and
+    NATS, interleaved: each of the pipeline's levels runs right after ours, so that the two
+    of a level are seconds apart, not minutes (this machine's speed drifts by a third within
+    minutes: benchmarks/README.md, rounds 9 and 11). Each stack idles while the other runs."""
     options = StackOptions(log_level=os.environ.get("LOG_LEVEL", "INFO").upper())
     keep = os.environ.get("BENCH_DATA_DIR", "")  # keep the stack's data and logs there
     if len(args.replicas) > 1:
@@ -788,18 +780,47 @@ def _run_stack(
         Stack(Path(tmp) / f"replicas-{replicas}", options=options, replicas=replicas) as stack,
     ):
         profiler = Profiler(stack, args.profile) if args.profile else None
-        print(HEADER)
-        ours = asyncio.run(
-            bench(stack.gateway_url, args.levels, args.purchases, stack, profiler, extras)
-        )
         if not with_pipeline:
+            print(HEADER)
+            ours = asyncio.run(
+                bench(stack.gateway_url, args.levels, args.purchases, stack, profiler, extras)
+            )
             return ours, []
-        print("\nlogic-free pipeline (benchmarks/pipeline), same buyers\n" + HEADER)
         with Pipeline(stack.database, stack.nats_url, Path(tmp) / "pipeline-logs") as pipeline:
             processes = PipelineProcesses(stack, pipeline)
-            return ours, asyncio.run(
-                bench_pipeline(pipeline, processes, args.levels, args.purchases)
-            )
+            theirs: list[Level] = []
+
+            async def interleaved() -> list[Level]:
+                async with Market.connect(pipeline.url, max(args.levels) * 2) as market:
+                    program_id = await market.program()
+                    await run_level(market, program_id, 1, WARM_UP_PURCHASES)
+
+                    async def pipeline_level(buyers: int) -> None:
+                        theirs.append(
+                            await measured_level(
+                                market, program_id, buyers, args.purchases, processes
+                            )
+                        )
+
+                    print(HEADER)
+                    return await bench(
+                        stack.gateway_url,
+                        args.levels,
+                        args.purchases,
+                        stack,
+                        profiler,
+                        extras,
+                        after_level=pipeline_level,
+                    )
+
+            ours = asyncio.run(interleaved())
+        print(
+            "\nlogic-free pipeline (benchmarks/pipeline), same buyers, each level run right after ours"
+        )
+        print(HEADER)
+        for level in theirs:
+            print_row(level, flush=True)
+        return ours, theirs
 
 
 if __name__ == "__main__":
