@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -21,7 +20,7 @@ from upskill.payments.v1 import events_pb2
 
 from services.common import db, events, jetstream
 from services.common.consumer import EventConsumer, Subscription
-from services.devstack.embedded import EmbeddedNats
+from tests.own_nats import own_nats
 from tests.polling import eventually_async
 from tests.unit.test_rpc_telemetry import span_exporter
 
@@ -41,16 +40,8 @@ async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
 
 @pytest.fixture(scope="module")
 def nats_url_of_our_own(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    external = os.environ.get("NATS_URL", "").strip()
-    if external:
-        yield external
-        return
-    server = EmbeddedNats(tmp_path_factory.mktemp("telemetry-nats"))
-    server.start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
+    with own_nats(tmp_path_factory.mktemp("telemetry-nats")) as url:
+        yield url
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -41,7 +40,7 @@ from services.common.outbox import enqueue, enqueue_after
 from services.common.relay import CLAIM_SQL, OutboxRelay, RelayOptions
 from services.common.sql import Statement
 from services.common.wakeup import LocalWakes
-from services.devstack.embedded import EmbeddedNats
+from tests.own_nats import own_nats
 from tests.polling import eventually_async as eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -64,16 +63,8 @@ def own_nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A NATS of this module's own: its tests delete and recreate the PAYMENTS stream,
     which must not pull the rug from under the session's running stack. With NATS_URL
     set (the external-servers CI leg, no stack running) that server is used."""
-    external = os.environ.get("NATS_URL", "").strip()
-    if external:
-        yield external
-        return
-    server = EmbeddedNats(tmp_path_factory.mktemp("plumbing-nats"))
-    server.start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
+    with own_nats(tmp_path_factory.mktemp("plumbing-nats")) as url:
+        yield url
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -27,7 +26,7 @@ from services.common.outbox import enqueue, enqueue_after
 from services.common.relay import OutboxRelay, RelayOptions
 from services.common.sql import Statement
 from services.common.wakeup import LocalWakes
-from services.devstack.embedded import EmbeddedNats
+from tests.own_nats import own_nats
 from tests.polling import eventually_async as eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -59,16 +58,8 @@ async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
 @pytest.fixture(scope="module")
 def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A NATS of this module's own (its tests recreate the PAYMENTS stream)."""
-    external = os.environ.get("NATS_URL", "").strip()
-    if external:
-        yield external
-        return
-    server = EmbeddedNats(tmp_path_factory.mktemp("fast-path-nats"))
-    server.start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
+    with own_nats(tmp_path_factory.mktemp("fast-path-nats")) as url:
+        yield url
 
 
 @pytest.fixture
