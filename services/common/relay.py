@@ -429,7 +429,6 @@ class FastPath:
             if published:
                 self._to_mark.extend(published)
                 self._marks.set()
-            failed = [r for r, e in zip(rows, outcomes, strict=True) if e is not None]
             for row, exc in zip(rows, outcomes, strict=True):
                 if exc is not None:
                     log.info(
@@ -437,7 +436,7 @@ class FastPath:
                         row["id"],
                         _describe(exc),
                     )
-            unsure += failed
+                    unsure.append(row)
         if unsure:
             # The drain publishes them, with its attempts and back-off, from now.
             await relay._release(unsure)
