@@ -823,21 +823,6 @@ async def enqueue_in_transaction(conn: asyncpg.Connection, message: Message) -> 
 
 
 @pytest.fixture
-def wakes() -> LocalWakes:
-    return LocalWakes()
-
-
-@pytest.fixture
-async def service_pool(
-    pool: asyncpg.Pool, fresh_database: str, wakes: LocalWakes
-) -> AsyncIterator[asyncpg.Pool]:
-    """The pool a service runs on (`pool` has migrated the database)."""
-    service = await db.create_pool(fresh_database, wakes=wakes)
-    yield service
-    await service.close()
-
-
-@pytest.fixture
 async def heard(fresh_database: str) -> AsyncIterator[asyncio.Queue[str]]:
     """The payload of every NOTIFY on the relay's channel."""
     listener = await asyncpg.connect(fresh_database)

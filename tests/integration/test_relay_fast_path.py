@@ -79,21 +79,6 @@ async def js(nc: Client) -> JetStreamContext:
 
 
 @pytest.fixture
-def wakes() -> LocalWakes:
-    return LocalWakes()
-
-
-@pytest.fixture
-async def service_pool(
-    pool: asyncpg.Pool, fresh_database: str, wakes: LocalWakes
-) -> AsyncIterator[asyncpg.Pool]:
-    """The pool a service runs on, whose connections hand committed rows to the relay."""
-    service = await db.create_pool(fresh_database, wakes=wakes)
-    yield service
-    await service.close()
-
-
-@pytest.fixture
 async def relay_pool(pool: asyncpg.Pool, fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
     relays = await db.create_relay_pool(fresh_database)
     yield relays
