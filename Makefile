@@ -48,9 +48,9 @@ test-browser: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest tests/browser
 
 ## make bench: purchases/s, step latencies and CPU per process at 1, 8, 32 concurrent buyers,
-## then catalog search with 100,000 programs (BENCH_SOAK=1: plus a 10-minute memory soak)
-## (BENCH_PURCHASES=40 for a quick run; BENCH_REPLICAS=1,2 compares 1 and 2 processes per
-## service). Not a test: nothing here runs in `make test`.
+## with 1 and then 2 processes per service, then catalog search with 100,000 programs and a
+## 10-minute memory soak: about 15 minutes (BENCH_PURCHASES=40 BENCH_REPLICAS=1 BENCH_SOAK=0
+## for a quick run). Not a test: nothing here runs in `make test`.
 bench: $(STAMP)
 	$(PY) -m benchmarks
 

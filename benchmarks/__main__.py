@@ -13,12 +13,16 @@ credential), pay -> credential latency p50/p95/p99 (from submitting the card to 
 credential showing), the CPU time of every stack process (services, gateway, PostgreSQL with
 its backends, NATS) per purchase, the peak of their summed RSS, and where events waited:
 webhook delivery, outbox (a row that waited more than OUTBOX_STALL_SECONDS points at a missed
-NOTIFY) and consume (published -> handled).
+NOTIFY) and consume (published -> handled). It runs every level twice, on a stack of one
+process per service and then on one of two (issue 12 asks for both), and after the levels
+times catalog search at 100,000 programs and soaks the first stack for 10 minutes, sampling
+every process's memory: about 15 minutes in all.
 
-    BENCH_PURCHASES=40 make bench              # a quick run
+    BENCH_PURCHASES=40 BENCH_REPLICAS=1 BENCH_SOAK=0 make bench   # a quick run
     python -m benchmarks --levels 1,8 --purchases 100 --json bench.json
     python -m benchmarks --url http://127.0.0.1:8080   # a running `upskill dev` (no CPU/RSS)
-    python -m benchmarks --soak --soak-minutes 2     # plus a memory soak (default 10 min)
+    python -m benchmarks --soak-minutes 2           # a shorter memory soak (default 10 min)
+    python -m benchmarks --no-soak --replicas 1     # no soak; one process per service only
     BENCH_SEARCH_PROGRAMS=0 make bench              # without the 100,000-program search
     BENCH_PIPELINE=0 make bench                     # without the logic-free pipeline
 
@@ -38,6 +42,7 @@ import json
 import math
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -57,6 +62,7 @@ from contextlib import (
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import asyncpg
@@ -299,12 +305,40 @@ async def driver_cpu(level: Level) -> AsyncIterator[None]:
 # --------------------------------------------------------------------------- resources
 
 
+# A client backend's process title (PostgreSQL's update_process_title): "postgres: [cluster:
+# ]user database host(port) activity". Other children (checkpointer, WAL writer, autovacuum,
+# I/O workers) serve the whole server.
+_BACKEND_TITLE = re.compile(
+    r"postgres: (?:[^:\s]+: )?\S+ (?P<database>\S+) (?:\S+\(\d+\)|\[local\])"
+)
+
+
+def backend_database(proc: psutil.Process) -> str | None:
+    """The database a PostgreSQL client backend serves (None: not a client backend)."""
+    try:
+        title = " ".join(proc.cmdline()).strip()
+    except psutil.Error:
+        return None
+    found = _BACKEND_TITLE.match(title)
+    return found["database"] if found else None
+
+
 class StackProcesses:
     """CPU time and memory of every process of a stack, grouped: each service (its process and
-    any children), PostgreSQL (postmaster and backends) and NATS."""
+    any children), PostgreSQL (postmaster, the server's own processes and the backends of the
+    stack's databases) and NATS.
+
+    The logic-free pipeline runs on the same PostgreSQL server (idle while we run, and we
+    while it runs): the backends of the other side's databases are left out of each side's
+    figures, as are the bench's own connections to other databases. The server's own
+    processes (WAL writer, checkpointer, autovacuum) count for both."""
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
+
+    def databases(self) -> set[str]:
+        """The databases whose backends count as this stack's."""
+        return {urlsplit(dsn).path.lstrip("/") for dsn in self.stack.database_urls.values()}
 
     def roots(self) -> dict[str, psutil.Process]:
         pids: dict[str, int | None] = {name: self.stack.pid(name) for name in SERVICES}
@@ -319,9 +353,16 @@ class StackProcesses:
 
     def groups(self) -> dict[str, list[psutil.Process]]:
         every: dict[str, list[psutil.Process]] = {}
+        own = self.databases()
         for name, root in self.roots().items():
             with suppress(psutil.NoSuchProcess):
                 every[name] = [root, *root.children(recursive=True)]
+                if name == "postgres":
+                    every[name] = [
+                        proc
+                        for proc in every[name]
+                        if (database := backend_database(proc)) is None or database in own
+                    ]
         return every
 
     def cpu_seconds(self) -> dict[str, dict[int, float]]:
@@ -387,6 +428,9 @@ class PipelineProcesses(StackProcesses):
     def roots(self) -> dict[str, psutil.Process]:
         shared = {k: v for k, v in super().roots().items() if k in ("postgres", "nats")}
         return self.pipeline.roots() | shared
+
+    def databases(self) -> set[str]:
+        return {urlsplit(dsn).path.lstrip("/") for dsn in self.pipeline.databases.values()}
 
 
 class Profiler:
@@ -681,9 +725,9 @@ def main() -> int:
     parser.add_argument(
         "--replicas",
         type=_levels,
-        default=_levels(os.environ.get("BENCH_REPLICAS", "1")),
+        default=_levels(os.environ.get("BENCH_REPLICAS", "1,2")),
         help="processes per service, comma-separated: each count gets a fresh stack and runs "
-        "every level (env BENCH_REPLICAS, e.g. 1,2 to compare)",
+        "every level (env BENCH_REPLICAS, default 1,2: issue 12 asks for both; 1 is quicker)",
     )
     parser.add_argument("--url", help="measure a running stack instead of starting one")
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -702,10 +746,11 @@ def main() -> int:
     )
     parser.add_argument(
         "--soak",
-        action="store_true",
-        default=os.environ.get("BENCH_SOAK", "") not in ("", "0"),
+        action=argparse.BooleanOptionalAction,
+        default=os.environ.get("BENCH_SOAK", "1") not in ("", "0"),
         help="after the levels, a memory soak: purchases for --soak-minutes while RSS of "
-        "every process is sampled (env BENCH_SOAK=1)",
+        "every process is sampled (env BENCH_SOAK, default on; --no-soak or BENCH_SOAK=0 "
+        "skips it)",
     )
     parser.add_argument(
         "--soak-minutes",

@@ -51,6 +51,7 @@ class Pipeline:
         self.nats_url = nats_url
         self.log_dir = log_dir
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.databases: dict[str, str] = {}  # service -> DSN, once started
         self.edge_port = free_port()
         self.url = f"http://127.0.0.1:{self.edge_port}"
 
@@ -73,6 +74,7 @@ class Pipeline:
             with_suffix = f"pipeline_{name}"
             self.postgres.drop_database(with_suffix)
             databases[name] = self.postgres.create_database(with_suffix)
+        self.databases = databases
         run_coroutine_sync(lambda: _prepare(databases, self.nats_url))
         ports = {name: free_port() for name in SERVICES}
         config = {
