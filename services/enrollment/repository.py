@@ -92,7 +92,8 @@ async def find_keyed_and_live(
 
 
 # The program's seat lock, and when `counted` the seats taken, as kept on the program's
-# seat row (migrations 0310 and 0600 say how and why): $1 the program, $2 counted.
+# seat row (migrations 0310, 0600 and 0700 say how and why; uncounted, it forgets a kept
+# number): $1 the program, $2 counted.
 _LOCK_AND_COUNT = "lock_and_count_seats($1::uuid, $2::boolean)"
 
 
