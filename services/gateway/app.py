@@ -158,6 +158,7 @@ def create_app(settings: GatewaySettings, *, clients: Clients | None = None) -> 
         app.include_router(router, dependencies=None if guarded else GUARDS)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     api_docs.install(app, dependencies=GUARDS)
+    api_docs.publish_exact_integers(app)
     # The trace context, the body caps and the security headers, as one layer (edge.Edge).
     app.add_middleware(
         Edge,

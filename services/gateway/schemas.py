@@ -11,8 +11,10 @@ and re-check everything. Every text field follows services.common.text's rule.
 from __future__ import annotations
 
 import re
+import types
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from functools import cache
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -114,8 +116,53 @@ CurrencyCode = Annotated[
 ]
 
 
+# JSON has one kind of number, and JSON Schema's "integer" is any number without a
+# fraction: 3.0 is the integer 3. Exact in a double only up to 2**53 (RFC 7493's range for
+# interoperable integers); past it a float may already be another number than the one sent,
+# so it is refused as any other non-integer is, not rounded into a price.
+EXACT_FLOAT_INT_MAX = 2**53
+
+
+def integral(value: float) -> int | float:
+    """`value` as the int it equals, when it is whole and exact; else unchanged."""
+    if value.is_integer() and abs(value) <= EXACT_FLOAT_INT_MAX:
+        return int(value)
+    return value
+
+
+def _int_field(annotation: Any) -> bool:
+    """An int field, or an optional one (`int | None`)."""
+    return annotation is int or (
+        isinstance(annotation, types.UnionType) and set(get_args(annotation)) == {int, type(None)}
+    )
+
+
 class StrictModel(BaseModel):
+    """A request body: unknown fields refused, types not coerced (a string is not a number,
+    nor true one), except that an integer field takes an integral JSON number (3.0)."""
+
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    @classmethod
+    @cache
+    def _integer_keys(cls) -> frozenset[str]:
+        return frozenset(
+            field.alias or name
+            for name, field in cls.model_fields.items()
+            if _int_field(field.annotation)
+        )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _integral_numbers(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        whole = {
+            key: integral(value)
+            for key in cls._integer_keys()
+            if isinstance(value := data.get(key), float)
+        }
+        return data | whole if whole else data
 
 
 # ---------------------------------------------------------------- shared
