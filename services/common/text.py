@@ -17,6 +17,9 @@ import re
 # `pattern` of every text field, so clients (and the contract fuzzer) know the rule.
 ALLOWED_TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
 REFUSED_TEXT_MESSAGE = "must not contain control characters (other than tab and newline)"
+# A single line (a name shown on a credential): no control character at all, tab and line
+# breaks included.
+SINGLE_LINE_TEXT_PATTERN = r"^[^\x00-\x1f]*$"
 
 _REFUSED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,18 +24,12 @@ from services.common.errors import (
     InvalidArgumentError,
     NotFoundError,
 )
+from services.common.handles import HANDLE, HANDLE_RULE, MAX_HANDLE, MIN_HANDLE
 from services.credentials import profiles, repository
 from services.credentials.badges import credential_from_claims, parse_timestamp
 from services.credentials.domain import CredentialRecord
 
-MIN_HANDLE = 3
-MAX_HANDLE = 30
 MAX_SHOWN = 50
-HANDLE_RULE = (
-    f"{MIN_HANDLE} to {MAX_HANDLE} lowercase letters (a-z), digits and single hyphens,"
-    " starting and ending with a letter or digit"
-)
-_HANDLE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 # Words a handle may not be: our own pages and roles, so /u/admin or /u/support never
 # looks like the marketplace speaking.
 RESERVED_HANDLES = frozenset(
@@ -65,7 +58,7 @@ def clean_handle(value: str) -> str:
     handle = value.lower()
     if not MIN_HANDLE <= len(handle) <= MAX_HANDLE:
         raise _bad_handle(f"{MIN_HANDLE} to {MAX_HANDLE} characters")
-    if not _HANDLE.match(handle):
+    if not HANDLE.match(handle):
         raise _bad_handle(HANDLE_RULE)
     if handle in RESERVED_HANDLES:
         raise _bad_handle("this word is reserved; choose another")

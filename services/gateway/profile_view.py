@@ -11,6 +11,8 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 from upskill.credentials.v1 import credentials_pb2
 
+from services.common.handles import SENT_HANDLE_SCHEMA
+from services.common.text import SINGLE_LINE_TEXT_PATTERN
 from services.gateway import mapping
 from services.gateway.schemas import (
     CredentialStatus,
@@ -44,8 +46,9 @@ class ProfileUpdate(StrictModel):
     handle: Text = Field(
         "",
         max_length=200,
-        description="3 to 30 lowercase letters, digits and single hyphens; unique however"
-        " it is cased; empty releases it",
+        description="3 to 30 letters, digits and single hyphens, not a reserved word; stored"
+        " lowercase and unique however it is cased; empty releases it",
+        json_schema_extra=SENT_HANDLE_SCHEMA,
     )
     public: bool = False
     credential_ids: list[UuidText] = Field(
@@ -53,7 +56,12 @@ class ProfileUpdate(StrictModel):
         max_length=50,
         description="Your own credentials to show, in order (revoked ones show as REVOKED)",
     )
-    display_name: Text | None = Field(None, max_length=100)
+    display_name: Text | None = Field(
+        None,
+        max_length=100,
+        description="One line",
+        json_schema_extra={"pattern": SINGLE_LINE_TEXT_PATTERN},
+    )
     show_name: bool | None = None
 
 

@@ -16,10 +16,12 @@ from services.gateway.clients import invoke
 from services.gateway.dependencies import Caller, ClientsDep, resource_id, uuid_path
 from services.gateway.problems import problem_responses
 from services.gateway.schemas import (
+    DISTINCT,
     EmailText,
     Enrollment,
     EnrollmentStatus,
     Money,
+    NonBlank,
     Page,
     StrictModel,
     Text,
@@ -46,7 +48,7 @@ SeatPackStatus = Literal[
 
 
 class EmployerCreate(StrictModel):
-    name: Text = Field(min_length=1, max_length=200, description="Not blank")
+    name: NonBlank = Field(max_length=200, description="Not blank")
 
 
 class Employer(BaseModel):
@@ -93,7 +95,12 @@ class SeatPack(BaseModel):
 
 
 class SeatInvite(StrictModel):
-    emails: list[EmailText] = Field(min_length=1, max_length=100, description="Distinct")
+    emails: list[EmailText] = Field(
+        min_length=1,
+        max_length=100,
+        description="Distinct (exactly as written)",
+        json_schema_extra=DISTINCT,
+    )
 
 
 class SeatInvitation(BaseModel):

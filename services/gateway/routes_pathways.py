@@ -4,11 +4,11 @@ credentials service the learner's progress and the pathway credential)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Response, status
 from google.protobuf import field_mask_pb2
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from upskill.catalog.v1 import catalog_pb2, catalog_service_pb2
 from upskill.credentials.v1 import credentials_service_pb2
 
@@ -27,7 +27,9 @@ from services.gateway.problems import FieldError, invalid_input, problem_respons
 from services.gateway.routes_catalog import IF_MATCH_PATTERN, etag, parse_if_match
 from services.gateway.schemas import (
     _ABSENT,
+    DISTINCT,
     Money,
+    NonBlank,
     Page,
     Skill,
     StrictModel,
@@ -37,6 +39,9 @@ from services.gateway.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1", tags=["pathways"])
+# A badge image's address: the catalog takes https URLs only (pathways.py). A JSON Schema
+# pattern applies to strings only, so beside anyOf's null it leaves null allowed.
+HTTPS_URL: dict[str, Any] = {"format": "uri", "pattern": "^https://"}
 
 _READ_ERRORS = problem_responses(401, 404, 422, 502, 503)
 _WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 422, 502, 503)
@@ -53,23 +58,26 @@ PATHWAY_SPEC_FIELDS = {"spec": "", "patch": ""}
 
 
 class PathwayAchievementIn(StrictModel):
-    name: Text = Field(min_length=1, max_length=200, description="The badge's name; not blank")
-    description: Text = Field(min_length=1, max_length=4000, description="Not blank")
-    criteria: Text = Field(min_length=1, max_length=4000, description="What earns it; not blank")
-    skills: list[Skill] = Field(default_factory=list, max_length=50, description="Distinct")
+    name: NonBlank = Field(max_length=200, description="The badge's name; not blank")
+    description: NonBlank = Field(max_length=4000, description="Not blank")
+    criteria: NonBlank = Field(max_length=4000, description="What earns it; not blank")
+    skills: list[Skill] = Field(
+        default_factory=list, max_length=50, description="Distinct", json_schema_extra=DISTINCT
+    )
     image_url: Text | None = Field(
         default=None,
         min_length=1,
         max_length=2000,
         description="An https URL of the badge's image",
-        json_schema_extra={"format": "uri"},
+        json_schema_extra=HTTPS_URL,
     )
 
 
 class PathwayCreate(StrictModel):
-    title: Text = Field(min_length=1, max_length=200, description="Not blank")
+    title: NonBlank = Field(max_length=200, description="Not blank")
     description: Text = Field(default="", max_length=4000)
     program_ids: list[UuidText] = Field(
+        json_schema_extra=DISTINCT,
         min_length=2,
         max_length=20,
         description=(
@@ -86,12 +94,14 @@ class PathwayCreate(StrictModel):
 class PathwayAchievementPatch(StrictModel):
     """Only the fields present change; image_url may be null (no image)."""
 
-    name: Text = Field(default=_ABSENT, min_length=1, max_length=200)
-    description: Text = Field(default=_ABSENT, min_length=1, max_length=4000)
-    criteria: Text = Field(default=_ABSENT, min_length=1, max_length=4000)
-    skills: list[Skill] = Field(default=_ABSENT, max_length=50, description="Distinct")
+    name: NonBlank = Field(default=_ABSENT, max_length=200)
+    description: NonBlank = Field(default=_ABSENT, max_length=4000)
+    criteria: NonBlank = Field(default=_ABSENT, max_length=4000)
+    skills: list[Skill] = Field(
+        default=_ABSENT, max_length=50, description="Distinct", json_schema_extra=DISTINCT
+    )
     image_url: Text | None = Field(
-        default=None, min_length=1, max_length=2000, json_schema_extra={"format": "uri"}
+        default=None, min_length=1, max_length=2000, json_schema_extra=HTTPS_URL
     )
 
     _not_null = field_validator("name", "description", "criteria", "skills", mode="before")(
@@ -104,9 +114,12 @@ class PathwayPatch(StrictModel):
     update mask), absent ones stay; required_count may be null (all of the programs) and
     achievement.image_url null (none)."""
 
-    title: Text = Field(default=_ABSENT, min_length=1, max_length=200)
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})  # {} changes nothing
+
+    title: NonBlank = Field(default=_ABSENT, max_length=200)
     description: Text = Field(default=_ABSENT, max_length=4000)
     program_ids: list[UuidText] = Field(
+        json_schema_extra=DISTINCT,
         default=_ABSENT,
         min_length=2,
         max_length=20,

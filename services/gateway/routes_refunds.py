@@ -15,7 +15,7 @@ from services.gateway import mapping
 from services.gateway.clients import invoke
 from services.gateway.dependencies import Caller, ClientsDep
 from services.gateway.problems import problem_responses
-from services.gateway.schemas import DisputeList, RefundList
+from services.gateway.schemas import DisputeList, RefundList, Text
 
 router = APIRouter(prefix="/api/v1", tags=["refunds"])
 
@@ -41,7 +41,7 @@ async def list_refunds(
         ),
     ] = "",
     page_size: Annotated[int, Query(ge=0, le=100, description="0: the server's default")] = 0,
-    page_token: Annotated[str, Query(max_length=200)] = "",
+    page_token: Annotated[Text, Query(max_length=200)] = "",
 ) -> RefundList:
     reply = await invoke(
         clients.payments.ListRefunds,
@@ -68,7 +68,7 @@ async def list_disputes(
     caller: Caller,
     clients: ClientsDep,
     page_size: Annotated[int, Query(ge=0, le=100, description="0: the server's default")] = 0,
-    page_token: Annotated[str, Query(max_length=200)] = "",
+    page_token: Annotated[Text, Query(max_length=200)] = "",
 ) -> DisputeList:
     reply = await invoke(
         clients.payments.ListDisputes,

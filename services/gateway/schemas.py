@@ -97,11 +97,27 @@ Text = Annotated[
     AfterValidator(_refuse_controls),
     Field(json_schema_extra={"pattern": ALLOWED_TEXT_PATTERN}),
 ]
-Skill = Annotated[Text, Field(min_length=1, max_length=100)]
+# Text the services refuse when it is blank once stripped (names, titles, a credential's
+# words, skills): Text's rule and at least one character that is not whitespace, as the one
+# pattern the document gives (whitespace that is no control, then a visible character, then
+# any text: linear to match).
+NON_BLANK_PATTERN = (
+    r"^[^\S\x00-\x08\x0b\x0c\x0e-\x1f]*[^\s\x00-\x08\x0b\x0c\x0e-\x1f]"
+    r"[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
+)
+NonBlank = Annotated[
+    str,
+    AfterValidator(_refuse_controls),
+    Field(min_length=1, json_schema_extra={"pattern": NON_BLANK_PATTERN}),
+]
+Skill = Annotated[NonBlank, Field(max_length=100)]
 # Formats are shown where a service enforces them (protovalidate's email, uri and uuid
 # rules); the gateway leaves the check to that one place and answers its INVALID_ARGUMENT
 # as 422. An empty string matches no format, so it is refused here (send null or nothing
 # for "none"), where the services would take it for "absent".
+# A list the services refuse with a repeated item (protovalidate's repeated.unique: exact
+# strings, so "SQL" and "sql" are two), which the document says with uniqueItems.
+DISTINCT: dict[str, Any] = {"uniqueItems": True}
 EmailText = Annotated[Text, Field(min_length=1, json_schema_extra={"format": "email"})]
 UriText = Annotated[Text, Field(min_length=1, json_schema_extra={"format": "uri"})]
 UuidText = Annotated[Text, Field(min_length=1, json_schema_extra={"format": "uuid"})]
@@ -212,7 +228,7 @@ class DevToken(BaseModel):
 
 
 class ProviderCreate(StrictModel):
-    name: Text = Field(min_length=1, max_length=200, description="Not blank")
+    name: NonBlank = Field(max_length=200, description="Not blank")
     website: UriText | None = Field(default=None, max_length=500)
     email: EmailText | None = Field(default=None, max_length=320)
 
@@ -233,11 +249,9 @@ _NO_POLICY: Any = None
 
 
 class CredentialTemplateIn(StrictModel):
-    name: Text = Field(min_length=1, max_length=200, description="The badge's name; not blank")
-    description: Text = Field(min_length=1, max_length=4000, description="Not blank")
-    criteria: Text = Field(
-        min_length=1, max_length=4000, description="What earns the badge; not blank"
-    )
+    name: NonBlank = Field(max_length=200, description="The badge's name; not blank")
+    description: NonBlank = Field(max_length=4000, description="Not blank")
+    criteria: NonBlank = Field(max_length=4000, description="What earns the badge; not blank")
     # Absent (None, never validated; typed Any so the schema shows no null): the catalog's
     # default policy (ON_COMPLETION), decided there, not here.
     issuance: Issuance = Field(
@@ -287,11 +301,14 @@ VOLUME_TIERS_DESCRIPTION = (
 
 
 class ProgramCreate(StrictModel):
-    title: Text = Field(min_length=1, max_length=200, description="Not blank")
+    title: NonBlank = Field(max_length=200, description="Not blank")
     summary: Text = Field(default="", max_length=500)
     description: Text = Field(default="", max_length=20000)
     skills: list[Skill] = Field(
-        default_factory=list, max_length=50, description="Distinct, none blank"
+        default_factory=list,
+        max_length=50,
+        description="Distinct, none blank",
+        json_schema_extra=DISTINCT,
     )
     duration_hours: int = Field(default=1, ge=1, le=10000)
     price: MoneyIn
@@ -320,9 +337,9 @@ def _refuse_null(value: Any) -> Any:
 class CredentialTemplatePatch(StrictModel):
     """Only the fields present change; valid_for_days may be null (never expires)."""
 
-    name: Text = Field(default=_ABSENT, min_length=1, max_length=200)
-    description: Text = Field(default=_ABSENT, min_length=1, max_length=4000)
-    criteria: Text = Field(default=_ABSENT, min_length=1, max_length=4000)
+    name: NonBlank = Field(default=_ABSENT, max_length=200)
+    description: NonBlank = Field(default=_ABSENT, max_length=4000)
+    criteria: NonBlank = Field(default=_ABSENT, max_length=4000)
     issuance: Issuance = Field(default=_ABSENT)
     valid_for_days: int | None = Field(default=None, ge=1, le=36500)
 
@@ -335,10 +352,12 @@ class ProgramPatch(StrictModel):
     """A JSON merge-style patch: present fields change (they form the update mask), absent
     ones stay; capacity and credential.valid_for_days may be set to null."""
 
-    title: Text = Field(default=_ABSENT, min_length=1, max_length=200)
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})  # {} changes nothing
+
+    title: NonBlank = Field(default=_ABSENT, max_length=200)
     summary: Text = Field(default=_ABSENT, max_length=500)
     description: Text = Field(default=_ABSENT, max_length=20000)
-    skills: list[Skill] = Field(default=_ABSENT, max_length=50)
+    skills: list[Skill] = Field(default=_ABSENT, max_length=50, json_schema_extra=DISTINCT)
     duration_hours: int = Field(default=_ABSENT, ge=1, le=10000)
     price: MoneyIn = Field(default=_ABSENT)
     capacity: int | None = Field(default=None, ge=1, le=INT32_MAX)

@@ -1,13 +1,15 @@
 """The contract fuzzer: schemathesis drives the live gateway from its own OpenAPI document.
 
 Every operation gets generated requests, valid and invalid by its schema, as an admin, a
-provider and a learner; any 5xx, any status the document does not list, and any body or
-content type that does not match it fails. The seed is fixed (derandomize) and the
-examples per operation are bounded, so a run is repeatable and takes about a minute.
+provider and a learner; any 5xx, any status the document does not list, any body or
+content type that does not match it, an invalid request accepted and a valid one refused
+as invalid (but for the named business rules) fails. The seed is fixed (derandomize) and
+the examples per operation are bounded, so a run is repeatable and takes about a minute.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -16,11 +18,13 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, settings
+from schemathesis import CheckContext, Response
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
+    positive_data_acceptance,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
@@ -37,15 +41,62 @@ EXAMPLES_PER_OPERATION = 25
 # generated event is refused before its content matters. test_unsigned_webhooks_are_400
 # checks that it answers 4xx instead.
 UNFUZZABLE_PATHS = ("/webhooks/stripe",)
+# What a request the document calls valid may still be refused for (400/422): rules no
+# schema states, each as (the field, without list indexes; the service's message). A refusal
+# for anything else fails documented_data_is_accepted: the document says what the server
+# takes.
+BUSINESS_RULES = [
+    ("page_token", r"not a page token this listing issued"),  # signed by the server
+    ("to", r"must not be before from"),  # a period that ends before it starts
+    ("program_ids", r"no such program|not published|not yours|consent"),  # a pathway's
+    ("required_count", r"cannot exceed the number of programs"),
+    ("credential_ids", r"not one of your credentials"),  # a profile shows its own only
+    ("handle", r"this word is reserved|choose a handle to make your profile public"),
+    # The same skill once stripped ("sql", "sql "): distinct as JSON, not as skills.
+    ("skills", r"must not repeat a skill"),
+    ("achievement.skills", r"must not repeat a skill"),
+    # Each tier against the one before it, and against the program's price.
+    ("volume_tiers.min_seats", r"tier before"),
+    ("volume_tiers.unit_amount_minor", r"tier before|program's price"),
+    ("body", r"^empty$"),  # a patch whose nested objects change nothing
+    ("body", r"a provider token needs provider_id"),  # the dev token route's one pairing
+]
+
+
+def _business_rule(error: object) -> bool:
+    if not isinstance(error, dict):
+        return False
+    path = re.sub(r"\[\d+\]", "", str(error.get("field", "")))
+    message = str(error.get("message", ""))
+    return any(path == field and re.search(rule, message) for field, rule in BUSINESS_RULES)
+
+
+@schemathesis.check
+def documented_data_is_accepted(
+    ctx: CheckContext, response: Response, case: schemathesis.Case
+) -> bool | None:
+    """schemathesis' positive_data_acceptance (a request the document calls valid is not
+    refused as invalid), but for a 400 or 422 whose every error is a BUSINESS_RULES one."""
+    if response.status_code in (400, 422):
+        try:
+            errors = response.json().get("errors") or []
+        except ValueError:
+            errors = []
+        if errors and all(_business_rule(e) for e in errors):
+            return None
+    return positive_data_acceptance(ctx, response, case)
+
+
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
     content_type_conformance,
     response_headers_conformance,
     response_schema_conformance,
-    # What the schema calls invalid must be refused: the document says exactly what the
-    # server accepts, no more.
+    # What the schema calls invalid must be refused, and what it calls valid accepted: the
+    # document says exactly what the server accepts, no more and no less.
     negative_data_rejection,
+    documented_data_is_accepted,
 ]
 
 
