@@ -105,10 +105,13 @@ NON_BLANK_PATTERN = (
     r"^[^\S\x00-\x08\x0b\x0c\x0e-\x1f]*[^\s\x00-\x08\x0b\x0c\x0e-\x1f]"
     r"[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
 )
+# (min_length before the validator: pydantic then checks it as a string's length, with its
+# "String should have at least 1 character", not a generic length after validation.)
 NonBlank = Annotated[
     str,
+    Field(min_length=1),
     AfterValidator(_refuse_controls),
-    Field(min_length=1, json_schema_extra={"pattern": NON_BLANK_PATTERN}),
+    Field(json_schema_extra={"pattern": NON_BLANK_PATTERN}),
 ]
 Skill = Annotated[NonBlank, Field(max_length=100)]
 # Formats are shown where a service enforces them (protovalidate's email, uri and uuid
