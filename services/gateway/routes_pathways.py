@@ -77,13 +77,13 @@ class PathwayCreate(StrictModel):
     title: NonBlank = Field(max_length=200, description="Not blank")
     description: Text = Field(default="", max_length=4000)
     program_ids: list[UuidText] = Field(
-        json_schema_extra=DISTINCT,
         min_length=2,
         max_length=20,
         description=(
             "Distinct published programs: the provider's own, and other providers' (each"
             " asks its provider's consent, needed before the pathway can be published)"
         ),
+        json_schema_extra=DISTINCT,
     )
     required_count: int = Field(
         default=0, ge=0, le=20, description="k of n: how many programs earn it; 0 = all"
@@ -119,7 +119,6 @@ class PathwayPatch(StrictModel):
     title: NonBlank = Field(default=_ABSENT, max_length=200)
     description: Text = Field(default=_ABSENT, max_length=4000)
     program_ids: list[UuidText] = Field(
-        json_schema_extra=DISTINCT,
         default=_ABSENT,
         min_length=2,
         max_length=20,
@@ -127,6 +126,7 @@ class PathwayPatch(StrictModel):
             "The whole new list: another provider's program added asks its consent, one"
             " taken out cancels its request"
         ),
+        json_schema_extra=DISTINCT,
     )
     required_count: int | None = Field(
         default=None, ge=0, le=20, description="k of n; 0 or null = all"

@@ -114,13 +114,13 @@ NonBlank = Annotated[
     Field(json_schema_extra={"pattern": NON_BLANK_PATTERN}),
 ]
 Skill = Annotated[NonBlank, Field(max_length=100)]
+# A list the services refuse with a repeated item (protovalidate's repeated.unique: exact
+# strings, so "SQL" and "sql" are two), which the document says with uniqueItems.
+DISTINCT: dict[str, Any] = {"uniqueItems": True}
 # Formats are shown where a service enforces them (protovalidate's email, uri and uuid
 # rules); the gateway leaves the check to that one place and answers its INVALID_ARGUMENT
 # as 422. An empty string matches no format, so it is refused here (send null or nothing
 # for "none"), where the services would take it for "absent".
-# A list the services refuse with a repeated item (protovalidate's repeated.unique: exact
-# strings, so "SQL" and "sql" are two), which the document says with uniqueItems.
-DISTINCT: dict[str, Any] = {"uniqueItems": True}
 EmailText = Annotated[Text, Field(min_length=1, json_schema_extra={"format": "email"})]
 UriText = Annotated[Text, Field(min_length=1, json_schema_extra={"format": "uri"})]
 UuidText = Annotated[Text, Field(min_length=1, json_schema_extra={"format": "uuid"})]
